@@ -1,0 +1,3 @@
+from guardrails.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""The check protocol: one module per kind under guardrails/checks, heavy setup in __init__, pure run().
+
+A check module named after its kind exposes `CHECK = TheCheckClass`. The engine never imports a check
+module until a rule of that kind is loaded, so importing guardrails stays light (no torch, no presidio).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from guardrails.context import Context
+from guardrails.document import Document
+from guardrails.findings import Evidence, Fix, RegenerationItem
+
+
+class CheckParams(BaseModel):
+    """Base for every check's params: unknown keys fail at rule load with file, rule id and key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeadlineExceeded(Exception):
+    """Raised by a check (or by `Deadline.check`) that has run past its deadline."""
+
+
+class Deadline:
+    """A cooperative deadline. Long loops call `check()`; regex calls pass `timeout=remaining()`."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, seconds: float | None) -> None:
+        self.at = None if seconds is None else time.perf_counter() + seconds
+
+    def remaining(self) -> float | None:
+        if self.at is None:
+            return None
+        return max(0.0, self.at - time.perf_counter())
+
+    def expired(self) -> bool:
+        return self.at is not None and time.perf_counter() >= self.at
+
+    def check(self) -> None:
+        if self.expired():
+            raise DeadlineExceeded("check ran past its deadline")
+
+
+NO_DEADLINE = Deadline(None)
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What a check's run() gets besides the document: the caller's context and its deadline."""
+
+    context: Context
+    deadline: Deadline = NO_DEADLINE
+
+
+@dataclass(slots=True)
+class Hit:
+    """One thing a check found. The engine turns it into a Finding using the rule's code and message.
+
+    `values` fill the rule's message template (`{matched}` is always available). `anchor` (a JSON
+    pointer or element path) keeps the fingerprint stable when offsets shift.
+    """
+
+    start: int
+    end: int
+    values: dict[str, Any] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=Evidence)
+    fix: Fix | None = None
+    pointer: str | None = None
+    path: str | None = None
+    regeneration: RegenerationItem | None = None
+    message: str | None = None
+
+
+class Check(ABC):
+    """Subclasses set `kind` and `Params`, do heavy setup in __init__, and keep run() pure."""
+
+    kind: ClassVar[str]
+    Params: ClassVar[type[CheckParams]] = CheckParams
+    streaming: ClassVar[bool] = False
+    """True when run() can judge any prefix of an output (the stream validator relies on it)."""
+    lookbehind: ClassVar[int] = 0
+    """For streaming checks: how many characters before new text a match can start (hold-back window)."""
+
+    def __init__(self, params: CheckParams) -> None:
+        self.params = params
+
+    @abstractmethod
+    def run(self, doc: Document, ctx: RunContext) -> Iterable[Hit]:
+        """Yield hits for this document. Must not mutate doc or ctx; may raise DeadlineExceeded."""
+
+    def regeneration_extras(self) -> dict[str, Any]:
+        """Schema or template a regeneration request should carry for this check (keys: schema, template)."""
+        return {}
+
+    def examples_context(self) -> Context | None:
+        return None
+
+
+class UnknownCheckKind(LookupError):
+    pass
+
+
+def check_class(kind: str) -> type[Check]:
+    """Resolve a kind to its class: `guardrails.checks.<kind>` or an import path `package.module:Class`."""
+    if ":" in kind:
+        module_name, _, attr = kind.partition(":")
+    else:
+        if not kind.isidentifier():
+            raise UnknownCheckKind(f"unknown check kind {kind!r}")
+        module_name, attr = f"guardrails.checks.{kind}", "CHECK"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            raise UnknownCheckKind(f"unknown check kind {kind!r} ({available_kinds_hint()})") from exc
+        raise
+    cls = getattr(module, attr, None)
+    if not (isinstance(cls, type) and issubclass(cls, Check)):
+        raise UnknownCheckKind(f"{module_name}:{attr} is not a Check subclass")
+    return cls
+
+
+def builtin_kinds() -> list[str]:
+    import pkgutil
+
+    import guardrails.checks as pkg
+
+    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_") and m.name != "base")
+
+
+def available_kinds_hint() -> str:
+    return "built-in kinds: " + ", ".join(builtin_kinds())
+
+
+def iter_hits(check: Check, doc: Document, ctx: RunContext) -> Iterator[Hit]:
+    """Run a check and validate each hit's span against the text (a bad span is a bug, not a finding)."""
+    n = len(doc.text)
+    for hit in check.run(doc, ctx):
+        if not 0 <= hit.start <= hit.end <= n:
+            raise ValueError(f"check {check.kind} produced span {hit.start}..{hit.end} outside text of length {n}")
+        yield hit

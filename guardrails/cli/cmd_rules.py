@@ -1,0 +1,42 @@
+"""`guardrails rules list|test|docs`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from guardrails.cli.main import EXIT_ACTION, EXIT_OK
+from guardrails.docs import update_readme
+from guardrails.examples import run_all_examples
+from guardrails.rules.loader import iter_rules, load_ruleset
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("rules", help="list rules, run their examples, regenerate the rule reference")
+    p.add_argument("action", choices=["list", "test", "docs"])
+    p.add_argument("--rules", action="append", default=[], metavar="DIR", help="extra rules directory")
+    p.add_argument("--readme", default="README.md", help="README to update (docs)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    ruleset = load_ruleset(args.rules)
+    if args.action == "list":
+        for loaded in iter_rules(ruleset):
+            r = loaded.rule
+            print(
+                f"{r.code}  {r.id:<36} {r.check:<14} {r.severity.value:<8} {r.action.value:<10} "
+                f"{r.status.value:<10} {loaded.pack}"
+            )
+        print(f"{len(ruleset.rules)} rules, policies: {', '.join(sorted(ruleset.policies))}")
+        return EXIT_OK
+    if args.action == "test":
+        total, failures = run_all_examples(ruleset)
+        for f in failures:
+            print(f"FAIL {f.code} {f.rule_id} [{f.kind}] {f.text[:80]!r}: {f.problem}", file=sys.stderr)
+        print(f"{total - len(failures)} passed, {len(failures)} failed")
+        return EXIT_ACTION if failures else EXIT_OK
+    changed = update_readme(Path(args.readme), ruleset)
+    print(f"{args.readme}: {'updated' if changed else 'already up to date'}")
+    return EXIT_OK

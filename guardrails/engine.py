@@ -1,0 +1,390 @@
+"""Compile a policy once, then validate outputs many times: run checks, repair, decide a verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from guardrails.checks.base import Deadline, DeadlineExceeded, RunContext, iter_hits
+from guardrails.context import Context
+from guardrails.document import Document
+from guardrails.findings import (
+    Action,
+    AppliedEdit,
+    CheckTiming,
+    Degraded,
+    DegradedReason,
+    Evidence,
+    Finding,
+    FindingStatus,
+    RegenerationItem,
+    RegenerationRequest,
+    Report,
+    Severity,
+    Span,
+    Verdict,
+    fingerprint,
+)
+from guardrails.repair import apply_edits, choose_fixes
+from guardrails.rules.compile import CompiledPolicy, CompiledRule, compile_policy
+from guardrails.rules.loader import RuleSet, load_ruleset
+from guardrails.rules.model import Policy, Rule
+
+Suppressor = Callable[[str, str, str], bool]
+"""(policy name, rule id, fingerprint) -> True when a reviewer marked that finding a false positive."""
+
+# Built-in rules for what goes wrong in the engine itself. They are findings like any other, so a
+# crashed or late check can never read as a pass.
+ENGINE_RULES = {
+    "check-failed": Rule(
+        id="check-failed",
+        code="ENG001",
+        check="engine",
+        severity=Severity.HIGH,
+        action=Action.BLOCK,
+        message="Check {check} of rule {rule} failed: {error}",
+        description="A check raised an exception. The policy's on_error action applies (fail closed).",
+    ),
+    "check-deadline-exceeded": Rule(
+        id="check-deadline-exceeded",
+        code="ENG002",
+        check="engine",
+        severity=Severity.HIGH,
+        action=Action.BLOCK,
+        message="Check {check} of rule {rule} ran past its {deadline_ms} ms deadline",
+        description="A check ran longer than its deadline. The policy's on_error action applies.",
+    ),
+    "output-too-large": Rule(
+        id="output-too-large",
+        code="ENG003",
+        check="engine",
+        severity=Severity.HIGH,
+        action=Action.BLOCK,
+        message="Output of {length} characters exceeds the policy limit of {limit}",
+        description="The output is larger than the policy's max_output_chars; no check ran.",
+    ),
+}
+
+_MATCHED_MAX = 120
+
+
+class _SafeValues(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def render_message(template: str, values: dict[str, Any]) -> str:
+    try:
+        return template.format_map(_SafeValues(values))
+    except (ValueError, IndexError, AttributeError, KeyError):
+        return template
+
+
+class Engine:
+    """A compiled policy. Thread-safe: validate() keeps all per-call state on the stack."""
+
+    def __init__(
+        self, compiled: CompiledPolicy, *, suppressor: Suppressor | None = None, rules_dirs: Sequence[Path | str] = ()
+    ) -> None:
+        self.compiled = compiled
+        self.policy: Policy = compiled.policy
+        self.suppressor = suppressor
+        self._rules_dirs = tuple(str(d) for d in rules_dirs)
+
+    @classmethod
+    def from_policy(
+        cls,
+        policy: str = "default",
+        rules_dirs: Sequence[Path | str] = (),
+        *,
+        ruleset: RuleSet | None = None,
+        suppressor: Suppressor | None = None,
+    ) -> Engine:
+        """Load rules (bundled plus `rules_dirs`) and compile the named policy or policy file."""
+        rs = ruleset or load_ruleset(rules_dirs)
+        pol, path = rs.policy(policy)
+        return cls(compile_policy(pol, rs, path), suppressor=suppressor, rules_dirs=rules_dirs)
+
+    @property
+    def rules(self) -> tuple[CompiledRule, ...]:
+        return self.compiled.rules
+
+    # -- one pass -------------------------------------------------------------------------------
+
+    def _findings_for(
+        self, doc: Document, ctx: Context, timings: list[CheckTiming], degraded: list[Degraded]
+    ) -> list[Finding]:
+        findings: list[Finding] = []
+        for compiled in self.compiled.rules:
+            rule = compiled.rule
+            t0 = time.perf_counter()
+            late = False
+            try:
+                hits = list(iter_hits(compiled.check, doc, RunContext(ctx, Deadline(compiled.deadline_s))))
+            except DeadlineExceeded:
+                hits, late = [], True
+                findings.append(
+                    self._engine_finding(
+                        "check-deadline-exceeded", doc, rule, deadline_ms=round(compiled.deadline_s * 1000, 3)
+                    )
+                )
+                degraded.append(
+                    Degraded(
+                        rule_id=rule.id,
+                        check=rule.check,
+                        reason=DegradedReason.TIMEOUT,
+                        detail=f"stopped at its {compiled.deadline_s * 1000:g} ms deadline",
+                    )
+                )
+            except Exception as exc:
+                hits = []
+                error = f"{type(exc).__name__}: {str(exc)[:200]}"
+                findings.append(self._engine_finding("check-failed", doc, rule, error=error))
+                degraded.append(Degraded(rule_id=rule.id, check=rule.check, reason=DegradedReason.ERROR, detail=error))
+            elapsed = time.perf_counter() - t0
+            timings.append(CheckTiming(rule_id=rule.id, check=rule.check, ms=elapsed * 1000))
+            if not late and elapsed > compiled.deadline_s:
+                # Ran to completion but late: keep what it found, and still fail closed on the lateness.
+                findings.append(
+                    self._engine_finding(
+                        "check-deadline-exceeded", doc, rule, deadline_ms=round(compiled.deadline_s * 1000, 3)
+                    )
+                )
+                degraded.append(
+                    Degraded(
+                        rule_id=rule.id,
+                        check=rule.check,
+                        reason=DegradedReason.TIMEOUT,
+                        detail=f"took {elapsed * 1000:.1f} ms",
+                    )
+                )
+            for hit in hits:
+                findings.append(self._finding(rule, hit.start, hit.end, doc, hit))
+        return findings
+
+    def _finding(self, rule: Rule, start: int, end: int, doc: Document, hit: Any) -> Finding:
+        matched = doc.text[start:end]
+        values = {"matched": matched[:_MATCHED_MAX], **hit.values}
+        line, col = doc.line_col(start)
+        evidence = hit.evidence
+        if evidence.matched is None and "matched" not in evidence.model_fields_set:
+            evidence = evidence.model_copy(update={"matched": values["matched"]})
+        anchor = hit.pointer or hit.path or ""
+        return Finding(
+            code=rule.code,
+            rule_id=rule.id,
+            check=rule.check,
+            severity=rule.severity,
+            action=rule.action,
+            message=hit.message or render_message(rule.message, values),
+            span=Span(start=start, end=end, pointer=hit.pointer, path=hit.path, line=line, column=col),
+            evidence=evidence,
+            fix=hit.fix,
+            fingerprint=fingerprint(rule.id, str(hit.values.get("fingerprint_text", matched)), anchor),
+        )
+
+    def _engine_finding(self, rule_id: str, doc: Document, failed: Rule | None = None, **values: Any) -> Finding:
+        rule = ENGINE_RULES[rule_id]
+        if failed is not None:
+            values.update(check=failed.check, rule=failed.id)
+        message = render_message(rule.message, values)
+        return Finding(
+            code=rule.code,
+            rule_id=rule.id,
+            check="engine",
+            severity=rule.severity,
+            action=self.policy.on_error,
+            message=message,
+            span=Span(start=0, end=len(doc.text), line=1, column=1),
+            evidence=Evidence(source=failed.id if failed else None, details=values),
+            fingerprint=fingerprint(rule.id, failed.id if failed else "", ""),
+        )
+
+    def _suppress(self, findings: list[Finding]) -> list[Finding]:
+        if self.suppressor is None:
+            return findings
+        name = self.policy.name
+        return [
+            f.model_copy(update={"status": FindingStatus.SUPPRESSED})
+            if self.suppressor(name, f.rule_id, f.fingerprint)
+            else f
+            for f in findings
+        ]
+
+    # -- validate ---------------------------------------------------------------------------------
+
+    def validate(self, output: str, context: Context | dict[str, Any] | None = None) -> Report:
+        """Check `output`, repair what the policy allows, and return the Report. Never raises on text."""
+        t0 = time.perf_counter()
+        ctx = Context.coerce(context)
+        timings: list[CheckTiming] = []
+        degraded: list[Degraded] = []
+        if not isinstance(output, str):
+            raise TypeError(f"output must be str, got {type(output).__name__}")
+        doc = Document(output)
+        if len(output) > self.policy.max_output_chars:
+            first = [
+                self._engine_finding("output-too-large", doc, length=len(output), limit=self.policy.max_output_chars)
+            ]
+            degraded.append(Degraded(rule_id="*", check="*", reason=DegradedReason.SKIPPED, detail="output too large"))
+        else:
+            first = self._suppress(self._findings_for(doc, ctx, timings, degraded))
+        text, applied, residual = self._repair(output, first, ctx, timings, degraded)
+        if applied:
+            residual_keys = {(f.rule_id, f.fingerprint) for f in residual if f.status is FindingStatus.OPEN}
+            first = [
+                f.model_copy(update={"status": FindingStatus.REPAIRED})
+                if f.status is FindingStatus.OPEN and (f.rule_id, f.fingerprint) not in residual_keys
+                else f
+                for f in first
+            ]
+            open_findings = [f for f in residual if f.status is FindingStatus.OPEN]
+        else:
+            open_findings = [f for f in first if f.status is FindingStatus.OPEN]
+        verdict = self._verdict(open_findings, bool(applied))
+        regeneration = self._regeneration(open_findings, text) if verdict is Verdict.REGENERATE else None
+        return Report(
+            verdict=verdict,
+            output=text,
+            original=output,
+            findings=first,
+            residual=residual if applied else [],
+            edits=applied,
+            regeneration=regeneration,
+            timings=timings,
+            degraded=degraded,
+            policy=self.policy.name,
+            policy_version=self.compiled.version,
+            elapsed_ms=(time.perf_counter() - t0) * 1000,
+        )
+
+    def _repair(
+        self, text: str, findings: list[Finding], ctx: Context, timings: list[CheckTiming], degraded: list[Degraded]
+    ) -> tuple[str, list[AppliedEdit], list[Finding]]:
+        settings = self.policy.repair
+        applied: list[AppliedEdit] = []
+        current, open_now = text, [f for f in findings if f.status is FindingStatus.OPEN]
+        seen = {text}
+        limit = int(len(text) * settings.max_growth) + 1024
+        if not settings.enabled:
+            return text, applied, []
+        for round_no in range(1, settings.max_rounds + 1):
+            chosen = choose_fixes(open_now, allow_unsafe=settings.allow_unsafe)
+            if not chosen:
+                break
+            edits = [e for c in chosen for e in c.fix.edits]
+            candidate = apply_edits(current, edits)
+            if candidate in seen or len(candidate) > limit:
+                break
+            seen.add(candidate)
+            applied.extend(
+                AppliedEdit(
+                    round=round_no,
+                    edit=e.model_copy(update={"code": e.code or c.finding.code}),
+                    fix_title=c.fix.title,
+                    safe=c.fix.safe,
+                )
+                for c in chosen
+                for e in c.fix.edits
+            )
+            current = candidate
+            round_degraded: list[Degraded] = []
+            open_now = [
+                f
+                for f in self._suppress(self._findings_for(Document(current), ctx, timings, round_degraded))
+                if f.status is FindingStatus.OPEN
+            ]
+            degraded.extend(d for d in round_degraded if d not in degraded)
+        return current, applied, open_now if applied else []
+
+    def _verdict(self, open_findings: Iterable[Finding], repaired: bool) -> Verdict:
+        verdicts = [Verdict.REPAIRED] if repaired else []
+        for f in open_findings:
+            action = self.policy.unrepaired_action if f.action is Action.REPAIR else f.action
+            verdicts.append(Verdict.for_action(action))
+        return Verdict.strongest(verdicts)
+
+    def _regeneration(self, open_findings: list[Finding], text: str) -> RegenerationRequest:
+        by_id = {c.rule.id: c for c in self.compiled.rules}
+        reasons: list[RegenerationItem] = []
+        extras: dict[str, Any] = {}
+        for f in open_findings:
+            action = self.policy.unrepaired_action if f.action is Action.REPAIR else f.action
+            if action is not Action.REGENERATE:
+                continue
+            compiled = by_id.get(f.rule_id)
+            instruction = f"Fix: {f.message}"
+            if compiled is not None:
+                if compiled.rule.instruction:
+                    instruction = render_message(
+                        compiled.rule.instruction, {"matched": text[f.span.start : f.span.end][:_MATCHED_MAX]}
+                    )
+                for key, value in compiled.check.regeneration_extras().items():
+                    extras.setdefault(key, value)
+            excerpt = text[max(0, f.span.start - 30) : f.span.end + 30][:200] if f.span.end <= len(text) else None
+            reasons.append(
+                RegenerationItem(
+                    code=f.code,
+                    rule_id=f.rule_id,
+                    message=f.message,
+                    instruction=instruction,
+                    span=f.span,
+                    excerpt=excerpt,
+                )
+            )
+        return RegenerationRequest(reasons=reasons, schema_=extras.get("schema"), template=extras.get("template"))
+
+    def should_sample_for_review(self, report: Report, rng: random.Random | None = None) -> bool:
+        """True when the report goes to the review queue: a review verdict, or the policy's sample rate."""
+        if report.verdict is Verdict.REVIEW:
+            return True
+        rate = self.policy.review_sample_rate
+        return rate > 0 and (rng or random).random() < rate
+
+    # -- async and batch ----------------------------------------------------------------------------
+
+    async def avalidate(self, output: str, context: Context | dict[str, Any] | None = None) -> Report:
+        """validate() in a worker thread, so an event loop is never blocked by a slow check."""
+        return await asyncio.to_thread(self.validate, output, context)
+
+    def validate_many(
+        self,
+        outputs: Sequence[str],
+        contexts: Sequence[Context | dict[str, Any] | None] | None = None,
+        *,
+        workers: int | None = None,
+        chunksize: int = 16,
+    ) -> list[Report]:
+        """Validate a batch, on a process pool when `workers` > 1; reports come back in input order."""
+        ctxs: list[Context | dict[str, Any] | None] = list(contexts) if contexts is not None else [None] * len(outputs)
+        if len(ctxs) != len(outputs):
+            raise ValueError(f"got {len(outputs)} outputs but {len(ctxs)} contexts")
+        workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
+        if workers <= 1 or len(outputs) < 2 * chunksize:
+            return [self.validate(o, c) for o, c in zip(outputs, ctxs, strict=True)]
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            initializer=_init_worker,
+            initargs=(self.policy.name, self._rules_dirs, self.policy.model_dump(mode="json")),
+        ) as pool:
+            return list(pool.map(_validate_in_worker, outputs, ctxs, chunksize=chunksize))
+
+
+_WORKER_ENGINE: Engine | None = None
+
+
+def _init_worker(policy_name: str, rules_dirs: tuple[str, ...], policy_data: dict[str, Any]) -> None:
+    global _WORKER_ENGINE
+    rs = load_ruleset(rules_dirs)
+    _WORKER_ENGINE = Engine(compile_policy(Policy.model_validate(policy_data), rs, policy_name), rules_dirs=rules_dirs)
+
+
+def _validate_in_worker(output: str, context: Context | dict[str, Any] | None) -> Report:
+    assert _WORKER_ENGINE is not None
+    return _WORKER_ENGINE.validate(output, context)

@@ -1,0 +1,269 @@
+"""The data model every layer speaks: spans, edits, fixes, findings, verdicts and the Report.
+
+This is the bottom layer: it imports nothing else from guardrails. One pydantic schema serves the
+library, the CLI's JSON output and the sidecar's HTTP answers, so they agree byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+REPORT_SCHEMA_VERSION = "1"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
+
+
+class Action(StrEnum):
+    """What a rule asks for when it matches. `warn` only records; the others escalate the verdict."""
+
+    WARN = "warn"
+    REPAIR = "repair"
+    REVIEW = "review"
+    REGENERATE = "regenerate"
+    BLOCK = "block"
+
+
+class Verdict(StrEnum):
+    """Ordered: pass < repaired < review < regenerate < block."""
+
+    PASS = "pass"
+    REPAIRED = "repaired"
+    REVIEW = "review"
+    REGENERATE = "regenerate"
+    BLOCK = "block"
+
+    @property
+    def rank(self) -> int:
+        return _VERDICT_RANK[self]
+
+    @staticmethod
+    def strongest(verdicts: list[Verdict]) -> Verdict:
+        return max(verdicts, key=lambda v: v.rank, default=Verdict.PASS)
+
+    @staticmethod
+    def for_action(action: Action) -> Verdict:
+        return _ACTION_VERDICT[action]
+
+    @property
+    def needs_action(self) -> bool:
+        """True when the caller cannot use the output as delivered."""
+        return self.rank >= Verdict.REVIEW.rank
+
+
+_VERDICT_RANK = {v: i for i, v in enumerate(Verdict)}
+_ACTION_VERDICT = {
+    Action.WARN: Verdict.PASS,
+    Action.REPAIR: Verdict.REPAIRED,
+    Action.REVIEW: Verdict.REVIEW,
+    Action.REGENERATE: Verdict.REGENERATE,
+    Action.BLOCK: Verdict.BLOCK,
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Span(_Model):
+    """Half-open character range [start, end) into a text, plus where it sits in parsed views."""
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    pointer: str | None = Field(default=None, description="JSON pointer (RFC 6901) when the span is a JSON value")
+    path: str | None = Field(default=None, description="Element path when the span is an HTML/XML element")
+    line: int | None = Field(default=None, description="1-based line of start, filled in by the engine")
+    column: int | None = Field(default=None, description="1-based column of start, filled in by the engine")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Span:
+        if self.end < self.start:
+            raise ValueError(f"span end {self.end} is before start {self.start}")
+        return self
+
+    def contains(self, other: Span) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+    def overlaps(self, other: Span) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+class Edit(_Model):
+    """Replace text[start:end] with `replacement`. An insertion has start == end."""
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    replacement: str
+    code: str | None = Field(default=None, description="Code of the rule whose fix this edit belongs to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Edit:
+        if self.end < self.start:
+            raise ValueError(f"edit end {self.end} is before start {self.start}")
+        return self
+
+    def conflicts(self, other: Edit) -> bool:
+        """Edits conflict when their ranges overlap or both insert at the same point (order unknown)."""
+        if self.start == self.end == other.start == other.end:
+            return True
+        return self.start < other.end and other.start < self.end
+
+
+class Fix(_Model):
+    """A repair proposal: non-overlapping edits. Unsafe fixes apply only when the policy allows them."""
+
+    title: str
+    edits: list[Edit]
+    safe: bool = True
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> Fix:
+        ordered = sorted(self.edits, key=lambda e: (e.start, e.end))
+        for a, b in itertools.pairwise(ordered):
+            if a.conflicts(b):
+                raise ValueError(
+                    f"fix {self.title!r} has overlapping edits at {a.start}..{a.end} and {b.start}..{b.end}"
+                )
+        return self
+
+
+class Evidence(_Model):
+    """Why a finding fired. Known fields are typed; check-specific extras go in `details`."""
+
+    score: float | None = None
+    threshold: float | None = None
+    pattern: str | None = None
+    matched: str | None = Field(default=None, description="The matched text (redacted for PII findings)")
+    fact: dict[str, Any] | None = Field(default=None, description="The known-facts row a claim contradicts")
+    source: str | None = Field(default=None, description="Recognizer, model, schema or source the evidence came from")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class FindingStatus(StrEnum):
+    OPEN = "open"
+    REPAIRED = "repaired"
+    SUPPRESSED = "suppressed"
+
+
+class Finding(_Model):
+    code: str
+    rule_id: str
+    check: str
+    severity: Severity
+    action: Action
+    message: str
+    span: Span
+    evidence: Evidence = Field(default_factory=Evidence)
+    fix: Fix | None = None
+    fingerprint: str
+    status: FindingStatus = FindingStatus.OPEN
+
+
+def fingerprint(rule_id: str, matched_text: str, anchor: str = "") -> str:
+    """Stable across runs and offsets: the rule, an anchor (JSON pointer, element path) and the text matched.
+
+    Offsets are left out on purpose so that an unrelated edit earlier in the output does not
+    invalidate a reviewer's suppression.
+    """
+    digest = hashlib.blake2b(f"{rule_id}\x1f{anchor}\x1f{matched_text}".encode(), digest_size=10)
+    return digest.hexdigest()
+
+
+class RegenerationItem(_Model):
+    code: str
+    rule_id: str
+    message: str
+    instruction: str = Field(description="What the model must change, phrased as an instruction")
+    span: Span | None = None
+    excerpt: str | None = Field(default=None, description="The offending text, cut to a short window")
+
+
+class RegenerationRequest(_Model):
+    """Everything a Guard needs to re-ask the model, as data."""
+
+    reasons: list[RegenerationItem]
+    schema_: dict[str, Any] | None = Field(
+        default=None, alias="schema", description="The JSON Schema the output must satisfy"
+    )
+    template: str | None = Field(default=None, description="The HTML template excerpt the output must fit")
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class CheckTiming(_Model):
+    rule_id: str
+    check: str
+    ms: float
+
+
+class DegradedReason(StrEnum):
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    SKIPPED = "skipped"
+
+
+class Degraded(_Model):
+    rule_id: str
+    check: str
+    reason: DegradedReason
+    detail: str
+
+
+class AppliedEdit(_Model):
+    """An edit the engine applied, with the repair round it ran in (round 1 edits the original text)."""
+
+    round: int
+    edit: Edit
+    fix_title: str
+    safe: bool
+
+
+class Report(_Model):
+    schema_version: str = REPORT_SCHEMA_VERSION
+    verdict: Verdict
+    output: str = Field(description="The delivered output: repaired when repairs applied, else the original")
+    original: str
+    findings: list[Finding] = Field(description="Findings on the original text, with their status after repair")
+    residual: list[Finding] = Field(
+        default_factory=list, description="Findings still open on the repaired output (spans index `output`)"
+    )
+    edits: list[AppliedEdit] = Field(default_factory=list)
+    regeneration: RegenerationRequest | None = None
+    review_id: str | None = None
+    timings: list[CheckTiming] = Field(default_factory=list)
+    degraded: list[Degraded] = Field(default_factory=list)
+    policy: str
+    policy_version: str
+    elapsed_ms: float
+
+    @property
+    def open_findings(self) -> list[Finding]:
+        """Findings still open on the delivered output."""
+        if self.edits:
+            return list(self.residual)
+        return [f for f in self.findings if f.status is FindingStatus.OPEN]
+
+    @property
+    def passed(self) -> bool:
+        return not self.verdict.needs_action
+
+
+def report_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the Report, shared by CLI JSON output and the HTTP API."""
+    return Report.model_json_schema(by_alias=True)

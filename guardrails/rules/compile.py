@@ -1,0 +1,135 @@
+"""Compile a policy once: select rules, apply overrides, validate params and build each check."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from guardrails.checks.base import Check, UnknownCheckKind, check_class
+from guardrails.rules.errors import RuleError, describe_validation_error, suggest
+from guardrails.rules.loader import LoadedRule, RuleSet
+from guardrails.rules.model import Policy, Rule, Status
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule: Rule
+    check: Check
+    deadline_s: float
+    pack: str
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    policy: Policy
+    rules: tuple[CompiledRule, ...]
+    version: str
+    """The policy's own version plus a digest of the effective rules, so a changed rule changes it."""
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _matches(selector: str, loaded: LoadedRule) -> bool:
+    if selector.startswith("pack:"):
+        return fnmatch.fnmatchcase(loaded.pack, selector[5:])
+    return fnmatch.fnmatchcase(loaded.rule.id, selector) or fnmatch.fnmatchcase(loaded.rule.code, selector)
+
+
+def select_rules(policy: Policy, ruleset: RuleSet, where: str) -> list[LoadedRule]:
+    problems = []
+    for selector in [*policy.rules, *policy.exclude]:
+        if not any(_matches(selector, r) for r in ruleset.rules.values()):
+            problems.append(f"{where}: selector {selector!r} matches no rule{suggest(selector, ruleset.rules)}")
+    for key in policy.overrides:
+        if key not in ruleset.rules and ruleset.by_code(key) is None:
+            problems.append(
+                f"{where}: key 'overrides.{key}': no rule with that id or code{suggest(key, ruleset.rules)}"
+            )
+    if problems:
+        raise RuleError(problems)
+    chosen = []
+    for loaded in sorted(ruleset.rules.values(), key=lambda r: r.rule.code):
+        explicit = any(s in (loaded.rule.id, loaded.rule.code) for s in policy.rules)
+        if not any(_matches(s, loaded) for s in policy.rules) or any(_matches(s, loaded) for s in policy.exclude):
+            continue
+        if loaded.rule.status is Status.PREVIEW and not (policy.include_preview or explicit):
+            continue
+        if loaded.rule.status is Status.DEPRECATED and not explicit:
+            continue
+        chosen.append(loaded)
+    return chosen
+
+
+def effective_rule(policy: Policy, loaded: LoadedRule) -> Rule:
+    rule = loaded.rule
+    override = policy.overrides.get(rule.id) or policy.overrides.get(rule.code)
+    if override is None:
+        return rule
+    changes: dict[str, Any] = {k: v for k, v in override.model_dump(exclude={"params"}).items() if v is not None}
+    if override.params:
+        changes["params"] = deep_merge(rule.params, override.params)
+    return rule.model_copy(update=changes)
+
+
+def build_check(rule: Rule, where: str, cache: dict[str, Check] | None = None) -> Check:
+    """Validate a rule's params against its check kind and build (or reuse) the check instance."""
+    try:
+        cls = check_class(rule.check)
+    except UnknownCheckKind as exc:
+        raise RuleError([f"{where}: rule {rule.id!r}: key 'check': {exc}"]) from exc
+    try:
+        params = cls.Params.model_validate(rule.params)
+    except ValidationError as exc:
+        raise RuleError(
+            describe_validation_error(exc, f"{where}: rule {rule.id!r}", cls.Params, key_prefix="params.")
+        ) from exc
+    key = f"{rule.check}\x1f{params.model_dump_json()}"
+    if cache is not None and key in cache:
+        return cache[key]
+    try:
+        check = cls(params)
+    except RuleError:
+        raise
+    except (ValueError, OSError, LookupError) as exc:
+        raise RuleError([f"{where}: rule {rule.id!r}: {exc}"]) from exc
+    if cache is not None:
+        cache[key] = check
+    return check
+
+
+def compile_policy(policy: Policy, ruleset: RuleSet, where: Path | str = "<policy>") -> CompiledPolicy:
+    where = str(where)
+    cache: dict[str, Check] = {}
+    compiled = []
+    problems: list[str] = []
+    for loaded in select_rules(policy, ruleset, where):
+        rule = effective_rule(policy, loaded)
+        try:
+            check = build_check(rule, str(loaded.file), cache)
+        except RuleError as exc:
+            problems.extend(exc.problems)
+            continue
+        deadline_ms = rule.deadline_ms or policy.deadline_ms
+        compiled.append(CompiledRule(rule, check, deadline_ms / 1000.0, loaded.pack))
+    if problems:
+        raise RuleError(problems)
+    digest = hashlib.sha256(
+        json.dumps(
+            [r.rule.model_dump(mode="json") for r in compiled] + [policy.model_dump(mode="json")], sort_keys=True
+        ).encode()
+    ).hexdigest()[:12]
+    return CompiledPolicy(policy, tuple(compiled), f"{policy.version}+{digest}")
