@@ -60,3 +60,17 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
     yield
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a real, empty PostgreSQL started for this test session (skipped only outside CI)."""
+    from tests.postgres import postgres_available, throwaway_postgres
+
+    reason = postgres_available()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {reason}")
+        pytest.skip(reason)
+    with throwaway_postgres() as url:
+        yield url
