@@ -132,10 +132,10 @@ def check_class(kind: str) -> type[Check]:
 
 def builtin_kinds() -> list[str]:
     import pkgutil
+    from pathlib import Path
 
-    import guardrails.checks as pkg
-
-    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_") and m.name != "base")
+    here = str(Path(__file__).parent)
+    return sorted(m.name for m in pkgutil.iter_modules([here]) if not m.name.startswith("_") and m.name != "base")
 
 
 def available_kinds_hint() -> str:

@@ -1,0 +1,115 @@
+"""`guardrails eval FILE.jsonl --text-field F --label-field L`: precision, recall and F1 per rule code.
+
+The label may be a boolean (the row should be flagged), a rule code or a list of rule codes (the row
+should be flagged by exactly these). With a boolean label, every code is scored against "flagged", and
+the `ANY` row scores "any open finding" against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from typing import Any
+
+from guardrails.cli._common import add_policy_args, engine_from_args, read_text
+from guardrails.cli.main import EXIT_OK, UsageError
+from guardrails.findings import FindingStatus
+from guardrails.metrics import PRF
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("eval", help="precision/recall/F1 per rule code on a labelled JSONL file")
+    p.add_argument("file", help="JSONL file, one object per line")
+    p.add_argument("--text-field", required=True, help="field holding the output text")
+    p.add_argument("--label-field", required=True, help="field holding the label: bool, code or list of codes")
+    p.add_argument("--context-field", help="field holding a context object (optional)")
+    p.add_argument("--limit", type=int, help="evaluate at most N rows")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    add_policy_args(p)
+    p.set_defaults(func=run)
+
+
+def _labels(value: Any, where: str) -> bool | set[str]:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        return {value} if value else set()
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return set(value)
+    raise UsageError(f"{where}: label must be a boolean, a rule code or a list of codes, got {value!r}")
+
+
+def _rows(label: str, text: str, args: argparse.Namespace) -> list[tuple[str, bool | set[str], Any]]:
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{label}:{n}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{where}: not JSON: {exc.msg} at column {exc.colno}") from exc
+        if not isinstance(obj, dict):
+            raise UsageError(f"{where}: expected a JSON object")
+        for field in (args.text_field, args.label_field):
+            if field not in obj:
+                raise UsageError(f"{where}: missing field {field!r} (fields: {', '.join(sorted(obj)) or 'none'})")
+        if not isinstance(obj[args.text_field], str):
+            raise UsageError(f"{where}: field {args.text_field!r} must be a string")
+        ctx = obj.get(args.context_field) if args.context_field else None
+        rows.append((obj[args.text_field], _labels(obj[args.label_field], where), ctx))
+        if args.limit and len(rows) >= args.limit:
+            break
+    if not rows:
+        raise UsageError(f"{label}: no rows")
+    return rows
+
+
+def score(predictions: list[set[str]], labels: list[bool | set[str]], codes: set[str]) -> dict[str, PRF]:
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for predicted, label in zip(predictions, labels, strict=True):
+        any_row = counts["ANY"]
+        truth_any = label if isinstance(label, bool) else bool(label)
+        any_row[0] += bool(predicted) and truth_any
+        any_row[1] += bool(predicted) and not truth_any
+        any_row[2] += not predicted and truth_any
+        for code in codes:
+            truth = label if isinstance(label, bool) else code in label
+            hit = code in predicted
+            c = counts[code]
+            c[0] += hit and truth
+            c[1] += hit and not truth
+            c[2] += (not hit) and truth
+    return {code: PRF(*c) for code, c in counts.items()}
+
+
+def run(args: argparse.Namespace) -> int:
+    label, text = read_text(args.file)
+    rows = _rows(label, text, args)
+    engine = engine_from_args(args)
+    predictions = []
+    for output, _, ctx in rows:
+        report = engine.validate(output, ctx)
+        predictions.append({f.code for f in report.findings if f.status is not FindingStatus.SUPPRESSED})
+    labels = [r[1] for r in rows]
+    codes = {c for p in predictions for c in p} | {c for lab in labels if isinstance(lab, set) for c in lab}
+    table = score(predictions, labels, codes)
+    if args.format == "json":
+        print(
+            json.dumps(
+                {
+                    c: {"tp": m.tp, "fp": m.fp, "fn": m.fn, "precision": m.precision, "recall": m.recall, "f1": m.f1}
+                    for c, m in sorted(table.items())
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    print(f"{len(rows)} rows, policy {engine.policy.name}")
+    print(f"{'code':<10} {'tp':>6} {'fp':>6} {'fn':>6} {'precision':>10} {'recall':>8} {'f1':>6}")
+    for code, m in sorted(table.items(), key=lambda kv: (kv[0] != "ANY", kv[0])):
+        print(f"{code:<10} {m.tp:>6} {m.fp:>6} {m.fn:>6} {m.precision:>10.3f} {m.recall:>8.3f} {m.f1:>6.3f}")
+    return EXIT_OK
