@@ -60,8 +60,8 @@ def test_line_col_and_offset_round_trip(text: str, data: st.DataObject) -> None:
 )
 def test_apply_edits_matches_slicing(text: str, raw: list[tuple[int, int, str]]) -> None:
     edits: list[Edit] = []
-    for start, length, rep in raw:
-        start = min(start, len(text))
+    for raw_start, length, rep in raw:
+        start = min(raw_start, len(text))
         e = Edit(start=start, end=min(len(text), start + length), replacement=rep)
         if not any(e.conflicts(o) for o in edits):
             edits.append(e)
