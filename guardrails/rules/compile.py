@@ -92,7 +92,8 @@ def build_check(rule: Rule, where: str, cache: dict[str, Check] | None = None) -
     except UnknownCheckKind as exc:
         raise RuleError([f"{where}: rule {rule.id!r}: key 'check': {exc}"]) from exc
     try:
-        params = cls.Params.model_validate(rule.params)
+        # The rule file's path lets params name files relative to it (e.g. html_template's template files).
+        params = cls.Params.model_validate(rule.params, context={"rule_file": where})
     except ValidationError as exc:
         raise RuleError(
             describe_validation_error(exc, f"{where}: rule {rule.id!r}", cls.Params, key_prefix="params.")

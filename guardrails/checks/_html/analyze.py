@@ -1,0 +1,405 @@
+"""Compare a scanned output with its template: every problem as an Issue with span, element path and local fix.
+
+One analysis per (document, template) is shared by all rules through `Document.view`; each rule then
+reports only the issue kinds it names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from guardrails.checks._html.scan import Element, Parsed, Text
+from guardrails.checks._html.template import (
+    DROPPED_WITH_CONTENT,
+    SLOT_ATTR,
+    Slot,
+    Template,
+    normalise_space,
+)
+from guardrails.checks._html.urls import DANGEROUS_SCHEMES, URL_ATTRIBUTES, judge_url, scheme_of
+from guardrails.findings import Edit
+
+KINDS = (
+    "malformed",
+    "limits",
+    "script-style",
+    "event-handler",
+    "dangerous-url",
+    "link-policy",
+    "disallowed-tag",
+    "disallowed-attribute",
+    "missing-slot",
+    "extra-slot",
+    "reordered-slot",
+    "unknown-slot",
+    "outside-slots",
+    "slot-too-long",
+    "template-mismatch",
+    "unknown-template",
+)
+STRUCTURAL = frozenset(
+    {"malformed", "missing-slot", "extra-slot", "reordered-slot", "unknown-slot", "outside-slots", "slot-too-long"}
+)
+"""Kinds no local edit can fix: they trigger a re-render into the template."""
+BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]+")
+"""Control characters and lone surrogates (what a broken decoder leaves behind): never valid in HTML text."""
+_MAX_ISSUES = 200
+
+
+@dataclass(slots=True)
+class Issue:
+    kind: str
+    start: int
+    end: int
+    path: str
+    detail: str
+    values: dict[str, object] = field(default_factory=dict)
+    edits: list[Edit] | None = None
+    fix_title: str | None = None
+    slot: str | None = None
+
+
+@dataclass(slots=True)
+class Analysis:
+    template: Template
+    issues: list[Issue] = field(default_factory=list)
+    occurrences: dict[str, list[Element]] = field(default_factory=dict)
+    strays: list[Element | Text] = field(default_factory=list)
+    """Top-level pieces outside any slot that the template does not have: candidates for heading/position matching."""
+    complete: bool = True
+    """False when a limit stopped the scan: no re-render is attempted from a partial tree."""
+
+    def add(self, issue: Issue) -> None:
+        if len(self.issues) < _MAX_ISSUES:
+            self.issues.append(issue)
+
+
+def _remove(start: int, end: int) -> list[Edit]:
+    return [Edit(start=start, end=end, replacement="")]
+
+
+def _unwrap(el: Element) -> list[Edit]:
+    edits = [Edit(start=el.start, end=el.open_end, replacement="")]
+    if el.closed and el.close_start < el.end:
+        edits.append(Edit(start=el.close_start, end=el.end, replacement=""))
+    return edits
+
+
+_MALFORMED_FIX = {
+    "bare-lt": ("escape '<' as &lt;", "&lt;"),
+    "stray-end": ("remove the stray end tag", ""),
+    "misnested": ("remove the mis-nested end tag", ""),
+    "declaration": ("remove the declaration", ""),
+    "instruction": ("remove the processing instruction", ""),
+}
+
+
+class _Walker:
+    def __init__(self, text: str, template: Template, domains: list[str], check: Callable[[], None]) -> None:
+        self.text = text
+        self.t = template
+        self.domains = domains
+        self.check = check
+        self.a = Analysis(template, occurrences={name: [] for name in template.slots})
+        self.steps = 0
+
+    def issue(self, kind: str, start: int, end: int, path: str, detail: str, **kw: object) -> None:
+        self.a.add(Issue(kind, start, end, path, detail, **kw))  # type: ignore[arg-type]
+
+    # -- security: applies everywhere, in or out of slots -----------------------------------------------------
+
+    def active(self, el: Element) -> bool:
+        """Report script/style; True when the element is dropped whole (do not look inside)."""
+        if el.tag in ("script", "style"):
+            self.issue(
+                "script-style",
+                el.start,
+                el.end,
+                el.path,
+                f"<{el.tag}> element",
+                values={"tag": el.tag},
+                edits=_remove(el.start, el.end),
+                fix_title=f"remove the <{el.tag}> element",
+            )
+            return True
+        return False
+
+    def attributes(self, el: Element, slot: Slot | None, allowed: Callable[[str], bool]) -> None:
+        for attr in el.attrs:
+            name = attr.name
+            if name.startswith("on"):
+                self.issue(
+                    "event-handler",
+                    attr.start,
+                    attr.end,
+                    el.path,
+                    f"event-handler attribute {name!r} on <{el.tag}>",
+                    values={"attribute": name, "tag": el.tag},
+                    edits=_remove(attr.cut_start, attr.end),
+                    fix_title=f"remove the {name} attribute",
+                )
+                continue
+            is_url = name in URL_ATTRIBUTES
+            if is_url and scheme_of(attr.raw or "") in DANGEROUS_SCHEMES:
+                self.issue(
+                    "dangerous-url",
+                    attr.start,
+                    attr.end,
+                    el.path,
+                    f"{scheme_of(attr.raw or '')}: URL in {name!r} of <{el.tag}>",
+                    values={"attribute": name, "tag": el.tag, "scheme": scheme_of(attr.raw or "")},
+                    edits=_remove(attr.cut_start, attr.end),
+                    fix_title=f"remove the {name} attribute",
+                )
+                continue
+            if not allowed(name):
+                self.issue(
+                    "disallowed-attribute",
+                    attr.start,
+                    attr.end,
+                    el.path,
+                    f"attribute {name!r} is not allowed on <{el.tag}>" + (f" in slot {slot.name!r}" if slot else ""),
+                    values={"attribute": name, "tag": el.tag, "slot": slot.name if slot else ""},
+                    edits=_remove(attr.cut_start, attr.end),
+                    fix_title=f"remove the {name} attribute",
+                    slot=slot.name if slot else None,
+                )
+                continue
+            if is_url and slot is not None:
+                verdict = judge_url(attr.raw or "", slot.schemes, [*slot.spec.links.domains, *self.domains],
+                                    slot.spec.links.allow_relative)
+                if not verdict.ok:
+                    self.issue(
+                        "link-policy",
+                        attr.start,
+                        attr.end,
+                        el.path,
+                        f"{verdict.reason} in {name!r} of <{el.tag}> (slot {slot.name!r})",
+                        values={"attribute": name, "tag": el.tag, "slot": slot.name, "reason": verdict.reason},
+                        edits=_remove(attr.cut_start, attr.end),
+                        fix_title=f"remove the {name} attribute",
+                        slot=slot.name,
+                    )
+
+    # -- the walk ------------------------------------------------------------------------------------------------
+
+    def walk(self, el: Element, slot: Slot | None, tag_path: str, stray: bool) -> None:
+        """`slot`: the slot we are inside. `stray`: inside markup already reported (do not report again)."""
+        for child in el.children:
+            self.steps += 1
+            if self.steps & 255 == 0:
+                self.check()
+            if isinstance(child, Text):
+                if slot is None and not stray:
+                    self.outside_text(child, el)
+                continue
+            if self.active(child):
+                continue
+            marker = child.attr(SLOT_ATTR)
+            if marker is not None:
+                self.marked(child, marker.value.strip(), slot, tag_path, stray)
+            elif slot is not None:
+                self.in_slot(child, slot, tag_path)
+            else:
+                self.outside(child, tag_path, stray)
+
+    def marked(self, el: Element, name: str, outer: Slot | None, tag_path: str, stray: bool) -> None:
+        slot = self.t.slots.get(name)
+        if outer is not None:
+            self.issue(
+                "extra-slot", el.start, el.end, el.path, f"slot {name!r} is nested inside slot {outer.name!r}",
+                values={"slot": name}, slot=name,
+            )
+            self.in_slot(el, outer, tag_path)
+            return
+        if slot is None:
+            known = ", ".join(self.t.slots)
+            self.issue(
+                "unknown-slot", el.start, el.end, el.path,
+                f"slot {name!r} is not in template {self.t.name!r} (its slots: {known})",
+                values={"slot": name, "known": known},
+            )
+            self.attributes(el, None, lambda _n: True)
+            self.walk(el, None, tag_path, True)
+            return
+        self.a.occurrences[name].append(el)
+        if el.tag != slot.element.tag:
+            self.issue(
+                "disallowed-tag", el.start, el.open_end, el.path,
+                f"slot {name!r} must be a <{slot.element.tag}>, not <{el.tag}>",
+                values={"tag": el.tag, "slot": name}, slot=name,
+            )
+        own = {a.name for a in slot.element.attrs} | set(slot.spec.fill_attributes)
+        self.attributes(el, slot if own & URL_ATTRIBUTES else None, lambda n: n in own)
+        if any(a.name in URL_ATTRIBUTES for a in el.attrs):
+            self.fill_links(el, slot)
+        self.walk(el, slot, tag_path, stray)
+
+    def fill_links(self, el: Element, slot: Slot) -> None:
+        """Link policy for URL attributes the output put on the slot element itself (e.g. a CTA's href)."""
+        for attr in el.attrs:
+            if attr.name not in URL_ATTRIBUTES or attr.name not in slot.spec.fill_attributes:
+                continue
+            if scheme_of(attr.raw or "") in DANGEROUS_SCHEMES:
+                continue
+            verdict = judge_url(attr.raw or "", slot.schemes, [*slot.spec.links.domains, *self.domains],
+                                slot.spec.links.allow_relative)
+            if not verdict.ok:
+                self.issue(
+                    "link-policy", attr.start, attr.end, el.path,
+                    f"{verdict.reason} in {attr.name!r} of slot {slot.name!r}",
+                    values={"attribute": attr.name, "tag": el.tag, "slot": slot.name, "reason": verdict.reason},
+                    edits=_remove(attr.cut_start, attr.end), fix_title=f"remove the {attr.name} attribute",
+                    slot=slot.name,
+                )
+
+    def in_slot(self, el: Element, slot: Slot, tag_path: str) -> None:
+        if el.tag in DROPPED_WITH_CONTENT:
+            self.issue(
+                "disallowed-tag", el.start, el.end, el.path, f"<{el.tag}> is not allowed in slot {slot.name!r}",
+                values={"tag": el.tag, "slot": slot.name}, edits=_remove(el.start, el.end),
+                fix_title=f"remove the <{el.tag}> element", slot=slot.name,
+            )
+            return
+        if el.tag not in slot.tags:
+            self.issue(
+                "disallowed-tag", el.start, el.end, el.path, f"<{el.tag}> is not allowed in slot {slot.name!r}",
+                values={"tag": el.tag, "slot": slot.name}, edits=_unwrap(el),
+                fix_title=f"unwrap <{el.tag}>, keeping its text", slot=slot.name,
+            )
+            self.attributes(el, slot, lambda _n: True)
+        else:
+            self.attributes(el, slot, lambda n: slot.allowed_attr(el.tag, n))
+        self.walk(el, slot, tag_path, False)
+
+    def outside(self, el: Element, tag_path: str, stray: bool) -> None:
+        path = f"{tag_path}/{el.tag}" if tag_path else el.tag
+        if not stray and path not in self.t.skeleton_paths:
+            self.issue(
+                "outside-slots", el.start, el.open_end if el.tag not in DROPPED_WITH_CONTENT else el.end, el.path,
+                f"<{el.tag}> is outside every slot and not part of template {self.t.name!r}",
+                values={"tag": el.tag},
+            )
+            self.a.strays.append(el)
+            stray = True
+        self.attributes(el, None, lambda _n: True)
+        if el.tag not in DROPPED_WITH_CONTENT:
+            self.walk(el, None, path, stray)
+
+    def outside_text(self, node: Text, parent: Element) -> None:
+        value = node.value
+        if not value.strip() or normalise_space(value) in self.t.skeleton_texts:
+            return
+        raw = node.raw
+        start = node.start + (len(raw) - len(raw.lstrip()))
+        end = node.end - (len(raw) - len(raw.rstrip()))
+        shown = normalise_space(value)
+        self.issue(
+            "outside-slots", start, end, f"{parent.path.rstrip('/')}/text()", f"text {shown[:40]!r} is outside every slot",
+            values={"tag": "#text"},
+        )
+        self.a.strays.append(node)
+
+
+def visible_text(el: Element) -> str:
+    """The text a reader sees in an element: dropped content (script, style...) and bad characters left out."""
+    parts: list[str] = []
+    _visible(el, parts)
+    return BAD_CHARS.sub("", "".join(parts))
+
+
+def _visible(el: Element, parts: list[str]) -> None:
+    for child in el.children:
+        if isinstance(child, Text):
+            parts.append(child.value)
+        elif child.tag not in DROPPED_WITH_CONTENT:
+            _visible(child, parts)
+
+
+def slot_text_length(el: Element) -> int:
+    return len(visible_text(el))
+
+
+def _is_empty(el: Element) -> bool:
+    return not visible_text(el).strip() and not any(e.tag == "img" for e in el.iter())
+
+
+def analyze(text: str, parsed: Parsed, template: Template, domains: list[str], check: Callable[[], None]) -> Analysis:
+    """All issues of `text` against `template`, in document order of discovery."""
+    if parsed.limit:
+        a = Analysis(template, complete=False)
+        a.add(Issue("limits", 0, len(text), "/", parsed.limit, values={"limit": parsed.limit}))
+        return a
+    w = _Walker(text, template, domains, check)
+    a = w.a
+    for p in parsed.problems:
+        title, replacement = _MALFORMED_FIX.get(p.kind, (None, None))
+        a.add(
+            Issue(
+                "malformed", p.start, p.end, p.path, p.detail, values={"problem": p.kind},
+                edits=[Edit(start=p.start, end=p.end, replacement=replacement)] if replacement is not None else None,
+                fix_title=title,
+            )
+        )
+    for m in BAD_CHARS.finditer(text):
+        if len(a.issues) >= _MAX_ISSUES:
+            break
+        a.add(
+            Issue(
+                "malformed", m.start(), m.end(), "/", "control characters or broken encoding",
+                values={"problem": "invalid-character"}, edits=_remove(m.start(), m.end()),
+                fix_title="remove invalid characters",
+            )
+        )
+    w.walk(parsed.root, None, "", False)
+    _slot_issues(w)
+    return a
+
+
+def _slot_issues(w: _Walker) -> None:
+    a, t = w.a, w.t
+    last_end = 0
+    for name, slot in t.slots.items():
+        occ = a.occurrences[name]
+        if not occ:
+            if slot.spec.required:
+                w.issue(
+                    "missing-slot", last_end, last_end, slot.element.path, f"required section {name!r} is missing",
+                    values={"slot": name}, slot=name,
+                )
+            continue
+        last_end = max(last_end, occ[-1].end)
+        limit = slot.spec.max_items if slot.spec.repeated else 1
+        for el in occ[limit or len(occ) :]:
+            w.issue(
+                "extra-slot", el.start, el.end, el.path,
+                f"section {name!r} appears {len(occ)} times" + (f" (at most {limit})" if limit else ""),
+                values={"slot": name, "count": len(occ)}, slot=name,
+            )
+        for el in occ:
+            length = slot_text_length(el)
+            if slot.spec.max_chars is not None and length > slot.spec.max_chars:
+                w.issue(
+                    "slot-too-long", el.start, el.end, el.path,
+                    f"section {name!r} has {length} characters (at most {slot.spec.max_chars})",
+                    values={"slot": name, "length": length, "limit": slot.spec.max_chars}, slot=name,
+                )
+        if slot.spec.required and all(_is_empty(el) for el in occ):
+            el = occ[0]
+            w.issue(
+                "missing-slot", el.start, el.end, el.path, f"required section {name!r} is empty",
+                values={"slot": name}, slot=name,
+            )
+    ordered = sorted(((name, el) for name, occ in a.occurrences.items() for el in occ), key=lambda p: p[1].start)
+    highest: tuple[int, str] = (-1, "")
+    for name, el in ordered:
+        index = t.slots[name].index
+        if index < highest[0]:
+            w.issue(
+                "reordered-slot", el.start, el.end, el.path, f"section {name!r} should come before {highest[1]!r}",
+                values={"slot": name, "after": highest[1]}, slot=name,
+            )
+        elif index > highest[0]:
+            highest = (index, name)

@@ -1,0 +1,233 @@
+"""Re-render an output into its template from the slot contents it did produce.
+
+Contents are found by slot marker, then by a heading whose text is the slot's label, then by position
+(an unmarked element with the slot's tag). Everything is sanitised with the same predicates the check
+uses (allowed tags and attributes, link policy, text limits), text and attribute values are escaped,
+void elements are written `<br />`, so the result is well-formed HTML that also parses as XML; lxml
+(strict XML mode: no DTD, no entities, no network) confirms that before the render is offered.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from guardrails.checks._html.analyze import BAD_CHARS, Analysis
+from guardrails.checks._html.scan import VOID, Element, Text
+from guardrails.checks._html.template import DROPPED_WITH_CONTENT, SLOT_ATTR, Slot, Template, normalise_space
+from guardrails.checks._html.urls import DANGEROUS_SCHEMES, URL_ATTRIBUTES, judge_url, scheme_of
+
+HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+BLOCKS = frozenset(
+    "address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6 header hr li main "
+    "nav ol p pre section table td th tr ul".split()
+)
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_XML_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False, dtd_validation=False
+)
+
+
+def _esc_text(value: str) -> str:
+    return html.escape(BAD_CHARS.sub("", value), quote=False)
+
+
+def _esc_attr(value: str) -> str:
+    return html.escape(BAD_CHARS.sub("", value), quote=True)
+
+
+@dataclass
+class _Budget:
+    left: int | None
+
+    def take(self, text: str) -> str:
+        if self.left is None:
+            return text
+        if len(text) <= self.left:
+            self.left -= len(text)
+            return text
+        if self.left <= 0:
+            return ""
+        cut = text[: self.left - 1]
+        space = cut.rfind(" ")
+        if space >= len(cut) // 2:
+            cut = cut[:space]
+        self.left = 0
+        return cut.rstrip() + "…"
+
+    @property
+    def spent(self) -> bool:
+        return self.left is not None and self.left <= 0
+
+
+@dataclass
+class _Content:
+    """What fills one occurrence of a slot: nodes to sanitise, and the element whose attributes fill the slot's."""
+
+    nodes: list[Element | Text]
+    source: Element | None = None
+
+
+@dataclass
+class _Plan:
+    contents: dict[str, list[_Content]] = field(default_factory=dict)
+
+
+def _plan(analysis: Analysis) -> _Plan:
+    t = analysis.template
+    plan = _Plan({name: [] for name in t.slots})
+    for name, occ in analysis.occurrences.items():
+        slot = t.slots[name]
+        keep = [el for el in occ if el.children] or occ[:1]
+        limit = (slot.spec.max_items or len(keep)) if slot.spec.repeated else 1
+        plan.contents[name] = [_Content(list(el.children), el) for el in keep[:limit]]
+    missing = [s for s in t.slots.values() if not plan.contents[s.name]]
+    if not missing or not analysis.strays:
+        return plan
+    strays = list(analysis.strays)
+    claimed: set[int] = set()
+    _by_heading(strays, missing, plan, claimed)
+    _by_position(strays, [s for s in missing if not plan.contents[s.name]], plan, claimed)
+    return plan
+
+
+def _by_heading(strays: list[Element | Text], missing: list[Slot], plan: _Plan, claimed: set[int]) -> None:
+    labels = {s.label: s for s in missing}
+    for i, node in enumerate(strays):
+        if not isinstance(node, Element) or node.tag not in HEADINGS or i in claimed:
+            continue
+        slot = labels.get(normalise_space(node.text_value()).casefold().rstrip(":").strip())
+        if slot is None or plan.contents[slot.name]:
+            continue
+        claimed.add(i)
+        nodes: list[Element | Text] = []
+        for j in range(i + 1, len(strays)):
+            nxt = strays[j]
+            if j in claimed or (isinstance(nxt, Element) and nxt.tag in HEADINGS):
+                break
+            claimed.add(j)
+            nodes.append(nxt)
+        plan.contents[slot.name] = [_Content(nodes)]
+
+
+def _by_position(strays: list[Element | Text], missing: list[Slot], plan: _Plan, claimed: set[int]) -> None:
+    cursor = 0
+    for slot in missing:
+        found: list[_Content] = []
+        for j in range(cursor, len(strays)):
+            node = strays[j]
+            if j in claimed or not isinstance(node, Element) or node.tag != slot.element.tag:
+                continue
+            claimed.add(j)
+            found.append(_Content(list(node.children), node))
+            cursor = j + 1
+            if not slot.spec.repeated or (slot.spec.max_items and len(found) >= slot.spec.max_items):
+                break
+        plan.contents[slot.name] = found
+
+
+class _Renderer:
+    def __init__(self, template: Template, domains: list[str]) -> None:
+        self.t = template
+        self.domains = domains
+        self.out: list[str] = []
+
+    def url_ok(self, slot: Slot, value: str) -> bool:
+        if scheme_of(value) in DANGEROUS_SCHEMES:
+            return False
+        links = slot.spec.links
+        return judge_url(value, slot.schemes, [*links.domains, *self.domains], links.allow_relative).ok
+
+    def attr_text(self, name: str, value: str) -> str:
+        return f' {name}="{_esc_attr(value)}"' if _XML_NAME.match(name) else ""
+
+    def open_tag(self, el: Element, slot: Slot | None = None, source: Element | None = None) -> str:
+        """A template element's start tag; for a slot, fill attributes come from the output's element."""
+        parts = [f"<{el.tag}"]
+        fill = set(slot.spec.fill_attributes) if slot else set()
+        for attr in el.attrs:
+            value = attr.value
+            if attr.name in fill and source is not None:
+                given = source.attr(attr.name)
+                if given is not None and (attr.name not in URL_ATTRIBUTES or self.url_ok(slot, given.value)):  # type: ignore[arg-type]
+                    value = given.value
+                fill.discard(attr.name)
+            parts.append(self.attr_text(attr.name, value))
+        for name in sorted(fill):
+            given = source.attr(name) if source is not None else None
+            if given is not None and (name not in URL_ATTRIBUTES or self.url_ok(slot, given.value)):  # type: ignore[arg-type]
+                parts.append(self.attr_text(name, given.value))
+        parts.append(" />" if el.tag in VOID else ">")
+        return "".join(parts)
+
+    def template_nodes(self, el: Element, plan: _Plan) -> None:
+        children = el.children
+        for i, child in enumerate(children):
+            if isinstance(child, Text):
+                self.out.append(_esc_text(child.value))
+                continue
+            marker = child.attr(SLOT_ATTR)
+            if marker is None:
+                self.out.append(self.open_tag(child))
+                if child.tag not in VOID:
+                    self.template_nodes(child, plan)
+                    self.out.append(f"</{child.tag}>")
+                continue
+            slot = self.t.slots[marker.value.strip()]
+            contents = plan.contents.get(slot.name) or ([_Content([])] if slot.spec.required else [])
+            before = children[i - 1] if i else None
+            sep = before.value if isinstance(before, Text) and not before.value.strip() else ""
+            for n, content in enumerate(contents):
+                if n:
+                    self.out.append(_esc_text(sep))
+                self.out.append(self.open_tag(child, slot, content.source))
+                if child.tag not in VOID:
+                    self.slot_nodes(content.nodes, slot, _Budget(slot.spec.max_chars))
+                    self.out.append(f"</{child.tag}>")
+
+    def slot_nodes(self, nodes: list[Element | Text], slot: Slot, budget: _Budget) -> None:
+        out = self.out
+        for node in nodes:
+            if budget.spent:
+                return
+            if isinstance(node, Text):
+                if not node.raw_text:
+                    out.append(_esc_text(budget.take(BAD_CHARS.sub("", node.value))))
+                continue
+            tag = node.tag
+            if tag in DROPPED_WITH_CONTENT:
+                continue
+            if tag not in slot.tags:
+                if tag in BLOCKS and out and not out[-1].endswith((" ", ">")):
+                    out.append(budget.take(" "))
+                self.slot_nodes(node.children, slot, budget)
+                continue
+            attrs = []
+            for attr in node.attrs:
+                name = attr.name
+                if not slot.allowed_attr(tag, name) or name.startswith("on") or name in ("style", SLOT_ATTR):
+                    continue
+                if name in URL_ATTRIBUTES and not self.url_ok(slot, attr.raw or ""):
+                    continue
+                attrs.append(self.attr_text(name, attr.value))
+            if tag in VOID:
+                out.append(f"<{tag}{''.join(attrs)} />")
+                continue
+            out.append(f"<{tag}{''.join(attrs)}>")
+            self.slot_nodes(node.children, slot, budget)
+            out.append(f"</{tag}>")
+
+
+def render(analysis: Analysis, domains: list[str]) -> str:
+    """The output re-rendered into its template; raises ValueError if the result would not be well-formed."""
+    r = _Renderer(analysis.template, domains)
+    r.template_nodes(analysis.template.parsed.root, _plan(analysis))
+    rendered = "".join(r.out)
+    try:
+        etree.fromstring(f"<_>{rendered}</_>", _XML_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise ValueError(f"re-rendered output is not well-formed: {exc}") from exc
+    return rendered

@@ -1,0 +1,371 @@
+"""A linear HTML tokenizer that builds an element tree where every node knows its character span and path.
+
+lxml (libxml2) recovers broken markup silently and reports only line numbers; findings need exact
+character offsets and their own notion of well-formed (every element explicitly closed, properly
+nested, no declarations). So outputs and templates are scanned here, in one left-to-right pass with
+possessive patterns (no backtracking, so no quadratic blow-up), and nothing is ever expanded or
+fetched: character references are decoded with `html.unescape` (the fixed HTML5 table), and DOCTYPE,
+ENTITY, CDATA and processing instructions are reported, never interpreted.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+VOID = frozenset("area base br col embed hr img input keygen link meta param source track wbr".split())
+RAW_TEXT = frozenset({"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes"})
+
+_TOKEN = re.compile(
+    r"""<(?:
+      (?P<comment>!--)
+     |(?P<end>/)?(?P<name>[A-Za-z][^\s/>\x00]*+)
+        (?P<attrs>(?:[^>"']++|"[^"]*+(?:"|\Z)|'[^']*+(?:'|\Z))*+)
+        (?P<close>>|\Z)
+     |(?P<bang>!)
+     |(?P<pi>\?)
+    )""",
+    re.VERBOSE,
+)
+_ATTR = re.compile(r"""([^\s"'>/=][^\s"'>/=]*+)(?:\s*+=\s*+(?:"([^"]*+)"?|'([^']*+)'?|([^\s>]++)))?""")
+_SUBSET_END = re.compile(r"\]\s*>")
+_RAW_END: dict[str, re.Pattern[str]] = {}
+
+
+def _raw_end(tag: str) -> re.Pattern[str]:
+    pattern = _RAW_END.get(tag)
+    if pattern is None:
+        pattern = _RAW_END[tag] = re.compile(rf"</{tag}\s*>", re.IGNORECASE)
+    return pattern
+
+
+@dataclass(slots=True)
+class Attr:
+    name: str
+    """Lower-cased attribute name."""
+    raw: str | None
+    """The value as written (entities not decoded); None for a bare boolean attribute."""
+    start: int
+    end: int
+    cut_start: int
+    """Start of the whitespace before the attribute: removing [cut_start, end) deletes it cleanly."""
+
+    @property
+    def value(self) -> str:
+        return html.unescape(self.raw) if self.raw else ""
+
+
+@dataclass(slots=True, eq=False)
+class Text:
+    start: int
+    end: int
+    raw: str
+    raw_text: bool = False
+    """True inside script/style and the like: the characters are literal, not markup-escaped."""
+
+    @property
+    def value(self) -> str:
+        return self.raw if self.raw_text else html.unescape(self.raw)
+
+
+class Element:
+    """An element with its spans: [start, open_end) is the start tag, [close_start, end) the end tag."""
+
+    __slots__ = ("_attrs", "attrs_base", "attrs_text", "children", "close_start", "closed", "depth", "end", "open_end",
+                 "parent", "start", "tag")
+
+    def __init__(self, tag: str, start: int, open_end: int, parent: Element | None, depth: int) -> None:
+        self.tag = tag
+        self.start = start
+        self.open_end = open_end
+        self.parent = parent
+        self.depth = depth
+        self.children: list[Element | Text] = []
+        self.close_start = -1
+        self.end = -1
+        self.closed = False
+        """True when an explicit end tag (or `/>`, or being void) closed it."""
+        self.attrs_text = ""
+        self.attrs_base = 0
+        self._attrs: list[Attr] | None = None
+
+    @property
+    def attrs(self) -> list[Attr]:
+        """Attributes, parsed on first use (most elements carry none)."""
+        if self._attrs is None:
+            self._attrs = _attrs(self.attrs_text, self.attrs_base) if self.attrs_text.strip() else []
+        return self._attrs
+
+    def attr(self, name: str) -> Attr | None:
+        for a in self.attrs:
+            if a.name == name:
+                return a
+        return None
+
+    @property
+    def path(self) -> str:
+        """XPath-like element path, e.g. /article[1]/ul[1]/li[2]; computed on demand (only findings need it)."""
+        parts = []
+        el: Element = self
+        while el.parent is not None:
+            n = 1
+            for sib in el.parent.children:
+                if sib is el:
+                    break
+                if isinstance(sib, Element) and sib.tag == el.tag:
+                    n += 1
+            parts.append(f"{el.tag}[{n}]")
+            el = el.parent
+        return "/" + "/".join(reversed(parts)) if parts else "/"
+
+    def iter(self) -> Iterator[Element]:
+        """This element and its descendants in document order."""
+        stack: list[Element] = [self]
+        while stack:
+            el = stack.pop()
+            yield el
+            stack.extend(c for c in reversed(el.children) if isinstance(c, Element))
+
+    def text_value(self) -> str:
+        return "".join(t.value for t in _texts(self))
+
+
+def _texts(el: Element) -> Iterator[Text]:
+    for child in el.children:
+        if isinstance(child, Text):
+            yield child
+        else:
+            yield from _texts(child)
+
+
+@dataclass(slots=True)
+class Problem:
+    """A well-formedness problem found while scanning."""
+
+    kind: str
+    """unclosed, misnested, stray-end, unterminated-tag, unterminated-comment, bare-lt, declaration, instruction"""
+    start: int
+    end: int
+    detail: str
+    path: str
+
+
+@dataclass(slots=True)
+class Parsed:
+    root: Element
+    problems: list[Problem]
+    elements: int
+    limit: str | None = None
+    """Set when a size, depth or element-count limit stopped the scan; the tree is then incomplete."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_chars: int = 1_000_000
+    max_depth: int = 64
+    max_elements: int = 50_000
+    max_problems: int = 200
+
+
+def _attrs(text: str, base: int) -> list[Attr]:
+    out = []
+    for m in _ATTR.finditer(text):
+        raw = m.group(2)
+        if raw is None:
+            raw = m.group(3)
+        if raw is None:
+            raw = m.group(4)
+        start = base + m.start()
+        cut = start
+        while cut > base and text[cut - base - 1].isspace():
+            cut -= 1
+        out.append(Attr(m.group(1).lower(), raw, start, base + m.end(), cut))
+    return out
+
+
+class _Builder:
+    def __init__(self, text: str, limits: Limits, check: Callable[[], None]) -> None:
+        self.text = text
+        self.limits = limits
+        self.check = check
+        self.root = Element("#root", 0, 0, None, 0)
+        self.stack: list[Element] = [self.root]
+        self.problems: list[Problem] = []
+        self.count = 0
+        self.limit: str | None = None
+        self.implied: list[str] = []
+
+    def problem(self, kind: str, start: int, end: int, detail: str, el: Element | None = None) -> None:
+        if len(self.problems) < self.limits.max_problems:
+            self.problems.append(Problem(kind, start, end, detail, (el or self.stack[-1]).path))
+
+    def add_text(self, start: int, end: int) -> None:
+        raw = self.text[start:end]
+        self.stack[-1].children.append(Text(start, end, raw))
+        pos = raw.find("<")
+        while pos != -1:
+            self.problem("bare-lt", start + pos, start + pos + 1, "unescaped '<' in text")
+            pos = raw.find("<", pos + 1)
+
+    def raw_text(self, el: Element) -> int:
+        """Skip the literal content of script/style/...: returns where scanning resumes."""
+        text, tag, begin = self.text, el.tag, el.open_end
+        end = _raw_end(tag).search(text, begin)
+        if end is None:
+            el.children.append(Text(begin, len(text), text[begin:], True))
+            el.close_start = el.end = len(text)
+            self.problem("unclosed", el.start, el.open_end, f"<{tag}> is never closed", el)
+            return len(text)
+        if end.start() > begin:
+            el.children.append(Text(begin, end.start(), text[begin : end.start()], True))
+        el.close_start, el.end, el.closed = end.start(), end.end(), True
+        return end.end()
+
+    def end_tag(self, start: int, end: int, tag: str) -> None:
+        stack = self.stack
+        for i in range(len(stack) - 1, 0, -1):
+            if stack[i].tag == tag:
+                break
+        else:
+            if tag in self.implied:
+                self.problem("misnested", start, end, f"</{tag}> comes after its element was closed (mis-nested tags)")
+            else:
+                self.problem("stray-end", start, end, f"</{tag}> closes no open element")
+            return
+        while len(stack) - 1 > i:
+            el = stack.pop()
+            el.close_start = el.end = start
+            self.implied.append(el.tag)
+            self.problem("unclosed", el.start, el.open_end, f"<{el.tag}> is not closed before </{tag}>", el)
+        el = stack.pop()
+        el.close_start, el.end, el.closed = start, end, True
+
+    def declaration(self, start: int, after: int) -> int:
+        text = self.text
+        if text.startswith("<![CDATA[", start):
+            close = text.find("]]>", after)
+            end = len(text) if close == -1 else close + 3
+            self.problem("declaration", start, end, "CDATA section (not HTML)")
+            return end
+        gt = text.find(">", after)
+        bracket = text.find("[", after)
+        if bracket != -1 and (gt == -1 or bracket < gt):
+            found = _SUBSET_END.search(text, bracket)
+            gt = -1 if found is None else found.end() - 1
+        end = len(text) if gt == -1 else gt + 1
+        body = text[start:end]
+        what = "markup declaration"
+        if body[:9].upper() == "<!DOCTYPE":
+            what = "DOCTYPE with an internal subset (entity definitions)" if "[" in body else "DOCTYPE"
+        elif "ENTITY" in body[:12].upper():
+            what = "ENTITY declaration"
+        self.problem("declaration", start, end, f"{what} is not allowed in an HTML fragment")
+        return end
+
+    def run(self) -> Parsed:
+        text = self.text
+        n = len(text)
+        max_elements, max_depth = self.limits.max_elements, self.limits.max_depth
+        stack = self.stack
+        pos = 0
+        it = _TOKEN.finditer(text)
+        steps = 0
+        while True:
+            m = next(it, None)
+            if m is None:
+                if pos < n:
+                    if "<" in text[pos:]:
+                        self.add_text(pos, n)
+                    else:
+                        stack[-1].children.append(Text(pos, n, text[pos:]))
+                break
+            mstart = m.start()
+            if mstart < pos:
+                # A token found inside text we skipped (a comment, script body): rescan from where we are.
+                it = _TOKEN.finditer(text, pos)
+                continue
+            steps += 1
+            if steps & 255 == 0:
+                self.check()
+            if mstart > pos:
+                raw = text[pos:mstart]
+                if "<" in raw:
+                    self.add_text(pos, mstart)
+                else:
+                    stack[-1].children.append(Text(pos, mstart, raw))
+            comment, end_slash, name, attrs, close, bang, _pi = m.groups()
+            if name is not None:
+                tag = name.lower()
+                if not close:
+                    self.problem("unterminated-tag", mstart, n, f"tag <{tag} is never closed with '>'")
+                    pos = n
+                    break
+                mend = m.end()
+                if end_slash:
+                    top = stack[-1]
+                    if top.tag == tag and top.parent is not None:
+                        stack.pop()
+                        top.close_start, top.end, top.closed = mstart, mend, True
+                    else:
+                        self.end_tag(mstart, mend, tag)
+                    pos = mend
+                    continue
+                self.count += 1
+                if self.count > max_elements:
+                    self.limit = f"more than {max_elements} elements"
+                    break
+                if len(stack) > max_depth:
+                    self.limit = f"elements nested more than {max_depth} deep"
+                    break
+                parent = stack[-1]
+                el = Element(tag, mstart, mend, parent, len(stack))
+                if attrs:
+                    el.attrs_text, el.attrs_base = attrs, m.start("attrs")
+                parent.children.append(el)
+                pos = mend
+                if tag in VOID or attrs.endswith("/"):
+                    el.close_start = el.end = mend
+                    el.closed = True
+                elif tag in RAW_TEXT:
+                    pos = self.raw_text(el)
+                    it = _TOKEN.finditer(text, pos)
+                else:
+                    stack.append(el)
+            elif comment:
+                close_at = text.find("-->", m.end())
+                if close_at == -1:
+                    self.problem("unterminated-comment", mstart, n, "comment is never closed")
+                    pos = n
+                    break
+                pos = close_at + 3
+                it = _TOKEN.finditer(text, pos)
+            elif bang:
+                pos = self.declaration(mstart, m.end())
+                it = _TOKEN.finditer(text, pos)
+            else:
+                close_at = text.find(">", m.end())
+                pos = n if close_at == -1 else close_at + 1
+                self.problem("instruction", mstart, pos, "processing instruction is not HTML")
+                it = _TOKEN.finditer(text, pos)
+        if self.limit is None:
+            for el in reversed(stack[1:]):
+                el.close_start = el.end = n
+                self.problem("unclosed", el.start, el.open_end, f"<{el.tag}> is never closed", el)
+        else:
+            for el in stack[1:]:
+                el.close_start = el.end = n
+        self.root.end = self.root.close_start = n
+        self.root.closed = True
+        return Parsed(self.root, self.problems, self.count, self.limit)
+
+
+def scan(text: str, limits: Limits = Limits(), check: Callable[[], None] = lambda: None) -> Parsed:
+    """Tokenize `text` into a tree with spans. Over `limits.max_chars` nothing is scanned (limit set)."""
+    if len(text) > limits.max_chars:
+        root = Element("#root", 0, 0, None, 0)
+        root.close_start = root.end = len(text)
+        root.closed = True
+        return Parsed(root, [], 0, f"{len(text)} characters, over the {limits.max_chars} limit")
+    return _Builder(text, limits, check).run()

@@ -1,0 +1,60 @@
+"""URL attributes and link policy: which attributes hold URLs, which schemes are never allowed, domain matching."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+URL_ATTRIBUTES = frozenset(
+    {"href", "src", "action", "formaction", "poster", "cite", "background", "longdesc", "xlink:href", "srcset", "ping"}
+)
+DANGEROUS_SCHEMES = frozenset({"javascript", "data", "vbscript", "livescript", "mocha"})
+_STRIPPED = re.compile(r"[\x00-\x20\x7f]+")
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):")
+
+
+@dataclass(frozen=True, slots=True)
+class UrlVerdict:
+    ok: bool
+    dangerous: bool
+    reason: str
+
+
+def scheme_of(value: str) -> str | None:
+    """The scheme as a browser sees it: entities decoded, whitespace and control characters dropped."""
+    cleaned = _STRIPPED.sub("", html.unescape(value)).lower()
+    m = _SCHEME.match(cleaned)
+    return m.group(1) if m else None
+
+
+def _host_allowed(host: str, domains: list[str]) -> bool:
+    host = host.lower().rstrip(".")
+    return any(host == d or host.endswith("." + d) for d in domains)
+
+
+def judge_url(value: str, schemes: frozenset[str], domains: list[str], allow_relative: bool) -> UrlVerdict:
+    """Judge one URL against the dangerous-scheme list, then the slot's link policy."""
+    scheme = scheme_of(value)
+    if scheme in DANGEROUS_SCHEMES:
+        return UrlVerdict(False, True, f"{scheme}: URL")
+    if scheme is None:
+        target = html.unescape(value).strip()
+        if target.startswith("//"):
+            scheme = "https"  # protocol-relative: judge its host like an absolute URL
+            value = "https:" + target
+        elif allow_relative:
+            return UrlVerdict(True, False, "")
+        else:
+            return UrlVerdict(False, False, "relative URL not allowed")
+    if scheme not in schemes:
+        return UrlVerdict(False, False, f"scheme {scheme!r} not allowed")
+    if domains and scheme in {"http", "https"}:
+        try:
+            host = urlsplit(html.unescape(value).strip()).hostname or ""
+        except ValueError:
+            return UrlVerdict(False, False, "unparseable URL")
+        if not _host_allowed(host, domains):
+            return UrlVerdict(False, False, f"domain {host or '(none)'!r} not allowed")
+    return UrlVerdict(True, False, "")

@@ -1,0 +1,259 @@
+"""`html_template`: does an HTML output fit the template the caller named, and is it safe to show?
+
+The caller names a template per call (`Context.template`, else the rule's `default_template`); with no
+template the check stays silent, so plain-text outputs are never judged as HTML. Templates are HTML
+files whose fillable parts carry `data-slot="name"`, with per-slot constraints in the rule's params.
+
+The output is scanned once per validation (a shared `Document` view) and compared with the template
+once; every rule backed by this check reports the issue kinds it lists in `report`. Local problems
+(script, event handlers, dangerous URLs, disallowed markup) carry local edits; structural ones are
+repaired by the `template-mismatch` issue, whose fix re-renders the output into the template.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from guardrails.checks._html.analyze import KINDS, STRUCTURAL, Analysis, Issue, analyze
+from guardrails.checks._html.render import render
+from guardrails.checks._html.scan import Limits, Parsed, scan
+from guardrails.checks._html.template import Template, TemplateError, TemplateSpec, compile_template
+from guardrails.checks.base import Check, CheckParams, Hit, RunContext
+from guardrails.document import Document
+from guardrails.findings import Edit, Evidence, Fix, RegenerationItem
+
+Kind = Literal[
+    "malformed",
+    "limits",
+    "script-style",
+    "event-handler",
+    "dangerous-url",
+    "link-policy",
+    "disallowed-tag",
+    "disallowed-attribute",
+    "missing-slot",
+    "extra-slot",
+    "reordered-slot",
+    "unknown-slot",
+    "outside-slots",
+    "slot-too-long",
+    "template-mismatch",
+    "unknown-template",
+]
+
+
+class HtmlTemplateParams(CheckParams):
+    templates: dict[str, TemplateSpec] = Field(description="Templates by name: file (or html) and slot constraints")
+    report: list[Kind] = Field(min_length=1, description="Issue kinds this rule reports")
+    default_template: str | None = Field(default=None, description="Template used when the call names none")
+    base_dir: str | None = Field(
+        default=None, description="Directory template files are relative to (default: the rule file's directory)"
+    )
+    max_chars: int = Field(default=1_000_000, ge=1, description="Longer outputs are not parsed (a `limits` issue)")
+    max_depth: int = Field(default=64, ge=1, description="Deeper nesting stops the parse (a `limits` issue)")
+    max_elements: int = Field(default=50_000, ge=1, description="More elements stop the parse (a `limits` issue)")
+    max_hits: int = Field(default=50, ge=1, description="Most findings this rule reports per output")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _base_dir_from_rule_file(cls, data: Any, info: ValidationInfo) -> Any:
+        rule_file = (info.context or {}).get("rule_file")
+        if isinstance(data, dict) and data.get("base_dir") is None and rule_file and not rule_file.startswith("<"):
+            data = {**data, "base_dir": str(Path(rule_file).resolve().parent)}
+        return data
+
+    @field_validator("report")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _default_known(self) -> HtmlTemplateParams:
+        if self.default_template is not None and self.default_template not in self.templates:
+            raise ValueError(
+                f"default_template {self.default_template!r} is not one of the templates: {', '.join(self.templates)}"
+            )
+        return self
+
+
+assert set(KINDS) == set(Kind.__args__)  # type: ignore[attr-defined]
+
+_LAST_TEMPLATE = threading.local()
+"""The template the current thread last checked against: regeneration_extras() has no context argument,
+and the engine asks for extras right after validating, on the same thread."""
+
+
+class HtmlTemplateCheck(Check):
+    kind = "html_template"
+    Params = HtmlTemplateParams
+
+    def __init__(self, params: HtmlTemplateParams) -> None:
+        super().__init__(params)
+        self.p = params
+        self.report = frozenset(params.report)
+        self.limits = Limits(params.max_chars, params.max_depth, params.max_elements)
+        base = Path(params.base_dir) if params.base_dir else None
+        self.templates: dict[str, Template] = {}
+        problems = []
+        for name, spec in params.templates.items():
+            try:
+                self.templates[name] = compile_template(name, spec, base)
+            except TemplateError as exc:
+                problems.append(f"key 'params.templates.{name}': {exc}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        self._scan_key = f"html.scan:{params.max_chars}:{params.max_depth}:{params.max_elements}"
+
+    # -- views shared by every rule of this kind in one validation ------------------------------------------------
+
+    def _parsed(self, doc: Document, ctx: RunContext) -> Parsed:
+        return doc.view(self._scan_key, lambda d: scan(d.text, self.limits, ctx.deadline.check))
+
+    def _analysis(self, doc: Document, ctx: RunContext, template: Template) -> Analysis:
+        domains = list(ctx.context.allowed_domains)
+        key = f"html.analysis:{template.key}:{self._scan_key}:{','.join(domains)}"
+        return doc.view(key, lambda d: analyze(d.text, self._parsed(d, ctx), template, domains, ctx.deadline.check))
+
+    def _render(self, doc: Document, ctx: RunContext, analysis: Analysis) -> str | ValueError:
+        domains = list(ctx.context.allowed_domains)
+        key = f"html.render:{analysis.template.key}:{self._scan_key}:{','.join(domains)}"
+
+        def build(_d: Document) -> str | ValueError:
+            try:
+                return render(analysis, domains)
+            except ValueError as exc:
+                return exc
+
+        return doc.view(key, build)
+
+    # -- run -------------------------------------------------------------------------------------------------------
+
+    def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
+        name = ctx.context.template or self.p.default_template
+        _LAST_TEMPLATE.name = name
+        if name is None:
+            return
+        template = self.templates.get(name)
+        if template is None:
+            if "unknown-template" in self.report:
+                known = ", ".join(sorted(self.templates))
+                yield Hit(
+                    0,
+                    len(doc.text),
+                    values={"template": name, "known": known, "detail": f"no template {name!r} (known: {known})"},
+                    evidence=Evidence(source="html_template", details={"kind": "unknown-template"}),
+                )
+            return
+        analysis = self._analysis(doc, ctx, template)
+        count = 0
+        for issue in analysis.issues:
+            if issue.kind in self.report:
+                yield self._hit(issue, template)
+                count += 1
+                if count >= self.p.max_hits:
+                    return
+        if "template-mismatch" in self.report and analysis.complete:
+            hit = self._mismatch(doc, ctx, analysis)
+            if hit is not None:
+                yield hit
+
+    def _hit(self, issue: Issue, template: Template) -> Hit:
+        fix = Fix(title=issue.fix_title or "fix", edits=issue.edits) if issue.edits else None
+        values: dict[str, Any] = {"detail": issue.detail, "template": template.name, "slot": issue.slot or ""}
+        values.update(issue.values)
+        regeneration = None
+        if issue.kind == "missing-slot":
+            slot = template.slots[str(issue.values["slot"])]
+            regeneration = RegenerationItem(
+                code="",
+                rule_id="",
+                message=issue.detail,
+                instruction=f"Fill the section marked data-slot={slot.name!r} ({slot.describe()}).",
+                excerpt=template.source[slot.element.start : slot.element.end][:200],
+            )
+        return Hit(
+            issue.start,
+            issue.end,
+            values=values,
+            evidence=Evidence(
+                source=f"template {template.name} ({template.where})",
+                details={"kind": issue.kind, **{k: v for k, v in issue.values.items() if k != "fingerprint_text"}},
+            ),
+            fix=fix,
+            path=issue.path,
+            regeneration=regeneration,
+        )
+
+    def _mismatch(self, doc: Document, ctx: RunContext, analysis: Analysis) -> Hit | None:
+        structural = [i for i in analysis.issues if i.kind in STRUCTURAL]
+        if not structural:
+            return None
+        rendered = self._render(doc, ctx, analysis)
+        text = doc.text
+        kinds = sorted({i.kind for i in structural})
+        values: dict[str, Any] = {
+            "template": analysis.template.name,
+            "count": len(structural),
+            "kinds": ", ".join(kinds),
+            "detail": "; ".join(i.detail for i in structural[:3]),
+        }
+        if isinstance(rendered, ValueError):
+            values["detail"] = str(rendered)
+            return Hit(0, len(text), values=values, evidence=Evidence(details={"kind": "template-mismatch"}), path="/")
+        if rendered == text:
+            return None
+        prefix = _common_prefix(text, rendered)
+        suffix = _common_suffix(text, rendered, prefix)
+        start, end = prefix, len(text) - suffix
+        fix = Fix(
+            title=f"re-render into template {analysis.template.name!r} from the slot contents",
+            edits=[Edit(start=start, end=end, replacement=rendered[prefix : len(rendered) - suffix])],
+        )
+        return Hit(
+            start,
+            end,
+            values=values,
+            evidence=Evidence(
+                source=f"template {analysis.template.name} ({analysis.template.where})",
+                details={"kind": "template-mismatch", "kinds": kinds},
+            ),
+            fix=fix,
+            path="/",
+        )
+
+    def regeneration_extras(self) -> dict[str, Any]:
+        name = getattr(_LAST_TEMPLATE, "name", None) or self.p.default_template
+        template = self.templates.get(name) if name else None
+        return {"template": template.excerpt()} if template else {}
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    lo, hi = 0, n
+    while lo < hi:  # binary search on slice equality: C-speed compares instead of a Python loop
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(a: str, b: str, prefix: int) -> int:
+    n = min(len(a), len(b)) - prefix
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid :] == b[len(b) - mid :]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+CHECK = HtmlTemplateCheck
