@@ -7,7 +7,7 @@ reports only the issue kinds it names.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 
 from guardrails.checks._html.scan import Element, Parsed, Text
@@ -137,7 +137,7 @@ class _Walker:
                     el.path,
                     f"event-handler attribute {name!r} on <{el.tag}>",
                     values={"attribute": name, "tag": el.tag},
-                    edits=_remove(attr.cut_start, attr.end),
+                    edits=_remove(attr.start, attr.end),
                     fix_title=f"remove the {name} attribute",
                 )
                 continue
@@ -150,7 +150,7 @@ class _Walker:
                     el.path,
                     f"{scheme_of(attr.raw or '')}: URL in {name!r} of <{el.tag}>",
                     values={"attribute": name, "tag": el.tag, "scheme": scheme_of(attr.raw or "")},
-                    edits=_remove(attr.cut_start, attr.end),
+                    edits=_remove(attr.start, attr.end),
                     fix_title=f"remove the {name} attribute",
                 )
                 continue
@@ -162,7 +162,7 @@ class _Walker:
                     el.path,
                     f"attribute {name!r} is not allowed on <{el.tag}>" + (f" in slot {slot.name!r}" if slot else ""),
                     values={"attribute": name, "tag": el.tag, "slot": slot.name if slot else ""},
-                    edits=_remove(attr.cut_start, attr.end),
+                    edits=_remove(attr.start, attr.end),
                     fix_title=f"remove the {name} attribute",
                     slot=slot.name if slot else None,
                 )
@@ -178,7 +178,7 @@ class _Walker:
                         el.path,
                         f"{verdict.reason} in {name!r} of <{el.tag}> (slot {slot.name!r})",
                         values={"attribute": name, "tag": el.tag, "slot": slot.name, "reason": verdict.reason},
-                        edits=_remove(attr.cut_start, attr.end),
+                        edits=_remove(attr.start, attr.end),
                         fix_title=f"remove the {name} attribute",
                         slot=slot.name,
                     )
@@ -212,8 +212,9 @@ class _Walker:
                 "extra-slot", el.start, el.end, el.path, f"slot {name!r} is nested inside slot {outer.name!r}",
                 values={"slot": name}, slot=name,
             )
-            self.in_slot(el, outer, tag_path)
-            return
+            if slot is None or slot is outer:
+                self.in_slot(el, outer, tag_path)
+                return
         if slot is None:
             known = ", ".join(self.t.slots)
             self.issue(
@@ -251,7 +252,7 @@ class _Walker:
                     "link-policy", attr.start, attr.end, el.path,
                     f"{verdict.reason} in {attr.name!r} of slot {slot.name!r}",
                     values={"attribute": attr.name, "tag": el.tag, "slot": slot.name, "reason": verdict.reason},
-                    edits=_remove(attr.cut_start, attr.end), fix_title=f"remove the {attr.name} attribute",
+                    edits=_remove(attr.start, attr.end), fix_title=f"remove the {attr.name} attribute",
                     slot=slot.name,
                 )
 
@@ -303,27 +304,29 @@ class _Walker:
         self.a.strays.append(node)
 
 
-def visible_text(el: Element) -> str:
-    """The text a reader sees in an element: dropped content (script, style...) and bad characters left out."""
+def visible_text(el: Element, slots: Container[str] = ()) -> str:
+    """The text a reader sees in a slot: dropped content (script, style...), other slots nested in it (they
+    render in their own place) and bad characters left out."""
     parts: list[str] = []
-    _visible(el, parts)
+    _visible(el, parts, slots)
     return BAD_CHARS.sub("", "".join(parts))
 
 
-def _visible(el: Element, parts: list[str]) -> None:
+def _visible(el: Element, parts: list[str], slots: Container[str]) -> None:
     for child in el.children:
         if isinstance(child, Text):
             parts.append(child.value)
-        elif child.tag not in DROPPED_WITH_CONTENT:
-            _visible(child, parts)
+        elif child.tag not in DROPPED_WITH_CONTENT and not is_other_slot(child, slots):
+            _visible(child, parts, slots)
 
 
-def slot_text_length(el: Element) -> int:
-    return len(visible_text(el))
+def is_other_slot(el: Element, slots: Container[str]) -> bool:
+    marker = el.attr(SLOT_ATTR) if el.attrs_text else None
+    return marker is not None and marker.value.strip() in slots
 
 
-def _is_empty(el: Element) -> bool:
-    return not visible_text(el).strip() and not any(e.tag == "img" for e in el.iter())
+def _is_empty(el: Element, slots: Container[str]) -> bool:
+    return not visible_text(el, slots).strip() and not any(e.tag == "img" for e in el.iter())
 
 
 def analyze(text: str, parsed: Parsed, template: Template, domains: list[str], check: Callable[[], None]) -> Analysis:
@@ -379,14 +382,14 @@ def _slot_issues(w: _Walker) -> None:
                 values={"slot": name, "count": len(occ)}, slot=name,
             )
         for el in occ:
-            length = slot_text_length(el)
+            length = len(visible_text(el, t.slots))
             if slot.spec.max_chars is not None and length > slot.spec.max_chars:
                 w.issue(
                     "slot-too-long", el.start, el.end, el.path,
                     f"section {name!r} has {length} characters (at most {slot.spec.max_chars})",
                     values={"slot": name, "length": length, "limit": slot.spec.max_chars}, slot=name,
                 )
-        if slot.spec.required and all(_is_empty(el) for el in occ):
+        if slot.spec.required and all(_is_empty(el, t.slots) for el in occ):
             el = occ[0]
             w.issue(
                 "missing-slot", el.start, el.end, el.path, f"required section {name!r} is empty",

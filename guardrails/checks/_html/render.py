@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from guardrails.checks._html.analyze import BAD_CHARS, Analysis
+from guardrails.checks._html.analyze import BAD_CHARS, Analysis, is_other_slot
 from guardrails.checks._html.scan import VOID, Element, Text
 from guardrails.checks._html.template import DROPPED_WITH_CONTENT, SLOT_ATTR, Slot, Template, normalise_space
 from guardrails.checks._html.urls import DANGEROUS_SCHEMES, URL_ATTRIBUTES, judge_url, scheme_of
@@ -110,22 +110,41 @@ def _by_heading(strays: list[Element | Text], missing: list[Slot], plan: _Plan, 
                 break
             claimed.add(j)
             nodes.append(nxt)
-        plan.contents[slot.name] = [_Content(nodes)]
+        if slot.spec.repeated:
+            # A list under the heading: one occurrence per item of the slot's tag (e.g. each <li>).
+            items = [_Content(list(el.children), el) for el in _items(nodes, slot.element.tag)]
+            plan.contents[slot.name] = items[: slot.spec.max_items or len(items)]
+        else:
+            plan.contents[slot.name] = [_Content(nodes)]
+
+
+def _items(nodes: list[Element | Text], tag: str) -> list[Element]:
+    """Elements of `tag` among `nodes` or their children (a stray <ol> holds the <li> a slot wants)."""
+    found: list[Element] = []
+    for node in nodes:
+        if isinstance(node, Element):
+            if node.tag == tag:
+                found.append(node)
+            else:
+                found.extend(c for c in node.children if isinstance(c, Element) and c.tag == tag)
+    return found
 
 
 def _by_position(strays: list[Element | Text], missing: list[Slot], plan: _Plan, claimed: set[int]) -> None:
     cursor = 0
     for slot in missing:
         found: list[_Content] = []
+        wanted = (slot.spec.max_items or 10_000) if slot.spec.repeated else 1
         for j in range(cursor, len(strays)):
             node = strays[j]
-            if j in claimed or not isinstance(node, Element) or node.tag != slot.element.tag:
+            if j in claimed or len(found) >= wanted:
+                continue
+            items = _items([node], slot.element.tag)
+            if not items:
                 continue
             claimed.add(j)
-            found.append(_Content(list(node.children), node))
+            found.extend(_Content(list(el.children), el) for el in items[: wanted - len(found)])
             cursor = j + 1
-            if not slot.spec.repeated or (slot.spec.max_items and len(found) >= slot.spec.max_items):
-                break
         plan.contents[slot.name] = found
 
 
@@ -198,7 +217,7 @@ class _Renderer:
                     out.append(_esc_text(budget.take(BAD_CHARS.sub("", node.value))))
                 continue
             tag = node.tag
-            if tag in DROPPED_WITH_CONTENT:
+            if tag in DROPPED_WITH_CONTENT or is_other_slot(node, self.t.slots):
                 continue
             if tag not in slot.tags:
                 if tag in BLOCKS and out and not out[-1].endswith((" ", ">")):
