@@ -12,6 +12,7 @@ repaired by the `template-mismatch` issue, whose fix re-renders the output into 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,14 +154,14 @@ class HtmlTemplateCheck(Check):
         count = 0
         for issue in analysis.issues:
             if issue.kind in self.report:
-                yield self._hit(issue, template)
+                yield _encodable(self._hit(issue, template), doc.text)
                 count += 1
                 if count >= self.p.max_hits:
                     return
         if "template-mismatch" in self.report and analysis.complete:
             hit = self._mismatch(doc, ctx, analysis)
             if hit is not None:
-                yield hit
+                yield _encodable(hit, doc.text)
 
     def _hit(self, issue: Issue, template: Template) -> Hit:
         fix = Fix(title=issue.fix_title or "fix", edits=issue.edits) if issue.edits else None
@@ -230,6 +231,18 @@ class HtmlTemplateCheck(Check):
         name = getattr(_LAST_TEMPLATE, "name", None) or self.p.default_template
         template = self.templates.get(name) if name else None
         return {"template": template.excerpt()} if template else {}
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _encodable(hit: Hit, text: str) -> Hit:
+    """Text decoded with surrogateescape holds lone surrogates, which cannot be UTF-8 encoded for the finding's
+    fingerprint: give the engine an escaped copy to fingerprint instead."""
+    matched = text[hit.start : hit.end]
+    if _SURROGATE.search(matched):
+        hit.values["fingerprint_text"] = matched.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+    return hit
 
 
 def _common_prefix(a: str, b: str) -> int:

