@@ -236,12 +236,21 @@ class HtmlTemplateCheck(Check):
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
+def _escape(value: str) -> str:
+    return value.encode("utf-8", "backslashreplace").decode("utf-8") if _SURROGATE.search(value) else value
+
+
 def _encodable(hit: Hit, text: str) -> Hit:
-    """Text decoded with surrogateescape holds lone surrogates, which cannot be UTF-8 encoded for the finding's
-    fingerprint: give the engine an escaped copy to fingerprint instead."""
+    """Text decoded with surrogateescape holds lone surrogates (even in tag names, hence paths), which cannot
+    be UTF-8 encoded for the fingerprint or a JSON report: hand the engine escaped copies."""
     matched = text[hit.start : hit.end]
     if _SURROGATE.search(matched):
-        hit.values["fingerprint_text"] = matched.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+        hit.values["fingerprint_text"] = _escape(matched)
+    if hit.path:
+        hit.path = _escape(hit.path)
+    for key, value in hit.values.items():
+        if isinstance(value, str):
+            hit.values[key] = _escape(value)
     return hit
 
 

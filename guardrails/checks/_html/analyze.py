@@ -127,6 +127,8 @@ class _Walker:
         return False
 
     def attributes(self, el: Element, slot: Slot | None, allowed: Callable[[str], bool]) -> None:
+        if not el.attrs_text:
+            return
         for attr in el.attrs:
             name = attr.name
             if name.startswith("on"):
@@ -201,7 +203,8 @@ class _Walker:
                 continue
             if self.active(child):
                 continue
-            marker = child.attr(SLOT_ATTR)
+            # Most elements carry no attributes: skip parsing them unless a marker can be there.
+            marker = child.attr(SLOT_ATTR) if SLOT_ATTR in child.attrs_text.lower() else None
             if marker is not None:
                 self.marked(child, marker.value.strip(), slot, tag_path, stray)
             elif slot is not None:
@@ -235,6 +238,7 @@ class _Walker:
                 values={"slot": name, "known": known},
             )
             self.attributes(el, None, lambda _n: True)
+            self.a.strays.append(el)  # its content may still fill a missing slot by position
             self.walk(el, None, tag_path, True)
             return
         self.a.occurrences[name].append(el)
@@ -248,7 +252,7 @@ class _Walker:
                 values={"tag": el.tag, "slot": name},
                 slot=name,
             )
-        own = {a.name for a in slot.element.attrs} | set(slot.spec.fill_attributes)
+        own = slot.own_attrs
         self.attributes(el, slot if own & URL_ATTRIBUTES else None, lambda n: n in own)
         if any(a.name in URL_ATTRIBUTES for a in el.attrs):
             self.fill_links(el, slot)
@@ -355,7 +359,7 @@ def visible_text(el: Element, slots: Container[str] = ()) -> str:
 def _visible(el: Element, parts: list[str], slots: Container[str]) -> None:
     for child in el.children:
         if isinstance(child, Text):
-            parts.append(child.value)
+            parts.append(child.value if "&" in child.raw else child.raw)
         elif child.tag not in DROPPED_WITH_CONTENT and not is_other_slot(child, slots):
             _visible(child, parts, slots)
 
@@ -365,8 +369,6 @@ def is_other_slot(el: Element, slots: Container[str]) -> bool:
     return marker is not None and marker.value.strip() in slots
 
 
-def _is_empty(el: Element, slots: Container[str]) -> bool:
-    return not visible_text(el, slots).strip() and not any(e.tag == "img" for e in el.iter())
 
 
 def analyze(text: str, parsed: Parsed, template: Template, domains: list[str], check: Callable[[], None]) -> Analysis:
@@ -440,19 +442,22 @@ def _slot_issues(w: _Walker) -> None:
                 values={"slot": name, "count": len(occ)},
                 slot=name,
             )
+        empty = True
         for el in occ:
-            length = len(visible_text(el, t.slots))
-            if slot.spec.max_chars is not None and length > slot.spec.max_chars:
+            visible = visible_text(el, t.slots)
+            if visible.strip() or (el.children and any(e.tag == "img" for e in el.iter())):
+                empty = False
+            if slot.spec.max_chars is not None and len(visible) > slot.spec.max_chars:
                 w.issue(
                     "slot-too-long",
                     el.start,
                     el.end,
                     el.path,
-                    f"section {name!r} has {length} characters (at most {slot.spec.max_chars})",
-                    values={"slot": name, "length": length, "limit": slot.spec.max_chars},
+                    f"section {name!r} has {len(visible)} characters (at most {slot.spec.max_chars})",
+                    values={"slot": name, "length": len(visible), "limit": slot.spec.max_chars},
                     slot=name,
                 )
-        if slot.spec.required and all(_is_empty(el, t.slots) for el in occ):
+        if slot.spec.required and empty:
             el = occ[0]
             w.issue(
                 "missing-slot",

