@@ -28,11 +28,58 @@ sys.path.insert(0, str(ROOT))
 from guardrails import Engine  # noqa: E402
 from guardrails.rules.loader import load_ruleset  # noqa: E402
 
-WORDS = (
-    "account billing invoice export setting profile device network password session token release update "
-    "storage backup region latency request response limit quota dashboard report filter column schedule "
-    "the a of to and in for with on is are can you your we this that it be by from as at or"
-).split()
+WORDS = [
+    "account",
+    "billing",
+    "invoice",
+    "export",
+    "setting",
+    "profile",
+    "device",
+    "network",
+    "password",
+    "session",
+    "token",
+    "release",
+    "update",
+    "storage",
+    "backup",
+    "region",
+    "latency",
+    "request",
+    "response",
+    "limit",
+    "quota",
+    "dashboard",
+    "report",
+    "filter",
+    "column",
+    "schedule",
+    "the",
+    "a",
+    "of",
+    "to",
+    "and",
+    "in",
+    "for",
+    "with",
+    "on",
+    "is",
+    "are",
+    "can",
+    "you",
+    "your",
+    "we",
+    "this",
+    "that",
+    "it",
+    "be",
+    "by",
+    "from",
+    "as",
+    "at",
+    "or",
+]
 TEMPLATE = {
     "file": str(ROOT / "fixtures" / "html" / "bench" / "kb-article.html"),
     "slots": {

@@ -369,8 +369,6 @@ def is_other_slot(el: Element, slots: Container[str]) -> bool:
     return marker is not None and marker.value.strip() in slots
 
 
-
-
 def analyze(text: str, parsed: Parsed, template: Template, domains: list[str], check: Callable[[], None]) -> Analysis:
     """All issues of `text` against `template`, in document order of discovery."""
     if parsed.limit:

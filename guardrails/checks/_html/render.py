@@ -113,10 +113,9 @@ def _plan(analysis: Analysis) -> _Plan:
     plan = _Plan({name: [] for name in t.slots})
     strays = list(analysis.strays)
     claimed: set[int] = set()
-    for name, occ in analysis.occurrences.items():
+    for name, marked in analysis.occurrences.items():
         slot = t.slots[name]
-        if slot.spec.repeated and occ:
-            occ = _adopt(occ, slot, strays, claimed)
+        occ = _adopt(marked, slot, strays, claimed) if slot.spec.repeated and marked else marked
         keep = [el for el in occ if el.children] or occ[:1]
         limit = (slot.spec.max_items or len(keep)) if slot.spec.repeated else 1
         plan.contents[name] = [_Content(list(el.children), el) for el in keep[:limit]]
