@@ -208,16 +208,15 @@ class HtmlTemplateCheck(Check):
             return Hit(0, len(text), values=values, evidence=Evidence(details={"kind": "template-mismatch"}), path="/")
         if rendered == text:
             return None
-        prefix = _common_prefix(text, rendered)
-        suffix = _common_suffix(text, rendered, prefix)
-        start, end = prefix, len(text) - suffix
+        # One edit over the whole output, on purpose: the render already includes every local repair, so it must
+        # conflict with (and so never be combined with) any other edit in the same repair round.
         fix = Fix(
             title=f"re-render into template {analysis.template.name!r} from the slot contents",
-            edits=[Edit(start=start, end=end, replacement=rendered[prefix : len(rendered) - suffix])],
+            edits=[Edit(start=0, end=len(text), replacement=rendered)],
         )
         return Hit(
-            start,
-            end,
+            0,
+            len(text),
             values=values,
             evidence=Evidence(
                 source=f"template {analysis.template.name} ({analysis.template.where})",
@@ -252,30 +251,6 @@ def _encodable(hit: Hit, text: str) -> Hit:
         if isinstance(value, str):
             hit.values[key] = _escape(value)
     return hit
-
-
-def _common_prefix(a: str, b: str) -> int:
-    n = min(len(a), len(b))
-    lo, hi = 0, n
-    while lo < hi:  # binary search on slice equality: C-speed compares instead of a Python loop
-        mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _common_suffix(a: str, b: str, prefix: int) -> int:
-    n = min(len(a), len(b)) - prefix
-    lo, hi = 0, n
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[len(a) - mid :] == b[len(b) - mid :]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 CHECK = HtmlTemplateCheck

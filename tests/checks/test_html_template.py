@@ -359,6 +359,8 @@ SNIPPETS = [
     "<!-- c -->",
     "<h3>Steps</h3>",
     "\x00",
+    "\x0c",
+    "\udce9",
     "<style>p{}</style>",
     '<img src="data:x" onerror=1>',
     '"',
@@ -424,3 +426,62 @@ def test_spans_always_lie_inside_the_text(text: str) -> None:
     for f in report.findings:
         assert 0 <= f.span.start <= f.span.end <= len(text)
     assert well_formed(report.output)
+
+
+# -- sharing, defaults, nesting ------------------------------------------------------------------------------------
+
+
+def test_one_scan_and_one_analysis_serve_every_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    import guardrails.checks.html_template as module
+
+    calls = {"scan": 0, "analyze": 0}
+    real_scan, real_analyze = module.scan, module.analyze
+
+    def counting_scan(*args: Any, **kwargs: Any) -> Any:
+        calls["scan"] += 1
+        return real_scan(*args, **kwargs)
+
+    def counting_analyze(*args: Any, **kwargs: Any) -> Any:
+        calls["analyze"] += 1
+        return real_analyze(*args, **kwargs)
+
+    monkeypatch.setattr(module, "scan", counting_scan)
+    monkeypatch.setattr(module, "analyze", counting_analyze)
+    report = validate(CARD)
+    assert report.verdict is Verdict.PASS
+    assert calls == {"scan": 1, "analyze": 1}
+    assert len([t for t in report.timings if t.check == "html_template"]) == len(HTML_CODES)
+
+
+def test_default_template_applies_when_the_call_names_none(tmp_path: Path) -> None:
+    templates = {"note": {"html": '<p class="note" data-slot="body"></p>', "slots": {"body": {"text_only": True}}}}
+    rule = _rule("TST001", templates, ["disallowed-tag"])
+    rule["params"]["default_template"] = "note"
+    engine = engine_with(tmp_path, [rule])
+    report = engine.validate('<p class="note" data-slot="body"><i>hi</i></p>')
+    assert [f.code for f in report.findings] == ["TST001"]
+    assert report.output == '<p class="note" data-slot="body">hi</p>'
+
+
+def test_default_template_must_be_registered(tmp_path: Path) -> None:
+    rule = _rule("TST001", {"note": {"html": '<p data-slot="body"></p>'}}, ["malformed"])
+    rule["params"]["default_template"] = "nope"
+    with pytest.raises(RuleError, match="default_template 'nope' is not one of the templates: note"):
+        engine_with(tmp_path, [rule])
+
+
+def test_slot_nested_in_another_is_moved_to_its_place() -> None:
+    text = CARD.replace('<p class="price" data-slot="price">$89.00</p>', "").replace(
+        "<p>A light, cushioned", '<p class="price" data-slot="price">$89.00</p><p>A light, cushioned'
+    )
+    report = validate(text)
+    assert "HTML009" in codes(report)
+    assert report.verdict is Verdict.REPAIRED
+    assert '<p class="price" data-slot="price">$89.00</p>\n  <div class="description"' in report.output
+
+
+def test_unmarked_items_next_to_marked_ones_are_kept() -> None:
+    text = CARD.replace('<li data-slot="feature">Recycled mesh upper</li>', "<li>Recycled mesh upper</li>")
+    report = validate(text)
+    assert report.verdict is Verdict.REPAIRED
+    assert '<li data-slot="feature">Recycled mesh upper</li>' in report.output

@@ -46,6 +46,7 @@ STRUCTURAL = frozenset(
 BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]+")
 """Control characters and lone surrogates (what a broken decoder leaves behind): never valid in HTML text."""
 _MAX_ISSUES = 200
+HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 
 
 @dataclass(slots=True)
@@ -67,7 +68,10 @@ class Analysis:
     issues: list[Issue] = field(default_factory=list)
     occurrences: dict[str, list[Element]] = field(default_factory=dict)
     strays: list[Element | Text] = field(default_factory=list)
-    """Top-level pieces outside any slot that the template does not have: candidates for heading/position matching."""
+    """Top-level pieces outside any slot that the template does not have: candidates for heading/position matching.
+    The template's own headings are listed too (see `anchors`): content after them can belong to a slot."""
+    anchors: set[int] = field(default_factory=set)
+    """ids of template headings among `strays`: they introduce content, they are never content."""
     complete: bool = True
     """False when a limit stopped the scan: no re-render is attempted from a partial tree."""
 
@@ -314,6 +318,9 @@ class _Walker:
 
     def outside(self, el: Element, tag_path: str, stray: bool) -> None:
         path = f"{tag_path}/{el.tag}" if tag_path else el.tag
+        if not stray and path in self.t.skeleton_paths and el.tag in HEADINGS:
+            self.a.anchors.add(id(el))
+            self.a.strays.append(el)
         if not stray and path not in self.t.skeleton_paths:
             self.issue(
                 "outside-slots",

@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from guardrails.checks._html.analyze import BAD_CHARS, Analysis, is_other_slot
+from guardrails.checks._html.analyze import BAD_CHARS, HEADINGS, Analysis, is_other_slot
 from guardrails.checks._html.scan import VOID, Element, Text
 from guardrails.checks._html.template import DROPPED_WITH_CONTENT, SLOT_ATTR, Slot, Template, normalise_space
 from guardrails.checks._html.urls import DANGEROUS_SCHEMES, URL_ATTRIBUTES, judge_url, scheme_of
 
-HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 BLOCKS = frozenset(
     [
         "address",
@@ -64,11 +63,12 @@ _XML_PARSER = etree.XMLParser(
 
 
 def _esc_text(value: str) -> str:
-    return html.escape(BAD_CHARS.sub("", value), quote=False)
+    # Form feed is HTML whitespace but not an XML character: the render must be both, so it becomes a space.
+    return html.escape(BAD_CHARS.sub("", value).replace("\x0c", " "), quote=False)
 
 
 def _esc_attr(value: str) -> str:
-    return html.escape(BAD_CHARS.sub("", value), quote=True)
+    return html.escape(BAD_CHARS.sub("", value).replace("\x0c", " "), quote=True)
 
 
 @dataclass
@@ -113,9 +113,10 @@ def _plan(analysis: Analysis) -> _Plan:
     plan = _Plan({name: [] for name in t.slots})
     strays = list(analysis.strays)
     claimed: set[int] = set()
+    anchors = {i for i, node in enumerate(strays) if id(node) in analysis.anchors}
     for name, marked in analysis.occurrences.items():
         slot = t.slots[name]
-        occ = _adopt(marked, slot, strays, claimed) if slot.spec.repeated and marked else marked
+        occ = _adopt(marked, slot, strays, claimed, anchors) if slot.spec.repeated and marked else marked
         keep = [el for el in occ if el.children] or occ[:1]
         limit = (slot.spec.max_items or len(keep)) if slot.spec.repeated else 1
         plan.contents[name] = [_Content(list(el.children), el) for el in keep[:limit]]
@@ -123,16 +124,21 @@ def _plan(analysis: Analysis) -> _Plan:
     if not missing or not strays:
         return plan
     _by_heading(strays, missing, plan, claimed)
+    claimed.update(anchors)
     _by_position(strays, [s for s in missing if not plan.contents[s.name]], plan, claimed)
     return plan
 
 
-def _adopt(occ: list[Element], slot: Slot, strays: list[Element | Text], claimed: set[int]) -> list[Element]:
+def _adopt(
+    occ: list[Element], slot: Slot, strays: list[Element | Text], claimed: set[int], anchors: set[int]
+) -> list[Element]:
     """Unmarked siblings of a repeated slot's items with the slot's tag are items whose marker was forgotten."""
     parent = occ[0].parent
     extra = []
     for i, node in enumerate(strays):
-        if isinstance(node, Element) and node.tag == slot.element.tag and node.parent is parent and i not in claimed:
+        if i in claimed or i in anchors:
+            continue
+        if isinstance(node, Element) and node.tag == slot.element.tag and node.parent is parent:
             claimed.add(i)
             extra.append(node)
     return sorted([*occ, *extra], key=lambda el: el.start) if extra else occ
