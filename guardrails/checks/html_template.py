@@ -22,9 +22,9 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from guardrails.checks._html.analyze import KINDS, STRUCTURAL, Analysis, Issue, analyze
 from guardrails.checks._html.render import render
-from guardrails.checks._html.scan import Limits, Parsed, scan
+from guardrails.checks._html.scan import Limits, Parsed, cut_short, scan
 from guardrails.checks._html.template import Template, TemplateError, TemplateSpec, compile_template
-from guardrails.checks.base import Check, CheckParams, Hit, RunContext
+from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, RunContext
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix, RegenerationItem
 
@@ -57,7 +57,7 @@ class HtmlTemplateParams(CheckParams):
     )
     max_chars: int = Field(default=1_000_000, ge=1, description="Longer outputs are not parsed (a `limits` issue)")
     max_depth: int = Field(default=64, ge=1, description="Deeper nesting stops the parse (a `limits` issue)")
-    max_elements: int = Field(default=50_000, ge=1, description="More elements stop the parse (a `limits` issue)")
+    max_elements: int = Field(default=20_000, ge=1, description="More elements stop the parse (a `limits` issue)")
     max_hits: int = Field(default=50, ge=1, description="Most findings this rule reports per output")
 
     @model_validator(mode="before")
@@ -113,12 +113,29 @@ class HtmlTemplateCheck(Check):
     # -- views shared by every rule of this kind in one validation ------------------------------------------------
 
     def _parsed(self, doc: Document, ctx: RunContext) -> Parsed:
-        return doc.view(self._scan_key, lambda d: scan(d.text, self.limits, ctx.deadline.check))
+        def build(d: Document) -> Parsed:
+            try:
+                return scan(d.text, self.limits, ctx.deadline.check)
+            except DeadlineExceeded:
+                # Remember the failure, so the other rules sharing this view report it instead of rescanning.
+                return cut_short(d.text, "parsing ran past the check's deadline")
+
+        return doc.view(self._scan_key, build)
 
     def _analysis(self, doc: Document, ctx: RunContext, template: Template) -> Analysis:
         domains = list(ctx.context.allowed_domains)
         key = f"html.analysis:{template.key}:{self._scan_key}:{','.join(domains)}"
-        return doc.view(key, lambda d: analyze(d.text, self._parsed(d, ctx), template, domains, ctx.deadline.check))
+
+        def build(d: Document) -> Analysis:
+            parsed = self._parsed(d, ctx)
+            try:
+                return analyze(d.text, parsed, template, domains, ctx.deadline.check)
+            except DeadlineExceeded:
+                return analyze(
+                    d.text, cut_short(d.text, "checking ran past the check's deadline"), template, [], _no_op
+                )
+
+        return doc.view(key, build)
 
     def _render(self, doc: Document, ctx: RunContext, analysis: Analysis) -> str | ValueError:
         domains = list(ctx.context.allowed_domains)
@@ -233,6 +250,10 @@ class HtmlTemplateCheck(Check):
 
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _no_op() -> None:
+    return None
 
 
 def _escape(value: str) -> str:

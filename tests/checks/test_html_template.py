@@ -191,6 +191,8 @@ def test_non_english_and_entities_round_trip() -> None:
         ('<p data-slot="a"></p>\n<script>x()</script>', {}, "line 2: <script> is not allowed in a template"),
         ('<p data-slot="A b"></p>', {}, "slot name 'A b' must be lower-case"),
         ("<p>no slots</p>", {}, 'no element carries data-slot="..."'),
+        ('<p data-slot="a"></p>\n<a href=" javascript:x()">x</a>', {}, "line 2: javascript: URL in a template"),
+        ('<p data-slot="a"></p>\n<my:card></my:card>', {}, "line 2: tag name 'my:card' is not a plain name"),
     ],
 )
 def test_bad_template_names_file_line_and_problem(

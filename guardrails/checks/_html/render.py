@@ -10,14 +10,20 @@ void elements are written `<br />`, so the result is well-formed HTML that also 
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass, field
 
 from lxml import etree
 
 from guardrails.checks._html.analyze import BAD_CHARS, HEADINGS, Analysis, is_other_slot
 from guardrails.checks._html.scan import VOID, Element, Text
-from guardrails.checks._html.template import DROPPED_WITH_CONTENT, SLOT_ATTR, Slot, Template, normalise_space
+from guardrails.checks._html.template import (
+    DROPPED_WITH_CONTENT,
+    SLOT_ATTR,
+    XML_NAME,
+    Slot,
+    Template,
+    normalise_space,
+)
 from guardrails.checks._html.urls import DANGEROUS_SCHEMES, URL_ATTRIBUTES, judge_url, scheme_of
 
 BLOCKS = frozenset(
@@ -56,7 +62,6 @@ BLOCKS = frozenset(
         "ul",
     ]
 )
-_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _XML_PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False, dtd_validation=False
 )
@@ -211,7 +216,7 @@ class _Renderer:
         return judge_url(value, slot.schemes, [*links.domains, *self.domains], links.allow_relative).ok
 
     def attr_text(self, name: str, value: str) -> str:
-        return f' {name}="{_esc_attr(value)}"' if _XML_NAME.match(name) else ""
+        return f' {name}="{_esc_attr(value)}"' if XML_NAME.match(name) else ""
 
     def open_tag(self, el: Element, slot: Slot | None = None, source: Element | None = None) -> str:
         """A template element's start tag; for a slot, fill attributes come from the output's element."""

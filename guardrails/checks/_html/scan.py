@@ -195,7 +195,7 @@ class Parsed:
 class Limits:
     max_chars: int = 1_000_000
     max_depth: int = 64
-    max_elements: int = 50_000
+    max_elements: int = 20_000
     max_problems: int = 200
 
 
@@ -391,11 +391,16 @@ class _Builder:
         return Parsed(self.root, self.problems, self.count, self.limit)
 
 
+def cut_short(text: str, reason: str) -> Parsed:
+    """An empty parse that says why the text was not (fully) parsed."""
+    root = Element("#root", 0, 0, None, 0)
+    root.close_start = root.end = len(text)
+    root.closed = True
+    return Parsed(root, [], 0, reason)
+
+
 def scan(text: str, limits: Limits = Limits(), check: Callable[[], None] = lambda: None) -> Parsed:
     """Tokenize `text` into a tree with spans. Over `limits.max_chars` nothing is scanned (limit set)."""
     if len(text) > limits.max_chars:
-        root = Element("#root", 0, 0, None, 0)
-        root.close_start = root.end = len(text)
-        root.closed = True
-        return Parsed(root, [], 0, f"{len(text)} characters, over the {limits.max_chars} limit")
+        return cut_short(text, f"{len(text)} characters, over the {limits.max_chars} limit")
     return _Builder(text, limits, check).run()

@@ -15,11 +15,14 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from guardrails.checks._html.scan import Element, Parsed, Text, scan
+from guardrails.checks._html.urls import DANGEROUS_SCHEMES, URL_ATTRIBUTES, scheme_of
 from guardrails.document import Document
 
 MAX_TEMPLATE_BYTES = 200_000
 SLOT_ATTR = "data-slot"
 SLOT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+"""Names that are valid in HTML and XML alike: a re-render must parse as both."""
 DEFAULT_TAGS = ("p", "br", "strong", "em", "b", "i", "u", "s", "code", "span", "ul", "ol", "li", "a")
 NEVER_ALLOWED = frozenset({"script", "style", "iframe", "object", "embed", "frame", "frameset", "applet", "base"})
 """Tags a slot may never allow, whatever the rule says: they run code or change how the page loads."""
@@ -213,9 +216,15 @@ def compile_template(name: str, spec: TemplateSpec, base_dir: Path | None) -> Te
             continue
         if el.tag in NEVER_ALLOWED or el.tag == "style":
             at(el.start, f"<{el.tag}> is not allowed in a template")
+        if not XML_NAME.match(el.tag):
+            at(el.start, f"tag name {el.tag!r} is not a plain name (letters, digits, '-', '_', '.')")
         for attr in el.attrs:
             if attr.name.startswith("on"):
                 at(attr.start, f"event-handler attribute {attr.name!r} is not allowed in a template")
+            elif not XML_NAME.match(attr.name):
+                at(attr.start, f"attribute name {attr.name!r} is not a plain name (letters, digits, '-', '_', '.')")
+            elif attr.name in URL_ATTRIBUTES and scheme_of(attr.raw or "") in DANGEROUS_SCHEMES:
+                at(attr.start, f"{scheme_of(attr.raw or '')}: URL in a template")
         slot_attr = el.attr(SLOT_ATTR)
         inside = _slot_ancestor(el)
         if slot_attr is None:
