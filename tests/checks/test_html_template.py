@@ -487,3 +487,12 @@ def test_unmarked_items_next_to_marked_ones_are_kept() -> None:
     report = validate(text)
     assert report.verdict is Verdict.REPAIRED
     assert '<li data-slot="feature">Recycled mesh upper</li>' in report.output
+
+
+def test_template_markup_keeps_only_the_templates_attributes() -> None:
+    text = CARD.replace('<article class="product-card">', '<article class="product-card" style="display:none">')
+    report = validate(text)
+    [finding] = report.findings
+    assert finding.code == "HTML007" and finding.span.path == "/article[1]"
+    assert text[finding.span.start : finding.span.end] == 'style="display:none"'
+    assert "display:none" not in report.output

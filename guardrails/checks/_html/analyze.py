@@ -332,7 +332,12 @@ class _Walker:
             )
             self.a.strays.append(el)
             stray = True
-        self.attributes(el, None, lambda _n: True)
+        if stray:
+            self.attributes(el, None, lambda _n: True)  # dropped on re-render anyway: only the dangerous ones
+        else:
+            # Template markup: only the attributes the template puts there (no hiding `style`, no tracking ids).
+            own = self.t.skeleton_attrs.get(path, frozenset())
+            self.attributes(el, None, lambda n: n in own)
         if el.tag not in DROPPED_WITH_CONTENT:
             self.walk(el, None, path, stray)
 

@@ -148,6 +148,8 @@ class Template:
     """Tag paths (e.g. 'article/ul') of template elements outside slots: output markup may repeat them."""
     skeleton_texts: frozenset[str]
     """Normalised text of the template outside slots (labels such as 'Price:')."""
+    skeleton_attrs: dict[str, frozenset[str]]
+    """Per skeleton tag path, the attribute names the template's elements there carry."""
     key: str
     """Digest of source and constraints: the Document view key of analyses against this template."""
 
@@ -210,6 +212,7 @@ def compile_template(name: str, spec: TemplateSpec, base_dir: Path | None) -> Te
         at(p.start, f"{p.detail} (fix the template markup)")
     found: dict[str, Element] = {}
     skeleton_paths: set[str] = set()
+    skeleton_attrs: dict[str, set[str]] = {}
     skeleton_texts: set[str] = set()
     for el in parsed.root.iter():
         if el.parent is None:
@@ -229,7 +232,9 @@ def compile_template(name: str, spec: TemplateSpec, base_dir: Path | None) -> Te
         inside = _slot_ancestor(el)
         if slot_attr is None:
             if inside is None:
-                skeleton_paths.add(_tag_path(el))
+                path = _tag_path(el)
+                skeleton_paths.add(path)
+                skeleton_attrs.setdefault(path, set()).update(a.name for a in el.attrs)
             continue
         slot_name = slot_attr.value.strip()
         if not SLOT_NAME.match(slot_name):
@@ -269,7 +274,17 @@ def compile_template(name: str, spec: TemplateSpec, base_dir: Path | None) -> Te
             own_attrs=frozenset({a.name for a in el.attrs} | set(s.fill_attributes)),
         )
     key = hashlib.blake2b(f"{name}\x1f{source}\x1f{spec.model_dump_json()}".encode(), digest_size=8).hexdigest()
-    return Template(name, where, source, parsed, slots, frozenset(skeleton_paths), frozenset(skeleton_texts), key)
+    return Template(
+        name,
+        where,
+        source,
+        parsed,
+        slots,
+        frozenset(skeleton_paths),
+        frozenset(skeleton_texts),
+        {k: frozenset(v) for k, v in skeleton_attrs.items()},
+        key,
+    )
 
 
 def _slot_ancestor(el: Element) -> Element | None:
