@@ -371,6 +371,16 @@ SNIPPETS = [
     "Sure! Here you go:",
     "<iframe src=//x>",
     "<li>item</li>",
+    ' data-slot=""',
+    ' href="',
+    '"/>',
+    '<a href="https://help.example.com/" href="javascript:x">a</a>',
+    "<br/>",
+    "<h4>Steps</h4>",
+    "&#0;",
+    "&#x110000;",
+    "<![CDATA[x]]>",
+    "<?php echo 1 ?>",
 ]
 
 

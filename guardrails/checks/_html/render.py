@@ -280,8 +280,12 @@ class _Renderer:
                 self.slot_nodes(node.children, slot, budget)
                 continue
             attrs = []
+            seen: set[str] = set()
             for attr in node.attrs:
                 name = attr.name
+                if name in seen:
+                    continue  # browsers keep the first of duplicate attributes; XML forbids duplicates
+                seen.add(name)
                 if not slot.allowed_attr(tag, name) or name.startswith("on") or name in ("style", SLOT_ATTR):
                     continue
                 if name in URL_ATTRIBUTES and not self.url_ok(slot, attr.raw or ""):

@@ -219,6 +219,9 @@ def compile_template(name: str, spec: TemplateSpec, base_dir: Path | None) -> Te
             continue
         if el.tag in NEVER_ALLOWED or el.tag == "style":
             at(el.start, f"<{el.tag}> is not allowed in a template")
+        names = [a.name for a in el.attrs]
+        if len(names) != len(set(names)):
+            at(el.start, f"<{el.tag}> repeats an attribute")
         if not XML_NAME.match(el.tag):
             at(el.start, f"tag name {el.tag!r} is not a plain name (letters, digits, '-', '_', '.')")
         for attr in el.attrs:
