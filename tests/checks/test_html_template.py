@@ -506,3 +506,13 @@ def test_template_markup_keeps_only_the_templates_attributes() -> None:
     assert finding.code == "HTML007" and finding.span.path == "/article[1]"
     assert text[finding.span.start : finding.span.end] == 'style="display:none"'
     assert "display:none" not in report.output
+
+
+def test_regeneration_carries_the_template_of_this_call() -> None:
+    text = (FIXTURES / "order-email" / "strays-no-order-number.html").read_text(encoding="utf-8")
+    report = validate(text, "order-email")
+    assert report.verdict is Verdict.REGENERATE and report.regeneration is not None
+    assert report.regeneration.template is not None
+    assert 'data-slot="order-number"' in report.regeneration.template
+    assert [r.code for r in report.regeneration.reasons] == ["HTML008"]
+    assert "'order-number'" in report.regeneration.reasons[0].message

@@ -67,8 +67,6 @@ class Attr:
     """The value as written (entities not decoded); None for a bare boolean attribute."""
     start: int
     end: int
-    cut_start: int
-    """Start of the whitespace before the attribute: removing [cut_start, end) deletes it cleanly."""
 
     @property
     def value(self) -> str:
@@ -202,16 +200,9 @@ class Limits:
 def _attrs(text: str, base: int) -> list[Attr]:
     out = []
     for m in _ATTR.finditer(text):
-        raw = m.group(2)
-        if raw is None:
-            raw = m.group(3)
-        if raw is None:
-            raw = m.group(4)
-        start = base + m.start()
-        cut = start
-        while cut > base and text[cut - base - 1].isspace():
-            cut -= 1
-        out.append(Attr(m.group(1).lower(), raw, start, base + m.end(), cut))
+        name, dq, sq, bare = m.groups()
+        raw = dq if dq is not None else sq if sq is not None else bare
+        out.append(Attr(name.lower(), raw, base + m.start(), base + m.end()))
     return out
 
 
