@@ -208,7 +208,7 @@ class HtmlTemplateCheck(Check):
         )
 
     def _mismatch(self, doc: Document, ctx: RunContext, analysis: Analysis) -> Hit | None:
-        structural = [i for i in analysis.issues if i.kind in STRUCTURAL]
+        structural = [i for i in analysis.issues if i.kind in STRUCTURAL or i.structural]
         if not structural:
             return None
         rendered = self._render(doc, ctx, analysis)

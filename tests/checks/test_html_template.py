@@ -516,3 +516,20 @@ def test_regeneration_carries_the_template_of_this_call() -> None:
     assert 'data-slot="order-number"' in report.regeneration.template
     assert [r.code for r in report.regeneration.reasons] == ["HTML008"]
     assert "'order-number'" in report.regeneration.reasons[0].message
+
+
+def test_foreign_cta_link_is_reported_once_and_removed() -> None:
+    text = CARD.replace("https://shop.example.com/p/", "https://evil.example/p/")
+    report = validate(text)
+    [finding] = report.findings
+    assert finding.code == "HTML006" and finding.span.path == "/article[1]/a[1]"
+    assert "evil.example" not in report.output
+
+
+def test_slot_element_of_the_wrong_tag_is_re_rendered() -> None:
+    text = CARD.replace('<h2 class="product-name" data-slot="name">', '<h3 class="product-name" data-slot="name">')
+    text = text.replace("Men's</h2>", "Men's</h3>")
+    report = validate(text)
+    assert codes(report) == {"HTML007", "HTML014"}
+    assert report.verdict is Verdict.REPAIRED
+    assert '<h2 class="product-name" data-slot="name">Trail Runner 2 — Men\'s</h2>' in report.output

@@ -60,6 +60,8 @@ class Issue:
     edits: list[Edit] | None = None
     fix_title: str | None = None
     slot: str | None = None
+    structural: bool = False
+    """True when only a re-render fixes it (whatever its kind), e.g. a slot element of the wrong tag."""
 
 
 @dataclass(slots=True)
@@ -255,35 +257,11 @@ class _Walker:
                 f"slot {name!r} must be a <{slot.element.tag}>, not <{el.tag}>",
                 values={"tag": el.tag, "slot": name},
                 slot=name,
+                structural=True,
             )
         own = slot.own_attrs
         self.attributes(el, slot if own & URL_ATTRIBUTES else None, lambda n: n in own)
-        if any(a.name in URL_ATTRIBUTES for a in el.attrs):
-            self.fill_links(el, slot)
         self.walk(el, slot, tag_path, stray)
-
-    def fill_links(self, el: Element, slot: Slot) -> None:
-        """Link policy for URL attributes the output put on the slot element itself (e.g. a CTA's href)."""
-        for attr in el.attrs:
-            if attr.name not in URL_ATTRIBUTES or attr.name not in slot.spec.fill_attributes:
-                continue
-            if scheme_of(attr.raw or "") in DANGEROUS_SCHEMES:
-                continue
-            verdict = judge_url(
-                attr.raw or "", slot.schemes, [*slot.spec.links.domains, *self.domains], slot.spec.links.allow_relative
-            )
-            if not verdict.ok:
-                self.issue(
-                    "link-policy",
-                    attr.start,
-                    attr.end,
-                    el.path,
-                    f"{verdict.reason} in {attr.name!r} of slot {slot.name!r}",
-                    values={"attribute": attr.name, "tag": el.tag, "slot": slot.name, "reason": verdict.reason},
-                    edits=_remove(attr.start, attr.end),
-                    fix_title=f"remove the {attr.name} attribute",
-                    slot=slot.name,
-                )
 
     def in_slot(self, el: Element, slot: Slot, tag_path: str) -> None:
         if el.tag in DROPPED_WITH_CONTENT:
