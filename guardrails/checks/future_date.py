@@ -1,0 +1,203 @@
+"""`future_date`: dates later than the reference date (Context.reference_date, the params', else today).
+
+Parses ISO dates (2025-03-14), numeric dates (14/03/2025, 03/14/2025, 14.03.2025: when day and month
+are ambiguous the earlier reading is taken, so only dates in the future under every reading fire),
+written dates in English, French, German, Spanish, Italian, Portuguese and Dutch ("March 14, 2025",
+"14 mars 2025", "14. März 2025", "14 de marzo de 2025") and month-year ("March 2031", judged by its first
+day). Years alone are off by default (`years: true` turns them on). A date announced as future ("will be
+held on", "scheduled for", "by") is skipped when `skip_future_tense` is on: plans are not hallucinations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import regex
+from pydantic import Field
+
+from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, RunContext
+from guardrails.document import Document
+from guardrails.findings import Evidence
+
+_MONTHS: dict[int, tuple[str, ...]] = {
+    1: (
+        "january",
+        "jan",
+        "janvier",
+        "janv",
+        "januar",
+        "jänner",
+        "enero",
+        "ene",
+        "gennaio",
+        "gen",
+        "janeiro",
+        "januari",
+    ),
+    2: ("february", "feb", "février", "fevrier", "févr", "februar", "febrero", "febbraio", "fevereiro", "februari"),
+    3: ("march", "mar", "mars", "märz", "maerz", "marzo", "março", "marco", "maart", "mrt"),
+    4: ("april", "apr", "avril", "avr", "abril", "abr", "aprile"),
+    5: ("may", "mai", "mayo", "maggio", "maio", "mei"),
+    6: ("june", "jun", "juin", "juni", "junio", "giugno", "junho"),
+    7: ("july", "jul", "juillet", "juil", "juli", "julio", "luglio", "julho"),
+    8: ("august", "aug", "août", "aout", "agosto", "ago", "augustus"),
+    9: ("september", "sep", "sept", "septembre", "septiembre", "settembre", "set", "setembro"),
+    10: ("october", "oct", "octobre", "oktober", "okt", "octubre", "ottobre", "ott", "outubro", "out"),
+    11: ("november", "nov", "novembre", "noviembre", "novembro"),
+    12: (
+        "december",
+        "dec",
+        "décembre",
+        "decembre",
+        "déc",
+        "dezember",
+        "dez",
+        "diciembre",
+        "dic",
+        "dicembre",
+        "dezembro",
+    ),
+}
+_MONTH_OF = {name: num for num, names in _MONTHS.items() for name in names}
+_MONTH_ALT = "|".join(sorted((regex.escape(n) for n in _MONTH_OF), key=len, reverse=True))
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th|er|º|°|\.)?"
+_YEAR = r"(?P<year>(?:1[89]|2\d)\d\d)"
+_MON = rf"(?P<month>{_MONTH_ALT})\.?"
+
+_PATTERNS = [
+    # 2025-03-14, 2025/03/14
+    regex.compile(r"(?<![\d.-])(?P<year>(?:1[89]|2\d)\d\d)[-/.](?P<m1>[01]?\d)[-/.](?P<d1>[0-3]?\d)(?![\d])"),
+    # 14/03/2025, 03-14-2025, 14.03.2025 (ambiguous day/month)
+    regex.compile(r"(?<![\d./-])(?P<a>[0-3]?\d)[/.-](?P<b>[0-3]?\d)[/.-](?P<year>(?:1[89]|2\d)\d\d)(?!\d)"),
+    # March 14, 2025 / Mar. 14th 2025
+    regex.compile(rf"\b{_MON}\s+{_DAY},?\s+{_YEAR}(?!\d)", regex.IGNORECASE),
+    # 14 March 2025 / 14. März 2025 / 14 de marzo de 2025
+    regex.compile(rf"(?<!\d){_DAY}\s*(?:de\s+)?{_MON}\s*,?\s*(?:de\s+|del\s+)?{_YEAR}(?!\d)", regex.IGNORECASE),
+    # March 2025 / marzo de 2025
+    regex.compile(rf"\b{_MON}\s+(?:de\s+|del\s+|of\s+)?{_YEAR}(?!\d)", regex.IGNORECASE),
+]
+_YEAR_ONLY = regex.compile(
+    r"\b(?:in|since|from|of|année|im jahr|en|nel)\s+(?P<year>(?:1[89]|2\d)\d\d)\b(?![-/.]\d)", regex.I
+)
+_FUTURE_CUES = regex.compile(
+    r"\b(?:will|shall|going\s+to|scheduled|planned|plans?|expected|expects?|upcoming|forecast|projected|due|"
+    r"deadline|until|till|by|before|no\s+later\s+than|targets?|aims?|estimated|predicted|anticipated|next|future|"
+    r"sera|serán|wird|werden|prévu|prevista|previsto|entro|bis)\b",
+    regex.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Date:
+    start: int
+    end: int
+    date: dt.date
+    precision: str  # day, month, year
+
+
+def _safe_date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _parse(m: regex.Match[str]) -> tuple[dt.date, str] | None:
+    g = m.groupdict()
+    year = int(g["year"])
+    if g.get("m1") is not None:
+        d = _safe_date(year, int(g["m1"]), int(g["d1"]))
+        return (d, "day") if d else None
+    if g.get("a") is not None:
+        a, b = int(g["a"]), int(g["b"])
+        readings = [d for d in (_safe_date(year, b, a), _safe_date(year, a, b)) if d]
+        return (min(readings), "day") if readings else None
+    month = _MONTH_OF.get(g["month"].lower())
+    if month is None:
+        return None
+    if g.get("day") is not None:
+        d = _safe_date(year, month, int(g["day"]))
+        return (d, "day") if d else None
+    return dt.date(year, month, 1), "month"
+
+
+class FutureDateParams(CheckParams):
+    reference_date: dt.date | None = Field(default=None, description="Used when the context gives none; else today")
+    grace_days: int = Field(default=0, ge=0, description="Dates up to this many days after the reference pass")
+    years: bool = Field(default=False, description="Also flag bare years after 'in', 'since', 'from'")
+    skip_future_tense: bool = Field(default=True, description="Skip dates the sentence announces as future")
+    max_matches: int = Field(default=50, ge=1)
+
+
+class FutureDateCheck(Check):
+    """Streaming: a date at the end of a prefix ("March 2") may grow into another ("March 2031")."""
+
+    kind = "future_date"
+    Params = FutureDateParams
+    streaming = True
+    lookbehind = 40
+
+    def __init__(self, params: FutureDateParams) -> None:
+        super().__init__(params)
+        self.p = params
+
+    def _dates(self, text: str, timeout: float | None) -> list[_Date]:
+        found: list[_Date] = []
+        taken: list[tuple[int, int]] = []
+        for pattern in _PATTERNS:  # most specific first; later patterns skip overlapping spans
+            for m in pattern.finditer(text, timeout=timeout):
+                if any(s < m.end() and m.start() < e for s, e in taken):
+                    continue
+                parsed = _parse(m)
+                if parsed:
+                    found.append(_Date(m.start(), m.end(), parsed[0], parsed[1]))
+                    taken.append((m.start(), m.end()))
+        if self.p.years:
+            for m in _YEAR_ONLY.finditer(text, timeout=timeout):
+                s, e = m.span("year")
+                if not any(ts < e and s < te for ts, te in taken):
+                    found.append(_Date(s, e, dt.date(int(m.group("year")), 1, 1), "year"))
+        found.sort(key=lambda d: d.start)
+        return found
+
+    def _announced(self, text: str, start: int) -> bool:
+        """True when the sentence up to the date says it is a plan, forecast or deadline."""
+        lo = max(0, start - 160)
+        window = text[lo:start]
+        cut = max(window.rfind(". "), window.rfind("\n"), window.rfind("! "), window.rfind("? "))
+        return bool(_FUTURE_CUES.search(window[cut + 1 :]))
+
+    def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
+        reference = ctx.context.reference_date or self.p.reference_date or dt.datetime.now(dt.UTC).date()
+        limit = reference + dt.timedelta(days=self.p.grace_days)
+        text = doc.text
+        try:
+            dates = self._dates(text, ctx.deadline.remaining())
+        except TimeoutError as exc:
+            raise DeadlineExceeded("date scan timed out") from exc
+        count = 0
+        for d in dates:
+            if d.date <= limit:
+                continue
+            if self.p.skip_future_tense and self._announced(text, d.start):
+                continue
+            count += 1
+            if count > self.p.max_matches:
+                break
+            yield Hit(
+                d.start,
+                d.end,
+                values={"date": d.date.isoformat(), "reference_date": reference.isoformat()},
+                evidence=Evidence(
+                    details={
+                        "date": d.date.isoformat(),
+                        "reference_date": reference.isoformat(),
+                        "precision": d.precision,
+                    }
+                ),
+            )
+
+
+CHECK = FutureDateCheck
