@@ -42,6 +42,21 @@ _PUNCT = {
     "\u0131": "i",
 }
 _ASCII_WS = str.maketrans("\t\n\r\f\v", "     ")
+
+
+def _spaces(s: str) -> str:
+    """ASCII whitespace to spaces, length-preserving. str.replace runs in C; translate with a table does not."""
+    if "\n" in s:
+        s = s.replace("\n", " ")
+    if "\t" in s:
+        s = s.replace("\t", " ")
+    if "\r" in s:
+        s = s.replace("\r", " ")
+    if "\f" in s or "\v" in s:
+        s = s.replace("\f", " ").replace("\v", " ")
+    return s
+
+
 _NON_ASCII = regex.compile(r"[^\x00-\x7f]")
 _fold_cache: dict[str, str] = {}
 
@@ -64,6 +79,17 @@ def fold_char(ch: str) -> str:
     if len(_fold_cache) < 100_000:
         _fold_cache[ch] = out
     return out
+
+
+def is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def at_word_boundaries(folded: str, start: int, end: int) -> bool:
+    """True unless [start, end) begins or ends inside a longer word of `folded`."""
+    if start > 0 and is_word_char(folded[start - 1]) and is_word_char(folded[start]):
+        return False
+    return not (end < len(folded) and is_word_char(folded[end]) and is_word_char(folded[end - 1]))
 
 
 def fold(text: str) -> str:
@@ -89,7 +115,7 @@ class FoldedText:
     @classmethod
     def of(cls, original: str) -> FoldedText:
         if original.isascii():
-            return cls(original, original.lower().translate(_ASCII_WS))
+            return cls(original, _spaces(original.lower()))
         pieces: list[str] = []
         norm_starts: list[int] = []
         orig_starts: list[int] = []
@@ -99,7 +125,7 @@ class FoldedText:
         for m in _NON_ASCII.finditer(original):
             i = m.start()
             if i > pos:
-                run = original[pos:i].lower().translate(_ASCII_WS)
+                run = _spaces(original[pos:i].lower())
                 norm_starts.append(npos)
                 orig_starts.append(pos)
                 identity.append(True)
@@ -117,7 +143,7 @@ class FoldedText:
             norm_starts.append(npos)
             orig_starts.append(pos)
             identity.append(True)
-            pieces.append(original[pos:].lower().translate(_ASCII_WS))
+            pieces.append(_spaces(original[pos:].lower()))
         return cls(original, "".join(pieces), tuple(norm_starts), tuple(orig_starts), tuple(identity))
 
     def _to_original(self, p: int) -> int:

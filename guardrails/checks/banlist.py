@@ -15,7 +15,7 @@ from pathlib import Path
 import ahocorasick
 from pydantic import Field, model_validator
 
-from guardrails.checks._textnorm import FoldedText, fold, fold_char
+from guardrails.checks._textnorm import FoldedText, at_word_boundaries, fold, fold_char
 from guardrails.checks.base import Check, CheckParams, Hit, RunContext, resolve_rule_path
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix
@@ -61,10 +61,6 @@ def _read_terms(path: Path) -> list[str]:
     return [line.strip() for line in raw.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
-def _is_word_char(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
-
-
 class BanlistCheck(Check):
     """Streaming: a hit can only grow or vanish while its word is still being written, so the stream
     validator must hold back the longest term plus one character."""
@@ -98,14 +94,10 @@ class BanlistCheck(Check):
     def _matches(self, folded: str) -> list[tuple[int, int, _Term]]:
         """Leftmost-longest, non-overlapping, whole-word matches in the folded text."""
         whole = self.p.whole_word
-        n = len(folded)
         found: list[tuple[int, int, _Term]] = []
         for end_idx, term in self.automaton.iter(folded):
             start, end = end_idx - term.length + 1, end_idx + 1
-            if whole and (
-                (start > 0 and _is_word_char(folded[start - 1]) and _is_word_char(folded[start]))
-                or (end < n and _is_word_char(folded[end]) and _is_word_char(folded[end - 1]))
-            ):
+            if whole and not at_word_boundaries(folded, start, end):
                 continue
             found.append((start, end, term))
         if len(found) < 2:

@@ -11,6 +11,7 @@ held on", "scheduled for", "by") is skipped when `skip_future_tense` is on: plan
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -67,10 +68,14 @@ _YEAR = r"(?P<year>(?:1[89]|2\d)\d\d)"
 _MON = rf"(?P<month>{_MONTH_ALT})\.?"
 
 _PATTERNS = [
-    # 2025-03-14, 2025/03/14
-    regex.compile(r"(?<![\d.-])(?P<year>(?:1[89]|2\d)\d\d)[-/.](?P<m1>[01]?\d)[-/.](?P<d1>[0-3]?\d)(?![\d])"),
+    # 2025-03-14, 2025/03/14 (not 2025.1.2: that is a version)
+    regex.compile(
+        r"(?<![\w.-])(?P<year>(?:1[89]|2\d)\d\d)(?P<sep>[-/])(?P<m1>[01]?\d)(?P=sep)(?P<d1>[0-3]?\d)(?![\w-])"
+    ),
     # 14/03/2025, 03-14-2025, 14.03.2025 (ambiguous day/month)
-    regex.compile(r"(?<![\d./-])(?P<a>[0-3]?\d)[/.-](?P<b>[0-3]?\d)[/.-](?P<year>(?:1[89]|2\d)\d\d)(?!\d)"),
+    regex.compile(
+        r"(?<![\w./-])(?P<a>[0-3]?\d)(?P<sep>[/.-])(?P<b>[0-3]?\d)(?P=sep)(?P<year>(?:1[89]|2\d)\d\d)(?![\w-])"
+    ),
     # March 14, 2025 / Mar. 14th 2025
     regex.compile(rf"\b{_MON}\s+{_DAY},?\s+{_YEAR}(?!\d)", regex.IGNORECASE),
     # 14 March 2025 / 14. März 2025 / 14 de marzo de 2025
@@ -78,6 +83,8 @@ _PATTERNS = [
     # March 2025 / marzo de 2025
     regex.compile(rf"\b{_MON}\s+(?:de\s+|del\s+|of\s+)?{_YEAR}(?!\d)", regex.IGNORECASE),
 ]
+_NUMERIC, _WRITTEN = _PATTERNS[:2], _PATTERNS[2:]  # most specific first; later ones skip overlapping spans
+_LETTERS = re.compile(r"[^\W\d_]+")
 _YEAR_ONLY = regex.compile(
     r"\b(?:in|since|from|of|année|im jahr|en|nel)\s+(?P<year>(?:1[89]|2\d)\d\d)\b(?![-/.]\d)", regex.I
 )
@@ -87,6 +94,23 @@ _FUTURE_CUES = regex.compile(
     r"sera|serán|wird|werden|prévu|prevista|previsto|entro|bis)\b",
     regex.IGNORECASE,
 )
+
+
+# Linear and simple: the stdlib engine is faster here and cannot backtrack badly.
+_YEAR_ANYWHERE = re.compile(r"(?<!\d)(?:1[89]|2\d)\d\d(?!\d)")
+_WINDOW_BEFORE = 40  # "14 de septiembre de " is the longest lead-in before a year
+_WINDOW_AFTER = 12  # "2025-03-14" runs 6 past the year; keep room for the lookaheads
+
+
+def _year_windows(text: str, timeout: float | None) -> list[tuple[int, int]]:
+    windows: list[tuple[int, int]] = []
+    for m in _YEAR_ANYWHERE.finditer(text):
+        a, b = max(0, m.start() - _WINDOW_BEFORE), min(len(text), m.end() + _WINDOW_AFTER)
+        if windows and a <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], b)
+        else:
+            windows.append((a, b))
+    return windows
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,14 +170,20 @@ class FutureDateCheck(Check):
     def _dates(self, text: str, timeout: float | None) -> list[_Date]:
         found: list[_Date] = []
         taken: list[tuple[int, int]] = []
-        for pattern in _PATTERNS:  # most specific first; later patterns skip overlapping spans
-            for m in pattern.finditer(text, timeout=timeout):
-                if any(s < m.end() and m.start() < e for s, e in taken):
-                    continue
-                parsed = _parse(m)
-                if parsed:
-                    found.append(_Date(m.start(), m.end(), parsed[0], parsed[1]))
-                    taken.append((m.start(), m.end()))
+        # Every date form has a four-digit year: run the patterns only around years (most texts have few).
+        for lo, hi in _year_windows(text, timeout):
+            window = text[lo:hi]
+            # Cheap tests first: numeric forms need a separator, written forms a month name.
+            numeric = "/" in window or "-" in window or "." in window
+            written = not _MONTH_OF.keys().isdisjoint(_LETTERS.findall(window.lower()))
+            for pattern in (*(_NUMERIC if numeric else ()), *(_WRITTEN if written else ())):
+                for m in pattern.finditer(text, lo, hi, timeout=timeout):
+                    if any(s < m.end() and m.start() < e for s, e in taken):
+                        continue
+                    parsed = _parse(m)
+                    if parsed:
+                        found.append(_Date(m.start(), m.end(), parsed[0], parsed[1]))
+                        taken.append((m.start(), m.end()))
         if self.p.years:
             for m in _YEAR_ONLY.finditer(text, timeout=timeout):
                 s, e = m.span("year")

@@ -32,7 +32,7 @@ _SENTENCE_END = regex.compile(r"[.!?\u2026\u3002\uff01\uff1f][\"'\u201d\u2019)\]
 _COMPLETE_LINE = regex.compile(
     r"^\s*(?:[-*+\u2022]\s|\d+[.)]\s|#|\||>|```|https?://|[A-Z][\w .'-]{0,40}$)|https?://\S+\s*$|[\p{So}\p{Sk}]\s*$"
 )
-_LAST_WORD = regex.compile(r"([\p{L}.]+)[^\p{L}]*$")
+_NON_WORD_EDGE = "\"'`*_()[]{}<>,;:!?-\u201c\u201d\u2018\u2019"
 
 
 class TruncationParams(CheckParams):
@@ -54,11 +54,12 @@ class TruncationCheck(Check):
         stripped = text.rstrip()
         if text.count("```") % 2 == 1:
             return "unclosed code block"
-        last_line = stripped.rsplit("\n", 1)[-1]
+        # Only the end matters; a 1 MB single-line output must not cost a scan of all of it.
+        last_line = stripped[-2000:].rsplit("\n", 1)[-1]
         if stripped.endswith(",") or stripped.endswith(" -"):
             return "ends on a comma"
-        m = _LAST_WORD.search(last_line)
-        last_word = m.group(1).lower().rstrip(".") if m else ""
+        tokens = last_line.split()
+        last_word = tokens[-1].lower().strip(_NON_WORD_EDGE) if tokens else ""
         if stripped.endswith(_CLOSERS):
             return None
         if last_word in _DANGLING:

@@ -131,7 +131,7 @@ def jailbreakbench(preds: dict[str, Callable[[str], bool]]) -> None:
         print(f"\njailbreakbench_responses dev, recall on likely_refusal: {name}")
         for k in sorted(table.groups):
             c = table.groups[k]
-            p, rec, f = c.prf()
+            p, rec, _f1 = c.prf()
             print(f"  {k:<36} recall={rec:.3f}  precision={p:.3f} (silver labels)  n_pos={c.tp + c.fn}")
 
 
@@ -147,11 +147,12 @@ def halueval() -> None:
     data = rows("halueval_general")
     table = Table()
     per_code: dict[str, Counts] = defaultdict(Counts)
+    all_codes = sorted({r.rule.code for r in engine.rules})
     for r in data:
         found = codes(engine, r["response"])
         y = bool(r["hallucinated"])
         table.add(["ALL rules"], y, bool(found))
-        for code in sorted({c for c in found} | {"REF001", "REF002", "REF003", "HAL001", "HAL002", "HAL003"}):
+        for code in all_codes:
             per_code[code].add(y, code in found)
     table.show("halueval_general dev, hallucinated: any hallucination or refusal rule fires")
     for code, c in sorted(per_code.items()):
