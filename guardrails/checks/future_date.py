@@ -62,26 +62,25 @@ _MONTHS: dict[int, tuple[str, ...]] = {
     ),
 }
 _MONTH_OF = {name: num for num, names in _MONTHS.items() for name in names}
-_MONTH_ALT = "|".join(sorted((regex.escape(n) for n in _MONTH_OF), key=len, reverse=True))
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th|er|º|°|\.)?"
 _YEAR = r"(?P<year>(?:1[89]|2\d)\d\d)"
-_MON = rf"(?P<month>{_MONTH_ALT})\.?"
+# Any word in the month slot; _parse keeps only month names. A 100-name alternation costs far more per
+# character than a letter run plus one dictionary lookup.
+_MON = r"(?P<month>[^\W\d_]{3,10})\.?"
 
+# The stdlib engine is about twice as fast on these, and they cannot backtrack badly: every quantifier is
+# bounded and they only ever run on windows of about 60 characters around a year.
 _PATTERNS = [
     # 2025-03-14, 2025/03/14 (not 2025.1.2: that is a version)
-    regex.compile(
-        r"(?<![\w.-])(?P<year>(?:1[89]|2\d)\d\d)(?P<sep>[-/])(?P<m1>[01]?\d)(?P=sep)(?P<d1>[0-3]?\d)(?![\w-])"
-    ),
+    re.compile(r"(?<![\w.-])(?P<year>(?:1[89]|2\d)\d\d)(?P<sep>[-/])(?P<m1>[01]?\d)(?P=sep)(?P<d1>[0-3]?\d)(?![\w-])"),
     # 14/03/2025, 03-14-2025, 14.03.2025 (ambiguous day/month)
-    regex.compile(
-        r"(?<![\w./-])(?P<a>[0-3]?\d)(?P<sep>[/.-])(?P<b>[0-3]?\d)(?P=sep)(?P<year>(?:1[89]|2\d)\d\d)(?![\w-])"
-    ),
+    re.compile(r"(?<![\w./-])(?P<a>[0-3]?\d)(?P<sep>[/.-])(?P<b>[0-3]?\d)(?P=sep)(?P<year>(?:1[89]|2\d)\d\d)(?![\w-])"),
     # March 14, 2025 / Mar. 14th 2025
-    regex.compile(rf"\b{_MON}\s+{_DAY},?\s+{_YEAR}(?!\d)", regex.IGNORECASE),
+    re.compile(rf"\b{_MON}\s+{_DAY},?\s+{_YEAR}(?!\d)", re.IGNORECASE),
     # 14 March 2025 / 14. März 2025 / 14 de marzo de 2025
-    regex.compile(rf"(?<!\d){_DAY}\s*(?:de\s+)?{_MON}\s*,?\s*(?:de\s+|del\s+)?{_YEAR}(?!\d)", regex.IGNORECASE),
+    re.compile(rf"(?<!\d){_DAY}\s*(?:de\s+)?{_MON}\s*,?\s*(?:de\s+|del\s+)?{_YEAR}(?!\d)", re.IGNORECASE),
     # March 2025 / marzo de 2025
-    regex.compile(rf"\b{_MON}\s+(?:de\s+|del\s+|of\s+)?{_YEAR}(?!\d)", regex.IGNORECASE),
+    re.compile(rf"\b{_MON}\s+(?:de\s+|del\s+|of\s+)?{_YEAR}(?!\d)", re.IGNORECASE),
 ]
 _NUMERIC, _WRITTEN = _PATTERNS[:2], _PATTERNS[2:]  # most specific first; later ones skip overlapping spans
 _LETTERS = re.compile(r"[^\W\d_]+")
@@ -96,16 +95,25 @@ _FUTURE_CUES = regex.compile(
 )
 
 
-# Linear and simple: the stdlib engine is faster here and cannot backtrack badly.
-_YEAR_ANYWHERE = re.compile(r"(?<!\d)(?:1[89]|2\d)\d\d(?!\d)")
+# A run of digits; runs of exactly four that look like a year are the candidates. A plain digit run scans
+# several times faster than a pattern with lookarounds at every position.
+_DIGITS = regex.compile(r"\d{4,}")
+_CENTURIES = frozenset(["18", "19", *(f"2{d}" for d in range(10))])
 _WINDOW_BEFORE = 40  # "14 de septiembre de " is the longest lead-in before a year
 _WINDOW_AFTER = 12  # "2025-03-14" runs 6 past the year; keep room for the lookaheads
 
 
 def _year_windows(text: str, timeout: float | None) -> list[tuple[int, int]]:
     windows: list[tuple[int, int]] = []
-    for m in _YEAR_ANYWHERE.finditer(text):
-        a, b = max(0, m.start() - _WINDOW_BEFORE), min(len(text), m.end() + _WINDOW_AFTER)
+    for m in _DIGITS.finditer(text, timeout=timeout):
+        start, end = m.span()
+        if (
+            end - start != 4
+            or text[start] not in "12"
+            or text[start : start + 2] in ("10", "11", "12", "13", "14", "15", "16", "17")
+        ):
+            continue
+        a, b = max(0, start - _WINDOW_BEFORE), min(len(text), end + _WINDOW_AFTER)
         if windows and a <= windows[-1][1]:
             windows[-1] = (windows[-1][0], b)
         else:
@@ -128,7 +136,7 @@ def _safe_date(year: int, month: int, day: int) -> dt.date | None:
         return None
 
 
-def _parse(m: regex.Match[str]) -> tuple[dt.date, str] | None:
+def _parse(m: re.Match[str]) -> tuple[dt.date, str] | None:
     g = m.groupdict()
     year = int(g["year"])
     if g.get("m1") is not None:
@@ -177,7 +185,7 @@ class FutureDateCheck(Check):
             numeric = "/" in window or "-" in window or "." in window
             written = not _MONTH_OF.keys().isdisjoint(_LETTERS.findall(window.lower()))
             for pattern in (*(_NUMERIC if numeric else ()), *(_WRITTEN if written else ())):
-                for m in pattern.finditer(text, lo, hi, timeout=timeout):
+                for m in pattern.finditer(text, lo, hi):
                     if any(s < m.end() and m.start() < e for s, e in taken):
                         continue
                     parsed = _parse(m)
