@@ -31,6 +31,7 @@ _AUTHOR_YEAR = regex.compile(
         ,?\s*\(?(?P<year>(?:19|20)\d{2})[a-z]?\)""",
     regex.VERBOSE,
 )
+_SCHEME = regex.compile(r"^(?:https?|ftp)://")
 _TRAILING = ".,;:!?)]}'\"\u2019\u201d>*_"
 # Capitalised words that precede a "(2019)" without being an author.
 _NOT_AUTHORS = frozenset({"In", "The", "Since", "Until", "From", "By", "Before", "After", "During", "Of", "And", "Or"})
@@ -92,7 +93,7 @@ def _host(url: str) -> str:
 def _canonical(url: str) -> str:
     """Scheme-, www- and trailing-slash-free form for comparing URLs."""
     u = url.lower().split("#", 1)[0]
-    u = regex.sub(r"^(?:https?|ftp)://", "", u)
+    u = _SCHEME.sub("", u)
     u = u.removeprefix("www.")
     return u.rstrip("/")
 
