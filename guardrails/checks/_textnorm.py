@@ -57,7 +57,10 @@ def _spaces(s: str) -> str:
     return s
 
 
-_NON_ASCII = regex.compile(r"[^\x00-\x7f]")
+# What the fold changes in length: runs of whitespace (one space, so "bad  word" and "bad\n\nword" match
+# "bad word") and non-ASCII characters. Everything else folds one character to one.
+_SPECIAL = regex.compile(r"\s{2,}|[^\x00-\x7f]")
+_WS_RUN = regex.compile(r"\s\s")
 _fold_cache: dict[str, str] = {}
 
 
@@ -103,7 +106,7 @@ class FoldedText:
 
     The map is a list of segments: `norm_starts[k]` is where segment k starts in the folded text and
     `orig_starts[k]` where it starts in the original; `identity[k]` says whether the segment is an ASCII
-    run (one original character per folded one) or a single folded non-ASCII character.
+    run (one original character per folded one) or a folded non-ASCII character or whitespace run.
     """
 
     original: str
@@ -114,7 +117,7 @@ class FoldedText:
 
     @classmethod
     def of(cls, original: str) -> FoldedText:
-        if original.isascii():
+        if original.isascii() and _WS_RUN.search(original) is None:
             return cls(original, _spaces(original.lower()))
         pieces: list[str] = []
         norm_starts: list[int] = []
@@ -122,7 +125,7 @@ class FoldedText:
         identity: list[bool] = []
         pos = 0  # in original
         npos = 0  # in folded
-        for m in _NON_ASCII.finditer(original):
+        for m in _SPECIAL.finditer(original):
             i = m.start()
             if i > pos:
                 run = _spaces(original[pos:i].lower())
@@ -131,14 +134,14 @@ class FoldedText:
                 identity.append(True)
                 pieces.append(run)
                 npos += len(run)
-            folded = fold_char(original[i])
+            folded = " " if m.end() - i > 1 else fold_char(original[i])
             if folded:
                 norm_starts.append(npos)
                 orig_starts.append(i)
                 identity.append(False)
                 pieces.append(folded)
                 npos += len(folded)
-            pos = i + 1
+            pos = m.end()
         if pos < len(original):
             norm_starts.append(npos)
             orig_starts.append(pos)

@@ -79,7 +79,7 @@ class BanlistCheck(Check):
         self.automaton = ahocorasick.Automaton()
         longest = 0
         for term in terms:
-            key = " ".join(fold(term).split())  # internal whitespace collapsed like the text's
+            key = fold(term).strip()  # whitespace runs fold to one space, as in the text
             if not key:
                 continue
             longest = max(longest, len(term))

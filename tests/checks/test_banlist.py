@@ -31,6 +31,12 @@ def test_decomposed_accents_stay_inside_the_span() -> None:
     assert spans(check, text) == ["cafe\u0301"]
 
 
+def test_whitespace_runs_do_not_hide_a_multi_word_term() -> None:
+    check = build("banlist", terms=["bad  word"])
+    text = "a bad \n\n\t word, bad\u00a0word and badword"
+    assert spans(check, text) == ["bad \n\n\t word", "bad\u00a0word"]
+
+
 def test_longest_match_wins_and_matches_do_not_overlap() -> None:
     check = build("banlist", terms=["new", "new york", "york city"])
     assert spans(check, "I moved to New York City.") == ["New York"]
@@ -68,7 +74,12 @@ def test_terms_from_a_file_relative_to_the_rule(tmp_path: Path) -> None:
     (tmp_path / "policies" / "mine.yaml").write_text("name: mine\nrules: [pack:mine]\n", encoding="utf-8")
     engine = Engine.from_policy("mine", [tmp_path])
     report = engine.validate("Foo  bar? FOO BAR and baz#1.")
-    assert [(f.code, f.message) for f in report.findings] == [("ZZZ001", "banned foo bar"), ("ZZZ001", "banned baz#1")]
+    assert [(f.code, f.message) for f in report.findings] == [
+        ("ZZZ001", "banned foo bar"),
+        ("ZZZ001", "banned foo bar"),
+        ("ZZZ001", "banned baz#1"),
+    ]
+    assert [(f.span.start, f.span.end) for f in report.findings] == [(0, 8), (10, 17), (22, 27)]
 
 
 def test_missing_file_is_a_load_error_naming_rule_and_key(tmp_path: Path) -> None:
