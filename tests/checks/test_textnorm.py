@@ -45,3 +45,19 @@ def test_every_folded_span_maps_inside_the_original(text: str, data: st.DataObje
     end = data.draw(st.integers(start, n))
     s, e = f.span(start, end)
     assert 0 <= s <= e <= len(text)
+
+
+def test_whitespace_runs_fold_to_one_space_with_offsets() -> None:
+    original = "Héllo \u00a0\n\t wörld  end"
+    f = FoldedText.of(original)
+    assert f.text == "hello world end"
+    start = f.text.index("world")
+    s, e = f.span(start, start + len("world end"))
+    assert original[s:e] == "wörld  end"
+
+
+# Not U+0301 alone: a combining mark with no letter, between two spaces, folds away and leaves two spaces.
+@given(st.text(alphabet=st.sampled_from(list(" \n\t\u00a0\u2003ab\u00e9\u200b\u00df\ufb01")), max_size=60))
+def test_folding_a_folded_text_changes_nothing(text: str) -> None:
+    once = fold(text)
+    assert fold(once) == once
