@@ -107,11 +107,7 @@ def _year_windows(text: str, timeout: float | None) -> list[tuple[int, int]]:
     windows: list[tuple[int, int]] = []
     for m in _DIGITS.finditer(text, timeout=timeout):
         start, end = m.span()
-        if (
-            end - start != 4
-            or text[start] not in "12"
-            or text[start : start + 2] in ("10", "11", "12", "13", "14", "15", "16", "17")
-        ):
+        if end - start != 4 or text[start : start + 2] not in _CENTURIES:
             continue
         a, b = max(0, start - _WINDOW_BEFORE), min(len(text), end + _WINDOW_AFTER)
         if windows and a <= windows[-1][1]:
