@@ -39,6 +39,9 @@ class TruncationParams(CheckParams):
     min_chars: int = Field(default=40, ge=0, description="Shorter outputs are not judged")
     min_words: int = Field(default=6, ge=1, description="Words the last line needs to be judged without punctuation")
     fix: bool = Field(default=True, description="Offer the unsafe fix that drops the unfinished tail")
+    skip_structured: bool = Field(
+        default=True, description="Skip outputs that start as JSON or markup: the JSON and HTML checks judge those"
+    )
 
 
 class TruncationCheck(Check):
@@ -74,6 +77,8 @@ class TruncationCheck(Check):
         text = doc.text
         stripped = text.rstrip()
         if len(stripped) < self.p.min_chars:
+            return
+        if self.p.skip_structured and stripped.lstrip()[:1] in ("{", "[", "<"):
             return
         reason = self._reason(text)
         if reason is None:

@@ -47,6 +47,12 @@ def test_complete_outputs(text: str) -> None:
     assert hits(build("truncation", min_chars=0), text) == []
 
 
+def test_json_and_markup_are_left_to_their_own_checks() -> None:
+    text = '{"name": "Ana", "tags": ["a", "b",'
+    assert hits(build("truncation", min_chars=0), text) == []
+    assert hits(build("truncation", min_chars=0, skip_structured=False), text) != []
+
+
 def test_non_english() -> None:
     text = "Das ist die Antwort. Öffnen Sie das Terminal und geben Sie den Befehl ein und dann"
     [hit] = hits(build("truncation"), text)
