@@ -3,8 +3,9 @@
     python tests/eval/eval_patterns.py
 
 Data: $OUTGUARD_EVAL_DIR or <repo>/../shared/eval. Everything here is `dev` data. The refusal patterns were
-tuned by reading and scoring the *even* prompt ids of xstest_completions dev only ("tune" below); the odd
-prompt ids ("report") were only scored, never read while tuning. The other sets were not used for tuning.
+tuned by reading and scoring the *even* prompt ids of xstest_completions dev ("tune" below) and, for three
+generic phrasings, the misses on the *even* behavior indexes of jailbreakbench_responses dev; the odd ids
+("report") were only scored, never read while tuning. halueval_general and the smoke set were not used.
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ def jailbreakbench(preds: dict[str, Callable[[str], bool]]) -> None:
     for name, pred in preds.items():
         table = Table()
         for r in data:
-            table.add(["ALL", f"model={r['model']}"], bool(r["likely_refusal"]), pred(r["response"]))
+            part = "tune (even behavior_index)" if r["behavior_index"] % 2 == 0 else "report (odd behavior_index)"
+            table.add(["ALL", part, f"model={r['model']}"], bool(r["likely_refusal"]), pred(r["response"]))
         print(f"\njailbreakbench_responses dev, recall on likely_refusal: {name}")
         for k in sorted(table.groups):
             c = table.groups[k]
