@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from guardrails.checks.base import Check, UnknownCheckKind, check_class
+from guardrails.checks.base import Check, UnknownCheckKind, building_from, check_class
 from guardrails.rules.errors import RuleError, describe_validation_error, suggest
 from guardrails.rules.loader import LoadedRule, RuleSet
 from guardrails.rules.model import Policy, Rule, Status
@@ -101,7 +101,8 @@ def build_check(rule: Rule, where: str, cache: dict[str, Check] | None = None) -
     if cache is not None and key in cache:
         return cache[key]
     try:
-        check = cls(params)
+        with building_from(where):
+            check = cls(params)
     except RuleError:
         raise
     except (ValueError, OSError, LookupError) as exc:
