@@ -2,12 +2,15 @@
 
 The stream validator releases JSON only up to `safe`: the end of the last complete value inside a container
 (or of the whole document). A consumer therefore never sees half a string, half a number or a key without its
-value; every prefix it holds can be closed (append `closers`, the brackets still open at `safe`) into valid JSON whose
+value; every prefix it holds can be closed (append the closers `take` returns) into valid JSON whose
 values are final. On a syntax error the scanner stops (`error` says where) and nothing further is released
 until the whole output has been validated.
 """
 
 from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
 
 _WS = frozenset(" \t\r\n")
 _NUMBER = frozenset("0123456789+-.eE")
@@ -19,6 +22,12 @@ _KEY, _COLON, _VALUE, _COMMA = "key", "colon", "value", "comma"
 _KEY0, _VALUE0 = "key0", "value0"
 
 
+@dataclass(frozen=True, slots=True)
+class _Node:
+    closer: str
+    parent: _Node | None
+
+
 class JSONStreamScanner:
     __slots__ = (
         "_boundaries",
@@ -28,7 +37,7 @@ class JSONStreamScanner:
         "_pos",
         "_stack",
         "_state",
-        "closers",
+        "_top",
         "done",
         "error",
         "safe",
@@ -43,15 +52,19 @@ class JSONStreamScanner:
         self._literal = ""
         self.safe = 0
         """Offset up to which the text can be released: it ends on a complete value."""
-        self._boundaries: list[tuple[int, str]] = []  # (offset, closers) of value ends not yet taken
-        self.closers = ""
-        """The brackets a consumer appends to text[:safe] to make it valid JSON."""
+        # Open containers as a linked list, so a boundary can keep its own (shared) chain in O(1).
+        self._top: _Node | None = None
+        self._boundaries: list[tuple[int, _Node | None]] = []  # value ends not yet taken
         self.done = False
         """The top-level value is complete."""
         self.error: str | None = None
 
-    def _closers(self) -> str:
-        return "".join("}" if c == "{" else "]" for c in reversed(self._stack))
+    def _closers_of(self, node: _Node | None) -> str:
+        out = []
+        while node is not None:
+            out.append(node.closer)
+            node = node.parent
+        return "".join(out)
 
     def feed(self, chunk: str) -> None:
         for ch in chunk:
@@ -67,12 +80,10 @@ class JSONStreamScanner:
         """A value ended just before `end`: inside a container, expect a comma; at top level, the end."""
         if self._stack:
             self._expect[-1] = _COMMA
-            self.closers = self._closers()
         else:
-            self.closers = ""
             self.done = True
         self.safe = end
-        self._boundaries.append((end, self.closers))
+        self._boundaries.append((end, self._top))
         self._state = "between" if self._stack else "end"
 
     def _step(self, ch: str) -> None:
@@ -137,6 +148,7 @@ class JSONStreamScanner:
     def _start_value(self, ch: str) -> None:
         if ch in "{[":
             self._stack.append(ch)
+            self._top = _Node("}" if ch == "{" else "]", self._top)
             self._expect.append(_KEY0 if ch == "{" else _VALUE0)
             self._state = "between"
         elif ch == '"':
@@ -158,19 +170,18 @@ class JSONStreamScanner:
     def _close(self) -> None:
         self._stack.pop()
         self._expect.pop()
+        self._top = self._top.parent if self._top is not None else None
         self._value_done(self._pos + 1)
 
     def take(self, limit: int) -> tuple[int, str] | None:
         """The last value end at or before `limit` (with its closers); earlier ones are forgotten."""
-        best = None
         bounds = self._boundaries
-        i = 0
-        while i < len(bounds) and bounds[i][0] <= limit:
-            best = bounds[i]
-            i += 1
-        if i:
-            del bounds[:i]
-        return best
+        i = bisect.bisect_right(bounds, limit, key=lambda b: b[0])
+        if not i:
+            return None
+        offset, node = bounds[i - 1]
+        del bounds[:i]
+        return offset, self._closers_of(node)
 
     def finish(self) -> None:
         """The text ended: a number at the very end is complete; an unfinished structure is an error."""
