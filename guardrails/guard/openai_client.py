@@ -221,12 +221,16 @@ class OpenAIChatClient:
                             self._raise_status(resp)
                         parser = _SSEParser()
                         async for line in resp.aiter_lines():
-                            for data in parser.feed(line):
-                                for text in _deltas([data], self.name):
-                                    yielded = True
-                                    yield text
-                                if parser.done:
-                                    return
+                            for text in _deltas(parser.feed(line), self.name):
+                                yielded = True
+                                yield text
+                            if parser.done:
+                                return
+                        for text in _deltas(parser.feed(""), self.name):  # an event with no blank line after it
+                            yielded = True
+                            yield text
+                        if parser.done:
+                            return
                         raise _Retry(LLMError(f"{self.name}: stream ended before [DONE]", retryable=True))
                 except _TRANSIENT as exc:
                     raise _Retry(self._transport_error(exc, streaming=True)) from exc
