@@ -40,6 +40,9 @@ from guardrails.guard.json_stream import JSONStreamScanner
 from guardrails.repair import apply_edits, choose_fixes
 from guardrails.rules.compile import CompiledRule
 
+_CONTEXT = 32
+"""Characters kept before released text when scanning: context for matches that start right at the cut."""
+
 StreamEventType = Literal["text", "finding", "redaction", "retract", "final"]
 
 
@@ -99,6 +102,8 @@ class StreamValidator:
     `hold_back`: characters kept unreleased at the tail (default: the largest lookbehind of the streaming
     checks). `release`: "cleared" releases text as the streaming checks clear it; "final" releases nothing
     until every check (streaming or not) has run at `finish()`, for consumers that must never see a retract.
+    `min_release`: scan and release once at least this many settled characters wait, so the scan's cost is
+    shared by several chunks (a token is ~4 characters).
     """
 
     def __init__(
@@ -110,6 +115,7 @@ class StreamValidator:
         json: bool | None = None,
         hold_back: int | None = None,
         release: Literal["cleared", "final"] = "cleared",
+        min_release: int = 64,
     ) -> None:
         self.engine = engine
         self.context = Context.coerce(context)
@@ -118,6 +124,7 @@ class StreamValidator:
         lookbehind = max((r.check.lookbehind for r in self.rules), default=0)
         self.hold_back = lookbehind if hold_back is None else max(hold_back, lookbehind)
         self.release = release
+        self.min_release = max(1, min_release)
         self._json = json
         self._scanner: JSONStreamScanner | None = JSONStreamScanner() if json else None
         self._parts: list[str] = []
@@ -169,7 +176,10 @@ class StreamValidator:
         cut = self._received - self.hold_back
         if self._scanner is not None:
             cut = min(cut, self._scanner.safe)
-        if cut <= self._released_raw:
+        waiting = cut - self._released_raw
+        # A broken (or finished) JSON text will not offer a later cut: release what is settled now.
+        stuck = self._scanner is not None and (self._scanner.error is not None or self._scanner.done)
+        if waiting <= 0 or (waiting < self.min_release and not stuck):
             return []
         events: list[StreamEvent] = []
         self._advance(cut, events)
@@ -273,8 +283,9 @@ class StreamValidator:
         out = apply_edits(segment, local) if local else segment
         events.append(self._text(out, closers))
         self._released_raw = cut
-        # Keep `hold_back` characters before the cut as context for matches that start there.
-        drop = max(0, cut - self.hold_back) - self._tail_start
+        # Matches starting before the cut have been judged; keep a little text before it only as context
+        # for the next scan (word boundaries, short lookbehind assertions).
+        drop = max(0, cut - _CONTEXT) - self._tail_start
         if drop > 0:
             self._tail = self._tail[drop:]
             self._tail_start += drop
