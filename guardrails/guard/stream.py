@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -35,7 +36,7 @@ from guardrails.context import Context
 from guardrails.document import Document
 from guardrails.engine import Engine
 from guardrails.findings import Action, Edit, Finding, FindingStatus, Fix, Report, Verdict
-from guardrails.guard.events import Listener, emit
+from guardrails.guard.events import CheckTimed, Listener, emit
 from guardrails.guard.json_stream import JSONStreamScanner
 from guardrails.repair import apply_edits, choose_fixes
 from guardrails.rules.compile import CompiledRule
@@ -70,16 +71,19 @@ class StreamEvent(BaseModel):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _RawHit:
+    """A hit on the scanned window (`hit`, window offsets) that starts `base` characters into the stream."""
+
     compiled: CompiledRule
     hit: Hit
+    base: int
 
     @property
     def start(self) -> int:
-        return self.hit.start
+        return self.hit.start + self.base
 
     @property
     def end(self) -> int:
-        return self.hit.end
+        return self.hit.end + self.base
 
 
 def _shift(hit: Hit, delta: int) -> Hit:
@@ -119,6 +123,7 @@ class StreamValidator:
     ) -> None:
         self.engine = engine
         self.context = Context.coerce(context)
+        self.run_id = self.context.request_id or uuid.uuid4().hex[:16]
         self.listeners = tuple(listeners)
         self.rules = tuple(r for r in engine.rules if r.check.streaming)
         lookbehind = max((r.check.lookbehind for r in self.rules), default=0)
@@ -131,6 +136,8 @@ class StreamValidator:
         self._received = 0  # characters received
         self._tail = ""  # received text from _tail_start on (unreleased text plus lookbehind context)
         self._tail_start = 0
+        self._tail_lines = 0  # newlines before the tail, and characters on the tail's first line before it,
+        self._tail_col0 = 0  # so findings on the tail get line:column in the whole stream
         self._released_raw = 0  # received text before this offset is released (or retracted)
         self._out: list[str] = []  # text released and not retracted
         self._out_len = 0
@@ -192,6 +199,11 @@ class StreamValidator:
         self._finished = True
         text = self.received
         report = self.engine.validate(text, self.context)
+        if self.listeners:
+            for t in report.timings:
+                emit(
+                    self.listeners, CheckTimed(run_id=self.run_id, number=0, rule_id=t.rule_id, check=t.check, ms=t.ms)
+                )
         events: list[StreamEvent] = []
         for finding in report.findings:
             if (finding.rule_id, finding.span.start, finding.span.end) not in self._seen:
@@ -246,7 +258,7 @@ class StreamValidator:
             if time.perf_counter() - t0 > compiled.deadline_s:
                 self._frozen = f"check {compiled.rule.id} ran past its deadline on a prefix"
                 return None
-            hits.extend(_RawHit(compiled, _shift(h, base)) for h in found if h.start + base >= self._released_raw)
+            hits.extend(_RawHit(compiled, h, base) for h in found if h.start + base >= self._released_raw)
         return hits
 
     def _advance(self, cut: int, events: list[StreamEvent]) -> None:
@@ -287,6 +299,10 @@ class StreamValidator:
         # for the next scan (word boundaries, short lookbehind assertions).
         drop = max(0, cut - _CONTEXT) - self._tail_start
         if drop > 0:
+            dropped = self._tail[:drop]
+            newlines = dropped.count("\n")
+            self._tail_lines += newlines
+            self._tail_col0 = drop - dropped.rfind("\n") - 1 if newlines else self._tail_col0 + drop
             self._tail = self._tail[drop:]
             self._tail_start += drop
 
@@ -294,14 +310,14 @@ class StreamValidator:
         """Turn settled hits into findings; return the redaction edits to apply, or halt the release."""
         if not settled:
             return []
-        doc = Document(self.received)
+        doc = Document(self._tail)  # hits index the window scanned this round, which is the current tail
         findings: list[Finding] = []
         for h in sorted(settled, key=lambda h: (h.start, h.end, h.compiled.rule.code)):
             key = (h.compiled.rule.id, h.start, h.end)
             if key in self._seen:
                 continue
             self._seen.add(key)
-            finding = self.engine.finding_from_hit(h.compiled.rule, h.hit, doc)
+            finding = self._to_stream_coordinates(self.engine.finding_from_hit(h.compiled.rule, h.hit, doc), h, doc)
             suppressor = self.engine.suppressor
             if suppressor is not None and suppressor(self.engine.policy.name, finding.rule_id, finding.fingerprint):
                 continue
@@ -329,6 +345,16 @@ class StreamValidator:
                 self._halt(f"{finding.code} {finding.rule_id}: {finding.message}", events)
                 return []
         return edits
+
+    def _to_stream_coordinates(self, finding: Finding, h: _RawHit, doc: Document) -> Finding:
+        """Shift a finding made on the window to offsets (and line:column) in the whole stream."""
+        line, col = doc.line_col(h.hit.start)
+        if line == 1:
+            col += self._tail_col0
+        span = finding.span.model_copy(
+            update={"start": h.start, "end": h.end, "line": line + self._tail_lines, "column": col}
+        )
+        return finding.model_copy(update={"span": span, "fix": _shift(h.hit, h.base).fix})
 
     def _output_offset(self, raw: int, fixes: list[Fix]) -> int:
         """Where received offset `raw` (not yet released) lands in the output once `fixes` are applied."""

@@ -97,7 +97,8 @@ def main() -> None:
         p50, p99 = pct([float(x) for x in lags], 50), pct([float(x) for x in lags], 99)
         print(f"release lag (released while streaming): p50 {p50:.0f} chars  p99 {p99:.0f} chars")
         for rate in (0.05, 0.2, 1.0):  # chars per ms: ~12, ~50 and ~250 tokens/s
-            print(f"  at {rate:g} chars/ms ({rate * 250:.0f} tok/s): delay p50 {p50 / rate:.0f} ms  p99 {p99 / rate:.0f} ms")
+            label = f"{rate:g} chars/ms ({rate * 250:.0f} tok/s)"
+            print(f"  at {label}: delay p50 {p50 / rate:.0f} ms  p99 {p99 / rate:.0f} ms")
     # The scan runs once per `min_release` settled characters, so most chunks cost ~1 us and one in
     # min_release/chunk pays for the scan: the mean is the overhead a stream actually carries per chunk.
     budget = 50.0

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from guardrails.findings import Verdict
-from guardrails.guard import StreamEvent, StreamValidator
+from guardrails.guard import CheckTimed, StreamEvent, StreamValidator
 from tests.guard.helpers import engine
 
 
@@ -197,7 +197,9 @@ def test_misuse_is_an_error(eng: Any) -> None:
 def test_events_are_json_serialisable_and_reach_listeners(eng: Any) -> None:
     seen: list[Any] = []
     events = run(StreamValidator(eng, listeners=[seen.append]), chunks(LONG_CLEAN + "a@b.co ", 13))
-    assert seen == events
+    assert [e for e in seen if isinstance(e, StreamEvent)] == events
+    timed = [e for e in seen if isinstance(e, CheckTimed)]
+    assert {t.rule_id for t in timed} == {r.rule.id for r in eng.rules}
     for e in events:
         data = json.loads(e.model_dump_json(exclude_none=True))
         assert data["type"] == e.type
@@ -298,3 +300,21 @@ def test_json_detection_can_be_forced_off(eng: Any) -> None:
     assert v.hold_back == 200  # never below the streaming checks' lookbehind
     events = v.feed('{"a": "b' + "c" * 300)
     assert "".join(e.text or "" for e in events if e.type == "text") == '{"a": "b' + "c" * 100
+
+
+def test_stream_findings_match_the_reports_findings(eng: Any) -> None:
+    text = ("Line of text that is long enough.\n" * 20) + "  reach me: ann@example.org\n" + "More text here.\n" * 20
+    events = run(StreamValidator(eng), chunks(text, 5))
+    streamed = [e.finding for e in events if e.type == "redaction" and e.finding is not None]
+    report = events[-1].report
+    assert report is not None and len(streamed) == 1
+    expected = next(f for f in report.findings if f.code == "GRT001")
+    got = streamed[0]
+    assert (got.span.start, got.span.end, got.span.line, got.span.column) == (
+        expected.span.start,
+        expected.span.end,
+        expected.span.line,
+        expected.span.column,
+    )
+    assert got.fingerprint == expected.fingerprint and got.fix == expected.fix
+    assert got.evidence.matched == "ann@example.org"
