@@ -67,6 +67,8 @@ class StreamEvent(BaseModel):
     reason: str | None = None
     closers: str | None = None
     """JSON streams: brackets that close the output released so far into valid JSON."""
+    source: Literal["primary", "fallback", "repaired", "last_resort"] | None = None
+    """On `final` events from Guard.stream: where the delivered answer came from."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -153,6 +155,16 @@ class StreamValidator:
     def released(self) -> str:
         """The text released so far and not retracted."""
         return "".join(self._out)
+
+    @property
+    def halted(self) -> bool:
+        """True once a finding that needs more than a repair stopped the release for good."""
+        return self._halted is not None
+
+    def retract_all(self, why: str) -> StreamEvent:
+        """Withdraw everything released (the stream will not be finished, e.g. its provider failed)."""
+        self._halted = self._halted or why
+        return self._emit([self._retract(0, why)])[0]
 
     @property
     def received(self) -> str:
