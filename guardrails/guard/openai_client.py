@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
@@ -74,6 +75,7 @@ class OpenAIChatClient:
         self._transport = transport
         self._async_transport = async_transport
         self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
         self._aclient: httpx.AsyncClient | None = None
 
     def __repr__(self) -> str:
@@ -84,7 +86,9 @@ class OpenAIChatClient:
     @property
     def client(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(headers=self._headers, transport=self._transport)
+            with self._lock:  # one connection pool even when threads race to the first call
+                if self._client is None:
+                    self._client = httpx.Client(headers=self._headers, transport=self._transport)
         return self._client
 
     @property

@@ -229,20 +229,41 @@ class StreamValidator:
             if not delivered.startswith(released):
                 keep = _common_prefix(delivered, released)
                 events.append(self._retract(keep, "the whole-output validation changed text already released"))
-            for applied in report.edits:
-                if applied.round == 1 and applied.edit.start >= self._released_raw:
-                    events.append(
-                        StreamEvent(
-                            type="redaction",
-                            text=applied.edit.replacement,
-                            offset=None,
-                            reason=f"{applied.edit.code}: {applied.fix_title}",
-                        )
-                    )
+            events.extend(self._tail_redactions(report))
             if len(delivered) > self._out_len:
                 events.append(self._text(delivered[self._out_len :], "" if self._scanner is not None else None))
         events.append(StreamEvent(type="final", report=report, offset=self._out_len))
         return self._emit(events)
+
+    def _tail_redactions(self, report: Report) -> list[StreamEvent]:
+        """`redaction` events for repairs the whole-output validation made in text not yet released."""
+        # Later repair rounds edit repaired text, so offsets no longer map simply: then report them bare.
+        multi_round = any(a.round > 1 for a in report.edits)
+        first_round = [] if multi_round else [a.edit for a in report.edits]
+        events = []
+        for applied in report.edits:
+            edit = applied.edit
+            if applied.round != 1 or edit.start < self._released_raw:
+                continue
+            shift = sum(len(e.replacement) - (e.end - e.start) for e in first_round if e.end <= edit.start)
+            finding = next(
+                (
+                    f
+                    for f in report.findings
+                    if f.code == edit.code and f.span.start <= edit.start and edit.end <= f.span.end
+                ),
+                None,
+            )
+            events.append(
+                StreamEvent(
+                    type="redaction",
+                    finding=finding,
+                    text=edit.replacement,
+                    offset=edit.start + shift if first_round else None,
+                    reason=applied.fix_title,
+                )
+            )
+        return events
 
     # -- release -----------------------------------------------------------------------------------------
 

@@ -318,3 +318,14 @@ def test_stream_findings_match_the_reports_findings(eng: Any) -> None:
     )
     assert got.fingerprint == expected.fingerprint and got.fix == expected.fix
     assert got.evidence.matched == "ann@example.org"
+
+
+def test_redactions_in_the_held_back_tail_are_reported_with_output_offsets(eng: Any) -> None:
+    text = "Hi ann@example.org and bob@example.net, bye."
+    events = run(StreamValidator(eng), chunks(text, 4))
+    redactions = [e for e in events if e.type == "redaction"]
+    out = consume(events).text
+    assert out == "Hi [email] and [email], bye."
+    assert [e.offset for e in redactions] == [3, 15]
+    assert all(e.finding is not None and e.finding.code == "GRT001" for e in redactions)
+    assert all(out[e.offset : e.offset + len(e.text or "")] == "[email]" for e in redactions if e.offset is not None)
