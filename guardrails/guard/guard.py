@@ -8,6 +8,7 @@ paths take exactly the same decisions.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import time
@@ -59,6 +60,8 @@ class _Seed:
     value: Any
     report: Report | None
     latency_ms: float
+    started: float
+    """perf_counter() when the streamed attempt began: the run's time budget counts from there."""
 
 
 _Step = _Call | _Validate
@@ -244,16 +247,22 @@ class Guard:
         received: list[str] = []
         t0 = time.perf_counter()
         error: Exception | None = None
+        deltas: Any = None
         try:
-            for delta in streamer(original, **self._call_params(llm_params)):
+            deltas = streamer(original, **self._stream_params(llm, llm_params))
+            for delta in deltas:
                 received.append(delta)
                 yield from validator.feed(delta)
                 if validator.halted:
-                    break  # the answer is already lost: stop paying for it
+                    break  # the answer is already lost: stop paying for it (its usage stays unknown)
         except Exception as exc:
             error = exc
+        finally:
+            _close(deltas)
         latency = (time.perf_counter() - t0) * 1000
-        seed, events = self._after_stream(validator, received, error, name, latency)
+        seed, events = self._after_stream(
+            validator, received=received, error=error, name=name, timing=_Seed(None, None, latency, t0), deltas=deltas
+        )
         yield from events
         if seed is not None:
             yield from _result_events(self._drive(self._plan(original, ctx, llm_params, seed=seed)))
@@ -277,8 +286,10 @@ class Guard:
         received: list[str] = []
         t0 = time.perf_counter()
         error: Exception | None = None
+        deltas: Any = None
         try:
-            async for delta in streamer(original, **self._call_params(llm_params)):
+            deltas = streamer(original, **self._stream_params(llm, llm_params))
+            async for delta in deltas:
                 received.append(delta)
                 for event in validator.feed(delta):
                     yield event
@@ -286,8 +297,14 @@ class Guard:
                     break
         except Exception as exc:
             error = exc
+        finally:
+            aclose = getattr(deltas, "aclose", None)
+            if aclose is not None:
+                await aclose()
         latency = (time.perf_counter() - t0) * 1000
-        seed, events = self._after_stream(validator, received, error, name, latency)
+        seed, events = self._after_stream(
+            validator, received=received, error=error, name=name, timing=_Seed(None, None, latency, t0), deltas=deltas
+        )
         for event in events:
             yield event
         if seed is not None:
@@ -295,7 +312,14 @@ class Guard:
                 yield event
 
     def _after_stream(
-        self, validator: StreamValidator, received: list[str], error: Exception | None, name: str, latency: float
+        self,
+        validator: StreamValidator,
+        *,
+        received: list[str],
+        error: Exception | None,
+        name: str,
+        timing: _Seed,
+        deltas: Any,
     ) -> tuple[_Seed | None, list[StreamEvent]]:
         """Events that close the streamed attempt, and the seed for a regeneration when one is needed."""
         if error is not None:
@@ -303,7 +327,7 @@ class Guard:
             events = []
             if validator.released:
                 events.append(validator.retract_all(f"provider {name} failed mid-stream: {_describe(error)}"))
-            return _Seed(error, None, latency), events
+            return dataclasses.replace(timing, value=error), events
         events = validator.finish()
         report = events[-1].report
         assert report is not None
@@ -312,8 +336,21 @@ class Guard:
             events[-1] = events[-1].model_copy(update={"source": source})
             return None, events
         # Findings and the retract went out already; the final event comes from the regeneration.
-        response = LLMResponse(text="".join(received), provider=name)
-        return _Seed(response, report, latency), events[:-1]
+        # Streaming clients that report usage afterwards (OpenAIChatClient's ChatStream) keep the accounting whole.
+        usage = getattr(deltas, "usage", None)
+        response = LLMResponse(
+            text="".join(received),
+            provider=name,
+            usage=usage if isinstance(usage, Usage) else Usage(),
+            model=getattr(getattr(deltas, "stats", None), "model", None),
+        )
+        return dataclasses.replace(timing, value=response, report=report), events[:-1]
+
+    def _stream_params(self, llm: Any, params: dict[str, Any]) -> dict[str, Any]:
+        out = self._call_params(params)
+        if self.budget.max_seconds is not None and getattr(llm, "supports_timeout", False):
+            out["timeout"] = self.budget.max_seconds
+        return out
 
     def _call_params(self, params: dict[str, Any]) -> dict[str, Any]:
         out = dict(params)
@@ -333,7 +370,7 @@ class Guard:
         original = as_messages(messages_or_prompt)
         ctx = _context_for(context, original)
         run_id = ctx.request_id or uuid.uuid4().hex[:16]
-        meter = BudgetMeter(self.budget)
+        meter = BudgetMeter(self.budget) if seed is None else BudgetMeter(self.budget, started=seed.started)
         call_params = self._call_params(params)
         attempts: list[Attempt] = []
         stop_reason: str | None = None

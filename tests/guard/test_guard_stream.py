@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from guardrails.findings import Verdict
-from guardrails.guard import Guard, StreamEvent
+from guardrails.guard import Guard, RunFinished, StreamEvent
 from guardrails.guard.openai_client import OpenAIChatClient
 from tests.guard.fake_openai import FakeOpenAI, Good, Sse, serve
 from tests.guard.helpers import ScriptedLLM, engine
@@ -53,10 +53,10 @@ def test_good_stream_passes_through(fake: FakeOpenAI) -> None:
 
 
 def test_failing_stream_is_retracted_then_regenerated(fake: FakeOpenAI) -> None:
-    bad = CLEAN + "Results are guaranteed. " + CLEAN
-    fake.add(Sse(split(bad)), Good("Results vary by client."))
+    bad = CLEAN + "Results are guaranteed."  # found at finish, after the usage arrived
+    fake.add(Sse(split(bad), usage=(30, 70)), Good("Results vary by client.", usage=(120, 6)))
     seen: list[Any] = []
-    with client(fake) as c:
+    with OpenAIChatClient(fake.url, "fake-model", name="main", stream_usage=True) as c:
         events = list(Guard(engine("guard-test"), c, listeners=[seen.append]).stream("Q?"))
     types = [e.type for e in events]
     first_retract = types.index("retract")
@@ -70,6 +70,10 @@ def test_failing_stream_is_retracted_then_regenerated(fake: FakeOpenAI) -> None:
     assert fake.requests[1]["body"].get("stream") is None
     assert [e for e in seen if isinstance(e, StreamEvent)] == events
     assert sum(e.type == "final" for e in events) == 1
+    # Both attempts are accounted for: the streamed one (usage from the stream) and the regeneration.
+    run = next(e for e in seen if isinstance(e, RunFinished))
+    assert run.attempts == 2 and run.usage.total_tokens == 100 + 126
+    assert fake.requests[0]["body"]["stream_options"] == {"include_usage": True}
 
 
 def test_stream_dropped_midway_falls_back(fake: FakeOpenAI) -> None:
@@ -81,6 +85,27 @@ def test_stream_dropped_midway_falls_back(fake: FakeOpenAI) -> None:
     assert any(e.type == "retract" and e.offset == 0 for e in events)
     assert events[-1].source == "fallback"
     assert shown_text(events) == "Backup answer."
+
+
+def test_stream_usage_is_read_from_the_stream(fake: FakeOpenAI) -> None:
+    fake.add(Sse(["a", "b"], usage=(4, 2)))
+    with OpenAIChatClient(fake.url, "fake-model", stream_usage=True) as c:
+        s = c.stream([{"role": "user", "content": "x"}])
+        assert list(s) == ["a", "b"]
+    assert s.usage.total_tokens == 6 and s.stats.model == "fake-model"
+
+
+def test_stream_time_budget_is_passed_to_the_client(fake: FakeOpenAI) -> None:
+    import time
+
+    from guardrails.guard import Budget
+
+    fake.add(Sse(split(CLEAN), pause=0.05))
+    t0 = time.perf_counter()
+    with client(fake) as c:
+        events = list(Guard(engine("guard-test"), c, budget=Budget(max_seconds=0.3)).stream("Q?"))
+    assert time.perf_counter() - t0 < 2.0
+    assert events[-1].source == "last_resort"
 
 
 def test_llm_without_stream_method_runs_normally() -> None:
