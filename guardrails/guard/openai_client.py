@@ -347,14 +347,24 @@ class OpenAIChatClient:
             raise LLMError(f"{self.name}: malformed JSON in response: {exc}", status=200) from exc
         try:
             message = data["choices"][0]["message"]
-            content = message.get("content") or ""
-            if not isinstance(content, str):
-                raise TypeError(f"content is {type(content).__name__}")
+            content = _content_text(message.get("content"))
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise LLMError(f"{self.name}: response lacks choices[0].message.content ({exc})", status=200) from exc
         return LLMResponse(
             text=content, usage=_usage(data.get("usage")), model=data.get("model") or self.model, provider=self.name
         )
+
+
+def _content_text(content: Any) -> str:
+    """`content` as text: a string, null (a tool call), or a list of parts whose text parts are joined."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        return "".join(p for p in parts if isinstance(p, str))
+    raise TypeError(f"content is {type(content).__name__}")
 
 
 def _usage(raw: Any) -> Usage:
