@@ -231,9 +231,18 @@ class StreamValidator:
                 events.append(self._retract(keep, "the whole-output validation changed text already released"))
             events.extend(self._tail_redactions(report))
             if len(delivered) > self._out_len:
-                events.append(self._text(delivered[self._out_len :], "" if self._scanner is not None else None))
+                events.append(self._text(delivered[self._out_len :], self._final_closers(delivered)))
         events.append(StreamEvent(type="final", report=report, offset=self._out_len))
         return self._emit(events)
+
+    def _final_closers(self, delivered: str) -> str | None:
+        """For JSON streams: "" when the delivered output is one complete JSON value (nothing to close)."""
+        if self._scanner is None:
+            return None
+        scanner = JSONStreamScanner()
+        scanner.feed(delivered)
+        scanner.finish()
+        return "" if scanner.error is None else None
 
     def _tail_redactions(self, report: Report) -> list[StreamEvent]:
         """`redaction` events for repairs the whole-output validation made in text not yet released."""
