@@ -181,17 +181,15 @@ class StreamValidator:
             return []
         self._parts.append(chunk)
         self._received += len(chunk)
-        self._tail += chunk
         if self._received > self.engine.policy.max_output_chars:
             self._frozen = self._frozen or "output exceeds the policy's max_output_chars"
-        if self._halted or self.release == "final":
-            return []
+        if self._halted or self._frozen or self.release == "final":
+            return []  # nothing more is released before finish(): keep the chunk, skip the scan
+        self._tail += chunk
         if self._json is None:
             self._detect_json()
         if self._scanner is not None:
             self._scanner.feed(chunk)
-        if self._frozen:
-            return []
         cut = self._received - self.hold_back
         if self._scanner is not None:
             cut = min(cut, self._scanner.safe)
