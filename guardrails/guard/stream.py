@@ -307,14 +307,11 @@ class StreamValidator:
             return
         settled_end = self._received - self.hold_back
         # A match that reaches into the unsettled tail may still grow: hold the cut back to its start, and
-        # never cut through a match (repeat: moving the cut can put it inside another match).
-        moved = True
-        while moved:
-            moved = False
-            for h in hits:
-                if h.start < cut and (h.end > cut or h.end > settled_end):
-                    cut = h.start
-                    moved = True
+        # never cut through a match. Latest start first: a cut moved to a match's start can only fall inside
+        # matches that start earlier, which come later in this order, so one pass finds the cut.
+        for h in sorted(hits, key=lambda h: h.start, reverse=True):
+            if h.start < cut and (h.end > cut or h.end > settled_end):
+                cut = h.start
         closers = None
         if self._scanner is not None:
             boundary = self._scanner.take(cut)
