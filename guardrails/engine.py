@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from guardrails.checks.base import Deadline, DeadlineExceeded, RunContext, iter_hits
+from guardrails.checks.base import Deadline, DeadlineExceeded, RunContext
 from guardrails.context import Context
 from guardrails.document import Document
 from guardrails.findings import (
@@ -121,52 +121,44 @@ class Engine:
         self, doc: Document, ctx: Context, timings: list[CheckTiming], degraded: list[Degraded]
     ) -> list[Finding]:
         findings: list[Finding] = []
+        n = len(doc.text)
+        clock = time.perf_counter
         for compiled in self.compiled.rules:
             rule = compiled.rule
-            t0 = time.perf_counter()
+            t0 = clock()
             late = False
             try:
-                hits = list(iter_hits(compiled.check, doc, RunContext(ctx, Deadline(compiled.deadline_s))))
+                hits = list(compiled.check.run(doc, RunContext(ctx, Deadline(compiled.deadline_s))))
+                for hit in hits:
+                    if not 0 <= hit.start <= hit.end <= n:
+                        raise ValueError(f"check produced span {hit.start}..{hit.end} outside text of length {n}")
             except DeadlineExceeded:
                 hits, late = [], True
-                findings.append(
-                    self._engine_finding(
-                        "check-deadline-exceeded", doc, rule, deadline_ms=round(compiled.deadline_s * 1000, 3)
-                    )
+                self._late(
+                    doc, compiled, f"stopped at its {compiled.deadline_s * 1000:g} ms deadline", findings, degraded
                 )
-                degraded.append(
-                    Degraded(
-                        rule_id=rule.id,
-                        check=rule.check,
-                        reason=DegradedReason.TIMEOUT,
-                        detail=f"stopped at its {compiled.deadline_s * 1000:g} ms deadline",
-                    )
-                )
-            except Exception as exc:
+            except Exception as exc:  # any crash is a finding, never a silent pass
                 hits = []
                 error = f"{type(exc).__name__}: {str(exc)[:200]}"
                 findings.append(self._engine_finding("check-failed", doc, rule, error=error))
                 degraded.append(Degraded(rule_id=rule.id, check=rule.check, reason=DegradedReason.ERROR, detail=error))
-            elapsed = time.perf_counter() - t0
-            timings.append(CheckTiming(rule_id=rule.id, check=rule.check, ms=elapsed * 1000))
+            elapsed = clock() - t0
+            # model_construct: these are built from trusted values on the hot path, once per rule.
+            timings.append(CheckTiming.model_construct(rule_id=rule.id, check=rule.check, ms=elapsed * 1000))
             if not late and elapsed > compiled.deadline_s:
                 # Ran to completion but late: keep what it found, and still fail closed on the lateness.
-                findings.append(
-                    self._engine_finding(
-                        "check-deadline-exceeded", doc, rule, deadline_ms=round(compiled.deadline_s * 1000, 3)
-                    )
-                )
-                degraded.append(
-                    Degraded(
-                        rule_id=rule.id,
-                        check=rule.check,
-                        reason=DegradedReason.TIMEOUT,
-                        detail=f"took {elapsed * 1000:.1f} ms",
-                    )
-                )
+                self._late(doc, compiled, f"took {elapsed * 1000:.1f} ms", findings, degraded)
             for hit in hits:
                 findings.append(self._finding(rule, hit.start, hit.end, doc, hit))
         return findings
+
+    def _late(
+        self, doc: Document, compiled: CompiledRule, detail: str, findings: list[Finding], degraded: list[Degraded]
+    ) -> None:
+        rule = compiled.rule
+        deadline_ms = round(compiled.deadline_s * 1000, 3)
+        findings.append(self._engine_finding("check-deadline-exceeded", doc, rule, deadline_ms=deadline_ms))
+        degraded.append(Degraded(rule_id=rule.id, check=rule.check, reason=DegradedReason.TIMEOUT, detail=detail))
 
     def _finding(self, rule: Rule, start: int, end: int, doc: Document, hit: Any) -> Finding:
         matched = doc.text[start:end]
@@ -188,6 +180,10 @@ class Engine:
             fix=hit.fix,
             fingerprint=fingerprint(rule.id, str(hit.values.get("fingerprint_text", matched)), anchor),
         )
+
+    def finding_from_hit(self, rule: Rule, hit: Any, doc: Document) -> Finding:
+        """The Finding the engine makes of a check's Hit on `doc` (the stream validator builds its own hits)."""
+        return self._finding(rule, hit.start, hit.end, doc, hit)
 
     def _engine_finding(self, rule_id: str, doc: Document, failed: Rule | None = None, **values: Any) -> Finding:
         rule = ENGINE_RULES[rule_id]

@@ -10,7 +10,10 @@ import importlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -104,6 +107,31 @@ class Check(ABC):
 
     def examples_context(self) -> Context | None:
         return None
+
+
+_RULE_FILE: ContextVar[Path | None] = ContextVar("outguard_rule_file", default=None)
+
+
+@contextmanager
+def building_from(rule_file: str | Path | None) -> Iterator[None]:
+    """While a check is built, let it resolve files named in its params relative to the rule's file."""
+    token = _RULE_FILE.set(Path(rule_file) if rule_file else None)
+    try:
+        yield
+    finally:
+        _RULE_FILE.reset(token)
+
+
+def resolve_rule_path(path: str) -> Path:
+    """A path from a rule's params: absolute as given, else relative to the directory of the rule's file.
+
+    Outside rule loading (a check built by hand) relative paths resolve against the working directory.
+    """
+    p = Path(path)
+    if p.is_absolute():
+        return p
+    rule_file = _RULE_FILE.get()
+    return (rule_file.parent / p) if rule_file is not None and rule_file.suffix else p
 
 
 class UnknownCheckKind(LookupError):

@@ -18,13 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from guardrails.checks._html.analyze import KINDS, STRUCTURAL, Analysis, Issue, analyze
 from guardrails.checks._html.render import render
 from guardrails.checks._html.scan import Limits, Parsed, cut_short, scan
 from guardrails.checks._html.template import Template, TemplateError, TemplateSpec, compile_template
-from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, RunContext
+from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, RunContext, resolve_rule_path
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix, RegenerationItem
 
@@ -60,14 +60,6 @@ class HtmlTemplateParams(CheckParams):
     max_elements: int = Field(default=20_000, ge=1, description="More elements stop the parse (a `limits` issue)")
     max_hits: int = Field(default=50, ge=1, description="Most findings this rule reports per output")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _base_dir_from_rule_file(cls, data: Any, info: ValidationInfo) -> Any:
-        rule_file = (info.context or {}).get("rule_file")
-        if isinstance(data, dict) and data.get("base_dir") is None and rule_file and not rule_file.startswith("<"):
-            data = {**data, "base_dir": str(Path(rule_file).resolve().parent)}
-        return data
-
     @field_validator("report")
     @classmethod
     def _unique(cls, value: list[str]) -> list[str]:
@@ -98,12 +90,14 @@ class HtmlTemplateCheck(Check):
         self.p = params
         self.report = frozenset(params.report)
         self.limits = Limits(params.max_chars, params.max_depth, params.max_elements)
-        base = Path(params.base_dir) if params.base_dir else None
+        base = params.base_dir
         self.templates: dict[str, Template] = {}
         problems = []
         for name, spec in params.templates.items():
             try:
-                self.templates[name] = compile_template(name, spec, base)
+                self.templates[name] = compile_template(
+                    name, spec, lambda f: Path(base) / f if base else resolve_rule_path(f)
+                )
             except TemplateError as exc:
                 problems.append(f"key 'params.templates.{name}': {exc}")
         if problems:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from guardrails.checks.base import Check, UnknownCheckKind, check_class
+from guardrails.checks.base import Check, UnknownCheckKind, building_from, check_class
 from guardrails.rules.errors import RuleError, describe_validation_error, suggest
 from guardrails.rules.loader import LoadedRule, RuleSet
 from guardrails.rules.model import Policy, Rule, Status
@@ -92,8 +92,7 @@ def build_check(rule: Rule, where: str, cache: dict[str, Check] | None = None) -
     except UnknownCheckKind as exc:
         raise RuleError([f"{where}: rule {rule.id!r}: key 'check': {exc}"]) from exc
     try:
-        # The rule file's path lets params name files relative to it (e.g. html_template's template files).
-        params = cls.Params.model_validate(rule.params, context={"rule_file": where})
+        params = cls.Params.model_validate(rule.params)
     except ValidationError as exc:
         raise RuleError(
             describe_validation_error(exc, f"{where}: rule {rule.id!r}", cls.Params, key_prefix="params.")
@@ -102,7 +101,8 @@ def build_check(rule: Rule, where: str, cache: dict[str, Check] | None = None) -
     if cache is not None and key in cache:
         return cache[key]
     try:
-        check = cls(params)
+        with building_from(where):
+            check = cls(params)
     except RuleError:
         raise
     except (ValueError, OSError, LookupError) as exc:

@@ -191,3 +191,36 @@ def test_rules_test_fails_on_a_wrong_example(tmp_path: Path, capsys: pytest.Capt
     err = capsys.readouterr().err
     assert "FAIL TST001 bad-word [match] 'no such word': expected a finding, got none" in err
     assert "FAIL TST001 bad-word [no_match] 'darn': expected no finding" in err
+
+
+def test_batch_writes_reports_in_order_and_names_bad_lines(tmp_path: Path) -> None:
+    data = tmp_path / "in.jsonl"
+    lines = [json.dumps({"text": f"row {i} {'darn' if i == 3 else ''}"}) for i in range(50)]
+    lines.insert(10, "{broken")
+    data.write_text("\n".join(lines), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "guardrails",
+            "batch",
+            str(data),
+            "--out",
+            str(out),
+            "--policy",
+            "t",
+            "--rules",
+            str(_rules(tmp_path)),
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert f"{data}:11: skipped" in proc.stderr and "50 validated (block 1, pass 49), 1 skipped" in proc.stderr
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["line"] for r in rows] == [n for n in range(1, 52) if n != 11]
+    assert [r["report"]["verdict"] for r in rows].count("block") == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,13 +177,13 @@ def _tag_path(el: Element) -> str:
     return "/".join(reversed(parts))
 
 
-def _read(spec: TemplateSpec, base_dir: Path | None) -> tuple[str, str]:
+def _read(spec: TemplateSpec, resolve: Callable[[str], Path]) -> tuple[str, str]:
     if spec.html is not None:
         return spec.html, "<inline template>"
     assert spec.file is not None
     path = Path(spec.file)
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
+    if not path.is_absolute():
+        path = resolve(spec.file)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -196,9 +197,10 @@ def _read(spec: TemplateSpec, base_dir: Path | None) -> tuple[str, str]:
         raise TemplateError(f"{path} line {line}: not UTF-8 (byte {exc.start}); save the template as UTF-8") from exc
 
 
-def compile_template(name: str, spec: TemplateSpec, base_dir: Path | None) -> Template:
-    """Read, scan and check a template; every problem is reported with file and line."""
-    source, where = _read(spec, base_dir)
+def compile_template(name: str, spec: TemplateSpec, resolve: Callable[[str], Path]) -> Template:
+    """Read, scan and check a template (`resolve` turns a relative file name into a path); every problem is
+    reported with file and line."""
+    source, where = _read(spec, resolve)
     doc = Document(source)
     problems: list[str] = []
 

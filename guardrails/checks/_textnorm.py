@@ -1,0 +1,193 @@
+"""Fold text for matching (case, accents, compatibility forms, quotes, zero-width characters) and map
+offsets in the folded text back to the original, so that spans always point into what the model wrote.
+
+ASCII text (the common case) folds with one `str.lower` call and an identity offset map; other text costs
+one dictionary lookup per non-ASCII character, never a Python loop over every character.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Characters that carry no letters: dropped so that "b\u200bad" still matches "bad".
+_INVISIBLE = frozenset("\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff")
+# Typographic variants models emit that NFKD leaves alone.
+_PUNCT = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u02bc": "'",
+    "\u2032": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u2033": '"',
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2212": "-",
+    "\u00a0": " ",
+    "\u2007": " ",
+    "\u202f": " ",
+    "\u3000": " ",
+    "\u2028": " ",
+    "\u2029": " ",
+    "\u0131": "i",
+}
+_ASCII_WS = str.maketrans("\t\n\r\f\v", "     ")
+
+
+def _spaces(s: str) -> str:
+    """ASCII whitespace to spaces, length-preserving. str.replace runs in C; translate with a table does not."""
+    if "\n" in s:
+        s = s.replace("\n", " ")
+    if "\t" in s:
+        s = s.replace("\t", " ")
+    if "\r" in s:
+        s = s.replace("\r", " ")
+    if "\f" in s or "\v" in s:
+        s = s.replace("\f", " ").replace("\v", " ")
+    return s
+
+
+# What the fold changes in length: runs of whitespace (one space, so "bad  word" and "bad\n\nword" match
+# "bad word") and non-ASCII characters; everything else folds one character to one. Two simple patterns
+# scan several times faster than one alternation of both.
+_WS_RUN = re.compile(r"\s[\s" + "".join(sorted(_INVISIBLE)) + "]+")  # invisible characters join the run
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_fold_cache: dict[str, str] = {}
+
+
+def fold_char(ch: str) -> str:
+    """The folded form of one character: '' for marks and invisible characters, may be longer than one."""
+    cached = _fold_cache.get(ch)
+    if cached is not None:
+        return cached
+    if ch in _INVISIBLE:
+        out = ""
+    elif ch in _PUNCT:
+        out = _PUNCT[ch]
+    elif ch.isspace():
+        out = " "
+    else:
+        decomposed = unicodedata.normalize("NFKD", ch.casefold())
+        out = "".join(c for c in decomposed if not unicodedata.combining(c) and c not in _INVISIBLE)
+        out = "".join(_PUNCT.get(c, c) for c in out).translate(_ASCII_WS)
+    if len(_fold_cache) < 100_000:
+        _fold_cache[ch] = out
+    return out
+
+
+def is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def at_word_boundaries(folded: str, start: int, end: int) -> bool:
+    """True unless [start, end) begins or ends inside a longer word of `folded`."""
+    if start > 0 and is_word_char(folded[start - 1]) and is_word_char(folded[start]):
+        return False
+    return not (end < len(folded) and is_word_char(folded[end]) and is_word_char(folded[end - 1]))
+
+
+def fold(text: str) -> str:
+    """Fold a term or a text without keeping the offset map (for building dictionaries)."""
+    return FoldedText.of(text).text
+
+
+def _specials(original: str) -> list[tuple[int, int]]:
+    """Sorted, disjoint [start, end) ranges that fold to a different length: whitespace runs, non-ASCII."""
+    runs = [m.span() for m in _WS_RUN.finditer(original)]
+    if original.isascii():
+        return runs
+    out: list[tuple[int, int]] = []
+    k = 0
+    for m in _NON_ASCII.finditer(original):
+        i = m.start()
+        while k < len(runs) and runs[k][1] <= i:
+            out.append(runs[k])
+            k += 1
+        if k < len(runs) and runs[k][0] <= i:
+            continue  # a non-ASCII space inside a whitespace run
+        out.append((i, i + 1))
+    out.extend(runs[k:])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class FoldedText:
+    """Folded text plus a sparse map back to the original.
+
+    The map is a list of segments: `norm_starts[k]` is where segment k starts in the folded text and
+    `orig_starts[k]` where it starts in the original; `identity[k]` says whether the segment is an ASCII
+    run (one original character per folded one) or a folded non-ASCII character or whitespace run.
+    """
+
+    original: str
+    text: str
+    norm_starts: tuple[int, ...] = ()
+    orig_starts: tuple[int, ...] = ()
+    identity: tuple[bool, ...] = ()
+
+    @classmethod
+    def of(cls, original: str) -> FoldedText:
+        specials = _specials(original)
+        if not specials:
+            return cls(original, _spaces(original.lower()))
+        pieces: list[str] = []
+        norm_starts: list[int] = []
+        orig_starts: list[int] = []
+        identity: list[bool] = []
+        pos = 0  # in original
+        npos = 0  # in folded
+        for i, end in specials:
+            if i > pos:
+                run = _spaces(original[pos:i].lower())
+                norm_starts.append(npos)
+                orig_starts.append(pos)
+                identity.append(True)
+                pieces.append(run)
+                npos += len(run)
+            folded = " " if end - i > 1 else fold_char(original[i])
+            if folded:
+                norm_starts.append(npos)
+                orig_starts.append(i)
+                identity.append(False)
+                pieces.append(folded)
+                npos += len(folded)
+            pos = end
+        if pos < len(original):
+            norm_starts.append(npos)
+            orig_starts.append(pos)
+            identity.append(True)
+            pieces.append(_spaces(original[pos:].lower()))
+        return cls(original, "".join(pieces), tuple(norm_starts), tuple(orig_starts), tuple(identity))
+
+    def _to_original(self, p: int) -> int:
+        """Original offset of the character at folded offset p (0 <= p < len(text))."""
+        if not self.norm_starts:
+            return p
+        k = bisect.bisect_right(self.norm_starts, p) - 1
+        if self.identity[k]:
+            return self.orig_starts[k] + (p - self.norm_starts[k])
+        return self.orig_starts[k]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a folded span [start, end) to the original, covering trailing marks and invisible characters."""
+        if not self.norm_starts:
+            return start, end
+        if end <= start:
+            o = self._to_original(start) if start < len(self.text) else len(self.original)
+            return o, o
+        o_start = self._to_original(start)
+        o_end = self._to_original(end - 1) + 1
+        n = len(self.original)
+        # Characters the fold dropped (combining accents after a base letter) belong to the match.
+        while o_end < n and not fold_char(self.original[o_end]) and not self.original[o_end].isascii():
+            o_end += 1
+        return o_start, o_end

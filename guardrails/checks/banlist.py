@@ -1,0 +1,146 @@
+"""`banlist`: flag terms from a list, whole-word, ignoring case, accents and zero-width characters.
+
+One Aho-Corasick automaton (pyahocorasick) holds every term, so thousands of terms cost one pass over
+the text. Text is folded (see `_textnorm`) with a map back to the original, so spans point into the
+output as written. Terms come inline (`terms`) or from a UTF-8 file, one per line, `#` comments
+(`file`, relative to the rule file's directory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import ahocorasick
+from pydantic import Field, model_validator
+
+from guardrails.checks._textnorm import FoldedText, at_word_boundaries, fold, fold_char
+from guardrails.checks.base import Check, CheckParams, Hit, RunContext, resolve_rule_path
+from guardrails.document import Document
+from guardrails.findings import Edit, Evidence, Fix
+
+MAX_TERM_FILE_BYTES = 20_000_000
+
+
+class BanlistParams(CheckParams):
+    terms: list[str] = Field(default_factory=list, description="Terms inline")
+    file: str | None = Field(default=None, description="UTF-8 file, one term a line, # comments; relative to the rule")
+    whole_word: bool = Field(default=True, description="Only match terms not inside a longer word (off for CJK lists)")
+    mask: str | None = Field(default=None, max_length=1, description="Repair: replace each letter with this character")
+    replacement: str | None = Field(default=None, description="Repair: replace each match with this text")
+    fix_safe: bool = True
+    max_matches: int = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _some_terms(self) -> BanlistParams:
+        if not self.terms and not self.file:
+            raise ValueError("give `terms` or `file`")
+        if self.mask is not None and self.replacement is not None:
+            raise ValueError("give `mask` or `replacement`, not both")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    original: str
+    length: int  # folded length
+
+
+def _read_terms(path: Path) -> list[str]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_TERM_FILE_BYTES:
+            raise ValueError(f"key 'params.file': {path} is {size} bytes, over {MAX_TERM_FILE_BYTES}")
+        raw = path.read_bytes().decode("utf-8")
+    except FileNotFoundError as exc:
+        raise ValueError(f"key 'params.file': {path} does not exist (relative paths start at the rule file)") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"key 'params.file': {path} is not UTF-8 (byte {exc.start})") from exc
+    # A line starting with # is a comment; terms themselves may contain #.
+    return [line.strip() for line in raw.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+class BanlistCheck(Check):
+    """Streaming: a hit can only grow or vanish while its word is still being written, so the stream
+    validator must hold back the longest term plus one character."""
+
+    kind = "banlist"
+    Params = BanlistParams
+    streaming = True
+    lookbehind = 0  # set per instance from the longest term
+
+    def __init__(self, params: BanlistParams) -> None:
+        super().__init__(params)
+        self.p = params
+        terms = list(params.terms)
+        if params.file:
+            terms.extend(_read_terms(resolve_rule_path(params.file)))
+        self.automaton = ahocorasick.Automaton()
+        longest = 0
+        for term in terms:
+            key = fold(term).strip()  # whitespace runs fold to one space, as in the text
+            if not key:
+                continue
+            longest = max(longest, len(term))
+            if not self.automaton.exists(key):
+                self.automaton.add_word(key, _Term(term, len(key)))
+        if len(self.automaton) == 0:
+            raise ValueError("key 'params.terms': no usable term (all empty after folding)")
+        self.automaton.make_automaton()
+        self.term_count = len(self.automaton)
+        self.lookbehind = longest + 1  # type: ignore[misc]
+
+    def _matches(self, folded: str) -> list[tuple[int, int, _Term]]:
+        """Leftmost-longest, non-overlapping, whole-word matches in the folded text."""
+        whole = self.p.whole_word
+        found: list[tuple[int, int, _Term]] = []
+        for end_idx, term in self.automaton.iter(folded):
+            start, end = end_idx - term.length + 1, end_idx + 1
+            if whole and not at_word_boundaries(folded, start, end):
+                continue
+            found.append((start, end, term))
+        if len(found) < 2:
+            return found
+        found.sort(key=lambda m: (m[0], -m[1]))
+        chosen: list[tuple[int, int, _Term]] = []
+        last_end = -1
+        for m in found:
+            if m[0] >= last_end:
+                chosen.append(m)
+                last_end = m[1]
+        return chosen
+
+    def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
+        folded = doc.view("folded", lambda d: FoldedText.of(d.text))
+        for n, (fs, fe, term) in enumerate(self._matches(folded.text)):
+            if n >= self.p.max_matches:
+                break
+            if n % 64 == 63:
+                ctx.deadline.check()
+            start, end = folded.span(fs, fe)
+            yield Hit(
+                start,
+                end,
+                values={"term": term.original},
+                evidence=Evidence(pattern=term.original, details={"terms": self.term_count}),
+                fix=self._fix(doc.text, start, end),
+            )
+
+    def _fix(self, text: str, start: int, end: int) -> Fix | None:
+        if self.p.mask is not None:
+            # Letters become the mask; accents and invisible characters inside the term go with them.
+            masked = "".join(self.p.mask if c.isalnum() else c for c in text[start:end] if fold_char(c) or c.isascii())
+            return Fix(
+                title="mask banned term", edits=[Edit(start=start, end=end, replacement=masked)], safe=self.p.fix_safe
+            )
+        if self.p.replacement is not None:
+            return Fix(
+                title=f"replace with {self.p.replacement!r}",
+                edits=[Edit(start=start, end=end, replacement=self.p.replacement)],
+                safe=self.p.fix_safe,
+            )
+        return None
+
+
+CHECK = BanlistCheck

@@ -1,0 +1,1 @@
+"""The outguard sidecar: FastAPI service and the review web page."""

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from guardrails.checks._textnorm import FoldedText, fold
+
+
+def test_ascii_is_lowercased_with_identity_offsets() -> None:
+    f = FoldedText.of("Hello\tWORLD")
+    assert f.text == "hello world"
+    assert f.span(6, 11) == (6, 11)
+
+
+def test_accents_case_quotes_and_invisible_characters_fold() -> None:
+    assert fold("CAFÉ") == "cafe"
+    assert fold("cafe\u0301") == "cafe"
+    assert fold("I\u2019m") == "i'm"
+    assert fold("b\u200bad") == "bad"
+    assert fold("Straße") == "strasse"
+    assert fold("ﬁne") == "fine"
+
+
+def test_spans_map_back_to_the_original() -> None:
+    original = "x Ca\u200bfe\u0301 y"
+    f = FoldedText.of(original)
+    start = f.text.index("cafe")
+    s, e = f.span(start, start + 4)
+    assert original[s:e] == "Ca\u200bfe\u0301"
+
+
+def test_expanding_characters_map_to_the_whole_original_character() -> None:
+    original = "die Straße hier"
+    f = FoldedText.of(original)
+    start = f.text.index("strasse")
+    s, e = f.span(start, start + len("strasse"))
+    assert original[s:e] == "Straße"
+
+
+@given(st.text(max_size=200), st.data())
+def test_every_folded_span_maps_inside_the_original(text: str, data: st.DataObject) -> None:
+    f = FoldedText.of(text)
+    n = len(f.text)
+    start = data.draw(st.integers(0, n))
+    end = data.draw(st.integers(start, n))
+    s, e = f.span(start, end)
+    assert 0 <= s <= e <= len(text)
+
+
+def test_whitespace_runs_fold_to_one_space_with_offsets() -> None:
+    original = "Héllo \u00a0\n\t wörld  end"
+    f = FoldedText.of(original)
+    assert f.text == "hello world end"
+    start = f.text.index("world")
+    s, e = f.span(start, start + len("world end"))
+    assert original[s:e] == "wörld  end"
+
+
+# Not U+0301 alone: a combining mark with no letter, between two spaces, folds away and leaves two spaces.
+@given(st.text(alphabet=st.sampled_from(list(" \n\t\u00a0\u2003ab\u00e9\u200b\u00df\ufb01")), max_size=60))
+def test_folding_a_folded_text_changes_nothing(text: str) -> None:
+    once = fold(text)
+    assert fold(once) == once
