@@ -318,9 +318,13 @@ class Engine:
             instruction = f"Fix: {f.message}"
             if compiled is not None:
                 if compiled.rule.instruction:
-                    instruction = render_message(
-                        compiled.rule.instruction, {"matched": text[f.span.start : f.span.end][:_MATCHED_MAX]}
-                    )
+                    values = {
+                        **f.evidence.details,
+                        "pointer": f.span.pointer or "",
+                        "path": f.span.path or "",
+                        "matched": text[f.span.start : f.span.end][:_MATCHED_MAX],
+                    }
+                    instruction = render_message(compiled.rule.instruction, values)
                 for key, value in compiled.check.regeneration_extras().items():
                     extras.setdefault(key, value)
             excerpt = text[max(0, f.span.start - 30) : f.span.end + 30][:200] if f.span.end <= len(text) else None

@@ -89,7 +89,7 @@ class BanlistCheck(Check):
             raise ValueError("key 'params.terms': no usable term (all empty after folding)")
         self.automaton.make_automaton()
         self.term_count = len(self.automaton)
-        self.lookbehind = longest + 1  # type: ignore[misc]
+        self.lookbehind = longest + 1
 
     def _matches(self, folded: str) -> list[tuple[int, int, _Term]]:
         """Leftmost-longest, non-overlapping, whole-word matches in the folded text."""

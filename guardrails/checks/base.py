@@ -89,9 +89,10 @@ class Check(ABC):
 
     kind: ClassVar[str]
     Params: ClassVar[type[CheckParams]] = CheckParams
-    streaming: ClassVar[bool] = False
+    # Plain attributes, not ClassVar: an instance may turn streaming off for params that need the whole text.
+    streaming: bool = False
     """True when run() can judge any prefix of an output (the stream validator relies on it)."""
-    lookbehind: ClassVar[int] = 0
+    lookbehind: int = 0
     """For streaming checks: how many characters before new text a match can start (hold-back window)."""
 
     def __init__(self, params: CheckParams) -> None:

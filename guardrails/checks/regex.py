@@ -21,6 +21,8 @@ from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, Ru
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix
 
+_CHAR_CLASS = regex.compile(r"\[(?:\\.|[^\]\\])*\]")
+_ANCHOR = regex.compile(r"(?<!\\)[$^]|\\[AZz]")
 _FLAGS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL, "x": regex.VERBOSE, "u": regex.UNICODE}
 
 
@@ -37,6 +39,7 @@ class RegexParams(CheckParams):
     anchor_window: int = Field(default=120, ge=1, description="Characters searched either side of an anchor")
     replacement: str | None = Field(default=None, description="When set, each match gets a fix replacing it")
     fix_safe: bool = True
+    lookbehind: int = Field(default=200, ge=0, description="Longest match, for the stream validator's hold-back")
 
     @field_validator("flags")
     @classmethod
@@ -56,6 +59,9 @@ class RegexCheck(Check):
     def __init__(self, params: RegexParams) -> None:
         super().__init__(params)
         self.p = params
+        # A head/tail window or a text anchor (^, $, \A, \Z) judges the whole text, not a prefix.
+        self.streaming = params.window == "all" and not _ANCHOR.search(_CHAR_CLASS.sub("", params.pattern))
+        self.lookbehind = params.lookbehind
         flags = 0
         for f in params.flags:
             flags |= _FLAGS[f]

@@ -53,3 +53,22 @@ def test_anchored_equals_full_scan(text: str) -> None:
     full = build("regex", pattern=PATTERN, flags="i")
     anchored = build("regex", pattern=PATTERN, flags="i", anchors=["studies", "research", "["], anchor_window=60)
     assert spans(anchored, text) == spans(full, text)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "window", "streaming"),
+    [
+        ("foo", "all", True),
+        ("^foo", "all", False),
+        ("done$", "all", False),
+        (r"\Astart", "all", False),
+        ("[^a-z]+", "all", True),
+        (r"\$5", "all", True),
+        ("foo", "head", False),
+        ("foo", "tail", False),
+    ],
+)
+def test_streaming_only_for_patterns_that_can_judge_a_prefix(pattern: str, window: str, streaming: bool) -> None:
+    from guardrails.checks.regex import RegexCheck, RegexParams
+
+    assert RegexCheck(RegexParams(pattern=pattern, window=window)).streaming is streaming  # type: ignore[arg-type]
