@@ -132,6 +132,7 @@ def test_missing_required_section_is_a_regeneration_request_naming_it() -> None:
     assert 'data-slot="price"' in request.template and "price: required" in request.template
     [reason] = request.reasons
     assert reason.code == "HTML008" and "'price'" in reason.message
+    assert "data-slot=\"price\"" in reason.instruction
     # The delivered output is still the best page we can make: the template with an empty price.
     assert '<p class="price" data-slot="price"></p>' in report.output
 
