@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -72,6 +73,20 @@ ENGINE_RULES = {
 }
 
 _MATCHED_MAX = 120
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(text: str) -> str:
+    """Replace lone surrogates (what a surrogateescape decode of broken bytes leaves) with U+FFFD.
+
+    They cannot be encoded as UTF-8, so no report holding them could be serialised or delivered; as
+    U+FFFD they stay visible (rule TXT001 flags them) instead of crashing the JSON and HTTP paths.
+    """
+    if text.isascii():
+        return text
+    return _SURROGATE.sub("\ufffd", text)
 
 
 class _SafeValues(dict[str, Any]):
@@ -167,6 +182,11 @@ class Engine:
         evidence = hit.evidence
         if evidence.matched is None and "matched" not in evidence.model_fields_set:
             evidence = evidence.model_copy(update={"matched": values["matched"]})
+        if hit.regeneration is not None and hit.regeneration.instruction:
+            # The check knows better than a generic template what must change; keep it for _regeneration.
+            evidence = evidence.model_copy(
+                update={"details": {**evidence.details, "instruction": hit.regeneration.instruction}}
+            )
         anchor = hit.pointer or hit.path or ""
         return Finding(
             code=rule.code,
@@ -223,6 +243,7 @@ class Engine:
         degraded: list[Degraded] = []
         if not isinstance(output, str):
             raise TypeError(f"output must be str, got {type(output).__name__}")
+        output = without_lone_surrogates(output)
         doc = Document(output)
         if len(output) > self.policy.max_output_chars:
             first = [
@@ -315,9 +336,9 @@ class Engine:
             if action is not Action.REGENERATE:
                 continue
             compiled = by_id.get(f.rule_id)
-            instruction = f"Fix: {f.message}"
+            instruction = str(f.evidence.details.get("instruction") or f"Fix: {f.message}")
             if compiled is not None:
-                if compiled.rule.instruction:
+                if compiled.rule.instruction and "instruction" not in f.evidence.details:
                     values = {
                         **f.evidence.details,
                         "pointer": f.span.pointer or "",

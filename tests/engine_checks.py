@@ -9,7 +9,7 @@ from pydantic import Field
 
 from guardrails.checks.base import Check, CheckParams, Hit, RunContext
 from guardrails.document import Document
-from guardrails.findings import Edit, Evidence, Fix
+from guardrails.findings import Edit, Evidence, Fix, RegenerationItem
 
 
 class CrashCheck(Check):
@@ -70,3 +70,13 @@ class BadSpanCheck(Check):
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         yield Hit(0, len(doc.text) + 5)
+
+
+class InstructingCheck(Check):
+    """Flags the whole text and says, as data, what a regeneration must change."""
+
+    kind = "tests.engine_checks:InstructingCheck"
+
+    def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
+        item = RegenerationItem(code="", rule_id="", message="", instruction="Fill the 'price' slot.")
+        yield Hit(0, len(doc.text), regeneration=item)

@@ -227,3 +227,31 @@ def test_engine_never_raises_on_bytes_decoded_as_text(raw: bytes) -> None:
     # Repair is idempotent: validating the delivered output changes nothing further.
     again = _default.validate(report.output)
     assert again.output == report.output
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    report = _default.validate("broken \udc80 bytes")
+    assert report.original == "broken \ufffd bytes"
+    assert "TXT001" in {f.code for f in report.findings}
+    report.model_dump_json()  # serialisable: the HTTP and CLI JSON paths depend on it
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary())
+def test_surrogateescape_decoded_bytes_serialise(raw: bytes) -> None:
+    report = _default.validate(raw.decode("utf-8", errors="surrogateescape"))
+    assert report.model_dump_json()
+
+
+def test_check_supplied_instruction_wins(tmp_path: Path) -> None:
+    engine = engine_with(
+        tmp_path,
+        [
+            rule(
+                "no-price", "TST001", "tests.engine_checks:InstructingCheck", action="regenerate", instruction="generic"
+            )
+        ],
+    )
+    report = engine.validate("text")
+    assert report.regeneration is not None
+    assert report.regeneration.reasons[0].instruction == "Fill the 'price' slot."
