@@ -36,7 +36,10 @@ def read_checkpoint(path: str) -> dict[str, Any]:
 class DetoxifyBackend(Backend):
     def __init__(self, model: InstalledModel) -> None:
         import torch
+        import transformers
         from detoxify.detoxify import get_model_and_tokenizer
+
+        transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bars in a service's stderr
 
         self._torch = torch
         loaded = read_checkpoint(str(model.path(CHECKPOINT_FILE)))
