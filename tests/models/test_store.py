@@ -187,7 +187,7 @@ def test_package_source_errors_name_the_install_command(tmp_path: Path) -> None:
     wrong = ModelSpec(
         name="m", backend="keras-bilstm", source=PackageSource(package="PyYAML", version="0.0.1"), files=[f]
     )
-    with pytest.raises(SourceError, match="the manifest needs 0.0.1"):
+    with pytest.raises(SourceError, match=r"the manifest needs 0\.0\.1"):
         ModelStore(tmp_path).pull(wrong)
 
 
