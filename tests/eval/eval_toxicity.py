@@ -87,7 +87,8 @@ def tune(check: ToxicityCheck) -> None:
             (t for t in [i / 100 for i in range(1, 100)] if prf(y, [v >= t for v in s])[1] >= 0.9), default=0.01
         )
         print(
-            f"  {c:<16} AUC {auc(y, s):.3f}  best-F1 threshold {best[1]:.2f} (F1 {best[0]:.3f})  recall>=0.90 at <= {hi_recall:.2f}"
+            f"  {c:<16} AUC {auc(y, s):.3f}  best-F1 threshold {best[1]:.2f} (F1 {best[0]:.3f})"
+            f"  recall>=0.90 at <= {hi_recall:.2f}"
         )
 
 
@@ -117,9 +118,8 @@ def report(check: ToxicityCheck, engines: dict[str, Engine]) -> None:
     y = [bool(r["toxic"]) for r in rows]
     sc = scores(check, texts)
     print(f"\nhatecheck (whole dev, n={len(rows)}; not used for tuning)")
-    print(
-        f"  ROC-AUC toxicity {auc(y, [x['toxicity'] for x in sc]):.3f}   identity_attack {auc(y, [x['identity_attack'] for x in sc]):.3f}"
-    )
+    tox_auc = auc(y, [x["toxicity"] for x in sc])
+    print(f"  ROC-AUC toxicity {tox_auc:.3f}   identity_attack {auc(y, [x['identity_attack'] for x in sc]):.3f}")
     for pol, engine in engines.items():
         pred = flagged(engine, texts)
         p, r, f = prf(y, pred)

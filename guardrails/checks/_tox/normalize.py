@@ -3,8 +3,8 @@
 Zero-width and other format characters are dropped, compatibility forms (fullwidth, ligatures, math
 alphabets) are folded by NFKC, accents are stripped, and letters from other scripts that look like
 Latin ones (Cyrillic a U+0430, Greek o U+03BF, per Unicode's confusables data) are folded to Latin inside words
-that are written mostly in Latin or that mix scripts. A word wholly in another script is left alone in
-text that is mostly in that script, so Russian stays Russian.
+that mix scripts, or that sit in Latin text and consist only of look-alikes. Other words in other
+scripts are left alone, so Russian stays Russian.
 """
 
 from __future__ import annotations
@@ -84,7 +84,10 @@ def normalize(text: str, *, fold_homoglyphs: bool = True) -> Normalized:
             word_letters = [c for c in word if c.isalpha()]
             has_latin = any(_script_is_latin(c) for c in word_letters)
             has_other = any(not _script_is_latin(c) for c in word_letters)
-            if has_other and (has_latin or mostly_latin):
+            # A word mixing scripts is folded; a word wholly in another script only when it sits in
+            # Latin text and every letter has a Latin look-alike (so a Russian word stays Russian).
+            spoof = mostly_latin and all(_script_is_latin(c) or c in lookalikes for c in word_letters)
+            if has_other and (has_latin or spoof):
                 for i in range(m.start(), m.end()):
                     fold_word[i] = True
     chars: list[str] = []
