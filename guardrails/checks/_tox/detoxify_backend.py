@@ -39,7 +39,7 @@ class DetoxifyBackend(Backend):
         import transformers
         from detoxify.detoxify import get_model_and_tokenizer
 
-        transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bars in a service's stderr
+        transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bars in a service's stderr
 
         self._torch = torch
         loaded = read_checkpoint(str(model.path(CHECKPOINT_FILE)))
