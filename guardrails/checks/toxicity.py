@@ -41,7 +41,13 @@ class ToxicityParams(CheckParams):
         default_factory=dict, description=f"What 'slight' means per category (default {DEFAULT_SLIGHT})"
     )
     batch_size: int = Field(default=32, ge=1, le=1024)
-    torch_threads: int | None = Field(default=None, ge=1, le=256, description="torch intra-op threads (process-wide)")
+    torch_threads: int | None = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="torch intra-op threads, process-wide (None: leave torch's setting). 1 by default: these small"
+        " models gain little from more, and OpenMP threads spin badly on a busy machine",
+    )
     normalize: bool = Field(default=True, description="Drop zero-width chars, fold compatibility forms and accents")
     fold_homoglyphs: bool = Field(
         default=True, description="Fold letters that look Latin (Cyrillic, Greek) in Latin text"

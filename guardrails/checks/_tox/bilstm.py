@@ -164,6 +164,7 @@ class BiLSTMBackend(Backend):
         self.name = model.name
         self.labels = tuple(labels)
         self.net = _build_net(torch, weights).eval()
+        self.score(["warm up"])  # pay torch's first-call set-up at policy load, not in the first request
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         return self.tokenizer.word_spans(text)

@@ -63,6 +63,7 @@ class DetoxifyBackend(Backend):
         self.max_tokens = self._limit - self.tokenizer.num_special_tokens_to_add()
         if self.max_tokens < 1:
             raise ValueError(f"model {model.name!r}: input limit {self._limit} leaves no room for text")
+        self.score(["warm up"])  # pay torch's first-call set-up at policy load, not in the first request
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
