@@ -71,6 +71,16 @@ def prf(y: list[bool], pred: list[bool]) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
+def profanity_check_probs(texts: list[str]) -> list[float] | None:
+    """Baseline: alt-profanity-check's linear SVM. It was trained on the Davidson tweets themselves
+    (plus Jigsaw), so its davidson number is not a held-out result."""
+    try:
+        from profanity_check import predict_prob
+    except ImportError:
+        return None
+    return [float(p) for p in predict_prob(texts)]
+
+
 def flagged(engine: Engine, texts: list[str]) -> list[bool]:
     return [engine.validate(t).verdict.value != "pass" for t in texts]
 
@@ -105,6 +115,9 @@ def report(check: ToxicityCheck, engines: dict[str, Engine]) -> None:
         anyc = [max(x.values()) for x in sc]
         print(f"{name} (report half, n={len(rows)}, {sum(y)} toxic; {ms:.1f} ms/text scoring)")
         print(f"  ROC-AUC toxicity {auc(y, tox):.3f}   max over categories {auc(y, anyc):.3f}")
+        base = profanity_check_probs(texts)
+        if base is not None:
+            print(f"  baseline alt-profanity-check ROC-AUC {auc(y, base):.3f}")
         if name == "ethos":
             from scipy.stats import spearmanr
 
@@ -120,6 +133,9 @@ def report(check: ToxicityCheck, engines: dict[str, Engine]) -> None:
     print(f"\nhatecheck (whole dev, n={len(rows)}; not used for tuning)")
     tox_auc = auc(y, [x["toxicity"] for x in sc])
     print(f"  ROC-AUC toxicity {tox_auc:.3f}   identity_attack {auc(y, [x['identity_attack'] for x in sc]):.3f}")
+    base = profanity_check_probs(texts)
+    if base is not None:
+        print(f"  baseline alt-profanity-check ROC-AUC {auc(y, base):.3f}")
     for pol, engine in engines.items():
         pred = flagged(engine, texts)
         p, r, f = prf(y, pred)
