@@ -120,7 +120,7 @@ def build(directory: Path, *, steps: int = 80, seed: int = 0) -> dict[str, str]:
                 "args": {
                     "model_type": "bert-base-uncased",  # what detoxify's real checkpoints say; never fetched
                     "model_name": "BertForSequenceClassification",
-                    "tokenizer_name": "BertTokenizerFast",
+                    "tokenizer_name": "BertTokenizer",  # as in detoxify's released checkpoints
                     "num_classes": len(CLASSES),
                 }
             },

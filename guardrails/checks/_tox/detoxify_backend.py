@@ -13,10 +13,13 @@ import pickle
 from collections.abc import Sequence
 from typing import Any
 
+import regex
+
 from guardrails.checks._tox.backends import JIGSAW_TO_DETOXIFY, Backend
 from guardrails.models import InstalledModel
 
 CHECKPOINT_FILE = "checkpoint.ckpt"
+_WORD = regex.compile(r"\S+")
 
 
 def read_checkpoint(path: str) -> dict[str, Any]:
@@ -66,8 +69,14 @@ class DetoxifyBackend(Backend):
         self.score(["warm up"])  # pay torch's first-call set-up at policy load, not in the first request
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
-        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        return [(int(s), int(e)) for s, e in enc["offset_mapping"]]
+        try:
+            enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+            return [(int(s), int(e)) for s, e in enc["offset_mapping"]]
+        except NotImplementedError:  # slow (Python) tokenizers of transformers 4 have no offsets
+            out = []
+            for m in _WORD.finditer(text):
+                out.extend([m.span()] * max(1, len(self.tokenizer.tokenize(m.group()))))
+            return out
 
     def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
         if not texts:
