@@ -360,3 +360,33 @@ def test_windows_overlap_by_half() -> None:
     spans = [(i * 2, i * 2 + 1) for i in range(10)]
     assert windows(spans, 4, 100, 200) == [(100, 107), (104, 111), (108, 115), (112, 119)]
     assert windows(spans[:3], 4, 0, 5) == [(0, 5)]
+
+
+def test_detoxify_models_can_score_sexual_explicit(store_dir: Path) -> None:
+    check = tiny(store_dir, thresholds={"sexual_explicit": 0.99, "toxicity": 0.99})
+    assert "sexual_explicit" in check.backend.labels
+    assert set(check.thresholds) == {"sexual_explicit", "toxicity"}
+
+
+@pytest.fixture(scope="module")
+def default_check(store_dir: Path) -> ToxicityCheck:
+    return default(store_dir, thresholds={"toxicity": 0.3, "insult": 0.3, "obscene": 0.3}, mask_fix=True)
+
+
+_hostile = st.text(
+    alphabet=st.sampled_from(
+        [*"You are an idiot. fuck stupid \n!?", "\u200b", "\u0456", "\u043e", "\uff49", "\u00ad", "\u0301", "я", "日"]
+    ),
+    max_size=120,
+)
+
+
+@given(text=_hostile)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_hits_and_fixes_stay_inside_the_text(default_check: ToxicityCheck, text: str) -> None:
+    for hit in default_check.run(Document(text), CTX):
+        assert 0 <= hit.start < hit.end <= len(text)
+        assert text[hit.start : hit.end].strip()
+        if hit.fix is not None:
+            for edit in hit.fix.edits:
+                assert hit.start <= edit.start < edit.end <= hit.end
