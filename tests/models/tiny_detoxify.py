@@ -97,7 +97,11 @@ def build(directory: Path, *, steps: int = 80, seed: int = 0) -> dict[str, str]:
         attention_probs_dropout_prob=0.0,
         initializer_range=0.5,  # BERT's 0.02 leaves [CLS] blind to the input for the first hundreds of steps
     )
-    config.save_pretrained(str(directory))
+    # Like bert-base-uncased's own config.json, the stored config keeps the default 2 labels: detoxify's
+    # loader must override num_labels from the checkpoint's class list.
+    BertConfig.from_dict({**config.to_dict(), "num_labels": 2, "id2label": None, "label2id": None}).save_pretrained(
+        str(directory)
+    )
     torch.manual_seed(seed)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny matrices: more threads only add contention

@@ -2,9 +2,9 @@
 
 detoxify's `load_checkpoint` asks the hub for the base config by name even when given local files,
 so this loads the checkpoint dict itself and hands it to detoxify's `get_model_and_tokenizer` with
-the store directory as both the model type and the config path: the same construction detoxify uses,
-with nothing fetched. Inference mirrors `Detoxify.predict` (sigmoid over the logits), but batches
-come pre-windowed so the tokenizer never truncates.
+the store directory as the model type: the same construction detoxify uses, with nothing fetched
+(a local directory never reaches the hub). Inference mirrors `Detoxify.predict` (sigmoid over the
+logits), but batches come pre-windowed so the tokenizer never truncates.
 """
 
 from __future__ import annotations
@@ -51,10 +51,11 @@ class DetoxifyBackend(Backend):
             classes = list(loaded["config"]["dataset"]["args"]["classes"])
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{model.path(CHECKPOINT_FILE)}: checkpoint config lacks {exc}") from exc
-        arch["model_type"] = str(model.dir)  # never a hub name: the config lives in the store
-        self.model, self.tokenizer = get_model_and_tokenizer(
-            **arch, state_dict=loaded["state_dict"], huggingface_config_path=str(model.dir)
-        )
+        # model_type names the base model on the hub ("bert-base-uncased"); point it at the store instead.
+        # Passing the directory as model_type (not as huggingface_config_path) keeps detoxify's
+        # `num_labels=num_classes` override: the base config.json says 2 labels, the checkpoint has more.
+        arch["model_type"] = str(model.dir)
+        self.model, self.tokenizer = get_model_and_tokenizer(**arch, state_dict=loaded["state_dict"])
         self.model.eval()
         self.name = model.name
         self.labels = tuple(JIGSAW_TO_DETOXIFY.get(c, c) for c in classes)
