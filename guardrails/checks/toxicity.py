@@ -118,6 +118,7 @@ class ToxicityCheck(Check):
                 f"key 'params.thresholds': model {params.model!r} does not score {', '.join(missing)}; "
                 f"it scores {', '.join(self.backend.labels)}"
             )
+        self.backend_kind = model.backend
         self._view_key = f"toxicity\x1f{model.dir}\x1f{params.normalize}\x1f{params.fold_homoglyphs}"
 
     # -- scoring, shared per document ----------------------------------------------------------
@@ -187,7 +188,7 @@ class ToxicityCheck(Check):
             evidence=Evidence(
                 score=round(score, 4),
                 threshold=threshold,
-                source=f"{self.p.model} ({self.backend.name})",
+                source=f"{self.p.model} ({self.backend_kind})",
                 details=details,
             ),
             fix=fix,

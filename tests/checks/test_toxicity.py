@@ -91,7 +91,7 @@ def test_tiny_detoxify_evidence(store_dir: Path) -> None:
     (hit,) = tiny(store_dir).run(Document(text), CTX)
     assert text[hit.start : hit.end] == "you are stupid"
     assert hit.evidence.threshold == 0.5 and hit.evidence.score is not None and hit.evidence.score >= 0.5
-    assert hit.evidence.source == "tiny-detoxify (tiny-detoxify)"
+    assert hit.evidence.source == "tiny-detoxify (detoxify)"
     assert set(hit.evidence.details["scores"]) >= {"toxicity", "insult", "threat"}
     assert hit.values["category"] == "insult"
 
