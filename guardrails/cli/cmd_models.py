@@ -74,7 +74,12 @@ def _pull(store: ModelStore, specs: Mapping[str, object], args: argparse.Namespa
         if not isinstance(spec, ModelSpec):
             raise UsageError(f"unknown model {name!r}{suggest(name, specs)}; known: {', '.join(sorted(specs))}")
         try:
-            model, changed = store.pull(spec, force=args.force, trust_on_first_use=args.trust_on_first_use)
+            model, changed = store.pull(
+                spec,
+                force=args.force,
+                trust_on_first_use=args.trust_on_first_use,
+                progress=None if args.quiet or not sys.stderr.isatty() else _Progress(name),
+            )
         except (SourceError, OSError) as exc:
             print(f"error: {name}: {exc}", file=sys.stderr)
             failed += 1
@@ -85,6 +90,23 @@ def _pull(store: ModelStore, specs: Mapping[str, object], args: argparse.Namespa
                 f"{name}: {state} in {model.dir} ({len(model.files)} files, {model.size / 1e6:.1f} MB, sha256 verified)"
             )
     return EXIT_ACTION if failed else EXIT_OK
+
+
+class _Progress:
+    """Prints `name file: 12.0/420.0 MB` on one terminal line, at most every 1% of a file."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.shown = -1
+
+    def __call__(self, file: str, done: int, total: int | None) -> None:
+        step = done * 100 // total if total else done >> 22
+        if step == self.shown:
+            return
+        self.shown = step
+        of = f"/{total / 1e6:.1f}" if total else ""
+        end = "\n" if total and done >= total else ""
+        print(f"\r{self.model} {file}: {done / 1e6:.1f}{of} MB", end=end, file=sys.stderr, flush=True)
 
 
 def _verify(store: ModelStore, names: list[str]) -> int:

@@ -13,6 +13,8 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,22 @@ class ModelNotInstalled(LookupError):
 
 class ModelCorrupt(ValueError):
     """A stored model whose files no longer match the checksums recorded when it was pulled."""
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Serialise pulls of one model across processes (two `models pull` runs must not swap at once)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Windows; pulls there are not serialised
+        yield
+        return
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def default_root() -> Path:
@@ -195,9 +213,13 @@ class ModelStore:
                 f"model {spec.name!r}: the manifest gives no full sha256 for {', '.join(unpinned)}; "
                 "pass --trust-on-first-use to record the digests of this download and verify against them later"
             )
-        if not force and self._intact(spec):
-            return self.get(spec.name), False
         self.root.mkdir(parents=True, exist_ok=True)
+        with _exclusive(self.root / f".lock-{spec.name}"):
+            if not force and self._intact(spec):
+                return self.get(spec.name), False
+            return self._pull_locked(spec, client=client, progress=progress), True
+
+    def _pull_locked(self, spec: ModelSpec, *, client: Any, progress: Progress | None) -> InstalledModel:
         staging = Path(tempfile.mkdtemp(prefix=f".pull-{spec.name}-", dir=self.root))
         staging.chmod(0o755)
         try:
@@ -227,7 +249,7 @@ class ModelStore:
             self._swap_in(staging, self.model_dir(spec.name))
         finally:
             remove_tree(staging)
-        return self.get(spec.name), True
+        return self.get(spec.name)
 
     def _intact(self, spec: ModelSpec) -> bool:
         """Already pulled with the same files and checksums, and still matching them on disk."""

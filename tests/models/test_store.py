@@ -41,7 +41,12 @@ def http_spec(base: str, **overrides: object) -> ModelSpec:
 
 
 def leftovers(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.name.startswith(".") or p.suffix == ".part")
+    """Staging files and directories left behind (the per-model lock files stay on purpose)."""
+    return sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if (p.name.startswith(".") and not p.name.startswith(".lock-")) or p.suffix == ".part"
+    )
 
 
 def test_pull_over_http_verifies_and_records_checksums(tmp_path: Path) -> None:
@@ -268,3 +273,27 @@ def test_invalid_model_names_are_refused(tmp_path: Path) -> None:
     for name in ("../etc", ".hidden", "a/b", ""):
         with pytest.raises(ValueError, match="invalid model name"):
             ModelStore(tmp_path).get(name)
+
+
+def test_concurrent_pulls_fetch_once(tmp_path: Path) -> None:
+    import threading
+
+    with serve({"w.bin": WEIGHTS, "c.json": CONFIG}) as srv:
+        results: list[bool] = []
+        errors: list[BaseException] = []
+
+        def pull() -> None:
+            try:
+                results.append(ModelStore(tmp_path).pull(http_spec(srv.base))[1])
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=pull) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+    assert errors == []
+    assert sorted(results) == [False, False, True]
+    assert len(srv.requests) == 2
+    assert ModelStore(tmp_path).verify("tiny") == []
