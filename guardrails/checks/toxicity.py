@@ -52,6 +52,9 @@ class ToxicityParams(CheckParams):
     fold_homoglyphs: bool = Field(
         default=True, description="Fold letters that look Latin (Cyrillic, Greek) in Latin text"
     )
+    fold_spelling: bool = Field(
+        default=True, description='Read leetspeak ("1d10t") and letter-by-letter spelling ("i d i o t") as words'
+    )
     max_findings: int = Field(default=50, ge=1)
     mask_fix: bool = Field(default=False, description="Offer a safe fix masking the words that drive the score")
     verify_checksums: bool = Field(default=True, description="Hash the model files against the store lock at load")
@@ -119,7 +122,9 @@ class ToxicityCheck(Check):
                 f"it scores {', '.join(self.backend.labels)}"
             )
         self.backend_kind = model.backend
-        self._view_key = f"toxicity\x1f{model.dir}\x1f{params.normalize}\x1f{params.fold_homoglyphs}"
+        self._view_key = (
+            f"toxicity\x1f{model.dir}\x1f{params.normalize}\x1f{params.fold_homoglyphs}\x1f{params.fold_spelling}"
+        )
 
     # -- scoring, shared per document ----------------------------------------------------------
 
@@ -128,7 +133,7 @@ class ToxicityCheck(Check):
         from guardrails.checks._tox.units import units
 
         if self.p.normalize:
-            norm = normalize(doc.text, fold_homoglyphs=self.p.fold_homoglyphs)
+            norm = normalize(doc.text, fold_homoglyphs=self.p.fold_homoglyphs, fold_spelling=self.p.fold_spelling)
             text, source = norm.text, norm.source
         else:
             text, source = doc.text, list(range(len(doc.text) + 1))

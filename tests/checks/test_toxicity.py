@@ -272,6 +272,9 @@ def test_rule_pack_examples_pass_with_the_offline_default(model_env: Path) -> No
         "You are a complete \uff49\uff44\uff49\uff4f\uff54.",  # fullwidth
         "You are a complete i\u00addi\u2060ot.",  # soft hyphen, word joiner
         "You are a complete \u1d62diot.",  # subscript i (NFKC)
+        "You are a complete i d i o t.",  # spelled out
+        "You are a complete i.d.i.o.t.",
+        "You are a complete 1d10t.",  # leetspeak
     ],
 )
 def test_hidden_insults_are_found_and_located_in_the_original(store_dir: Path, disguised: str) -> None:
@@ -288,6 +291,13 @@ def test_mixed_scripts_are_left_alone() -> None:
     assert normalize("p\u0430ypal").text == "paypal"  # one Cyrillic a inside a Latin word
     assert normalize("You \u0430r\u0435 \u0430 \u0440\u0456g.").text == "You are a pig."  # all look-alikes
     assert normalize("日本語のテキスト").text == "日本語のテキスト"
+
+
+def test_spelling_folds_leave_ordinary_text_alone() -> None:
+    for text in ("In 2024 we sold 42 units.", "e.g. this, i.e. that", "Room 101 is on floor 3."):
+        assert normalize(text).text == text
+    assert normalize("U.S.A. rocks").text == "USA. rocks"
+    assert normalize("you b1tch", fold_spelling=False).text == "you b1tch"
 
 
 def test_very_long_output_is_scored_to_the_end(store_dir: Path) -> None:

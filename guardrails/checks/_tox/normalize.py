@@ -4,7 +4,8 @@ Zero-width and other format characters are dropped, compatibility forms (fullwid
 alphabets) are folded by NFKC, accents are stripped, and letters from other scripts that look like
 Latin ones (Cyrillic a U+0430, Greek o U+03BF, per Unicode's confusables data) are folded to Latin inside words
 that mix scripts, or that sit in Latin text and consist only of look-alikes. Other words in other
-scripts are left alone, so Russian stays Russian.
+scripts are left alone, so Russian stays Russian. Optionally (`fold_spelling`) leetspeak digits inside
+words are read as letters and words spelled out letter by letter are joined.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def _fold_char(ch: str) -> str:
     return unicodedata.normalize("NFC", "".join(out))
 
 
-def normalize(text: str, *, fold_homoglyphs: bool = True) -> Normalized:
+def normalize(text: str, *, fold_homoglyphs: bool = True, fold_spelling: bool = True) -> Normalized:
     letters = [c for c in text if c.isalpha()]
     mostly_latin = sum(_script_is_latin(c) for c in letters) * 2 >= len(letters)
     lookalikes = _latin_lookalikes() if fold_homoglyphs else {}
@@ -101,4 +102,30 @@ def normalize(text: str, *, fold_homoglyphs: bool = True) -> Normalized:
             source.append(i)
     source.append(len(text))
     out = "".join(chars)
+    if fold_spelling:
+        out, source = _unspell(out, source)
     return Normalized(out, source, out != text)
+
+
+# Spelling tricks: leetspeak inside words that also have letters ("b1tch", "1d10t"), and words
+# spelled out letter by letter ("i d i o t", "i.d.i.o.t"; three letters or more, so "e.g." stays).
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET_WORD = regex.compile(r"[\p{L}\p{N}@$]*\p{L}[\p{L}\p{N}@$]*")
+_LEET_CHARS = frozenset("013457@$")
+_SPELLED = regex.compile(r"(?<![\p{L}\p{N}])\p{L}(?:[ .*_-]\p{L}){2,}(?![\p{L}\p{N}])")
+
+
+def _unspell(text: str, source: list[int]) -> tuple[str, list[int]]:
+    chars = list(text)
+    for m in _LEET_WORD.finditer(text):
+        word = m.group()
+        if _LEET_CHARS.intersection(word) and sum(c.isalpha() for c in word) >= 2:
+            chars[m.start() : m.end()] = word.translate(_LEET)
+    text = "".join(chars)
+    drop: set[int] = set()
+    for m in _SPELLED.finditer(text):
+        drop.update(range(m.start() + 1, m.end(), 2))  # the separators sit at every other position
+    if not drop:
+        return text, source
+    keep = [i for i in range(len(text)) if i not in drop]
+    return "".join(text[i] for i in keep), [source[i] for i in keep] + [source[-1]]
