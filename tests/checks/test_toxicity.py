@@ -333,7 +333,7 @@ def test_deadline_is_honoured(store_dir: Path) -> None:
 
 
 _texty = st.text(
-    alphabet=st.sampled_from([*"ab c.!?\n\u200b\u0430\u043e\uff41\u00e9\u00ad\u0301", "\ufb01"]), max_size=200
+    alphabet=st.sampled_from([*"ab c.!?10@-\n\u200b\u0430\u043e\uff41\u00e9\u00ad\u0301", "\ufb01"]), max_size=200
 )
 
 
