@@ -23,12 +23,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     ruleset = load_ruleset(args.rules)
     if args.action == "list":
-        for loaded in iter_rules(ruleset):
-            r = loaded.rule
-            print(
-                f"{r.code}  {r.id:<36} {r.check:<14} {r.severity.value:<8} {r.action.value:<10} "
-                f"{r.status.value:<10} {loaded.pack}"
+        rows = [
+            (
+                r.rule.code,
+                r.rule.id,
+                r.rule.check,
+                r.rule.severity.value,
+                r.rule.action.value,
+                r.rule.status.value,
+                r.pack,
             )
+            for r in iter_rules(ruleset)
+        ]
+        widths = [max((len(row[i]) for row in rows), default=0) for i in range(6)]
+        for row in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[6])
         print(f"{len(ruleset.rules)} rules, policies: {', '.join(sorted(ruleset.policies))}")
         return EXIT_OK
     if args.action == "test":
