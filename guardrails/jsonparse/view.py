@@ -1,0 +1,255 @@
+"""The shared JSON view of an output: where the JSON is, its value, its syntax error and repairs.
+
+Built once per validation through `Document.view` (key from `view_key`) and read by every JSON check.
+
+How the JSON is found (documented in the README):
+1. The whole text (surrounding whitespace allowed) parses: that is the JSON. One C-speed `json.loads`.
+2. Else markdown code fences (```json, ```, ```jsonc ...): bodies that parse are the candidates.
+3. Else (only when JSON is expected, see below) every `{` or `[` from which a JSON value parses.
+   `pick` chooses among candidates: `largest` (default: the biggest value, first on ties), `first`, `last`.
+4. No candidate parses: the JSON is taken to start at the first fence body, else at the first `{`/`[`, and
+   the tolerant parser repairs it (every repair an edit, verified by the strict parser).
+
+When JSON is not expected (`expect_json: false` and no schema in the Context), only text that starts like
+JSON (first non-blank character `{` or `[`, or a fence) is looked at, so prose is never reported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from json import JSONDecodeError
+from typing import Any, Literal
+
+from guardrails.jsonparse.locate import Located, locate
+from guardrails.jsonparse.strict import NonFiniteNumber, loads, raw_decode, skip_ws
+from guardrails.jsonparse.tolerant import Repair, TextEdit, repair_region
+
+Pick = Literal["largest", "first", "last"]
+
+_FENCE = re.compile(r"`{3,}[ \t]*([\w+.-]*)[^\n`]*\n?(.*?)(?:`{3,}|\Z)", re.S)
+_JSON_LANGS = {"", "json", "jsonc", "json5", "jsonl", "js", "javascript"}
+_OPENERS = re.compile(r"[\[{]")
+_FENCE_ONLY_BEFORE = re.compile(r"\s*`{3,}[\w+.-]*[^\n`]*\s*")
+_FENCE_ONLY_AFTER = re.compile(r"\s*`{3,}\s*")
+MAX_FAILED_STARTS = 32
+"""Bounded search: at most this many `{`/`[` that do not start a value are tried (keeps it linear)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    start: int
+    end: int
+    value: Any
+    fenced: bool
+
+
+@dataclass(slots=True)
+class JsonView:
+    text: str
+    present: bool = False
+    """Some JSON (valid or broken) was found."""
+    strict: bool = False
+    """The JSON parsed as it stands (no syntax repair needed; text around it may still be)."""
+    ok: bool = False
+    """`value` is available: parsed as-is, or after the repairs."""
+    value: Any = None
+    start: int = 0
+    end: int = 0
+    error: str | None = None
+    error_pos: int | None = None
+    too_deep: bool = False
+    repairs: list[Repair] = field(default_factory=list)
+    candidates: int = 0
+    whole: bool = False
+    """The whole text (modulo whitespace) is exactly this JSON."""
+    repaired: str | None = None
+    """For broken JSON: text[start:end] after the syntax repairs (what `value` was parsed from)."""
+    _edits: list[TextEdit] = field(default_factory=list)
+
+    def locate(self, path: list[str | int] | tuple[str | int, ...]) -> Located | None:
+        """Span in the original text of the value at `path` (computed now, not at parse time)."""
+        if not self.ok:
+            return None
+        if self.repaired is None:
+            return locate(self.text, self.start, path)
+        found = locate(self.repaired, 0, path)
+        if found is None:
+            return None
+        key = None if found.key_start is None else self._original(found.key_start, False)
+        return Located(self._original(found.start, False), self._original(found.end, True), key)
+
+    def _original(self, pos: int, is_end: bool) -> int:
+        """Map an offset in `repaired` back to the original text (edits shift everything after them)."""
+        shift = 0
+        for e in self._edits:
+            rep_start = e.start - self.start + shift
+            if pos < rep_start or (pos == rep_start and not is_end):
+                break
+            rep_end = rep_start + len(e.replacement)
+            if pos <= rep_end:
+                return e.end if is_end else e.start
+            shift += len(e.replacement) - (e.end - e.start)
+        return min(len(self.text), max(0, pos + self.start - shift))
+
+
+def view_key(expect_json: bool, pick: Pick, max_depth: int) -> str:
+    return f"json\x1f{int(expect_json)}\x1f{pick}\x1f{max_depth}"
+
+
+def build_view(
+    text: str, *, expect_json: bool, pick: Pick = "largest", max_depth: int = 512, deadline: Any = None
+) -> JsonView:
+    view = JsonView(text)
+    lead = skip_ws(text, 0)
+    if lead == len(text):
+        return view
+    try:
+        view.value = loads(text)
+    except RecursionError:
+        view.present, view.too_deep, view.start, view.end = True, True, lead, len(text)
+        view.error, view.error_pos = "nesting deeper than the parser's limit", lead
+        return view
+    except (JSONDecodeError, NonFiniteNumber):
+        pass
+    else:
+        view.present = view.strict = view.ok = view.whole = True
+        view.start, view.end, view.candidates = lead, len(text.rstrip(" \t\n\r")), 1
+        return view
+    fences = [m for m in _FENCE.finditer(text) if m.group(1).lower() in _JSON_LANGS]
+    if not expect_json and text[lead] not in "{[(" and not fences:
+        return view
+    candidates = _fenced_candidates(text, fences)
+    broken: tuple[int, int] | None = None
+    if not candidates:
+        broken = _broken_fence(text, fences)
+        if broken is None:
+            candidates, broken = _scanned_candidates(text, lead, expect_json, deadline)
+    view.candidates = len(candidates)
+    if candidates:
+        chosen = _pick(candidates, pick)
+        view.present = view.strict = view.ok = True
+        view.value, view.start, view.end = chosen.value, chosen.start, chosen.end
+        view.repairs = _around(text, chosen.start, chosen.end, others=len(candidates) > 1)
+        return view
+    if broken is None:
+        return view
+    start, region_end = broken
+    view.present, view.start = True, start
+    try:
+        raw_decode(text, start)
+    except JSONDecodeError as exc:
+        view.error, view.error_pos = exc.msg, exc.pos
+    except NonFiniteNumber as exc:
+        view.error, view.error_pos = str(exc), start
+    except RecursionError:
+        view.error, view.error_pos, view.too_deep = "nesting deeper than the parser's limit", start, True
+    result = repair_region(text, start, region_end, deadline=deadline, max_depth=max_depth)
+    view.too_deep = view.too_deep or result.too_deep
+    view.end = result.end
+    if not result.ok:
+        if view.error is None:
+            view.error, view.error_pos = result.problem, result.problem_pos
+        return view
+    view.ok, view.value, view.repaired = True, result.value, result.repaired
+    view._edits = sorted((e for r in result.repairs for e in r.edits), key=lambda e: (e.start, e.end))
+    view.repairs = result.repairs + _around(text, start, result.end, others=False)
+    return view
+
+
+def _fenced_candidates(text: str, fences: list[re.Match[str]]) -> list[Candidate]:
+    out = []
+    for m in fences:
+        body_start = skip_ws(text, m.start(2), m.end(2))
+        body_end = len(text[: m.end(2)].rstrip(" \t\n\r"))
+        if body_start >= body_end or text[body_start] not in "{[":
+            continue
+        try:
+            value, end = raw_decode(text, body_start)
+        except (ValueError, RecursionError):
+            continue
+        if skip_ws(text, end, body_end) == body_end:
+            out.append(Candidate(body_start, end, value, True))
+    return out
+
+
+def _broken_fence(text: str, fences: list[re.Match[str]]) -> tuple[int, int] | None:
+    """The first fence whose body starts like JSON (none of them parsed)."""
+    for m in fences:
+        body_start = skip_ws(text, m.start(2), m.end(2))
+        if body_start < m.end(2) and text[body_start] in "{[(":
+            return body_start, m.end(2)
+    return None
+
+
+def _scanned_candidates(
+    text: str, lead: int, expect_json: bool, deadline: Any
+) -> tuple[list[Candidate], tuple[int, int] | None]:
+    """Values that parse from a `{` or `[` in the text, and where broken JSON starts when none does.
+
+    A `{`/`[` that does not parse starts the broken JSON when it is the first opener (or the text's first
+    character): the inside of a broken object is never mistaken for "the JSON". Then scanning resumes
+    inside it for complete values, in case the broken opener was prose ("{see below} ... {...}").
+    """
+    out: list[Candidate] = []
+    broken: tuple[int, int] | None = None
+    failures = 0
+    pos = lead
+    n = len(text)
+    if text[lead] == "(":
+        broken = (lead, n)  # a Python tuple as the whole output; "(" elsewhere is prose
+    while pos < n and failures < MAX_FAILED_STARTS:
+        m = _OPENERS.search(text, pos)
+        if m is None or (not expect_json and m.start() != lead):
+            break
+        at = m.start()
+        try:
+            value, end = raw_decode(text, at)
+        except (ValueError, RecursionError):
+            failures += 1
+            if broken is None and not out:
+                broken = (at, n)
+                if _repairs_cleanly(text, at, deadline):
+                    break
+            pos = at + 1
+            if deadline is not None:
+                deadline.check()
+            continue
+        out.append(Candidate(at, end, value, False))
+        pos = end
+        if not expect_json:
+            break
+    return out, broken
+
+
+def _repairs_cleanly(text: str, at: int, deadline: Any) -> bool:
+    from guardrails.jsonparse.tolerant import repair_region as _repair
+
+    return _repair(text, at, None, deadline=deadline).ok
+
+
+def _pick(candidates: list[Candidate], pick: Pick) -> Candidate:
+    if pick == "first":
+        return candidates[0]
+    if pick == "last":
+        return candidates[-1]
+    return max(candidates, key=lambda c: c.end - c.start)  # max keeps the first on ties
+
+
+def _around(text: str, start: int, end: int, *, others: bool) -> list[Repair]:
+    """Fence markers or prose around the JSON: one repair deleting them (whitespace alone is left alone)."""
+    before, after = text[:start], text[end:]
+    if not before.strip() and not after.strip():
+        return []
+    edits = []
+    if before.strip():
+        edits.append(TextEdit(0, start, ""))
+    if after.strip():
+        edits.append(TextEdit(end, len(text), ""))
+    fence_only = (not before.strip() or _FENCE_ONLY_BEFORE.fullmatch(before)) and (
+        not after.strip() or _FENCE_ONLY_AFTER.fullmatch(after)
+    )
+    if fence_only:
+        return [Repair("markdown-fence", 0, len(text), tuple(edits), True, "removed the markdown code fence")]
+    # Dropping prose is safe; dropping another JSON value is not.
+    return [Repair("text-around-json", 0, len(text), tuple(edits), not others, "removed the text around the JSON")]
