@@ -131,6 +131,8 @@ def build_view(
         view.present = view.strict = view.ok = True
         view.value, view.start, view.end = chosen.value, chosen.start, chosen.end
         view.repairs = _around(text, chosen.start, chosen.end, others=len(candidates) > 1)
+        if not expect_json and _has_prose(view.repairs):
+            return JsonView(text)  # "{a} said..." is prose that happens to start with a brace
         return view
     if broken is None:
         return view
@@ -141,20 +143,31 @@ def build_view(
     except JSONDecodeError as exc:
         view.error, view.error_pos = exc.msg, exc.pos
     except NonFiniteNumber as exc:
-        view.error, view.error_pos = str(exc), start
+        view.error = str(exc)
     except RecursionError:
         view.error, view.error_pos, view.too_deep = "nesting deeper than the parser's limit", start, True
     result = repair_region(text, start, region_end, deadline=deadline, max_depth=max_depth)
+    if view.error_pos is None:  # NaN/Infinity: the C decoder does not say where; the repair does
+        where = [r.start for r in result.repairs if r.issue == "non-finite-number"]
+        view.error_pos = where[0] if where else start
     view.too_deep = view.too_deep or result.too_deep
     view.end = result.end
     if not result.ok:
+        if not expect_json and not result.too_deep and not text.rstrip().endswith(("}", "]", "`")):
+            return JsonView(text)  # unrepairable and not even ending like JSON: treat as prose
         if view.error is None:
             view.error, view.error_pos = result.problem, result.problem_pos
         return view
     view.ok, view.value, view.repaired = True, result.value, result.repaired
     view._edits = sorted((e for r in result.repairs for e in r.edits), key=lambda e: (e.start, e.end))
     view.repairs = result.repairs + _around(text, start, result.end, others=False)
+    if not expect_json and _has_prose(view.repairs):
+        return JsonView(text)
     return view
+
+
+def _has_prose(repairs: list[Repair]) -> bool:
+    return any(r.issue == "text-around-json" for r in repairs)
 
 
 def _fenced_candidates(text: str, fences: list[re.Match[str]]) -> list[Candidate]:
@@ -209,7 +222,7 @@ def _scanned_candidates(
             failures += 1
             if broken is None and not out:
                 broken = (at, n)
-                if _repairs_cleanly(text, at, deadline):
+                if repair_region(text, at, None, deadline=deadline).ok:
                     break
             pos = at + 1
             if deadline is not None:
@@ -220,12 +233,6 @@ def _scanned_candidates(
         if not expect_json:
             break
     return out, broken
-
-
-def _repairs_cleanly(text: str, at: int, deadline: Any) -> bool:
-    from guardrails.jsonparse.tolerant import repair_region as _repair
-
-    return _repair(text, at, None, deadline=deadline).ok
 
 
 def _pick(candidates: list[Candidate], pick: Pick) -> Candidate:
