@@ -153,7 +153,7 @@ def build_view(
     view.too_deep = view.too_deep or result.too_deep
     view.end = result.end
     if not result.ok:
-        if not expect_json and not result.too_deep and not text.rstrip().endswith(("}", "]", "`")):
+        if not expect_json and not result.too_deep and not _framed(text, start):
             return JsonView(text)  # unrepairable and not even ending like JSON: treat as prose
         if view.error is None:
             view.error, view.error_pos = result.problem, result.problem_pos
@@ -164,6 +164,13 @@ def build_view(
     if not expect_json and _has_prose(view.repairs):
         return JsonView(text)
     return view
+
+
+def _framed(text: str, start: int) -> bool:
+    """Broken text reads as JSON when it also ends like the JSON it opened ({...} or [...], or a fence)."""
+    tail = text.rstrip()
+    closer = "}" if text[start] == "{" else "]"
+    return tail.endswith((closer, "`"))
 
 
 def _has_prose(repairs: list[Repair]) -> bool:
