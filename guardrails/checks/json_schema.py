@@ -116,7 +116,7 @@ def compile_schema(schema: Any, where: str, *, check_formats: bool = True) -> js
         resolver = validator._resolver  # type: ignore[attr-defined]
         for ref, absolute, path in _refs(schema, root, ()):
             try:
-                resolver.lookup(absolute if absolute else ref)
+                _lookup(resolver, absolute, ref)
             except referencing.exceptions.Unresolvable as exc:
                 at = pointer_from_path(path) or "/"
                 remote = absolute.startswith(("http://", "https://", "file:", "urn:")) and not ref.startswith("#")
@@ -128,6 +128,16 @@ def compile_schema(schema: Any, where: str, *, check_formats: bool = True) -> js
                 )
                 raise ValueError(f"{where}: unknown $ref {ref!r} at {at}: {hint}") from exc
     return validator
+
+
+def _lookup(resolver: Any, absolute: str, ref: str) -> None:
+    """Resolve a $ref as the validator will: against its $id base, or (draft 7: $ref hides $id) as written."""
+    try:
+        resolver.lookup(absolute or ref)
+    except referencing.exceptions.Unresolvable:
+        if absolute == ref:
+            raise
+        resolver.lookup(ref)
 
 
 def _import_model(path: str) -> type[BaseModel]:

@@ -46,6 +46,7 @@ _WORD = re.compile(r"[^\W\d]\w*|\$\w*")
 _NUMBER_TOKEN = re.compile(r"[-+]?(?:[0-9_]+\.?[0-9_]*|\.[0-9_]+)(?:[eE][-+]?[0-9_]*)?")
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?\Z")
 _UNQUOTED_VALUE_END = re.compile(r"[,}\]\n\r]")
+_SWALLOWED = re.compile(r'"\s*[:,\]}]\s*["\[{]|"\s*[}\]]')
 _HEX4 = re.compile(r"[0-9a-fA-F]{4}")
 
 _LITERALS = {
@@ -468,17 +469,18 @@ class _Parser:
         plain = _PLAIN[quote]
         single = quote == "'"
         edits: list[TextEdit] = [TextEdit(pos, pos + 1, '"')] if single else []
+        inner: list[TextEdit] = []  # quotes the model forgot to escape
         i = pos + 1
         while True:
             self.tick()
             i = plain.match(text, i, limit).end()  # type: ignore[union-attr]
             if i >= limit:
-                self.flush_string(pos, i, edits, single)
+                self.flush_string(pos, i, edits, single, inner, closed=False)
                 return self.truncated(i, (pos, role))
             ch = text[i]
             if ch == "\\":
                 if i + 1 >= limit:
-                    self.flush_string(pos, i, edits, single)
+                    self.flush_string(pos, i, edits, single, inner, closed=False)
                     return self.truncated(i, (pos, role))
                 nx = text[i + 1]
                 if nx in '"\\/bfnrt':
@@ -501,16 +503,26 @@ class _Parser:
             elif self.closes(i, role):
                 if single:
                     edits.append(TextEdit(i, i + 1, '"'))
-                self.flush_string(pos, i + 1, edits, single)
+                self.flush_string(pos, i + 1, edits, single, inner)
                 return i + 1
             else:
                 if not single:
-                    self.add("unescaped-quote", i, i + 1, [TextEdit(i, i, "\\")], "escaped a quote inside a string")
+                    inner.append(TextEdit(i, i, "\\"))
                 i += 1
 
-    def flush_string(self, pos: int, end: int, edits: list[TextEdit], single: bool) -> None:
+    def flush_string(
+        self, pos: int, end: int, edits: list[TextEdit], single: bool, inner: list[TextEdit], *, closed: bool = True
+    ) -> None:
         if single:
             self.add("single-quoted-string", pos, end, edits, "single quotes become double quotes")
+        if inner:
+            # Where a string ends is a guess once quotes go unescaped. Trust it only when the inner quotes
+            # pair up and do not look like JSON structure ("k": "v" swallowed into one string).
+            body = self.text[pos:end]
+            safe = closed and len(inner) % 2 == 0 and _SWALLOWED.search(body) is None
+            n = len(inner)
+            note = f"escaped {n} quote{'s' if n > 1 else ''} inside a string"
+            self.add("unescaped-quote", pos, end, inner, note, safe=safe)
 
     def closes(self, i: int, role: str) -> bool:
         """Is the quote at `i` the string's closing quote, or a quote the model forgot to escape?"""
@@ -549,7 +561,7 @@ class _Parser:
         notes = []
         frame = self.stack[-1] if self.stack else None
         if open_string is not None:
-            _, role = open_string
+            start, role = open_string
             if role == "key":
                 assert frame is not None
                 cut, safe = frame.member_start, False
@@ -557,6 +569,9 @@ class _Parser:
             else:
                 cut = pos  # a dangling backslash goes too
                 closing = '"'
+                if any(c in self.text[start:pos] for c in "]}"):
+                    safe = False  # the string may have swallowed the brackets that closed it
+                    notes.append("the cut-off string contains brackets")
         elif unsafe:
             notes.append("dropped a value cut off mid-token")
         if frame is not None and open_string is None:

@@ -11,13 +11,19 @@ from guardrails.rules.model import Policy, RepairSettings
 from guardrails.rules.compile import compile_policy
 
 _RULESET = load_ruleset()
-JSON_ENGINE = Engine.from_policy("json", ruleset=_RULESET)
 
 
 def engine(**policy: Any) -> Engine:
-    """The bundled json policy with some fields changed (e.g. repair=RepairSettings(allow_unsafe=True))."""
+    """The bundled json policy with some fields changed (e.g. repair=RepairSettings(allow_unsafe=True)).
+
+    Deadlines are generous by default: the machine is shared, and a GC pause must not fail a test
+    (deadline behaviour has its own test).
+    """
     base, path = _RULESET.policy("json")
-    return Engine(compile_policy(base.model_copy(update=policy), _RULESET, path))
+    return Engine(compile_policy(base.model_copy(update={"deadline_ms": 10_000, **policy}), _RULESET, path))
+
+
+JSON_ENGINE = engine()
 
 
 def codes(report: Report) -> list[str]:
