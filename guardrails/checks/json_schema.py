@@ -16,7 +16,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urljoin
 
 import jsonschema
@@ -51,6 +51,9 @@ class JsonSchemaParams(JsonExtractParams):
     require_json: bool = Field(default=True, description="No (repairable) JSON at all is a finding of this rule")
     strict: bool = Field(default=False, description="pydantic models: validate in strict mode")
     max_errors: int = Field(default=50, ge=1)
+    default_draft: Literal["2020-12", "2019-09", "7", "6", "4"] = Field(
+        default="2020-12", description="Draft for schemas without a $schema keyword"
+    )
 
 
 def _load_schema_file(path_str: str) -> Any:
@@ -99,13 +102,31 @@ def _refs(node: Any, base: str, path: tuple[str | int, ...]) -> Iterator[tuple[s
             stack.extend((v, base, (*path, i)) for i, v in enumerate(node))
 
 
-def compile_schema(schema: Any, where: str, *, check_formats: bool = True) -> jsonschema.protocols.Validator:
+_DRAFTS: dict[str, type[jsonschema.protocols.Validator]] = {
+    "2020-12": jsonschema.Draft202012Validator,
+    "2019-09": jsonschema.Draft201909Validator,
+    "7": jsonschema.Draft7Validator,
+    "6": jsonschema.Draft6Validator,
+    "4": jsonschema.Draft4Validator,
+}
+
+
+def compile_schema(
+    schema: Any, where: str, *, check_formats: bool = True, default_draft: str = "2020-12"
+) -> jsonschema.protocols.Validator:
     """Check a schema and build its validator; ValueError with `where` and the bad keyword otherwise."""
     if not isinstance(schema, (dict, bool)):
         raise ValueError(f"{where}: a JSON Schema must be an object or a boolean, got {type(schema).__name__}")
-    cls = validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    if isinstance(schema, dict) and isinstance(schema.get("$schema"), str):
+        known = {str(cls.META_SCHEMA.get("$id", cls.META_SCHEMA.get("id", ""))).rstrip("#") for cls in _DRAFTS.values()}
+        if schema["$schema"].rstrip("#") not in known:
+            raise ValueError(
+                f"{where}: unknown $schema {schema['$schema']!r}; use one of the JSON Schema drafts "
+                "(draft-04, -06, -07, 2019-09, 2020-12) or leave $schema out"
+            )
+    cls = validators.validator_for(schema, default=_DRAFTS[default_draft])
     try:
-        cls.check_schema(schema)  # type: ignore[arg-type]
+        cls.check_schema(schema)
     except SchemaError as exc:
         at = pointer_from_path(exc.absolute_path) or "/"
         raise ValueError(f"{where}: invalid JSON Schema at {at}: {exc.message[:300]}") from exc
@@ -179,11 +200,19 @@ class JsonSchemaCheck(Check):
         elif params.schema_file is not None:
             self.schema = _load_schema_file(params.schema_file)
             self.validator = compile_schema(
-                self.schema, f"key 'params.schema_file' ({params.schema_file})", check_formats=params.check_formats
+                self.schema,
+                f"key 'params.schema_file' ({params.schema_file})",
+                check_formats=params.check_formats,
+                default_draft=params.default_draft,
             )
         elif params.schema_ is not None:
             self.schema = params.schema_
-            self.validator = compile_schema(self.schema, "key 'params.schema'", check_formats=params.check_formats)
+            self.validator = compile_schema(
+                self.schema,
+                "key 'params.schema'",
+                check_formats=params.check_formats,
+                default_draft=params.default_draft,
+            )
         self._context_cache: OrderedDict[str, jsonschema.protocols.Validator] = OrderedDict()
         self._last_context: tuple[Any, jsonschema.protocols.Validator] | None = None
 
@@ -198,7 +227,9 @@ class JsonSchemaCheck(Check):
         key = json.dumps(schema, sort_keys=True, default=str)
         validator = self._context_cache.get(key)
         if validator is None:
-            validator = compile_schema(schema, "Context.schema", check_formats=self.p.check_formats)
+            validator = compile_schema(
+                schema, "Context.schema", check_formats=self.p.check_formats, default_draft=self.p.default_draft
+            )
             self._context_cache[key] = validator
             if len(self._context_cache) > _CONTEXT_CACHE_SIZE:
                 self._context_cache.popitem(last=False)

@@ -6,9 +6,9 @@ from typing import Any
 
 from guardrails import Engine
 from guardrails.findings import Report
+from guardrails.rules.compile import compile_policy
 from guardrails.rules.loader import load_ruleset
 from guardrails.rules.model import Policy, RepairSettings
-from guardrails.rules.compile import compile_policy
 
 _RULESET = load_ruleset()
 
