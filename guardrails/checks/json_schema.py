@@ -220,9 +220,10 @@ class JsonSchemaCheck(Check):
         return {"schema": self.schema} if isinstance(self.schema, dict) else {}
 
     def _context_validator(self, schema: dict[str, Any]) -> jsonschema.protocols.Validator:
-        """Per-call schemas: the same object again costs nothing; the same content costs one dumps."""
+        """Per-call schemas: the same schema as last time costs one comparison; others one json.dumps."""
         last = self._last_context
-        if last is not None and last[0] is schema:
+        # Context validation copies the dict, so identity rarely holds; equality is a C-speed walk.
+        if last is not None and (last[0] is schema or last[0] == schema):
             return last[1]
         key = json.dumps(schema, sort_keys=True, default=str)
         validator = self._context_cache.get(key)

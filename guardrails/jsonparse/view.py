@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from guardrails.jsonparse.locate import Located, locate
 from guardrails.jsonparse.strict import NonFiniteNumber, loads, raw_decode, skip_ws
-from guardrails.jsonparse.tolerant import Repair, TextEdit, repair_region
+from guardrails.jsonparse.tolerant import Repair, RepairResult, TextEdit, repair_region
 
 Pick = Literal["largest", "first", "last"]
 
@@ -121,10 +121,11 @@ def build_view(
         return view
     candidates = _fenced_candidates(text, fences)
     broken: tuple[int, int] | None = None
+    result: RepairResult | None = None
     if not candidates:
         broken = _broken_fence(text, fences)
         if broken is None:
-            candidates, broken = _scanned_candidates(text, lead, expect_json, deadline)
+            candidates, broken, result = _scanned_candidates(text, lead, expect_json, deadline, max_depth)
     view.candidates = len(candidates)
     if candidates:
         chosen = _pick(candidates, pick)
@@ -146,7 +147,8 @@ def build_view(
         view.error = str(exc)
     except RecursionError:
         view.error, view.error_pos, view.too_deep = "nesting deeper than the parser's limit", start, True
-    result = repair_region(text, start, region_end, deadline=deadline, max_depth=max_depth)
+    if result is None or result.start != start:
+        result = repair_region(text, start, region_end, deadline=deadline, max_depth=max_depth)
     if view.error_pos is None:  # NaN/Infinity: the C decoder does not say where; the repair does
         where = [r.start for r in result.repairs if r.issue == "non-finite-number"]
         view.error_pos = where[0] if where else start
@@ -203,8 +205,8 @@ def _broken_fence(text: str, fences: list[re.Match[str]]) -> tuple[int, int] | N
 
 
 def _scanned_candidates(
-    text: str, lead: int, expect_json: bool, deadline: Any
-) -> tuple[list[Candidate], tuple[int, int] | None]:
+    text: str, lead: int, expect_json: bool, deadline: Any, max_depth: int
+) -> tuple[list[Candidate], tuple[int, int] | None, RepairResult | None]:
     """Values that parse from a `{` or `[` in the text, and where broken JSON starts when none does.
 
     A `{`/`[` that does not parse starts the broken JSON when it is the first opener (or the text's first
@@ -213,6 +215,7 @@ def _scanned_candidates(
     """
     out: list[Candidate] = []
     broken: tuple[int, int] | None = None
+    repaired: RepairResult | None = None
     failures = 0
     pos = lead
     n = len(text)
@@ -229,7 +232,8 @@ def _scanned_candidates(
             failures += 1
             if broken is None and not out:
                 broken = (at, n)
-                if repair_region(text, at, None, deadline=deadline).ok:
+                repaired = repair_region(text, at, None, deadline=deadline, max_depth=max_depth)
+                if repaired.ok:
                     break
             pos = at + 1
             if deadline is not None:
@@ -239,7 +243,7 @@ def _scanned_candidates(
         pos = end
         if not expect_json:
             break
-    return out, broken
+    return out, broken, repaired
 
 
 def _pick(candidates: list[Candidate], pick: Pick) -> Candidate:

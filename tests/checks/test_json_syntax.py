@@ -9,7 +9,7 @@ import pytest
 from guardrails import Engine
 from guardrails.findings import Verdict
 from guardrails.jsonparse.view import build_view
-from tests.checks._json_helpers import JSON_ENGINE, NO_REPAIR_ENGINE, codes
+from tests.checks._json_helpers import JSON_ENGINE, NO_REPAIR_ENGINE, codes, engine
 
 
 def test_valid_json_passes_untouched() -> None:
@@ -77,7 +77,8 @@ def test_deep_nesting_is_a_finding_not_a_crash() -> None:
 
 def test_duplicate_keys_located() -> None:
     text = '{"id": 1, "név": "a", "név": "b"}'
-    report = JSON_ENGINE.validate(text)
+    assert JSON_ENGINE.validate(text).findings == []  # a preview rule: off unless asked for
+    report = engine(include_preview=True).validate(text)
     [f] = [f for f in report.findings if f.code == "JSON004"]
     assert text[f.span.start : f.span.end] == '"név"'
     assert f.span.start == text.rindex('"név"')
