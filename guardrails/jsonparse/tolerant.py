@@ -121,6 +121,8 @@ class _Frame:
     after_value: int = -1  # end of the last complete member, where a missing comma goes
     member_start: int = -1  # where the current member starts (its comma, or its key)
     key_end: int = -1
+    value_start: int = -1  # where the current (array) element starts
+    set_literal: bool = False  # "{'a', 'b'}": a Python set, read as an array
 
 
 class _Parser:
@@ -214,10 +216,11 @@ class _Parser:
         if state in (_OBJ_VALUE, _ARR_VALUE):
             if c == "." and self.text.startswith("...", pos) and state == _ARR_VALUE:
                 return self.ellipsis(frame, pos)
+            frame.value_start = pos
             return self.value(pos, "value")
         # _OBJ_NEXT or _ARR_NEXT: a member follows without a comma.
         if c == ":" and state == _ARR_NEXT:
-            raise RepairAborted(pos, "':' inside an array")
+            return self.pair_in_array(frame, pos)
         if c == "." and self.text.startswith("...", pos) and state == _ARR_NEXT:
             return self.ellipsis(frame, pos)
         at = frame.after_value
@@ -264,7 +267,9 @@ class _Parser:
                 "removed a trailing ','",
             )
         want = "}" if frame.opener == "{" else "]"
-        if frame.opener == "(":
+        if frame.set_literal and c == "}":
+            self.add("non-json-literal", pos, pos + 1, [TextEdit(pos, pos + 1, "]")], "a Python set becomes an array")
+        elif frame.opener == "(":
             if c != ")":
                 raise RepairAborted(pos, f"tuple opened at {frame.open_pos} closed by {c!r}")
             self.add(
@@ -335,7 +340,34 @@ class _Parser:
             )
             self.value_done(pos)
             return pos
+        if state == _OBJ_COLON and frame.after_value < 0 and frame.opener == "{":
+            # "{'a', 'b'}": a Python set literal; read it as an array.
+            self.add(
+                "non-json-literal",
+                frame.open_pos,
+                frame.open_pos + 1,
+                [TextEdit(frame.open_pos, frame.open_pos + 1, "[")],
+                "a Python set becomes an array",
+            )
+            frame.opener, frame.set_literal = "[", True
+            frame.state, frame.after_value = _ARR_NEXT, frame.key_end
+            return pos
         raise RepairAborted(pos, "a key is followed by ',' instead of ':'")
+
+    def pair_in_array(self, frame: _Frame, pos: int) -> int:
+        """'["key": "value"]': a key-value pair written straight into an array; wrap it in an object."""
+        start = frame.value_start
+        if start < 0 or self.text[start] not in "\"'" or len(self.stack) >= self.max_depth:
+            raise RepairAborted(pos, "':' inside an array")
+        self.add(
+            "mismatched-bracket",
+            start,
+            pos,
+            [TextEdit(start, start, "{")],
+            "a key-value pair inside an array: opened an object for it",
+        )
+        self.stack.append(_Frame("{", start, _OBJ_VALUE, member_start=start, key_end=frame.after_value))
+        return pos + 1
 
     def ellipsis(self, frame: _Frame, pos: int) -> int:
         stop = pos + 3
@@ -535,6 +567,9 @@ class _Parser:
         in_object = self.stack[-1].opener == "{"
         if c in "\"'" or c == ("}" if in_object else "]") or (c == ")" and not in_object):
             return True
+        if c == ":" and not in_object:  # '["key": "value"]': the quote closed a key
+            k = self.next_significant(j + 1)
+            return k < self.end and self.text[k] in "\"'{[-0123456789tfn"
         if c in "}])":  # another container's closer: only when the structure continues after it
             k = self.next_significant(j + 1)
             return k >= self.end or self.text[k] in ",}])"

@@ -42,6 +42,7 @@ class Candidate:
     end: int
     value: Any
     fenced: bool
+    ambiguous: bool = False
 
 
 @dataclass(slots=True)
@@ -131,7 +132,7 @@ def build_view(
         chosen = _pick(candidates, pick)
         view.present = view.strict = view.ok = True
         view.value, view.start, view.end = chosen.value, chosen.start, chosen.end
-        view.repairs = _around(text, chosen.start, chosen.end, others=len(candidates) > 1)
+        view.repairs = _around(text, chosen.start, chosen.end, others=len(candidates) > 1 or chosen.ambiguous)
         if not expect_json and _has_prose(view.repairs):
             return JsonView(text)  # "{a} said..." is prose that happens to start with a brace
         return view
@@ -162,7 +163,9 @@ def build_view(
         return view
     view.ok, view.value, view.repaired = True, result.value, result.repaired
     view._edits = sorted((e for r in result.repairs for e in r.edits), key=lambda e: (e.start, e.end))
-    view.repairs = result.repairs + _around(text, start, result.end, others=False)
+    # Broken JSON is a guess: dropping text that also opens a bracket is not safe.
+    dropped = text[:start] + text[result.end :]
+    view.repairs = result.repairs + _around(text, start, result.end, others=bool(_OPENERS.search(dropped)))
     if not expect_json and _has_prose(view.repairs):
         return JsonView(text)
     return view
@@ -217,6 +220,7 @@ def _scanned_candidates(
     broken: tuple[int, int] | None = None
     repaired: RepairResult | None = None
     failures = 0
+    failed = -1
     pos = lead
     n = len(text)
     if text[lead] == "(":
@@ -230,11 +234,16 @@ def _scanned_candidates(
             value, end = raw_decode(text, at)
         except (ValueError, RecursionError):
             failures += 1
+            if failed < 0:
+                failed = at
             if broken is None and not out:
                 broken = (at, n)
                 repaired = repair_region(text, at, None, deadline=deadline, max_depth=max_depth)
                 if repaired.ok:
-                    break
+                    if not expect_json:
+                        break
+                    pos = max(at + 1, repaired.end)  # look on for complete values after it
+                    continue
             pos = at + 1
             if deadline is not None:
                 deadline.check()
@@ -243,6 +252,9 @@ def _scanned_candidates(
         pos = end
         if not expect_json:
             break
+    if failed >= 0 and out:
+        # Something else in the text also starts like JSON but does not parse: dropping it is not safe.
+        out = [Candidate(c.start, c.end, c.value, c.fenced, ambiguous=True) for c in out]
     return out, broken, repaired
 
 

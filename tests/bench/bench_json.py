@@ -203,6 +203,9 @@ def main() -> None:
     engine2 = Engine(compile_policy(policy.model_copy(update={"overrides": over}), rs, path))
     print("  json policy, schema compiled into the rule's params:")
     run(engine2, docs, None)
+    engine3 = Engine(compile_policy(policy.model_copy(update={"exclude": ["schema-violation"]}), rs, path))
+    print("  json policy without the schema rule (syntax + repair rules only, 21 rules):")
+    run(engine3, docs, None)
     floor(docs)
 
 

@@ -232,8 +232,10 @@ def eval_repair() -> None:
             c[f"{label}_wrong"] += delivered and not right
             if valid_plain:
                 c[f"{label}_valid_unchanged"] += report.output == text
-            if label == "unsafe" and not ok:
-                failures.append(f"{row['id']}: {text[:60]!r} -> {report.output[:60]!r} ({report.verdict})")
+            if (label == "unsafe" or delivered) and not ok:
+                failures.append(
+                    f"[{label}] " + f"{row['id']}: {text[:60]!r} -> {report.output[:60]!r} ({report.verdict})"
+                )
         kwargs = {k: v for k, v in opts.items() if k in ("schema", "strict", "schema_repair_mode")}
         try:
             got = json_repair.repair_json(text, return_objects=True, **kwargs)
