@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from guardrails.checks.base import CheckParams, RunContext
+from guardrails.checks.base import CheckParams, DeadlineExceeded, RunContext
 from guardrails.document import Document
 from guardrails.jsonparse.view import JsonView, build_view, view_key
 
@@ -27,9 +27,21 @@ def json_view(doc: Document, ctx: RunContext, params: JsonExtractParams, *, expe
     """The document's JSON view, parsed once per validation and shared by every JSON rule."""
     expect_json = expect or params.expect_json or ctx.context.schema_ is not None
     key = view_key(expect_json, params.pick, params.max_depth)
-    return doc.view(
-        key,
-        lambda d: build_view(
-            d.text, expect_json=expect_json, pick=params.pick, max_depth=params.max_depth, deadline=ctx.deadline
-        ),
-    )
+
+    def build(d: Document) -> JsonView | _TimedOut:
+        try:
+            return build_view(
+                d.text, expect_json=expect_json, pick=params.pick, max_depth=params.max_depth, deadline=ctx.deadline
+            )
+        except DeadlineExceeded:
+            return _TimedOut()
+
+    view = doc.view(key, build)
+    if isinstance(view, _TimedOut):
+        # Parsing ran out of time once: every JSON rule on this document is late, without parsing again.
+        raise DeadlineExceeded("parsing the JSON ran past the deadline")
+    return view
+
+
+class _TimedOut:
+    """Stored in place of a view whose parse hit the deadline."""
