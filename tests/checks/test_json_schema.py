@@ -107,6 +107,13 @@ def test_schema_on_repaired_json_maps_spans_to_the_original() -> None:
     assert text[f.span.start : f.span.end] == "'x'"
 
 
+def test_context_schema_cache_keeps_types_apart() -> None:
+    # 1 == True in Python; the cache must not hand the enum [true] validator to the enum [1] schema.
+    assert JSON_ENGINE.validate("1", {"schema": {"enum": [True]}}).findings
+    assert not JSON_ENGINE.validate("1", {"schema": {"enum": [1]}}).findings
+    assert JSON_ENGINE.validate("true", {"schema": {"enum": [1]}}).findings
+
+
 def test_context_schema_cache_and_draft7() -> None:
     schema = {"$schema": "http://json-schema.org/draft-07/schema#", "items": [{"type": "integer"}]}
     for _ in range(3):
