@@ -267,19 +267,20 @@ def _pick(candidates: list[Candidate], pick: Pick) -> Candidate:
 
 
 def _around(text: str, start: int, end: int, *, others: bool) -> list[Repair]:
-    """Fence markers or prose around the JSON: one repair deleting them (whitespace alone is left alone)."""
+    """Fence markers or prose before/after the JSON: one repair per side deleting it (whitespace alone stays)."""
     before, after = text[:start], text[end:]
-    if not before.strip() and not after.strip():
-        return []
-    edits = []
+    out = []
     if before.strip():
-        edits.append(TextEdit(0, start, ""))
+        if _FENCE_ONLY_BEFORE.fullmatch(before):
+            out.append(Repair("markdown-fence", 0, start, (TextEdit(0, start, ""),), True, "removed the opening fence"))
+        else:  # dropping prose is safe; dropping another JSON value is not
+            note = "removed the text before the JSON"
+            out.append(Repair("text-around-json", 0, start, (TextEdit(0, start, ""),), not others, note))
     if after.strip():
-        edits.append(TextEdit(end, len(text), ""))
-    fence_only = (not before.strip() or _FENCE_ONLY_BEFORE.fullmatch(before)) and (
-        not after.strip() or _FENCE_ONLY_AFTER.fullmatch(after)
-    )
-    if fence_only:
-        return [Repair("markdown-fence", 0, len(text), tuple(edits), True, "removed the markdown code fence")]
-    # Dropping prose is safe; dropping another JSON value is not.
-    return [Repair("text-around-json", 0, len(text), tuple(edits), not others, "removed the text around the JSON")]
+        n = len(text)
+        if _FENCE_ONLY_AFTER.fullmatch(after):
+            out.append(Repair("markdown-fence", end, n, (TextEdit(end, n, ""),), True, "removed the closing fence"))
+        else:
+            note = "removed the text after the JSON"
+            out.append(Repair("text-around-json", end, n, (TextEdit(end, n, ""),), not others, note))
+    return out

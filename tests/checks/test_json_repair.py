@@ -106,3 +106,15 @@ def test_repair_is_bounded_in_time() -> None:
     report = engine(deadline_ms=50, max_output_chars=10_000_000).validate(text)
     assert "ENG002" in codes(report)
     assert report.verdict is Verdict.BLOCK
+
+
+def test_text_and_fences_around_json_get_one_finding_per_side() -> None:
+    text = 'Here you go:\n```json\n{"a": 1}\n```\nAnything else?'
+    report = JSON_ENGINE.validate(text)
+    around = [(f.code, text[f.span.start : f.span.end]) for f in report.findings if f.code in ("JSON010", "JSON011")]
+    assert around == [("JSON011", "Here you go:\n```json\n"), ("JSON011", "\n```\nAnything else?")]
+    assert report.output == '{"a": 1}'
+    text = '```json\n{"a": 1}\n```'
+    report = JSON_ENGINE.validate(text)
+    assert [text[f.span.start : f.span.end] for f in report.findings] == ["```json\n", "\n```"]
+    assert report.output == '{"a": 1}'
