@@ -48,7 +48,11 @@ class JsonSchemaParams(JsonExtractParams):
     use_context_schema: bool = Field(default=True, description="A schema in the Context overrides the rule's")
     check_formats: bool = Field(default=True, description="Assert `format` (date-time, email, uri, uuid...)")
     coerce: bool = Field(default=True, description="Offer fixes for type mismatches (string '42' -> 42...)")
-    require_json: bool = Field(default=True, description="No (repairable) JSON at all is a finding of this rule")
+    require_json: bool = Field(
+        default=True,
+        description="This rule also reports (and repairs) JSON that is missing, broken or wrapped in text; set "
+        "false when the json_syntax/json_repair rules run beside it (the json policy does)",
+    )
     strict: bool = Field(default=False, description="pydantic models: validate in strict mode")
     max_errors: int = Field(default=50, ge=1)
     default_draft: Literal["2020-12", "2019-09", "7", "6", "4"] = Field(
@@ -254,6 +258,8 @@ class JsonSchemaCheck(Check):
                     evidence=Evidence(source="schema", details={"reason": reason}),
                 )
             return
+        if self.p.require_json and view.repairs:
+            yield _repairs_hit(doc, view)
         if validator is not None:
             yield from self._jsonschema(doc, ctx, view, validator)
         else:
@@ -366,6 +372,23 @@ class JsonSchemaCheck(Check):
 
 
 _ATTR = {"schema": "schema_", "schema_file": "schema_file", "model": "model"}
+
+
+def _repairs_hit(doc: Document, view: JsonView) -> Hit:
+    """Without the json_repair rules (a policy with just this rule), still deliver clean JSON: one finding
+    whose fix carries every repair the tolerant parser found (fences, prose, syntax)."""
+    repairs = view.repairs
+    kinds = sorted({r.issue for r in repairs})
+    edits = [Edit(start=e.start, end=e.end, replacement=e.replacement) for r in repairs for e in r.edits]
+    return Hit(
+        min(r.start for r in repairs),
+        max(r.end for r in repairs),
+        values={"detail": f"the JSON needs repairs before it can be used: {', '.join(kinds)}", "pointer": ""},
+        evidence=Evidence(source="json", details={"repairs": kinds, "edits": len(edits)}),
+        fix=Fix(title=f"repair the JSON ({', '.join(kinds)})", edits=edits, safe=all(r.safe for r in repairs)),
+    )
+
+
 _REQUIRED = re.compile(r"^(.*) is a required property$")
 _TYPE_NAMES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
 

@@ -178,3 +178,19 @@ def test_pydantic_model() -> None:
 def test_regeneration_carries_the_schema() -> None:
     check = _check(schema=SCHEMA)
     assert check.regeneration_extras() == {"schema": SCHEMA}
+
+
+def test_schema_rule_alone_still_repairs_and_validates(tmp_path: Path) -> None:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "person.yaml").write_text(
+        "name: person\nrules: [schema-violation]\n"
+        "overrides:\n  schema-violation: {params: {schema_file: fixtures/json/person.schema.json}}\n"
+    )
+    engine = Engine.from_policy("person", ruleset=load_ruleset([tmp_path]))
+    text = Path("fixtures/json/outputs/person_fenced.txt").read_text()
+    report = engine.validate(text)
+    assert report.verdict is Verdict.REPAIRED
+    assert json.loads(report.output) == {"name": "Zoë Müller", "age": 42, "email": "zoe@example.com", "tags": ["vip"]}
+    first = report.findings[0]
+    assert first.message.startswith("the JSON needs repairs before it can be used: markdown-fence")
+    assert engine.validate("I cannot answer that.").verdict is Verdict.REGENERATE
