@@ -248,6 +248,8 @@ class JsonSchemaCheck(Check):
         if validator is None and self.adapter is None:
             return  # no schema configured and none in the Context: nothing to check against
         view = json_view(doc, ctx, self.p, expect=True)
+        if view.too_deep:
+            return  # json-nesting-too-deep (JSON003) reports it; validating would only exhaust the stack
         if not view.ok:
             if self.p.require_json:
                 reason = "no JSON found" if not view.present else f"the JSON is invalid ({view.error})"

@@ -116,6 +116,11 @@ def build_view(
     else:
         view.present = view.strict = view.ok = view.whole = True
         view.start, view.end, view.candidates = lead, len(text.rstrip(" \t\n\r")), 1
+        # Nesting within the C parser's limit can still be past ours; counting brackets (C speed) tells
+        # when the value is worth measuring at all.
+        if text.count("[") + text.count("{") > max_depth and _depth(view.value, max_depth) > max_depth:
+            view.too_deep = True
+            view.error, view.error_pos = f"nesting deeper than {max_depth} levels", lead
         return view
     fences = [m for m in _FENCE.finditer(text) if m.group(1).lower() in _JSON_LANGS]
     if not expect_json and text[lead] not in "{[(" and not fences:
@@ -180,6 +185,23 @@ def _framed(text: str, start: int) -> bool:
 
 def _has_prose(repairs: list[Repair]) -> bool:
     return any(r.issue == "text-around-json" for r in repairs)
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of a parsed value, without recursion; stops counting past `limit`."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                return deepest
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
+    return deepest
 
 
 def _fenced_candidates(text: str, fences: list[re.Match[str]]) -> list[Candidate]:

@@ -75,6 +75,15 @@ def test_deep_nesting_is_a_finding_not_a_crash() -> None:
         assert not report.degraded or all(d.reason != "error" for d in report.degraded)
 
 
+def test_valid_but_deeper_than_the_limit() -> None:
+    text = "[" * 600 + "1" + "]" * 600  # fine for json.loads, past max_depth 512
+    report = JSON_ENGINE.validate(text, {"schema": {"type": "array"}})
+    assert codes(report) == ["JSON003"]
+    assert report.output == text
+    shallow = "[" * 500 + "1" + "]" * 500
+    assert JSON_ENGINE.validate(shallow, {"schema": {"type": "array"}}).findings == []
+
+
 def test_duplicate_keys_located() -> None:
     text = '{"id": 1, "név": "a", "név": "b"}'
     assert JSON_ENGINE.validate(text).findings == []  # a preview rule: off unless asked for
