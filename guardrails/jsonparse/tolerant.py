@@ -133,6 +133,7 @@ class _Parser:
         self.deadline = deadline
         self.max_depth = max_depth
         self.repairs: list[Repair] = []
+        self.string_mark = 0
         self.stack: list[_Frame] = []
         self.steps = 0
 
@@ -502,6 +503,7 @@ class _Parser:
         single = quote == "'"
         edits: list[TextEdit] = [TextEdit(pos, pos + 1, '"')] if single else []
         inner: list[TextEdit] = []  # quotes the model forgot to escape
+        self.string_mark = len(self.repairs)
         i = pos + 1
         while True:
             self.tick()
@@ -545,7 +547,17 @@ class _Parser:
     def flush_string(
         self, pos: int, end: int, edits: list[TextEdit], single: bool, inner: list[TextEdit], *, closed: bool = True
     ) -> None:
-        if single:
+        if single and closed:
+            # One edit per string, not one per quote: a report stays readable and the engine has fewer
+            # edits to check against each other. Fixes found inside the string fold into it.
+            folded = self.repairs[self.string_mark :]
+            del self.repairs[self.string_mark :]
+            new = apply(self.text, pos, end, [*folded, Repair("", pos, end, tuple(edits), True, "")])
+            extra = f" (and {len(folded)} fix{'es' if len(folded) > 1 else ''} inside)" if folded else ""
+            note = f"single quotes become double quotes{extra}"
+            safe = all(r.safe for r in folded)
+            self.add("single-quoted-string", pos, end, [TextEdit(pos, end, new)], note, safe=safe)
+        elif single:
             self.add("single-quoted-string", pos, end, edits, "single quotes become double quotes")
         if inner:
             # Where a string ends is a guess once quotes go unescaped. Trust it only when the inner quotes
