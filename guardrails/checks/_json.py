@@ -8,7 +8,7 @@ from pydantic import Field
 
 from guardrails.checks.base import CheckParams, DeadlineExceeded, RunContext
 from guardrails.document import Document
-from guardrails.jsonparse.view import JsonView, build_view, view_key
+from guardrails.jsonparse.view import JsonView, document_view, view_key
 
 
 class JsonExtractParams(CheckParams):
@@ -26,22 +26,18 @@ class JsonExtractParams(CheckParams):
 def json_view(doc: Document, ctx: RunContext, params: JsonExtractParams, *, expect: bool = False) -> JsonView:
     """The document's JSON view, parsed once per validation and shared by every JSON rule."""
     expect_json = expect or params.expect_json or ctx.context.schema_ is not None
-    key = view_key(expect_json, params.pick, params.max_depth)
-
-    def build(d: Document) -> JsonView | _TimedOut:
-        try:
-            return build_view(
-                d.text, expect_json=expect_json, pick=params.pick, max_depth=params.max_depth, deadline=ctx.deadline
-            )
-        except DeadlineExceeded:
-            return _TimedOut()
-
-    view = doc.view(key, build)
-    if isinstance(view, _TimedOut):
-        # Parsing ran out of time once: every JSON rule on this document is late, without parsing again.
+    timed_out: list[bool] = doc.view(view_key(expect_json, params.pick, params.max_depth) + "\x1ftimed-out", _flag)
+    if timed_out[0]:
+        # Parsing ran out of time once: every later JSON rule on this document is late without parsing again.
         raise DeadlineExceeded("parsing the JSON ran past the deadline")
-    return view
+    try:
+        return document_view(
+            doc, expect_json=expect_json, pick=params.pick, max_depth=params.max_depth, deadline=ctx.deadline
+        )
+    except DeadlineExceeded:
+        timed_out[0] = True
+        raise
 
 
-class _TimedOut:
-    """Stored in place of a view whose parse hit the deadline."""
+def _flag(_: Document) -> list[bool]:
+    return [False]

@@ -6,6 +6,15 @@ Private helpers for the `json_syntax`, `json_repair` and `json_schema` checks. T
 
 from guardrails.jsonparse.locate import locate, pointer_from_path
 from guardrails.jsonparse.tolerant import Repair, RepairResult, repair_region
-from guardrails.jsonparse.view import JsonView, build_view
+from guardrails.jsonparse.view import JsonView, build_view, document_view
 
-__all__ = ["JsonView", "Repair", "RepairResult", "build_view", "locate", "pointer_from_path", "repair_region"]
+__all__ = [
+    "JsonView",
+    "Repair",
+    "RepairResult",
+    "build_view",
+    "document_view",
+    "locate",
+    "pointer_from_path",
+    "repair_region",
+]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from json import JSONDecodeError
 from typing import Any, Literal
 
+from guardrails.document import Document
 from guardrails.jsonparse.locate import Located, locate
 from guardrails.jsonparse.strict import NonFiniteNumber, loads, raw_decode, skip_ws
 from guardrails.jsonparse.tolerant import Repair, RepairResult, TextEdit, repair_region
@@ -96,6 +97,20 @@ class JsonView:
 
 def view_key(expect_json: bool, pick: Pick, max_depth: int) -> str:
     return f"json\x1f{int(expect_json)}\x1f{pick}\x1f{max_depth}"
+
+
+def document_view(
+    doc: Document, *, expect_json: bool = False, pick: Pick = "largest", max_depth: int = 512, deadline: Any = None
+) -> JsonView:
+    """The JSON view of a document, shared with every other check that asks with the same settings.
+
+    For checks outside the JSON pack that read values in JSON outputs (facts, PII in fields...): with the
+    defaults they get the view the bundled JSON rules use in the default policy, parsed at most once.
+    """
+    key = view_key(expect_json, pick, max_depth)
+    return doc.view(
+        key, lambda d: build_view(d.text, expect_json=expect_json, pick=pick, max_depth=max_depth, deadline=deadline)
+    )
 
 
 def build_view(
