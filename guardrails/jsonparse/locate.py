@@ -97,3 +97,50 @@ def locate(text: str, root: int, path: Sequence[str | int]) -> Located | None:
     except (ValueError, IndexError, RecursionError):
         return None
     return Located(pos, end, key_start)
+
+
+def pointer_at(text: str, root: int, offset: int) -> list[str | int] | None:
+    """The path of the innermost value whose span contains `offset` (span -> pointer); None outside the JSON.
+
+    Walks down from the root, skipping sibling values with the C decoder: for checks that find something at
+    a character offset (a PII match, a banned word) and want to say which field it is in.
+    """
+    pos = skip_ws(text, root)
+    path: list[str | int] = []
+    try:
+        _, end = raw_decode(text, pos)
+        if not pos <= offset < end:
+            return None
+        while text[pos] in "{[":
+            inside = None
+            if text[pos] == "{":
+                pos = skip_ws(text, pos + 1)
+                while text[pos] != "}":
+                    name, after = scanstring(text, pos + 1)
+                    start = skip_ws(text, skip_ws(text, after) + 1)
+                    _, stop = raw_decode(text, start)
+                    if start <= offset < stop:
+                        inside = (name, start)
+                        break
+                    pos = skip_ws(text, stop)
+                    if text[pos] == ",":
+                        pos = skip_ws(text, pos + 1)
+            else:
+                pos = skip_ws(text, pos + 1)
+                index = 0
+                while text[pos] != "]":
+                    _, stop = raw_decode(text, pos)
+                    if pos <= offset < stop:
+                        inside = (index, pos)
+                        break
+                    index += 1
+                    pos = skip_ws(text, stop)
+                    if text[pos] == ",":
+                        pos = skip_ws(text, pos + 1)
+            if inside is None:
+                return path  # on the container's own punctuation or a key
+            path.append(inside[0])
+            pos = inside[1]
+    except (ValueError, IndexError, RecursionError):
+        return None
+    return path

@@ -22,7 +22,7 @@ from json import JSONDecodeError
 from typing import Any, Literal
 
 from guardrails.document import Document
-from guardrails.jsonparse.locate import Located, locate
+from guardrails.jsonparse.locate import Located, locate, pointer_at, pointer_from_path
 from guardrails.jsonparse.strict import NonFiniteNumber, loads, raw_decode, skip_ws
 from guardrails.jsonparse.tolerant import Repair, RepairResult, TextEdit, repair_region
 
@@ -80,6 +80,13 @@ class JsonView:
             return None
         key = None if found.key_start is None else self._original(found.key_start, False)
         return Located(self._original(found.start, False), self._original(found.end, True), key)
+
+    def pointer_at(self, offset: int) -> str | None:
+        """JSON pointer of the innermost value containing a character offset (JSON parsed as-is only)."""
+        if not self.strict:
+            return None
+        path = pointer_at(self.text, self.start, offset)
+        return None if path is None else pointer_from_path(path)
 
     def _original(self, pos: int, is_end: bool) -> int:
         """Map an offset in `repaired` back to the original text (edits shift everything after them)."""

@@ -33,3 +33,13 @@ def test_document_view_is_parsed_once_and_shared() -> None:
     first = document_view(doc)
     assert document_view(doc) is first
     assert first.value == {"a": 1} and first.strict
+
+
+def test_span_to_pointer() -> None:
+    text = 'Answer: {"user": {"email": "ana@example.com", "tags": ["a", "zoë"]}, "n": 1}'
+    view = document_view(Document(text), expect_json=True)
+    assert view.pointer_at(text.index("ana@")) == "/user/email"
+    assert view.pointer_at(text.index("zoë")) == "/user/tags/1"
+    assert view.pointer_at(text.index('"n"')) == ""  # a key belongs to its object
+    assert view.pointer_at(text.index("1}")) == "/n"
+    assert view.pointer_at(0) is None  # prose, not JSON

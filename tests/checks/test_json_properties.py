@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from guardrails.findings import Report, Verdict
+from guardrails.jsonparse.locate import pointer_from_path
 from guardrails.jsonparse.tolerant import apply, repair_region
 from guardrails.jsonparse.view import build_view
 from tests.checks._json_helpers import JSON_ENGINE, UNSAFE_ENGINE
@@ -100,6 +101,7 @@ def test_every_pointer_locates_its_value(value: Any) -> None:
         found = view.locate(list(path))
         assert found is not None
         assert json.loads(text[found.start : found.end]) == v or v != v
+        assert view.pointer_at(found.start) == pointer_from_path(path)  # span -> pointer, the other way
         if isinstance(v, dict):
             for k, child in v.items():
                 walk(child, (*path, k))
