@@ -182,7 +182,10 @@ def fingerprint(rule_id: str, matched_text: str, anchor: str = "") -> str:
     Offsets are left out on purpose so that an unrelated edit earlier in the output does not
     invalidate a reviewer's suppression.
     """
-    digest = hashlib.blake2b(f"{rule_id}\x1f{anchor}\x1f{matched_text}".encode(), digest_size=10)
+    # surrogatepass: text decoded with surrogateescape (lone surrogates) must not crash validation.
+    digest = hashlib.blake2b(
+        f"{rule_id}\x1f{anchor}\x1f{matched_text}".encode("utf-8", "surrogatepass"), digest_size=10
+    )
     return digest.hexdigest()
 
 

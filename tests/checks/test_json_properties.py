@@ -28,8 +28,10 @@ json_values = st.recursive(
 # Text built from JSON's own punctuation and LLM habits: the inputs the tolerant parser must survive.
 _PIECES = [*list("{}[]():,\"'\\/*#` \n\t.-+_0123456789eEaxTrueFalsNnIfiy…é中"), "```json\n", "...", '"k": ', "None"]
 jsonish = st.lists(st.sampled_from(_PIECES), max_size=60).map("".join)
+# Lone surrogates: what bytes decoded with errors="surrogateescape" look like.
+surrogate_text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0xDFFF), max_size=40)
 any_text = st.one_of(
-    st.text(max_size=200), st.binary(max_size=200).map(lambda b: b.decode("utf-8", "replace")), jsonish
+    surrogate_text, st.text(max_size=200), st.binary(max_size=200).map(lambda b: b.decode("utf-8", "replace")), jsonish
 )
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

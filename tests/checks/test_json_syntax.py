@@ -120,3 +120,12 @@ def test_ten_megabytes() -> None:
 def test_degenerate_inputs_never_raise(text: str) -> None:
     report = JSON_ENGINE.validate(text)
     assert not [d for d in report.degraded if d.reason == "error"], report.degraded
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a": "\ud800"}', "{'a': '\udcff'}", '{"a": 1}\udc80', b"{'k': '\xff'}".decode("utf-8", "surrogateescape")],
+)
+def test_lone_surrogates_never_raise(text: str) -> None:
+    report = JSON_ENGINE.validate(text)
+    assert not [d for d in report.degraded if d.reason == "error"]
