@@ -123,6 +123,7 @@ def document_view(
 def build_view(
     text: str, *, expect_json: bool, pick: Pick = "largest", max_depth: int = 512, deadline: Any = None
 ) -> JsonView:
+    """Find, parse (and if needed repair) the JSON of an output, by the rules in this module's docstring."""
     view = JsonView(text)
     lead = skip_ws(text, 0)
     if lead == len(text):
