@@ -182,6 +182,7 @@ def fingerprint(rule_id: str, matched_text: str, anchor: str = "") -> str:
     Offsets are left out on purpose so that an unrelated edit earlier in the output does not
     invalidate a reviewer's suppression.
     """
+    # surrogatepass: a caller may fingerprint text with lone surrogates (surrogateescape-decoded bytes).
     digest = hashlib.blake2b(
         f"{rule_id}\x1f{anchor}\x1f{matched_text}".encode("utf-8", "surrogatepass"), digest_size=10
     )

@@ -1,0 +1,43 @@
+"""What the JSON checks share: extraction params and the one JSON view per document."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from guardrails.checks.base import CheckParams, DeadlineExceeded, RunContext
+from guardrails.document import Document
+from guardrails.jsonparse.view import JsonView, document_view, view_key
+
+
+class JsonExtractParams(CheckParams):
+    expect_json: bool = Field(
+        default=False,
+        description="The output must be JSON: prose around it is extracted and no JSON is a finding. "
+        "When false (and the Context has no schema), only outputs that start like JSON are checked.",
+    )
+    pick: Literal["largest", "first", "last"] = Field(
+        default="largest", description="Which of several JSON values in the output is the JSON"
+    )
+    max_depth: int = Field(default=512, ge=1, le=100_000, description="Deeper nesting is a finding, not a crash")
+
+
+def json_view(doc: Document, ctx: RunContext, params: JsonExtractParams, *, expect: bool = False) -> JsonView:
+    """The document's JSON view, parsed once per validation and shared by every JSON rule."""
+    expect_json = expect or params.expect_json or ctx.context.schema_ is not None
+    timed_out: list[bool] = doc.view(view_key(expect_json, params.pick, params.max_depth) + "\x1ftimed-out", _flag)
+    if timed_out[0]:
+        # Parsing ran out of time once: every later JSON rule on this document is late without parsing again.
+        raise DeadlineExceeded("parsing the JSON ran past the deadline")
+    try:
+        return document_view(
+            doc, expect_json=expect_json, pick=params.pick, max_depth=params.max_depth, deadline=ctx.deadline
+        )
+    except DeadlineExceeded:
+        timed_out[0] = True
+        raise
+
+
+def _flag(_: Document) -> list[bool]:
+    return [False]

@@ -1,0 +1,147 @@
+"""Loading JSON Schemas for the json_schema check: files, drafts, $ref checks, pydantic models by path.
+
+Everything here runs when a rule is compiled (or a Context schema is first seen); errors are ValueErrors
+that name the key and what to do, which the rule loader turns into load errors naming file and rule.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import jsonschema
+import referencing
+import referencing.exceptions
+import yaml
+from jsonschema import validators
+from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel
+
+from guardrails.jsonparse.locate import pointer_from_path
+
+
+def load_schema_file(path_str: str) -> Any:
+    path = Path(path_str)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ValueError(f"key 'params.schema_file': schema file {path_str!r} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"key 'params.schema_file': cannot read schema file {path_str!r}: {exc}") from exc
+    if path.suffix in {".yaml", ".yml"}:
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"key 'params.schema_file': {path_str}: invalid YAML: {exc}") from exc
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"key 'params.schema_file': {path_str}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from exc
+
+
+def _refuse_remote(uri: str) -> referencing.Resource[Any]:
+    raise referencing.exceptions.NoSuchResource(ref=uri)  # type: ignore[call-arg]
+
+
+_REGISTRY: referencing.Registry[Any] = referencing.Registry(retrieve=_refuse_remote)  # type: ignore[call-arg]
+
+
+def _refs(node: Any, base: str, path: tuple[str | int, ...]) -> Iterator[tuple[str, str, tuple[str | int, ...]]]:
+    """Every ($ref value, absolute ref, schema path) in a schema, following $id base changes."""
+    stack = [(node, base, path)]
+    while stack:
+        node, base, path = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("$id"), str):
+                base = urljoin(base, node["$id"])
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                yield ref, urljoin(base, ref), path
+            for k, v in node.items():
+                if k not in ("enum", "const", "examples", "default"):
+                    stack.append((v, base, (*path, k)))
+        elif isinstance(node, list):
+            stack.extend((v, base, (*path, i)) for i, v in enumerate(node))
+
+
+_DRAFTS: dict[str, type[jsonschema.protocols.Validator]] = {
+    "2020-12": jsonschema.Draft202012Validator,
+    "2019-09": jsonschema.Draft201909Validator,
+    "7": jsonschema.Draft7Validator,
+    "6": jsonschema.Draft6Validator,
+    "4": jsonschema.Draft4Validator,
+}
+
+
+def compile_schema(
+    schema: Any, where: str, *, check_formats: bool = True, default_draft: str = "2020-12"
+) -> jsonschema.protocols.Validator:
+    """Check a schema and build its validator; ValueError with `where` and the bad keyword otherwise."""
+    if not isinstance(schema, (dict, bool)):
+        raise ValueError(f"{where}: a JSON Schema must be an object or a boolean, got {type(schema).__name__}")
+    if isinstance(schema, dict) and isinstance(schema.get("$schema"), str):
+        known = {str(cls.META_SCHEMA.get("$id", cls.META_SCHEMA.get("id", ""))).rstrip("#") for cls in _DRAFTS.values()}
+        if schema["$schema"].rstrip("#") not in known:
+            raise ValueError(
+                f"{where}: unknown $schema {schema['$schema']!r}; use one of the JSON Schema drafts "
+                "(draft-04, -06, -07, 2019-09, 2020-12) or leave $schema out"
+            )
+    cls = validators.validator_for(schema, default=_DRAFTS[default_draft])
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        at = pointer_from_path(exc.absolute_path) or "/"
+        raise ValueError(f"{where}: invalid JSON Schema at {at}: {exc.message[:300]}") from exc
+    fmt = cls.FORMAT_CHECKER if check_formats else None
+    validator = cls(schema, registry=_REGISTRY, format_checker=fmt)
+    if isinstance(schema, dict):
+        root = schema.get("$id", "") if isinstance(schema.get("$id"), str) else ""
+        resolver = validator._resolver  # type: ignore[attr-defined]
+        for ref, absolute, path in _refs(schema, root, ()):
+            try:
+                _lookup(resolver, absolute, ref)
+            except referencing.exceptions.Unresolvable as exc:
+                at = pointer_from_path(path) or "/"
+                remote = absolute.startswith(("http://", "https://", "file:", "urn:")) and not ref.startswith("#")
+                hint = (
+                    "remote references are never fetched (no network at validation time): put the referenced "
+                    "schema under $defs and point to it with '#/$defs/...'"
+                    if remote
+                    else "no such location in the schema"
+                )
+                raise ValueError(f"{where}: unknown $ref {ref!r} at {at}: {hint}") from exc
+    return validator
+
+
+def _lookup(resolver: Any, absolute: str, ref: str) -> None:
+    """Resolve a $ref as the validator will: against its $id base, or (draft 7: $ref hides $id) as written."""
+    try:
+        resolver.lookup(absolute or ref)
+    except referencing.exceptions.Unresolvable:
+        if absolute == ref:
+            raise
+        resolver.lookup(ref)
+
+
+def import_model(path: str) -> type[BaseModel]:
+    module_name, sep, attr = path.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"key 'params.model': {path!r} is not an import path like 'package.module:Model'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"key 'params.model': cannot import module {module_name!r}: {exc}") from exc
+    obj: Any = module
+    for part in attr.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise ValueError(f"key 'params.model': module {module_name!r} has no attribute {attr!r}")
+    if not (isinstance(obj, type) and issubclass(obj, BaseModel)):
+        raise ValueError(f"key 'params.model': {path!r} is not a pydantic model class")
+    return obj

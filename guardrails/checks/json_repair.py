@@ -1,0 +1,90 @@
+"""`json_repair`: one kind of JSON damage (trailing comma, single quotes, truncation...) and its fix.
+
+The tolerant parser (guardrails.jsonparse) finds every repair in one pass over the shared JSON view;
+each rule of this kind reports the repairs of its `issue`, one finding per occurrence, each with a Fix
+whose edits lie inside the finding. Valid JSON has no repairs, so it is never changed, and every fix
+was checked to yield valid JSON together with the others before it is offered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+from pydantic import Field
+
+from guardrails.checks._json import JsonExtractParams, json_view
+from guardrails.checks.base import Check, Hit, RunContext
+from guardrails.document import Document
+from guardrails.findings import Edit, Evidence, Fix
+from guardrails.jsonparse.tolerant import ISSUES, Repair
+
+Issue = Literal[
+    "markdown-fence",
+    "text-around-json",
+    "trailing-comma",
+    "single-quoted-string",
+    "unquoted-string",
+    "json-comment",
+    "non-json-literal",
+    "invalid-number",
+    "non-finite-number",
+    "truncated-json",
+    "raw-control-character",
+    "unescaped-quote",
+    "missing-separator",
+    "mismatched-bracket",
+    "invalid-escape",
+    "ellipsis-placeholder",
+    "missing-value",
+]
+assert set(Issue.__args__) == set(ISSUES)  # type: ignore[attr-defined]
+
+
+class JsonRepairParams(JsonExtractParams):
+    issue: Issue = Field(description="Which kind of damage this rule reports and fixes")
+    max_hits: int = Field(default=20, ge=1, description="Occurrences reported one by one; the rest share one finding")
+    fix_safe: bool | None = Field(
+        default=None, description="Override the fix's safety (default: decided per repair, see the rule description)"
+    )
+
+
+class JsonRepairCheck(Check):
+    kind = "json_repair"
+    Params = JsonRepairParams
+
+    def __init__(self, params: JsonRepairParams) -> None:
+        super().__init__(params)
+        self.p = params
+
+    def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
+        view = json_view(doc, ctx, self.p)
+        if not view.repairs:
+            return
+        mine = [r for r in view.repairs if r.issue == self.p.issue]
+        head, rest = mine[: self.p.max_hits], mine[self.p.max_hits :]
+        if rest:  # keep the report readable: the last finding carries every remaining repair
+            head, rest = mine[: self.p.max_hits - 1], mine[self.p.max_hits - 1 :]
+        for r in head:
+            yield self._hit(doc, [r], r.note)
+        if rest:
+            yield self._hit(doc, rest, f"{rest[0].note}, and {len(rest) - 1} more like it")
+
+    def _hit(self, doc: Document, repairs: list[Repair], note: str) -> Hit:
+        start = min(r.start for r in repairs)
+        end = max(r.end for r in repairs)
+        safe = all(r.safe for r in repairs) if self.p.fix_safe is None else self.p.fix_safe
+        edits = [Edit(start=e.start, end=e.end, replacement=e.replacement) for r in repairs for e in r.edits]
+        return Hit(
+            start,
+            end,
+            values={"note": note, "count": len(repairs)},
+            evidence=Evidence(
+                matched=doc.text[start:end][:120],
+                details={"issue": self.p.issue, "occurrences": len(repairs)},
+            ),
+            fix=Fix(title=note, edits=edits, safe=safe),
+        )
+
+
+CHECK = JsonRepairCheck

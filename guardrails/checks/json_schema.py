@@ -1,0 +1,265 @@
+"""`json_schema`: the JSON must satisfy a JSON Schema (draft 7, 2019-09, 2020-12...) or a pydantic model.
+
+The schema comes from the rule's params (`schema` inline, `schema_file`, or `model: "pkg.mod:Model"`), or
+per call from `Context.schema` (it wins when set). Validators are compiled once (per call schemas are
+cached). One finding per failing JSON path, with the JSON pointer and the character span of the value;
+`$ref`s are resolved inside the schema only: nothing is fetched over the network. Type mismatches get
+coercion fixes (string "42" -> 42, one object -> a list of it...) marked safe or unsafe.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import jsonschema
+import referencing
+import referencing.exceptions
+from jsonschema.exceptions import ValidationError, best_match, relevance
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from guardrails.checks._json import JsonExtractParams, json_view
+from guardrails.checks._json.coerce import coercion_fix
+from guardrails.checks._json.errors import describe, error_paths, jsonable, short
+from guardrails.checks._json.schemas import compile_schema, import_model, load_schema_file
+from guardrails.checks.base import Check, Hit, RunContext
+from guardrails.document import Document
+from guardrails.findings import Edit, Evidence, Fix
+from guardrails.jsonparse.locate import pointer_from_path
+from guardrails.jsonparse.view import JsonView
+
+_CONTEXT_CACHE_SIZE = 256
+
+
+class JsonSchemaParams(JsonExtractParams):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    schema_: dict[str, Any] | bool | None = Field(default=None, alias="schema", description="Inline JSON Schema")
+    schema_file: str | None = Field(default=None, description="Path to a JSON (or YAML) Schema file")
+    model: str | None = Field(default=None, description="A pydantic model by import path, `package.module:Model`")
+    use_context_schema: bool = Field(default=True, description="A schema in the Context overrides the rule's")
+    check_formats: bool = Field(default=True, description="Assert `format` (date-time, email, uri, uuid...)")
+    coerce: bool = Field(default=True, description="Offer fixes for type mismatches (string '42' -> 42...)")
+    require_json: bool = Field(
+        default=True,
+        description="This rule also reports (and repairs) JSON that is missing, broken or wrapped in text; set "
+        "false when the json_syntax/json_repair rules run beside it (the json policy does)",
+    )
+    strict: bool = Field(default=False, description="pydantic models: validate in strict mode")
+    max_errors: int = Field(default=50, ge=1)
+    default_draft: Literal["2020-12", "2019-09", "7", "6", "4"] = Field(
+        default="2020-12", description="Draft for schemas without a $schema keyword"
+    )
+
+
+class JsonSchemaCheck(Check):
+    kind = "json_schema"
+    Params = JsonSchemaParams
+
+    def __init__(self, params: JsonSchemaParams) -> None:
+        super().__init__(params)
+        self.p = params
+        given = [k for k in ("schema", "schema_file", "model") if getattr(params, _ATTR[k]) is not None]
+        if len(given) > 1:
+            raise ValueError(f"keys 'params.{given[0]}' and 'params.{given[1]}': give only one schema source")
+        self.schema: Any = None
+        self.validator: jsonschema.protocols.Validator | None = None
+        self.model: type[BaseModel] | None = None
+        self.adapter: TypeAdapter[Any] | None = None
+        if params.model is not None:
+            self.model = import_model(params.model)
+            self.adapter = TypeAdapter(self.model)
+            self.schema = self.model.model_json_schema()
+        elif params.schema_file is not None:
+            self.schema = load_schema_file(params.schema_file)
+            self.validator = compile_schema(
+                self.schema,
+                f"key 'params.schema_file' ({params.schema_file})",
+                check_formats=params.check_formats,
+                default_draft=params.default_draft,
+            )
+        elif params.schema_ is not None:
+            self.schema = params.schema_
+            self.validator = compile_schema(
+                self.schema,
+                "key 'params.schema'",
+                check_formats=params.check_formats,
+                default_draft=params.default_draft,
+            )
+        self._context_cache: OrderedDict[str, jsonschema.protocols.Validator] = OrderedDict()
+        self._last_context: tuple[Any, jsonschema.protocols.Validator] | None = None
+
+    def regeneration_extras(self) -> dict[str, Any]:
+        return {"schema": self.schema} if isinstance(self.schema, dict) else {}
+
+    def _context_validator(self, schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+        """Per-call schemas are compiled once and cached by content (bounded LRU)."""
+        last = self._last_context
+        if last is not None and last[0] is schema:
+            return last[1]
+        # Context validation copies the dict, so identity rarely holds. Not `==` either: 1 == True == 1.0,
+        # and {"enum": [1]} is not {"enum": [true]}. repr keeps the types apart (~10 us for a 2 KB schema).
+        key = repr(schema)
+        validator = self._context_cache.get(key)
+        if validator is None:
+            validator = compile_schema(
+                schema, "Context.schema", check_formats=self.p.check_formats, default_draft=self.p.default_draft
+            )
+            self._context_cache[key] = validator
+            if len(self._context_cache) > _CONTEXT_CACHE_SIZE:
+                self._context_cache.popitem(last=False)
+        self._last_context = (schema, validator)
+        return validator
+
+    def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
+        context_schema = ctx.context.schema_ if self.p.use_context_schema else None
+        validator = self._context_validator(context_schema) if context_schema is not None else self.validator
+        if validator is None and self.adapter is None:
+            return  # no schema configured and none in the Context: nothing to check against
+        view = json_view(doc, ctx, self.p, expect=True)
+        if view.too_deep:
+            return  # json-nesting-too-deep (JSON003) reports it; validating would only exhaust the stack
+        if not view.ok:
+            if self.p.require_json:
+                reason = "no JSON found" if not view.present else f"the JSON is invalid ({view.error})"
+                yield Hit(
+                    0,
+                    len(doc.text),
+                    values={"detail": f"cannot validate against the schema: {reason}", "pointer": ""},
+                    evidence=Evidence(source="schema", details={"reason": reason}),
+                )
+            return
+        if self.p.require_json and view.repairs:
+            yield _repairs_hit(doc, view)
+        if validator is not None:
+            yield from self._jsonschema(doc, ctx, view, validator)
+        else:
+            yield from self._pydantic(doc, view)
+
+    # -- JSON Schema ------------------------------------------------------------------------------
+
+    def _jsonschema(
+        self, doc: Document, ctx: RunContext, view: JsonView, validator: jsonschema.protocols.Validator
+    ) -> Iterator[Hit]:
+        groups: dict[str, list[tuple[ValidationError, tuple[str | int, ...], str | None]]] = {}
+        count = 0
+        try:
+            for error in validator.iter_errors(view.value):
+                ctx.deadline.check()
+                leaf = best_match([error]) or error
+                for path, extra_key in error_paths(leaf):
+                    groups.setdefault(pointer_from_path(path), []).append((leaf, path, extra_key))
+                count += 1
+                if count >= self.p.max_errors:
+                    break
+        except referencing.exceptions.Unresolvable as exc:
+            raise ValueError(f"schema $ref cannot be resolved (remote refs are never fetched): {exc}") from exc
+        for pointer, items in groups.items():
+            items.sort(key=lambda item: relevance(item[0]))
+            error, path, extra_key = items[0]
+            yield self._schema_hit(
+                doc, view, validator, pointer=pointer, error=error, path=path, extra_key=extra_key, others=items[1:]
+            )
+
+    def _schema_hit(
+        self,
+        doc: Document,
+        view: JsonView,
+        validator: jsonschema.protocols.Validator,
+        *,
+        pointer: str,
+        error: ValidationError,
+        path: tuple[str | int, ...],
+        extra_key: str | None,
+        others: list[tuple[ValidationError, tuple[str | int, ...], str | None]],
+    ) -> Hit:
+        keyword = str(error.validator)
+        located = view.locate(path)
+        if located is None:  # a missing member: point at its parent
+            located = view.locate(path[:-1]) if path else None
+        start, end = (located.start, located.end) if located else (view.start, view.end)
+        if extra_key is not None and located is not None and located.key_start is not None:
+            start = located.key_start
+        detail = describe(error, pointer, extra_key)
+        fix = None
+        if self.p.coerce and view.strict:
+            fix = coercion_fix(
+                doc.text, view, validator=validator, error=error, path=path, extra_key=extra_key, start=start, end=end
+            )
+        if fix is not None:
+            start = min(start, *(e.start for e in fix.edits))
+            end = max(end, *(e.end for e in fix.edits))
+        return Hit(
+            start,
+            end,
+            values={"detail": detail, "pointer": pointer, "keyword": keyword},
+            pointer=pointer,
+            evidence=Evidence(
+                source="schema",
+                pattern=pointer_from_path(error.absolute_schema_path),
+                details={
+                    "keyword": keyword,
+                    "expected": jsonable(error.validator_value),
+                    "got": short(error.instance),
+                    **({"also": [describe(e, pointer, k) for e, _, k in others]} if others else {}),
+                },
+            ),
+            fix=fix,
+        )
+
+    # -- pydantic ---------------------------------------------------------------------------------
+
+    def _pydantic(self, doc: Document, view: JsonView) -> Iterator[Hit]:
+        assert self.adapter is not None
+        try:
+            if view.strict:
+                self.adapter.validate_json(doc.text[view.start : view.end], strict=self.p.strict)
+            else:
+                self.adapter.validate_python(view.value, strict=self.p.strict)
+            return
+        except PydanticValidationError as exc:
+            errors = exc.errors(include_url=False)
+        seen: set[str] = set()
+        for err in errors[: self.p.max_errors]:
+            path = tuple(p for p in err["loc"] if isinstance(p, (str, int)))
+            pointer = pointer_from_path(path)
+            if pointer in seen:
+                continue
+            seen.add(pointer)
+            located = view.locate(path) or (view.locate(path[:-1]) if path else None)
+            start, end = (located.start, located.end) if located else (view.start, view.end)
+            where = pointer or "the top level"
+            got = "" if err["type"] == "missing" else f" (got {short(err.get('input'))})"
+            detail = f"{where}: {err['msg']}{got}"
+            yield Hit(
+                start,
+                end,
+                values={"detail": detail, "pointer": pointer, "keyword": err["type"]},
+                pointer=pointer,
+                evidence=Evidence(
+                    source=self.p.model, details={"keyword": err["type"], "got": short(err.get("input"))}
+                ),
+            )
+
+
+_ATTR = {"schema": "schema_", "schema_file": "schema_file", "model": "model"}
+
+
+def _repairs_hit(doc: Document, view: JsonView) -> Hit:
+    """Without the json_repair rules (a policy with just this rule), still deliver clean JSON: one finding
+    whose fix carries every repair the tolerant parser found (fences, prose, syntax)."""
+    repairs = view.repairs
+    kinds = sorted({r.issue for r in repairs})
+    edits = [Edit(start=e.start, end=e.end, replacement=e.replacement) for r in repairs for e in r.edits]
+    return Hit(
+        min(r.start for r in repairs),
+        max(r.end for r in repairs),
+        values={"detail": f"the JSON needs repairs before it can be used: {', '.join(kinds)}", "pointer": ""},
+        evidence=Evidence(source="json", details={"repairs": kinds, "edits": len(edits)}),
+        fix=Fix(title=f"repair the JSON ({', '.join(kinds)})", edits=edits, safe=all(r.safe for r in repairs)),
+    )
+
+
+CHECK = JsonSchemaCheck

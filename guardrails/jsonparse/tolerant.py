@@ -1,0 +1,719 @@
+"""A tolerant JSON parser that reports every repair as an edit of the original text.
+
+It reads almost-JSON the way an LLM writes it (trailing commas, single quotes, unquoted keys, comments,
+Python literals, unescaped quotes, raw newlines, truncated endings...) and, instead of returning a
+rewritten text, returns `Repair`s: an issue name, the span it covers and the edits that fix it. The
+edits are then applied and the result is parsed by the strict C decoder: a repair is offered only when
+it yields valid JSON, so a bad guess never reaches the caller as a "fix".
+
+Single pass, explicit stack (no recursion: 100k nested brackets are a finding, not a crash), regexes
+only for runs of plain characters, and a deadline check every few hundred steps: linear in the input.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from guardrails.jsonparse.strict import NonFiniteNumber, loads
+
+# Issue names double as the `issue` param of the json_repair check; rules/json.yaml gives each a code.
+ISSUES = (
+    "markdown-fence",
+    "text-around-json",
+    "trailing-comma",
+    "single-quoted-string",
+    "unquoted-string",
+    "json-comment",
+    "non-json-literal",
+    "invalid-number",
+    "non-finite-number",
+    "truncated-json",
+    "raw-control-character",
+    "unescaped-quote",
+    "missing-separator",
+    "mismatched-bracket",
+    "invalid-escape",
+    "ellipsis-placeholder",
+    "missing-value",
+)
+
+_WS = re.compile(r"[ \t\n\r]*")
+_PLAIN = {'"': re.compile(r'[^"\\\x00-\x1f]*'), "'": re.compile(r"[^'\"\\\x00-\x1f]*")}
+_WORD = re.compile(r"[^\W\d]\w*|\$\w*")
+_NUMBER_TOKEN = re.compile(r"[-+]?(?:[0-9_]+\.?[0-9_]*|\.[0-9_]+)(?:[eE][-+]?[0-9_]*)?")
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?\Z")
+_UNQUOTED_VALUE_END = re.compile(r"[,}\]\n\r]")
+_SWALLOWED = re.compile(r'"\s*[:,\]}]\s*["\[{]|"\s*[}\]]')
+_HEX4 = re.compile(r"[0-9a-fA-F]{4}")
+
+_LITERALS = {
+    "True": "true",
+    "TRUE": "true",
+    "False": "false",
+    "FALSE": "false",
+    "None": "null",
+    "NULL": "null",
+    "Null": "null",
+    "none": "null",
+    "nil": "null",
+    "undefined": "null",
+}
+_NON_FINITE = {"NaN", "Infinity", "inf", "Inf", "nan"}
+_CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+# Parser states inside a container.
+_OBJ_KEY, _OBJ_COLON, _OBJ_VALUE, _OBJ_NEXT, _ARR_VALUE, _ARR_NEXT = range(6)
+
+
+class RepairAborted(Exception):
+    """The input is too far from JSON to repair with confidence (or too deep)."""
+
+    def __init__(self, pos: int, message: str, *, too_deep: bool = False) -> None:
+        super().__init__(message)
+        self.pos = pos
+        self.too_deep = too_deep
+
+
+@dataclass(frozen=True, slots=True)
+class TextEdit:
+    start: int
+    end: int
+    replacement: str
+
+
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """One thing wrong with the JSON and how to fix it: its edits all lie inside [start, end]."""
+
+    issue: str
+    start: int
+    end: int
+    edits: tuple[TextEdit, ...]
+    safe: bool
+    note: str
+
+
+@dataclass(slots=True)
+class RepairResult:
+    ok: bool
+    """True when applying every repair gives valid JSON (`value` holds it)."""
+    start: int
+    end: int
+    """The JSON's region in the text: the value starts at `start`; repairs lie inside [start, end]."""
+    repairs: list[Repair] = field(default_factory=list)
+    value: Any = None
+    repaired: str = ""
+    """text[start:end] with every repair applied."""
+    problem: str | None = None
+    problem_pos: int | None = None
+    too_deep: bool = False
+
+
+@dataclass(slots=True)
+class _Frame:
+    opener: str  # "{", "[" or "(" (a Python tuple, read as an array)
+    open_pos: int
+    state: int
+    comma: int = -1  # position of a comma not yet followed by a member
+    after_value: int = -1  # end of the last complete member, where a missing comma goes
+    member_start: int = -1  # where the current member starts (its comma, or its key)
+    key_end: int = -1
+    value_start: int = -1  # where the current (array) element starts
+    set_literal: bool = False  # "{'a', 'b'}": a Python set, read as an array
+
+
+class _Parser:
+    def __init__(self, text: str, start: int, end: int, deadline: Any, max_depth: int) -> None:
+        self.text = text
+        self.end = end
+        self.start = start
+        self.deadline = deadline
+        self.max_depth = max_depth
+        self.repairs: list[Repair] = []
+        self.string_mark = 0
+        self.stack: list[_Frame] = []
+        self.steps = 0
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def add(self, issue: str, start: int, end: int, edits: list[TextEdit], note: str, *, safe: bool = True) -> None:
+        self.repairs.append(Repair(issue, start, end, tuple(edits), safe, note))
+
+    def tick(self) -> None:
+        self.steps += 1
+        if self.steps & 255 == 0 and self.deadline is not None:
+            self.deadline.check()
+
+    def skip(self, pos: int) -> int:
+        """Skip whitespace and comments (each comment becomes a repair)."""
+        text, end = self.text, self.end
+        while True:
+            pos = _WS.match(text, pos, end).end()  # type: ignore[union-attr]
+            if pos >= end:
+                return pos
+            c = text[pos]
+            if c == "/" and pos + 1 < end and text[pos + 1] in "/*":
+                if text[pos + 1] == "/":
+                    stop = _line_end(text, pos, end)
+                else:
+                    close = text.find("*/", pos + 2, end)
+                    stop = end if close < 0 else close + 2
+            elif c == "#":
+                stop = _line_end(text, pos, end)
+            else:
+                return pos
+            self.add("json-comment", pos, stop, [TextEdit(pos, stop, "")], "removed a comment")
+            pos = stop
+
+    def next_significant(self, pos: int) -> int:
+        return _WS.match(self.text, pos, self.end).end()  # type: ignore[union-attr]
+
+    # -- driver -------------------------------------------------------------------------------
+
+    def parse(self) -> int:
+        """Parse one value from self.start; returns the end of the region the repairs cover."""
+        pos = self.skip(self.start)
+        if pos >= self.end:
+            raise RepairAborted(pos, "no JSON value")
+        pos = self.value(pos, "top")
+        while self.stack:
+            self.tick()
+            pos = self.skip(pos)
+            if pos >= self.end:
+                return self.truncated(pos, None)
+            pos = self.step(pos)
+        return pos
+
+    def step(self, pos: int) -> int:
+        frame = self.stack[-1]
+        c = self.text[pos]
+        state = frame.state
+        if c in "}])":
+            return self.close(frame, pos)
+        if c == ",":
+            return self.comma(frame, pos)
+        if state == _OBJ_KEY:
+            return self.key(frame, pos)
+        if state == _OBJ_COLON:
+            if c == ":":
+                frame.state = _OBJ_VALUE
+                return pos + 1
+            if c in "=":
+                self.add("missing-separator", pos, pos + 1, [TextEdit(pos, pos + 1, ":")], "replaced '=' with ':'")
+                frame.state = _OBJ_VALUE
+                return pos + 1
+            self.add(
+                "missing-separator",
+                frame.key_end,
+                pos,
+                [TextEdit(frame.key_end, frame.key_end, ":")],
+                "inserted the missing ':' after a key",
+            )
+            frame.state = _OBJ_VALUE
+            return pos
+        if state in (_OBJ_VALUE, _ARR_VALUE):
+            if c == "." and self.text.startswith("...", pos) and state == _ARR_VALUE:
+                return self.ellipsis(frame, pos)
+            frame.value_start = pos
+            return self.value(pos, "value")
+        # _OBJ_NEXT or _ARR_NEXT: a member follows without a comma.
+        if c == ":" and state == _ARR_NEXT:
+            return self.pair_in_array(frame, pos)
+        if c == "." and self.text.startswith("...", pos) and state == _ARR_NEXT:
+            return self.ellipsis(frame, pos)
+        at = frame.after_value
+        self.add("missing-separator", at, pos, [TextEdit(at, at, ",")], "inserted the missing ',' between members")
+        frame.state = _OBJ_KEY if state == _OBJ_NEXT else _ARR_VALUE
+        frame.member_start = at
+        return pos
+
+    # -- structure ------------------------------------------------------------------------------
+
+    def push(self, opener: str, pos: int) -> int:
+        if len(self.stack) >= self.max_depth:
+            raise RepairAborted(pos, f"nesting deeper than {self.max_depth} levels", too_deep=True)
+        state = _OBJ_KEY if opener == "{" else _ARR_VALUE
+        self.stack.append(_Frame(opener, pos, state))
+        return pos + 1
+
+    def value_done(self, end: int) -> None:
+        if self.stack:
+            frame = self.stack[-1]
+            frame.state = _OBJ_NEXT if frame.opener == "{" else _ARR_NEXT
+            frame.after_value = end
+            frame.comma = -1
+
+    def close(self, frame: _Frame, pos: int) -> int:
+        c = self.text[pos]
+        if frame.state in (_OBJ_COLON, _OBJ_VALUE):
+            at = frame.key_end if frame.state == _OBJ_COLON else pos
+            insert = ": null" if frame.state == _OBJ_COLON else "null"
+            self.add(
+                "missing-value",
+                frame.member_start,
+                pos,
+                [TextEdit(at, at, insert)],
+                "a key has no value: null",
+                safe=False,
+            )
+        elif frame.comma >= 0:
+            self.add(
+                "trailing-comma",
+                frame.comma,
+                pos,
+                [TextEdit(frame.comma, frame.comma + 1, "")],
+                "removed a trailing ','",
+            )
+        want = "}" if frame.opener == "{" else "]"
+        if frame.set_literal and c == "}":
+            self.add("non-json-literal", pos, pos + 1, [TextEdit(pos, pos + 1, "]")], "a Python set becomes an array")
+        elif frame.opener == "(":
+            if c != ")":
+                raise RepairAborted(pos, f"tuple opened at {frame.open_pos} closed by {c!r}")
+            self.add(
+                "non-json-literal",
+                frame.open_pos,
+                pos + 1,
+                [TextEdit(frame.open_pos, frame.open_pos + 1, "["), TextEdit(pos, pos + 1, "]")],
+                "a Python tuple becomes an array",
+            )
+        elif c != want and self.closes_parent(c, pos):
+            # '{"a": [1, 2}': the array was never closed; '}' belongs to the object.
+            self.add(
+                "mismatched-bracket",
+                pos,
+                pos + 1,
+                [TextEdit(pos, pos, want)],
+                f"inserted the missing {want!r} for {frame.opener!r} opened at offset {frame.open_pos}",
+            )
+            self.stack.pop()
+            self.value_done(pos)
+            return pos
+        elif c != want:
+            self.add(
+                "mismatched-bracket",
+                pos,
+                pos + 1,
+                [TextEdit(pos, pos + 1, want)],
+                f"{c!r} closes {frame.opener!r} opened at offset {frame.open_pos}: replaced with {want!r}",
+            )
+        self.stack.pop()
+        self.value_done(pos + 1)
+        return pos + 1
+
+    def closes_parent(self, c: str, pos: int) -> bool:
+        """A closer that does not match the innermost container but matches its parent.
+
+        Usually the inner container was left open, unless closing the parent would end the whole value
+        while a ',' follows: then the closer was a typo for the inner one ('["a", "b"}, "k2": ...').
+        """
+        if len(self.stack) < 2:
+            return False
+        parent = self.stack[-2]
+        if c != ("}" if parent.opener == "{" else "]"):
+            return False
+        if len(self.stack) == 2:
+            j = self.next_significant(pos + 1)
+            return not (j < self.end and self.text[j] == ",")
+        return True
+
+    def comma(self, frame: _Frame, pos: int) -> int:
+        state = frame.state
+        if state in (_OBJ_NEXT, _ARR_NEXT):
+            frame.state = _OBJ_KEY if state == _OBJ_NEXT else _ARR_VALUE
+            frame.comma = pos
+            frame.member_start = pos
+            return pos + 1
+        if state in (_OBJ_KEY, _ARR_VALUE):
+            self.add("trailing-comma", pos, pos + 1, [TextEdit(pos, pos + 1, "")], "removed a stray ','")
+            return pos + 1
+        if state == _OBJ_VALUE:
+            self.add(
+                "missing-value",
+                frame.member_start,
+                pos,
+                [TextEdit(pos, pos, "null")],
+                "a key has no value: null",
+                safe=False,
+            )
+            self.value_done(pos)
+            return pos
+        if state == _OBJ_COLON and frame.after_value < 0 and frame.opener == "{":
+            # "{'a', 'b'}": a Python set literal; read it as an array.
+            self.add(
+                "non-json-literal",
+                frame.open_pos,
+                frame.open_pos + 1,
+                [TextEdit(frame.open_pos, frame.open_pos + 1, "[")],
+                "a Python set becomes an array",
+            )
+            frame.opener, frame.set_literal = "[", True
+            frame.state, frame.after_value = _ARR_NEXT, frame.key_end
+            return pos
+        raise RepairAborted(pos, "a key is followed by ',' instead of ':'")
+
+    def pair_in_array(self, frame: _Frame, pos: int) -> int:
+        """'["key": "value"]': a key-value pair written straight into an array; wrap it in an object."""
+        start = frame.value_start
+        if start < 0 or self.text[start] not in "\"'" or len(self.stack) >= self.max_depth:
+            raise RepairAborted(pos, "':' inside an array")
+        self.add(
+            "mismatched-bracket",
+            start,
+            pos,
+            [TextEdit(start, start, "{")],
+            "a key-value pair inside an array: opened an object for it",
+        )
+        self.stack.append(_Frame("{", start, _OBJ_VALUE, member_start=start, key_end=frame.after_value))
+        return pos + 1
+
+    def ellipsis(self, frame: _Frame, pos: int) -> int:
+        stop = pos + 3
+        if frame.comma >= 0:  # "[1, 2, ...]": drop ", ..."
+            start = frame.comma
+            frame.state, frame.comma = _ARR_NEXT, -1
+        elif frame.state == _ARR_NEXT:  # "[1 ...]"
+            start = frame.after_value
+        else:  # "[..., 1]": drop "..., "
+            start = pos
+            after = self.next_significant(stop)
+            if after < self.end and self.text[after] == ",":
+                stop = after + 1
+        self.add(
+            "ellipsis-placeholder", start, stop, [TextEdit(start, stop, "")], "removed a '...' placeholder", safe=False
+        )
+        return stop
+
+    def key(self, frame: _Frame, pos: int) -> int:
+        c = self.text[pos]
+        frame.member_start = frame.comma if frame.comma >= 0 else pos
+        if c in "\"'":
+            end = self.string(pos, c, "key")
+        else:
+            m = _WORD.match(self.text, pos, self.end) or _NUMBER_TOKEN.match(self.text, pos, self.end)
+            if m is None:
+                raise RepairAborted(pos, f"expected a key, got {c!r}")
+            end = m.end()
+            if end >= self.end:
+                return self.truncated(end, None)
+            word = m.group()
+            self.add(
+                "unquoted-string",
+                pos,
+                end,
+                [TextEdit(pos, end, json.dumps(word, ensure_ascii=False))],
+                f"quoted the key {word}",
+            )
+        frame.state = _OBJ_COLON
+        frame.key_end = end
+        frame.comma = -1
+        return end
+
+    # -- values -------------------------------------------------------------------------------
+
+    def value(self, pos: int, role: str) -> int:
+        text = self.text
+        c = text[pos]
+        if c in "{[":
+            return self.push(c, pos)
+        if c == "(":
+            return self.push("(", pos)
+        if c in "\"'":
+            end = self.string(pos, c, role)
+            self.value_done(end)
+            return end
+        if c in "+-":
+            word = _WORD.match(text, pos + 1, self.end)
+            if word is not None and word.group() in _NON_FINITE:
+                return self.non_finite(pos, word.end(), c + word.group())
+        m = _NUMBER_TOKEN.match(text, pos, self.end)
+        if m is not None:
+            return self.number(pos, m.group())
+        m = _WORD.match(text, pos, self.end)
+        if m is not None:
+            return self.word(pos, m.group(), role)
+        if c in "}])" and not self.stack:
+            raise RepairAborted(pos, f"unexpected {c!r}")
+        raise RepairAborted(pos, f"unexpected character {c!r} where a value should start")
+
+    def number(self, pos: int, token: str) -> int:
+        end = pos + len(token)
+        if end < self.end and (self.text[end].isalpha() or self.text[end] in "_-:/"):
+            return self.unquoted_value(pos)  # "12abc", an unquoted date or time: a bare string
+        if _JSON_NUMBER.match(token):
+            self.value_done(end)
+            return end
+        fixed = _normalise_number(token)
+        if fixed is None:
+            if end >= self.end:
+                return self.truncated(pos, None, unsafe=True)
+            raise RepairAborted(pos, f"{token!r} is not a number")
+        self.add("invalid-number", pos, end, [TextEdit(pos, end, fixed)], f"{token} written as {fixed}")
+        self.value_done(end)
+        return end
+
+    def non_finite(self, pos: int, end: int, token: str) -> int:
+        self.add(
+            "non-finite-number", pos, end, [TextEdit(pos, end, "null")], f"{token} has no JSON form: null", safe=False
+        )
+        self.value_done(end)
+        return end
+
+    def word(self, pos: int, word: str, role: str) -> int:
+        end = pos + len(word)
+        if word in ("true", "false", "null"):
+            self.value_done(end)
+            return end
+        if word in _LITERALS:
+            fixed = _LITERALS[word]
+            self.add("non-json-literal", pos, end, [TextEdit(pos, end, fixed)], f"{word} written as {fixed}")
+            self.value_done(end)
+            return end
+        if word in _NON_FINITE:
+            return self.non_finite(pos, end, word)
+        if end >= self.end and any(lit.startswith(word) for lit in ("true", "false", "null")):
+            return self.truncated(pos, None, unsafe=True)
+        if not self.stack:
+            raise RepairAborted(pos, f"{word!r} is not JSON")
+        return self.unquoted_value(pos)
+
+    def unquoted_value(self, pos: int) -> int:
+        m = _UNQUOTED_VALUE_END.search(self.text, pos, self.end)
+        stop = self.end if m is None else m.start()
+        raw = self.text[pos:stop]
+        end = pos + len(raw.rstrip())
+        word = self.text[pos:end]
+        self.add(
+            "unquoted-string",
+            pos,
+            end,
+            [TextEdit(pos, end, json.dumps(word, ensure_ascii=False))],
+            f"quoted the bare word {word[:40]}",
+        )
+        self.value_done(end)
+        return end
+
+    def string(self, pos: int, quote: str, role: str) -> int:
+        """Read a string opened at `pos`; returns the offset after its closing quote."""
+        text, limit = self.text, self.end
+        plain = _PLAIN[quote]
+        single = quote == "'"
+        edits: list[TextEdit] = [TextEdit(pos, pos + 1, '"')] if single else []
+        inner: list[TextEdit] = []  # quotes the model forgot to escape
+        self.string_mark = len(self.repairs)
+        i = pos + 1
+        while True:
+            self.tick()
+            i = plain.match(text, i, limit).end()  # type: ignore[union-attr]
+            if i >= limit:
+                self.flush_string(pos, i, edits, single, inner, closed=False)
+                return self.truncated(i, (pos, role))
+            ch = text[i]
+            if ch == "\\":
+                if i + 1 >= limit:
+                    self.flush_string(pos, i, edits, single, inner, closed=False)
+                    return self.truncated(i, (pos, role))
+                nx = text[i + 1]
+                if nx in '"\\/bfnrt':
+                    i += 2
+                elif nx == "u" and _HEX4.match(text, i + 2, limit):
+                    i += 6
+                elif nx == "'":
+                    self.add("invalid-escape", i, i + 2, [TextEdit(i, i + 2, "'")], "\\' is not a JSON escape")
+                    i += 2
+                else:
+                    self.add("invalid-escape", i, i + 1, [TextEdit(i, i, "\\")], f"\\{nx} is not a JSON escape")
+                    i += 1
+            elif ch < " ":
+                fixed = _CONTROL_ESCAPES.get(ch, f"\\u{ord(ch):04x}")
+                self.add("raw-control-character", i, i + 1, [TextEdit(i, i + 1, fixed)], f"escaped a raw {fixed}")
+                i += 1
+            elif ch == '"' and single:
+                edits.append(TextEdit(i, i, "\\"))
+                i += 1
+            elif self.closes(i, role):
+                if single:
+                    edits.append(TextEdit(i, i + 1, '"'))
+                self.flush_string(pos, i + 1, edits, single, inner)
+                return i + 1
+            else:
+                if not single:
+                    inner.append(TextEdit(i, i, "\\"))
+                i += 1
+
+    def flush_string(
+        self, pos: int, end: int, edits: list[TextEdit], single: bool, inner: list[TextEdit], *, closed: bool = True
+    ) -> None:
+        if single and closed:
+            # One edit per string, not one per quote: a report stays readable and the engine has fewer
+            # edits to check against each other. Fixes found inside the string fold into it.
+            folded = self.repairs[self.string_mark :]
+            del self.repairs[self.string_mark :]
+            new = apply(self.text, pos, end, [*folded, Repair("", pos, end, tuple(edits), True, "")])
+            extra = f" (and {len(folded)} fix{'es' if len(folded) > 1 else ''} inside)" if folded else ""
+            note = f"single quotes become double quotes{extra}"
+            safe = all(r.safe for r in folded)
+            self.add("single-quoted-string", pos, end, [TextEdit(pos, end, new)], note, safe=safe)
+        elif single:
+            self.add("single-quoted-string", pos, end, edits, "single quotes become double quotes")
+        if inner:
+            # Where a string ends is a guess once quotes go unescaped. Trust it only when the inner quotes
+            # pair up and do not look like JSON structure ("k": "v" swallowed into one string).
+            body = self.text[pos:end]
+            safe = closed and len(inner) % 2 == 0 and _SWALLOWED.search(body) is None
+            n = len(inner)
+            note = f"escaped {n} quote{'s' if n > 1 else ''} inside a string"
+            self.add("unescaped-quote", pos, end, inner, note, safe=safe)
+
+    def closes(self, i: int, role: str) -> bool:
+        """Is the quote at `i` the string's closing quote, or a quote the model forgot to escape?"""
+        j = self.next_significant(i + 1)
+        if j >= self.end or role == "top":
+            return True
+        c = self.text[j]
+        if role == "key":
+            return c in ":,}"
+        in_object = self.stack[-1].opener == "{"
+        if c in "\"'" or c == ("}" if in_object else "]") or (c == ")" and not in_object):
+            return True
+        if c == ":" and not in_object:  # '["key": "value"]': the quote closed a key
+            k = self.next_significant(j + 1)
+            return k < self.end and self.text[k] in "\"'{[-0123456789tfn"
+        if c in "}])":  # another container's closer: only when the structure continues after it
+            k = self.next_significant(j + 1)
+            return k >= self.end or self.text[k] in ",}])"
+        if c == "/" and self.text.startswith(("//", "/*"), j):
+            return True
+        if c != ",":
+            return False
+        k = self.next_significant(j + 1)
+        if k >= self.end:
+            return True
+        nxt = self.text[k]
+        if in_object:
+            return nxt in "\"'}" or _looks_like_bare_key(self.text, k, self.end)
+        return True
+
+    # -- the end ------------------------------------------------------------------------------
+
+    def truncated(self, pos: int, open_string: tuple[int, str] | None, *, unsafe: bool = False) -> int:
+        """The text ends inside the value: drop a dangling key or comma, close the string and brackets."""
+        end = self.end
+        cut = pos if pos < end else end
+        closing = ""
+        safe = not unsafe
+        notes = []
+        frame = self.stack[-1] if self.stack else None
+        if open_string is not None:
+            start, role = open_string
+            if role == "key":
+                assert frame is not None
+                cut, safe = frame.member_start, False
+                notes.append("dropped a key cut off mid-name")
+            else:
+                cut = pos  # a dangling backslash goes too
+                closing = '"'
+                if any(c in self.text[start:pos] for c in "]}"):
+                    safe = False  # the string may have swallowed the brackets that closed it
+                    notes.append("the cut-off string contains brackets")
+        elif unsafe:
+            notes.append("dropped a value cut off mid-token")
+        if frame is not None and open_string is None:
+            if frame.state in (_OBJ_COLON, _OBJ_VALUE):
+                cut, safe = frame.member_start, False
+                notes.append("dropped a key with no value")
+            elif frame.comma >= 0:
+                cut = frame.comma
+        for f in reversed(self.stack):
+            closing += "}" if f.opener == "{" else "]"
+        cut = min(cut, pos)
+        span_start = self.stack[0].open_pos if self.stack else (open_string[0] if open_string else cut)
+        # Repairs inside the dropped tail are void (a tuple's "(" still needs its "[", added below).
+        self.repairs = [r for r in self.repairs if all(e.end <= cut and not e.start == e.end == cut for e in r.edits)]
+        for f in self.stack:
+            if f.opener == "(":
+                self.add(
+                    "non-json-literal",
+                    f.open_pos,
+                    f.open_pos + 1,
+                    [TextEdit(f.open_pos, f.open_pos + 1, "[")],
+                    "a Python tuple becomes an array",
+                )
+        note = "; ".join([*notes, f"closed with {closing!r}" if closing else "closed"])
+        self.add("truncated-json", min(span_start, cut), end, [TextEdit(cut, end, closing)], note, safe=safe)
+        self.stack.clear()
+        return end
+
+
+def _line_end(text: str, pos: int, end: int) -> int:
+    stop = text.find("\n", pos, end)
+    return end if stop < 0 else stop
+
+
+def _looks_like_bare_key(text: str, pos: int, end: int) -> bool:
+    m = _WORD.match(text, pos, end)
+    if m is None:
+        return False
+    j = _WS.match(text, m.end(), end).end()  # type: ignore[union-attr]
+    return j < end and text[j] == ":"
+
+
+def _normalise_number(token: str) -> str | None:
+    """82_461_110 -> 82461110, +1 -> 1, 01 -> 1, .5 -> 0.5, 1. -> 1.0; None when still not a number."""
+    s = token.replace("_", "")
+    if s.startswith("+"):
+        s = s[1:]
+    sign = ""
+    if s.startswith("-"):
+        sign, s = "-", s[1:]
+    if s.startswith("."):
+        s = "0" + s
+    mant, e, exp = s.partition("e") if "e" in s else s.partition("E")
+    if mant.endswith("."):
+        mant += "0"
+    whole, dot, frac = mant.partition(".")
+    whole = whole.lstrip("0") or "0"
+    fixed = sign + whole + dot + frac + e + exp
+    return fixed if _JSON_NUMBER.match(fixed) else None
+
+
+def apply(text: str, start: int, end: int, repairs: list[Repair]) -> str:
+    """text[start:end] with every repair's edits applied (edits are absolute offsets)."""
+    edits = sorted((e for r in repairs for e in r.edits), key=lambda e: (e.start, e.end))
+    parts = []
+    pos = start
+    for e in edits:
+        if e.start < pos:
+            raise ValueError(f"overlapping repair edits at {e.start}")
+        parts.append(text[pos : e.start])
+        parts.append(e.replacement)
+        pos = e.end
+    parts.append(text[pos:end])
+    return "".join(parts)
+
+
+def repair_region(
+    text: str, start: int, end: int | None = None, *, deadline: Any = None, max_depth: int = 512
+) -> RepairResult:
+    """Repair the JSON value starting at `start` (within text[:end]); verified by the strict decoder."""
+    stop = len(text) if end is None else end
+    parser = _Parser(text, start, stop, deadline, max_depth)
+    try:
+        value_end = parser.parse()
+    except RepairAborted as exc:
+        return RepairResult(False, start, stop, problem=str(exc), problem_pos=exc.pos, too_deep=exc.too_deep)
+    repairs = sorted(parser.repairs, key=lambda r: (r.start, r.end))
+    try:
+        repaired = apply(text, start, value_end, repairs)
+        value = loads(repaired)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and NonFiniteNumber are ValueErrors
+        pos = exc.pos if isinstance(exc, json.JSONDecodeError) else None
+        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        return RepairResult(False, start, value_end, problem=f"repair did not give valid JSON: {msg}", problem_pos=pos)
+    return RepairResult(True, start, value_end, repairs, value, repaired)
+
+
+__all__ = ["ISSUES", "NonFiniteNumber", "Repair", "RepairResult", "TextEdit", "apply", "repair_region"]

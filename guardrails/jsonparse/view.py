@@ -1,0 +1,331 @@
+"""The shared JSON view of an output: where the JSON is, its value, its syntax error and repairs.
+
+Built once per validation through `Document.view` (key from `view_key`) and read by every JSON check.
+
+How the JSON is found (documented in the README):
+1. The whole text (surrounding whitespace allowed) parses: that is the JSON. One C-speed `json.loads`.
+2. Else markdown code fences (```json, ```, ```jsonc ...): bodies that parse are the candidates.
+3. Else (only when JSON is expected, see below) every `{` or `[` from which a JSON value parses.
+   `pick` chooses among candidates: `largest` (default: the biggest value, first on ties), `first`, `last`.
+4. No candidate parses: the JSON is taken to start at the first fence body, else at the first `{`/`[`, and
+   the tolerant parser repairs it (every repair an edit, verified by the strict parser).
+
+When JSON is not expected (`expect_json: false` and no schema in the Context), only text that starts like
+JSON (first non-blank character `{` or `[`, or a fence) is looked at, so prose is never reported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from json import JSONDecodeError
+from typing import Any, Literal
+
+from guardrails.document import Document
+from guardrails.jsonparse.locate import Located, locate, pointer_at, pointer_from_path
+from guardrails.jsonparse.strict import NonFiniteNumber, loads, raw_decode, skip_ws
+from guardrails.jsonparse.tolerant import Repair, RepairResult, TextEdit, repair_region
+
+Pick = Literal["largest", "first", "last"]
+
+_FENCE = re.compile(r"`{3,}[ \t]*([\w+.-]*)[^\n`]*\n?(.*?)(?:`{3,}|\Z)", re.S)
+_JSON_LANGS = {"", "json", "jsonc", "json5", "jsonl", "js", "javascript"}
+_OPENERS = re.compile(r"[\[{]")
+_FENCE_ONLY_BEFORE = re.compile(r"\s*`{3,}[\w+.-]*[^\n`]*\s*")
+_FENCE_ONLY_AFTER = re.compile(r"\s*`{3,}\s*")
+MAX_FAILED_STARTS = 32
+"""Bounded search: at most this many `{`/`[` that do not start a value are tried (keeps it linear)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    start: int
+    end: int
+    value: Any
+    fenced: bool
+    ambiguous: bool = False
+
+
+@dataclass(slots=True)
+class JsonView:
+    text: str
+    present: bool = False
+    """Some JSON (valid or broken) was found."""
+    strict: bool = False
+    """The JSON parsed as it stands (no syntax repair needed; text around it may still be)."""
+    ok: bool = False
+    """`value` is available: parsed as-is, or after the repairs."""
+    value: Any = None
+    start: int = 0
+    end: int = 0
+    error: str | None = None
+    error_pos: int | None = None
+    too_deep: bool = False
+    repairs: list[Repair] = field(default_factory=list)
+    candidates: int = 0
+    whole: bool = False
+    """The whole text (modulo whitespace) is exactly this JSON."""
+    repaired: str | None = None
+    """For broken JSON: text[start:end] after the syntax repairs (what `value` was parsed from)."""
+    _edits: list[TextEdit] = field(default_factory=list)
+
+    def locate(self, path: list[str | int] | tuple[str | int, ...]) -> Located | None:
+        """Span in the original text of the value at `path` (computed now, not at parse time)."""
+        if not self.ok:
+            return None
+        if self.repaired is None:
+            return locate(self.text, self.start, path)
+        found = locate(self.repaired, 0, path)
+        if found is None:
+            return None
+        key = None if found.key_start is None else self._original(found.key_start, False)
+        return Located(self._original(found.start, False), self._original(found.end, True), key)
+
+    def pointer_at(self, offset: int) -> str | None:
+        """JSON pointer of the innermost value containing a character offset (JSON parsed as-is only)."""
+        if not self.strict:
+            return None
+        path = pointer_at(self.text, self.start, offset)
+        return None if path is None else pointer_from_path(path)
+
+    def _original(self, pos: int, is_end: bool) -> int:
+        """Map an offset in `repaired` back to the original text (edits shift everything after them)."""
+        shift = 0
+        for e in self._edits:
+            rep_start = e.start - self.start + shift
+            if pos < rep_start or (pos == rep_start and not is_end):
+                break
+            rep_end = rep_start + len(e.replacement)
+            if pos <= rep_end:
+                return e.end if is_end else e.start
+            shift += len(e.replacement) - (e.end - e.start)
+        return min(len(self.text), max(0, pos + self.start - shift))
+
+
+def view_key(expect_json: bool, pick: Pick, max_depth: int) -> str:
+    return f"json\x1f{int(expect_json)}\x1f{pick}\x1f{max_depth}"
+
+
+def document_view(
+    doc: Document, *, expect_json: bool = False, pick: Pick = "largest", max_depth: int = 512, deadline: Any = None
+) -> JsonView:
+    """The JSON view of a document, shared with every other check that asks with the same settings.
+
+    For checks outside the JSON pack that read values in JSON outputs (facts, PII in fields...): with the
+    defaults they get the view the bundled JSON rules use in the default policy, parsed at most once.
+    """
+    key = view_key(expect_json, pick, max_depth)
+    return doc.view(
+        key, lambda d: build_view(d.text, expect_json=expect_json, pick=pick, max_depth=max_depth, deadline=deadline)
+    )
+
+
+def build_view(
+    text: str, *, expect_json: bool, pick: Pick = "largest", max_depth: int = 512, deadline: Any = None
+) -> JsonView:
+    """Find, parse (and if needed repair) the JSON of an output, by the rules in this module's docstring."""
+    view = JsonView(text)
+    lead = skip_ws(text, 0)
+    if lead == len(text):
+        return view
+    try:
+        view.value = loads(text)
+    except RecursionError:
+        view.present, view.too_deep, view.start, view.end = True, True, lead, len(text)
+        view.error, view.error_pos = "nesting deeper than the parser's limit", lead
+        return view
+    except (JSONDecodeError, NonFiniteNumber):
+        pass
+    else:
+        view.present = view.strict = view.ok = view.whole = True
+        view.start, view.end, view.candidates = lead, len(text.rstrip(" \t\n\r")), 1
+        # Nesting within the C parser's limit can still be past ours; counting brackets (C speed) tells
+        # when the value is worth measuring at all.
+        if text.count("[") + text.count("{") > max_depth and _depth(view.value, max_depth) > max_depth:
+            view.too_deep = True
+            view.error, view.error_pos = f"nesting deeper than {max_depth} levels", lead
+        return view
+    fences = [m for m in _FENCE.finditer(text) if m.group(1).lower() in _JSON_LANGS]
+    if not expect_json and text[lead] not in "{[(" and not fences:
+        return view
+    candidates = _fenced_candidates(text, fences)
+    broken: tuple[int, int] | None = None
+    result: RepairResult | None = None
+    if not candidates:
+        broken = _broken_fence(text, fences)
+        if broken is None:
+            candidates, broken, result = _scanned_candidates(text, lead, expect_json, deadline, max_depth)
+    view.candidates = len(candidates)
+    if candidates:
+        chosen = _pick(candidates, pick)
+        view.present = view.strict = view.ok = True
+        view.value, view.start, view.end = chosen.value, chosen.start, chosen.end
+        view.repairs = _around(text, chosen.start, chosen.end, others=len(candidates) > 1 or chosen.ambiguous)
+        if not expect_json and _has_prose(view.repairs):
+            return JsonView(text)  # "{a} said..." is prose that happens to start with a brace
+        return view
+    if broken is None:
+        return view
+    start, region_end = broken
+    view.present, view.start = True, start
+    try:
+        raw_decode(text, start)
+    except JSONDecodeError as exc:
+        view.error, view.error_pos = exc.msg, exc.pos
+    except NonFiniteNumber as exc:
+        view.error = str(exc)
+    except RecursionError:
+        view.error, view.error_pos, view.too_deep = "nesting deeper than the parser's limit", start, True
+    if result is None or result.start != start:
+        result = repair_region(text, start, region_end, deadline=deadline, max_depth=max_depth)
+    if view.error_pos is None:  # NaN/Infinity: the C decoder does not say where; the repair does
+        where = [r.start for r in result.repairs if r.issue == "non-finite-number"]
+        view.error_pos = where[0] if where else start
+    view.too_deep = view.too_deep or result.too_deep
+    view.end = result.end
+    if not result.ok:
+        if not expect_json and not result.too_deep and not _framed(text, start):
+            return JsonView(text)  # unrepairable and not even ending like JSON: treat as prose
+        if view.error is None:
+            view.error, view.error_pos = result.problem, result.problem_pos
+        return view
+    view.ok, view.value, view.repaired = True, result.value, result.repaired
+    view._edits = sorted((e for r in result.repairs for e in r.edits), key=lambda e: (e.start, e.end))
+    # Broken JSON is a guess: dropping text that also opens a bracket is not safe.
+    dropped = text[:start] + text[result.end :]
+    view.repairs = result.repairs + _around(text, start, result.end, others=bool(_OPENERS.search(dropped)))
+    if not expect_json and _has_prose(view.repairs):
+        return JsonView(text)
+    return view
+
+
+def _framed(text: str, start: int) -> bool:
+    """Broken text reads as JSON when it also ends like the JSON it opened ({...} or [...], or a fence)."""
+    tail = text.rstrip()
+    closer = "}" if text[start] == "{" else "]"
+    return tail.endswith((closer, "`"))
+
+
+def _has_prose(repairs: list[Repair]) -> bool:
+    return any(r.issue == "text-around-json" for r in repairs)
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of a parsed value, without recursion; stops counting past `limit`."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                return deepest
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
+    return deepest
+
+
+def _fenced_candidates(text: str, fences: list[re.Match[str]]) -> list[Candidate]:
+    out = []
+    for m in fences:
+        body_start = skip_ws(text, m.start(2), m.end(2))
+        body_end = len(text[: m.end(2)].rstrip(" \t\n\r"))
+        if body_start >= body_end or text[body_start] not in "{[":
+            continue
+        try:
+            value, end = raw_decode(text, body_start)
+        except (ValueError, RecursionError):
+            continue
+        if skip_ws(text, end, body_end) == body_end:
+            out.append(Candidate(body_start, end, value, True))
+    return out
+
+
+def _broken_fence(text: str, fences: list[re.Match[str]]) -> tuple[int, int] | None:
+    """The first fence whose body starts like JSON (none of them parsed)."""
+    for m in fences:
+        body_start = skip_ws(text, m.start(2), m.end(2))
+        if body_start < m.end(2) and text[body_start] in "{[(":
+            return body_start, m.end(2)
+    return None
+
+
+def _scanned_candidates(
+    text: str, lead: int, expect_json: bool, deadline: Any, max_depth: int
+) -> tuple[list[Candidate], tuple[int, int] | None, RepairResult | None]:
+    """Values that parse from a `{` or `[` in the text, and where broken JSON starts when none does.
+
+    A `{`/`[` that does not parse starts the broken JSON when it is the first opener (or the text's first
+    character): the inside of a broken object is never mistaken for "the JSON". Then scanning resumes
+    inside it for complete values, in case the broken opener was prose ("{see below} ... {...}").
+    """
+    out: list[Candidate] = []
+    broken: tuple[int, int] | None = None
+    repaired: RepairResult | None = None
+    failures = 0
+    failed = -1
+    pos = lead
+    n = len(text)
+    if text[lead] == "(":
+        broken = (lead, n)  # a Python tuple as the whole output; "(" elsewhere is prose
+    while pos < n and failures < MAX_FAILED_STARTS:
+        m = _OPENERS.search(text, pos)
+        if m is None or (not expect_json and m.start() != lead):
+            break
+        at = m.start()
+        try:
+            value, end = raw_decode(text, at)
+        except (ValueError, RecursionError):
+            failures += 1
+            if failed < 0:
+                failed = at
+            if broken is None and not out:
+                broken = (at, n)
+                repaired = repair_region(text, at, None, deadline=deadline, max_depth=max_depth)
+                if repaired.ok:
+                    if not expect_json:
+                        break
+                    pos = max(at + 1, repaired.end)  # look on for complete values after it
+                    continue
+            pos = at + 1
+            if deadline is not None:
+                deadline.check()
+            continue
+        out.append(Candidate(at, end, value, False))
+        pos = end
+        if not expect_json:
+            break
+    if failed >= 0 and out:
+        # Something else in the text also starts like JSON but does not parse: dropping it is not safe.
+        out = [Candidate(c.start, c.end, c.value, c.fenced, ambiguous=True) for c in out]
+    return out, broken, repaired
+
+
+def _pick(candidates: list[Candidate], pick: Pick) -> Candidate:
+    if pick == "first":
+        return candidates[0]
+    if pick == "last":
+        return candidates[-1]
+    return max(candidates, key=lambda c: c.end - c.start)  # max keeps the first on ties
+
+
+def _around(text: str, start: int, end: int, *, others: bool) -> list[Repair]:
+    """Fence markers or prose before/after the JSON: one repair per side deleting it (whitespace alone stays)."""
+    before, after = text[:start], text[end:]
+    out = []
+    if before.strip():
+        if _FENCE_ONLY_BEFORE.fullmatch(before):
+            out.append(Repair("markdown-fence", 0, start, (TextEdit(0, start, ""),), True, "removed the opening fence"))
+        else:  # dropping prose is safe; dropping another JSON value is not
+            note = "removed the text before the JSON"
+            out.append(Repair("text-around-json", 0, start, (TextEdit(0, start, ""),), not others, note))
+    if after.strip():
+        n = len(text)
+        if _FENCE_ONLY_AFTER.fullmatch(after):
+            out.append(Repair("markdown-fence", end, n, (TextEdit(end, n, ""),), True, "removed the closing fence"))
+        else:
+            note = "removed the text after the JSON"
+            out.append(Repair("text-around-json", end, n, (TextEdit(end, n, ""),), not others, note))
+    return out
