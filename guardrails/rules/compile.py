@@ -122,7 +122,8 @@ def compile_policy(policy: Policy, ruleset: RuleSet, where: Path | str = "<polic
         try:
             check = build_check(rule, str(loaded.file), cache)
         except RuleError as exc:
-            problems.extend(exc.problems)
+            overridden = rule is not loaded.rule
+            problems.extend(f"{p} (with overrides from policy {where})" if overridden else p for p in exc.problems)
             continue
         deadline_ms = rule.deadline_ms or policy.deadline_ms
         compiled.append(CompiledRule(rule, check, deadline_ms / 1000.0, loaded.pack))

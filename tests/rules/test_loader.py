@@ -188,3 +188,13 @@ def test_policy_version_changes_when_a_rule_changes(tmp_path: Path) -> None:
     d1 = write_rules(tmp_path / "a", [rule("bad-word", "TST001", WORD, params={"word": "a"})], {"name": "t"})
     d2 = write_rules(tmp_path / "b", [rule("bad-word", "TST001", WORD, params={"word": "b"})], {"name": "t"})
     assert Engine.from_policy("t", [d1]).compiled.version != Engine.from_policy("t", [d2]).compiled.version
+
+
+def test_bad_override_params_name_the_policy_file(tmp_path: Path) -> None:
+    d = write_rules(tmp_path / "r", [rule("bad-word", "TST001", WORD, params={"word": "a"})],
+                    {"name": "t", "rules": ["bad-word"], "overrides": {"bad-word": {"params": {"wrod": "b"}}}})
+    with pytest.raises(RuleError) as exc:
+        Engine.from_policy("t", [d])
+    msg = str(exc.value)
+    assert "rule 'bad-word': unknown key 'params.wrod' (did you mean 'word'?)" in msg
+    assert f"(with overrides from policy {d / 'policies' / 't.yaml'})" in msg
