@@ -137,14 +137,12 @@ class StoreIndex:
         self._lock = threading.Lock()
 
     def _open(self) -> FactStore | None:
-        from guardrails.facts.store import FactStore, FactStoreError
+        from guardrails.facts.store import FactStore, FactStoreMissing
 
         try:
             return FactStore.open(self.url, create=self.create)
-        except FactStoreError:
-            if self.create:
-                raise
-            return None
+        except FactStoreMissing:
+            return None  # any other failure (PostgreSQL down, bad URL) propagates: the check fails closed
 
     def current(self) -> FactIndex:
         now = time.monotonic()

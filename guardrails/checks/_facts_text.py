@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import regex
 
+from guardrails.checks.base import DeadlineExceeded
 from guardrails.document import Document
 
 # -- folding ---------------------------------------------------------------------------------------

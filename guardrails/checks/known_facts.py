@@ -152,7 +152,21 @@ class KnownFactsCheck(Check):
                 phrases[normalize(ph)] = (attr, False)
         self._phrases = phrases
         self._phrase_re = _words_re(list(phrases)) if phrases else None
+        self._warm_up()
         self._view_key = "known_facts:" + json.dumps(params.model_dump(mode="json", exclude={"report"}), sort_keys=True)
+
+    def _warm_up(self) -> None:
+        """Open the store and build the alias automaton now, so the first validation is not the slow one.
+
+        A database that cannot be reached is not a load error: run() retries and fails closed.
+        """
+        if self.store is not None:
+            try:
+                self.store.current().mentions("")
+            except Exception:  # noqa: BLE001 - reported by run() as a check failure when it persists
+                pass
+        if self.inline is not None:
+            list(self.inline.mentions(""))
 
     # -- claims ------------------------------------------------------------------------------------
 
@@ -249,7 +263,7 @@ class KnownFactsCheck(Check):
                 v = _pick_value(w, ph, values, used, known)
                 if v is not None:
                     used.add(v.start)
-                    claims.append(self._value_claim(w, name, ph.attribute, v, known, phrase_start=ph.start))
+                    claims.append(self._value_claim(w, name, ph.attribute, v, known))
         if self.p.infer_attribute:
             claimed_attrs = {c.attribute for c in claims}
             for v in values:
@@ -258,18 +272,15 @@ class KnownFactsCheck(Check):
                 fits = [a for a, fs in facts.items() if fs and a not in claimed_attrs and _fits(v, fs[0], w.text)]
                 if len(fits) == 1:
                     used.add(v.start)
-                    claims.append(self._value_claim(w, name, fits[0], v, facts[fits[0]], phrase_start=None))
+                    claims.append(self._value_claim(w, name, fits[0], v, facts[fits[0]]))
             for attr, fs in facts.items():
                 if fs and fs[0].value.type == "enum" and attr not in claimed_attrs:
                     claims.extend(self._enum_claims(w, name, attr, fs, after=w.start, inferred=facts))
         return [c for c in claims if c is not None]
 
-    def _value_claim(
-        self, w: _Window, entity: str, attr: str, v: Stated, known: list[Fact], *, phrase_start: int | None
-    ) -> Claim:
+    def _value_claim(self, w: _Window, entity: str, attr: str, v: Stated, known: list[Fact]) -> Claim:
+        # negation sits between the entity (or the window start) and the value: "X does not cost $5"
         lo = w.mention.end if v.start >= w.mention.end else w.start
-        if phrase_start is not None and phrase_start < v.start:
-            lo = max(lo, phrase_start) if phrase_start >= w.mention.end else lo
         negated = _negated(w.text, lo, v.start)
         results = [(f, _compare(v, f, w.text, self.p.approx_tolerance)) for f in known]
         status, fact = _decide(results, negated)

@@ -70,6 +70,10 @@ class FactStoreError(RuntimeError):
     pass
 
 
+class FactStoreMissing(FactStoreError):
+    """Opened with create=False and the SQLite file does not exist (a fresh machine: no facts yet)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredFact:
     """A fact row as the check's index needs it: the entity id and whether a later version replaced it."""
@@ -134,7 +138,7 @@ class FactStore:
             path = parsed.database
             if path and path != ":memory:":
                 if not create and not Path(path).exists():
-                    raise FactStoreError(f"no facts database at {path}")
+                    raise FactStoreMissing(f"no facts database at {path}")
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             else:
                 kwargs["poolclass"] = sa.pool.StaticPool
