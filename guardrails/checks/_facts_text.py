@@ -341,9 +341,14 @@ def scan_values(text: str, *, day_first: bool = False, timeout: float | None = N
 
 def values_view(doc: Document, *, day_first: bool = False, timeout: float | None = None) -> list[Stated]:
     folded = folded_view(doc)
-    return doc.view(
-        f"facts:values:{day_first}", lambda _d: scan_values(folded.text, day_first=day_first, timeout=timeout)
-    )
+
+    def build(_d: Document) -> list[Stated]:
+        try:
+            return scan_values(folded.text, day_first=day_first, timeout=timeout)
+        except TimeoutError as exc:
+            raise DeadlineExceeded("scanning values ran past the deadline") from exc
+
+    return doc.view(f"facts:values:{day_first}", build)
 
 
 _SENTENCE_END = regex.compile(r"[.!?;:]+(?=\s|$)|\n")

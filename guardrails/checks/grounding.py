@@ -41,10 +41,10 @@ class GroundingParams(CheckParams):
 _URL_RE = regex.compile(r"https?://[^\s<>\"'()\[\]{}]+", regex.IGNORECASE)
 _QUOTE_RE = regex.compile(r"[\"“«„]([^\"“”«»„\n]{3,500})[\"”»“]")
 _ENTITY_RE = regex.compile(
-    r"(?<![\p{L}\p{N}])\p{Lu}[\p{L}\p{N}'’.-]*(?:\s+(?:(?:of|the|de|del|da|di|la|le|von|van|der|and|&|for)\s+)*"
-    r"\p{Lu}[\p{L}\p{N}'’.-]*)*"
+    r"(?<![\p{L}\p{N}])\p{Lu}[\p{L}\p{N}'\u2019.-]*(?:\s+(?:(?:of|the|de|del|da|di|la|le|von|van|der|and|&|for)\s+)*"
+    r"\p{Lu}[\p{L}\p{N}'\u2019.-]*)*"
 )
-_WORD_RE = regex.compile(r"[\p{L}][\p{L}\p{N}'’-]*")
+_WORD_RE = regex.compile(r"[\p{L}][\p{L}\p{N}'\u2019-]*")
 _SENT_START_RE = regex.compile(r"(?:^|[.!?:;]\s+|\n\s*)$")
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
@@ -54,7 +54,7 @@ STOPWORDS = frozenset(
     their theirs them themselves then there these they this those through to too under until up very was we were
     what when where which while who whom why will with would you your yours yourself yourselves yes nothing
     however although though thus therefore yet still however since many much one two three first second also
-    according said says known called named however both either neither whether""".split()
+    according said says known called named however both either neither whether""".split()  # noqa: SIM905
 )
 
 
@@ -68,7 +68,7 @@ class _Sources:
 
 
 def _stem(word: str) -> str:
-    w = word.lower().strip("'’-")
+    w = word.lower().strip("'\u2019-")
     for suffix in ("ings", "ing", "edly", "ed", "ies", "es", "s", "ly"):
         if len(w) > len(suffix) + 3 and w.endswith(suffix):
             return w[: -len(suffix)]
@@ -173,11 +173,14 @@ class GroundingCheck(Check):
                     continue
                 key = v.date if v.date is not None else (int(v.number or 0), None, None)
                 if key not in src.dates:
-                    out_kind = "date"
-                    yield Ungrounded(out_kind, start, end, doc.text[start:end])
-            elif self.p.numbers and v.number is not None:
-                if v.number.normalize() not in src.numbers and v.amount.normalize() not in src.numbers:
-                    yield Ungrounded("number", start, end, doc.text[start:end])
+                    yield Ungrounded("date", start, end, doc.text[start:end])
+            elif (
+                self.p.numbers
+                and v.number is not None
+                and v.number.normalize() not in src.numbers
+                and v.amount.normalize() not in src.numbers
+            ):
+                yield Ungrounded("number", start, end, doc.text[start:end])
 
     def _entities(self, text: str, src: _Sources, covered: list[tuple[int, int]]) -> Iterator[Ungrounded]:
         for m in _ENTITY_RE.finditer(text):
@@ -189,8 +192,8 @@ class GroundingCheck(Check):
                 tokens = tokens[1:]
             if not tokens:
                 continue
-            name = " ".join(tokens).rstrip(".'’-")
-            end = start + len(text[start : m.end()].rstrip(".'’-"))
+            name = " ".join(tokens).rstrip(".'\u2019-")
+            end = start + len(text[start : m.end()].rstrip(".'\u2019-"))
             if any(s <= start and end <= e for s, e in covered):
                 continue
             key = " ".join(fold(name).text.split())

@@ -10,6 +10,7 @@ a `facts_file`, or per call from `Context.extra["facts"]`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -161,10 +162,8 @@ class KnownFactsCheck(Check):
         A database that cannot be reached is not a load error: run() retries and fails closed.
         """
         if self.store is not None:
-            try:
-                self.store.current().mentions("")
-            except Exception:  # noqa: BLE001 - reported by run() as a check failure when it persists
-                pass
+            with contextlib.suppress(Exception):  # reported by run() as a check failure when it persists
+                list(self.store.current().mentions(""))
         if self.inline is not None:
             list(self.inline.mentions(""))
 
