@@ -351,11 +351,11 @@ def values_view(doc: Document, *, day_first: bool = False, timeout: float | None
     return doc.view(f"facts:values:{day_first}", build)
 
 
-_SENTENCE_END = regex.compile(r"[.!?;:]+(?=\s|$)|\n")
+_SENTENCE_END = regex.compile(r"[.!?;]+(?=\s|$)|\n")
 
 
 def sentence_bounds(text: str) -> list[int]:
-    """Sorted offsets where sentences (clauses ending in . ! ? ; : or a newline) end, plus len(text)."""
+    """Sorted offsets where sentences (clauses ending in . ! ? ; or a newline) end, plus len(text)."""
     ends = [m.end() for m in _SENTENCE_END.finditer(text)]
     if not ends or ends[-1] != len(text):
         ends.append(len(text))

@@ -10,6 +10,7 @@ a `facts_file`, or per call from `Context.extra["facts"]`.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
 import json
@@ -195,12 +196,12 @@ class KnownFactsCheck(Check):
         mentions = _mentions(indexes, text)
         if not mentions:
             return []
-        values = [
-            v
-            for v in values_view(doc, day_first=self.p.day_first, timeout=ctx.deadline.remaining())
-            if not any(m.start < v.end and v.start < m.end for m, _ in mentions)
-        ]
+        values = _outside_mentions(
+            values_view(doc, day_first=self.p.day_first, timeout=ctx.deadline.remaining()), mentions
+        )
+        value_starts = [v.start for v in values]
         phrases = self._find_phrases(text)
+        phrase_starts = [p.start for p in phrases]
         ends = sentence_bounds(text)
         day = ctx.context.reference_date or dt.date.today()
         claims: list[Claim] = []
@@ -215,8 +216,10 @@ class KnownFactsCheck(Check):
             w_start = m.start if prev_in_sentence else s_start
             w_end = min(s_end, mentions[i + 1][0].start) if i + 1 < len(mentions) else s_end
             window = _Window(text, w_start, w_end, m, day)
-            w_values = [v for v in values if w_start <= v.start and v.end <= w_end]
-            w_phrases = [p for p in phrases if w_start <= p.start and p.end <= w_end]
+            lo, hi = bisect.bisect_left(value_starts, w_start), bisect.bisect_left(value_starts, w_end)
+            w_values = [v for v in values[lo:hi] if v.end <= w_end]
+            lo, hi = bisect.bisect_left(phrase_starts, w_start), bisect.bisect_left(phrase_starts, w_end)
+            w_phrases = [p for p in phrases[lo:hi] if p.end <= w_end]
             best: list[Claim] | None = None
             for eid in m.entity_ids:
                 ef = ix.entities.get(eid)
@@ -426,12 +429,29 @@ def _mentions(indexes: list[FactIndex], text: str) -> list[tuple[Mention, FactIn
     for rank, ix in enumerate(indexes):
         found.extend((rank, m, ix) for m in ix.mentions(text))
     found.sort(key=lambda t: (t[0], -(t[1].end - t[1].start), t[1].start))
+    starts: list[int] = []
     kept: list[tuple[Mention, FactIndex]] = []
     for _rank, m, ix in found:
-        if not any(k.start < m.end and m.start < k.end for k, _ in kept):
-            kept.append((m, ix))
-    kept.sort(key=lambda t: t[0].start)
+        i = bisect.bisect_left(starts, m.start)
+        if i > 0 and kept[i - 1][0].end > m.start:
+            continue
+        if i < len(kept) and kept[i][0].start < m.end:
+            continue
+        starts.insert(i, m.start)
+        kept.insert(i, (m, ix))
     return kept
+
+
+def _outside_mentions(values: list[Stated], mentions: list[tuple[Mention, FactIndex]]) -> list[Stated]:
+    """Values that are not part of an entity's name ("iPhone 15"): one sweep over both sorted lists."""
+    out, j = [], 0
+    for v in values:
+        while j < len(mentions) and mentions[j][0].end <= v.start:
+            j += 1
+        if j < len(mentions) and mentions[j][0].start < v.end:
+            continue
+        out.append(v)
+    return out
 
 
 def _negated(text: str, lo: int, hi: int) -> bool:
@@ -608,7 +628,8 @@ def _format_number(value: float, written: str, *, money: bool) -> str:
     elif not money:
         while decimals < 4 and abs(round(value, decimals) - value) > 1e-9:
             decimals += 1
-    grouped = "," in written or (money and value >= 10_000)
+    whole = written.split(".", 1)[0]
+    grouped = "," in written or (len(whole) < 4 and value >= 1000)  # style unknown from a short number
     return f"{value:,.{decimals}f}" if grouped else f"{value:.{decimals}f}"
 
 

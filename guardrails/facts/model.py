@@ -160,6 +160,8 @@ class Fact(_Model):
 
     @model_validator(mode="after")
     def _interval(self) -> Fact:
+        if not normalize(self.entity):
+            raise ValueError("entity name has no letters or digits once case and accents are folded")
         if self.valid_from and self.valid_to and self.valid_to <= self.valid_from:
             raise ValueError(f"valid_to {self.valid_to} is not after valid_from {self.valid_from}")
         if isinstance(self.value, TextValue | EnumValue):
