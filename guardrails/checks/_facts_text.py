@@ -91,7 +91,7 @@ _add("length", "mm", 1e-3, "millimeter", "millimeters", "millimetre", "millimetr
 _add("length", "cm", 1e-2, "centimeter", "centimeters", "centimetre", "centimetres")
 _add("length", "m", 1.0, "meter", "meters", "metre", "metres")
 _add("length", "km", 1e3, "kilometer", "kilometers", "kilometre", "kilometres")
-_add("length", "in", 0.0254, "inch", "inches", '"', "\u2033")
+_add("length", "inch", 0.0254, "inches", '"', "\u2033")
 _add("length", "ft", 0.3048, "foot", "feet")
 _add("data", "kb", 1e3, "kilobyte", "kilobytes")
 _add("data", "mb", 1e6, "megabyte", "megabytes")
@@ -123,6 +123,10 @@ _add("speed", "mph", 1.609344)
 _add("temperature", "°c", 1.0, "degrees celsius", "celsius")
 
 
+# Units a fact may be written in but that the scanner must not read after a number ("1871 in Genf").
+_FACT_ONLY_UNITS = {"in": _UNITS["inch"]}
+
+
 @dataclass(frozen=True, slots=True)
 class Unit:
     canon: str
@@ -135,7 +139,7 @@ def unit_of(surface: str | None) -> Unit | None:
     if not surface:
         return None
     key = " ".join(surface.lower().split())
-    known = _UNITS.get(key)
+    known = _UNITS.get(key) or _FACT_ONLY_UNITS.get(key)
     if known is None:
         return Unit(key, f"unit:{key}", 1.0)
     return Unit(*known)
