@@ -15,7 +15,7 @@ from guardrails.document import Document
 
 SOURCES = [
     {
-        "text": "Arthur's Magazine (1844–1846) was an American literary periodical published in Philadelphia. "
+        "text": "Arthur's Magazine (1844\u20131846) was an American literary periodical published in Philadelphia. "
         "It sold 12,000 copies on March 5, 1845, and cost $1.50.",
         "url": "https://example.org/arthur",
     },
