@@ -4,6 +4,7 @@ entity, kept in step with the store by polling its revision counter and applying
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -22,6 +23,12 @@ if TYPE_CHECKING:
 class EntityFacts:
     entity: Entity
     by_attr: dict[str, list[Fact]] = field(default_factory=dict)
+    timeless: bool = True  # no fact has a validity bound: every day sees them all
+
+    def valid_on(self, day: dt.date) -> dict[str, list[Fact]]:
+        if self.timeless:
+            return self.by_attr
+        return {a: [f for f in fs if f.valid_at(day)] for a, fs in self.by_attr.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +53,7 @@ class FactIndex:
 
     def add_entity(self, eid: int | str, entity: Entity) -> None:
         prev = self.entities.get(eid)
-        self.entities[eid] = EntityFacts(entity, prev.by_attr if prev else {})
+        self.entities[eid] = EntityFacts(entity, prev.by_attr if prev else {}, prev.timeless if prev else True)
         self._dirty = True
 
     def add_fact(self, eid: int | str, fact: Fact, *, superseded: bool = False) -> None:
@@ -58,7 +65,10 @@ class FactIndex:
             return
         if eid not in self.entities:
             self.add_entity(eid, Entity(name=fact.entity, type=fact.entity_type, aliases=fact.aliases))
-        self.entities[eid].by_attr.setdefault(fact.attribute, []).append(fact)
+        ef = self.entities[eid]
+        ef.by_attr.setdefault(fact.attribute, []).append(fact)
+        if fact.valid_from is not None or fact.valid_to is not None:
+            ef.timeless = False
         if fact.id is not None:
             self._fact_key[fact.id] = (eid, fact.attribute)
         unit = getattr(fact.value, "unit", None)

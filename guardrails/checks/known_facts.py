@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import regex
+import ahocorasick
 from pydantic import Field, field_validator
 
 from guardrails.checks._facts_index import EntityFacts, FactIndex, Mention, StoreIndex
@@ -30,6 +32,7 @@ from guardrails.checks._facts_text import (
     Folded,
     Stated,
     folded_view,
+    qualifier,
     sentence_bounds,
     unit_of,
     values_view,
@@ -153,7 +156,7 @@ class KnownFactsCheck(Check):
             for ph in spec.negative:
                 phrases[normalize(ph)] = (attr, False)
         self._phrases = phrases
-        self._phrase_re = _words_re(list(phrases)) if phrases else None
+        self._phrase_ac = _automaton(list(phrases)) if phrases else None
         self._warm_up()
         self._view_key = "known_facts:" + json.dumps(params.model_dump(mode="json", exclude={"report"}), sort_keys=True)
 
@@ -233,17 +236,21 @@ class KnownFactsCheck(Check):
         return claims
 
     def _find_phrases(self, text: str) -> list[_Phrase]:
-        if self._phrase_re is None:
+        if self._phrase_ac is None:
             return []
         out = []
-        for m in self._phrase_re.finditer(text):
-            attr, positive = self._phrases[m.group()]
-            out.append(_Phrase(m.start(), m.end(), attr, positive))
+        n = len(text)
+        for end_idx, phrase in self._phrase_ac.iter_long(text):
+            start, end = end_idx - len(phrase) + 1, end_idx + 1
+            if (start > 0 and text[start - 1].isalnum()) or (end < n and text[end].isalnum()):
+                continue
+            attr, positive = self._phrases[phrase]
+            out.append(_Phrase(start, end, attr, positive))
         return out
 
     def _entity_claims(self, w: _Window, ef: EntityFacts, values: list[Stated], phrases: list[_Phrase]) -> list[Claim]:
         name = ef.entity.name
-        facts = {a: [f for f in fs if f.valid_at(w.day)] for a, fs in ef.by_attr.items()}
+        facts = ef.valid_on(w.day)
         phrases = list(phrases)
         # attributes with no configured phrase are found by their own name ("release_date" -> "release date")
         for attr in facts:
@@ -284,6 +291,8 @@ class KnownFactsCheck(Check):
         # negation sits between the entity (or the window start) and the value: "X does not cost $5"
         lo = w.mention.end if v.start >= w.mention.end else w.start
         negated = _negated(w.text, lo, v.start)
+        if known:
+            v = dataclasses.replace(v, qualifier=qualifier(w.text, v.start))
         results = [(f, _compare(v, f, w.text, self.p.approx_tolerance)) for f in known]
         status, fact = _decide(results, negated)
         return Claim(entity, attr, status, v.start, v.end, w.text[v.start : v.end], fact, v, negated)
@@ -311,13 +320,13 @@ class KnownFactsCheck(Check):
             value = fact.value
             if not isinstance(value, EnumValue):
                 continue
-            choices = {normalize(c) for c in [*value.choices, value.value]}
+            choices = {_norm(c) for c in [*value.choices, value.value]}
             for word in sorted(choices):
                 for hit in _find_word(w.text, word, max(after, w.start), w.end, attr):
                     if inferred is not None and _word_in_other_enum(word, attr, inferred):
                         continue  # the word names a value of another attribute too: which one is unclear
                     negated = _negated(w.text, max(w.start, hit.start - 20), hit.start)
-                    same = word == normalize(value.value)
+                    same = word == _norm(value.value)
                     status, f = _decide([(f2, "match" if same else "mismatch") for f2 in known], negated)
                     out.append(
                         Claim(
@@ -407,9 +416,17 @@ def _load_file(path: str) -> list[Fact]:
     return out
 
 
-def _words_re(words: list[str]) -> regex.Pattern[str]:
-    alt = "|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True))
-    return regex.compile(rf"(?<!\w)(?:{alt})(?!\w)")
+def _automaton(words: list[str]) -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    for w in words:
+        automaton.add_word(w, w)
+    automaton.make_automaton()
+    return automaton
+
+
+@lru_cache(maxsize=65536)
+def _norm(text: str) -> str:
+    return normalize(text)
 
 
 def _find_word(text: str, word: str, lo: int, hi: int, attr: str) -> list[_Phrase]:
@@ -551,7 +568,7 @@ def _decide(results: list[tuple[Fact, str]], negated: bool) -> tuple[Status, Fac
 def _text_claim(w: _Window, entity: str, ph: _Phrase, known: list[Fact]) -> Claim:
     # Free text can confirm a claim (the known value is written there) but never refute it.
     for f in known:
-        word = normalize(str(f.value.value))  # type: ignore[union-attr]
+        word = _norm(str(f.value.value))  # type: ignore[union-attr]
         hits = _find_word(w.text, word, w.start, w.end, ph.attribute) if word else []
         if hits:
             return Claim(entity, ph.attribute, Status.SUPPORTED, hits[0].start, hits[0].end, word, f)
@@ -562,7 +579,7 @@ def _word_in_other_enum(word: str, attr: str, facts: dict[str, list[Fact]]) -> b
     for a, fs in facts.items():
         if a != attr and fs and fs[0].value.type == "enum":
             val = fs[0].value
-            if word in {normalize(c) for c in [*val.choices, val.value]}:
+            if word in {_norm(c) for c in [*val.choices, val.value]}:
                 return True
     return False
 

@@ -246,10 +246,11 @@ class FactStore:
             rows = conn.execute(
                 _facts_query().where(facts_t.c.rev > revision, facts_t.c.rev <= current).order_by(facts_t.c.id)
             ).all()
+        aliases: dict[str, list[str]] = {}
         return Changes(
             current,
             [StoredEntity(e.id, _entity(e)) for e in ents],
-            [StoredFact(r.entity_id, bool(r.superseded), _fact(r)) for r in rows],
+            [StoredFact(r.entity_id, bool(r.superseded), _fact(r, aliases)) for r in rows],
         )
 
     # -- writes ----------------------------------------------------------------------------------
@@ -462,7 +463,15 @@ def _entity(row: Any) -> Entity:
     return Entity(name=row.name, type=row.type, aliases=json.loads(row.aliases))
 
 
-def _fact(row: Any) -> Fact:
+def _fact(row: Any, aliases: dict[str, list[str]] | None = None) -> Fact:
+    """A Fact from a trusted row (validated when written): constructed, not re-validated."""
+    raw_aliases = row.entity_aliases
+    if aliases is None:
+        alias_list = json.loads(raw_aliases)
+    elif raw_aliases in aliases:
+        alias_list = aliases[raw_aliases]
+    else:
+        alias_list = aliases[raw_aliases] = json.loads(raw_aliases)
     return Fact.model_construct(
         entity=row.entity_name,
         attribute=row.attribute,
@@ -473,7 +482,7 @@ def _fact(row: Any) -> Fact:
         version=row.version,
         id=row.id,
         entity_type=row.entity_type,
-        aliases=json.loads(row.entity_aliases),
+        aliases=alias_list,
     )
 
 

@@ -129,7 +129,7 @@ def main() -> None:
     by_cat: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
         by_cat[r["category"]].append(i)
-    print(f"\n  by category (ROC-AUC of words / items; F1 of 'items or words'):")
+    print("\n  by category (ROC-AUC of words / items; F1 of 'items or words'):")
     print(f"  {'category':<28}{'rows':>5}{'AUC words':>11}{'AUC items':>11}{'F1':>7}")
     for cat, idx in sorted(by_cat.items(), key=lambda kv: -len(kv[1])):
         labels = [bool(rows[i]["hallucinated"]) for i in idx]
