@@ -228,8 +228,10 @@ _VALUE_RE = re.compile(
 )
 _QUALIFIER_RE = re.compile(
     r"(?:(?P<approx>about|around|approximately|approx\.?|roughly|nearly|almost|some|~|circa|ca\.)"
-    r"|(?P<lower>more than|over|at least|above|upwards of|in excess of)"
-    r"|(?P<upper>less than|under|at most|below|up to|no more than))\s*$"
+    r"|(?P<lower>more than|over|at least|above|upwards of|in excess of|heavier than|longer than|larger than"
+    r"|bigger than|more expensive than|later than|after)"
+    r"|(?P<upper>less than|under|at most|below|up to|no more than|lighter than|shorter than|smaller than"
+    r"|cheaper than|earlier than|before))\s*$"
 )
 
 

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -82,6 +83,10 @@ class KnownFactsParams(CheckParams):
     approx_tolerance: float = Field(default=0.1, ge=0, le=1, description="Relative slack after 'about', 'around'")
     refresh_seconds: float = Field(default=0.0, ge=0, description="Poll the store at most this often (0: each run)")
     max_claims: int = Field(default=500, ge=1)
+    pronouns: list[str] = Field(
+        default_factory=lambda: ["it", "its", "it's", "it\u2019s"],
+        description="A sentence opening with one of these speaks of the entity last mentioned ([] disables)",
+    )
 
     @field_validator("facts")
     @classmethod
@@ -156,6 +161,7 @@ class KnownFactsCheck(Check):
             for ph in spec.negative:
                 phrases[normalize(ph)] = (attr, False)
         self._phrases = phrases
+        self._pronouns = frozenset(normalize(p) for p in params.pronouns)
         self._phrase_ac = _automaton(list(phrases)) if phrases else None
         self._warm_up()
         self._view_key = "known_facts:" + json.dumps(params.model_dump(mode="json", exclude={"report"}), sort_keys=True)
@@ -199,13 +205,15 @@ class KnownFactsCheck(Check):
         mentions = _mentions(indexes, text)
         if not mentions:
             return []
+        ends = sentence_bounds(text)
+        if self.p.pronouns:
+            mentions = _with_pronouns(mentions, text, ends, self._pronouns)
         values = _outside_mentions(
             values_view(doc, day_first=self.p.day_first, timeout=ctx.deadline.remaining()), mentions
         )
         value_starts = [v.start for v in values]
         phrases = self._find_phrases(text)
         phrase_starts = [p.start for p in phrases]
-        ends = sentence_bounds(text)
         day = ctx.context.reference_date or dt.date.today()
         claims: list[Claim] = []
         sent_i = 0
@@ -251,6 +259,7 @@ class KnownFactsCheck(Check):
     def _entity_claims(self, w: _Window, ef: EntityFacts, values: list[Stated], phrases: list[_Phrase]) -> list[Claim]:
         name = ef.entity.name
         facts = ef.valid_on(w.day)
+        w = dataclasses.replace(w, history=ef.by_attr)
         phrases = list(phrases)
         # attributes with no configured phrase are found by their own name ("release_date" -> "release date")
         for attr in facts:
@@ -291,6 +300,9 @@ class KnownFactsCheck(Check):
         # negation sits between the entity (or the window start) and the value: "X does not cost $5"
         lo = w.mention.end if v.start >= w.mention.end else w.start
         negated = _negated(w.text, lo, v.start)
+        if _PAST_RE.search(w.text, lo, v.start) and w.history is not None:
+            # "used to cost", "was priced at": true if any version of the fact, current or past, says so
+            known = w.history.get(attr, known)
         if known:
             v = dataclasses.replace(v, qualifier=qualifier(w.text, v.start))
         results = [(f, _compare(v, f, w.text, self.p.approx_tolerance)) for f in known]
@@ -394,6 +406,7 @@ class _Window:
     end: int
     mention: Mention
     day: dt.date
+    history: dict[str, list[Fact]] | None = None  # every validity period, for claims about the past
 
 
 def _load_file(path: str) -> list[Fact]:
@@ -457,6 +470,34 @@ def _mentions(indexes: list[FactIndex], text: str) -> list[tuple[Mention, FactIn
         starts.insert(i, m.start)
         kept.insert(i, (m, ix))
     return kept
+
+
+def _with_pronouns(
+    mentions: list[tuple[Mention, FactIndex]], text: str, ends: list[int], pronouns: frozenset[str]
+) -> list[tuple[Mention, FactIndex]]:
+    """Add a mention of the last-named entity for each sentence that names none and opens with a pronoun."""
+    out: list[tuple[Mention, FactIndex]] = []
+    j, last = 0, None
+    start = 0
+    for end in ends:
+        in_sentence = []
+        while j < len(mentions) and mentions[j][0].start < end:
+            in_sentence.append(mentions[j])
+            j += 1
+        if in_sentence:
+            out.extend(in_sentence)
+            last = in_sentence[-1]
+        elif last is not None:
+            lead = len(text[start:end]) - len(text[start:end].lstrip())
+            word = text[start + lead : start + lead + 6].split(" ", 1)[0]
+            if word in pronouns:
+                s0 = start + lead
+                out.append((Mention(s0, s0 + len(word), last[0].entity_ids), last[1]))
+        start = end
+    return out
+
+
+_PAST_RE = re.compile(r"\b(?:used to|was|were|previously|formerly|originally|at launch|had been|once)\b")
 
 
 def _outside_mentions(values: list[Stated], mentions: list[tuple[Mention, FactIndex]]) -> list[Stated]:
