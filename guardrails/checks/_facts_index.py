@@ -16,7 +16,7 @@ import ahocorasick
 from guardrails.facts.model import Entity, Fact, normalize
 
 if TYPE_CHECKING:
-    from guardrails.facts.store import Changes, FactStore
+    from guardrails.facts.store import Changes, FactStore, RevisionPoller
 
 
 @dataclass(slots=True)
@@ -143,6 +143,7 @@ class StoreIndex:
         self.index = FactIndex()
         self.revision = 0
         self._store: FactStore | None = None
+        self._poll: RevisionPoller | None = None
         self._next_poll = 0.0
         self._lock = threading.Lock()
 
@@ -164,7 +165,9 @@ class StoreIndex:
                 if self._store is None:
                     self._next_poll = now + self.retry_seconds
                     return self.index
-            if self._store.revision() != self.revision:
+                self._poll = self._store.revision_poller()
+            assert self._poll is not None
+            if self._poll() != self.revision:
                 changes = self._store.changes_since(self.revision)
                 self.index.apply(changes)
                 self.revision = changes.revision
@@ -172,5 +175,7 @@ class StoreIndex:
         return self.index
 
     def close(self) -> None:
+        if self._poll is not None:
+            self._poll.close()
         if self._store is not None:
             self._store.close()

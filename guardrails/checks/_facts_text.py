@@ -208,12 +208,14 @@ _UNIT_WORDS = _alt(list(_UNITS))
 
 # Alternatives in priority order: dates before numbers (2024-03-05 is not three numbers), money before
 # numbers with units, numbers with units before bare numbers. Runs on folded (lower-case) text.
-_FIRST = "".join(sorted({w[0] for w in [*_MONTHS, *_CURRENCY]} | set("0123456789.")))
-# The stdlib engine with a one-character lookahead rejects most positions at once (the `regex` module
-# was 6x slower here); the pattern has no nested quantifiers, so it cannot backtrack catastrophically.
+_FIRST_SYMBOLS = "".join(sorted({w[0] for w in [*_MONTHS, *_CURRENCY]} - set("abcdefghijklmnopqrstuvwxyz")))
+_FIRST_LETTERS = "".join(sorted({w[0] for w in [*_MONTHS, *_CURRENCY]} & set("abcdefghijklmnopqrstuvwxyz")))
+# The stdlib engine with a one-character lookahead (a digit, a currency symbol, or the first letter of a
+# word that can open a value) rejects most positions at once; the `regex` module was 6x slower here. The
+# pattern has no nested quantifiers, so it cannot backtrack catastrophically.
 _VALUE_RE = re.compile(
     rf"""
-    (?=[{re.escape(_FIRST)}])(?:
+    (?=[0-9.{re.escape(_FIRST_SYMBOLS)}]|(?<![a-z])[{_FIRST_LETTERS}])(?:
     (?P<iso>(?<![\d-])(?P<iy>\d{{4}})-(?P<im>\d{{1,2}})-(?P<id>\d{{1,2}})(?![\d-]))
   | (?P<mdy>(?<![\w])(?P<m1>{_MON})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y1>\d{{4}})(?!\d))
   | (?P<dmy>(?<![\w.])(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m2>{_MON})\.?,?\s+(?P<y2>\d{{4}})(?!\d))
@@ -296,11 +298,19 @@ def _date_ok(y: int, m: int | None, d: int | None) -> bool:
     return 1000 <= y <= 9999
 
 
-def scan_values(text: str, *, day_first: bool = False, timeout: float | None = None) -> list[Stated]:
-    """Every value stated in folded `text`, left to right, non-overlapping."""
+def scan_values(
+    text: str,
+    *,
+    day_first: bool = False,
+    timeout: float | None = None,
+    ranges: list[tuple[int, int]] | None = None,
+) -> list[Stated]:
+    """Every value stated in folded `text` (or in the given sorted, disjoint ranges of it), left to right."""
     out: list[Stated] = []
     deadline = None if timeout is None else time.perf_counter() + timeout
-    for n, m in enumerate(_VALUE_RE.finditer(text)):
+    spans = ranges if ranges is not None else [(0, len(text))]
+    matches = (m for lo, hi in spans for m in _VALUE_RE.finditer(text, lo, hi))
+    for n, m in enumerate(matches):
         if deadline is not None and n % 64 == 63 and time.perf_counter() > deadline:
             raise TimeoutError("scanning values timed out")
         s, e = m.span()

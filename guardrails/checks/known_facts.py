@@ -34,11 +34,11 @@ from guardrails.checks._facts_text import (
     Stated,
     folded_view,
     qualifier,
+    scan_values,
     sentence_bounds,
     unit_of,
-    values_view,
 )
-from guardrails.checks.base import Check, CheckParams, Hit, RunContext
+from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, RunContext
 from guardrails.document import Document
 from guardrails.facts.model import EnumValue, Fact, MoneyValue, NumberValue, normalize
 from guardrails.findings import Edit, Evidence, Fix
@@ -208,9 +208,13 @@ class KnownFactsCheck(Check):
         ends = sentence_bounds(text)
         if self.p.pronouns:
             mentions = _with_pronouns(mentions, text, ends, self._pronouns)
-        values = _outside_mentions(
-            values_view(doc, day_first=self.p.day_first, timeout=ctx.deadline.remaining()), mentions
-        )
+        # values are read only in sentences that name an entity: most of a long answer is never scanned
+        ranges = _sentence_ranges(mentions, ends)
+        try:
+            scanned = scan_values(text, day_first=self.p.day_first, timeout=ctx.deadline.remaining(), ranges=ranges)
+        except TimeoutError as exc:
+            raise DeadlineExceeded("scanning values ran past the deadline") from exc
+        values = _outside_mentions(scanned, mentions)
         value_starts = [v.start for v in values]
         phrases = self._find_phrases(text)
         phrase_starts = [p.start for p in phrases]
@@ -498,6 +502,20 @@ def _with_pronouns(
 
 
 _PAST_RE = re.compile(r"\b(?:used to|was|were|previously|formerly|originally|at launch|had been|once)\b")
+
+
+def _sentence_ranges(mentions: list[tuple[Mention, FactIndex]], ends: list[int]) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    i = 0
+    for m, _ix in mentions:
+        while ends[i] <= m.start:
+            i += 1
+        lo, hi = (ends[i - 1] if i else 0), ends[i]
+        if ranges and ranges[-1][1] >= lo:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], hi))
+        else:
+            ranges.append((lo, hi))
+    return ranges
 
 
 def _outside_mentions(values: list[Stated], mentions: list[tuple[Mention, FactIndex]]) -> list[Stated]:
