@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import dataclasses
 import datetime as dt
 import json
 import re
@@ -263,7 +262,6 @@ class KnownFactsCheck(Check):
     def _entity_claims(self, w: _Window, ef: EntityFacts, values: list[Stated], phrases: list[_Phrase]) -> list[Claim]:
         name = ef.entity.name
         facts = ef.valid_on(w.day)
-        w = dataclasses.replace(w, history=ef.by_attr)
         phrases = list(phrases)
         # attributes with no configured phrase are found by their own name ("release_date" -> "release date")
         for attr in facts:
@@ -285,7 +283,7 @@ class KnownFactsCheck(Check):
                 v = _pick_value(w, ph, values, used, known)
                 if v is not None:
                     used.add(v.start)
-                    claims.append(self._value_claim(w, name, ph.attribute, v, known))
+                    claims.append(self._value_claim(w, name, ph.attribute, v, known, history=ef.by_attr))
         if self.p.infer_attribute:
             claimed_attrs = {c.attribute for c in claims}
             for v in values:
@@ -294,22 +292,23 @@ class KnownFactsCheck(Check):
                 fits = [a for a, fs in facts.items() if fs and a not in claimed_attrs and _fits(v, fs[0], w.text)]
                 if len(fits) == 1:
                     used.add(v.start)
-                    claims.append(self._value_claim(w, name, fits[0], v, facts[fits[0]]))
+                    claims.append(self._value_claim(w, name, fits[0], v, facts[fits[0]], history=ef.by_attr))
             for attr, fs in facts.items():
                 if fs and fs[0].value.type == "enum" and attr not in claimed_attrs:
                     claims.extend(self._enum_claims(w, name, attr, fs, after=w.start, inferred=facts))
         return [c for c in claims if c is not None]
 
-    def _value_claim(self, w: _Window, entity: str, attr: str, v: Stated, known: list[Fact]) -> Claim:
+    def _value_claim(
+        self, w: _Window, entity: str, attr: str, v: Stated, known: list[Fact], *, history: dict[str, list[Fact]]
+    ) -> Claim:
         # negation sits between the entity (or the window start) and the value: "X does not cost $5"
         lo = w.mention.end if v.start >= w.mention.end else w.start
         negated = _negated(w.text, lo, v.start)
-        if _PAST_RE.search(w.text, lo, v.start) and w.history is not None:
+        if _PAST_RE.search(w.text, lo, v.start):
             # "used to cost", "was priced at": true if any version of the fact, current or past, says so
-            known = w.history.get(attr, known)
-        if known:
-            v = dataclasses.replace(v, qualifier=qualifier(w.text, v.start))
-        results = [(f, _compare(v, f, w.text, self.p.approx_tolerance)) for f in known]
+            known = history.get(attr, known)
+        q = qualifier(w.text, v.start) if known else ""
+        results = [(f, _compare(v, f, q, self.p.approx_tolerance)) for f in known]
         status, fact = _decide(results, negated)
         return Claim(entity, attr, status, v.start, v.end, w.text[v.start : v.end], fact, v, negated)
 
@@ -410,7 +409,6 @@ class _Window:
     end: int
     mention: Mention
     day: dt.date
-    history: dict[str, list[Fact]] | None = None  # every validity period, for claims about the past
 
 
 def _load_file(path: str) -> list[Fact]:
@@ -567,13 +565,13 @@ def _fits(v: Stated, fact: Fact, text: str, *, phrase: bool = False) -> bool:
     return False
 
 
-def _compare(v: Stated, fact: Fact, text: str, approx: float) -> str:
+def _compare(v: Stated, fact: Fact, qualifier: str, approx: float) -> str:
     val = fact.value
     if isinstance(val, MoneyValue):
         if v.kind != "money" or v.currency != val.currency:
             return "incomparable"
         slack = (Decimal(1) if v.decimals == 0 else Decimal(5) / Decimal(10) ** (v.decimals + 1)) * Decimal(str(v.mult))
-        return _within(v.amount, val.amount, max(val.tolerance, slack), v.qualifier, Decimal(str(approx)))
+        return _within(v.amount, val.amount, max(val.tolerance, slack), qualifier, Decimal(str(approx)))
     if isinstance(val, NumberValue):
         if v.number is None:
             return "incomparable"
@@ -586,7 +584,7 @@ def _compare(v: Stated, fact: Fact, text: str, approx: float) -> str:
         claimed = Decimal(str(float(v.amount) * factor))
         slack = Decimal(str(0.5 * 10 ** (-v.decimals) * factor * v.mult))
         return _within(
-            claimed, Decimal(str(val.value)), max(Decimal(str(val.tolerance)), slack), v.qualifier, Decimal(str(approx))
+            claimed, Decimal(str(val.value)), max(Decimal(str(val.tolerance)), slack), qualifier, Decimal(str(approx))
         )
     if val.type == "date":
         d: dt.date = val.value

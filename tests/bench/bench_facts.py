@@ -63,7 +63,26 @@ def write_csv(path: Path, rng: random.Random) -> list[dict[str, str]]:
     return rows
 
 
+PROSE = (
+    "When choosing a device, think about how you will use it every day. Battery life, weight and the quality "
+    "of the screen matter more than a spec sheet suggests, and a good warranty saves trouble later. Read the "
+    "reviews, compare the prices across shops and check the return policy before you buy anything online. "
+)
+
+
+def make_typical(rng: random.Random, rows: list[dict[str, str]], size: int = 2048, claims: int = 3) -> str:
+    """2 KB of advice prose with a few product claims: what a shopping assistant answer looks like."""
+    text = (PROSE * 10)[: size - 200 * claims]
+    for _ in range(claims):
+        r = rng.choice([r for r in rows[:5000] if r["type"] == "money"])
+        cut = rng.randint(0, len(text))
+        cut = text.find(". ", cut) + 2 if text.find(". ", cut) != -1 else len(text)
+        text = text[:cut] + f"The {r['entity']} costs ${float(r['value']) * rng.choice([1, 1.2]):,.2f}. " + text[cut:]
+    return text[:size]
+
+
 def make_output(rng: random.Random, rows: list[dict[str, str]], size: int = 2048) -> str:
+    """2 KB dense with product claims (about 11 per output): the worst case for this check."""
     parts: list[str] = []
     filler = "Our team compared it with similar products and found the build quality solid and the support friendly. "
     while sum(len(p) for p in parts) < size:
@@ -118,7 +137,8 @@ def main() -> None:
 
         pg = throwaway_postgres()
         urls.append(("postgres", pg.__enter__()))
-    outputs = [make_output(rng, rows) for _ in range(200)]
+    dense = [make_output(rng, rows) for _ in range(200)]
+    typical = [make_typical(rng, rows) for _ in range(200)]
     rule = load_ruleset([]).rules["known-fact-contradicted"].rule
     for label, url in urls:
         store = FactStore.open(url)
@@ -132,12 +152,13 @@ def main() -> None:
         check = KnownFactsCheck(KnownFactsParams.model_validate({**rule.params, "db": url}))
         print(f"[{label}] check load (index {len(check.store.index):,} entities): {time.perf_counter() - t0:.2f} s")  # type: ignore[union-attr]
         ctx = RunContext(Context())
-        n_claims = [len(check.claims(Document(o), ctx)) for o in outputs]
-        print(
-            f"[{label}] outputs: {len(outputs)} x {len(outputs[0])} chars, {statistics.mean(n_claims):.1f} claims each"
-        )
-        samples = timeit(lambda t, c=check: list(c.run(Document(t), ctx)), outputs)  # noqa: B023
-        show(f"[{label}] known_facts check on 2 KB", samples)
+        for kind, outputs in (("dense", dense), ("typical", typical)):
+            n_claims = [len(check.claims(Document(o), ctx)) for o in outputs]
+            print(f"[{label}] {kind} outputs: {len(outputs)} x {len(outputs[0])} chars, "
+                  f"{statistics.mean(n_claims):.1f} claims each")  # fmt: skip
+            samples = timeit(lambda t, c=check: list(c.run(Document(t), ctx)), outputs)  # noqa: B023
+            show(f"[{label}] known_facts check on 2 KB {kind}", samples)
+        outputs = dense
         poll = timeit(lambda _t, c=check: c.store.current(), outputs)  # type: ignore[union-attr]
         show(f"[{label}]   of which revision poll", poll)
         policy = Policy(name="bench", rules=["*"])
