@@ -148,7 +148,16 @@ class StoreIndex:
         self._lock = threading.Lock()
 
     def _open(self) -> FactStore | None:
-        from guardrails.facts.store import FactStore, FactStoreMissing
+        from guardrails.facts.paths import default_url, missing_sqlite_file
+
+        if missing_sqlite_file(self.url or default_url()):
+            return None  # without touching SQLAlchemy, which a core-only install does not have
+        try:
+            from guardrails.facts.store import FactStore, FactStoreMissing
+        except ModuleNotFoundError as exc:
+            raise RuntimeError(
+                f"a facts database is configured but {exc.name} is missing: pip install 'outguard[store]'"
+            ) from exc
 
         try:
             return FactStore.open(self.url, create=self.create)

@@ -40,6 +40,7 @@ from guardrails.checks._facts_text import (
 from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, RunContext
 from guardrails.document import Document
 from guardrails.facts.model import EnumValue, Fact, MoneyValue, NumberValue, normalize
+from guardrails.facts.paths import default_url
 from guardrails.findings import Edit, Evidence, Fix
 
 
@@ -152,7 +153,8 @@ class KnownFactsCheck(Check):
         if params.facts_file:
             inline.extend(_load_file(params.facts_file))
         self.inline = FactIndex.from_facts(inline) if inline else None
-        self.store = _shared_store_index(params.db, params.refresh_seconds) if params.use_store else None
+        url = params.db or default_url()  # resolved now: the environment decides which default store
+        self.store = _shared_store_index(url, params.refresh_seconds) if params.use_store else None
         phrases: dict[str, tuple[str, bool]] = {}
         for attr, spec in params.attributes.items():
             for ph in [attr.replace("_", " "), *spec.phrases]:

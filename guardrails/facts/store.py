@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from guardrails.facts.io import FileFormatError, read_rows, write_facts
 from guardrails.facts.model import Entity, Fact, ImportResult, RowError, Value, normalize
+from guardrails.facts.paths import default_url
 from guardrails.facts.rows import FieldError, row_to_fact
 
 _VALUE = TypeAdapter(Value)
@@ -95,20 +96,6 @@ class Changes:
     revision: int
     entities: list[StoredEntity]
     facts: list[StoredFact]
-
-
-def default_data_dir() -> Path:
-    import os
-
-    base = os.environ.get("OUTGUARD_DATA_DIR")
-    return Path(base) if base else Path.home() / ".local" / "share" / "outguard"
-
-
-def default_url() -> str:
-    """`OUTGUARD_FACTS_DB` when set, else a SQLite file `facts.db` in the data directory."""
-    import os
-
-    return os.environ.get("OUTGUARD_FACTS_DB") or f"sqlite:///{default_data_dir() / 'facts.db'}"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

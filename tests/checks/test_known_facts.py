@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +282,14 @@ def test_default_policy_loads_on_a_fresh_machine_and_sees_a_first_import(
     engine = Engine.from_policy("default")
     assert engine.validate("The Acme X1 costs $5.").verdict.value == "pass"
     assert not (tmp_path / "data" / "facts.db").exists()  # validating never creates the store
+
+
+def test_default_policy_needs_no_sqlalchemy_without_a_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OUTGUARD_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.delenv("OUTGUARD_FACTS_DB", raising=False)
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)  # a core-only install
+    monkeypatch.delitem(sys.modules, "guardrails.facts.store", raising=False)
+    assert Engine.from_policy("default").validate("The Acme X1 costs $5.").verdict.value == "pass"
 
 
 def test_an_unreachable_database_fails_closed() -> None:
