@@ -217,7 +217,7 @@ class KnownFactsCheck(Check):
             raise DeadlineExceeded("scanning values ran past the deadline") from exc
         values = _outside_mentions(scanned, mentions)
         value_starts = [v.start for v in values]
-        phrases = self._find_phrases(text)
+        phrases = self._find_phrases(text, ranges)
         phrase_starts = [p.start for p in phrases]
         day = ctx.context.reference_date or dt.date.today()
         claims: list[Claim] = []
@@ -248,12 +248,13 @@ class KnownFactsCheck(Check):
                 break
         return claims
 
-    def _find_phrases(self, text: str) -> list[_Phrase]:
+    def _find_phrases(self, text: str, ranges: list[tuple[int, int]]) -> list[_Phrase]:
         if self._phrase_ac is None:
             return []
         out = []
         n = len(text)
-        for end_idx, phrase in self._phrase_ac.iter_long(text):
+        found = (hit for lo, hi in ranges for hit in self._phrase_ac.iter_long(text, lo, hi))
+        for end_idx, phrase in found:
             start, end = end_idx - len(phrase) + 1, end_idx + 1
             if (start > 0 and text[start - 1].isalnum()) or (end < n and text[end].isalnum()):
                 continue
