@@ -25,3 +25,34 @@ def test_the_catalogue_imports_cleanly(tmp_path: object) -> None:
     assert result.ok, result.errors[:3]
     assert result.imported > 2500
     store.close()
+
+
+def test_repair_states_the_known_values_and_is_idempotent() -> None:
+    import datetime as dt
+    import json
+
+    from guardrails.checks.known_facts import KnownFactsCheck, KnownFactsParams
+    from guardrails.engine import Engine
+    from guardrails.rules.compile import CompiledPolicy, CompiledRule
+    from guardrails.rules.loader import load_ruleset
+    from guardrails.rules.model import Policy, RepairSettings
+
+    rule = load_ruleset([]).rules["known-fact-contradicted"].rule
+    params = {**rule.params, "use_store": False, "facts_file": str(FIXTURES / "catalogue.csv")}
+    check = KnownFactsCheck(KnownFactsParams.model_validate(params))
+    policy = Policy(name="t", rules=["*"], repair=RepairSettings(allow_unsafe=True))
+    engine = Engine(CompiledPolicy(policy, (CompiledRule(rule, check, 5.0, "facts"),), "t"))
+    repaired = 0
+    for line in (FIXTURES / "outputs.jsonl").read_text(encoding="utf-8").splitlines()[:200]:
+        case = json.loads(line)
+        ctx = {"reference_date": dt.date.fromisoformat(case["reference_date"])}
+        report = engine.validate(case["text"], ctx)
+        wrong = {c["attribute"] for c in case["claims"] if c["expected"] == "contradicted"}
+        if wrong and "discontinued" not in wrong:  # a yes/no claim has no fix: it is regenerated
+            assert report.verdict.value == "repaired", case["text"]
+            repaired += 1
+        again = engine.validate(report.output, ctx)
+        assert not again.edits and again.output == report.output, report.output
+        if "discontinued" not in wrong:
+            assert again.verdict.value == "pass", report.output
+    assert repaired > 50

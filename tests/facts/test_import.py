@@ -211,3 +211,15 @@ def test_any_row_either_parses_or_names_a_field(row: dict[str, Any]) -> None:
         )
     else:
         assert normalize(fact.entity)
+
+
+def test_too_many_rows_is_an_error_not_a_partial_import(
+    store: FactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import guardrails.facts.io as fio
+
+    monkeypatch.setattr(fio, "MAX_ROWS", 3)
+    body = "".join(f"E{i},,,price,money,{i},,USD,,\n" for i in range(5))
+    result = store.import_file(_csv(tmp_path, body))
+    assert result.imported == 0 and result.errors[-1].row == 4 and "more than 3 rows" in result.errors[-1].reason
+    assert store.count() == 0
