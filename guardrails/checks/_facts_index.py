@@ -31,7 +31,7 @@ class EntityFacts:
         return {a: [f for f in fs if f.valid_at(day)] for a, fs in self.by_attr.items()}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per value and claim on the hot path, frozen init costs 2x
 class Mention:
     start: int  # offsets in folded text
     end: int

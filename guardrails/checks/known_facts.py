@@ -109,7 +109,7 @@ def _parse_rows(rows: Any, where: str) -> list[Fact]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per value and claim on the hot path, frozen init costs 2x
 class Claim:
     entity: str
     attribute: str
@@ -123,7 +123,7 @@ class Claim:
     word: str | None = None  # enum word as written
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per value and claim on the hot path, frozen init costs 2x
 class _Phrase:
     start: int
     end: int
@@ -265,12 +265,15 @@ class KnownFactsCheck(Check):
     def _entity_claims(self, w: _Window, ef: EntityFacts, values: list[Stated], phrases: list[_Phrase]) -> list[Claim]:
         name = ef.entity.name
         facts = ef.valid_on(w.day)
-        phrases = list(phrases)
         # attributes with no configured phrase are found by their own name ("release_date" -> "release date")
-        for attr in facts:
-            if attr not in self.p.attributes:
-                phrases.extend(_find_word(w.text, attr.replace("_", " "), w.start, w.end, attr))
-        phrases.sort(key=lambda p: p.start)
+        extra = [
+            p
+            for attr in facts
+            if attr not in self.p.attributes
+            for p in _find_word(w.text, _spoken(attr), w.start, w.end, attr)
+        ]
+        if extra:
+            phrases = sorted([*phrases, *extra], key=lambda p: p.start)
         used: set[int] = set()
         claims: list[Claim] = []
         for ph in phrases:
@@ -375,7 +378,7 @@ class KnownFactsCheck(Check):
             known = c.fact.value.display() if c.fact is not None else ""
             evidence = Evidence(
                 matched=matched,
-                fact=c.fact.evidence() if c.fact is not None else None,
+                fact=_fact_evidence(c.fact) if c.fact is not None else None,
                 source=c.fact.source if c.fact is not None else None,
                 details={
                     "status": c.status.value,
@@ -405,7 +408,7 @@ class KnownFactsCheck(Check):
 # -- helpers -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per value and claim on the hot path, frozen init costs 2x
 class _Window:
     text: str
     start: int
@@ -440,6 +443,11 @@ def _automaton(words: list[str]) -> ahocorasick.Automaton:
         automaton.add_word(w, w)
     automaton.make_automaton()
     return automaton
+
+
+@lru_cache(maxsize=4096)
+def _spoken(attribute: str) -> str:
+    return attribute.replace("_", " ")
 
 
 @lru_cache(maxsize=65536)
@@ -482,6 +490,7 @@ def _with_pronouns(
 ) -> list[tuple[Mention, FactIndex]]:
     """Add a mention of the last-named entity for each sentence that names none and opens with a pronoun."""
     out: list[tuple[Mention, FactIndex]] = []
+    firsts = {p[0] for p in pronouns if p}
     j, last = 0, None
     start = 0
     for end in ends:
@@ -493,11 +502,13 @@ def _with_pronouns(
             out.extend(in_sentence)
             last = in_sentence[-1]
         elif last is not None:
-            lead = len(text[start:end]) - len(text[start:end].lstrip())
-            word = text[start + lead : start + lead + 6].split(" ", 1)[0]
-            if word in pronouns:
-                s0 = start + lead
-                out.append((Mention(s0, s0 + len(word), last[0].entity_ids), last[1]))
+            i = start
+            while i < end and text[i] in " \t\n\"'(":
+                i += 1
+            if i < end and text[i] in firsts:
+                word = text[i : i + 8].split(None, 1)[0] if text[i : i + 8].strip() else ""
+                if word in pronouns:
+                    out.append((Mention(i, i + len(word), last[0].entity_ids), last[1]))
         start = end
     return out
 
@@ -568,13 +579,36 @@ def _fits(v: Stated, fact: Fact, text: str, *, phrase: bool = False) -> bool:
     return False
 
 
+def _fact_evidence(fact: Fact) -> dict[str, Any]:
+    """The fact row for Evidence.fact; facts are immutable, so each row is dumped once."""
+    key = id(fact)
+    hit = _EVIDENCE.get(key)
+    if hit is None or hit[0] is not fact:
+        hit = _EVIDENCE[key] = (fact, fact.evidence())
+        if len(_EVIDENCE) > 50_000:
+            _EVIDENCE.clear()
+    return dict(hit[1])
+
+
+_EVIDENCE: dict[int, tuple[Fact, dict[str, Any]]] = {}
+_MONEY_SLACK = [Decimal(1)] + [Decimal(5) / Decimal(10) ** (d + 1) for d in range(1, 7)]
+
+
+@lru_cache(maxsize=65536)
+def _dec_of(x: float) -> Decimal:
+    return Decimal(str(x))
+
+
 def _compare(v: Stated, fact: Fact, qualifier: str, approx: float) -> str:
     val = fact.value
     if isinstance(val, MoneyValue):
         if v.kind != "money" or v.currency != val.currency:
             return "incomparable"
-        slack = (Decimal(1) if v.decimals == 0 else Decimal(5) / Decimal(10) ** (v.decimals + 1)) * Decimal(str(v.mult))
-        return _within(v.amount, val.amount, max(val.tolerance, slack), qualifier, Decimal(str(approx)))
+        # "$1,299" may stand for 1,299.99 (prices are cut, not rounded); "$12.5" for 12.45 to 12.55
+        slack = _MONEY_SLACK[min(v.decimals, 6)]
+        if v.mult != 1.0:
+            slack *= Decimal(str(v.mult))
+        return _within(v.amount, val.amount, max(val.tolerance, slack), qualifier, _dec_of(approx))
     if isinstance(val, NumberValue):
         if v.number is None:
             return "incomparable"
@@ -586,9 +620,8 @@ def _compare(v: Stated, fact: Fact, qualifier: str, approx: float) -> str:
             factor = vu.factor / fu.factor
         claimed = Decimal(str(float(v.amount) * factor))
         slack = Decimal(str(0.5 * 10 ** (-v.decimals) * factor * v.mult))
-        return _within(
-            claimed, Decimal(str(val.value)), max(Decimal(str(val.tolerance)), slack), qualifier, Decimal(str(approx))
-        )
+        tol = max(_dec_of(val.tolerance), slack)
+        return _within(claimed, _dec_of(val.value), tol, qualifier, _dec_of(approx))
     if val.type == "date":
         d: dt.date = val.value
         if v.kind == "date" and v.date is not None:
