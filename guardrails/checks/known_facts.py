@@ -83,6 +83,7 @@ class KnownFactsParams(CheckParams):
     approx_tolerance: float = Field(default=0.1, ge=0, le=1, description="Relative slack after 'about', 'around'")
     refresh_seconds: float = Field(default=0.0, ge=0, description="Poll the store at most this often (0: each run)")
     max_claims: int = Field(default=500, ge=1)
+    max_call_facts: int = Field(default=10_000, ge=0, description="Most facts a call may pass in its context")
     pronouns: list[str] = Field(
         default_factory=lambda: ["it", "its", "it's", "it\u2019s"],
         description="A sentence opening with one of these speaks of the entity last mentioned ([] disables)",
@@ -190,6 +191,11 @@ class KnownFactsCheck(Check):
         out = []
         per_call = ctx.context.extra.get(self.p.context_key)
         if per_call:
+            if isinstance(per_call, list) and len(per_call) > self.p.max_call_facts:
+                raise ValueError(
+                    f"context.extra.{self.p.context_key}: {len(per_call)} facts, more than max_call_facts "
+                    f"{self.p.max_call_facts}; import them into the store instead"
+                )
             out.append(FactIndex.from_facts(_parse_rows(per_call, f"context.extra.{self.p.context_key}")))
         if self.inline is not None:
             out.append(self.inline)
