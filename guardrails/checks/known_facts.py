@@ -282,6 +282,9 @@ class KnownFactsCheck(Check):
             phrases = sorted([*phrases, *extra], key=lambda p: p.start)
         used: set[int] = set()
         claims: list[Claim] = []
+        # attributes with facts pick their values first: a phrase for an unknown attribute ("warranty")
+        # must not take the value a known one ("costs $49") is about
+        phrases = sorted(phrases, key=lambda p: not facts.get(p.attribute))
         for ph in phrases:
             known = facts.get(ph.attribute, [])
             vtype = known[0].value.type if known else None

@@ -97,6 +97,7 @@ def _claims(text: str, check: KnownFactsCheck | None = None, **ctx: Any) -> list
         ("The X1 is made by Globex.", [("maker", "unverifiable", "made by")]),
         ("The X1 has a 2-year warranty.", [("warranty", "unverifiable", "2-year")]),
         ("The X1 holds 1.7 litres.", []),
+        ("The X1 has a warranty and costs $5.", [("price", "contradicted", "$5")]),
         ("The X10 costs $5.", []),
         ("The Acme X2 costs $5.", []),
         (
