@@ -17,7 +17,6 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -26,22 +25,22 @@ from typing import Any, Literal
 import ahocorasick
 from pydantic import Field, field_validator
 
+from guardrails.checks._facts_compare import compare, fits
 from guardrails.checks._facts_index import EntityFacts, FactIndex, Mention, StoreIndex
+from guardrails.checks._facts_repair import correction
 from guardrails.checks._facts_text import (
     NEGATION_RE,
-    Folded,
     Stated,
     folded_view,
     qualifier,
     scan_values,
     sentence_bounds,
-    unit_of,
 )
 from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, RunContext
 from guardrails.document import Document
-from guardrails.facts.model import EnumValue, Fact, MoneyValue, NumberValue, normalize
+from guardrails.facts.model import EnumValue, Fact, normalize
 from guardrails.facts.paths import default_url
-from guardrails.findings import Edit, Evidence, Fix
+from guardrails.findings import Evidence
 
 
 class Status(StrEnum):
@@ -304,10 +303,12 @@ class KnownFactsCheck(Check):
             for v in values:
                 if v.start in used:
                     continue
-                fits = [a for a, fs in facts.items() if fs and a not in claimed_attrs and _fits(v, fs[0], w.text)]
-                if len(fits) == 1:
+                candidates = [a for a, fs in facts.items() if fs and a not in claimed_attrs and fits(v, fs[0], w.text)]
+                if len(candidates) == 1:
                     used.add(v.start)
-                    claims.append(self._value_claim(w, name, fits[0], v, facts[fits[0]], history=ef.by_attr))
+                    claims.append(
+                        self._value_claim(w, name, candidates[0], v, facts[candidates[0]], history=ef.by_attr)
+                    )
             for attr, fs in facts.items():
                 if fs and fs[0].value.type == "enum" and attr not in claimed_attrs:
                     claims.extend(self._enum_claims(w, name, attr, fs, after=w.start, inferred=facts))
@@ -323,7 +324,7 @@ class KnownFactsCheck(Check):
             # "used to cost", "was priced at": true if any version of the fact, current or past, says so
             known = history.get(attr, known)
         q = qualifier(w.text, v.start) if known else ""
-        results = [(f, _compare(v, f, q, self.p.approx_tolerance)) for f in known]
+        results = [(f, compare(v, f, q, self.p.approx_tolerance)) for f in known]
         status, fact = _decide(results, negated)
         return Claim(entity, attr, status, v.start, v.end, w.text[v.start : v.end], fact, v, negated)
 
@@ -397,7 +398,7 @@ class KnownFactsCheck(Check):
                     "negated": c.negated,
                 },
             )
-            fix = _fix(doc, folded, c) if c.status is Status.CONTRADICTED else None
+            fix = correction(doc, folded, c) if c.status is Status.CONTRADICTED else None
             yield Hit(
                 start,
                 end,
@@ -560,32 +561,12 @@ def _negated(text: str, lo: int, hi: int) -> bool:
 def _pick_value(w: _Window, ph: _Phrase, values: list[Stated], used: set[int], known: list[Fact]) -> Stated | None:
     free = [v for v in values if v.start not in used]
     if known:
-        free = [v for v in free if _fits(v, known[0], w.text, phrase=True)]
+        free = [v for v in free if fits(v, known[0], w.text, phrase=True)]
     after = [v for v in free if v.start >= ph.end]
     if after:
         return after[0]
     before = [v for v in free if v.end <= ph.start]
     return before[-1] if before else None
-
-
-def _fits(v: Stated, fact: Fact, text: str, *, phrase: bool = False) -> bool:
-    """Could this stated value be a value of that fact's attribute? Without a phrase, units must agree."""
-    val = fact.value
-    if val.type == "money":
-        return v.kind == "money"
-    if val.type == "date":
-        return v.kind == "date" or (phrase and v.year_like)
-    if val.type == "number":
-        if v.kind != "number":
-            return False
-        fu = unit_of(val.unit)
-        if v.unit is None:
-            if fu is not None and fu.dim.startswith("unit:"):  # e.g. "42 units": a unit the scanner does not know
-                return text.startswith(" " + fu.canon, v.end) or (phrase and not v.year_like)
-            return phrase and fu is None
-        vu = unit_of(v.unit)
-        return fu is not None and vu is not None and vu.dim == fu.dim
-    return False
 
 
 def _fact_evidence(fact: Fact) -> dict[str, Any]:
@@ -600,58 +581,6 @@ def _fact_evidence(fact: Fact) -> dict[str, Any]:
 
 
 _EVIDENCE: dict[int, tuple[Fact, dict[str, Any]]] = {}
-_MONEY_SLACK = [Decimal(1)] + [Decimal(5) / Decimal(10) ** (d + 1) for d in range(1, 7)]
-
-
-@lru_cache(maxsize=65536)
-def _dec_of(x: float) -> Decimal:
-    return Decimal(str(x))
-
-
-def _compare(v: Stated, fact: Fact, qualifier: str, approx: float) -> str:
-    val = fact.value
-    if isinstance(val, MoneyValue):
-        if v.kind != "money" or v.currency != val.currency:
-            return "incomparable"
-        # "$1,299" may stand for 1,299.99 (prices are cut, not rounded); "$12.5" for 12.45 to 12.55
-        slack = _MONEY_SLACK[min(v.decimals, 6)]
-        if v.mult != 1.0:
-            slack *= Decimal(str(v.mult))
-        return _within(v.amount, val.amount, max(val.tolerance, slack), qualifier, _dec_of(approx))
-    if isinstance(val, NumberValue):
-        if v.number is None:
-            return "incomparable"
-        fu, vu = unit_of(val.unit), unit_of(v.unit)
-        factor = 1.0
-        if vu is not None and fu is not None:
-            if vu.dim != fu.dim:
-                return "incomparable"
-            factor = vu.factor / fu.factor
-        claimed = Decimal(str(float(v.amount) * factor))
-        slack = Decimal(str(0.5 * 10 ** (-v.decimals) * factor * v.mult))
-        tol = max(_dec_of(val.tolerance), slack)
-        return _within(claimed, _dec_of(val.value), tol, qualifier, _dec_of(approx))
-    if val.type == "date":
-        d: dt.date = val.value
-        if v.kind == "date" and v.date is not None:
-            y, m, day = v.date
-        elif v.year_like and v.number is not None:
-            y, m, day = int(v.number), None, None
-        else:
-            return "incomparable"
-        same = y == d.year and (m is None or m == d.month) and (day is None or day == d.day)
-        return "match" if same else "mismatch"
-    return "incomparable"
-
-
-def _within(claimed: Decimal, known: Decimal, tol: Decimal, qualifier: str, approx: Decimal) -> str:
-    if qualifier == "approx":
-        tol = max(tol, abs(known) * approx)
-    if qualifier == "lower":
-        return "match" if known >= claimed - tol else "mismatch"
-    if qualifier == "upper":
-        return "match" if known <= claimed + tol else "mismatch"
-    return "match" if abs(claimed - known) <= tol else "mismatch"
 
 
 def _decide(results: list[tuple[Fact, str]], negated: bool) -> tuple[Status, Fact | None]:
@@ -694,80 +623,6 @@ def _prefer(a: list[Claim], b: list[Claim]) -> list[Claim]:
     score_a = max((_RANK[c.status] for c in a), default=-1)
     score_b = max((_RANK[c.status] for c in b), default=-1)
     return a if score_a <= score_b else b
-
-
-# -- repair ------------------------------------------------------------------------------------------
-
-_MONTH_NAMES = [
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-]  # fmt: skip
-
-
-def _fix(doc: Document, folded: Folded, c: Claim) -> Fix | None:
-    """Replace the wrong value with the known one, written the way the output wrote it. Unsafe: it
-    rewrites a statement of fact, so it applies only when the policy allows unsafe repairs.
-    """
-    if c.fact is None or c.negated:
-        return None
-    val = c.fact.value
-    v = c.stated
-    replacement: str | None = None
-    start, end = folded.start(c.start), folded.end(c.end)
-    if v is not None and isinstance(val, MoneyValue | NumberValue):
-        num_text = doc.text[folded.start(v.num_start) : folded.end(v.num_end)]
-        target = float(val.amount) if isinstance(val, MoneyValue) else float(val.value)
-        if isinstance(val, NumberValue):
-            fu, vu = unit_of(val.unit), unit_of(v.unit)
-            if fu is not None and vu is not None and fu.dim == vu.dim:
-                target = target * fu.factor / vu.factor
-        target /= v.mult
-        replacement = _format_number(target, num_text, money=isinstance(val, MoneyValue))
-        start, end = folded.start(v.num_start), folded.end(v.num_end)
-    elif v is not None and val.type == "date":
-        replacement = _format_date(val.value, v)
-    elif c.word is not None and val.type == "enum":
-        written = doc.text[start:end]
-        replacement = str(val.value)
-        if written[:1].isupper():
-            replacement = replacement[:1].upper() + replacement[1:]
-    if replacement is None:
-        return None
-    return Fix(
-        title=f"state the known {c.attribute.replace('_', ' ')} of {c.entity} ({val.display()}, fact #{c.fact.id})",
-        edits=[Edit(start=start, end=end, replacement=replacement)],
-        safe=False,
-    )
-
-
-def _format_number(value: float, written: str, *, money: bool) -> str:
-    decimals = len(written.split(".", 1)[1]) if "." in written else 0
-    if money and round(value, decimals) != round(value, 2):
-        decimals = 2
-    elif not money:
-        while decimals < 4 and abs(round(value, decimals) - value) > 1e-9:
-            decimals += 1
-    whole = written.split(".", 1)[0]
-    grouped = "," in written or (len(whole) < 4 and value >= 1000)  # style unknown from a short number
-    return f"{value:,.{decimals}f}" if grouped else f"{value:.{decimals}f}"
-
-
-def _format_date(d: dt.date, v: Stated) -> str:
-    style = v.date_style
-    month = _MONTH_NAMES[d.month - 1]
-    if style == "iso":
-        return d.isoformat()
-    if style == "mdy":
-        return f"{month} {d.day}, {d.year}"
-    if style == "dmy":
-        return f"{d.day} {month} {d.year}"
-    if style == "my":
-        return f"{month} {d.year}"
-    if style == "mdy_num":
-        return f"{d.month:02d}/{d.day:02d}/{d.year}"
-    if style == "dmy_num":
-        return f"{d.day:02d}/{d.month:02d}/{d.year}"
-    return str(d.year)
 
 
 CHECK = KnownFactsCheck
