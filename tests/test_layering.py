@@ -15,7 +15,7 @@ LAYERS: list[tuple[str, int]] = [
     ("guardrails.findings", 0),
     ("guardrails.context", 0),
     ("guardrails.metrics", 0),
-    ("guardrails.document", 1),
+    ("guardrails.document", 1), ("guardrails.jsonparse", 1),
     ("guardrails.checks.base", 2),
     ("guardrails.facts", 2),
     ("guardrails.reviews", 2),
