@@ -23,7 +23,7 @@ from pydantic import ValidationError as PydanticValidationError
 from guardrails.checks._json import JsonExtractParams, json_view
 from guardrails.checks._json.coerce import coercion_fix
 from guardrails.checks._json.errors import describe, error_paths, jsonable, short
-from guardrails.checks._json.schemas import compile_schema, import_model, load_schema_file
+from guardrails.checks._json.schemas import FastCheck, compile_schema, fast_validator, import_model, load_schema_file
 from guardrails.checks.base import Check, Hit, RunContext
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix
@@ -88,13 +88,16 @@ class JsonSchemaCheck(Check):
                 check_formats=params.check_formats,
                 default_draft=params.default_draft,
             )
-        self._context_cache: OrderedDict[str, jsonschema.protocols.Validator] = OrderedDict()
-        self._last_context: tuple[Any, jsonschema.protocols.Validator] | None = None
+        self.fast: FastCheck | None = None
+        if self.validator is not None:
+            self.fast = fast_validator(self.schema, self.validator, check_formats=params.check_formats)
+        self._context_cache: OrderedDict[str, tuple[jsonschema.protocols.Validator, FastCheck | None]] = OrderedDict()
+        self._last_context: tuple[Any, tuple[jsonschema.protocols.Validator, FastCheck | None]] | None = None
 
     def regeneration_extras(self) -> dict[str, Any]:
         return {"schema": self.schema} if isinstance(self.schema, dict) else {}
 
-    def _context_validator(self, schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    def _context_validator(self, schema: dict[str, Any]) -> tuple[jsonschema.protocols.Validator, FastCheck | None]:
         """Per-call schemas are compiled once and cached by content (bounded LRU)."""
         last = self._last_context
         if last is not None and last[0] is schema:
@@ -102,20 +105,23 @@ class JsonSchemaCheck(Check):
         # Context validation copies the dict, so identity rarely holds. Not `==` either: 1 == True == 1.0,
         # and {"enum": [1]} is not {"enum": [true]}. repr keeps the types apart (~10 us for a 2 KB schema).
         key = repr(schema)
-        validator = self._context_cache.get(key)
-        if validator is None:
+        compiled = self._context_cache.get(key)
+        if compiled is None:
             validator = compile_schema(
                 schema, "Context.schema", check_formats=self.p.check_formats, default_draft=self.p.default_draft
             )
-            self._context_cache[key] = validator
+            compiled = (validator, fast_validator(schema, validator, check_formats=self.p.check_formats))
+            self._context_cache[key] = compiled
             if len(self._context_cache) > _CONTEXT_CACHE_SIZE:
                 self._context_cache.popitem(last=False)
-        self._last_context = (schema, validator)
-        return validator
+        self._last_context = (schema, compiled)
+        return compiled
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         context_schema = ctx.context.schema_ if self.p.use_context_schema else None
-        validator = self._context_validator(context_schema) if context_schema is not None else self.validator
+        validator, fast = (
+            self._context_validator(context_schema) if context_schema is not None else (self.validator, self.fast)
+        )
         if validator is None and self.adapter is None:
             return  # no schema configured and none in the Context: nothing to check against
         view = json_view(doc, ctx, self.p, expect=True)
@@ -134,6 +140,8 @@ class JsonSchemaCheck(Check):
         if self.p.require_json and view.repairs:
             yield _repairs_hit(doc, view)
         if validator is not None:
+            if fast is not None and fast(view.value):
+                return
             yield from self._jsonschema(doc, ctx, view, validator)
         else:
             yield from self._pydantic(doc, view)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -145,3 +145,42 @@ def import_model(path: str) -> type[BaseModel]:
     if not (isinstance(obj, type) and issubclass(obj, BaseModel)):
         raise ValueError(f"key 'params.model': {path!r} is not a pydantic model class")
     return obj
+
+
+FastCheck = Callable[[Any], bool]
+
+_RS_DRAFTS = {
+    "Draft4Validator": "Draft4Validator",
+    "Draft6Validator": "Draft6Validator",
+    "Draft7Validator": "Draft7Validator",
+    "Draft201909Validator": "Draft201909Validator",
+    "Draft202012Validator": "Draft202012Validator",
+}
+
+
+def fast_validator(schema: Any, validator: jsonschema.protocols.Validator, *, check_formats: bool) -> FastCheck | None:
+    """A jsonschema-rs (Rust) validator of the same draft, used only to confirm that an instance is valid.
+
+    Valid outputs are the common case, and python-jsonschema alone spends most of the rule-only budget
+    on them; an invalid verdict (or any doubt) falls back to python-jsonschema, which locates the errors.
+    Offline: it never resolves a remote $ref. None when jsonschema-rs is missing or cannot take the schema.
+    """
+    name = _RS_DRAFTS.get(type(validator).__name__)
+    if name is None:
+        return None
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    try:
+        rs = getattr(jsonschema_rs, name)(schema, validate_formats=check_formats, offline=True)
+    except Exception:
+        return None
+
+    def is_valid(instance: Any) -> bool:
+        try:
+            return bool(rs.is_valid(instance))
+        except Exception:
+            return False
+
+    return is_valid
