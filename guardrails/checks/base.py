@@ -110,29 +110,35 @@ class Check(ABC):
         return None
 
 
-_RULE_FILE: ContextVar[Path | None] = ContextVar("outguard_rule_file", default=None)
+_RULE_FILES: ContextVar[tuple[Path, ...]] = ContextVar("outguard_rule_files", default=())
 
 
 @contextmanager
-def building_from(rule_file: str | Path | None) -> Iterator[None]:
-    """While a check is built, let it resolve files named in its params relative to the rule's file."""
-    token = _RULE_FILE.set(Path(rule_file) if rule_file else None)
+def building_from(*files: str | Path | None) -> Iterator[None]:
+    """While a check is built, let it resolve files named in its params relative to these files' folders.
+
+    The compiler passes the rule's file and, when a policy overrides the rule's params, the policy's file.
+    """
+    token = _RULE_FILES.set(tuple(Path(f) for f in files if f and Path(f).suffix))
     try:
         yield
     finally:
-        _RULE_FILE.reset(token)
+        _RULE_FILES.reset(token)
 
 
 def resolve_rule_path(path: str) -> Path:
-    """A path from a rule's params: absolute as given, else relative to the directory of the rule's file.
+    """A path from a rule's params: absolute as given, else relative to the rule's file (or the overriding
+    policy's file, when only that folder has it).
 
     Outside rule loading (a check built by hand) relative paths resolve against the working directory.
     """
     p = Path(path)
     if p.is_absolute():
         return p
-    rule_file = _RULE_FILE.get()
-    return (rule_file.parent / p) if rule_file is not None and rule_file.suffix else p
+    candidates = [f.parent / p for f in _RULE_FILES.get()]
+    if not candidates:
+        return p
+    return next((c for c in candidates if c.exists()), candidates[0])
 
 
 class UnknownCheckKind(LookupError):

@@ -24,7 +24,7 @@ from guardrails.checks._json import JsonExtractParams, json_view
 from guardrails.checks._json.coerce import coercion_fix
 from guardrails.checks._json.errors import describe, error_paths, jsonable, short
 from guardrails.checks._json.schemas import FastCheck, compile_schema, fast_validator, import_model, load_schema_file
-from guardrails.checks.base import Check, Hit, RunContext
+from guardrails.checks.base import Check, Hit, RunContext, resolve_rule_path
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix
 from guardrails.jsonparse.locate import pointer_from_path
@@ -73,7 +73,7 @@ class JsonSchemaCheck(Check):
             self.adapter = TypeAdapter(self.model)
             self.schema = self.model.model_json_schema()
         elif params.schema_file is not None:
-            self.schema = load_schema_file(params.schema_file)
+            self.schema = load_schema_file(str(resolve_rule_path(params.schema_file)))
             self.validator = compile_schema(
                 self.schema,
                 f"key 'params.schema_file' ({params.schema_file})",

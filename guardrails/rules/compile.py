@@ -85,7 +85,9 @@ def effective_rule(policy: Policy, loaded: LoadedRule) -> Rule:
     return rule.model_copy(update=changes)
 
 
-def build_check(rule: Rule, where: str, cache: dict[str, Check] | None = None) -> Check:
+def build_check(
+    rule: Rule, where: str, cache: dict[str, Check] | None = None, *, policy_file: str | None = None
+) -> Check:
     """Validate a rule's params against its check kind and build (or reuse) the check instance."""
     try:
         cls = check_class(rule.check)
@@ -97,11 +99,12 @@ def build_check(rule: Rule, where: str, cache: dict[str, Check] | None = None) -
         raise RuleError(
             describe_validation_error(exc, f"{where}: rule {rule.id!r}", cls.Params, key_prefix="params.")
         ) from exc
-    key = f"{rule.check}\x1f{params.model_dump_json()}"
+    # Relative file params resolve against the rule's (and policy's) folder, so those are part of the key.
+    key = f"{rule.check}\x1f{Path(where).parent}\x1f{policy_file}\x1f{params.model_dump_json()}"
     if cache is not None and key in cache:
         return cache[key]
     try:
-        with building_from(where):
+        with building_from(where, policy_file):
             check = cls(params)
     except RuleError:
         raise
@@ -120,9 +123,9 @@ def compile_policy(policy: Policy, ruleset: RuleSet, where: Path | str = "<polic
     for loaded in select_rules(policy, ruleset, where):
         rule = effective_rule(policy, loaded)
         try:
-            check = build_check(rule, str(loaded.file), cache)
-        except RuleError as exc:
             overridden = rule is not loaded.rule
+            check = build_check(rule, str(loaded.file), cache, policy_file=where if overridden else None)
+        except RuleError as exc:
             problems.extend(f"{p} (with overrides from policy {where})" if overridden else p for p in exc.problems)
             continue
         deadline_ms = rule.deadline_ms or policy.deadline_ms

@@ -181,10 +181,12 @@ def test_regeneration_carries_the_schema() -> None:
 
 
 def test_schema_rule_alone_still_repairs_and_validates(tmp_path: Path) -> None:
+    # A relative file in a policy's override resolves against the policy's folder.
     (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "person.schema.json").write_text(Path("fixtures/json/person.schema.json").read_text())
     (tmp_path / "policies" / "person.yaml").write_text(
         "name: person\nrules: [schema-violation]\n"
-        "overrides:\n  schema-violation: {params: {schema_file: fixtures/json/person.schema.json}}\n"
+        "overrides:\n  schema-violation: {params: {schema_file: person.schema.json}}\n"
     )
     engine = Engine.from_policy("person", ruleset=load_ruleset([tmp_path]))
     text = Path("fixtures/json/outputs/person_fenced.txt").read_text()
