@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,16 +52,32 @@ def diff(original: str, delivered: str) -> list[DiffPart] | None:
         return None
     # Word-level: a character diff of "db1.corp" -> "[internal host]" shreds both into noise.
     a, b = _TOKEN.findall(original), _TOKEN.findall(delivered)
+    chunks: list[tuple[str, str, str]] = []  # (op, old text, new text)
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        chunks.append(("equal" if op == "equal" else "change", "".join(a[i1:i2]), "".join(b[j1:j2])))
+    # A stray "." matched between two changes reads worse than one clean replacement: fold it in.
+    for n in range(1, len(chunks) - 1):
+        op, old, _new = chunks[n]
+        if op == "equal" and len(old.strip()) <= 2 and chunks[n - 1][0] == chunks[n + 1][0] == "change":
+            chunks[n] = ("change", old, old)
     parts: list[DiffPart] = []
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            parts.append(DiffPart("equal", "".join(a[i1:i2])))
+    pending_old, pending_new = "", ""
+    for op, old, new in [*chunks, ("equal", "", "")]:
+        if op == "change":
+            pending_old, pending_new = pending_old + old, pending_new + new
             continue
-        if i2 > i1:
-            parts.append(DiffPart("delete", "".join(a[i1:i2])))
-        if j2 > j1:
-            parts.append(DiffPart("insert", "".join(b[j1:j2])))
+        if pending_old or pending_new:
+            common = len(os.path.commonprefix([pending_old[::-1], pending_new[::-1]]))
+            tail = pending_old[len(pending_old) - common :] if common else ""
+            if pending_old[: len(pending_old) - common]:
+                parts.append(DiffPart("delete", pending_old[: len(pending_old) - common]))
+            if pending_new[: len(pending_new) - common]:
+                parts.append(DiffPart("insert", pending_new[: len(pending_new) - common]))
+            if tail:
+                parts.append(DiffPart("equal", tail))
+            pending_old, pending_new = "", ""
+        if old:
+            parts.append(DiffPart("equal", old))
     return parts
 
 
