@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import itertools
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,7 +66,7 @@ def diff(original: str, delivered: str) -> list[DiffPart] | None:
             pending_old, pending_new = pending_old + old, pending_new + new
             continue
         if pending_old or pending_new:
-            common = len(os.path.commonprefix([pending_old[::-1], pending_new[::-1]]))
+            common = _common_suffix(pending_old, pending_new)
             tail = pending_old[len(pending_old) - common :] if common else ""
             if pending_old[: len(pending_old) - common]:
                 parts.append(DiffPart("delete", pending_old[: len(pending_old) - common]))
@@ -79,6 +78,13 @@ def diff(original: str, delivered: str) -> list[DiffPart] | None:
         if old:
             parts.append(DiffPart("equal", old))
     return parts
+
+
+def _common_suffix(a: str, b: str) -> int:
+    n = 0
+    while n < len(a) and n < len(b) and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return n
 
 
 def evidence_rows(f: Finding) -> list[tuple[str, Any]]:
