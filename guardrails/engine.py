@@ -189,6 +189,10 @@ class Engine:
             fingerprint=fingerprint(rule.id, str(hit.values.get("fingerprint_text", matched)), anchor),
         )
 
+    def finding_from_hit(self, rule: Rule, hit: Any, doc: Document) -> Finding:
+        """The Finding the engine makes of a check's Hit on `doc` (the stream validator builds its own hits)."""
+        return self._finding(rule, hit.start, hit.end, doc, hit)
+
     def _engine_finding(self, rule_id: str, doc: Document, failed: Rule | None = None, **values: Any) -> Finding:
         rule = ENGINE_RULES[rule_id]
         if failed is not None:

@@ -1,0 +1,346 @@
+"""Guard: call an LLM, validate its output, regenerate with targeted feedback within a budget, fall back.
+
+The control flow is written once, as a generator that yields the side effects it needs (an LLM call, a
+validation) and receives their results; `run` drives it synchronously and `arun` with asyncio. So both
+paths take exactly the same decisions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+import uuid
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from guardrails.context import Context
+from guardrails.engine import Engine
+from guardrails.findings import Report, Verdict
+from guardrails.guard.budget import Budget, BudgetMeter, Usage
+from guardrails.guard.events import AttemptFinished, AttemptStarted, CheckTimed, Listener, RunFinished, emit
+from guardrails.guard.feedback import FeedbackSettings, feedback_messages
+from guardrails.guard.llm import LLMResponse, Message, coerce_response, provider_name
+from guardrails.guard.result import Attempt, GuardResult, Source
+
+log = logging.getLogger("guardrails.guard")
+
+DEFAULT_LAST_RESORT = "I'm sorry, I can't give a reliable answer to that right now. Please try again later."
+
+LastResort = str | Callable[[list[Message], list[Attempt]], str]
+"""A fixed answer, or a function of the original messages and every attempt made."""
+
+# Verdicts a Guard delivers as they are; `review` is delivered too (the caller queues it, its report says so).
+_ACCEPTED = (Verdict.PASS, Verdict.REPAIRED, Verdict.REVIEW)
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    provider: str
+    llm: Any
+    messages: list[Message]
+    params: dict[str, Any]
+    timeout: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Validate:
+    text: str
+    context: Context
+
+
+_Step = _Call | _Validate
+_Plan = Generator[_Step, Any, GuardResult]
+
+
+def as_messages(messages_or_prompt: str | Sequence[Message]) -> list[Message]:
+    """A prompt string becomes one user message; a message list is checked for role/content strings."""
+    if isinstance(messages_or_prompt, str):
+        return [{"role": "user", "content": messages_or_prompt}]
+    out: list[Message] = []
+    for i, m in enumerate(messages_or_prompt):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+            raise ValueError(f"messages[{i}] must be a dict with string 'role' and 'content', got {m!r:.80}")
+        out.append(dict(m))
+    if not out:
+        raise ValueError("messages must not be empty")
+    return out
+
+
+def _context_for(context: Context | dict[str, Any] | None, messages: list[Message]) -> Context:
+    """The caller's context, with prompt and system prompt taken from the messages when it has none."""
+    ctx = Context.coerce(context)
+    update: dict[str, Any] = {}
+    if ctx.prompt is None:
+        users = [m["content"] for m in messages if m["role"] == "user"]
+        if users:
+            update["prompt"] = users[-1]
+    if ctx.system_prompt is None:
+        systems = [m["content"] for m in messages if m["role"] == "system"]
+        if systems:
+            update["system_prompt"] = "\n".join(systems)
+    return ctx.model_copy(update=update) if update else ctx
+
+
+class Guard:
+    """Guarded generation: `Guard(engine, llm, fallbacks=[...], budget=Budget(...)).run(prompt)`.
+
+    Each provider (the primary `llm`, then each of `fallbacks`) gets up to `budget.max_attempts` calls; an
+    output whose verdict is `regenerate` or `block` is re-asked with feedback built from its Report (earlier
+    feedback is replaced, so the prompt does not grow). A provider that raises is abandoned for the next.
+    When every provider failed, or tokens/seconds ran out, the `last_resort` answer is delivered: the user
+    sees a degraded answer, never an exception. Retries are deterministic by default (temperature 0).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        llm: Any,
+        *,
+        fallbacks: Sequence[Any] = (),
+        budget: Budget | None = None,
+        last_resort: LastResort | None = None,
+        temperature: float | None = 0.0,
+        listeners: Sequence[Listener] = (),
+        feedback: FeedbackSettings | None = None,
+    ) -> None:
+        if not callable(llm):
+            raise TypeError(f"llm must be callable (messages, **params) -> LLMResponse | str, got {type(llm).__name__}")
+        for i, fb in enumerate(fallbacks):
+            if not callable(fb):
+                raise TypeError(f"fallbacks[{i}] must be callable, got {type(fb).__name__}")
+        self.engine = engine
+        providers = [llm, *fallbacks]
+        self.providers: list[tuple[str, Any]] = [(provider_name(p, i), p) for i, p in enumerate(providers)]
+        if budget is None:
+            regen = engine.policy.regeneration
+            budget = Budget(
+                max_attempts=max(1, regen.max_attempts), max_tokens=regen.max_tokens, max_seconds=regen.max_seconds
+            )
+        self.budget = budget
+        self.last_resort = last_resort if last_resort is not None else DEFAULT_LAST_RESORT
+        self.temperature = temperature
+        self.listeners = tuple(listeners)
+        self.feedback = feedback or FeedbackSettings()
+
+    # -- drivers ------------------------------------------------------------------------------------
+
+    def run(
+        self,
+        messages_or_prompt: str | Sequence[Message],
+        context: Context | dict[str, Any] | None = None,
+        **llm_params: Any,
+    ) -> GuardResult:
+        """Generate, validate, regenerate and fall back synchronously. Never raises for provider failures."""
+        plan = self._plan(messages_or_prompt, context, llm_params)
+        value: Any = None
+        try:
+            step = next(plan)
+            while True:
+                if isinstance(step, _Call):
+                    try:
+                        kwargs = dict(step.params)
+                        if step.timeout is not None and getattr(step.llm, "supports_timeout", False):
+                            kwargs["timeout"] = step.timeout
+                        value = step.llm(step.messages, **kwargs)
+                        if inspect.isawaitable(value):
+                            _close(value)
+                            value = TypeError("an async LLM needs Guard.arun, not Guard.run")
+                    except Exception as exc:
+                        value = exc
+                else:
+                    value = self.engine.validate(step.text, step.context)
+                step = plan.send(value)
+        except StopIteration as stop:
+            result: GuardResult = stop.value
+            return result
+
+    async def arun(
+        self,
+        messages_or_prompt: str | Sequence[Message],
+        context: Context | dict[str, Any] | None = None,
+        **llm_params: Any,
+    ) -> GuardResult:
+        """Like run(), for async (or sync, run in a thread) LLMs; the time budget cancels a call in flight."""
+        plan = self._plan(messages_or_prompt, context, llm_params)
+        value: Any = None
+        try:
+            step = next(plan)
+            while True:
+                if isinstance(step, _Call):
+                    try:
+                        value = await _acall(step)
+                    except Exception as exc:
+                        value = exc
+                else:
+                    value = await self.engine.avalidate(step.text, step.context)
+                step = plan.send(value)
+        except StopIteration as stop:
+            result: GuardResult = stop.value
+            return result
+
+    # -- the decisions, shared by both drivers -------------------------------------------------------
+
+    def _plan(
+        self,
+        messages_or_prompt: str | Sequence[Message],
+        context: Context | dict[str, Any] | None,
+        params: dict[str, Any],
+    ) -> _Plan:
+        original = as_messages(messages_or_prompt)
+        ctx = _context_for(context, original)
+        run_id = ctx.request_id or uuid.uuid4().hex[:16]
+        meter = BudgetMeter(self.budget)
+        call_params = dict(params)
+        if self.temperature is not None:
+            call_params.setdefault("temperature", self.temperature)
+        attempts: list[Attempt] = []
+        stop_reason: str | None = None
+        for index, (name, llm) in enumerate(self.providers):
+            # Each provider starts from the caller's own messages: its predecessor's failures are not its own.
+            messages, fb_chars = original, 0
+            for _ in range(self.budget.max_attempts):
+                stop_reason = meter.exhausted()
+                if stop_reason:
+                    break
+                number = len(attempts) + 1
+                emit(self.listeners, AttemptStarted(run_id=run_id, number=number, provider=name, feedback=fb_chars > 0))
+                t0 = time.perf_counter()
+                value = yield _Call(name, llm, messages, call_params, meter.remaining_seconds())
+                latency = (time.perf_counter() - t0) * 1000
+                prompt_chars = sum(len(m["content"]) for m in messages)
+                response: LLMResponse | None = None
+                if not isinstance(value, BaseException):
+                    try:
+                        response = coerce_response(value, name)
+                    except TypeError as exc:
+                        value = exc
+                if response is None:
+                    error = _describe(value)
+                    log.warning("guard %s: provider %s failed: %s", run_id, name, error)
+                    attempt = Attempt(
+                        provider=name, latency_ms=latency, error=error, number=number, prompt_chars=prompt_chars,
+                        feedback_chars=fb_chars,
+                    )  # fmt: skip
+                    attempts.append(attempt)
+                    emit(self.listeners, AttemptFinished(run_id=run_id, attempt=attempt))
+                    stop_reason = f"provider {name} failed: {error}"
+                    break  # a failing provider is abandoned for the next one
+                meter.spend(response.usage)
+                t1 = time.perf_counter()
+                report: Report = yield _Validate(response.text, ctx)
+                attempt = Attempt(
+                    provider=name,
+                    latency_ms=latency,
+                    usage=response.usage,
+                    verdict=report.verdict,
+                    number=number,
+                    validate_ms=(time.perf_counter() - t1) * 1000,
+                    prompt_chars=prompt_chars,
+                    feedback_chars=fb_chars,
+                    model=response.model,
+                )
+                attempts.append(attempt)
+                for timing in report.timings:
+                    emit(
+                        self.listeners,
+                        CheckTimed(
+                            run_id=run_id, number=number, rule_id=timing.rule_id, check=timing.check, ms=timing.ms
+                        ),
+                    )
+                emit(self.listeners, AttemptFinished(run_id=run_id, attempt=attempt))
+                if report.verdict in _ACCEPTED:
+                    source: Source = (
+                        "repaired" if report.verdict is Verdict.REPAIRED else "primary" if index == 0 else "fallback"
+                    )
+                    return self._finish(
+                        run_id=run_id, meter=meter, output=report.output, report=report, attempts=attempts,
+                        source=source, provider=name, reason=None,
+                    )  # fmt: skip
+                messages, fb_chars = feedback_messages(original, response.text, report, self.feedback)
+                stop_reason = f"provider {name}: verdict {report.verdict} after {self.budget.max_attempts} attempt(s)"
+            if meter.exhausted():
+                stop_reason = meter.exhausted()
+                break
+        text = self._last_resort_text(original, attempts)
+        report = yield _Validate(text, ctx)
+        return self._finish(
+            run_id=run_id, meter=meter, output=text, report=report, attempts=attempts, source="last_resort",
+            provider=None, reason=stop_reason,
+        )  # fmt: skip
+
+    def _last_resort_text(self, original: list[Message], attempts: list[Attempt]) -> str:
+        if isinstance(self.last_resort, str):
+            return self.last_resort
+        try:
+            return str(self.last_resort(original, list(attempts)))
+        except Exception:
+            log.exception("guard: last_resort callable failed; using the built-in answer")
+            return DEFAULT_LAST_RESORT
+
+    def _finish(
+        self,
+        *,
+        run_id: str,
+        meter: BudgetMeter,
+        output: str,
+        report: Report,
+        attempts: list[Attempt],
+        source: Source,
+        provider: str | None,
+        reason: str | None,
+    ) -> GuardResult:
+        usage = sum((a.usage for a in attempts), Usage())
+        elapsed = meter.elapsed() * 1000
+        emit(
+            self.listeners,
+            RunFinished(
+                run_id=run_id, source=source, verdict=report.verdict, provider=provider, attempts=len(attempts),
+                usage=usage, elapsed_ms=elapsed, reason=reason,
+            ),
+        )  # fmt: skip
+        return GuardResult(
+            output=output,
+            report=report,
+            attempts=attempts,
+            usage=usage,
+            source=source,
+            provider=provider,
+            reason=reason,
+            elapsed_ms=elapsed,
+        )
+
+
+def _describe(error: object) -> str:
+    if isinstance(error, BaseException):
+        text = str(error) or type(error).__name__
+        return f"{type(error).__name__}: {text[:300]}"
+    return repr(error)[:300]
+
+
+def _close(awaitable: object) -> None:
+    close = getattr(awaitable, "close", None)
+    if callable(close):
+        close()
+
+
+async def _acall(step: _Call) -> Any:
+    llm = step.llm
+    acomplete = getattr(llm, "acomplete", None)
+    if callable(acomplete):
+        pending: Any = acomplete(step.messages, **step.params)
+    elif inspect.iscoroutinefunction(llm) or inspect.iscoroutinefunction(getattr(llm, "__call__", None)):  # noqa: B004
+        pending = llm(step.messages, **step.params)
+    else:
+        pending = asyncio.to_thread(llm, step.messages, **step.params)
+    if step.timeout is not None:
+        try:
+            pending = await asyncio.wait_for(pending, timeout=step.timeout)
+        except TimeoutError as exc:
+            raise TimeoutError(f"call cancelled: the run's time budget ran out after {step.timeout:.3f} s") from exc
+    else:
+        pending = await pending
+    # A plain function may still hand back a coroutine (a lambda around an async client).
+    return await pending if inspect.isawaitable(pending) else pending

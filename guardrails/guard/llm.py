@@ -1,0 +1,59 @@
+"""What a Guard calls: any callable `(messages, **params) -> LLMResponse | str`, sync or async."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from guardrails.guard.budget import Usage
+
+Message = dict[str, str]
+
+
+class LLMResponse(BaseModel):
+    """One completion: its text, the tokens it cost, and who produced it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str
+    usage: Usage = Usage()
+    model: str | None = None
+    provider: str | None = None
+
+
+class LLMError(Exception):
+    """A provider call failed for good: a non-retryable error, or a transient one that outlived its retries."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+
+class LLM(Protocol):
+    def __call__(self, messages: list[Message], /, **params: Any) -> LLMResponse | str: ...
+
+
+LLMLike = Callable[..., "LLMResponse | str | Awaitable[LLMResponse | str]"]
+
+
+def provider_name(llm: object, index: int) -> str:
+    """A stable label for a provider: its `name` attribute, its function name, or its position."""
+    name = getattr(llm, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    fn_name = getattr(llm, "__name__", None)
+    if isinstance(fn_name, str) and fn_name and fn_name != "<lambda>":
+        return fn_name
+    return "primary" if index == 0 else f"fallback-{index}"
+
+
+def coerce_response(value: object, provider: str) -> LLMResponse:
+    """Accept a bare string (usage unknown, counted as zero) or an LLMResponse; anything else is a bug."""
+    if isinstance(value, LLMResponse):
+        return value if value.provider else value.model_copy(update={"provider": provider})
+    if isinstance(value, str):
+        return LLMResponse(text=value, provider=provider)
+    raise TypeError(f"LLM {provider!r} returned {type(value).__name__}; expected LLMResponse or str")

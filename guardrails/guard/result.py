@@ -1,0 +1,53 @@
+"""What a guarded run returns: the delivered output, its Report, every attempt and the tokens spent."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from guardrails.findings import Report, Verdict
+from guardrails.guard.budget import Usage
+
+Source = Literal["primary", "fallback", "repaired", "last_resort"]
+
+
+class Attempt(BaseModel):
+    """One LLM call and its validation. `verdict` is None when the call itself failed (see `error`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: str
+    latency_ms: float = Field(description="Wall time of the LLM call alone")
+    usage: Usage = Usage()
+    verdict: Verdict | None = None
+    error: str | None = None
+    number: int = Field(default=1, description="1-based position among all attempts of the run")
+    validate_ms: float = Field(default=0.0, description="Wall time of validating this attempt's output")
+    prompt_chars: int = Field(default=0, description="Characters of the messages sent (original + feedback)")
+    feedback_chars: int = Field(default=0, description="Characters of the feedback messages alone (0 on a first try)")
+    model: str | None = None
+
+
+class GuardResult(BaseModel):
+    """The answer a user sees and how it came to be.
+
+    `source`: `primary` (the first provider's output passed as is), `fallback` (a fallback provider's output
+    passed as is), `repaired` (the engine repaired an output without another call; see `provider`),
+    `last_resort` (every provider failed or the budget ran out: the configured degraded answer).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: str
+    report: Report
+    attempts: list[Attempt]
+    usage: Usage
+    source: Source
+    provider: str | None = Field(default=None, description="Provider whose output was delivered (None: last resort)")
+    reason: str | None = Field(default=None, description="Why the last resort was used")
+    elapsed_ms: float = 0.0
+
+    @property
+    def degraded(self) -> bool:
+        return self.source == "last_resort"

@@ -1,0 +1,399 @@
+"""Validate a streamed output as it arrives: release only text every streaming check has cleared.
+
+How it works (see README "Guard: regeneration, fallback and streaming"):
+
+* The validator keeps the text it has not released yet. A check that declares `streaming = True` can judge
+  any prefix; `lookbehind` says how far before new text a match can start. Text older than the largest
+  lookbehind is *settled*: no later chunk can change what the streaming checks say about it.
+* After each chunk the streaming checks run on a window (the unreleased text plus `lookbehind` characters of
+  context). Settled text is released as a `text` event once no match overlaps the cut; a match that still
+  touches the unsettled tail holds the cut back to its start.
+* Settled matches become `finding` events. A `repair` finding with a fix (a redaction) is applied before the
+  text is released and reported as a `redaction` event: the consumer never sees the original. A finding
+  whose action needs more than a repair (review, regenerate, block) stops the release at once: the consumer
+  gets the `finding`, a `retract` for everything released so far, and no further text.
+* JSON outputs (auto-detected) are cut only after complete values, so a consumer never holds half a token.
+* `finish()` validates the whole text with every rule (non-streaming checks run only here) and ends with a
+  `final` event carrying the Report. If the Report's delivered output no longer starts with what was
+  released (a non-streaming check overturned it, or the verdict needs action), a `retract` comes first.
+
+`retract` means: drop every character you were given from output offset `offset` on. Text events carry the
+offset they start at, so a consumer can always reconcile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from guardrails.checks.base import Deadline, Hit, RunContext, iter_hits
+from guardrails.context import Context
+from guardrails.document import Document
+from guardrails.engine import Engine
+from guardrails.findings import Action, Edit, Finding, FindingStatus, Fix, Report, Verdict
+from guardrails.guard.events import CheckTimed, Listener, emit
+from guardrails.guard.json_stream import JSONStreamScanner
+from guardrails.repair import apply_edits, choose_fixes
+from guardrails.rules.compile import CompiledRule
+
+_CONTEXT = 32
+"""Characters kept before released text when scanning: context for matches that start right at the cut."""
+
+StreamEventType = Literal["text", "finding", "redaction", "retract", "final"]
+
+
+class StreamEvent(BaseModel):
+    """One event for the consumer of a validated stream; JSON-serialisable for server-sent events.
+
+    - `text`: release `text`, which starts at output offset `offset`.
+    - `finding`: a finding on the stream (span offsets index the original text, as in a Report).
+    - `redaction`: `finding`'s fix replaced its span with `text`, at output offset `offset`, before release.
+    - `retract`: drop everything released from output offset `offset` on; `reason` says why.
+    - `final`: the stream is over; `report` is the whole output's Report (its `output` is the truth).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: StreamEventType
+    text: str | None = None
+    finding: Finding | None = None
+    report: Report | None = None
+    offset: int | None = None
+    reason: str | None = None
+    closers: str | None = None
+    """JSON streams: brackets that close the output released so far into valid JSON."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _RawHit:
+    """A hit on the scanned window (`hit`, window offsets) that starts `base` characters into the stream."""
+
+    compiled: CompiledRule
+    hit: Hit
+    base: int
+
+    @property
+    def start(self) -> int:
+        return self.hit.start + self.base
+
+    @property
+    def end(self) -> int:
+        return self.hit.end + self.base
+
+
+def _shift(hit: Hit, delta: int) -> Hit:
+    if delta == 0:
+        return hit
+    fix = hit.fix
+    if fix is not None:
+        fix = Fix(
+            title=fix.title,
+            safe=fix.safe,
+            edits=[e.model_copy(update={"start": e.start + delta, "end": e.end + delta}) for e in fix.edits],
+        )
+    return dataclasses.replace(hit, start=hit.start + delta, end=hit.end + delta, fix=fix)
+
+
+class StreamValidator:
+    """Feed chunks, forward the events. One validator per stream; not thread-safe.
+
+    `json`: None detects JSON from the first non-blank character (`{` or `[`); True/False force it.
+    `hold_back`: characters kept unreleased at the tail (default: the largest lookbehind of the streaming
+    checks). `release`: "cleared" releases text as the streaming checks clear it; "final" releases nothing
+    until every check (streaming or not) has run at `finish()`, for consumers that must never see a retract.
+    `min_release`: scan and release once at least this many settled characters wait, so the scan's cost is
+    shared by several chunks (a token is ~4 characters).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        context: Context | dict[str, Any] | None = None,
+        *,
+        listeners: Sequence[Listener] = (),
+        json: bool | None = None,
+        hold_back: int | None = None,
+        release: Literal["cleared", "final"] = "cleared",
+        min_release: int = 64,
+    ) -> None:
+        self.engine = engine
+        self.context = Context.coerce(context)
+        self.run_id = self.context.request_id or uuid.uuid4().hex[:16]
+        self.listeners = tuple(listeners)
+        self.rules = tuple(r for r in engine.rules if r.check.streaming)
+        lookbehind = max((r.check.lookbehind for r in self.rules), default=0)
+        self.hold_back = lookbehind if hold_back is None else max(hold_back, lookbehind)
+        self.release = release
+        self.min_release = max(1, min_release)
+        self._json = json
+        self._scanner: JSONStreamScanner | None = JSONStreamScanner() if json else None
+        self._parts: list[str] = []
+        self._received = 0  # characters received
+        self._tail = ""  # received text from _tail_start on (unreleased text plus lookbehind context)
+        self._tail_start = 0
+        self._tail_lines = 0  # newlines before the tail, and characters on the tail's first line before it,
+        self._tail_col0 = 0  # so findings on the tail get line:column in the whole stream
+        self._released_raw = 0  # received text before this offset is released (or retracted)
+        self._out: list[str] = []  # text released and not retracted
+        self._out_len = 0
+        self._seen: set[tuple[str, int, int]] = set()
+        self._halted: str | None = None  # why release stopped for good (a finding that needs action)
+        self._frozen: str | None = None  # why release paused until finish (a check failed on a prefix)
+        self._finished = False
+        self.chunks = 0
+
+    # -- public -----------------------------------------------------------------------------------------
+
+    @property
+    def released(self) -> str:
+        """The text released so far and not retracted."""
+        return "".join(self._out)
+
+    @property
+    def received(self) -> str:
+        return "".join(self._parts)
+
+    def feed(self, chunk: str) -> list[StreamEvent]:
+        """Take the next chunk; return the events it allows (possibly none while text is held back)."""
+        if self._finished:
+            raise RuntimeError("feed() after finish(): a StreamValidator validates one stream")
+        if not isinstance(chunk, str):
+            raise TypeError(f"chunk must be str, got {type(chunk).__name__}")
+        self.chunks += 1
+        if not chunk:
+            return []
+        self._parts.append(chunk)
+        self._received += len(chunk)
+        self._tail += chunk
+        if self._received > self.engine.policy.max_output_chars:
+            self._frozen = self._frozen or "output exceeds the policy's max_output_chars"
+        if self._halted or self.release == "final":
+            return []
+        if self._json is None:
+            self._detect_json()
+        if self._scanner is not None:
+            self._scanner.feed(chunk)
+        if self._frozen:
+            return []
+        cut = self._received - self.hold_back
+        if self._scanner is not None:
+            cut = min(cut, self._scanner.safe)
+        waiting = cut - self._released_raw
+        # A broken (or finished) JSON text will not offer a later cut: release what is settled now.
+        stuck = self._scanner is not None and (self._scanner.error is not None or self._scanner.done)
+        if waiting <= 0 or (waiting < self.min_release and not stuck):
+            return []
+        events: list[StreamEvent] = []
+        self._advance(cut, events)
+        return self._emit(events)
+
+    def finish(self) -> list[StreamEvent]:
+        """The stream ended: validate the whole output, reconcile what was released, end with `final`."""
+        if self._finished:
+            raise RuntimeError("finish() called twice")
+        self._finished = True
+        text = self.received
+        report = self.engine.validate(text, self.context)
+        if self.listeners:
+            for t in report.timings:
+                emit(
+                    self.listeners, CheckTimed(run_id=self.run_id, number=0, rule_id=t.rule_id, check=t.check, ms=t.ms)
+                )
+        events: list[StreamEvent] = []
+        for finding in report.findings:
+            if (finding.rule_id, finding.span.start, finding.span.end) not in self._seen:
+                events.append(StreamEvent(type="finding", finding=finding))
+        if report.verdict.needs_action:
+            if self._out_len:
+                events.append(self._retract(0, f"final verdict {report.verdict}: {_why(report)}"))
+        else:
+            delivered = report.output
+            released = self.released
+            if not delivered.startswith(released):
+                keep = _common_prefix(delivered, released)
+                events.append(self._retract(keep, "the whole-output validation changed text already released"))
+            for applied in report.edits:
+                if applied.round == 1 and applied.edit.start >= self._released_raw:
+                    events.append(
+                        StreamEvent(
+                            type="redaction",
+                            text=applied.edit.replacement,
+                            offset=None,
+                            reason=f"{applied.edit.code}: {applied.fix_title}",
+                        )
+                    )
+            if len(delivered) > self._out_len:
+                events.append(self._text(delivered[self._out_len :], "" if self._scanner is not None else None))
+        events.append(StreamEvent(type="final", report=report, offset=self._out_len))
+        return self._emit(events)
+
+    # -- release -----------------------------------------------------------------------------------------
+
+    def _detect_json(self) -> None:
+        stripped = self._tail.lstrip()
+        if stripped:
+            self._json = stripped[0] in "{["
+            if self._json:
+                self._scanner = JSONStreamScanner()
+                self._scanner.feed("".join(self._parts[:-1]))
+
+    def _scan(self) -> list[_RawHit] | None:
+        """Run the streaming checks on the tail; None when one fails (release then waits for finish)."""
+        doc = Document(self._tail)
+        base = self._tail_start
+        hits: list[_RawHit] = []
+        for compiled in self.rules:
+            ctx = RunContext(self.context, Deadline(compiled.deadline_s))
+            t0 = time.perf_counter()
+            try:
+                found = list(iter_hits(compiled.check, doc, ctx))
+            except Exception as exc:
+                self._frozen = f"check {compiled.rule.id} failed on a prefix: {type(exc).__name__}"
+                return None
+            if time.perf_counter() - t0 > compiled.deadline_s:
+                self._frozen = f"check {compiled.rule.id} ran past its deadline on a prefix"
+                return None
+            hits.extend(_RawHit(compiled, h, base) for h in found if h.start + base >= self._released_raw)
+        return hits
+
+    def _advance(self, cut: int, events: list[StreamEvent]) -> None:
+        hits = self._scan()
+        if hits is None:
+            return
+        settled_end = self._received - self.hold_back
+        # A match that reaches into the unsettled tail may still grow: hold the cut back to its start, and
+        # never cut through a match (repeat: moving the cut can put it inside another match).
+        moved = True
+        while moved:
+            moved = False
+            for h in hits:
+                if h.start < cut and (h.end > cut or h.end > settled_end):
+                    cut = h.start
+                    moved = True
+        closers = None
+        if self._scanner is not None:
+            boundary = self._scanner.take(cut)
+            if boundary is None:
+                return
+            cut, closers = boundary
+        if cut <= self._released_raw:
+            return
+        settled = [h for h in hits if h.end <= cut and h.start >= self._released_raw]
+        edits = self._judge(settled, events)
+        if self._halted:
+            return
+        segment = self._tail[self._released_raw - self._tail_start : cut - self._tail_start]
+        local = [
+            e.model_copy(update={"start": e.start - self._released_raw, "end": e.end - self._released_raw})
+            for e in edits
+        ]
+        out = apply_edits(segment, local) if local else segment
+        events.append(self._text(out, closers))
+        self._released_raw = cut
+        # Matches starting before the cut have been judged; keep a little text before it only as context
+        # for the next scan (word boundaries, short lookbehind assertions).
+        drop = max(0, cut - _CONTEXT) - self._tail_start
+        if drop > 0:
+            dropped = self._tail[:drop]
+            newlines = dropped.count("\n")
+            self._tail_lines += newlines
+            self._tail_col0 = drop - dropped.rfind("\n") - 1 if newlines else self._tail_col0 + drop
+            self._tail = self._tail[drop:]
+            self._tail_start += drop
+
+    def _judge(self, settled: list[_RawHit], events: list[StreamEvent]) -> list[Edit]:
+        """Turn settled hits into findings; return the redaction edits to apply, or halt the release."""
+        if not settled:
+            return []
+        doc = Document(self._tail)  # hits index the window scanned this round, which is the current tail
+        findings: list[Finding] = []
+        for h in sorted(settled, key=lambda h: (h.start, h.end, h.compiled.rule.code)):
+            key = (h.compiled.rule.id, h.start, h.end)
+            if key in self._seen:
+                continue
+            self._seen.add(key)
+            finding = self._to_stream_coordinates(self.engine.finding_from_hit(h.compiled.rule, h.hit, doc), h, doc)
+            suppressor = self.engine.suppressor
+            if suppressor is not None and suppressor(self.engine.policy.name, finding.rule_id, finding.fingerprint):
+                continue
+            findings.append(finding)
+        repair = self.engine.policy.repair
+        chosen = choose_fixes(findings, allow_unsafe=repair.allow_unsafe) if repair.enabled else []
+        fixed = {id(c.finding): c.fix for c in chosen}
+        edits: list[Edit] = []
+        for finding in findings:
+            events.append(StreamEvent(type="finding", finding=finding))
+            fix = fixed.get(id(finding))
+            if fix is not None:
+                edits.extend(e.model_copy(update={"code": e.code or finding.code}) for e in fix.edits)
+                events.append(
+                    StreamEvent(
+                        type="redaction",
+                        finding=finding.model_copy(update={"status": FindingStatus.REPAIRED}),
+                        text="".join(e.replacement for e in fix.edits),
+                        offset=self._output_offset(fix.edits[0].start, [c.fix for c in chosen]),
+                    )
+                )
+                continue
+            action = self.engine.policy.unrepaired_action if finding.action is Action.REPAIR else finding.action
+            if Verdict.for_action(action).needs_action:
+                self._halt(f"{finding.code} {finding.rule_id}: {finding.message}", events)
+                return []
+        return edits
+
+    def _to_stream_coordinates(self, finding: Finding, h: _RawHit, doc: Document) -> Finding:
+        """Shift a finding made on the window to offsets (and line:column) in the whole stream."""
+        line, col = doc.line_col(h.hit.start)
+        if line == 1:
+            col += self._tail_col0
+        span = finding.span.model_copy(
+            update={"start": h.start, "end": h.end, "line": line + self._tail_lines, "column": col}
+        )
+        return finding.model_copy(update={"span": span, "fix": _shift(h.hit, h.base).fix})
+
+    def _output_offset(self, raw: int, fixes: list[Fix]) -> int:
+        """Where received offset `raw` (not yet released) lands in the output once `fixes` are applied."""
+        shift = sum(len(e.replacement) - (e.end - e.start) for f in fixes for e in f.edits if e.end <= raw)
+        return self._out_len + raw - self._released_raw + shift
+
+    def _halt(self, why: str, events: list[StreamEvent]) -> None:
+        self._halted = why
+        if self._out_len:
+            events.append(self._retract(0, why))
+
+    def _text(self, text: str, closers: str | None = None) -> StreamEvent:
+        event = StreamEvent(type="text", text=text, offset=self._out_len, closers=closers)
+        self._out.append(text)
+        self._out_len += len(text)
+        return event
+
+    def _retract(self, keep: int, why: str) -> StreamEvent:
+        released = self.released[:keep]
+        self._out = [released] if released else []
+        self._out_len = keep
+        return StreamEvent(type="retract", offset=keep, reason=why)
+
+    def _emit(self, events: list[StreamEvent]) -> list[StreamEvent]:
+        if self.listeners:
+            for event in events:
+                emit(self.listeners, event)
+        return events
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def _why(report: Report) -> str:
+    strongest = [f for f in report.open_findings if Verdict.for_action(f.action) is report.verdict]
+    first = strongest[0] if strongest else (report.open_findings[0] if report.open_findings else None)
+    return f"{first.code} {first.rule_id}: {first.message}" if first else "see the report"
