@@ -1,0 +1,166 @@
+"""The in-memory side of the facts store for the `known_facts` check: an alias automaton and facts per
+entity, kept in step with the store by polling its revision counter and applying only what changed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import ahocorasick
+
+from guardrails.facts.model import Entity, Fact, normalize
+
+if TYPE_CHECKING:
+    from guardrails.facts.store import Changes, FactStore
+
+
+@dataclass(slots=True)
+class EntityFacts:
+    entity: Entity
+    by_attr: dict[str, list[Fact]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    start: int  # offsets in folded text
+    end: int
+    entity_ids: tuple[int | str, ...]
+
+
+class FactIndex:
+    """Entities (by id), their aliases in an Aho-Corasick automaton, and their facts by attribute."""
+
+    def __init__(self) -> None:
+        self.entities: dict[int | str, EntityFacts] = {}
+        self._fact_key: dict[int, tuple[int | str, str]] = {}
+        self._automaton: ahocorasick.Automaton | None = None
+        self._dirty = True
+        self.units: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self.entities)
+
+    def add_entity(self, eid: int | str, entity: Entity) -> None:
+        prev = self.entities.get(eid)
+        self.entities[eid] = EntityFacts(entity, prev.by_attr if prev else {})
+        self._dirty = True
+
+    def add_fact(self, eid: int | str, fact: Fact, *, superseded: bool = False) -> None:
+        if fact.id is not None and fact.id in self._fact_key:
+            old_eid, attr = self._fact_key.pop(fact.id)
+            facts = self.entities[old_eid].by_attr.get(attr, [])
+            facts[:] = [f for f in facts if f.id != fact.id]
+        if superseded:
+            return
+        if eid not in self.entities:
+            self.add_entity(eid, Entity(name=fact.entity, type=fact.entity_type, aliases=fact.aliases))
+        self.entities[eid].by_attr.setdefault(fact.attribute, []).append(fact)
+        if fact.id is not None:
+            self._fact_key[fact.id] = (eid, fact.attribute)
+        unit = getattr(fact.value, "unit", None)
+        if unit:
+            self.units.add(unit)
+
+    def apply(self, changes: Changes) -> None:
+        for e in changes.entities:
+            self.add_entity(e.id, e.entity)
+        for f in changes.facts:
+            self.add_fact(f.entity_id, f.fact, superseded=f.superseded)
+
+    def _build(self) -> ahocorasick.Automaton | None:
+        names: dict[str, list[int | str]] = {}
+        for eid, ef in self.entities.items():
+            for name in (ef.entity.name, *ef.entity.aliases):
+                key = normalize(name)
+                if key and eid not in names.setdefault(key, []):
+                    names[key].append(eid)
+        if not names:
+            return None
+        automaton = ahocorasick.Automaton()
+        for key, ids in names.items():
+            automaton.add_word(key, (len(key), tuple(ids)))
+        automaton.make_automaton()
+        return automaton
+
+    def mentions(self, folded: str) -> Iterator[Mention]:
+        """Whole-word alias matches, longest first, left to right, in folded text."""
+        if self._dirty:
+            self._automaton = self._build()
+            self._dirty = False
+        automaton = self._automaton
+        if automaton is None:
+            return
+        n = len(folded)
+        for end_idx, (length, ids) in automaton.iter_long(folded):
+            start, end = end_idx - length + 1, end_idx + 1
+            if (start > 0 and folded[start - 1].isalnum()) or (end < n and folded[end].isalnum()):
+                continue
+            yield Mention(start, end, ids)
+
+    @classmethod
+    def from_facts(cls, facts: Iterable[Fact]) -> FactIndex:
+        """An index over facts given inline (rule examples, per-call facts); entities keyed by name."""
+        index = cls()
+        for i, fact in enumerate(facts):
+            key = normalize(fact.entity)
+            if key in index.entities:
+                prev = index.entities[key].entity
+                merged = Entity(
+                    name=prev.name, type=prev.type or fact.entity_type, aliases=[*prev.aliases, *fact.aliases]
+                )
+                index.add_entity(key, merged)
+            else:
+                index.add_entity(key, Entity(name=fact.entity, type=fact.entity_type, aliases=fact.aliases))
+            index.add_fact(key, fact.model_copy(update={"id": fact.id or -(i + 1)}))
+        return index
+
+
+class StoreIndex:
+    """A FactIndex that follows a store: each `current()` polls the revision (throttled by
+    `refresh_seconds`) and applies the changes since the last poll. A store that does not exist yet is
+    retried every `retry_seconds`, so a first import is picked up without a restart.
+    """
+
+    def __init__(self, url: str | None, *, create: bool = False, refresh_seconds: float = 0.0) -> None:
+        self.url = url
+        self.create = create
+        self.refresh_seconds = refresh_seconds
+        self.retry_seconds = 5.0
+        self.index = FactIndex()
+        self.revision = 0
+        self._store: FactStore | None = None
+        self._next_poll = 0.0
+        self._lock = threading.Lock()
+
+    def _open(self) -> FactStore | None:
+        from guardrails.facts.store import FactStore, FactStoreMissing
+
+        try:
+            return FactStore.open(self.url, create=self.create)
+        except FactStoreMissing:
+            return None  # any other failure (PostgreSQL down, bad URL) propagates: the check fails closed
+
+    def current(self) -> FactIndex:
+        now = time.monotonic()
+        if now < self._next_poll:
+            return self.index
+        with self._lock:
+            if self._store is None:
+                self._store = self._open()
+                if self._store is None:
+                    self._next_poll = now + self.retry_seconds
+                    return self.index
+            if self._store.revision() != self.revision:
+                changes = self._store.changes_since(self.revision)
+                self.index.apply(changes)
+                self.revision = changes.revision
+            self._next_poll = now + self.refresh_seconds
+        return self.index
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()

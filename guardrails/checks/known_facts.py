@@ -1,0 +1,633 @@
+"""`known_facts`: claims about known entities checked against the facts store.
+
+A claim is an entity mention (alias, case- and accent-insensitive), an attribute it talks about (a
+configured phrase, or the only attribute whose type fits the stated value) and the value stated (money,
+number with unit, percentage, date, enum word, yes/no), negation aware. Each claim is supported,
+contradicted or unverifiable; only contradictions are reported by default, and an unverifiable claim is
+never a contradiction. Facts come from the store (polled for changes on each run), from inline `facts`,
+a `facts_file`, or per call from `Context.extra["facts"]`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import regex
+from pydantic import Field, field_validator
+
+from guardrails.checks._facts_index import EntityFacts, FactIndex, Mention, StoreIndex
+from guardrails.checks._facts_text import (
+    NEGATION_RE,
+    Folded,
+    Stated,
+    folded_view,
+    sentence_bounds,
+    unit_of,
+    values_view,
+)
+from guardrails.checks.base import Check, CheckParams, Hit, RunContext
+from guardrails.document import Document
+from guardrails.facts.model import EnumValue, Fact, MoneyValue, NumberValue, normalize
+from guardrails.findings import Edit, Evidence, Fix
+
+
+class Status(StrEnum):
+    SUPPORTED = "supported"
+    CONTRADICTED = "contradicted"
+    UNVERIFIABLE = "unverifiable"
+
+
+class AttributeSpec(CheckParams):
+    phrases: list[str] = Field(default_factory=list, description="Words that say a sentence is about it")
+    negative: list[str] = Field(
+        default_factory=list, description="For yes/no attributes: phrases that state it is false"
+    )
+
+
+_Report = Literal["contradicted", "unverifiable", "supported"]
+
+
+def _only_contradicted() -> list[_Report]:
+    return ["contradicted"]
+
+
+class KnownFactsParams(CheckParams):
+    db: str | None = Field(
+        default=None, description="Database URL; default $OUTGUARD_FACTS_DB or <data dir>/facts.db (absent = empty)"
+    )
+    use_store: bool = Field(default=True, description="Read the facts store (false: inline facts only)")
+    facts: list[dict[str, Any]] = Field(default_factory=list, description="Inline facts (rows as in a JSONL import)")
+    facts_file: str | None = Field(default=None, description="A CSV/JSONL facts file loaded into memory")
+    context_key: str = Field(default="facts", description="Context.extra key carrying per-call facts")
+    attributes: dict[str, AttributeSpec] = Field(default_factory=dict, description="Phrases per attribute")
+    report: list[_Report] = Field(
+        default_factory=_only_contradicted, description="Which claim statuses this rule reports"
+    )
+    infer_attribute: bool = Field(
+        default=True, description="Without a phrase, a value whose type/unit fits exactly one attribute claims it"
+    )
+    day_first: bool = Field(default=False, description="Read 03/04/2025 as 3 April (default: March 4)")
+    approx_tolerance: float = Field(default=0.1, ge=0, le=1, description="Relative slack after 'about', 'around'")
+    refresh_seconds: float = Field(default=0.0, ge=0, description="Poll the store at most this often (0: each run)")
+    max_claims: int = Field(default=500, ge=1)
+
+    @field_validator("facts")
+    @classmethod
+    def _rows(cls, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        _parse_rows(rows, "params.facts")
+        return rows
+
+
+def _parse_rows(rows: Any, where: str) -> list[Fact]:
+    from guardrails.facts.rows import FieldError, row_to_fact
+
+    if not isinstance(rows, list):
+        raise ValueError(f"{where}: expected a list of facts")
+    out = []
+    for i, row in enumerate(rows):
+        try:
+            out.append(row_to_fact(row))
+        except FieldError as exc:
+            raise ValueError(f"{where}[{i}].{exc.field}: {exc.reason}") from None
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    entity: str
+    attribute: str
+    status: Status
+    start: int  # folded offsets of what is flagged (the value, or the phrase for yes/no)
+    end: int
+    claimed: str
+    fact: Fact | None = None
+    stated: Stated | None = None
+    negated: bool = False
+    word: str | None = None  # enum word as written
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    start: int
+    end: int
+    attribute: str
+    positive: bool
+
+
+_SHARED: dict[str, StoreIndex] = {}
+
+
+def _shared_store_index(url: str | None, refresh: float) -> StoreIndex:
+    """One index per database for all rules and engines in the process: built once, refreshed by polling."""
+    key = f"{url}\x1f{refresh}"
+    if key not in _SHARED:
+        _SHARED[key] = StoreIndex(url, create=False, refresh_seconds=refresh)
+    return _SHARED[key]
+
+
+class KnownFactsCheck(Check):
+    kind = "known_facts"
+    Params = KnownFactsParams
+
+    def __init__(self, params: KnownFactsParams) -> None:
+        super().__init__(params)
+        self.p = params
+        inline = _parse_rows(params.facts, "params.facts")
+        if params.facts_file:
+            inline.extend(_load_file(params.facts_file))
+        self.inline = FactIndex.from_facts(inline) if inline else None
+        self.store = _shared_store_index(params.db, params.refresh_seconds) if params.use_store else None
+        phrases: dict[str, tuple[str, bool]] = {}
+        for attr, spec in params.attributes.items():
+            for ph in [attr.replace("_", " "), *spec.phrases]:
+                phrases.setdefault(normalize(ph), (attr, True))
+            for ph in spec.negative:
+                phrases[normalize(ph)] = (attr, False)
+        self._phrases = phrases
+        self._phrase_re = _words_re(list(phrases)) if phrases else None
+        self._warm_up()
+        self._view_key = "known_facts:" + json.dumps(params.model_dump(mode="json", exclude={"report"}), sort_keys=True)
+
+    def _warm_up(self) -> None:
+        """Open the store and build the alias automaton now, so the first validation is not the slow one.
+
+        A database that cannot be reached is not a load error: run() retries and fails closed.
+        """
+        if self.store is not None:
+            with contextlib.suppress(Exception):  # reported by run() as a check failure when it persists
+                list(self.store.current().mentions(""))
+        if self.inline is not None:
+            list(self.inline.mentions(""))
+
+    # -- claims ------------------------------------------------------------------------------------
+
+    def claims(self, doc: Document, ctx: RunContext) -> list[Claim]:
+        """Every claim in the document, judged (shared by all rules over the same configuration)."""
+        call_key = ctx.context.extra.get(self.p.context_key)
+        key = f"{self._view_key}\x1f{id(call_key)}"
+        return doc.view(key, lambda d: self._claims(d, ctx))
+
+    def _indexes(self, ctx: RunContext) -> list[FactIndex]:
+        out = []
+        per_call = ctx.context.extra.get(self.p.context_key)
+        if per_call:
+            out.append(FactIndex.from_facts(_parse_rows(per_call, f"context.extra.{self.p.context_key}")))
+        if self.inline is not None:
+            out.append(self.inline)
+        if self.store is not None:
+            out.append(self.store.current())
+        return out
+
+    def _claims(self, doc: Document, ctx: RunContext) -> list[Claim]:
+        indexes = self._indexes(ctx)
+        if not any(len(ix) for ix in indexes):
+            return []
+        folded = folded_view(doc)
+        text = folded.text
+        mentions = _mentions(indexes, text)
+        if not mentions:
+            return []
+        values = [
+            v
+            for v in values_view(doc, day_first=self.p.day_first, timeout=ctx.deadline.remaining())
+            if not any(m.start < v.end and v.start < m.end for m, _ in mentions)
+        ]
+        phrases = self._find_phrases(text)
+        ends = sentence_bounds(text)
+        day = ctx.context.reference_date or dt.date.today()
+        claims: list[Claim] = []
+        sent_i = 0
+        for i, (m, ix) in enumerate(mentions):
+            ctx.deadline.check()
+            while ends[sent_i] <= m.start:
+                sent_i += 1
+            s_start = ends[sent_i - 1] if sent_i else 0
+            s_end = ends[sent_i]
+            prev_in_sentence = i > 0 and mentions[i - 1][0].end > s_start
+            w_start = m.start if prev_in_sentence else s_start
+            w_end = min(s_end, mentions[i + 1][0].start) if i + 1 < len(mentions) else s_end
+            window = _Window(text, w_start, w_end, m, day)
+            w_values = [v for v in values if w_start <= v.start and v.end <= w_end]
+            w_phrases = [p for p in phrases if w_start <= p.start and p.end <= w_end]
+            best: list[Claim] | None = None
+            for eid in m.entity_ids:
+                ef = ix.entities.get(eid)
+                if ef is None:
+                    continue
+                got = self._entity_claims(window, ef, w_values, w_phrases)
+                best = got if best is None else _prefer(best, got)
+            claims.extend(best or [])
+            if len(claims) >= self.p.max_claims:
+                break
+        return claims
+
+    def _find_phrases(self, text: str) -> list[_Phrase]:
+        if self._phrase_re is None:
+            return []
+        out = []
+        for m in self._phrase_re.finditer(text):
+            attr, positive = self._phrases[m.group()]
+            out.append(_Phrase(m.start(), m.end(), attr, positive))
+        return out
+
+    def _entity_claims(self, w: _Window, ef: EntityFacts, values: list[Stated], phrases: list[_Phrase]) -> list[Claim]:
+        name = ef.entity.name
+        facts = {a: [f for f in fs if f.valid_at(w.day)] for a, fs in ef.by_attr.items()}
+        phrases = list(phrases)
+        # attributes with no configured phrase are found by their own name ("release_date" -> "release date")
+        for attr in facts:
+            if attr not in self.p.attributes:
+                phrases.extend(_find_word(w.text, attr.replace("_", " "), w.start, w.end, attr))
+        phrases.sort(key=lambda p: p.start)
+        used: set[int] = set()
+        claims: list[Claim] = []
+        for ph in phrases:
+            known = facts.get(ph.attribute, [])
+            vtype = known[0].value.type if known else None
+            if vtype == "boolean" or (vtype is None and not ph.positive):
+                claims.append(self._boolean_claim(w, name, ph, known))
+            elif vtype == "enum":
+                claims.extend(self._enum_claims(w, name, ph.attribute, known, after=ph.start))
+            elif vtype == "text":
+                claims.append(_text_claim(w, name, ph, known))
+            else:
+                v = _pick_value(w, ph, values, used, known)
+                if v is not None:
+                    used.add(v.start)
+                    claims.append(self._value_claim(w, name, ph.attribute, v, known))
+        if self.p.infer_attribute:
+            claimed_attrs = {c.attribute for c in claims}
+            for v in values:
+                if v.start in used:
+                    continue
+                fits = [a for a, fs in facts.items() if fs and a not in claimed_attrs and _fits(v, fs[0], w.text)]
+                if len(fits) == 1:
+                    used.add(v.start)
+                    claims.append(self._value_claim(w, name, fits[0], v, facts[fits[0]]))
+            for attr, fs in facts.items():
+                if fs and fs[0].value.type == "enum" and attr not in claimed_attrs:
+                    claims.extend(self._enum_claims(w, name, attr, fs, after=w.start, inferred=facts))
+        return [c for c in claims if c is not None]
+
+    def _value_claim(self, w: _Window, entity: str, attr: str, v: Stated, known: list[Fact]) -> Claim:
+        # negation sits between the entity (or the window start) and the value: "X does not cost $5"
+        lo = w.mention.end if v.start >= w.mention.end else w.start
+        negated = _negated(w.text, lo, v.start)
+        results = [(f, _compare(v, f, w.text, self.p.approx_tolerance)) for f in known]
+        status, fact = _decide(results, negated)
+        return Claim(entity, attr, status, v.start, v.end, w.text[v.start : v.end], fact, v, negated)
+
+    def _boolean_claim(self, w: _Window, entity: str, ph: _Phrase, known: list[Fact]) -> Claim:
+        lo = max(w.start, ph.start - 20)
+        negated = _negated(w.text, lo, ph.start)
+        said = ph.positive != negated
+        results = [(f, "match" if f.value.value == said else "mismatch") for f in known]  # type: ignore[union-attr]
+        status, fact = _decide(results, False)
+        return Claim(entity, ph.attribute, status, ph.start, ph.end, w.text[ph.start : ph.end], fact, None, negated)
+
+    def _enum_claims(
+        self,
+        w: _Window,
+        entity: str,
+        attr: str,
+        known: list[Fact],
+        *,
+        after: int,
+        inferred: dict[str, list[Fact]] | None = None,
+    ) -> list[Claim]:
+        out = []
+        for fact in known[:1]:
+            value = fact.value
+            if not isinstance(value, EnumValue):
+                continue
+            choices = {normalize(c) for c in [*value.choices, value.value]}
+            for word in sorted(choices):
+                for hit in _find_word(w.text, word, max(after, w.start), w.end, attr):
+                    if inferred is not None and _word_in_other_enum(word, attr, inferred):
+                        continue  # the word names a value of another attribute too: which one is unclear
+                    negated = _negated(w.text, max(w.start, hit.start - 20), hit.start)
+                    same = word == normalize(value.value)
+                    status, f = _decide([(f2, "match" if same else "mismatch") for f2 in known], negated)
+                    out.append(
+                        Claim(
+                            entity,
+                            attr,
+                            status,
+                            hit.start,
+                            hit.end,
+                            w.text[hit.start : hit.end],
+                            f,
+                            None,
+                            negated,
+                            word,
+                        )
+                    )
+        return out[:1] if out else []
+
+    # -- hits --------------------------------------------------------------------------------------
+
+    def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
+        wanted = set(self.p.report)
+        folded = folded_view(doc)
+        for c in self.claims(doc, ctx):
+            if c.status.value not in wanted:
+                continue
+            start, end = folded.start(c.start), folded.end(c.end)
+            matched = doc.text[start:end]
+            known = c.fact.value.display() if c.fact is not None else ""
+            evidence = Evidence(
+                matched=matched,
+                fact=c.fact.evidence() if c.fact is not None else None,
+                source=c.fact.source if c.fact is not None else None,
+                details={
+                    "status": c.status.value,
+                    "entity": c.entity,
+                    "attribute": c.attribute,
+                    "claimed": matched,
+                    "negated": c.negated,
+                },
+            )
+            fix = _fix(doc, folded, c) if c.status is Status.CONTRADICTED else None
+            yield Hit(
+                start,
+                end,
+                values={
+                    "entity": c.entity,
+                    "attribute": c.attribute.replace("_", " "),
+                    "claimed": matched,
+                    "known": known,
+                    "status": c.status.value,
+                    "fingerprint_text": f"{c.entity}\x1f{c.attribute}\x1f{matched}",
+                },
+                evidence=evidence,
+                fix=fix,
+            )
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    text: str
+    start: int
+    end: int
+    mention: Mention
+    day: dt.date
+
+
+def _load_file(path: str) -> list[Fact]:
+    from guardrails.facts.io import FileFormatError, read_rows
+    from guardrails.facts.rows import FieldError, row_to_fact
+
+    out = []
+    try:
+        for row in read_rows(Path(path)):
+            if row.error is not None:
+                raise ValueError(f"key 'params.facts_file': {path} row {row.error.row}: {row.error.reason}")
+            try:
+                out.append(row_to_fact(row.data or {}))
+            except FieldError as exc:
+                raise ValueError(
+                    f"key 'params.facts_file': {path} row {row.number} field {exc.field}: {exc.reason}"
+                ) from None
+    except FileFormatError as exc:
+        raise ValueError(f"key 'params.facts_file': {exc}") from None
+    return out
+
+
+def _words_re(words: list[str]) -> regex.Pattern[str]:
+    alt = "|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True))
+    return regex.compile(rf"(?<!\w)(?:{alt})(?!\w)")
+
+
+def _find_word(text: str, word: str, lo: int, hi: int, attr: str) -> list[_Phrase]:
+    out = []
+    i = text.find(word, lo, hi)
+    while i != -1:
+        j = i + len(word)
+        if (i == 0 or not text[i - 1].isalnum()) and (j >= len(text) or not text[j].isalnum()):
+            out.append(_Phrase(i, j, attr, True))
+        i = text.find(word, j, hi)
+    return out
+
+
+def _mentions(indexes: list[FactIndex], text: str) -> list[tuple[Mention, FactIndex]]:
+    """Mentions from every index; on overlap the earlier index (per call, inline, store) and longer match win."""
+    found: list[tuple[int, Mention, FactIndex]] = []
+    for rank, ix in enumerate(indexes):
+        found.extend((rank, m, ix) for m in ix.mentions(text))
+    found.sort(key=lambda t: (t[0], -(t[1].end - t[1].start), t[1].start))
+    kept: list[tuple[Mention, FactIndex]] = []
+    for _rank, m, ix in found:
+        if not any(k.start < m.end and m.start < k.end for k, _ in kept):
+            kept.append((m, ix))
+    kept.sort(key=lambda t: t[0].start)
+    return kept
+
+
+def _negated(text: str, lo: int, hi: int) -> bool:
+    region = text[max(lo, hi - 24) : hi]
+    region = region.rsplit(",", 1)[-1]
+    return NEGATION_RE.search(region) is not None
+
+
+def _pick_value(w: _Window, ph: _Phrase, values: list[Stated], used: set[int], known: list[Fact]) -> Stated | None:
+    free = [v for v in values if v.start not in used]
+    if known:
+        free = [v for v in free if _fits(v, known[0], w.text, phrase=True)]
+    after = [v for v in free if v.start >= ph.end]
+    if after:
+        return after[0]
+    before = [v for v in free if v.end <= ph.start]
+    return before[-1] if before else None
+
+
+def _fits(v: Stated, fact: Fact, text: str, *, phrase: bool = False) -> bool:
+    """Could this stated value be a value of that fact's attribute? Without a phrase, units must agree."""
+    val = fact.value
+    if val.type == "money":
+        return v.kind == "money"
+    if val.type == "date":
+        return v.kind == "date" or (phrase and v.year_like)
+    if val.type == "number":
+        if v.kind != "number":
+            return False
+        fu = unit_of(val.unit)
+        if v.unit is None:
+            if fu is not None and fu.dim.startswith("unit:"):  # e.g. "42 units": a unit the scanner does not know
+                return text.startswith(" " + fu.canon, v.end) or (phrase and not v.year_like)
+            return phrase and fu is None
+        vu = unit_of(v.unit)
+        return fu is not None and vu is not None and vu.dim == fu.dim
+    return False
+
+
+def _compare(v: Stated, fact: Fact, text: str, approx: float) -> str:
+    val = fact.value
+    if isinstance(val, MoneyValue):
+        if v.kind != "money" or v.currency != val.currency:
+            return "incomparable"
+        slack = (Decimal(1) if v.decimals == 0 else Decimal(5) / Decimal(10) ** (v.decimals + 1)) * Decimal(str(v.mult))
+        return _within(v.amount, val.amount, max(val.tolerance, slack), v.qualifier, Decimal(str(approx)))
+    if isinstance(val, NumberValue):
+        if v.number is None:
+            return "incomparable"
+        fu, vu = unit_of(val.unit), unit_of(v.unit)
+        factor = 1.0
+        if vu is not None and fu is not None:
+            if vu.dim != fu.dim:
+                return "incomparable"
+            factor = vu.factor / fu.factor
+        claimed = Decimal(str(float(v.amount) * factor))
+        slack = Decimal(str(0.5 * 10 ** (-v.decimals) * factor * v.mult))
+        return _within(
+            claimed, Decimal(str(val.value)), max(Decimal(str(val.tolerance)), slack), v.qualifier, Decimal(str(approx))
+        )
+    if val.type == "date":
+        d: dt.date = val.value
+        if v.kind == "date" and v.date is not None:
+            y, m, day = v.date
+        elif v.year_like and v.number is not None:
+            y, m, day = int(v.number), None, None
+        else:
+            return "incomparable"
+        same = y == d.year and (m is None or m == d.month) and (day is None or day == d.day)
+        return "match" if same else "mismatch"
+    return "incomparable"
+
+
+def _within(claimed: Decimal, known: Decimal, tol: Decimal, qualifier: str, approx: Decimal) -> str:
+    if qualifier == "approx":
+        tol = max(tol, abs(known) * approx)
+    if qualifier == "lower":
+        return "match" if known >= claimed - tol else "mismatch"
+    if qualifier == "upper":
+        return "match" if known <= claimed + tol else "mismatch"
+    return "match" if abs(claimed - known) <= tol else "mismatch"
+
+
+def _decide(results: list[tuple[Fact, str]], negated: bool) -> tuple[Status, Fact | None]:
+    if negated:
+        flip = {"match": "mismatch", "mismatch": "match", "incomparable": "incomparable"}
+        results = [(f, flip[r]) for f, r in results]
+    for f, r in results:
+        if r == "match":
+            return Status.SUPPORTED, f
+    for f, r in results:
+        if r == "mismatch":
+            return Status.CONTRADICTED, f
+    return Status.UNVERIFIABLE, results[0][0] if results else None
+
+
+def _text_claim(w: _Window, entity: str, ph: _Phrase, known: list[Fact]) -> Claim:
+    # Free text can confirm a claim (the known value is written there) but never refute it.
+    for f in known:
+        word = normalize(str(f.value.value))  # type: ignore[union-attr]
+        hits = _find_word(w.text, word, w.start, w.end, ph.attribute) if word else []
+        if hits:
+            return Claim(entity, ph.attribute, Status.SUPPORTED, hits[0].start, hits[0].end, word, f)
+    return Claim(entity, ph.attribute, Status.UNVERIFIABLE, ph.start, ph.end, w.text[ph.start : ph.end], None)
+
+
+def _word_in_other_enum(word: str, attr: str, facts: dict[str, list[Fact]]) -> bool:
+    for a, fs in facts.items():
+        if a != attr and fs and fs[0].value.type == "enum":
+            val = fs[0].value
+            if word in {normalize(c) for c in [*val.choices, val.value]}:
+                return True
+    return False
+
+
+_RANK = {Status.SUPPORTED: 0, Status.UNVERIFIABLE: 1, Status.CONTRADICTED: 2}
+
+
+def _prefer(a: list[Claim], b: list[Claim]) -> list[Claim]:
+    """For an alias shared by several entities: a claim is contradicted only if it is for every one of them."""
+    score_a = max((_RANK[c.status] for c in a), default=-1)
+    score_b = max((_RANK[c.status] for c in b), default=-1)
+    return a if score_a <= score_b else b
+
+
+# -- repair ------------------------------------------------------------------------------------------
+
+_MONTH_NAMES = [
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+]  # fmt: skip
+
+
+def _fix(doc: Document, folded: Folded, c: Claim) -> Fix | None:
+    """Replace the wrong value with the known one, written the way the output wrote it. Unsafe: it
+    rewrites a statement of fact, so it applies only when the policy allows unsafe repairs.
+    """
+    if c.fact is None or c.negated:
+        return None
+    val = c.fact.value
+    v = c.stated
+    replacement: str | None = None
+    start, end = folded.start(c.start), folded.end(c.end)
+    if v is not None and isinstance(val, MoneyValue | NumberValue):
+        num_text = doc.text[folded.start(v.num_start) : folded.end(v.num_end)]
+        target = float(val.amount) if isinstance(val, MoneyValue) else float(val.value)
+        if isinstance(val, NumberValue):
+            fu, vu = unit_of(val.unit), unit_of(v.unit)
+            if fu is not None and vu is not None and fu.dim == vu.dim:
+                target = target * fu.factor / vu.factor
+        target /= v.mult
+        replacement = _format_number(target, num_text, money=isinstance(val, MoneyValue))
+        start, end = folded.start(v.num_start), folded.end(v.num_end)
+    elif v is not None and val.type == "date":
+        replacement = _format_date(val.value, v)
+    elif c.word is not None and val.type == "enum":
+        written = doc.text[start:end]
+        replacement = str(val.value)
+        if written[:1].isupper():
+            replacement = replacement[:1].upper() + replacement[1:]
+    if replacement is None:
+        return None
+    return Fix(
+        title=f"state the known {c.attribute.replace('_', ' ')} of {c.entity} ({val.display()}, fact #{c.fact.id})",
+        edits=[Edit(start=start, end=end, replacement=replacement)],
+        safe=False,
+    )
+
+
+def _format_number(value: float, written: str, *, money: bool) -> str:
+    decimals = len(written.split(".", 1)[1]) if "." in written else 0
+    if money and round(value, decimals) != round(value, 2):
+        decimals = 2
+    elif not money:
+        while decimals < 4 and abs(round(value, decimals) - value) > 1e-9:
+            decimals += 1
+    grouped = "," in written or (money and value >= 10_000)
+    return f"{value:,.{decimals}f}" if grouped else f"{value:.{decimals}f}"
+
+
+def _format_date(d: dt.date, v: Stated) -> str:
+    style = v.date_style
+    month = _MONTH_NAMES[d.month - 1]
+    if style == "iso":
+        return d.isoformat()
+    if style == "mdy":
+        return f"{month} {d.day}, {d.year}"
+    if style == "dmy":
+        return f"{d.day} {month} {d.year}"
+    if style == "my":
+        return f"{month} {d.year}"
+    if style == "mdy_num":
+        return f"{d.month:02d}/{d.day:02d}/{d.year}"
+    if style == "dmy_num":
+        return f"{d.day:02d}/{d.month:02d}/{d.year}"
+    return str(d.year)
+
+
+CHECK = KnownFactsCheck
