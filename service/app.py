@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -21,12 +22,13 @@ from service.state import AppState
 VERSION = "0.1.0"
 
 
-def build_state(config: ServiceConfig, keys: KeyRing | None = None) -> AppState:
+def build_state(config: ServiceConfig, keys: KeyRing | None = None, upstream: Any = None) -> AppState:
     state = AppState(
         config=config,
         keys=keys if keys is not None else KeyRing.load(config.keys_file, config.keys_env),
         metrics=Metrics(),
         limiter=RateLimiter(config.rate_limit_rps, config.rate_limit_burst),
+        upstream=upstream,
     )
     if config.review_db:
         state.reviews = ReviewStore.open(config.review_db)
@@ -35,9 +37,11 @@ def build_state(config: ServiceConfig, keys: KeyRing | None = None) -> AppState:
     return state
 
 
-def create_app(config: ServiceConfig, *, keys: KeyRing | None = None, load_sync: bool = False) -> FastAPI:
+def create_app(
+    config: ServiceConfig, *, keys: KeyRing | None = None, load_sync: bool = False, upstream: Any = None
+) -> FastAPI:
     """The sidecar. Policies compile in a background thread (so /healthz answers at once) unless `load_sync`."""
-    state = build_state(config, keys)
+    state = build_state(config, keys, upstream)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

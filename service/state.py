@@ -42,6 +42,7 @@ class AppState:
     limiter: RateLimiter
     reviews: ReviewStore | None = None
     facts: Any | None = None
+    upstream: Any | None = None
     engines: dict[str, Engine] = field(default_factory=dict)
     speed: dict[str, _Speed] = field(default_factory=dict)
     load_errors: list[str] = field(default_factory=list)

@@ -49,8 +49,9 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
             "rules_dirs": [DEMO_RULES],
             "review_db": f"sqlite:///{tmp_path / f'reviews{len(clients)}.sqlite3'}",
         }
+        upstream = overrides.pop("upstream", None)
         settings.update(overrides)
-        app = create_app(ServiceConfig(**settings), keys=keyring(), load_sync=True)
+        app = create_app(ServiceConfig(**settings), keys=keyring(), load_sync=True, upstream=upstream)
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)
