@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Depends, Query, UploadFile
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from guardrails.reviews import FactCorrection, ReviewError
 from service.auth import ApiKey, Scope
 from service.deps import app_state, require
 from service.errors import ERROR_RESPONSES, ApiError
@@ -39,15 +40,26 @@ def _facts(state: AppState) -> Any:
     return state.facts
 
 
-def _value(value: Any) -> Any:
-    # A reviewer types a bare value; the store wants a typed one. Bare scalars become text/number values.
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, bool):
-        return {"type": "boolean", "value": value}
-    if isinstance(value, int | float):
-        return {"type": "number", "value": value}
-    return {"type": "text", "value": str(value)}
+def _row(fact: FactCorrection, actor: str) -> dict[str, Any]:
+    """The facts store's row for a reviewer's correction: typed value objects pass through; a bare value
+    is read with its `type` (text when none is given), `unit` and `currency`, like a CSV row."""
+    row: dict[str, Any] = {
+        "entity": fact.entity,
+        "attribute": fact.attribute,
+        "source": fact.source or f"review:{actor}",
+    }
+    if isinstance(fact.value, dict):
+        row["value"] = fact.value
+        return row
+    kind = fact.type or (
+        "boolean" if isinstance(fact.value, bool) else "number" if isinstance(fact.value, int | float) else "text"
+    )
+    row.update(type=kind, value=fact.value)
+    if fact.unit:
+        row["unit"] = fact.unit
+    if fact.currency:
+        row["currency"] = fact.currency
+    return row
 
 
 def fact_writer(state: AppState) -> Any:
@@ -56,11 +68,12 @@ def fact_writer(state: AppState) -> Any:
         return None
     store = state.facts
 
-    def write(entity: str, attribute: str, value: Any, source: str | None, actor: str) -> dict[str, Any]:
-        fact = store.set(
-            {"entity": entity, "attribute": attribute, "value": _value(value), "source": source or f"review:{actor}"}
-        )
-        return dict(fact.model_dump(mode="json"))
+    def write(fact: FactCorrection, actor: str) -> dict[str, Any]:
+        try:
+            written = store.set(_row(fact, actor))
+        except (ValueError, ValidationError) as exc:
+            raise ReviewError(f"the corrected fact is invalid: {str(exc)[:300]}") from exc
+        return dict(written.model_dump(mode="json"))
 
     return write
 

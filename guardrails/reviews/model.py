@@ -34,7 +34,10 @@ class FactCorrection(_Model):
 
     entity: str = Field(min_length=1, max_length=500)
     attribute: str = Field(min_length=1, max_length=500)
-    value: Any
+    value: Any = Field(description="A typed value object, or a bare value read with `type`, `unit`, `currency`")
+    type: str | None = Field(default=None, max_length=20, description="number, money, date, boolean, enum, text")
+    unit: str | None = Field(default=None, max_length=100)
+    currency: str | None = Field(default=None, max_length=3)
     source: str | None = Field(default=None, max_length=2000)
 
 

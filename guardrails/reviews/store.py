@@ -28,6 +28,7 @@ from guardrails.reviews.model import (
     AuditEntry,
     Decision,
     DecisionKind,
+    FactCorrection,
     ItemFilter,
     QueueCounts,
     ReviewItem,
@@ -35,8 +36,8 @@ from guardrails.reviews.model import (
     Suppression,
 )
 
-FactWriter = Callable[[str, str, Any, str | None, str], dict[str, Any]]
-"""(entity, attribute, value, source, actor) -> the row written, as JSON-able data (for the audit trail)."""
+FactWriter = Callable[[FactCorrection, str], dict[str, Any]]
+"""(correction, actor) -> the row written, as JSON-able data (for the audit trail)."""
 
 MAX_REQUEST_ID = 200
 _SEVERITIES = list(Severity)
@@ -340,8 +341,7 @@ class ReviewStore:
                 after_extra["suppressed"] = suppressed
             elif decision.kind is DecisionKind.CORRECT_FACT:
                 assert decision.fact is not None and fact_writer is not None
-                fact = decision.fact
-                after_extra["fact"] = fact_writer(fact.entity, fact.attribute, fact.value, fact.source, actor)
+                after_extra["fact"] = fact_writer(decision.fact, actor)
                 final = row["output"]
             now = _now()
             conn.execute(

@@ -302,6 +302,9 @@ def _decision_from(form: dict[str, Any], kind: DecisionKind) -> Decision:
             entity=str(form.get("fact_entity", "")),
             attribute=str(form.get("fact_attribute", "")),
             value=str(form.get("fact_value", "")),
+            type=str(form.get("fact_type", "")) or None,
+            unit=str(form.get("fact_unit", "")) or None,
+            currency=str(form.get("fact_currency", "")) or None,
             source=str(form.get("fact_source", "")) or None,
         )
     return Decision(

@@ -179,9 +179,9 @@ def test_correct_fact_writes_through_the_writer(store: ReviewStore, engine: Engi
         store.decide(item.id, decision, actor="d")
     written: list[tuple[Any, ...]] = []
 
-    def writer(entity: str, attribute: str, value: Any, source: str | None, actor: str) -> dict[str, Any]:
-        written.append((entity, attribute, value, actor))
-        return {"entity": entity, "attribute": attribute, "value": value}
+    def writer(fact: FactCorrection, actor: str) -> dict[str, Any]:
+        written.append((fact.entity, fact.attribute, fact.value, actor))
+        return {"entity": fact.entity, "attribute": fact.attribute, "value": fact.value}
 
     store.decide(item.id, decision, actor="d", fact_writer=writer)
     assert written == [("aspirin", "dose", "20 mg", "d")]
