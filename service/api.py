@@ -90,7 +90,7 @@ async def validate_one(state: AppState, req: ValidateRequest, default_policy: st
         )
     else:
         # Codes and counts only: output text and context never reach the logs unless log_content is on.
-        log.info(
+        log.debug(
             "validated policy=%s verdict=%s codes=%s chars=%d",
             report.policy,
             report.verdict.value,

@@ -16,7 +16,7 @@ _bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.outguard
     return state
 
@@ -27,7 +27,7 @@ def require(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
         header: Annotated[str | None, Security(_header)],
     ) -> ApiKey:
-        state = app_state(request)
+        state: AppState = request.app.state.outguard
         presented = header or (bearer.credentials if bearer is not None else None)
         if not presented:
             raise ApiError(
@@ -55,8 +55,8 @@ def require(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
     return dependency
 
 
-def ready_state(request: Request) -> AppState:
-    state = app_state(request)
+async def ready_state(request: Request) -> AppState:
+    state: AppState = request.app.state.outguard
     if not state.ready.is_set():
         raise ApiError(503, "not_ready", "policies are still compiling or failed to compile; see /readyz")
     return state
