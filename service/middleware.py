@@ -94,7 +94,9 @@ class ServiceMiddleware:
     def _done(self, scope: Scope, status: int, t0: float, rid: str) -> None:
         elapsed = time.perf_counter() - t0
         route = scope.get("route")
-        path_template = getattr(route, "path", None) or "unmatched"
+        path_template = getattr(route, "path", None)
+        if path_template is None:
+            path_template = "/review/static" if scope.get("path", "").startswith("/review/static/") else "unmatched"
         self.metrics.requests.labels(path_template, scope["method"], str(status)).inc()
         self.metrics.latency.labels(path_template).observe(elapsed)
         # Path template, not the raw path or query string: those can carry user data.

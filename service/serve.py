@@ -68,6 +68,9 @@ def main(args: argparse.Namespace) -> int:
             config, keys, banner = demo_config(args)
         else:
             config = _config(args)
+            if config.facts_db:
+                # known_facts rules read $OUTGUARD_FACTS_DB: the store the API and reviewers write.
+                os.environ.setdefault("OUTGUARD_FACTS_DB", config.facts_db)
             keys = KeyRing.load(config.keys_file, config.keys_env)
             banner = _banner(args, config, keys)
         app = create_app(config, keys=keys)

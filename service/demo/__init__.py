@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -26,15 +27,19 @@ def demo_config(args: argparse.Namespace) -> tuple[ServiceConfig, KeyRing, str]:
     data = Path(args.data_dir).resolve() / "demo"
     data.mkdir(parents=True, exist_ok=True)
     facts_url = None
+    optional = [p for p in (args.policy or ["default"]) if p != "demo"]
     try:
         import guardrails.facts as _facts  # noqa: F401
 
         facts_url = f"sqlite:///{data / 'facts.sqlite3'}"
+        # known_facts rules read $OUTGUARD_FACTS_DB: point them at the store the API and reviewers write.
+        os.environ["OUTGUARD_FACTS_DB"] = facts_url
+        optional.insert(0, "demo-facts")
     except ImportError:
         pass
     config = ServiceConfig(
         policies=["demo"],
-        optional_policies=[p for p in (args.policy or ["default"]) if p != "demo"],
+        optional_policies=optional,
         default_policy="demo",
         rules_dirs=[DEMO_RULES, *[Path(d) for d in args.rules]],
         review_db=f"sqlite:///{data / 'reviews.sqlite3'}",
@@ -74,17 +79,24 @@ def seed(app: FastAPI) -> int:
     from guardrails import Engine
 
     state = app.state.outguard
-    engine = Engine.from_policy("demo", state.config.rules_dirs)
+    if state.facts is not None and DEMO_FACTS.is_file() and not state.facts.get("Zephyr Kettle"):
+        result = state.facts.import_file(DEMO_FACTS, "jsonl")
+        if result.errors:
+            log.warning("demo facts: %d row error(s)", len(result.errors))
+    engines: dict[str, Engine] = {}
     queued = 0
     for row in _rows(DEMO_OUTPUTS):
+        policy = row.get("policy", "demo")
+        if policy not in engines:
+            try:
+                engines[policy] = Engine.from_policy(policy, state.config.rules_dirs)
+            except Exception as exc:  # demo data must never stop the demo (e.g. no facts store here)
+                log.warning("demo: policy %s unavailable (%s); its outputs are not seeded", policy, type(exc).__name__)
+                continue
+        engine = engines[policy]
         report = engine.validate(row["output"], {"request_id": row["request_id"]})
         if state.reviews is not None and engine.should_sample_for_review(report):
             _item, created = state.reviews.submit(report, {"request_id": row["request_id"]})
             queued += int(created)
-    if state.facts is not None and DEMO_FACTS.is_file():
-        try:
-            state.facts.import_file(DEMO_FACTS, "jsonl")
-        except Exception as exc:  # demo data must never stop the demo
-            log.warning("demo facts not imported: %s", type(exc).__name__)
     log.info("demo: %d new item(s) queued for review", queued)
     return queued

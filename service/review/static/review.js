@@ -31,7 +31,7 @@
           document.querySelectorAll("#edit-box, #fact-box").forEach(function (b) { b.hidden = true; });
           box.hidden = false;
           decisionInput.value = kind;
-          var first = box.querySelector("textarea, input");
+          var first = box.querySelector("#fact-value, textarea, input");
           if (first) { first.focus(); }
         } else {
           decisionInput.value = kind;
