@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from guardrails import Report
@@ -12,6 +14,7 @@ _CHECK_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._children: dict[tuple[Any, ...], Any] = {}
         r = self.registry
         self.requests = Counter(
             "outguard_requests", "HTTP requests by route and status", ["route", "method", "status"], registry=r
@@ -37,11 +40,19 @@ class Metrics:
         self.ready = Gauge("outguard_ready", "1 when every policy compiled and its models loaded", registry=r)
 
     def observe_report(self, report: Report) -> None:
-        self.verdicts.labels(report.policy, report.verdict.value).inc()
+        # Label children are cached: labels() costs more than the observation itself on the hot path.
+        self._child(self.verdicts, report.policy, report.verdict.value).inc()
         for f in report.findings:
-            self.findings.labels(report.policy, f.code, f.status.value).inc()
+            self._child(self.findings, report.policy, f.code, f.status.value).inc()
         for t in report.timings:
-            self.check_latency.labels(report.policy, t.rule_id, t.check).observe(t.ms / 1000.0)
+            self._child(self.check_latency, report.policy, t.rule_id, t.check).observe(t.ms / 1000.0)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -21,19 +21,24 @@ log = logging.getLogger("outguard.service")
 class _Speed:
     """Recent validation times of one policy; decides whether it may run on the event loop."""
 
-    def __init__(self, size: int = 200) -> None:
+    def __init__(self, size: int = 200, every: int = 20) -> None:
         self.samples: deque[float] = deque(maxlen=size)
+        self._every = every
+        self._since = 0
+        self._p90: float | None = None
 
     def add(self, ms: float) -> None:
         self.samples.append(ms)
+        self._since += 1
+        if self._since >= self._every:  # re-rank every few samples, not on every request
+            self._since = 0
+            ordered = sorted(self.samples)
+            self._p90 = ordered[int(len(ordered) * 0.9) - 1]
 
     def fast(self, below_ms: float) -> bool:
         # p90, not p99: on a busy machine a rule-only policy's p99 is scheduler noise, and a wrong "slow"
         # costs a thread hand-off (milliseconds under load) on every request.
-        if len(self.samples) < 20:
-            return False
-        ordered = sorted(self.samples)
-        return ordered[int(len(ordered) * 0.9) - 1] < below_ms
+        return self._p90 is not None and self._p90 < below_ms
 
 
 @dataclass
