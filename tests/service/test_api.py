@@ -234,3 +234,46 @@ def test_validate_huge_and_hostile_outputs(client: TestClient) -> None:
         r = client.post("/v1/validate", json={"output": text}, headers=auth())
         assert r.status_code == 200
         assert r.json()["verdict"] == engine.validate(text).verdict.value
+
+
+def test_sample_rate_queues_passing_outputs_as_sampled(make_client: Callable[..., TestClient], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rules = tmp_path / "rules"
+    (rules / "policies").mkdir(parents=True)
+    (rules / "policies" / "sampled.yaml").write_text('name: sampled\nrules: ["pack:demo"]\nreview_sample_rate: 1.0\n')
+    c = make_client(policies=["sampled"], rules_dirs=[DEMO_RULES, rules])
+    body = c.post("/v1/validate", json={"output": "All good here.", "request_id": "s1"}, headers=auth()).json()
+    assert body["verdict"] == "pass" and body["review_id"]
+    item = c.get(f"/v1/reviews/{body['review_id']}", headers=auth("review")).json()
+    assert item["sampled"] is True and item["codes"] == []
+
+
+def test_layering_service_uses_only_public_guardrails() -> None:
+    """service/ imports guardrails' public API and its stores, nothing private."""
+    import ast
+
+    allowed = {"guardrails", "guardrails.reviews", "guardrails.facts", "guardrails.guard"}
+    root = DEMO_RULES.parents[2] / "service"
+    bad = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("guardrails"):
+                if node.module not in allowed:
+                    bad.append(f"{path.relative_to(root)}: from {node.module}")
+            elif isinstance(node, ast.Import):
+                bad.extend(
+                    f"{path}: import {a.name}"
+                    for a in node.names
+                    if a.name.startswith("guardrails.") and a.name not in allowed
+                )
+    assert bad == []
+
+
+def test_review_store_imports_only_the_bottom_layer() -> None:
+    import ast
+
+    pkg = DEMO_RULES.parents[2] / "guardrails" / "reviews"
+    allowed = {"guardrails.findings", "guardrails.context"}
+    for path in pkg.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("guardrails"):
+                assert node.module in allowed or node.module.startswith("guardrails.reviews"), (path.name, node.module)
