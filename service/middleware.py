@@ -89,6 +89,18 @@ class ServiceMiddleware:
                 await send(start)
                 await send({"type": "http.response.body", "body": body})
             status_box["status"] = 413
+        except Exception as exc:
+            # Answered and logged here, never re-raised: the server would log the traceback, and exception
+            # messages can carry the caller's text. The type and route are enough to find the bug.
+            route = getattr(scope.get("route"), "path", "unmatched")
+            log.error("internal error %s on %s %s rid=%s", type(exc).__name__, scope["method"], route, rid)
+            if not started:
+                start, body = _json_error(
+                    500, "internal", "internal error; the request was logged without its content", rid
+                )
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
+            status_box["status"] = 500
         self._done(scope, status_box["status"], t0, rid)
 
     def _done(self, scope: Scope, status: int, t0: float, rid: str) -> None:

@@ -118,6 +118,10 @@ def test_crash_is_answered_as_json_without_internals(
     assert r.json()["error"]["code"] == "internal"
     assert "secret" not in r.text and "Traceback" not in r.text
     assert "jane@example.com" not in caplog.text and "RuntimeError" in caplog.text
+    # Nothing propagates to the server (which would log the traceback with the message).
+    with TestClient(client.app, raise_server_exceptions=True) as strict:
+        r = strict.post("/v1/validate", json={"output": "hello"}, headers=auth())
+    assert r.status_code == 500 and r.json()["error"]["code"] == "internal"
 
 
 def test_logs_never_carry_output_text_unless_enabled(
