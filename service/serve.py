@@ -26,7 +26,7 @@ def _config(args: argparse.Namespace) -> ServiceConfig:
         policies=args.policy or ["default"],
         default_policy=args.default_policy,
         rules_dirs=[Path(d) for d in args.rules],
-        review_db=args.review_db,
+        review_db=None if args.no_review_queue else args.review_db or _default_review_db(args.data_dir),
         facts_db=args.facts_db,
         keys_file=Path(args.keys_file) if args.keys_file else None,
         log_content=args.log_content,
@@ -36,6 +36,11 @@ def _config(args: argparse.Namespace) -> ServiceConfig:
         rate_limit_burst=max(1, int(args.rate_limit * 2)),
         session_secret=os.environ.get("OUTGUARD_SESSION_SECRET"),
     )
+
+
+def _default_review_db(data_dir: str) -> str:
+    path = Path(data_dir).resolve() / "reviews.sqlite3"
+    return f"sqlite:///{path}"
 
 
 def _logging() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 
 from guardrails.cli.main import EXIT_USAGE, UsageError
 
@@ -20,8 +21,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--policy", action="append", default=[], help="policy to serve (repeatable; default: default)")
     p.add_argument("--default-policy", help="policy used when a request names none (default: the first)")
     p.add_argument("--rules", action="append", default=[], metavar="DIR", help="extra rules directory")
-    p.add_argument("--data-dir", default="var", help="where --demo keeps its SQLite files (default: ./var)")
-    p.add_argument("--review-db", metavar="URL", help="review queue URL (sqlite:///path or postgresql+psycopg://...)")
+    p.add_argument(
+        "--data-dir",
+        default=os.environ.get("OUTGUARD_DATA_DIR") or "var",
+        help="where the default SQLite files live (default: $OUTGUARD_DATA_DIR or ./var)",
+    )
+    p.add_argument(
+        "--review-db",
+        metavar="URL",
+        default=os.environ.get("OUTGUARD_REVIEW_DB"),
+        help="review queue URL, sqlite:///path or postgresql+psycopg://... "
+        "(default: $OUTGUARD_REVIEW_DB or sqlite under --data-dir)",
+    )
+    p.add_argument("--no-review-queue", action="store_true", help="run without a review queue")
     p.add_argument("--facts-db", metavar="URL", help="known-facts store URL")
     p.add_argument("--keys-file", metavar="FILE", help="YAML/JSON file of hashed API keys and reviewer accounts")
     p.add_argument("--log-content", action="store_true", help="log output text and context (off by default)")
