@@ -25,11 +25,13 @@ from guardrails.findings import (
     Verdict,
     report_json_schema,
 )
+from guardrails.guard import Budget, Guard, GuardResult, StreamValidator
 from guardrails.rules import Policy, Rule, RuleError, load_ruleset
 
 __all__ = [
     "Action",
     "AppliedEdit",
+    "Budget",
     "Context",
     "Document",
     "Edit",
@@ -38,6 +40,8 @@ __all__ = [
     "Finding",
     "FindingStatus",
     "Fix",
+    "Guard",
+    "GuardResult",
     "Policy",
     "RegenerationRequest",
     "Report",
@@ -46,6 +50,7 @@ __all__ = [
     "Severity",
     "Source",
     "Span",
+    "StreamValidator",
     "Verdict",
     "load_ruleset",
     "report_json_schema",

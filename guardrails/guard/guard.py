@@ -8,11 +8,12 @@ paths take exactly the same decisions.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import time
 import uuid
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from guardrails.guard.events import AttemptFinished, AttemptStarted, CheckTimed,
 from guardrails.guard.feedback import FeedbackSettings, feedback_messages
 from guardrails.guard.llm import LLMResponse, Message, coerce_response, provider_name
 from guardrails.guard.result import Attempt, GuardResult, Source
+from guardrails.guard.stream import StreamEvent, StreamValidator
 
 log = logging.getLogger("guardrails.guard")
 
@@ -49,6 +51,17 @@ class _Call:
 class _Validate:
     text: str
     context: Context
+
+
+@dataclass(frozen=True, slots=True)
+class _Seed:
+    """A first attempt made outside the plan (a streamed answer): its response or error, and its Report."""
+
+    value: Any
+    report: Report | None
+    latency_ms: float
+    started: float
+    """perf_counter() when the streamed attempt began: the run's time budget counts from there."""
 
 
 _Step = _Call | _Validate
@@ -134,7 +147,9 @@ class Guard:
         **llm_params: Any,
     ) -> GuardResult:
         """Generate, validate, regenerate and fall back synchronously. Never raises for provider failures."""
-        plan = self._plan(messages_or_prompt, context, llm_params)
+        return self._drive(self._plan(messages_or_prompt, context, llm_params))
+
+    def _drive(self, plan: _Plan) -> GuardResult:
         value: Any = None
         try:
             step = next(plan)
@@ -164,7 +179,9 @@ class Guard:
         **llm_params: Any,
     ) -> GuardResult:
         """Like run(), for async (or sync, run in a thread) LLMs; the time budget cancels a call in flight."""
-        plan = self._plan(messages_or_prompt, context, llm_params)
+        return await self._adrive(self._plan(messages_or_prompt, context, llm_params))
+
+    async def _adrive(self, plan: _Plan) -> GuardResult:
         value: Any = None
         try:
             step = next(plan)
@@ -181,6 +198,166 @@ class Guard:
             result: GuardResult = stop.value
             return result
 
+    # -- streaming ------------------------------------------------------------------------------------
+
+    def stream(
+        self,
+        messages_or_prompt: str | Sequence[Message],
+        context: Context | dict[str, Any] | None = None,
+        **llm_params: Any,
+    ) -> Iterator[StreamEvent]:
+        """Stream the primary's answer through a StreamValidator; regenerate (not streamed) when it fails.
+
+        Yields the validator's events. When the streamed answer needs a regeneration or the provider fails
+        mid-stream, the consumer first gets the findings and a `retract` for anything released, then the
+        regular regeneration / fallback / last-resort loop runs (the streamed answer counts as attempt 1) and
+        its answer arrives as one `text` event and a `final` event whose `source` says where it came from.
+        LLMs without a `stream` method are run with run() and delivered the same way. Arguments as run().
+        """
+        for event in self._stream(messages_or_prompt, context, **llm_params):
+            emit(self.listeners, event)
+            yield event
+
+    async def astream(
+        self,
+        messages_or_prompt: str | Sequence[Message],
+        context: Context | dict[str, Any] | None = None,
+        **llm_params: Any,
+    ) -> AsyncIterator[StreamEvent]:
+        """stream() for async LLMs with an `astream` method (others go through arun())."""
+        async for event in self._astream(messages_or_prompt, context, **llm_params):
+            emit(self.listeners, event)
+            yield event
+
+    def _stream(
+        self,
+        messages_or_prompt: str | Sequence[Message],
+        context: Context | dict[str, Any] | None = None,
+        **llm_params: Any,
+    ) -> Iterator[StreamEvent]:
+        """The events of stream(), before listeners see them."""
+        original = as_messages(messages_or_prompt)
+        ctx = _context_for(context, original)
+        name, llm = self.providers[0]
+        streamer = getattr(llm, "stream", None)
+        if not callable(streamer):
+            yield from _result_events(self.run(original, ctx, **llm_params))
+            return
+        validator = StreamValidator(self.engine, ctx)
+        received: list[str] = []
+        t0 = time.perf_counter()
+        error: Exception | None = None
+        deltas: Any = None
+        try:
+            deltas = streamer(original, **self._stream_params(llm, llm_params))
+            for delta in deltas:
+                received.append(delta)
+                yield from validator.feed(delta)
+                if validator.halted:
+                    break  # the answer is already lost: stop paying for it (its usage stays unknown)
+        except Exception as exc:
+            error = exc
+        finally:
+            _close(deltas)
+        latency = (time.perf_counter() - t0) * 1000
+        seed, events = self._after_stream(
+            validator, received=received, error=error, name=name, timing=_Seed(None, None, latency, t0), deltas=deltas
+        )
+        yield from events
+        if seed is not None:
+            yield from _result_events(self._drive(self._plan(original, ctx, llm_params, seed=seed)))
+
+    async def _astream(
+        self,
+        messages_or_prompt: str | Sequence[Message],
+        context: Context | dict[str, Any] | None = None,
+        **llm_params: Any,
+    ) -> AsyncIterator[StreamEvent]:
+        """The events of astream(), before listeners see them."""
+        original = as_messages(messages_or_prompt)
+        ctx = _context_for(context, original)
+        name, llm = self.providers[0]
+        streamer = getattr(llm, "astream", None)
+        if not callable(streamer):
+            for event in _result_events(await self.arun(original, ctx, **llm_params)):
+                yield event
+            return
+        validator = StreamValidator(self.engine, ctx)
+        received: list[str] = []
+        t0 = time.perf_counter()
+        error: Exception | None = None
+        deltas: Any = None
+        try:
+            deltas = streamer(original, **self._stream_params(llm, llm_params))
+            async for delta in deltas:
+                received.append(delta)
+                for event in validator.feed(delta):
+                    yield event
+                if validator.halted:
+                    break
+        except Exception as exc:
+            error = exc
+        finally:
+            aclose = getattr(deltas, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        latency = (time.perf_counter() - t0) * 1000
+        seed, events = self._after_stream(
+            validator, received=received, error=error, name=name, timing=_Seed(None, None, latency, t0), deltas=deltas
+        )
+        for event in events:
+            yield event
+        if seed is not None:
+            for event in _result_events(await self._adrive(self._plan(original, ctx, llm_params, seed=seed))):
+                yield event
+
+    def _after_stream(
+        self,
+        validator: StreamValidator,
+        *,
+        received: list[str],
+        error: Exception | None,
+        name: str,
+        timing: _Seed,
+        deltas: Any,
+    ) -> tuple[_Seed | None, list[StreamEvent]]:
+        """Events that close the streamed attempt, and the seed for a regeneration when one is needed."""
+        if error is not None:
+            log.warning("guard: provider %s failed mid-stream: %s", name, _describe(error))
+            events = []
+            if validator.released:
+                events.append(validator.retract_all(f"provider {name} failed mid-stream: {_describe(error)}"))
+            return dataclasses.replace(timing, value=error), events
+        events = validator.finish()
+        report = events[-1].report
+        assert report is not None
+        if report.verdict in _ACCEPTED:
+            source: Source = "repaired" if report.verdict is Verdict.REPAIRED else "primary"
+            events[-1] = events[-1].model_copy(update={"source": source})
+            return None, events
+        # Findings and the retract went out already; the final event comes from the regeneration.
+        # Streaming clients that report usage afterwards (OpenAIChatClient's ChatStream) keep the accounting whole.
+        usage = getattr(deltas, "usage", None)
+        response = LLMResponse(
+            text="".join(received),
+            provider=name,
+            usage=usage if isinstance(usage, Usage) else Usage(),
+            model=getattr(getattr(deltas, "stats", None), "model", None),
+        )
+        return dataclasses.replace(timing, value=response, report=report), events[:-1]
+
+    def _stream_params(self, llm: Any, params: dict[str, Any]) -> dict[str, Any]:
+        out = self._call_params(params)
+        if self.budget.max_seconds is not None and getattr(llm, "supports_timeout", False):
+            out["timeout"] = self.budget.max_seconds
+        return out
+
+    def _call_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        out = dict(params)
+        if self.temperature is not None:
+            out.setdefault("temperature", self.temperature)
+        return out
+
     # -- the decisions, shared by both drivers -------------------------------------------------------
 
     def _plan(
@@ -188,14 +365,13 @@ class Guard:
         messages_or_prompt: str | Sequence[Message],
         context: Context | dict[str, Any] | None,
         params: dict[str, Any],
+        seed: _Seed | None = None,
     ) -> _Plan:
         original = as_messages(messages_or_prompt)
         ctx = _context_for(context, original)
         run_id = ctx.request_id or uuid.uuid4().hex[:16]
-        meter = BudgetMeter(self.budget)
-        call_params = dict(params)
-        if self.temperature is not None:
-            call_params.setdefault("temperature", self.temperature)
+        meter = BudgetMeter(self.budget) if seed is None else BudgetMeter(self.budget, started=seed.started)
+        call_params = self._call_params(params)
         attempts: list[Attempt] = []
         stop_reason: str | None = None
         for index, (name, llm) in enumerate(self.providers):
@@ -207,9 +383,12 @@ class Guard:
                     break
                 number = len(attempts) + 1
                 emit(self.listeners, AttemptStarted(run_id=run_id, number=number, provider=name, feedback=fb_chars > 0))
-                t0 = time.perf_counter()
-                value = yield _Call(name, llm, messages, call_params, meter.remaining_seconds())
-                latency = (time.perf_counter() - t0) * 1000
+                if seed is not None:  # the first attempt already happened (a streamed answer)
+                    value, latency = seed.value, seed.latency_ms
+                else:
+                    t0 = time.perf_counter()
+                    value = yield _Call(name, llm, messages, call_params, meter.remaining_seconds())
+                    latency = (time.perf_counter() - t0) * 1000
                 prompt_chars = sum(len(m["content"]) for m in messages)
                 response: LLMResponse | None = None
                 if not isinstance(value, BaseException):
@@ -227,10 +406,15 @@ class Guard:
                     attempts.append(attempt)
                     emit(self.listeners, AttemptFinished(run_id=run_id, attempt=attempt))
                     stop_reason = f"provider {name} failed: {error}"
+                    seed = None
                     break  # a failing provider is abandoned for the next one
                 meter.spend(response.usage)
                 t1 = time.perf_counter()
-                report: Report = yield _Validate(response.text, ctx)
+                if seed is not None and seed.report is not None:
+                    report: Report = seed.report
+                else:
+                    report = yield _Validate(response.text, ctx)
+                seed = None
                 attempt = Attempt(
                     provider=name,
                     latency_ms=latency,
@@ -311,6 +495,13 @@ class Guard:
             reason=reason,
             elapsed_ms=elapsed,
         )
+
+
+def _result_events(result: GuardResult) -> Iterator[StreamEvent]:
+    """A finished GuardResult as stream events: its whole output as one text event, then `final`."""
+    if result.output:
+        yield StreamEvent(type="text", text=result.output, offset=0)
+    yield StreamEvent(type="final", report=result.report, offset=len(result.output), source=result.source)
 
 
 def _describe(error: object) -> str:

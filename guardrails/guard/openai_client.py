@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -33,6 +35,60 @@ class _Retry(Exception):
         self.delay = delay
 
 
+@dataclass
+class StreamStats:
+    """What a stream reported besides text: token usage (when the server sends it) and the model."""
+
+    usage: Usage = field(default_factory=Usage)
+    model: str | None = None
+
+
+class ChatStream(Iterator[str]):
+    """The deltas of one streamed completion; `usage` and `model` are filled in as the server reports them."""
+
+    def __init__(self, start: Callable[[StreamStats], Iterator[str]]) -> None:
+        self.stats = StreamStats()
+        self._it = start(self.stats)
+
+    @property
+    def usage(self) -> Usage:
+        return self.stats.usage
+
+    def __iter__(self) -> ChatStream:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._it)
+
+    def close(self) -> None:
+        close = getattr(self._it, "close", None)
+        if close is not None:
+            close()
+
+
+class AsyncChatStream(AsyncIterator[str]):
+    """ChatStream for asyncio."""
+
+    def __init__(self, start: Callable[[StreamStats], AsyncIterator[str]]) -> None:
+        self.stats = StreamStats()
+        self._it = start(self.stats)
+
+    @property
+    def usage(self) -> Usage:
+        return self.stats.usage
+
+    def __aiter__(self) -> AsyncChatStream:
+        return self
+
+    async def __anext__(self) -> str:
+        return await self._it.__anext__()
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._it, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 class OpenAIChatClient:
     """`POST {base_url}/chat/completions`. Callable like any LLM: `client(messages, **params)`."""
 
@@ -51,6 +107,7 @@ class OpenAIChatClient:
         backoff: float = 0.5,
         max_backoff: float = 8.0,
         headers: dict[str, str] | None = None,
+        stream_usage: bool = False,
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -68,12 +125,14 @@ class OpenAIChatClient:
         self.name = name or model
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.stream_usage = stream_usage
         self._headers = {"content-type": "application/json", **(headers or {})}
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
         self._transport = transport
         self._async_transport = async_transport
         self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
         self._aclient: httpx.AsyncClient | None = None
 
     def __repr__(self) -> str:
@@ -84,7 +143,9 @@ class OpenAIChatClient:
     @property
     def client(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(headers=self._headers, transport=self._transport)
+            with self._lock:  # one connection pool even when threads race to the first call
+                if self._client is None:
+                    self._client = httpx.Client(headers=self._headers, transport=self._transport)
         return self._client
 
     @property
@@ -122,6 +183,8 @@ class OpenAIChatClient:
         body: dict[str, Any] = {"model": self.model, "messages": messages, **params}
         if stream:
             body["stream"] = True
+            if self.stream_usage:
+                body.setdefault("stream_options", {"include_usage": True})
         return body
 
     def _deadline(self, timeout: float | None) -> float | None:
@@ -134,6 +197,11 @@ class OpenAIChatClient:
         if left <= 0:
             raise LLMError(f"{self.name}: time budget ran out before the request could be sent", retryable=True)
         return min(self.timeout, left)
+
+    def _check_deadline(self, deadline: float | None) -> None:
+        # httpx timeouts bound each read, not the whole stream: a slow trickle must still end on time.
+        if deadline is not None and time.monotonic() > deadline:
+            raise LLMError(f"{self.name}: stream cut off: the time budget ran out", retryable=False)
 
     def _delay(self, retry: _Retry, n: int) -> float:
         if retry.delay is not None:
@@ -181,8 +249,20 @@ class OpenAIChatClient:
 
     # -- streaming ----------------------------------------------------------------------------------
 
-    def stream(self, messages: list[Message], *, timeout: float | None = None, **params: Any) -> Iterator[str]:
-        """Yield content deltas as they arrive. Raises LLMError if the stream drops before `[DONE]`."""
+    def stream(self, messages: list[Message], *, timeout: float | None = None, **params: Any) -> ChatStream:
+        """Iterate content deltas as they arrive; afterwards `.usage` holds what the server reported.
+
+        Raises LLMError (while iterating) if the stream drops before `[DONE]`.
+        """
+        return ChatStream(lambda stats: self._stream(messages, timeout, params, stats))
+
+    def astream(self, messages: list[Message], *, timeout: float | None = None, **params: Any) -> AsyncChatStream:
+        """stream() for asyncio: `async for delta in client.astream(...)`; then `.usage`."""
+        return AsyncChatStream(lambda stats: self._astream(messages, timeout, params, stats))
+
+    def _stream(
+        self, messages: list[Message], timeout: float | None, params: dict[str, Any], stats: StreamStats
+    ) -> Iterator[str]:
         deadline = self._deadline(timeout)
         body = self._body(messages, params, stream=True)
         for n in range(self.max_retries + 1):
@@ -193,9 +273,10 @@ class OpenAIChatClient:
                         if resp.status_code != 200:
                             resp.read()
                             self._raise_status(resp)
-                        for text in _deltas(_sse_data(resp.iter_lines()), self.name):
+                        for text in _deltas(_sse_data(resp.iter_lines()), self.name, stats):
                             yielded = True
                             yield text
+                            self._check_deadline(deadline)
                         return
                 except _TRANSIENT as exc:
                     raise _Retry(self._transport_error(exc, streaming=True)) from exc
@@ -204,8 +285,8 @@ class OpenAIChatClient:
                     raise retry.error from None
                 time.sleep(self._delay(retry, n))
 
-    async def astream(
-        self, messages: list[Message], *, timeout: float | None = None, **params: Any
+    async def _astream(
+        self, messages: list[Message], timeout: float | None, params: dict[str, Any], stats: StreamStats
     ) -> AsyncIterator[str]:
         deadline = self._deadline(timeout)
         body = self._body(messages, params, stream=True)
@@ -221,12 +302,13 @@ class OpenAIChatClient:
                             self._raise_status(resp)
                         parser = _SSEParser()
                         async for line in resp.aiter_lines():
-                            for text in _deltas(parser.feed(line), self.name):
+                            for text in _deltas(parser.feed(line), self.name, stats):
                                 yielded = True
                                 yield text
+                                self._check_deadline(deadline)
                             if parser.done:
                                 return
-                        for text in _deltas(parser.feed(""), self.name):  # an event with no blank line after it
+                        for text in _deltas(parser.feed(""), self.name, stats):  # an event with no blank line after it
                             yielded = True
                             yield text
                         if parser.done:
@@ -265,14 +347,24 @@ class OpenAIChatClient:
             raise LLMError(f"{self.name}: malformed JSON in response: {exc}", status=200) from exc
         try:
             message = data["choices"][0]["message"]
-            content = message.get("content") or ""
-            if not isinstance(content, str):
-                raise TypeError(f"content is {type(content).__name__}")
+            content = _content_text(message.get("content"))
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise LLMError(f"{self.name}: response lacks choices[0].message.content ({exc})", status=200) from exc
         return LLMResponse(
             text=content, usage=_usage(data.get("usage")), model=data.get("model") or self.model, provider=self.name
         )
+
+
+def _content_text(content: Any) -> str:
+    """`content` as text: a string, null (a tool call), or a list of parts whose text parts are joined."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        return "".join(p for p in parts if isinstance(p, str))
+    raise TypeError(f"content is {type(content).__name__}")
 
 
 def _usage(raw: Any) -> Usage:
@@ -341,7 +433,7 @@ def _sse_data(lines: Iterable[str]) -> Iterator[str]:
         raise _Retry(LLMError("stream ended before [DONE]", retryable=True))
 
 
-def _deltas(events: Iterable[str], name: str) -> Iterator[str]:
+def _deltas(events: Iterable[str], name: str, stats: StreamStats | None = None) -> Iterator[str]:
     for data in events:
         try:
             chunk = json.loads(data)
@@ -351,6 +443,11 @@ def _deltas(events: Iterable[str], name: str) -> Iterator[str]:
             raise LLMError(f"{name}: stream event is not an object: {data[:100]!r}")
         if "error" in chunk:
             raise LLMError(f"{name}: provider error in stream: {str(chunk['error'])[:300]}")
+        if stats is not None:
+            if isinstance(chunk.get("usage"), dict):
+                stats.usage = _usage(chunk["usage"])
+            if isinstance(chunk.get("model"), str):
+                stats.model = chunk["model"]
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") if isinstance(choice, dict) else None
             content = delta.get("content") if isinstance(delta, dict) else None

@@ -67,6 +67,8 @@ class StreamEvent(BaseModel):
     reason: str | None = None
     closers: str | None = None
     """JSON streams: brackets that close the output released so far into valid JSON."""
+    source: Literal["primary", "fallback", "repaired", "last_resort"] | None = None
+    """On `final` events from Guard.stream: where the delivered answer came from."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -155,6 +157,16 @@ class StreamValidator:
         return "".join(self._out)
 
     @property
+    def halted(self) -> bool:
+        """True once a finding that needs more than a repair stopped the release for good."""
+        return self._halted is not None
+
+    def retract_all(self, why: str) -> StreamEvent:
+        """Withdraw everything released (the stream will not be finished, e.g. its provider failed)."""
+        self._halted = self._halted or why
+        return self._emit([self._retract(0, why)])[0]
+
+    @property
     def received(self) -> str:
         return "".join(self._parts)
 
@@ -169,17 +181,15 @@ class StreamValidator:
             return []
         self._parts.append(chunk)
         self._received += len(chunk)
-        self._tail += chunk
         if self._received > self.engine.policy.max_output_chars:
             self._frozen = self._frozen or "output exceeds the policy's max_output_chars"
-        if self._halted or self.release == "final":
-            return []
+        if self._halted or self._frozen or self.release == "final":
+            return []  # nothing more is released before finish(): keep the chunk, skip the scan
+        self._tail += chunk
         if self._json is None:
             self._detect_json()
         if self._scanner is not None:
             self._scanner.feed(chunk)
-        if self._frozen:
-            return []
         cut = self._received - self.hold_back
         if self._scanner is not None:
             cut = min(cut, self._scanner.safe)
@@ -217,20 +227,50 @@ class StreamValidator:
             if not delivered.startswith(released):
                 keep = _common_prefix(delivered, released)
                 events.append(self._retract(keep, "the whole-output validation changed text already released"))
-            for applied in report.edits:
-                if applied.round == 1 and applied.edit.start >= self._released_raw:
-                    events.append(
-                        StreamEvent(
-                            type="redaction",
-                            text=applied.edit.replacement,
-                            offset=None,
-                            reason=f"{applied.edit.code}: {applied.fix_title}",
-                        )
-                    )
+            events.extend(self._tail_redactions(report))
             if len(delivered) > self._out_len:
-                events.append(self._text(delivered[self._out_len :], "" if self._scanner is not None else None))
+                events.append(self._text(delivered[self._out_len :], self._final_closers(delivered)))
         events.append(StreamEvent(type="final", report=report, offset=self._out_len))
         return self._emit(events)
+
+    def _final_closers(self, delivered: str) -> str | None:
+        """For JSON streams: "" when the delivered output is one complete JSON value (nothing to close)."""
+        if self._scanner is None:
+            return None
+        scanner = JSONStreamScanner()
+        scanner.feed(delivered)
+        scanner.finish()
+        return "" if scanner.error is None else None
+
+    def _tail_redactions(self, report: Report) -> list[StreamEvent]:
+        """`redaction` events for repairs the whole-output validation made in text not yet released."""
+        # Later repair rounds edit repaired text, so offsets no longer map simply: then report them bare.
+        multi_round = any(a.round > 1 for a in report.edits)
+        first_round = [] if multi_round else [a.edit for a in report.edits]
+        events = []
+        for applied in report.edits:
+            edit = applied.edit
+            if applied.round != 1 or edit.start < self._released_raw:
+                continue
+            shift = sum(len(e.replacement) - (e.end - e.start) for e in first_round if e.end <= edit.start)
+            finding = next(
+                (
+                    f
+                    for f in report.findings
+                    if f.code == edit.code and f.span.start <= edit.start and edit.end <= f.span.end
+                ),
+                None,
+            )
+            events.append(
+                StreamEvent(
+                    type="redaction",
+                    finding=finding,
+                    text=edit.replacement,
+                    offset=edit.start + shift if first_round else None,
+                    reason=applied.fix_title,
+                )
+            )
+        return events
 
     # -- release -----------------------------------------------------------------------------------------
 
@@ -267,14 +307,11 @@ class StreamValidator:
             return
         settled_end = self._received - self.hold_back
         # A match that reaches into the unsettled tail may still grow: hold the cut back to its start, and
-        # never cut through a match (repeat: moving the cut can put it inside another match).
-        moved = True
-        while moved:
-            moved = False
-            for h in hits:
-                if h.start < cut and (h.end > cut or h.end > settled_end):
-                    cut = h.start
-                    moved = True
+        # never cut through a match. Latest start first: a cut moved to a match's start can only fall inside
+        # matches that start earlier, which come later in this order, so one pass finds the cut.
+        for h in sorted(hits, key=lambda h: h.start, reverse=True):
+            if h.start < cut and (h.end > cut or h.end > settled_end):
+                cut = h.start
         closers = None
         if self._scanner is not None:
             boundary = self._scanner.take(cut)

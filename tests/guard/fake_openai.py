@@ -55,6 +55,7 @@ class Sse:
     done: bool = True
     drop_after: int | None = None
     pause: float = 0.0
+    usage: tuple[int, int] | None = None
 
 
 class FakeOpenAI:
@@ -146,6 +147,10 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._chunk(f"data: {json.dumps(event)}\n\n".encode())
                 if reply.pause:
                     time.sleep(reply.pause)
+            if reply.usage is not None:
+                p, c = reply.usage
+                usage = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+                self._chunk(f"data: {json.dumps({'choices': [], 'usage': usage, 'model': 'fake-model'})}\n\n".encode())
             if reply.done:
                 self._chunk(b"data: [DONE]\n\n")
             self.wfile.write(b"0\r\n\r\n")

@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from guardrails.findings import Verdict
 from guardrails.guard import (
@@ -302,3 +304,45 @@ def test_run_refuses_async_llm_cleanly(eng: Any) -> None:
 
     result = Guard(eng, llm).run("Q?")
     assert result.source == "last_resort" and "Guard.arun" in (result.attempts[0].error or "")
+
+
+_REPLIES = {
+    "good": lambda i: LLMResponse(text=GOOD, usage=Usage(prompt_tokens=i, completion_tokens=1, total_tokens=i + 1)),
+    "bad": lambda i: LLMResponse(text=BAD, usage=Usage(prompt_tokens=i, completion_tokens=2, total_tokens=i + 2)),
+    "pii": lambda i: LLMResponse(
+        text="Mail a@b.io.", usage=Usage(prompt_tokens=i, completion_tokens=3, total_tokens=i + 3)
+    ),
+    "error": lambda i: LLMError(f"boom {i}"),
+}
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    script=st.lists(st.lists(st.sampled_from(sorted(_REPLIES)), min_size=1, max_size=4), min_size=1, max_size=3),
+    attempts=st.integers(min_value=1, max_value=4),
+)
+def test_property_accounting_and_sources(script: list[list[str]], attempts: int) -> None:
+    eng = engine("guard-test")
+    llms = [
+        ScriptedLLM([_REPLIES[k](10 * p + i) for i, k in enumerate(kinds)] + [GOOD] * 4, name=f"p{p}")
+        for p, kinds in enumerate(script)
+    ]
+    result = Guard(eng, llms[0], fallbacks=llms[1:], budget=Budget(max_attempts=attempts)).run("Q?")
+    assert result.usage == sum((a.usage for a in result.attempts), Usage())
+    assert len(result.attempts) <= attempts * len(llms)
+    accepted = [a for a in result.attempts if a.verdict in (Verdict.PASS, Verdict.REPAIRED)]
+    if result.source == "last_resort":
+        assert not accepted and result.output == DEFAULT_LAST_RESORT
+    else:
+        assert accepted == [result.attempts[-1]]
+        assert result.provider == result.attempts[-1].provider
+        assert result.source == (
+            "repaired"
+            if accepted[0].verdict is Verdict.REPAIRED
+            else "primary"
+            if result.provider == "p0"
+            else "fallback"
+        )
+    # Every provider was called exactly as often as its attempts say.
+    for llm in llms:
+        assert len(llm.calls) == sum(a.provider == llm.name for a in result.attempts)

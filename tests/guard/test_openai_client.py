@@ -234,3 +234,32 @@ def test_guard_arun_over_http(fake: FakeOpenAI) -> None:
 
     result = asyncio.run(go())
     assert result.output == "Returns vary." and len(result.attempts) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"choices": [{"message": {"content": null, "tool_calls": []}}]}', ""),
+        (b'{"choices": [{"message": {"content": [{"type": "text", "text": "a"}, {"type": "image"}, '
+         b'{"type": "text", "text": "b"}]}}]}', "ab"),
+        ('{"choices": [{"message": {"content": "Grüße, 世界"}}], "usage": {"prompt_tokens": -1}}'.encode(),
+         "Grüße, 世界"),
+    ],
+)  # fmt: skip
+def test_content_shapes_and_bad_usage(fake: FakeOpenAI, body: bytes, expected: str) -> None:
+    fake.add(Raw(body))
+    with client(fake) as c:
+        resp = c.complete(MESSAGES)
+    assert resp.text == expected and resp.usage == Usage()
+
+
+def test_huge_reply_is_read(fake: FakeOpenAI) -> None:
+    fake.add(Good("x" * 2_000_000))
+    with client(fake) as c:
+        assert len(c.complete(MESSAGES).text) == 2_000_000
+
+
+def test_non_object_content_is_an_error(fake: FakeOpenAI) -> None:
+    fake.add(Raw(b'{"choices": [{"message": {"content": 42}}]}'))
+    with client(fake) as c, pytest.raises(LLMError, match="content is int"):
+        c.complete(MESSAGES)

@@ -318,3 +318,64 @@ def test_stream_findings_match_the_reports_findings(eng: Any) -> None:
     )
     assert got.fingerprint == expected.fingerprint and got.fix == expected.fix
     assert got.evidence.matched == "ann@example.org"
+
+
+def test_redactions_in_the_held_back_tail_are_reported_with_output_offsets(eng: Any) -> None:
+    text = "Hi ann@example.org and bob@example.net, bye."
+    events = run(StreamValidator(eng), chunks(text, 4))
+    redactions = [e for e in events if e.type == "redaction"]
+    out = consume(events).text
+    assert out == "Hi [email] and [email], bye."
+    assert [e.offset for e in redactions] == [3, 15]
+    assert all(e.finding is not None and e.finding.code == "GRT001" for e in redactions)
+    assert all(out[e.offset : e.offset + len(e.text or "")] == "[email]" for e in redactions if e.offset is not None)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.sampled_from(["ann@example.org", "plain", "日本語", 'q"uote', "line\nbreak", "x" * 80]),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.sampled_from(["a", "b", "mail", "ü"]), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=json_values, size=st.integers(min_value=1, max_value=30), indent=st.sampled_from([None, 2]))
+def test_property_json_streams_release_only_closable_prefixes(value: Any, size: int, indent: int | None) -> None:
+    eng = engine("guard-test")
+    text = json.dumps({"data": value, "pad": "p" * 300}, indent=indent, ensure_ascii=False)
+    events = run(StreamValidator(eng, min_release=1), chunks(text, size))
+    report = events[-1].report
+    assert report is not None
+    released = ""
+    for e in events:
+        if e.type == "retract":
+            break
+        if e.type == "text" and e.closers is not None:
+            released += e.text or ""
+            json.loads(released + e.closers)
+    consumer = consume(events)
+    assert consumer.text == ("" if report.verdict.needs_action else report.output)
+    assert "ann@example.org" not in "".join(consumer.shown)
+
+
+def test_final_text_of_broken_json_has_no_closers(eng: Any) -> None:
+    events = run(StreamValidator(eng), ['{"a": ', "[1, 2"])
+    texts = [e for e in events if e.type == "text"]
+    assert texts and texts[-1].closers is None
+    events = run(StreamValidator(eng), ['{"a": ', "[1, 2]}"])
+    assert [e.closers for e in events if e.type == "text"] == [""]
+
+
+@pytest.mark.parametrize("release", ["final", "cleared"])
+def test_a_held_stream_stays_linear(eng: Any, release: Any) -> None:
+    v = StreamValidator(eng, release=release)
+    v.feed("It is guaranteed. " + "z" * 300)  # halts a cleared stream; a final one holds everything anyway
+    for _ in range(10_000):
+        assert v.feed("abcd") == []
+    # Held chunks are only kept, never re-scanned or re-copied into the scan window.
+    assert len(v._tail) < 1000
