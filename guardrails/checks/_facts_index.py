@@ -4,6 +4,7 @@ entity, kept in step with the store by polling its revision counter and applying
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -15,13 +16,19 @@ import ahocorasick
 from guardrails.facts.model import Entity, Fact, normalize
 
 if TYPE_CHECKING:
-    from guardrails.facts.store import Changes, FactStore
+    from guardrails.facts.store import Changes, FactStore, RevisionPoller
 
 
 @dataclass(slots=True)
 class EntityFacts:
     entity: Entity
     by_attr: dict[str, list[Fact]] = field(default_factory=dict)
+    timeless: bool = True  # no fact has a validity bound: every day sees them all
+
+    def valid_on(self, day: dt.date) -> dict[str, list[Fact]]:
+        if self.timeless:
+            return self.by_attr
+        return {a: [f for f in fs if f.valid_at(day)] for a, fs in self.by_attr.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +53,7 @@ class FactIndex:
 
     def add_entity(self, eid: int | str, entity: Entity) -> None:
         prev = self.entities.get(eid)
-        self.entities[eid] = EntityFacts(entity, prev.by_attr if prev else {})
+        self.entities[eid] = EntityFacts(entity, prev.by_attr if prev else {}, prev.timeless if prev else True)
         self._dirty = True
 
     def add_fact(self, eid: int | str, fact: Fact, *, superseded: bool = False) -> None:
@@ -58,7 +65,10 @@ class FactIndex:
             return
         if eid not in self.entities:
             self.add_entity(eid, Entity(name=fact.entity, type=fact.entity_type, aliases=fact.aliases))
-        self.entities[eid].by_attr.setdefault(fact.attribute, []).append(fact)
+        ef = self.entities[eid]
+        ef.by_attr.setdefault(fact.attribute, []).append(fact)
+        if fact.valid_from is not None or fact.valid_to is not None:
+            ef.timeless = False
         if fact.id is not None:
             self._fact_key[fact.id] = (eid, fact.attribute)
         unit = getattr(fact.value, "unit", None)
@@ -133,11 +143,21 @@ class StoreIndex:
         self.index = FactIndex()
         self.revision = 0
         self._store: FactStore | None = None
+        self._poll: RevisionPoller | None = None
         self._next_poll = 0.0
         self._lock = threading.Lock()
 
     def _open(self) -> FactStore | None:
-        from guardrails.facts.store import FactStore, FactStoreMissing
+        from guardrails.facts.paths import default_url, missing_sqlite_file
+
+        if missing_sqlite_file(self.url or default_url()):
+            return None  # without touching SQLAlchemy, which a core-only install does not have
+        try:
+            from guardrails.facts.store import FactStore, FactStoreMissing
+        except ModuleNotFoundError as exc:
+            raise RuntimeError(
+                f"a facts database is configured but {exc.name} is missing: pip install 'outguard[store]'"
+            ) from exc
 
         try:
             return FactStore.open(self.url, create=self.create)
@@ -154,7 +174,9 @@ class StoreIndex:
                 if self._store is None:
                     self._next_poll = now + self.retry_seconds
                     return self.index
-            if self._store.revision() != self.revision:
+                self._poll = self._store.revision_poller()
+            assert self._poll is not None
+            if self._poll() != self.revision:
                 changes = self._store.changes_since(self.revision)
                 self.index.apply(changes)
                 self.revision = changes.revision
@@ -162,5 +184,7 @@ class StoreIndex:
         return self.index
 
     def close(self) -> None:
+        if self._poll is not None:
+            self._poll.close()
         if self._store is not None:
             self._store.close()

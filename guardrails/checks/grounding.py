@@ -45,7 +45,12 @@ _ENTITY_RE = regex.compile(
     r"\p{Lu}[\p{L}\p{N}'\u2019.-]*)*"
 )
 _WORD_RE = regex.compile(r"[\p{L}][\p{L}\p{N}'\u2019-]*")
-_SENT_START_RE = regex.compile(r"(?:^|[.!?:;]\s+|\n\s*)$")
+# Capitalised only because they open a sentence: not a name when they stand alone there.
+SENTENCE_OPENERS = frozenset(
+    """see note please here there today first second third finally then next also yes no sure certainly well
+    overall instead meanwhile unlike like each every visit check read use click contact according based given
+    unfortunately fortunately actually indeed thanks hello hi dear sincerely regards""".split()  # noqa: SIM905
+)
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
     between both but by can could did do does doing down during each few for from further had has have having he
@@ -53,9 +58,16 @@ STOPWORDS = frozenset(
     now of off on once only or other our ours ourselves out over own same she should so some such than that the
     their theirs them themselves then there these they this those through to too under until up very was we were
     what when where which while who whom why will with would you your yours yourself yourselves yes nothing
-    however although though thus therefore yet still however since many much one two three first second also
-    according said says known called named however both either neither whether""".split()  # noqa: SIM905
+    however although though thus therefore yet still since many much also according said says known called named
+    both either neither whether""".split()  # noqa: SIM905
 )
+
+
+def _at_sentence_start(text: str, start: int) -> bool:
+    i = start - 1
+    while i >= 0 and text[i] in " \t\"'(\u201c":
+        i -= 1
+    return i < 0 or text[i] in ".!?:;\n"
 
 
 @dataclass
@@ -191,6 +203,12 @@ class GroundingCheck(Check):
                 start = text.index(tokens[1], start + len(tokens[0])) if len(tokens) > 1 else m.end()
                 tokens = tokens[1:]
             if not tokens:
+                continue
+            if (
+                len(tokens) == 1
+                and tokens[0].lower().strip(".,") in SENTENCE_OPENERS
+                and _at_sentence_start(text, start)
+            ):
                 continue
             name = " ".join(tokens).rstrip(".'\u2019-")
             end = start + len(text[start : m.end()].rstrip(".'\u2019-"))

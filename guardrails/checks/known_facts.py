@@ -10,17 +10,20 @@ a `facts_file`, or per call from `Context.extra["facts"]`.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import regex
+import ahocorasick
 from pydantic import Field, field_validator
 
 from guardrails.checks._facts_index import EntityFacts, FactIndex, Mention, StoreIndex
@@ -29,13 +32,15 @@ from guardrails.checks._facts_text import (
     Folded,
     Stated,
     folded_view,
+    qualifier,
+    scan_values,
     sentence_bounds,
     unit_of,
-    values_view,
 )
-from guardrails.checks.base import Check, CheckParams, Hit, RunContext
+from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, RunContext
 from guardrails.document import Document
 from guardrails.facts.model import EnumValue, Fact, MoneyValue, NumberValue, normalize
+from guardrails.facts.paths import default_url
 from guardrails.findings import Edit, Evidence, Fix
 
 
@@ -78,6 +83,10 @@ class KnownFactsParams(CheckParams):
     approx_tolerance: float = Field(default=0.1, ge=0, le=1, description="Relative slack after 'about', 'around'")
     refresh_seconds: float = Field(default=0.0, ge=0, description="Poll the store at most this often (0: each run)")
     max_claims: int = Field(default=500, ge=1)
+    pronouns: list[str] = Field(
+        default_factory=lambda: ["it", "its", "it's", "it\u2019s"],
+        description="A sentence opening with one of these speaks of the entity last mentioned ([] disables)",
+    )
 
     @field_validator("facts")
     @classmethod
@@ -144,7 +153,8 @@ class KnownFactsCheck(Check):
         if params.facts_file:
             inline.extend(_load_file(params.facts_file))
         self.inline = FactIndex.from_facts(inline) if inline else None
-        self.store = _shared_store_index(params.db, params.refresh_seconds) if params.use_store else None
+        url = params.db or default_url()  # resolved now: the environment decides which default store
+        self.store = _shared_store_index(url, params.refresh_seconds) if params.use_store else None
         phrases: dict[str, tuple[str, bool]] = {}
         for attr, spec in params.attributes.items():
             for ph in [attr.replace("_", " "), *spec.phrases]:
@@ -152,7 +162,8 @@ class KnownFactsCheck(Check):
             for ph in spec.negative:
                 phrases[normalize(ph)] = (attr, False)
         self._phrases = phrases
-        self._phrase_re = _words_re(list(phrases)) if phrases else None
+        self._pronouns = frozenset(normalize(p) for p in params.pronouns)
+        self._phrase_ac = _automaton(list(phrases)) if phrases else None
         self._warm_up()
         self._view_key = "known_facts:" + json.dumps(params.model_dump(mode="json", exclude={"report"}), sort_keys=True)
 
@@ -195,13 +206,19 @@ class KnownFactsCheck(Check):
         mentions = _mentions(indexes, text)
         if not mentions:
             return []
-        values = [
-            v
-            for v in values_view(doc, day_first=self.p.day_first, timeout=ctx.deadline.remaining())
-            if not any(m.start < v.end and v.start < m.end for m, _ in mentions)
-        ]
-        phrases = self._find_phrases(text)
         ends = sentence_bounds(text)
+        if self.p.pronouns:
+            mentions = _with_pronouns(mentions, text, ends, self._pronouns)
+        # values are read only in sentences that name an entity: most of a long answer is never scanned
+        ranges = _sentence_ranges(mentions, ends)
+        try:
+            scanned = scan_values(text, day_first=self.p.day_first, timeout=ctx.deadline.remaining(), ranges=ranges)
+        except TimeoutError as exc:
+            raise DeadlineExceeded("scanning values ran past the deadline") from exc
+        values = _outside_mentions(scanned, mentions)
+        value_starts = [v.start for v in values]
+        phrases = self._find_phrases(text, ranges)
+        phrase_starts = [p.start for p in phrases]
         day = ctx.context.reference_date or dt.date.today()
         claims: list[Claim] = []
         sent_i = 0
@@ -215,8 +232,10 @@ class KnownFactsCheck(Check):
             w_start = m.start if prev_in_sentence else s_start
             w_end = min(s_end, mentions[i + 1][0].start) if i + 1 < len(mentions) else s_end
             window = _Window(text, w_start, w_end, m, day)
-            w_values = [v for v in values if w_start <= v.start and v.end <= w_end]
-            w_phrases = [p for p in phrases if w_start <= p.start and p.end <= w_end]
+            lo, hi = bisect.bisect_left(value_starts, w_start), bisect.bisect_left(value_starts, w_end)
+            w_values = [v for v in values[lo:hi] if v.end <= w_end]
+            lo, hi = bisect.bisect_left(phrase_starts, w_start), bisect.bisect_left(phrase_starts, w_end)
+            w_phrases = [p for p in phrases[lo:hi] if p.end <= w_end]
             best: list[Claim] | None = None
             for eid in m.entity_ids:
                 ef = ix.entities.get(eid)
@@ -229,18 +248,23 @@ class KnownFactsCheck(Check):
                 break
         return claims
 
-    def _find_phrases(self, text: str) -> list[_Phrase]:
-        if self._phrase_re is None:
+    def _find_phrases(self, text: str, ranges: list[tuple[int, int]]) -> list[_Phrase]:
+        if self._phrase_ac is None:
             return []
         out = []
-        for m in self._phrase_re.finditer(text):
-            attr, positive = self._phrases[m.group()]
-            out.append(_Phrase(m.start(), m.end(), attr, positive))
+        n = len(text)
+        found = (hit for lo, hi in ranges for hit in self._phrase_ac.iter_long(text, lo, hi))
+        for end_idx, phrase in found:
+            start, end = end_idx - len(phrase) + 1, end_idx + 1
+            if (start > 0 and text[start - 1].isalnum()) or (end < n and text[end].isalnum()):
+                continue
+            attr, positive = self._phrases[phrase]
+            out.append(_Phrase(start, end, attr, positive))
         return out
 
     def _entity_claims(self, w: _Window, ef: EntityFacts, values: list[Stated], phrases: list[_Phrase]) -> list[Claim]:
         name = ef.entity.name
-        facts = {a: [f for f in fs if f.valid_at(w.day)] for a, fs in ef.by_attr.items()}
+        facts = ef.valid_on(w.day)
         phrases = list(phrases)
         # attributes with no configured phrase are found by their own name ("release_date" -> "release date")
         for attr in facts:
@@ -262,7 +286,7 @@ class KnownFactsCheck(Check):
                 v = _pick_value(w, ph, values, used, known)
                 if v is not None:
                     used.add(v.start)
-                    claims.append(self._value_claim(w, name, ph.attribute, v, known))
+                    claims.append(self._value_claim(w, name, ph.attribute, v, known, history=ef.by_attr))
         if self.p.infer_attribute:
             claimed_attrs = {c.attribute for c in claims}
             for v in values:
@@ -271,17 +295,23 @@ class KnownFactsCheck(Check):
                 fits = [a for a, fs in facts.items() if fs and a not in claimed_attrs and _fits(v, fs[0], w.text)]
                 if len(fits) == 1:
                     used.add(v.start)
-                    claims.append(self._value_claim(w, name, fits[0], v, facts[fits[0]]))
+                    claims.append(self._value_claim(w, name, fits[0], v, facts[fits[0]], history=ef.by_attr))
             for attr, fs in facts.items():
                 if fs and fs[0].value.type == "enum" and attr not in claimed_attrs:
                     claims.extend(self._enum_claims(w, name, attr, fs, after=w.start, inferred=facts))
         return [c for c in claims if c is not None]
 
-    def _value_claim(self, w: _Window, entity: str, attr: str, v: Stated, known: list[Fact]) -> Claim:
+    def _value_claim(
+        self, w: _Window, entity: str, attr: str, v: Stated, known: list[Fact], *, history: dict[str, list[Fact]]
+    ) -> Claim:
         # negation sits between the entity (or the window start) and the value: "X does not cost $5"
         lo = w.mention.end if v.start >= w.mention.end else w.start
         negated = _negated(w.text, lo, v.start)
-        results = [(f, _compare(v, f, w.text, self.p.approx_tolerance)) for f in known]
+        if _PAST_RE.search(w.text, lo, v.start):
+            # "used to cost", "was priced at": true if any version of the fact, current or past, says so
+            known = history.get(attr, known)
+        q = qualifier(w.text, v.start) if known else ""
+        results = [(f, _compare(v, f, q, self.p.approx_tolerance)) for f in known]
         status, fact = _decide(results, negated)
         return Claim(entity, attr, status, v.start, v.end, w.text[v.start : v.end], fact, v, negated)
 
@@ -308,13 +338,13 @@ class KnownFactsCheck(Check):
             value = fact.value
             if not isinstance(value, EnumValue):
                 continue
-            choices = {normalize(c) for c in [*value.choices, value.value]}
+            choices = {_norm(c) for c in [*value.choices, value.value]}
             for word in sorted(choices):
                 for hit in _find_word(w.text, word, max(after, w.start), w.end, attr):
                     if inferred is not None and _word_in_other_enum(word, attr, inferred):
                         continue  # the word names a value of another attribute too: which one is unclear
                     negated = _negated(w.text, max(w.start, hit.start - 20), hit.start)
-                    same = word == normalize(value.value)
+                    same = word == _norm(value.value)
                     status, f = _decide([(f2, "match" if same else "mismatch") for f2 in known], negated)
                     out.append(
                         Claim(
@@ -404,9 +434,17 @@ def _load_file(path: str) -> list[Fact]:
     return out
 
 
-def _words_re(words: list[str]) -> regex.Pattern[str]:
-    alt = "|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True))
-    return regex.compile(rf"(?<!\w)(?:{alt})(?!\w)")
+def _automaton(words: list[str]) -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    for w in words:
+        automaton.add_word(w, w)
+    automaton.make_automaton()
+    return automaton
+
+
+@lru_cache(maxsize=65536)
+def _norm(text: str) -> str:
+    return normalize(text)
 
 
 def _find_word(text: str, word: str, lo: int, hi: int, attr: str) -> list[_Phrase]:
@@ -426,12 +464,71 @@ def _mentions(indexes: list[FactIndex], text: str) -> list[tuple[Mention, FactIn
     for rank, ix in enumerate(indexes):
         found.extend((rank, m, ix) for m in ix.mentions(text))
     found.sort(key=lambda t: (t[0], -(t[1].end - t[1].start), t[1].start))
+    starts: list[int] = []
     kept: list[tuple[Mention, FactIndex]] = []
     for _rank, m, ix in found:
-        if not any(k.start < m.end and m.start < k.end for k, _ in kept):
-            kept.append((m, ix))
-    kept.sort(key=lambda t: t[0].start)
+        i = bisect.bisect_left(starts, m.start)
+        if i > 0 and kept[i - 1][0].end > m.start:
+            continue
+        if i < len(kept) and kept[i][0].start < m.end:
+            continue
+        starts.insert(i, m.start)
+        kept.insert(i, (m, ix))
     return kept
+
+
+def _with_pronouns(
+    mentions: list[tuple[Mention, FactIndex]], text: str, ends: list[int], pronouns: frozenset[str]
+) -> list[tuple[Mention, FactIndex]]:
+    """Add a mention of the last-named entity for each sentence that names none and opens with a pronoun."""
+    out: list[tuple[Mention, FactIndex]] = []
+    j, last = 0, None
+    start = 0
+    for end in ends:
+        in_sentence = []
+        while j < len(mentions) and mentions[j][0].start < end:
+            in_sentence.append(mentions[j])
+            j += 1
+        if in_sentence:
+            out.extend(in_sentence)
+            last = in_sentence[-1]
+        elif last is not None:
+            lead = len(text[start:end]) - len(text[start:end].lstrip())
+            word = text[start + lead : start + lead + 6].split(" ", 1)[0]
+            if word in pronouns:
+                s0 = start + lead
+                out.append((Mention(s0, s0 + len(word), last[0].entity_ids), last[1]))
+        start = end
+    return out
+
+
+_PAST_RE = re.compile(r"\b(?:used to|was|were|previously|formerly|originally|at launch|had been|once)\b")
+
+
+def _sentence_ranges(mentions: list[tuple[Mention, FactIndex]], ends: list[int]) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    i = 0
+    for m, _ix in mentions:
+        while ends[i] <= m.start:
+            i += 1
+        lo, hi = (ends[i - 1] if i else 0), ends[i]
+        if ranges and ranges[-1][1] >= lo:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], hi))
+        else:
+            ranges.append((lo, hi))
+    return ranges
+
+
+def _outside_mentions(values: list[Stated], mentions: list[tuple[Mention, FactIndex]]) -> list[Stated]:
+    """Values that are not part of an entity's name ("iPhone 15"): one sweep over both sorted lists."""
+    out, j = [], 0
+    for v in values:
+        while j < len(mentions) and mentions[j][0].end <= v.start:
+            j += 1
+        if j < len(mentions) and mentions[j][0].start < v.end:
+            continue
+        out.append(v)
+    return out
 
 
 def _negated(text: str, lo: int, hi: int) -> bool:
@@ -471,13 +568,13 @@ def _fits(v: Stated, fact: Fact, text: str, *, phrase: bool = False) -> bool:
     return False
 
 
-def _compare(v: Stated, fact: Fact, text: str, approx: float) -> str:
+def _compare(v: Stated, fact: Fact, qualifier: str, approx: float) -> str:
     val = fact.value
     if isinstance(val, MoneyValue):
         if v.kind != "money" or v.currency != val.currency:
             return "incomparable"
         slack = (Decimal(1) if v.decimals == 0 else Decimal(5) / Decimal(10) ** (v.decimals + 1)) * Decimal(str(v.mult))
-        return _within(v.amount, val.amount, max(val.tolerance, slack), v.qualifier, Decimal(str(approx)))
+        return _within(v.amount, val.amount, max(val.tolerance, slack), qualifier, Decimal(str(approx)))
     if isinstance(val, NumberValue):
         if v.number is None:
             return "incomparable"
@@ -490,7 +587,7 @@ def _compare(v: Stated, fact: Fact, text: str, approx: float) -> str:
         claimed = Decimal(str(float(v.amount) * factor))
         slack = Decimal(str(0.5 * 10 ** (-v.decimals) * factor * v.mult))
         return _within(
-            claimed, Decimal(str(val.value)), max(Decimal(str(val.tolerance)), slack), v.qualifier, Decimal(str(approx))
+            claimed, Decimal(str(val.value)), max(Decimal(str(val.tolerance)), slack), qualifier, Decimal(str(approx))
         )
     if val.type == "date":
         d: dt.date = val.value
@@ -531,7 +628,7 @@ def _decide(results: list[tuple[Fact, str]], negated: bool) -> tuple[Status, Fac
 def _text_claim(w: _Window, entity: str, ph: _Phrase, known: list[Fact]) -> Claim:
     # Free text can confirm a claim (the known value is written there) but never refute it.
     for f in known:
-        word = normalize(str(f.value.value))  # type: ignore[union-attr]
+        word = _norm(str(f.value.value))  # type: ignore[union-attr]
         hits = _find_word(w.text, word, w.start, w.end, ph.attribute) if word else []
         if hits:
             return Claim(entity, ph.attribute, Status.SUPPORTED, hits[0].start, hits[0].end, word, f)
@@ -542,7 +639,7 @@ def _word_in_other_enum(word: str, attr: str, facts: dict[str, list[Fact]]) -> b
     for a, fs in facts.items():
         if a != attr and fs and fs[0].value.type == "enum":
             val = fs[0].value
-            if word in {normalize(c) for c in [*val.choices, val.value]}:
+            if word in {_norm(c) for c in [*val.choices, val.value]}:
                 return True
     return False
 
@@ -608,7 +705,8 @@ def _format_number(value: float, written: str, *, money: bool) -> str:
     elif not money:
         while decimals < 4 and abs(round(value, decimals) - value) > 1e-9:
             decimals += 1
-    grouped = "," in written or (money and value >= 10_000)
+    whole = written.split(".", 1)[0]
+    grouped = "," in written or (len(whole) < 4 and value >= 1000)  # style unknown from a short number
     return f"{value:,.{decimals}f}" if grouped else f"{value:.{decimals}f}"
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 import math
 import unicodedata
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -22,8 +23,11 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@lru_cache(maxsize=262_144)
 def normalize(text: str) -> str:
     """Case- and accent-insensitive key: NFKD, drop combining marks, casefold, collapse whitespace."""
+    if text.isascii():
+        return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(stripped.casefold().split())
@@ -160,6 +164,8 @@ class Fact(_Model):
 
     @model_validator(mode="after")
     def _interval(self) -> Fact:
+        if not normalize(self.entity):
+            raise ValueError("entity name has no letters or digits once case and accents are folded")
         if self.valid_from and self.valid_to and self.valid_to <= self.valid_from:
             raise ValueError(f"valid_to {self.valid_to} is not after valid_from {self.valid_from}")
         if isinstance(self.value, TextValue | EnumValue):

@@ -7,6 +7,7 @@ what changed since the revision it last saw: an update takes effect on the next 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from guardrails.facts.io import FileFormatError, read_rows, write_facts
 from guardrails.facts.model import Entity, Fact, ImportResult, RowError, Value, normalize
+from guardrails.facts.paths import default_url
 from guardrails.facts.rows import FieldError, row_to_fact
 
 _VALUE = TypeAdapter(Value)
@@ -96,20 +98,6 @@ class Changes:
     facts: list[StoredFact]
 
 
-def default_data_dir() -> Path:
-    import os
-
-    base = os.environ.get("OUTGUARD_DATA_DIR")
-    return Path(base) if base else Path.home() / ".local" / "share" / "outguard"
-
-
-def default_url() -> str:
-    """`OUTGUARD_FACTS_DB` when set, else a SQLite file `facts.db` in the data directory."""
-    import os
-
-    return os.environ.get("OUTGUARD_FACTS_DB") or f"sqlite:///{default_data_dir() / 'facts.db'}"
-
-
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -180,6 +168,11 @@ class FactStore:
         with self.engine.connect() as conn:
             return int(conn.execute(_REVISION).scalar_one())
 
+    def revision_poller(self) -> RevisionPoller:
+        """A cheaper `revision()` for polling on every validation: one kept-open autocommit connection,
+        so a poll is a single SELECT (no pool checkout, no BEGIN/ROLLBACK round trips)."""
+        return RevisionPoller(self.engine)
+
     def _entity_ids(self, conn: Connection, name: str) -> list[int]:
         key = normalize(name)
         ids = conn.execute(sa.select(entities_t.c.id).where(entities_t.c.norm == key)).scalars().all()
@@ -246,10 +239,11 @@ class FactStore:
             rows = conn.execute(
                 _facts_query().where(facts_t.c.rev > revision, facts_t.c.rev <= current).order_by(facts_t.c.id)
             ).all()
+        aliases: dict[str, list[str]] = {}
         return Changes(
             current,
             [StoredEntity(e.id, _entity(e)) for e in ents],
-            [StoredFact(r.entity_id, bool(r.superseded), _fact(r)) for r in rows],
+            [StoredFact(r.entity_id, bool(r.superseded), _fact(r, aliases)) for r in rows],
         )
 
     # -- writes ----------------------------------------------------------------------------------
@@ -415,6 +409,29 @@ class FactStore:
         return ids
 
 
+class RevisionPoller:
+    """Callable returning the store's revision; reconnects on the next call after a database error."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    def __call__(self) -> int:
+        if self._conn is None:
+            self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            return int(self._conn.execute(_REVISION).scalar_one())
+        except sa.exc.DBAPIError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sa.exc.DBAPIError):
+                self._conn.close()
+            self._conn = None
+
+
 class _KeyState:
     __slots__ = ("open", "version")
 
@@ -462,7 +479,15 @@ def _entity(row: Any) -> Entity:
     return Entity(name=row.name, type=row.type, aliases=json.loads(row.aliases))
 
 
-def _fact(row: Any) -> Fact:
+def _fact(row: Any, aliases: dict[str, list[str]] | None = None) -> Fact:
+    """A Fact from a trusted row (validated when written): constructed, not re-validated."""
+    raw_aliases = row.entity_aliases
+    if aliases is None:
+        alias_list = json.loads(raw_aliases)
+    elif raw_aliases in aliases:
+        alias_list = aliases[raw_aliases]
+    else:
+        alias_list = aliases[raw_aliases] = json.loads(raw_aliases)
     return Fact.model_construct(
         entity=row.entity_name,
         attribute=row.attribute,
@@ -473,7 +498,7 @@ def _fact(row: Any) -> Fact:
         version=row.version,
         id=row.id,
         entity_type=row.entity_type,
-        aliases=json.loads(row.entity_aliases),
+        aliases=alias_list,
     )
 
 
