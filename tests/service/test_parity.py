@@ -84,3 +84,33 @@ def test_batch_gives_the_same_reports(make_client: Callable[..., TestClient]) ->
     served = [_comparable(x) for x in r.json()["reports"]]
     library = [_comparable(engine.validate(t).model_dump(mode="json", by_alias=True)) for t in texts]
     assert served == library
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from(
+    ["guaranteed returns", " risk-free ", "db1.corp", "5 mg", "\ufffd", "\n", "é", "日本", "\x00", "{", '"', " "]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=20)), max_size=12).map("".join))
+def test_any_text_gives_the_same_report(make_client: Callable[..., TestClient], text: str) -> None:
+    client = _parity_client(make_client)
+    library = _ENGINE.validate(text).model_dump(mode="json", by_alias=True)
+    served = client.post("/v1/validate", json={"output": text}, headers=auth()).json()
+    assert _comparable(served) == _comparable(library)
+
+
+_ENGINE = Engine.from_policy("demo", [DEMO_RULES])
+_CLIENTS: dict[int, TestClient] = {}
+
+
+def _parity_client(make_client: Callable[..., TestClient]) -> TestClient:
+    # One app per test run (hypothesis calls the test many times with the same fixture).
+    key = id(make_client)
+    if key not in _CLIENTS:
+        _CLIENTS.clear()
+        _CLIENTS[key] = make_client(review_db=None)
+    return _CLIENTS[key]
