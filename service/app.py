@@ -50,6 +50,9 @@ def create_app(
         yield
         if state.reviews is not None:
             state.reviews.close()
+        closer = getattr(state.upstream, "aclose", None)
+        if closer is not None:
+            await closer()
 
     app = FastAPI(
         title="outguard sidecar",

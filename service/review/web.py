@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(prefix="/review", include_in_schema=False)
 
+_ITEM_ID = re.compile(r"[0-9a-f]{32}")
 PAGE_SIZE = 50
 BULK_LIMIT = 500
 BULK_KINDS = (DecisionKind.APPROVE, DecisionKind.REJECT, DecisionKind.FALSE_POSITIVE)
@@ -347,6 +349,7 @@ async def decide(request: Request, item_id: str) -> Response:
         sep = "&" if back else ""
         return _redirect(f"/review/items/{item.id}?{back}{sep}" + urlencode({"error": message[:300]}))
     nxt = str(form.get("next_id", ""))
+    nxt = nxt if _ITEM_ID.fullmatch(nxt) else ""
     target = f"/review/items/{nxt}?{back}" if nxt else f"/review?{back}"
     return _redirect(target + ("&" if "?" in target and not target.endswith("?") else "") + f"done={kind.value}")
 
