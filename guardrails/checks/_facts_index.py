@@ -31,7 +31,7 @@ class EntityFacts:
         return {a: [f for f in fs if f.valid_at(day)] for a, fs in self.by_attr.items()}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per value and claim on the hot path, frozen init costs 2x
 class Mention:
     start: int  # offsets in folded text
     end: int
@@ -57,16 +57,21 @@ class FactIndex:
         self._dirty = True
 
     def add_fact(self, eid: int | str, fact: Fact, *, superseded: bool = False) -> None:
+        # Copy-on-write: a validation running in another thread keeps reading the dict and lists it took.
         if fact.id is not None and fact.id in self._fact_key:
             old_eid, attr = self._fact_key.pop(fact.id)
-            facts = self.entities[old_eid].by_attr.get(attr, [])
-            facts[:] = [f for f in facts if f.id != fact.id]
+            old = self.entities[old_eid]
+            by_attr = dict(old.by_attr)
+            by_attr[attr] = [f for f in by_attr.get(attr, []) if f.id != fact.id]
+            old.by_attr = by_attr
         if superseded:
             return
         if eid not in self.entities:
             self.add_entity(eid, Entity(name=fact.entity, type=fact.entity_type, aliases=fact.aliases))
         ef = self.entities[eid]
-        ef.by_attr.setdefault(fact.attribute, []).append(fact)
+        by_attr = dict(ef.by_attr)
+        by_attr[fact.attribute] = [*by_attr.get(fact.attribute, []), fact]
+        ef.by_attr = by_attr
         if fact.valid_from is not None or fact.valid_to is not None:
             ef.timeless = False
         if fact.id is not None:
@@ -80,10 +85,17 @@ class FactIndex:
             self.add_entity(e.id, e.entity)
         for f in changes.facts:
             self.add_fact(f.entity_id, f.fact, superseded=f.superseded)
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Build the alias automaton now (under the caller's lock), then swap it in."""
+        if self._dirty:
+            self._dirty = False
+            self._automaton = self._build()
 
     def _build(self) -> ahocorasick.Automaton | None:
         names: dict[str, list[int | str]] = {}
-        for eid, ef in self.entities.items():
+        for eid, ef in list(self.entities.items()):
             for name in (ef.entity.name, *ef.entity.aliases):
                 key = normalize(name)
                 if key and eid not in names.setdefault(key, []):
@@ -99,8 +111,7 @@ class FactIndex:
     def mentions(self, folded: str) -> Iterator[Mention]:
         """Whole-word alias matches, longest first, left to right, in folded text."""
         if self._dirty:
-            self._automaton = self._build()
-            self._dirty = False
+            self.rebuild()
         automaton = self._automaton
         if automaton is None:
             return

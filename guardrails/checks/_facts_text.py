@@ -24,7 +24,7 @@ def _fold_char(c: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per value and claim on the hot path, frozen init costs 2x
 class Folded:
     """`text` case- and accent-folded; `origin[i]` is the offset in the original of folded char i."""
 
@@ -127,7 +127,7 @@ _add("temperature", "°c", 1.0, "degrees celsius", "celsius")
 _FACT_ONLY_UNITS = {"in": _UNITS["inch"]}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per value and claim on the hot path, frozen init costs 2x
 class Unit:
     canon: str
     dim: str
@@ -237,7 +237,7 @@ _QUALIFIER_RE = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per value and claim on the hot path, frozen init costs 2x
 class Stated:
     """A value stated in the text. Offsets index the folded text; `num_*` is the digits alone (for repair)."""
 

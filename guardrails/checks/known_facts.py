@@ -17,7 +17,6 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -26,22 +25,22 @@ from typing import Any, Literal
 import ahocorasick
 from pydantic import Field, field_validator
 
+from guardrails.checks._facts_compare import compare, fits
 from guardrails.checks._facts_index import EntityFacts, FactIndex, Mention, StoreIndex
+from guardrails.checks._facts_repair import correction
 from guardrails.checks._facts_text import (
     NEGATION_RE,
-    Folded,
     Stated,
     folded_view,
     qualifier,
     scan_values,
     sentence_bounds,
-    unit_of,
 )
 from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, RunContext
 from guardrails.document import Document
-from guardrails.facts.model import EnumValue, Fact, MoneyValue, NumberValue, normalize
+from guardrails.facts.model import EnumValue, Fact, normalize
 from guardrails.facts.paths import default_url
-from guardrails.findings import Edit, Evidence, Fix
+from guardrails.findings import Evidence
 
 
 class Status(StrEnum):
@@ -83,6 +82,7 @@ class KnownFactsParams(CheckParams):
     approx_tolerance: float = Field(default=0.1, ge=0, le=1, description="Relative slack after 'about', 'around'")
     refresh_seconds: float = Field(default=0.0, ge=0, description="Poll the store at most this often (0: each run)")
     max_claims: int = Field(default=500, ge=1)
+    max_call_facts: int = Field(default=10_000, ge=0, description="Most facts a call may pass in its context")
     pronouns: list[str] = Field(
         default_factory=lambda: ["it", "its", "it's", "it\u2019s"],
         description="A sentence opening with one of these speaks of the entity last mentioned ([] disables)",
@@ -109,7 +109,7 @@ def _parse_rows(rows: Any, where: str) -> list[Fact]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per value and claim on the hot path, frozen init costs 2x
 class Claim:
     entity: str
     attribute: str
@@ -123,7 +123,7 @@ class Claim:
     word: str | None = None  # enum word as written
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per value and claim on the hot path, frozen init costs 2x
 class _Phrase:
     start: int
     end: int
@@ -190,6 +190,11 @@ class KnownFactsCheck(Check):
         out = []
         per_call = ctx.context.extra.get(self.p.context_key)
         if per_call:
+            if isinstance(per_call, list) and len(per_call) > self.p.max_call_facts:
+                raise ValueError(
+                    f"context.extra.{self.p.context_key}: {len(per_call)} facts, more than max_call_facts "
+                    f"{self.p.max_call_facts}; import them into the store instead"
+                )
             out.append(FactIndex.from_facts(_parse_rows(per_call, f"context.extra.{self.p.context_key}")))
         if self.inline is not None:
             out.append(self.inline)
@@ -265,14 +270,20 @@ class KnownFactsCheck(Check):
     def _entity_claims(self, w: _Window, ef: EntityFacts, values: list[Stated], phrases: list[_Phrase]) -> list[Claim]:
         name = ef.entity.name
         facts = ef.valid_on(w.day)
-        phrases = list(phrases)
         # attributes with no configured phrase are found by their own name ("release_date" -> "release date")
-        for attr in facts:
-            if attr not in self.p.attributes:
-                phrases.extend(_find_word(w.text, attr.replace("_", " "), w.start, w.end, attr))
-        phrases.sort(key=lambda p: p.start)
+        extra = [
+            p
+            for attr in facts
+            if attr not in self.p.attributes
+            for p in _find_word(w.text, _spoken(attr), w.start, w.end, attr)
+        ]
+        if extra:
+            phrases = sorted([*phrases, *extra], key=lambda p: p.start)
         used: set[int] = set()
         claims: list[Claim] = []
+        # attributes with facts pick their values first: a phrase for an unknown attribute ("warranty")
+        # must not take the value a known one ("costs $49") is about
+        phrases = sorted(phrases, key=lambda p: not facts.get(p.attribute))
         for ph in phrases:
             known = facts.get(ph.attribute, [])
             vtype = known[0].value.type if known else None
@@ -292,10 +303,12 @@ class KnownFactsCheck(Check):
             for v in values:
                 if v.start in used:
                     continue
-                fits = [a for a, fs in facts.items() if fs and a not in claimed_attrs and _fits(v, fs[0], w.text)]
-                if len(fits) == 1:
+                candidates = [a for a, fs in facts.items() if fs and a not in claimed_attrs and fits(v, fs[0], w.text)]
+                if len(candidates) == 1:
                     used.add(v.start)
-                    claims.append(self._value_claim(w, name, fits[0], v, facts[fits[0]], history=ef.by_attr))
+                    claims.append(
+                        self._value_claim(w, name, candidates[0], v, facts[candidates[0]], history=ef.by_attr)
+                    )
             for attr, fs in facts.items():
                 if fs and fs[0].value.type == "enum" and attr not in claimed_attrs:
                     claims.extend(self._enum_claims(w, name, attr, fs, after=w.start, inferred=facts))
@@ -311,7 +324,7 @@ class KnownFactsCheck(Check):
             # "used to cost", "was priced at": true if any version of the fact, current or past, says so
             known = history.get(attr, known)
         q = qualifier(w.text, v.start) if known else ""
-        results = [(f, _compare(v, f, q, self.p.approx_tolerance)) for f in known]
+        results = [(f, compare(v, f, q, self.p.approx_tolerance)) for f in known]
         status, fact = _decide(results, negated)
         return Claim(entity, attr, status, v.start, v.end, w.text[v.start : v.end], fact, v, negated)
 
@@ -375,7 +388,7 @@ class KnownFactsCheck(Check):
             known = c.fact.value.display() if c.fact is not None else ""
             evidence = Evidence(
                 matched=matched,
-                fact=c.fact.evidence() if c.fact is not None else None,
+                fact=_fact_evidence(c.fact) if c.fact is not None else None,
                 source=c.fact.source if c.fact is not None else None,
                 details={
                     "status": c.status.value,
@@ -385,7 +398,7 @@ class KnownFactsCheck(Check):
                     "negated": c.negated,
                 },
             )
-            fix = _fix(doc, folded, c) if c.status is Status.CONTRADICTED else None
+            fix = correction(doc, folded, c) if c.status is Status.CONTRADICTED else None
             yield Hit(
                 start,
                 end,
@@ -405,7 +418,7 @@ class KnownFactsCheck(Check):
 # -- helpers -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per value and claim on the hot path, frozen init costs 2x
 class _Window:
     text: str
     start: int
@@ -440,6 +453,11 @@ def _automaton(words: list[str]) -> ahocorasick.Automaton:
         automaton.add_word(w, w)
     automaton.make_automaton()
     return automaton
+
+
+@lru_cache(maxsize=4096)
+def _spoken(attribute: str) -> str:
+    return attribute.replace("_", " ")
 
 
 @lru_cache(maxsize=65536)
@@ -482,6 +500,7 @@ def _with_pronouns(
 ) -> list[tuple[Mention, FactIndex]]:
     """Add a mention of the last-named entity for each sentence that names none and opens with a pronoun."""
     out: list[tuple[Mention, FactIndex]] = []
+    firsts = {p[0] for p in pronouns if p}
     j, last = 0, None
     start = 0
     for end in ends:
@@ -493,11 +512,13 @@ def _with_pronouns(
             out.extend(in_sentence)
             last = in_sentence[-1]
         elif last is not None:
-            lead = len(text[start:end]) - len(text[start:end].lstrip())
-            word = text[start + lead : start + lead + 6].split(" ", 1)[0]
-            if word in pronouns:
-                s0 = start + lead
-                out.append((Mention(s0, s0 + len(word), last[0].entity_ids), last[1]))
+            i = start
+            while i < end and text[i] in " \t\n\"'(":
+                i += 1
+            if i < end and text[i] in firsts:
+                word = text[i : i + 8].split(None, 1)[0] if text[i : i + 8].strip() else ""
+                if word in pronouns:
+                    out.append((Mention(i, i + len(word), last[0].entity_ids), last[1]))
         start = end
     return out
 
@@ -540,7 +561,7 @@ def _negated(text: str, lo: int, hi: int) -> bool:
 def _pick_value(w: _Window, ph: _Phrase, values: list[Stated], used: set[int], known: list[Fact]) -> Stated | None:
     free = [v for v in values if v.start not in used]
     if known:
-        free = [v for v in free if _fits(v, known[0], w.text, phrase=True)]
+        free = [v for v in free if fits(v, known[0], w.text, phrase=True)]
     after = [v for v in free if v.start >= ph.end]
     if after:
         return after[0]
@@ -548,68 +569,18 @@ def _pick_value(w: _Window, ph: _Phrase, values: list[Stated], used: set[int], k
     return before[-1] if before else None
 
 
-def _fits(v: Stated, fact: Fact, text: str, *, phrase: bool = False) -> bool:
-    """Could this stated value be a value of that fact's attribute? Without a phrase, units must agree."""
-    val = fact.value
-    if val.type == "money":
-        return v.kind == "money"
-    if val.type == "date":
-        return v.kind == "date" or (phrase and v.year_like)
-    if val.type == "number":
-        if v.kind != "number":
-            return False
-        fu = unit_of(val.unit)
-        if v.unit is None:
-            if fu is not None and fu.dim.startswith("unit:"):  # e.g. "42 units": a unit the scanner does not know
-                return text.startswith(" " + fu.canon, v.end) or (phrase and not v.year_like)
-            return phrase and fu is None
-        vu = unit_of(v.unit)
-        return fu is not None and vu is not None and vu.dim == fu.dim
-    return False
+def _fact_evidence(fact: Fact) -> dict[str, Any]:
+    """The fact row for Evidence.fact; facts are immutable, so each row is dumped once."""
+    key = id(fact)
+    hit = _EVIDENCE.get(key)
+    if hit is None or hit[0] is not fact:
+        hit = _EVIDENCE[key] = (fact, fact.evidence())
+        if len(_EVIDENCE) > 50_000:
+            _EVIDENCE.clear()
+    return dict(hit[1])
 
 
-def _compare(v: Stated, fact: Fact, qualifier: str, approx: float) -> str:
-    val = fact.value
-    if isinstance(val, MoneyValue):
-        if v.kind != "money" or v.currency != val.currency:
-            return "incomparable"
-        slack = (Decimal(1) if v.decimals == 0 else Decimal(5) / Decimal(10) ** (v.decimals + 1)) * Decimal(str(v.mult))
-        return _within(v.amount, val.amount, max(val.tolerance, slack), qualifier, Decimal(str(approx)))
-    if isinstance(val, NumberValue):
-        if v.number is None:
-            return "incomparable"
-        fu, vu = unit_of(val.unit), unit_of(v.unit)
-        factor = 1.0
-        if vu is not None and fu is not None:
-            if vu.dim != fu.dim:
-                return "incomparable"
-            factor = vu.factor / fu.factor
-        claimed = Decimal(str(float(v.amount) * factor))
-        slack = Decimal(str(0.5 * 10 ** (-v.decimals) * factor * v.mult))
-        return _within(
-            claimed, Decimal(str(val.value)), max(Decimal(str(val.tolerance)), slack), qualifier, Decimal(str(approx))
-        )
-    if val.type == "date":
-        d: dt.date = val.value
-        if v.kind == "date" and v.date is not None:
-            y, m, day = v.date
-        elif v.year_like and v.number is not None:
-            y, m, day = int(v.number), None, None
-        else:
-            return "incomparable"
-        same = y == d.year and (m is None or m == d.month) and (day is None or day == d.day)
-        return "match" if same else "mismatch"
-    return "incomparable"
-
-
-def _within(claimed: Decimal, known: Decimal, tol: Decimal, qualifier: str, approx: Decimal) -> str:
-    if qualifier == "approx":
-        tol = max(tol, abs(known) * approx)
-    if qualifier == "lower":
-        return "match" if known >= claimed - tol else "mismatch"
-    if qualifier == "upper":
-        return "match" if known <= claimed + tol else "mismatch"
-    return "match" if abs(claimed - known) <= tol else "mismatch"
+_EVIDENCE: dict[int, tuple[Fact, dict[str, Any]]] = {}
 
 
 def _decide(results: list[tuple[Fact, str]], negated: bool) -> tuple[Status, Fact | None]:
@@ -652,80 +623,6 @@ def _prefer(a: list[Claim], b: list[Claim]) -> list[Claim]:
     score_a = max((_RANK[c.status] for c in a), default=-1)
     score_b = max((_RANK[c.status] for c in b), default=-1)
     return a if score_a <= score_b else b
-
-
-# -- repair ------------------------------------------------------------------------------------------
-
-_MONTH_NAMES = [
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-]  # fmt: skip
-
-
-def _fix(doc: Document, folded: Folded, c: Claim) -> Fix | None:
-    """Replace the wrong value with the known one, written the way the output wrote it. Unsafe: it
-    rewrites a statement of fact, so it applies only when the policy allows unsafe repairs.
-    """
-    if c.fact is None or c.negated:
-        return None
-    val = c.fact.value
-    v = c.stated
-    replacement: str | None = None
-    start, end = folded.start(c.start), folded.end(c.end)
-    if v is not None and isinstance(val, MoneyValue | NumberValue):
-        num_text = doc.text[folded.start(v.num_start) : folded.end(v.num_end)]
-        target = float(val.amount) if isinstance(val, MoneyValue) else float(val.value)
-        if isinstance(val, NumberValue):
-            fu, vu = unit_of(val.unit), unit_of(v.unit)
-            if fu is not None and vu is not None and fu.dim == vu.dim:
-                target = target * fu.factor / vu.factor
-        target /= v.mult
-        replacement = _format_number(target, num_text, money=isinstance(val, MoneyValue))
-        start, end = folded.start(v.num_start), folded.end(v.num_end)
-    elif v is not None and val.type == "date":
-        replacement = _format_date(val.value, v)
-    elif c.word is not None and val.type == "enum":
-        written = doc.text[start:end]
-        replacement = str(val.value)
-        if written[:1].isupper():
-            replacement = replacement[:1].upper() + replacement[1:]
-    if replacement is None:
-        return None
-    return Fix(
-        title=f"state the known {c.attribute.replace('_', ' ')} of {c.entity} ({val.display()}, fact #{c.fact.id})",
-        edits=[Edit(start=start, end=end, replacement=replacement)],
-        safe=False,
-    )
-
-
-def _format_number(value: float, written: str, *, money: bool) -> str:
-    decimals = len(written.split(".", 1)[1]) if "." in written else 0
-    if money and round(value, decimals) != round(value, 2):
-        decimals = 2
-    elif not money:
-        while decimals < 4 and abs(round(value, decimals) - value) > 1e-9:
-            decimals += 1
-    whole = written.split(".", 1)[0]
-    grouped = "," in written or (len(whole) < 4 and value >= 1000)  # style unknown from a short number
-    return f"{value:,.{decimals}f}" if grouped else f"{value:.{decimals}f}"
-
-
-def _format_date(d: dt.date, v: Stated) -> str:
-    style = v.date_style
-    month = _MONTH_NAMES[d.month - 1]
-    if style == "iso":
-        return d.isoformat()
-    if style == "mdy":
-        return f"{month} {d.day}, {d.year}"
-    if style == "dmy":
-        return f"{d.day} {month} {d.year}"
-    if style == "my":
-        return f"{month} {d.year}"
-    if style == "mdy_num":
-        return f"{d.month:02d}/{d.day:02d}/{d.year}"
-    if style == "dmy_num":
-        return f"{d.day:02d}/{d.month:02d}/{d.year}"
-    return str(d.year)
 
 
 CHECK = KnownFactsCheck

@@ -97,6 +97,7 @@ def _claims(text: str, check: KnownFactsCheck | None = None, **ctx: Any) -> list
         ("The X1 is made by Globex.", [("maker", "unverifiable", "made by")]),
         ("The X1 has a 2-year warranty.", [("warranty", "unverifiable", "2-year")]),
         ("The X1 holds 1.7 litres.", []),
+        ("The X1 has a warranty and costs $5.", [("price", "contradicted", "$5")]),
         ("The X10 costs $5.", []),
         ("The Acme X2 costs $5.", []),
         (
@@ -297,3 +298,34 @@ def test_an_unreachable_database_fails_closed() -> None:
     report = engine.validate("The X1 costs $5.")
     assert report.verdict.value == "block"
     assert report.findings[0].code.startswith("ENG")
+
+
+def test_too_many_per_call_facts_fail_closed() -> None:
+    rows = [{"entity": f"E{i}", "attribute": "p", "type": "text", "value": "v"} for i in range(5)]
+    check = _check(facts=[], max_call_facts=3)
+    with pytest.raises(ValueError, match="max_call_facts"):
+        _claims("E1", check, extra={"facts": rows})
+
+
+def test_validations_in_threads_while_facts_change(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    store = FactStore.open(url)
+    store.set(FACTS[0])
+    engine = _engine(url, allow_unsafe=False)
+    texts = [f"The X1 costs ${p}. The Acme X{p} costs $3." for p in range(999, 1019)] * 10
+
+    def validate(text: str) -> str:
+        return engine.validate(text).verdict.value
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(validate, t) for t in texts]
+        for i in range(30):
+            store.set({**FACTS[0], "value": str(999 + i % 5)})
+            store.set(
+                {"entity": f"Acme X{1000 + i}", "attribute": "price", "type": "money", "value": "3", "currency": "USD"}
+            )
+        verdicts = [f.result() for f in futures]
+    assert set(verdicts) <= {"pass", "regenerate"}
+    store.close()
