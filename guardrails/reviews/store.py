@@ -481,29 +481,53 @@ class ReviewStore:
 
 
 class SuppressionCache:
-    """(policy, rule id, fingerprint) -> suppressed? Answered from memory so validation stays in microseconds."""
+    """(policy, rule id, fingerprint) -> suppressed? Answered from memory so validation stays in microseconds.
+
+    The first call loads synchronously; afterwards a stale set is refreshed in a background thread while
+    the old one keeps answering (validation never waits on the database). A decision taken through this
+    store reloads the set at once, in the deciding thread.
+    """
 
     def __init__(self, store: ReviewStore, ttl_s: float) -> None:
         self._store = store
         self._ttl = ttl_s
-        self._keys: frozenset[tuple[str, str, str]] = frozenset()
+        self._keys: frozenset[tuple[str, str, str]] | None = None
         self._loaded_at = float("-inf")
-        self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
 
     def invalidate(self) -> None:
-        self._loaded_at = float("-inf")
+        self.reload()
 
-    def _refresh(self) -> None:
-        with self._lock:
-            if time.monotonic() - self._loaded_at < self._ttl:
-                return
-            keys = frozenset((s.policy, s.rule_id, s.fingerprint) for s in self._store.suppressions())
-            self._keys, self._loaded_at = keys, time.monotonic()
+    def reload(self) -> None:
+        with self._refreshing:
+            self._load()
+
+    def _load(self) -> None:
+        keys = frozenset((s.policy, s.rule_id, s.fingerprint) for s in self._store.suppressions())
+        self._keys, self._loaded_at = keys, time.monotonic()
+
+    def _refresh_in_background(self) -> None:
+        if not self._refreshing.acquire(blocking=False):
+            return  # a refresh is already running
+
+        def run() -> None:
+            try:
+                self._load()
+            except Exception:  # the database is unreachable: keep answering from the last good set
+                self._loaded_at = time.monotonic()
+            finally:
+                self._refreshing.release()
+
+        threading.Thread(target=run, name="outguard-suppressions", daemon=True).start()
 
     def __call__(self, policy: str, rule_id: str, fp: str) -> bool:
-        if time.monotonic() - self._loaded_at >= self._ttl:
-            self._refresh()
-        return (policy, rule_id, fp) in self._keys
+        keys = self._keys
+        if keys is None:
+            self.reload()
+            keys = self._keys or frozenset()
+        elif time.monotonic() - self._loaded_at >= self._ttl:
+            self._refresh_in_background()
+        return (policy, rule_id, fp) in keys
 
 
 def _item(row: RowMapping) -> ReviewItem:

@@ -238,3 +238,20 @@ def test_export_jsonl_labels(store: ReviewStore, engine: Engine) -> None:
 def test_request_id_with_nul_is_refused(store: ReviewStore, engine: Engine) -> None:
     with pytest.raises(ReviewError, match="NUL"):
         submit(store, engine, "risk-free", "a\x00b")
+
+
+def test_suppressions_from_another_process_arrive_after_the_ttl(store: ReviewStore, engine: Engine) -> None:
+    import time
+
+    text = "Totally risk-free."
+    item, _ = submit(store, engine, text, "other")
+    cache = store.suppressor(ttl_s=0.2)
+    assert not cache("demo", "unverified-guarantee", engine.validate(text).findings[0].fingerprint)
+    # Another process (another store object on the same database) marks the false positive.
+    other = ReviewStore(store.engine)
+    other.decide(item.id, Decision(kind=DecisionKind.FALSE_POSITIVE), actor="elsewhere")
+    fp = engine.validate(text).findings[0].fingerprint
+    deadline = time.monotonic() + 10
+    while not cache("demo", "unverified-guarantee", fp):
+        assert time.monotonic() < deadline, "the cache never picked up the other process's suppression"
+        time.sleep(0.05)
