@@ -1,0 +1,57 @@
+"""`guardrails reviews list|export`: read the review queue from the command line.
+
+`guardrails reviews export --db URL -o decisions.jsonl` writes the labelled JSONL that
+`guardrails eval decisions.jsonl --text-field text --label-field flagged` reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from guardrails.cli.main import EXIT_OK, EXIT_USAGE, UsageError
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("reviews", help="list the review queue or export decisions as labelled JSONL")
+    p.add_argument("action", choices=["list", "export"])
+    p.add_argument(
+        "--db", required=True, metavar="URL", help="review queue URL (sqlite:///path, postgresql+psycopg://...)"
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="export: write here instead of stdout")
+    p.add_argument("--state", choices=["open", "in_review", "decided"], help="list: only this state")
+    p.add_argument("--policy", help="only this policy")
+    p.add_argument("--limit", type=int, default=50, help="list: at most this many items (default 50)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from guardrails.reviews import ItemFilter, ReviewState, ReviewStore, export_jsonl
+    except ImportError as exc:
+        raise UsageError(f"the review queue needs the store extra: pip install 'outguard[store]' ({exc.name})") from exc
+    try:
+        store = ReviewStore.open(args.db, create=False)
+        f = ItemFilter(state=ReviewState(args.state) if args.state else None, policy=args.policy)
+        if args.action == "export":
+            if args.output:
+                with open(args.output, "w", encoding="utf-8") as out:
+                    n = export_jsonl(store.decided(f), out)
+                print(f"{n} decision(s) written to {args.output}", file=sys.stderr)
+            else:
+                export_jsonl(store.decided(f), sys.stdout)
+            return EXIT_OK
+        counts = store.counts(f)
+        print(f"{counts.total} item(s): " + ", ".join(f"{k} {v}" for k, v in sorted(counts.by_state.items())))
+        for item in store.items(f, limit=args.limit):
+            preview = item.output[:70].replace("\n", " ")
+            print(f"{item.id}  {item.state.value:<9} {item.policy:<12} {' '.join(item.codes):<20} {preview}")
+        return EXIT_OK
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # a bad URL or a database that is not a review queue
+        if type(exc).__module__.startswith("sqlalchemy"):
+            print(f"error: cannot read the review queue at {args.db}: {type(exc).__name__}", file=sys.stderr)
+            return EXIT_USAGE
+        raise

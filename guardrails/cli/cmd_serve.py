@@ -1,0 +1,57 @@
+"""`guardrails serve`: run the sidecar (HTTP API, guarded proxy, review page). FastAPI loads only here."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+
+from guardrails.cli.main import EXIT_USAGE, UsageError
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the sidecar: /v1/validate, the guarded proxy and the /review page",
+        description="Run the outguard sidecar. `--demo` runs on embedded defaults with demo data.",
+    )
+    p.add_argument("--demo", action="store_true", help="embedded defaults: SQLite under --data-dir, demo data")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--policy", action="append", default=[], help="policy to serve (repeatable; default: default)")
+    p.add_argument("--default-policy", help="policy used when a request names none (default: the first)")
+    p.add_argument("--rules", action="append", default=[], metavar="DIR", help="extra rules directory")
+    p.add_argument(
+        "--data-dir",
+        default=os.environ.get("OUTGUARD_DATA_DIR") or "var",
+        help="where the default SQLite files live (default: $OUTGUARD_DATA_DIR or ./var)",
+    )
+    p.add_argument(
+        "--review-db",
+        metavar="URL",
+        default=os.environ.get("OUTGUARD_REVIEW_DB"),
+        help="review queue URL, sqlite:///path or postgresql+psycopg://... "
+        "(default: $OUTGUARD_REVIEW_DB or sqlite under --data-dir)",
+    )
+    p.add_argument("--no-review-queue", action="store_true", help="run without a review queue")
+    p.add_argument("--facts-db", metavar="URL", help="known-facts store URL")
+    p.add_argument("--keys-file", metavar="FILE", help="YAML/JSON file of hashed API keys and reviewer accounts")
+    p.add_argument("--log-content", action="store_true", help="log output text and context (off by default)")
+    p.add_argument("--upstream-url", help="OpenAI-compatible base URL the guarded proxy forwards to")
+    p.add_argument("--upstream-model", help="model name sent upstream")
+    p.add_argument("--upstream-key-env", help="env var holding the upstream API key")
+    p.add_argument("--max-body", type=int, default=2 * 1024 * 1024, help="request body limit in bytes")
+    p.add_argument("--rate-limit", type=float, default=200.0, help="per-key requests per second")
+    p.add_argument("--hash-password", action="store_true", help="read a password on stdin, print its hash, exit")
+    p.add_argument("--hash-key", action="store_true", help="read an API key on stdin, print its SHA-256, exit")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        # Imported by name so that `import guardrails` never pulls FastAPI (and mypy does not follow it).
+        serve = importlib.import_module("service.serve")
+    except ImportError as exc:
+        raise UsageError(f"the sidecar needs the service extra: pip install 'outguard[service]' ({exc.name})") from exc
+    code: int = serve.main(args)
+    return code if code is not None else EXIT_USAGE

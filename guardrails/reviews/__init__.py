@@ -1,0 +1,42 @@
+"""The review queue: outputs held for a human, their decisions, the audit trail and suppressions.
+
+A store beside `checks`: it imports only the bottom layer (findings, context) and SQLAlchemy. SQLite (WAL)
+by default, PostgreSQL by URL, through the same SQLAlchemy Core code.
+
+    store = ReviewStore.open("sqlite:///var/reviews.sqlite3")
+    item = store.submit(report, context)              # idempotent on context.request_id
+    store.decide(item.id, Decision(kind="approve"), actor="alice")
+    engine = Engine.from_policy("default", suppressor=store.suppressor())
+"""
+
+from guardrails.reviews.export import EXPORT_FIELDS, export_jsonl
+from guardrails.reviews.model import (
+    AuditEntry,
+    Decision,
+    DecisionKind,
+    FactCorrection,
+    ItemFilter,
+    QueueCounts,
+    ReviewItem,
+    ReviewState,
+    Suppression,
+)
+from guardrails.reviews.store import ReviewConflict, ReviewError, ReviewNotFound, ReviewStore
+
+__all__ = [
+    "EXPORT_FIELDS",
+    "AuditEntry",
+    "Decision",
+    "DecisionKind",
+    "FactCorrection",
+    "ItemFilter",
+    "QueueCounts",
+    "ReviewConflict",
+    "ReviewError",
+    "ReviewItem",
+    "ReviewNotFound",
+    "ReviewState",
+    "ReviewStore",
+    "Suppression",
+    "export_jsonl",
+]

@@ -1,0 +1,556 @@
+"""ReviewStore: submit, list, assign and decide review items, with an audit trail, on SQLite or PostgreSQL.
+
+Durability: every write commits before the call returns, so an item the caller was told about survives
+a crash of this process. On SQLite the database runs in WAL mode with `synchronous=FULL`: NORMAL would
+already survive a killed process (the WAL sits in the OS page cache), but it can lose the last commits on
+power loss, and review submissions are rare enough (only `review` verdicts and a sample) that the extra
+fsync per commit costs nothing that matters while an acknowledged item must never vanish.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, RowMapping
+
+from guardrails.context import Context
+from guardrails.findings import FindingStatus, Report, Severity
+from guardrails.reviews import schema
+from guardrails.reviews.model import (
+    AuditEntry,
+    Decision,
+    DecisionKind,
+    FactCorrection,
+    ItemFilter,
+    QueueCounts,
+    ReviewItem,
+    ReviewState,
+    Suppression,
+)
+
+FactWriter = Callable[[FactCorrection, str], dict[str, Any]]
+"""(correction, actor) -> the row written, as JSON-able data (for the audit trail)."""
+
+MAX_REQUEST_ID = 200
+_SEVERITIES = list(Severity)
+
+
+class ReviewError(Exception):
+    """A request the queue cannot honour; the message says why, for people."""
+
+
+class ReviewNotFound(ReviewError):
+    pass
+
+
+class ReviewConflict(ReviewError):
+    """The item is not in a state that allows this (already decided, assigned to someone else)."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands back naive datetimes; everything we stored was UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def create_db_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for `url`; SQLite files get their directory created and WAL + synchronous=FULL."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 10})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class ReviewStore:
+    """The review queue. Thread-safe; every method runs in its own transaction and commits before returning."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._caches: list[SuppressionCache] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = True) -> ReviewStore:
+        store = cls(create_db_engine(url))
+        if create:
+            schema.metadata.create_all(store.engine)
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # -- submit ---------------------------------------------------------------------------------
+
+    def submit(
+        self, report: Report, context: Context | dict[str, Any] | None = None, *, sampled: bool = False
+    ) -> tuple[ReviewItem, bool]:
+        """Queue a report; returns (item, created). The same request id is stored once."""
+        ctx = Context.coerce(context)
+        request_id = ctx.request_id or uuid.uuid4().hex
+        if len(request_id) > MAX_REQUEST_ID:
+            raise ReviewError(f"request_id is {len(request_id)} characters, over the limit of {MAX_REQUEST_ID}")
+        if "\x00" in request_id:
+            raise ReviewError("request_id must not contain NUL characters")
+        existing = self.get_by_request(request_id)
+        if existing is not None:
+            return existing, False
+        item_id = uuid.uuid4().hex
+        open_findings = [f for f in report.findings if f.status is not FindingStatus.SUPPRESSED]
+        codes = sorted({f.code for f in open_findings})
+        worst = max((f.severity.rank for f in open_findings), default=None)
+        now = _now()
+        row = {
+            "id": item_id,
+            "request_id": request_id,
+            "policy": report.policy,
+            "policy_version": report.policy_version,
+            "verdict": report.verdict.value,
+            "state": ReviewState.OPEN.value,
+            "assignee": None,
+            "sampled": sampled,
+            "output": report.original,
+            "delivered": report.output,
+            "report_json": report.model_dump_json(by_alias=True),
+            "context_json": ctx.model_dump_json(by_alias=True, exclude_defaults=True),
+            "codes": " ".join(codes),
+            "severity_rank": worst,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(schema.items.insert().values(**row))
+                if codes:
+                    conn.execute(schema.item_codes.insert(), [{"item_id": item_id, "code": c} for c in codes])
+                self._audit(
+                    conn, item_id, "system", "submit", before=None, after={"state": "open", "verdict": row["verdict"]}
+                )
+        except sa.exc.IntegrityError:
+            # A concurrent submit with the same request id won the race: answer with its item.
+            existing = self.get_by_request(request_id)
+            if existing is None:
+                raise
+            return existing, False
+        item = self.get(item_id)
+        return item, True
+
+    # -- read -----------------------------------------------------------------------------------
+
+    def get(self, item_id: str) -> ReviewItem:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(schema.items).where(schema.items.c.id == item_id)).mappings().first()
+        if row is None:
+            raise ReviewNotFound(f"no review item {item_id!r}")
+        return _item(row)
+
+    def get_by_request(self, request_id: str) -> ReviewItem | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(sa.select(schema.items).where(schema.items.c.request_id == request_id)).mappings().first()
+            )
+        return None if row is None else _item(row)
+
+    def _where(self, f: ItemFilter) -> list[sa.ColumnElement[bool]]:
+        c = schema.items.c
+        clauses: list[sa.ColumnElement[bool]] = []
+        if f.state is not None:
+            clauses.append(c.state == f.state.value)
+        if f.policy is not None:
+            clauses.append(c.policy == f.policy)
+        if f.policies is not None:
+            clauses.append(c.policy.in_(f.policies) if f.policies else sa.false())
+        if f.severity is not None:
+            clauses.append(c.severity_rank >= f.severity.rank)
+        if f.code is not None:
+            sub = sa.select(schema.item_codes.c.item_id).where(schema.item_codes.c.code == f.code)
+            clauses.append(c.id.in_(sub))
+        if f.assignee is not None:
+            clauses.append(c.assignee == f.assignee)
+        now = _now()
+        if f.older_than_s is not None:
+            clauses.append(c.created_at <= now - dt.timedelta(seconds=f.older_than_s))
+        if f.newer_than_s is not None:
+            clauses.append(c.created_at >= now - dt.timedelta(seconds=f.newer_than_s))
+        return clauses
+
+    def items(self, f: ItemFilter | None = None, *, limit: int = 50, offset: int = 0) -> list[ReviewItem]:
+        """Items matching the filter, oldest first (the queue is worked in arrival order)."""
+        query = (
+            sa.select(schema.items)
+            .where(*self._where(f or ItemFilter()))
+            .order_by(schema.items.c.created_at, schema.items.c.id)
+            .limit(max(0, min(limit, 1000)))
+            .offset(max(0, offset))
+        )
+        with self.engine.connect() as conn:
+            return [_item(r) for r in conn.execute(query).mappings()]
+
+    def ids(self, f: ItemFilter | None = None, *, limit: int = 10_000) -> list[str]:
+        query = (
+            sa.select(schema.items.c.id)
+            .where(*self._where(f or ItemFilter()))
+            .order_by(schema.items.c.created_at, schema.items.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [str(r) for r in conn.execute(query).scalars()]
+
+    def count(self, f: ItemFilter | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(schema.items).where(*self._where(f or ItemFilter()))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def counts(self, f: ItemFilter | None = None) -> QueueCounts:
+        """Counts of the filtered set by state, code, worst severity and policy (for the queue's facets)."""
+        c = schema.items.c
+        where = self._where(f or ItemFilter())
+        with self.engine.connect() as conn:
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(schema.items).where(*where)).scalar_one())
+
+            def group(col: Any) -> dict[str, int]:
+                rows = conn.execute(sa.select(col, sa.func.count()).where(*where).group_by(col))
+                return {str(k): int(n) for k, n in rows if k is not None}
+
+            by_state = group(c.state)
+            by_policy = group(c.policy)
+            by_rank = group(c.severity_rank)
+            code_rows = conn.execute(
+                sa.select(schema.item_codes.c.code, sa.func.count())
+                .select_from(schema.item_codes.join(schema.items, schema.items.c.id == schema.item_codes.c.item_id))
+                .where(*where)
+                .group_by(schema.item_codes.c.code)
+            )
+            by_code = {str(k): int(n) for k, n in code_rows}
+        by_severity = {_SEVERITIES[int(k)].value: n for k, n in by_rank.items()}
+        return QueueCounts(
+            total=total, by_state=by_state, by_code=by_code, by_severity=by_severity, by_policy=by_policy
+        )
+
+    def audit_trail(self, item_id: str) -> list[AuditEntry]:
+        query = sa.select(schema.audit).where(schema.audit.c.item_id == item_id).order_by(schema.audit.c.id)
+        with self.engine.connect() as conn:
+            return [
+                AuditEntry(
+                    id=r["id"],
+                    item_id=r["item_id"],
+                    actor=r["actor"],
+                    at=_aware(r["at"]) or _now(),
+                    action=r["action"],
+                    before=json.loads(r["before_json"]) if r["before_json"] else None,
+                    after=json.loads(r["after_json"]) if r["after_json"] else None,
+                    note=r["note"],
+                )
+                for r in conn.execute(query).mappings()
+            ]
+
+    def decided(self, f: ItemFilter | None = None, *, batch: int = 500) -> Iterator[ReviewItem]:
+        """Every decided item matching `f`, in decision order, streamed in batches."""
+        base = (f or ItemFilter()).model_copy(update={"state": ReviewState.DECIDED})
+        offset = 0
+        while True:
+            query = (
+                sa.select(schema.items)
+                .where(*self._where(base))
+                .order_by(schema.items.c.decided_at, schema.items.c.id)
+                .limit(batch)
+                .offset(offset)
+            )
+            with self.engine.connect() as conn:
+                rows = [_item(r) for r in conn.execute(query).mappings()]
+            yield from rows
+            if len(rows) < batch:
+                return
+            offset += batch
+
+    # -- transitions ----------------------------------------------------------------------------
+
+    def assign(self, item_id: str, assignee: str | None, *, actor: str) -> ReviewItem:
+        """Assign to a reviewer (state in_review), or release with assignee None (state open)."""
+        with self.engine.begin() as conn:
+            before = self._row_for_update(conn, item_id)
+            if before["state"] == ReviewState.DECIDED.value:
+                raise ReviewConflict(f"item {item_id} is already decided")
+            state = ReviewState.OPEN if assignee is None else ReviewState.IN_REVIEW
+            conn.execute(
+                schema.items.update()
+                .where(schema.items.c.id == item_id)
+                .values(assignee=assignee, state=state.value, updated_at=_now())
+            )
+            self._audit(
+                conn,
+                item_id,
+                actor,
+                "assign" if assignee else "release",
+                before={"state": before["state"], "assignee": before["assignee"]},
+                after={"state": state.value, "assignee": assignee},
+            )
+        return self.get(item_id)
+
+    def decide(
+        self, item_id: str, decision: Decision, *, actor: str, fact_writer: FactWriter | None = None
+    ) -> ReviewItem:
+        """Record a decision. Decided items are final: deciding again raises ReviewConflict."""
+        if decision.kind is DecisionKind.CORRECT_FACT and fact_writer is None:
+            raise ReviewError("correct_fact needs a facts store, and none is configured")
+        suppressed: list[dict[str, str]] = []
+        with self.engine.begin() as conn:
+            row = self._row_for_update(conn, item_id)
+            if row["state"] == ReviewState.DECIDED.value:
+                raise ReviewConflict(f"item {item_id} was already decided ({row['decision']} by {row['decided_by']})")
+            # Deciding an item assigned to someone else is allowed (a lead clears a queue); the audit shows who.
+            report = Report.model_validate_json(row["report_json"])
+            final: str | None = None
+            after_extra: dict[str, Any] = {}
+            if decision.kind is DecisionKind.APPROVE:
+                final = row["delivered"]
+            elif decision.kind is DecisionKind.APPROVE_EDIT:
+                final = decision.edited_output
+            elif decision.kind is DecisionKind.FALSE_POSITIVE:
+                final = row["output"]
+                suppressed = self._suppress(conn, report, decision.fingerprints, actor, item_id)
+                after_extra["suppressed"] = suppressed
+            elif decision.kind is DecisionKind.CORRECT_FACT:
+                assert decision.fact is not None and fact_writer is not None
+                after_extra["fact"] = fact_writer(decision.fact, actor)
+                final = row["output"]
+            now = _now()
+            conn.execute(
+                schema.items.update()
+                .where(schema.items.c.id == item_id)
+                .values(
+                    state=ReviewState.DECIDED.value,
+                    decision=decision.kind.value,
+                    final_output=final,
+                    decided_by=actor,
+                    decided_at=now,
+                    updated_at=now,
+                    assignee=row["assignee"] or actor,
+                )
+            )
+            self._audit(
+                conn,
+                item_id,
+                actor,
+                f"decide:{decision.kind.value}",
+                before={"state": row["state"], "assignee": row["assignee"], "output": row["delivered"]},
+                after={
+                    "state": ReviewState.DECIDED.value,
+                    "decision": decision.kind.value,
+                    "output": final,
+                    **after_extra,
+                },
+                note=decision.note,
+            )
+        if suppressed:
+            self._invalidate_caches()
+        return self.get(item_id)
+
+    def _row_for_update(self, conn: Connection, item_id: str) -> RowMapping:
+        query = sa.select(schema.items).where(schema.items.c.id == item_id)
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            raise ReviewNotFound(f"no review item {item_id!r}")
+        return row
+
+    def _audit(
+        self,
+        conn: Connection,
+        item_id: str,
+        actor: str,
+        action: str,
+        *,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        note: str | None = None,
+    ) -> None:
+        conn.execute(
+            schema.audit.insert().values(
+                item_id=item_id,
+                actor=actor,
+                at=_now(),
+                action=action,
+                before_json=json.dumps(before, default=str) if before is not None else None,
+                after_json=json.dumps(after, default=str) if after is not None else None,
+                note=note,
+            )
+        )
+
+    # -- suppressions ---------------------------------------------------------------------------
+
+    def _suppress(
+        self, conn: Connection, report: Report, fingerprints: Sequence[str] | None, actor: str, item_id: str
+    ) -> list[dict[str, str]]:
+        wanted = set(fingerprints) if fingerprints is not None else None
+        chosen = {
+            (f.rule_id, f.fingerprint)
+            for f in report.findings
+            if f.status is FindingStatus.OPEN and (wanted is None or f.fingerprint in wanted)
+        }
+        if wanted is not None:
+            unknown = wanted - {fp for _, fp in chosen}
+            if unknown:
+                raise ReviewError(f"no open finding with fingerprint(s) {', '.join(sorted(unknown))} in this item")
+        if not chosen:
+            raise ReviewError("this item has no open finding to mark as a false positive")
+        existing = {
+            (r.rule_id, r.fingerprint)
+            for r in conn.execute(
+                sa.select(schema.suppressions.c.rule_id, schema.suppressions.c.fingerprint).where(
+                    schema.suppressions.c.policy == report.policy
+                )
+            )
+        }
+        new = sorted(chosen - existing)
+        if new:
+            conn.execute(
+                schema.suppressions.insert(),
+                [
+                    {
+                        "policy": report.policy,
+                        "rule_id": rule_id,
+                        "fingerprint": fp,
+                        "created_by": actor,
+                        "created_at": _now(),
+                        "item_id": item_id,
+                    }
+                    for rule_id, fp in new
+                ],
+            )
+        return [{"policy": report.policy, "rule_id": r, "fingerprint": fp} for r, fp in sorted(chosen)]
+
+    def suppressions(self, policy: str | None = None) -> list[Suppression]:
+        query = sa.select(schema.suppressions)
+        if policy is not None:
+            query = query.where(schema.suppressions.c.policy == policy)
+        with self.engine.connect() as conn:
+            return [
+                Suppression(
+                    policy=r["policy"],
+                    rule_id=r["rule_id"],
+                    fingerprint=r["fingerprint"],
+                    created_by=r["created_by"],
+                    created_at=_aware(r["created_at"]) or _now(),
+                    item_id=r["item_id"],
+                )
+                for r in conn.execute(query).mappings()
+            ]
+
+    def suppressor(self, ttl_s: float = 5.0) -> SuppressionCache:
+        """A callable for `Engine(suppressor=...)`: an in-memory set, refreshed every `ttl_s` and on local writes."""
+        cache = SuppressionCache(self, ttl_s)
+        with self._lock:
+            self._caches.append(cache)
+        return cache
+
+    def _invalidate_caches(self) -> None:
+        with self._lock:
+            for cache in self._caches:
+                cache.invalidate()
+
+
+class SuppressionCache:
+    """(policy, rule id, fingerprint) -> suppressed? Answered from memory so validation stays in microseconds.
+
+    The first call loads synchronously; afterwards a stale set is refreshed in a background thread while
+    the old one keeps answering (validation never waits on the database). A decision taken through this
+    store reloads the set at once, in the deciding thread.
+    """
+
+    def __init__(self, store: ReviewStore, ttl_s: float) -> None:
+        self._store = store
+        self._ttl = ttl_s
+        self._keys: frozenset[tuple[str, str, str]] | None = None
+        self._loaded_at = float("-inf")
+        self._refreshing = threading.Lock()
+
+    def invalidate(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        with self._refreshing:
+            self._load()
+
+    def _load(self) -> None:
+        keys = frozenset((s.policy, s.rule_id, s.fingerprint) for s in self._store.suppressions())
+        self._keys, self._loaded_at = keys, time.monotonic()
+
+    def _refresh_in_background(self) -> None:
+        if not self._refreshing.acquire(blocking=False):
+            return  # a refresh is already running
+
+        def run() -> None:
+            try:
+                self._load()
+            except Exception:  # the database is unreachable: keep answering from the last good set
+                self._loaded_at = time.monotonic()
+            finally:
+                self._refreshing.release()
+
+        threading.Thread(target=run, name="outguard-suppressions", daemon=True).start()
+
+    def __call__(self, policy: str, rule_id: str, fp: str) -> bool:
+        keys = self._keys
+        if keys is None:
+            self.reload()
+            keys = self._keys or frozenset()
+        elif time.monotonic() - self._loaded_at >= self._ttl:
+            self._refresh_in_background()
+        return (policy, rule_id, fp) in keys
+
+
+def _item(row: RowMapping) -> ReviewItem:
+    rank = row["severity_rank"]
+    return ReviewItem(
+        id=row["id"],
+        request_id=row["request_id"],
+        policy=row["policy"],
+        policy_version=row["policy_version"],
+        verdict=row["verdict"],
+        state=ReviewState(row["state"]),
+        assignee=row["assignee"],
+        sampled=bool(row["sampled"]),
+        output=row["output"],
+        delivered=row["delivered"],
+        report=Report.model_validate_json(row["report_json"]),
+        context=json.loads(row["context_json"]),
+        codes=row["codes"].split() if row["codes"] else [],
+        max_severity=_SEVERITIES[rank] if rank is not None else None,
+        decision=DecisionKind(row["decision"]) if row["decision"] else None,
+        final_output=row["final_output"],
+        decided_by=row["decided_by"],
+        created_at=_aware(row["created_at"]) or _now(),
+        updated_at=_aware(row["updated_at"]) or _now(),
+        decided_at=_aware(row["decided_at"]),
+    )

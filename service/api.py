@@ -1,0 +1,344 @@
+"""The JSON API: validate (single and batch), policies, rules, the review queue, health, readiness, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from guardrails import Context, Engine, Report, Severity
+from guardrails.reviews import (
+    Decision,
+    ItemFilter,
+    ReviewConflict,
+    ReviewError,
+    ReviewItem,
+    ReviewNotFound,
+    ReviewState,
+    export_jsonl,
+)
+from service.auth import ApiKey, Scope
+from service.deps import SECURITY_DOC, app_state, authorize, ready_state, require, require_ready
+from service.errors import ERROR_RESPONSES, ApiError
+from service.state import AppState
+
+router = APIRouter()
+log = logging.getLogger("outguard.service")
+
+_REPORT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"model": Report, "description": "The Report, exactly as the library's report.model_dump(mode='json')"},
+    **ERROR_RESPONSES,
+}
+
+
+class ValidateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    output: str = Field(description="The model output to check")
+    policy: str | None = Field(default=None, description="Policy name (default: the service's default policy)")
+    context: Context | None = Field(default=None, description="Sources, reference date, canaries, schema...")
+    request_id: str | None = Field(
+        default=None, max_length=200, description="Caller's id; the review queue stores each id once"
+    )
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[ValidateRequest] = Field(min_length=1)
+    policy: str | None = Field(default=None, description="Default policy for items that name none")
+
+
+class BatchResponse(BaseModel):
+    reports: list[Report]
+
+
+def _engine(state: AppState, name: str | None) -> Engine:
+    policy = name or state.default_policy
+    engine = state.engines.get(policy)
+    if engine is None:
+        known = ", ".join(sorted(state.engines)) or "none"
+        raise ApiError(404, "unknown_policy", f"unknown policy {policy!r}; this service serves: {known}")
+    return engine
+
+
+def _context(req: ValidateRequest) -> Context | None:
+    if req.request_id is None:
+        return req.context
+    return (req.context or Context()).model_copy(update={"request_id": req.request_id})
+
+
+async def validate_one(state: AppState, req: ValidateRequest, default_policy: str | None = None) -> Report:
+    engine = _engine(state, req.policy or default_policy)
+    ctx = _context(req)
+    speed = state.speed[engine.policy.name]
+    if speed.fast(state.config.inline_below_ms):
+        # Measured fast: a thread hop would cost more than the validation itself.
+        report = engine.validate(req.output, ctx)
+    else:
+        report = await asyncio.to_thread(engine.validate, req.output, ctx)
+    speed.add(report.elapsed_ms)
+    state.metrics.observe_report(report)
+    codes = ",".join(sorted({f.code for f in report.findings})) or "-"
+    if state.config.log_content:
+        log.info(
+            "validated policy=%s verdict=%s codes=%s output=%r", report.policy, report.verdict.value, codes, req.output
+        )
+    else:
+        # Codes and counts only: output text and context never reach the logs unless log_content is on.
+        log.debug(
+            "validated policy=%s verdict=%s codes=%s chars=%d",
+            report.policy,
+            report.verdict.value,
+            codes,
+            len(req.output),
+        )
+    if state.reviews is not None and engine.should_sample_for_review(report):
+        # Commit before answering: the caller gets an id only for an item that is on disk.
+        item, created = await run_in_threadpool(
+            state.reviews.submit, report, ctx, sampled=report.verdict.value != "review"
+        )
+        state.metrics.review_submissions.labels(str(created).lower()).inc()
+        report = report.model_copy(update={"review_id": item.id})
+    return report
+
+
+def _json(report: Report) -> bytes:
+    return report.model_dump_json(by_alias=True).encode()
+
+
+def _body_doc(schema: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        },
+        "security": SECURITY_DOC,
+    }
+
+
+async def _parse(request: Request, model: type[_M]) -> _M:
+    """Parse the JSON body straight into the model (one pass in pydantic-core, no dependency machinery)."""
+    body = await request.body()
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+
+
+@router.post(
+    "/v1/validate",
+    tags=["validate"],
+    summary="Validate one output; answers the library's Report",
+    responses=_REPORT_RESPONSE,
+    response_class=Response,
+    openapi_extra=_body_doc("ValidateRequest"),
+)
+async def validate(request: Request) -> Response:
+    # The hot path: auth, readiness and parsing by hand, because FastAPI's dependency resolution costs
+    # more than a rule-only validation (see tests/bench/bench_service.py).
+    authorize(request, Scope.VALIDATE)
+    state = require_ready(request)
+    body = await _parse(request, ValidateRequest)
+    report = await validate_one(state, body)
+    return Response(_json(report), media_type="application/json")
+
+
+@router.post(
+    "/v1/validate/batch",
+    tags=["validate"],
+    summary="Validate many outputs; reports in input order",
+    responses={200: {"model": BatchResponse}, **ERROR_RESPONSES},
+    response_class=Response,
+)
+async def validate_batch(
+    body: BatchRequest,
+    state: Annotated[AppState, Depends(ready_state)],
+    _key: Annotated[ApiKey, Depends(require(Scope.VALIDATE))],
+) -> Response:
+    if len(body.items) > state.config.max_batch:
+        raise ApiError(413, "batch_too_large", f"{len(body.items)} items; the limit is {state.config.max_batch}")
+    for item in body.items:
+        _engine(state, item.policy or body.policy)  # fail the batch before doing any work
+    reports = [await validate_one(state, item, body.policy) for item in body.items]
+    payload = b'{"reports":[' + b",".join(_json(r) for r in reports) + b"]}"
+    return Response(payload, media_type="application/json")
+
+
+class PolicyInfo(BaseModel):
+    name: str
+    version: str
+    description: str
+    rules: list[str] = Field(description="Rule ids this policy runs")
+    default: bool
+
+
+class RuleInfo(BaseModel):
+    id: str
+    code: str
+    check: str
+    severity: Severity
+    action: str
+    status: str
+    pack: str
+    message: str
+    description: str
+    policies: list[str] = Field(description="Served policies that run this rule (with their overrides)")
+
+
+@router.get("/v1/policies", tags=["rules"], response_model=list[PolicyInfo], responses=ERROR_RESPONSES)
+async def policies(
+    state: Annotated[AppState, Depends(ready_state)], _key: Annotated[ApiKey, Depends(require(Scope.VALIDATE))]
+) -> list[PolicyInfo]:
+    return [
+        PolicyInfo(
+            name=name,
+            version=e.compiled.version,
+            description=e.policy.description,
+            rules=[c.rule.id for c in e.rules],
+            default=name == state.default_policy,
+        )
+        for name, e in sorted(state.engines.items())
+    ]
+
+
+@router.get("/v1/rules", tags=["rules"], response_model=list[RuleInfo], responses=ERROR_RESPONSES)
+async def rules(
+    state: Annotated[AppState, Depends(ready_state)], _key: Annotated[ApiKey, Depends(require(Scope.VALIDATE))]
+) -> list[RuleInfo]:
+    used: dict[str, list[str]] = {}
+    for name, e in state.engines.items():
+        for c in e.rules:
+            used.setdefault(c.rule.id, []).append(name)
+    out = []
+    for loaded in sorted(state.ruleset.rules.values() if state.ruleset else [], key=lambda r: r.rule.code):
+        r = loaded.rule
+        out.append(
+            RuleInfo(
+                id=r.id,
+                code=r.code,
+                check=r.check,
+                severity=r.severity,
+                action=r.action.value,
+                status=r.status.value,
+                pack=loaded.pack,
+                message=r.message,
+                description=r.description,
+                policies=sorted(used.get(r.id, [])),
+            )
+        )
+    return out
+
+
+# -- review queue (JSON) ----------------------------------------------------------------------------
+
+
+def _reviews(state: AppState) -> Any:
+    if state.reviews is None:
+        raise ApiError(404, "not_configured", "this service has no review queue (start it with --review-db URL)")
+    return state.reviews
+
+
+class ReviewList(BaseModel):
+    total: int
+    items: list[ReviewItem]
+
+
+@router.get("/v1/reviews", tags=["reviews"], response_model=ReviewList, responses=ERROR_RESPONSES)
+async def list_reviews(
+    state: Annotated[AppState, Depends(app_state)],
+    _key: Annotated[ApiKey, Depends(require(Scope.REVIEW))],
+    *,
+    review_state: Annotated[ReviewState | None, Query(alias="state")] = None,
+    code: Annotated[str | None, Query(max_length=20)] = None,
+    severity: Severity | None = None,
+    policy: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> ReviewList:
+    store = _reviews(state)
+    f = ItemFilter(state=review_state, code=code, severity=severity, policy=policy)
+    items = await run_in_threadpool(store.items, f, limit=limit, offset=offset)
+    total = await run_in_threadpool(store.count, f)
+    return ReviewList(total=total, items=items)
+
+
+@router.get("/v1/reviews/export", tags=["reviews"], responses=ERROR_RESPONSES, response_class=PlainTextResponse)
+async def export_reviews(
+    state: Annotated[AppState, Depends(app_state)], _key: Annotated[ApiKey, Depends(require(Scope.REVIEW))]
+) -> PlainTextResponse:
+    """Decided items as labelled JSONL (`guardrails eval FILE --text-field text --label-field flagged`)."""
+    store = _reviews(state)
+    buf = io.StringIO()
+    await run_in_threadpool(lambda: export_jsonl(store.decided(), buf))
+    return PlainTextResponse(buf.getvalue(), media_type="application/x-ndjson")
+
+
+@router.get("/v1/reviews/{item_id}", tags=["reviews"], response_model=ReviewItem, responses=ERROR_RESPONSES)
+async def get_review(
+    item_id: str,
+    state: Annotated[AppState, Depends(app_state)],
+    _key: Annotated[ApiKey, Depends(require(Scope.REVIEW))],
+) -> ReviewItem:
+    try:
+        item: ReviewItem = await run_in_threadpool(_reviews(state).get, item_id)
+    except ReviewNotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
+    return item
+
+
+@router.post("/v1/reviews/{item_id}/decision", tags=["reviews"], response_model=ReviewItem, responses=ERROR_RESPONSES)
+async def decide_review(
+    item_id: str,
+    decision: Decision,
+    state: Annotated[AppState, Depends(app_state)],
+    key: Annotated[ApiKey, Depends(require(Scope.REVIEW))],
+) -> ReviewItem:
+    from service.facts_api import fact_writer
+
+    if decision.kind.value == "correct_fact" and not key.allows(Scope.ADMIN):
+        raise ApiError(403, "forbidden", "correcting a fact needs the 'admin' scope")
+    try:
+        item: ReviewItem = await run_in_threadpool(
+            _reviews(state).decide, item_id, decision, actor=f"key:{key.name}", fact_writer=fact_writer(state)
+        )
+    except ReviewNotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
+    except ReviewConflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from exc
+    except ReviewError as exc:
+        raise ApiError(422, "invalid_decision", str(exc)) from exc
+    return item
+
+
+# -- operations ------------------------------------------------------------------------------------
+
+
+@router.get("/healthz", tags=["operations"])
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["operations"], responses={503: ERROR_RESPONSES[503]})
+async def readyz(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse:
+    if state.ready.is_set():
+        return JSONResponse({"status": "ready", "policies": sorted(state.engines)})
+    message = "compiling policies and loading models" if state.loading else "policies failed to compile"
+    details = [{"message": p[:500]} for p in state.load_errors[:20]]
+    body: dict[str, Any] = {"code": "not_ready", "message": message}
+    if details:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=503)
+
+
+@router.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+async def metrics(state: Annotated[AppState, Depends(app_state)]) -> Response:
+    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

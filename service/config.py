@@ -1,0 +1,55 @@
+"""Sidecar configuration: one pydantic model, filled from `guardrails serve` flags, env or a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class UpstreamConfig(BaseModel):
+    """The LLM the guarded proxy forwards to (OpenAI-compatible chat completions)."""
+
+    model_config = ConfigDict(extra="forbid")
+    base_url: str
+    model: str
+    api_key_env: str | None = Field(default=None, description="Name of the env var holding the upstream key")
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+
+
+class ServiceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policies: list[str] = Field(default_factory=lambda: ["default"], description="Policies compiled at startup")
+    optional_policies: list[str] = Field(
+        default_factory=list, description="Policies compiled when they can be (missing models only log a warning)"
+    )
+    default_policy: str | None = Field(default=None, description="Policy used when a request names none")
+    rules_dirs: list[Path] = Field(default_factory=list)
+    review_db: str | None = Field(default=None, description="SQLAlchemy URL of the review queue")
+    facts_db: str | None = Field(default=None, description="URL of the known-facts store")
+    keys_file: Path | None = Field(default=None, description="YAML/JSON file of hashed API keys and reviewers")
+    keys_env: str = Field(default="OUTGUARD_API_KEYS", description="Env var with API keys (name:scopes:key;...)")
+    session_secret: str | None = Field(default=None, description="HMAC key for review-page sessions (random if unset)")
+    secure_cookies: bool = Field(default=False, description="Mark session cookies Secure (behind HTTPS)")
+    session_ttl_s: int = Field(default=8 * 3600, gt=0)
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    max_batch: int = Field(default=256, gt=0)
+    rate_limit_rps: float = Field(default=200.0, gt=0, description="Per-key sustained requests per second")
+    rate_limit_burst: int = Field(default=400, gt=0)
+    login_attempts_per_minute: int = Field(default=10, gt=0)
+    log_content: bool = Field(default=False, description="Log output text and context (off: never log content)")
+    upstream: UpstreamConfig | None = None
+    inline_below_ms: float = Field(
+        default=10.0,
+        ge=0,
+        description=(
+            "Policies whose recent p90 is below this run on the event loop, others in a worker thread. A thread "
+            "hop costs more than a rule-only validation, and pure-Python checks hold the GIL anyway."
+        ),
+    )
+
+    @property
+    def all_policies(self) -> list[str]:
+        return [*self.policies, *[p for p in self.optional_policies if p not in self.policies]]

@@ -1,0 +1,58 @@
+"""Prometheus metrics: requests, verdicts, findings by code, per-check latency. One registry per app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from guardrails import Report
+
+_CHECK_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._children: dict[tuple[Any, ...], Any] = {}
+        r = self.registry
+        self.requests = Counter(
+            "outguard_requests", "HTTP requests by route and status", ["route", "method", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "outguard_request_seconds", "HTTP request latency by route", ["route"], registry=r, buckets=_CHECK_BUCKETS
+        )
+        self.verdicts = Counter("outguard_verdicts", "Reports by policy and verdict", ["policy", "verdict"], registry=r)
+        self.findings = Counter(
+            "outguard_findings", "Findings by policy, code and status", ["policy", "code", "status"], registry=r
+        )
+        self.check_latency = Histogram(
+            "outguard_check_seconds",
+            "Per-check latency inside validation",
+            ["policy", "rule", "check"],
+            registry=r,
+            buckets=_CHECK_BUCKETS,
+        )
+        self.review_submissions = Counter(
+            "outguard_review_submissions", "Items sent to the review queue", ["created"], registry=r
+        )
+        self.stream_events = Counter("outguard_stream_events", "Stream validator events by type", ["type"], registry=r)
+        self.ready = Gauge("outguard_ready", "1 when every policy compiled and its models loaded", registry=r)
+
+    def observe_report(self, report: Report) -> None:
+        # Label children are cached: labels() costs more than the observation itself on the hot path.
+        self._child(self.verdicts, report.policy, report.verdict.value).inc()
+        for f in report.findings:
+            self._child(self.findings, report.policy, f.code, f.status.value).inc()
+        for t in report.timings:
+            self._child(self.check_latency, report.policy, t.rule_id, t.check).observe(t.ms / 1000.0)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,123 @@
+"""ASGI middleware: request ids, a hard body-size limit, and an access log that never carries content."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.metrics import Metrics
+
+log = logging.getLogger("outguard.access")
+
+
+class _TooLarge(HTTPException):
+    """Raised from receive(): an HTTPException so that FastAPI's body parser lets it through (413, as JSON)."""
+
+
+def _json_error(status: int, code: str, message: str, request_id: str) -> tuple[dict[str, Any], bytes]:
+    body = json.dumps({"error": {"code": code, "message": message, "request_id": request_id}}).encode()
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+    }
+    return start, body
+
+
+class ServiceMiddleware:
+    """One pure-ASGI layer (cheaper than several BaseHTTPMiddleware) for ids, limits, logs and metrics."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        headers = dict(scope.get("headers") or [])
+        raw_rid = headers.get(b"x-request-id", b"")[:100].decode("latin-1")
+        rid = raw_rid if raw_rid and raw_rid.isprintable() else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+        status_box = {"status": 500}
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            start, body = _json_error(
+                413, "payload_too_large", f"request body over the limit of {self.max_body} bytes", rid
+            )
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+            self._done(scope, 413, t0, rid)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _TooLarge(413, f"request body over the limit of {self.max_body} bytes")
+            return message
+
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                status_box["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_wrapper)
+        except _TooLarge:
+            if not started:
+                start, body = _json_error(
+                    413, "payload_too_large", f"request body over the limit of {self.max_body} bytes", rid
+                )
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
+            status_box["status"] = 413
+        except Exception as exc:
+            # Answered and logged here, never re-raised: the server would log the traceback, and exception
+            # messages can carry the caller's text. The type and route are enough to find the bug.
+            route = getattr(scope.get("route"), "path", "unmatched")
+            log.error("internal error %s on %s %s rid=%s", type(exc).__name__, scope["method"], route, rid)
+            if not started:
+                start, body = _json_error(
+                    500, "internal", "internal error; the request was logged without its content", rid
+                )
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
+            status_box["status"] = 500
+        self._done(scope, status_box["status"], t0, rid)
+
+    def _done(self, scope: Scope, status: int, t0: float, rid: str) -> None:
+        elapsed = time.perf_counter() - t0
+        route = scope.get("route")
+        path_template = getattr(route, "path", None)
+        if path_template is None:
+            path_template = "/review/static" if scope.get("path", "").startswith("/review/static/") else "unmatched"
+        self.metrics.requests.labels(path_template, scope["method"], str(status)).inc()
+        self.metrics.latency.labels(path_template).observe(elapsed)
+        # Path template, not the raw path or query string: those can carry user data.
+        log.info(
+            "%s %s %d %.2fms rid=%s key=%s",
+            scope["method"],
+            path_template,
+            status,
+            elapsed * 1000,
+            rid,
+            scope.get("state", {}).get("key_name", "-"),
+        )

@@ -1,0 +1,423 @@
+"""Routes of the triage page (/review): login, the filtered queue, an item, decisions and bulk actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from guardrails import Severity
+from guardrails.reviews import (
+    Decision,
+    DecisionKind,
+    FactCorrection,
+    ItemFilter,
+    ReviewConflict,
+    ReviewError,
+    ReviewItem,
+    ReviewNotFound,
+    ReviewState,
+)
+from service.auth import Reviewer, Scope
+from service.facts_api import fact_writer
+from service.ratelimit import RateLimiter
+from service.review import render
+from service.review.sessions import LOGIN_COOKIE, SESSION_COOKIE, Session, SessionSigner, same_token
+from service.state import AppState
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+router = APIRouter(prefix="/review", include_in_schema=False)
+
+_ITEM_ID = re.compile(r"[0-9a-f]{32}")
+PAGE_SIZE = 50
+BULK_LIMIT = 500
+BULK_KINDS = (DecisionKind.APPROVE, DecisionKind.REJECT, DecisionKind.FALSE_POSITIVE)
+AGES = {
+    "": ("any age", None, None),
+    "lt1h": ("under 1 hour", None, 3600),
+    "lt24h": ("under 24 hours", None, 86400),
+    "gt24h": ("over 24 hours", 86400, None),
+    "gt7d": ("over 7 days", 7 * 86400, None),
+}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class _Auth:
+    def __init__(self, request: Request) -> None:
+        self.state: AppState = request.app.state.outguard
+        self.signer: SessionSigner = request.app.state.review_signer
+        self.session: Session | None = self.signer.read(request.cookies.get(SESSION_COOKIE))
+        self.reviewer: Reviewer | None = None
+        if self.session is not None:
+            reviewer = self.state.keys.reviewers.get(self.session.user)
+            if reviewer is not None and reviewer.allows(Scope.REVIEW):
+                self.reviewer = reviewer
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _redirect(url: str) -> RedirectResponse:
+    response = RedirectResponse(url, status_code=303)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return _redirect("/review/login?" + urlencode({"next": target}))
+
+
+def _safe_next(value: str | None) -> str:
+    # Only local review paths: never redirect a reviewer to another site after login.
+    if value and value.startswith("/review") and "//" not in value and "\\" not in value:
+        return value
+    return "/review"
+
+
+def _filter_from(params: Any, reviewer: Reviewer) -> tuple[ItemFilter, dict[str, str]]:
+    raw = {k: str(params.get(k, "") or "") for k in ("state", "code", "severity", "policy", "age")}
+    if "state" not in params:
+        raw["state"] = "open"
+    age = AGES.get(raw["age"], AGES[""])
+    try:
+        f = ItemFilter(
+            state=ReviewState(raw["state"]) if raw["state"] else None,
+            code=raw["code"][:20] or None,
+            severity=Severity(raw["severity"]) if raw["severity"] else None,
+            policy=raw["policy"][:200] or None,
+            policies=reviewer.visible_policies(),
+            older_than_s=age[1],
+            newer_than_s=age[2],
+        )
+    except ValueError:
+        f = ItemFilter(state=ReviewState.OPEN, policies=reviewer.visible_policies())
+        raw = {"state": "open", "code": "", "severity": "", "policy": "", "age": ""}
+    return f, raw
+
+
+def _visible(item: ReviewItem, reviewer: Reviewer) -> bool:
+    allowed = reviewer.visible_policies()
+    return allowed is None or item.policy in allowed
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    form = await request.form()
+    out: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            out.setdefault(key, []).append(value)
+    return {k: v if len(v) > 1 or k in {"ids", "fingerprint"} else v[0] for k, v in out.items()}
+
+
+def _age(created: dt.datetime) -> str:
+    seconds = max(0, int((dt.datetime.now(dt.UTC) - created).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+# -- login ------------------------------------------------------------------------------------------
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str | None = None) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = _page(request, "login.html", {"csrf": token, "next": _safe_next(next), "error": None})
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/review", max_age=3600)
+    return response
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    auth = _Auth(request)
+    form = await _form(request)
+    nxt = _safe_next(form.get("next"))
+    if not same_token(form.get("csrf_token"), request.cookies.get(LOGIN_COOKIE)):
+        return _page(request, "login.html", {"csrf": "", "next": nxt, "error": "Session expired; reload."}, 403)
+    name, password = str(form.get("username", ""))[:100], str(form.get("password", ""))[:1000]
+    limiter: RateLimiter = request.app.state.login_limiter
+    client = request.client.host if request.client else "-"
+    if limiter.acquire(f"{client}\x1f{name}") > 0:
+        ctx = {"csrf": request.cookies.get(LOGIN_COOKIE), "next": nxt, "error": "Too many attempts; wait a minute."}
+        return _page(request, "login.html", ctx, 429)
+    reviewer = await run_in_threadpool(auth.state.keys.login, name, password)
+    if reviewer is None or not reviewer.allows(Scope.REVIEW):
+        ctx = {"csrf": request.cookies.get(LOGIN_COOKIE), "next": nxt, "error": "Wrong name or password."}
+        return _page(request, "login.html", ctx, 401)
+    cookie, _session = auth.signer.issue(reviewer.name)
+    response = _redirect(nxt)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        httponly=True,
+        samesite="strict",
+        secure=auth.state.config.secure_cookies,
+        path="/review",
+        max_age=auth.signer.ttl_s,
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/review")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    auth = _Auth(request)
+    form = await _form(request)
+    if auth.session is not None and not same_token(form.get("csrf_token"), auth.session.csrf):
+        return Response("CSRF token missing or wrong", status_code=403)
+    response = _redirect("/review/login")
+    response.delete_cookie(SESSION_COOKIE, path="/review")
+    return response
+
+
+# -- queue -----------------------------------------------------------------------------------------
+
+
+@router.get("")
+async def queue(request: Request) -> Response:
+    auth = _Auth(request)
+    if auth.reviewer is None or auth.session is None:
+        return _to_login(request)
+    store = auth.state.reviews
+    if store is None:
+        return _page(request, "error.html", {"message": "This service has no review queue configured."}, 404)
+    f, raw = _filter_from(request.query_params, auth.reviewer)
+    try:
+        offset = max(0, min(int(request.query_params.get("offset", "0")), 10_000_000))
+    except ValueError:
+        offset = 0
+    items = await run_in_threadpool(store.items, f, limit=PAGE_SIZE, offset=offset)
+    counts = await run_in_threadpool(store.counts, f)
+    facets = await run_in_threadpool(
+        store.counts, ItemFilter(policies=auth.reviewer.visible_policies())
+    )  # every value a filter can take, whatever is selected now
+    query = urlencode({k: v for k, v in raw.items() if v or k == "state"})
+    return _page(
+        request,
+        "queue.html",
+        {
+            "reviewer": auth.reviewer,
+            "csrf": auth.session.csrf,
+            "items": items,
+            "counts": counts,
+            "facets": facets,
+            "filters": raw,
+            "query": query,
+            "offset": offset,
+            "page_size": PAGE_SIZE,
+            "severities": [s.value for s in Severity],
+            "states": [s.value for s in ReviewState],
+            "ages": AGES,
+            "age": _age,
+            "bulk_kinds": [k.value for k in BULK_KINDS],
+            "bulk_limit": BULK_LIMIT,
+            "done": request.query_params.get("done"),
+        },
+    )
+
+
+# -- item ------------------------------------------------------------------------------------------
+
+
+async def _load_item(auth: _Auth, item_id: str) -> ReviewItem | None:
+    if auth.state.reviews is None or auth.reviewer is None or len(item_id) > 64:
+        return None
+    try:
+        item: ReviewItem = await run_in_threadpool(auth.state.reviews.get, item_id)
+    except ReviewNotFound:
+        return None
+    return item if _visible(item, auth.reviewer) else None
+
+
+@router.get("/items/{item_id}")
+async def item_page(request: Request, item_id: str) -> Response:
+    auth = _Auth(request)
+    if auth.reviewer is None or auth.session is None:
+        return _to_login(request)
+    item = await _load_item(auth, item_id)
+    if item is None or auth.state.reviews is None:
+        return _page(request, "error.html", {"message": "No such item, or not in your scope."}, 404)
+    query = request.url.query
+    f, _raw = _filter_from(request.query_params, auth.reviewer)
+    neighbours = await run_in_threadpool(auth.state.reviews.ids, f, limit=5000)
+    prev_id = next_id = None
+    if item.id in neighbours:
+        at = neighbours.index(item.id)
+        prev_id = neighbours[at - 1] if at > 0 else None
+        next_id = neighbours[at + 1] if at + 1 < len(neighbours) else None
+    report = item.report
+    fact_hint = next((f.evidence.fact for f in report.findings if f.evidence.fact), None)
+    return _page(
+        request,
+        "item.html",
+        {
+            "reviewer": auth.reviewer,
+            "csrf": auth.session.csrf,
+            "item": item,
+            "report": report,
+            "findings": report.findings,
+            "segments": render.highlight(item.output, report.findings),
+            "diff": render.diff(item.output, item.delivered),
+            "evidence": render.evidence_rows,
+            "audit": await run_in_threadpool(auth.state.reviews.audit_trail, item.id),
+            "query": query,
+            "prev_id": prev_id,
+            "next_id": next_id,
+            "can_fix_facts": auth.reviewer.allows(Scope.ADMIN) and auth.state.facts is not None,
+            "fact_hint": fact_hint,
+            "context_json": json.dumps(item.context, indent=2, ensure_ascii=False),
+            "error": request.query_params.get("error"),
+            "age": _age,
+        },
+    )
+
+
+def _decision_from(form: dict[str, Any], kind: DecisionKind) -> Decision:
+    fps = form.get("fingerprint")
+    fact = None
+    if kind is DecisionKind.CORRECT_FACT:
+        fact = FactCorrection(
+            entity=str(form.get("fact_entity", "")),
+            attribute=str(form.get("fact_attribute", "")),
+            value=str(form.get("fact_value", "")),
+            type=str(form.get("fact_type", "")) or None,
+            unit=str(form.get("fact_unit", "")) or None,
+            currency=str(form.get("fact_currency", "")) or None,
+            source=str(form.get("fact_source", "")) or None,
+        )
+    return Decision(
+        kind=kind,
+        note=str(form.get("note", ""))[:10_000] or None,
+        edited_output=str(form["edited_output"]) if kind is DecisionKind.APPROVE_EDIT else None,
+        fingerprints=list(fps) if fps and kind is DecisionKind.FALSE_POSITIVE else None,
+        fact=fact,
+    )
+
+
+@router.post("/items/{item_id}/decide")
+async def decide(request: Request, item_id: str) -> Response:
+    auth = _Auth(request)
+    if auth.reviewer is None or auth.session is None:
+        return Response("log in first", status_code=401)
+    form = await _form(request)
+    if not same_token(form.get("csrf_token"), auth.session.csrf):
+        return Response("CSRF token missing or wrong", status_code=403)
+    item = await _load_item(auth, item_id)
+    if item is None or auth.state.reviews is None:
+        return _page(request, "error.html", {"message": "No such item, or not in your scope."}, 404)
+    back = str(form.get("query", ""))[:2000]
+    try:
+        kind = DecisionKind(str(form.get("decision", "")))
+        if kind is DecisionKind.CORRECT_FACT and not auth.reviewer.allows(Scope.ADMIN):
+            raise ReviewError("correcting a fact needs the admin scope")
+        decision = _decision_from(form, kind)
+        await run_in_threadpool(
+            auth.state.reviews.decide,
+            item.id,
+            decision,
+            actor=auth.reviewer.name,
+            fact_writer=fact_writer(auth.state),
+        )
+    except (ValueError, ValidationError, KeyError, ReviewError) as exc:
+        message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        if isinstance(exc, ReviewConflict):
+            message = str(exc)
+        sep = "&" if back else ""
+        return _redirect(f"/review/items/{item.id}?{back}{sep}" + urlencode({"error": message[:300]}))
+    nxt = str(form.get("next_id", ""))
+    nxt = nxt if _ITEM_ID.fullmatch(nxt) else ""
+    target = f"/review/items/{nxt}?{back}" if nxt else f"/review?{back}"
+    return _redirect(target + ("&" if "?" in target and not target.endswith("?") else "") + f"done={kind.value}")
+
+
+@router.post("/items/{item_id}/claim")
+async def claim(request: Request, item_id: str) -> Response:
+    auth = _Auth(request)
+    if auth.reviewer is None or auth.session is None:
+        return Response("log in first", status_code=401)
+    form = await _form(request)
+    if not same_token(form.get("csrf_token"), auth.session.csrf):
+        return Response("CSRF token missing or wrong", status_code=403)
+    item = await _load_item(auth, item_id)
+    if item is None or auth.state.reviews is None:
+        return _page(request, "error.html", {"message": "No such item, or not in your scope."}, 404)
+    assignee = None if form.get("release") else auth.reviewer.name
+    try:
+        await run_in_threadpool(auth.state.reviews.assign, item.id, assignee, actor=auth.reviewer.name)
+    except ReviewConflict as exc:
+        return _redirect(f"/review/items/{item.id}?" + urlencode({"error": str(exc)}))
+    return _redirect(f"/review/items/{item.id}?{str(form.get('query', ''))[:2000]}")
+
+
+@router.post("/bulk")
+async def bulk(request: Request) -> Response:
+    """Apply one decision to the checked items, or to every item matching the filter (capped)."""
+    auth = _Auth(request)
+    if auth.reviewer is None or auth.session is None:
+        return Response("log in first", status_code=401)
+    form = await _form(request)
+    if not same_token(form.get("csrf_token"), auth.session.csrf):
+        return Response("CSRF token missing or wrong", status_code=403)
+    store = auth.state.reviews
+    if store is None:
+        return Response("no review queue", status_code=404)
+    try:
+        kind = DecisionKind(str(form.get("decision", "")))
+    except ValueError:
+        kind = DecisionKind.CORRECT_FACT
+    if kind not in BULK_KINDS:
+        return _redirect("/review?" + urlencode({"done": "bulk:unsupported decision"}))
+    back = str(form.get("query", ""))[:2000]
+    f, _raw = _filter_from(dict(parse_qsl(back)), auth.reviewer)
+    f = f.model_copy(update={"state": f.state if f.state is not ReviewState.DECIDED else ReviewState.OPEN})
+    if form.get("scope") == "filter":
+        ids = await run_in_threadpool(store.ids, f, limit=BULK_LIMIT)
+    else:
+        ids = [str(i) for i in (form.get("ids") or [])][:BULK_LIMIT]
+    done = skipped = 0
+    for item_id in ids:
+        item = await _load_item(auth, item_id)
+        if item is None or item.state is ReviewState.DECIDED:
+            skipped += 1
+            continue
+        try:
+            await run_in_threadpool(
+                store.decide, item.id, Decision(kind=kind, note="bulk action"), actor=auth.reviewer.name
+            )
+            done += 1
+        except ReviewError:
+            skipped += 1
+    return _redirect(f"/review?{back}&" + urlencode({"done": f"bulk {kind.value}: {done} decided, {skipped} skipped"}))
+
+
+def install(app: FastAPI) -> None:
+    state: AppState = app.state.outguard
+    app.state.review_signer = SessionSigner(state.config.session_secret, state.config.session_ttl_s)
+    n = state.config.login_attempts_per_minute
+    app.state.login_limiter = RateLimiter(n / 60.0, n)
+    app.include_router(router)
+    app.mount("/review/static", StaticFiles(directory=str(HERE / "static")), name="review-static")

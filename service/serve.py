@@ -1,0 +1,103 @@
+"""What `guardrails serve` runs: build the config from flags, seed the demo, start uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from service.auth import AuthConfigError, KeyRing, hash_key, hash_password
+from service.config import ServiceConfig, UpstreamConfig
+
+log = logging.getLogger("outguard.service")
+
+
+def _config(args: argparse.Namespace) -> ServiceConfig:
+    upstream = None
+    if args.upstream_url:
+        if not args.upstream_model:
+            raise SystemExit("error: --upstream-url needs --upstream-model")
+        upstream = UpstreamConfig(
+            base_url=args.upstream_url, model=args.upstream_model, api_key_env=args.upstream_key_env
+        )
+    return ServiceConfig(
+        policies=args.policy or ["default"],
+        default_policy=args.default_policy,
+        rules_dirs=[Path(d) for d in args.rules],
+        review_db=None if args.no_review_queue else args.review_db or _default_review_db(args.data_dir),
+        facts_db=args.facts_db,
+        keys_file=Path(args.keys_file) if args.keys_file else None,
+        log_content=args.log_content,
+        upstream=upstream,
+        max_body_bytes=args.max_body,
+        rate_limit_rps=args.rate_limit,
+        rate_limit_burst=max(1, int(args.rate_limit * 2)),
+        session_secret=os.environ.get("OUTGUARD_SESSION_SECRET"),
+    )
+
+
+def _default_review_db(data_dir: str) -> str:
+    path = Path(data_dir).resolve() / "reviews.sqlite3"
+    return f"sqlite:///{path}"
+
+
+def _logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("outguard", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.hash_password or args.hash_key:
+        secret = sys.stdin.readline().rstrip("\n")
+        if not secret:
+            print("error: nothing on stdin", file=sys.stderr)
+            return 2
+        print(hash_password(secret) if args.hash_password else hash_key(secret))
+        return 0
+    import uvicorn
+
+    from service.app import create_app
+
+    _logging()
+    try:
+        if args.demo:
+            from service.demo import demo_config
+
+            config, keys, banner = demo_config(args)
+        else:
+            config = _config(args)
+            if config.facts_db:
+                # known_facts rules read $OUTGUARD_FACTS_DB: the store the API and reviewers write.
+                os.environ.setdefault("OUTGUARD_FACTS_DB", config.facts_db)
+            keys = KeyRing.load(config.keys_file, config.keys_env)
+            banner = _banner(args, config, keys)
+        app = create_app(config, keys=keys)
+    except AuthConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.demo:
+        from service.demo import seed
+
+        seed(app)
+    print(banner, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=None, server_header=False)
+    return 0
+
+
+def _banner(args: argparse.Namespace, config: ServiceConfig, keys: KeyRing) -> str:
+    base = f"http://{args.host}:{args.port}"
+    lines = [f"outguard sidecar on {base}  (OpenAPI: {base}/docs, metrics: {base}/metrics)"]
+    if not keys.keys:
+        lines.append(
+            "warning: no API keys configured: every /v1 call will answer 401 (see --keys-file, OUTGUARD_API_KEYS)"
+        )
+    if config.review_db:
+        lines.append(f"review page: {base}/review")
+    return "\n".join(lines)

@@ -1,0 +1,257 @@
+"""Load test of the sidecar on loopback: POST /v1/validate with a rule-only policy, bounded in time and count.
+
+Prints requests/s, p50/p99 over HTTP, zero-error check, server memory before/after, and the HTTP hop over
+the library's own p50 measured in the same run on the same text (budget: hop <= 1 ms at p50).
+
+    python tests/bench/bench_service.py [--requests 3000] [--seconds 40] [--concurrency 4]
+
+The server is `guardrails serve` in a subprocess (uvicorn, one worker); the client uses keep-alive
+connections from http.client. Numbers on a shared, noisy machine: read them as indicative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from guardrails import Engine  # noqa: E402
+
+DEMO_RULES = ROOT / "service" / "demo" / "rules"
+KEY = "bench-key-0123456789abcdef"
+PARAGRAPH = (
+    "Thanks for your question about the quarterly report. The numbers below come from the finance team's "
+    "dashboard and were checked on Monday. Revenue grew in every region except the north-east, where two "
+    "large contracts moved into the next quarter. "
+)
+
+
+def text_2kb() -> str:
+    body = (PARAGRAPH * 12)[:1950]
+    return body + " Details: see reports.corp."  # one repair (internal hostname), so repair runs too
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def library_latencies(engine: Engine, text: str, n: int) -> list[float]:
+    for _ in range(200):
+        engine.validate(text)
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        engine.validate(text)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def asgi_overhead(text: str, n: int) -> tuple[list[float], list[float]]:
+    """Call the app in process (no sockets, no scheduler hand-offs): the framework's own cost per request."""
+    import asyncio
+    import logging
+
+    from service import ServiceConfig, create_app
+    from service.auth import KeyRing, parse_env_keys
+
+    logging.getLogger("outguard").addHandler(logging.NullHandler())
+    logging.getLogger("outguard").propagate = False
+    logging.getLogger("outguard").setLevel(logging.INFO)
+    config = ServiceConfig(policies=["demo"], rules_dirs=[DEMO_RULES], rate_limit_rps=1e9, rate_limit_burst=10**9)
+    app = create_app(config, keys=KeyRing(parse_env_keys(f"bench:validate:{KEY}")), load_sync=True)
+    engine = app.state.outguard.engines["demo"]
+    body = json.dumps({"output": text}).encode()
+    headers = [(b"content-type", b"application/json"), (b"authorization", f"Bearer {KEY}".encode()),
+               (b"content-length", str(len(body)).encode())]  # fmt: skip
+
+    async def call() -> int:
+        status = [0]
+        sent = [False]
+
+        async def receive() -> dict[str, object]:
+            if sent[0]:
+                return {"type": "http.disconnect"}
+            sent[0] = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])  # type: ignore[call-overload]
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/v1/validate", "raw_path": b"/v1/validate", "query_string": b"",
+                 "root_path": "", "headers": headers, "client": ("127.0.0.1", 1),
+                 "server": ("127.0.0.1", 80)}  # fmt: skip
+        await app(scope, receive, send)  # type: ignore[arg-type]
+        return status[0]
+
+    async def run() -> tuple[list[float], list[float]]:
+        async with app.router.lifespan_context(app):
+            for _ in range(300):
+                assert await call() == 200
+            asgi, lib = [], []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                assert await call() == 200
+                asgi.append((time.perf_counter() - t0) * 1000)
+                t0 = time.perf_counter()
+                engine.validate(text)
+                lib.append((time.perf_counter() - t0) * 1000)
+            return asgi, lib
+
+    return asyncio.run(run())
+
+
+class Client:
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.conn.connect()
+        # http.client writes headers and body in two send() calls: without TCP_NODELAY, Nagle holds the
+        # body until the server ACKs the headers, which measures the kernel's delayed ACK, not the service.
+        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
+
+    def validate(self, body: bytes) -> tuple[int, float]:
+        t0 = time.perf_counter()
+        self.conn.request("POST", "/v1/validate", body=body, headers=self.headers)
+        resp = self.conn.getresponse()
+        resp.read()
+        return resp.status, (time.perf_counter() - t0) * 1000
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=3000, help="sequential requests for the latency phase")
+    ap.add_argument("--seconds", type=float, default=40.0, help="time bound for each phase")
+    ap.add_argument("--concurrency", type=int, default=4, help="client threads in the throughput phase")
+    ap.add_argument("--throughput-requests", type=int, default=4000)
+    args = ap.parse_args()
+
+    text = text_2kb()
+    body = json.dumps({"output": text, "policy": "demo"}).encode()
+    engine = Engine.from_policy("demo", [DEMO_RULES])
+    report = engine.validate(text)
+    print(f"payload: {len(text)} chars, policy demo ({len(engine.rules)} regex rules), verdict {report.verdict}")
+
+    port = free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="outguard-bench-"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OUTGUARD_API_KEYS": f"bench:validate:{KEY}"}
+    cmd = [sys.executable, "-m", "guardrails", "serve", "--port", str(port), "--policy", "demo",
+           "--rules", str(DEMO_RULES), "--review-db", f"sqlite:///{tmp / 'q.sqlite3'}",
+           "--rate-limit", "1000000"]  # fmt: skip
+    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                c.request("GET", "/readyz")
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                print("server did not become ready", file=sys.stderr)
+                return 2
+            time.sleep(0.1)
+
+        client = Client(port)
+        for _ in range(300):  # warm-up: lets the server measure the policy as fast and run it inline
+            client.validate(body)
+        rss_start = rss_kb(server.pid)
+
+        # Latency: sequential requests, interleaved with library calls so both see the same machine load.
+        http_ms: list[float] = []
+        lib_ms: list[float] = []
+        errors = 0
+        t_end = time.monotonic() + args.seconds
+        for i in range(args.requests):
+            if time.monotonic() > t_end:
+                break
+            status, ms = client.validate(body)
+            errors += status != 200
+            http_ms.append(ms)
+            if i % 2 == 0:
+                t0 = time.perf_counter()
+                engine.validate(text)
+                lib_ms.append((time.perf_counter() - t0) * 1000)
+        rss_mid = rss_kb(server.pid)
+
+        # Throughput: several keep-alive clients at once.
+        done = [0]
+        errs = [0]
+        lock = threading.Lock()
+        stop_at = time.monotonic() + args.seconds
+        per_thread = args.throughput_requests // args.concurrency
+
+        def worker() -> None:
+            c = Client(port)
+            for _ in range(per_thread):
+                if time.monotonic() > stop_at:
+                    return
+                status, _ms = c.validate(body)
+                with lock:
+                    done[0] += 1
+                    errs[0] += status != 200
+
+        threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
+        rss_end = rss_kb(server.pid)
+        errors += errs[0]
+    finally:
+        server.terminate()
+        server.wait(10)
+
+    asgi_ms, asgi_lib_ms = asgi_overhead(text, min(args.requests, 2000))
+    lib_p50, http_p50 = statistics.median(lib_ms), statistics.median(http_ms)
+    print(
+        f"load average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])} on {os.cpu_count()} cores"
+    )
+    print(f"library   p50 {lib_p50:.3f} ms  p99 {pct(lib_ms, 0.99):.3f} ms  (n={len(lib_ms)})")
+    print(
+        f"HTTP      p50 {http_p50:.3f} ms  p99 {pct(http_ms, 0.99):.3f} ms  (n={len(http_ms)}, sequential, keep-alive)"
+    )
+    print(f"HTTP hop  p50 {http_p50 - lib_p50:.3f} ms over the library  (budget <= 1.000 ms)")
+    asgi_p50, asgi_lib_p50 = statistics.median(asgi_ms), statistics.median(asgi_lib_ms)
+    print(f"in-process ASGI p50 {asgi_p50:.3f} ms vs library {asgi_lib_p50:.3f} ms: framework cost "
+          f"{asgi_p50 - asgi_lib_p50:.3f} ms per request (no sockets, no scheduler hand-offs)")  # fmt: skip
+    print(f"throughput {done[0] / wall:.0f} requests/s  ({done[0]} requests, {args.concurrency} clients, {wall:.1f} s)")
+    print(f"errors    {errors}")
+    print(f"server RSS {rss_start / 1024:.1f} MB -> {rss_mid / 1024:.1f} MB -> {rss_end / 1024:.1f} MB "
+          f"(after warm-up, latency phase, throughput phase)")  # fmt: skip
+    return 0 if errors == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

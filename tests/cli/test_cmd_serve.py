@@ -1,0 +1,67 @@
+"""`guardrails serve` helpers and `guardrails reviews` through the real command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from guardrails import Engine
+from guardrails.cli.main import main
+from guardrails.reviews import Decision, DecisionKind, ReviewStore
+from service.auth import hash_key, verify_password
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_RULES = ROOT / "service" / "demo" / "rules"
+
+
+def _run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "guardrails", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_hash_helpers() -> None:
+    r = _run("serve", "--hash-key", stdin="my-key\n")
+    assert r.returncode == 0 and r.stdout.strip() == hash_key("my-key")
+    r = _run("serve", "--hash-password", stdin="s3cret\n")
+    assert r.returncode == 0 and verify_password("s3cret", r.stdout.strip())
+    assert _run("serve", "--hash-key").returncode == 2
+
+
+def test_bad_keys_file_is_a_usage_error(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.yaml"
+    keys.write_text("api_keys: [{name: a}]")
+    r = _run("serve", "--keys-file", str(keys), "--port", "1")
+    assert r.returncode == 2 and "api_keys.0" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_reviews_export_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'q.sqlite3'}"
+    store = ReviewStore.open(url)
+    engine = Engine.from_policy("demo", [DEMO_RULES])
+    for rid, kind in (("a", DecisionKind.REJECT), ("b", DecisionKind.APPROVE)):
+        item, _ = store.submit(engine.validate(f"{rid}: risk-free"), {"request_id": rid})
+        store.decide(item.id, Decision(kind=kind), actor="t")
+    store.submit(engine.validate("c: 5 mg"), {"request_id": "c"})
+    store.close()
+    out = tmp_path / "decisions.jsonl"
+    assert main(["reviews", "export", "--db", url, "-o", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["request_id"], r["flagged"]) for r in rows] == [("a", True), ("b", False)]
+    assert main(["reviews", "list", "--db", url, "--state", "open"]) == 0
+    listed = capsys.readouterr().out
+    assert "1 item(s): open 1" in listed and "SVC003" in listed
+
+
+def test_reviews_on_a_missing_database(tmp_path: Path) -> None:
+    assert main(["reviews", "list", "--db", f"sqlite:///{tmp_path / 'nope.sqlite3'}"]) == 2
