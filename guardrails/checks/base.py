@@ -130,7 +130,8 @@ def resolve_rule_path(path: str) -> Path:
     """A path from a rule's params: absolute as given, else relative to the rule's file (or the overriding
     policy's file, when only that folder has it).
 
-    Outside rule loading (a check built by hand) relative paths resolve against the working directory.
+    The overriding policy's folder is tried first, then the rule file's. Outside rule loading (a check built
+    by hand) relative paths resolve against the working directory.
     """
     p = Path(path)
     if p.is_absolute():

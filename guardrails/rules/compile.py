@@ -104,7 +104,7 @@ def build_check(
     if cache is not None and key in cache:
         return cache[key]
     try:
-        with building_from(where, policy_file):
+        with building_from(policy_file, where):
             check = cls(params)
     except RuleError:
         raise

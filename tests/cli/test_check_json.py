@@ -27,7 +27,8 @@ def test_check_repairs_fenced_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_check_schema_violation_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rules = _policy(tmp_path, "person", "{schema_file: fixtures/json/person.schema.json}")
+    schema = Path("fixtures/json/person.schema.json").resolve()
+    rules = _policy(tmp_path, "person", f"{{schema_file: {schema}}}")
     code = main(["check", "fixtures/json/outputs/person_invalid.txt", "--policy", "person", "--rules", str(rules)])
     out = capsys.readouterr().out
     assert code == 1
@@ -37,7 +38,7 @@ def test_check_schema_violation_exit_1(tmp_path: Path, capsys: pytest.CaptureFix
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ("{schema_file: nowhere.json}", "key 'params.schema_file': schema file 'nowhere.json' does not exist"),
+        ("{schema_file: nowhere.json}", "policies/nowhere.json' does not exist"),
         ("{schema: {type: objekt}}", "key 'params.schema': invalid JSON Schema at /type"),
         ("{schema: {$ref: 'https://example.com/s.json'}}", "remote references are never fetched"),
         ("{model: 'nope.mod:Thing'}", "key 'params.model': cannot import module 'nope.mod'"),

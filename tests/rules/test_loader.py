@@ -191,8 +191,11 @@ def test_policy_version_changes_when_a_rule_changes(tmp_path: Path) -> None:
 
 
 def test_bad_override_params_name_the_policy_file(tmp_path: Path) -> None:
-    d = write_rules(tmp_path / "r", [rule("bad-word", "TST001", WORD, params={"word": "a"})],
-                    {"name": "t", "rules": ["bad-word"], "overrides": {"bad-word": {"params": {"wrod": "b"}}}})
+    d = write_rules(
+        tmp_path / "r",
+        [rule("bad-word", "TST001", WORD, params={"word": "a"})],
+        {"name": "t", "rules": ["bad-word"], "overrides": {"bad-word": {"params": {"wrod": "b"}}}},
+    )
     with pytest.raises(RuleError) as exc:
         Engine.from_policy("t", [d])
     msg = str(exc.value)

@@ -46,7 +46,13 @@ def _comparable(report: dict[str, Any]) -> dict[str, Any]:
     out.pop("elapsed_ms")
     out.pop("review_id")
     out["timings"] = [{k: v for k, v in t.items() if k != "ms"} for t in report["timings"]]
+    # A timeout's detail says how long the check took: wall-clock, like the timings.
+    out["degraded"] = [{**d, "detail": ""} if d["reason"] == "timeout" else d for d in report["degraded"]]
     return out
+
+
+def _timed_out(report: dict[str, Any]) -> bool:
+    return any(d["reason"] == "timeout" for d in report["degraded"])
 
 
 def test_there_are_fixtures() -> None:
@@ -65,10 +71,15 @@ def test_every_fixture_gives_the_same_report(make_client: Callable[..., TestClie
     for path in _fixtures():
         text = path.read_bytes().decode("utf-8", errors="replace")
         for name in policies:
-            library = engines[name].validate(text).model_dump(mode="json", by_alias=True)
-            r = client.post("/v1/validate", json={"output": text, "policy": name}, headers=auth())
-            assert r.status_code == 200, (path, name, r.text[:300])
-            served = r.json()
+            for _ in range(3):
+                library = engines[name].validate(text).model_dump(mode="json", by_alias=True)
+                r = client.post("/v1/validate", json={"output": text, "policy": name}, headers=auth())
+                assert r.status_code == 200, (path, name, r.text[:300])
+                served = r.json()
+                # Deadlines are wall-clock: on a loaded machine one side may fail closed where the other
+                # did not. That is the engine working, not a parity break, so such a pair is run again.
+                if not (_timed_out(library) or _timed_out(served)):
+                    break
             assert (served["review_id"] is not None) == (library["verdict"] == "review"), path
             assert _comparable(served) == _comparable(library), f"{path.relative_to(ROOT)} under policy {name}"
             compared += 1
