@@ -127,11 +127,10 @@ def building_from(*files: str | Path | None) -> Iterator[None]:
 
 
 def resolve_rule_path(path: str) -> Path:
-    """A path from a rule's params: absolute as given, else relative to the rule's file (or the overriding
-    policy's file, when only that folder has it).
+    """A path from a rule's params: absolute as given, else relative to the folder of the policy that
+    overrides the rule's params (when the file is there), else to the rule file's folder.
 
-    The overriding policy's folder is tried first, then the rule file's. Outside rule loading (a check built
-    by hand) relative paths resolve against the working directory.
+    Outside rule loading (a check built by hand) relative paths resolve against the working directory.
     """
     p = Path(path)
     if p.is_absolute():
