@@ -54,11 +54,54 @@ JSON_RULES_NEEDING_JSON = [
     "ellipsis-placeholder",
     "missing-value",
 ]
-WORDS = (
-    "the order ships from our warehouse within two business days and includes a printed manual "
-    "customers in the northern region reported that the battery lasts through a full working day "
-    "returns are accepted for thirty days when the packaging is intact and the receipt is included"
-).split()  # noqa: SIM905 - prose reads better than a word list
+WORDS = [
+    "the",
+    "order",
+    "ships",
+    "from",
+    "our",
+    "warehouse",
+    "within",
+    "two",
+    "business",
+    "days",
+    "and",
+    "includes",
+    "a",
+    "printed",
+    "manual",
+    "customers",
+    "in",
+    "the",
+    "northern",
+    "region",
+    "reported",
+    "that",
+    "the",
+    "battery",
+    "lasts",
+    "through",
+    "a",
+    "full",
+    "working",
+    "day",
+    "returns",
+    "are",
+    "accepted",
+    "for",
+    "thirty",
+    "days",
+    "when",
+    "the",
+    "packaging",
+    "is",
+    "intact",
+    "and",
+    "the",
+    "receipt",
+    "is",
+    "included",
+]
 
 
 def build_engine(with_pii: bool) -> Engine:
