@@ -90,11 +90,33 @@ def enhance(
     language: str,
     extra_context: Sequence[str] = (),
 ) -> list[RecognizerResult]:
-    """presidio's context boost over `results` (which index `text`); returns new result objects."""
+    """presidio's context boost over `results` (which index `text`); returns new result objects.
+
+    Results with no context word of their recognizer anywhere in the text before them cannot be
+    boosted (presidio matches context words as substrings of the preceding words), so only the
+    others go through the enhancer.
+    """
     if not results:
         return results
-    artifacts = _artifacts(text, results, language)
+    if extra_context:
+        todo, keep = results, []
+    else:
+        by_id = {r.id: r for r in recognizers}
+        todo, keep = [], []
+        for r in results:
+            rec = by_id.get((r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
+            (todo if rec is not None and _may_boost(text, r, rec) else keep).append(r)
+    if not todo:
+        return results
+    artifacts = _artifacts(text, todo, language)
     enhanced: list[RecognizerResult] = _ENHANCER.enhance_using_context(
-        text, results, artifacts, list(recognizers), list(extra_context) or None
+        text, todo, artifacts, list(recognizers), list(extra_context) or None
     )
-    return enhanced
+    return keep + enhanced
+
+
+def _may_boost(text: str, result: RecognizerResult, rec: EntityRecognizer) -> bool:
+    if not rec.context:
+        return False
+    before = text[max(0, result.start - _BEFORE_CHARS) : result.end].lower()
+    return any(word.lower() in before for word in rec.context)

@@ -21,6 +21,7 @@ from guardrails.checks._pii.recognizers import TRIGGER_PATTERNS, RecognizerSet, 
 # Entities whose checksum-validated matches (score 1.0) outrank any phone reading of the same digits:
 # the phone matcher is not run on digit runs they cover entirely.
 VALIDATED_OUTRANK_PHONE = ("CREDIT_CARD", "IBAN_CODE")
+_CHUNKS_WITH = {trigger: win.chunk_pattern(pattern) for trigger, pattern in TRIGGER_PATTERNS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ class DocScan:
     recognizers: RecognizerSet
     check_deadline: Callable[[], None] = lambda: None
     norm: Normalized = field(init=False)
-    _chunks: win.Chunks | None = field(default=None, init=False)
+    _margins: win.Margins | None = field(default=None, init=False)
     _compacts: dict[Trigger, win.Compact] = field(default_factory=dict, init=False)
     _raw: dict[tuple[str, frozenset[str]], list[RecognizerResult]] = field(default_factory=dict, init=False)
 
@@ -87,15 +88,15 @@ class DocScan:
         return self.norm.text
 
     @property
-    def chunks(self) -> win.Chunks:
-        if self._chunks is None:
-            self._chunks = win.Chunks(self.text)
-        return self._chunks
+    def margins(self) -> win.Margins:
+        if self._margins is None:
+            self._margins = win.Margins(self.text)
+        return self._margins
 
     def _compact(self, trigger: Trigger) -> win.Compact:
         if trigger not in self._compacts:
-            pattern = TRIGGER_PATTERNS[trigger]
-            self._compacts[trigger] = win.compact(self.text, win.trigger_windows(self.text, self.chunks, pattern))
+            found = win.trigger_windows(self.text, self.margins, _CHUNKS_WITH[trigger])
+            self._compacts[trigger] = win.compact(self.text, found)
         return self._compacts[trigger]
 
     def _run_on(self, rec: EntityRecognizer, compact: win.Compact) -> list[RecognizerResult]:
@@ -125,8 +126,8 @@ class DocScan:
         for m in win.PHONE_RUN.finditer(self.text):
             if any(s <= m.start() and m.end() <= e for s, e in covered):
                 continue
-            for region in win.phone_regions_for_run(m.group(), rec.supported_regions):
-                regions.setdefault(region, []).append(self.chunks.widen(m.start(), m.end(), left=0, right=win.MARGIN))
+            for region in win.phone_regions_for_run(m.group(), win.distinct_dialling_regions(tuple(rec.supported_regions))):
+                regions.setdefault(region, []).append(self.margins.phone_window(m.start(), m.end()))
         results: list[RecognizerResult] = []
         for region, found in regions.items():
             self.check_deadline()

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import PhoneMetadata
 
-_CHUNK = re.compile(r"\S+")
 # Newline, paragraph separator and ';' stop every presidio pattern and phonenumbers' candidates
 # (none of them allows a newline inside a match), and read as whitespace to look-arounds.
 SEPARATOR = "\n\u2029;\n"
@@ -53,28 +52,43 @@ class Compact:
         return w.start + start - base, w.start + end - base
 
 
-def chunk_spans(text: str) -> list[tuple[int, int]]:
-    return [m.span() for m in _CHUNK.finditer(text)]
+_RIGHT_MARGIN = re.compile(r"\S*(?:\s+\S+){0," + str(MARGIN) + "}")
+_CHUNK_REST = re.compile(r"\S*")
+_LEFT_MARGINS = {k: re.compile(r"\S*(?:\s+\S+){0," + str(k) + "}") for k in range(MARGIN + 1)}
 
 
-class Chunks:
-    """Whitespace-delimited chunks of a text, for widening spans to chunk boundaries."""
+class Margins:
+    """Chunk-aligned widening of spans, scanning forward in the text and backward in its reverse."""
 
     def __init__(self, text: str) -> None:
-        self.spans = chunk_spans(text)
-        self.starts = [s for s, _ in self.spans]
+        self.text = text
+        self._reversed: str | None = None
 
-    def index_at(self, offset: int) -> int:
-        return max(0, bisect.bisect_right(self.starts, offset) - 1)
+    @property
+    def reversed(self) -> str:
+        if self._reversed is None:
+            self._reversed = self.text[::-1]
+        return self._reversed
+
+    def right(self, end: int, chunks: int) -> int:
+        """End of the chunk containing `end`, then `chunks` more chunks."""
+        pattern = _RIGHT_MARGIN if chunks == MARGIN else _CHUNK_REST
+        m = pattern.match(self.text, end)
+        return m.end() if m else end
+
+    def left(self, start: int, chunks: int) -> int:
+        """Start of the chunk containing `start`, then `chunks` more chunks back."""
+        n = len(self.text)
+        m = _LEFT_MARGINS[chunks].match(self.reversed, n - start)
+        return n - m.end() if m else start
+
+    def phone_window(self, start: int, end: int) -> Window:
+        """A digit run with the chunk before it (brackets, '+'), its own chunk, and any extension."""
+        m = _PHONE_TAIL.match(self.text, end)
+        return Window(self.left(start, 1), m.end() if m else end)
 
     def widen(self, start: int, end: int, left: int, right: int) -> Window:
-        if not self.spans:
-            return Window(start, end)
-        i = self.index_at(start)
-        j = self.index_at(max(start, end - 1))
-        lo = self.spans[max(0, i - left)][0]
-        hi = self.spans[min(len(self.spans) - 1, j + right)][1]
-        return Window(min(lo, start), max(hi, end))
+        return Window(self.left(start, left), self.right(end, right))
 
 
 def merge(windows: Iterable[Window]) -> list[Window]:
@@ -88,14 +102,20 @@ def merge(windows: Iterable[Window]) -> list[Window]:
     return out
 
 
-def trigger_windows(text: str, chunks: Chunks, pattern: re.Pattern[str], margin: int = MARGIN) -> list[Window]:
-    """Windows around every chunk that contains `pattern`."""
+def chunk_pattern(trigger: re.Pattern[str]) -> re.Pattern[str]:
+    """Whole chunks containing `trigger`, found in one linear scan (lazy up to the first trigger)."""
+    return re.compile(r"(?<!\S)\S*?(?:" + trigger.pattern + r")\S*", trigger.flags)
+
+
+def trigger_windows(text: str, margins: Margins, chunks_with_trigger: re.Pattern[str]) -> list[Window]:
+    """Windows around every chunk matched by `chunks_with_trigger` (see chunk_pattern)."""
     found: list[Window] = []
-    for i, (s, e) in enumerate(chunks.spans):
-        if pattern.search(text, s, e):
-            lo = chunks.spans[max(0, i - margin)][0]
-            hi = chunks.spans[min(len(chunks.spans) - 1, i + margin)][1]
-            found.append(Window(lo, hi))
+    for m in chunks_with_trigger.finditer(text):
+        if found and m.start() <= found[-1].end:
+            # The previous window's right margin reaches this chunk: extend it by this chunk's margin.
+            found[-1] = Window(found[-1].start, margins.right(m.end(), MARGIN))
+        else:
+            found.append(margins.widen(m.start(), m.end(), MARGIN, MARGIN))
     return merge(found)
 
 
@@ -116,9 +136,13 @@ _PUNCT = re.escape(phonenumbers.phonenumberutil._VALID_PUNCTUATION)
 # A digit run as phonenumbers' matcher sees it: digits joined by its own valid punctuation (space,
 # dot, dash, slash, brackets, NBSP, zero-width...), after optional leading '+' or brackets.
 PHONE_RUN = re.compile(r"[+＋(\[（［]*\d(?:[" + _PUNCT + r"\t]*\d)*")
+# The rest of the run's chunk, then an extension the way phonenumbers' matcher reads one ("ext. 12").
+_PHONE_TAIL = re.compile(
+    r"\S*(?:(?:" + phonenumbers.phonenumberutil._EXTN_PATTERNS_FOR_MATCHING + r")\S*)?", re.IGNORECASE
+)
 _PLUS = re.compile(r"[+＋]")
-# An international dialling prefix (00 in most of the world, 011 in North America) opening a digit group.
-_IDD = re.compile(r"(?<!\d)0(?:0|11)")
+# What may be an international dialling prefix (00, 011, Israel's 012..., Brazil's 0012...) opening a group.
+_IDD = re.compile(r"(?<!\d)0[01]")
 
 
 @functools.cache
@@ -130,14 +154,79 @@ def min_national_length(region: str) -> int:
     return min(meta.general_desc.possible_length or (1,))
 
 
+_PLAIN_PREFIXES = re.compile(r"\d+(?:\|\d+)*")
+
+
+@functools.cache
+def max_written_length(region: str) -> int:
+    """Most digits a national number of `region` can be written with: its longest valid length plus
+    the longest national prefix (or carrier code) that parsing strips ("0", "1", GB's "180020"...)."""
+    meta = PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.general_desc is None:
+        return 10**6
+    prefix = meta.national_prefix_for_parsing or meta.national_prefix or ""
+    if _PLAIN_PREFIXES.fullmatch(prefix):
+        slack = max(len(p) for p in prefix.split("|"))
+    else:
+        slack = 6  # a pattern (carrier codes, BR): conservative
+    return max(meta.general_desc.possible_length or (10**6,)) + slack
+
+
+@functools.cache
+def min_international_digits() -> int:
+    """Fewest digits of any number written internationally: country code plus shortest valid length."""
+    best = 10**6
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        meta = PhoneMetadata.metadata_for_region(region)
+        if meta is None or meta.general_desc is None or not meta.general_desc.possible_length:
+            continue
+        best = min(best, len(str(meta.country_code)) + min(meta.general_desc.possible_length))
+    return best
+
+
+@functools.cache
+def distinct_dialling_regions(regions: tuple[str, ...]) -> tuple[str, ...]:
+    """One region per country calling code: CA parses and validates national numbers exactly as US
+    does (same code 1, same plan), so its matcher can only repeat US's matches."""
+    seen: set[int] = set()
+    out = []
+    for r in regions:
+        code = phonenumbers.country_code_for_region(r)
+        if code and code in seen:
+            continue
+        seen.add(code)
+        out.append(r)
+    return tuple(out)
+
+
+_DIGIT_GROUP = re.compile(r"\d+")
+
+
+def _group_sums(run: str) -> set[int]:
+    """Digit counts of every stretch of consecutive digit groups in the run."""
+    groups = [len(g) for g in _DIGIT_GROUP.findall(run)]
+    sums: set[int] = set()
+    for i in range(len(groups)):
+        total = 0
+        for g in groups[i:]:
+            total += g
+            sums.add(total)
+    return sums
+
+
 def phone_regions_for_run(run: str, regions: Sequence[str]) -> list[str]:
     """Regions whose matcher could report a number inside this run.
 
-    A national number of region R parses to at least `min_national_length(R)` digits, and needs no
-    more digits than the run has; a number written internationally ('+', or an IDD such as 00 or
-    011) is validated against its own country whatever the preferred region, so every region runs.
+    The matcher tries the whole run and the pieces it splits at separators, so every number it can
+    report is a stretch of consecutive digit groups. Written nationally for region R, that stretch
+    has between `min_national_length(R)` and `max_written_length(R)` digits. A number written
+    internationally ('+', or an IDD such as 00 or 011) is validated against its own country whatever
+    the preferred region, so every region runs when the run is long enough to hold one.
     """
     digits = sum(c.isdigit() for c in run)
     if _PLUS.search(run) or _IDD.search(run):
-        return list(regions)
-    return [r for r in regions if digits >= min_national_length(r)]
+        needed = min_international_digits() + (0 if _PLUS.search(run) else 2)
+        if digits >= needed:
+            return list(regions)
+    sums = _group_sums(run)
+    return [r for r in regions if any(min_national_length(r) <= s <= max_written_length(r) for s in sums)]
