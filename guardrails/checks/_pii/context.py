@@ -98,11 +98,12 @@ def enhance(
     """
     if not results:
         return results
+    keep: list[RecognizerResult] = []
     if extra_context:
-        todo, keep = results, []
+        todo = results
     else:
         by_id = {r.id: r for r in recognizers}
-        todo, keep = [], []
+        todo = []
         for r in results:
             rec = by_id.get((r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
             (todo if rec is not None and _may_boost(text, r, rec) else keep).append(r)

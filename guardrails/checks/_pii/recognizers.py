@@ -15,8 +15,8 @@ from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
 from guardrails.checks._pii.offline import OfflineEmailRecognizer
 
-# presidio logs every recognizer it loads at INFO; keep validation logs quiet.
-logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
+# presidio logs each recognizer it loads, and warns about each one another language lacks: keep quiet.
+logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
 
 
 class Trigger(StrEnum):
@@ -92,14 +92,15 @@ def _no_op_engine(language: str) -> NlpEngine:
 def recognizer_set(language: str) -> RecognizerSet:
     """presidio's predefined recognizers for `language` with the no_op NLP engine (no model, no network).
 
-    Languages presidio has no pattern recognizers for get the English set: e-mail, card, IBAN, IP
-    and phone patterns do not depend on the language, only their context words do.
+    Entities presidio has no recognizer for in that language (cards in Russian, say) get the English
+    one: e-mail, card, IBAN, IP and phone patterns do not depend on the language, only context words do.
     """
     registry = RecognizerRegistry(supported_languages=[language])
     registry.load_predefined_recognizers(languages=[language], nlp_engine=_no_op_engine(language))
     found = [r for r in registry.recognizers if r.supported_language == language]
-    if not found and language != "en":
-        return recognizer_set("en")
+    if language != "en":
+        covered = {e for r in found for e in r.supported_entities}
+        found += [r for r in recognizer_set("en").recognizers if not covered.intersection(r.supported_entities)]
     recognizers: list[EntityRecognizer] = []
     for rec in found:
         if isinstance(rec, EmailRecognizer) and not isinstance(rec, OfflineEmailRecognizer):

@@ -126,7 +126,9 @@ class DocScan:
         for m in win.PHONE_RUN.finditer(self.text):
             if any(s <= m.start() and m.end() <= e for s, e in covered):
                 continue
-            for region in win.phone_regions_for_run(m.group(), win.distinct_dialling_regions(tuple(rec.supported_regions))):
+            for region in win.phone_regions_for_run(
+                m.group(), win.distinct_dialling_regions(tuple(rec.supported_regions))
+            ):
                 regions.setdefault(region, []).append(self.margins.phone_window(m.start(), m.end()))
         results: list[RecognizerResult] = []
         for region, found in regions.items():

@@ -165,10 +165,8 @@ def max_written_length(region: str) -> int:
     if meta is None or meta.general_desc is None:
         return 10**6
     prefix = meta.national_prefix_for_parsing or meta.national_prefix or ""
-    if _PLAIN_PREFIXES.fullmatch(prefix):
-        slack = max(len(p) for p in prefix.split("|"))
-    else:
-        slack = 6  # a pattern (carrier codes, BR): conservative
+    # A pattern rather than plain alternatives (carrier codes, BR): assume up to 6 stripped digits.
+    slack = max(len(p) for p in prefix.split("|")) if _PLAIN_PREFIXES.fullmatch(prefix) else 6
     return max(meta.general_desc.possible_length or (10**6,)) + slack
 
 
