@@ -203,7 +203,7 @@ class PiiCheck(Check):
     def _candidates(self, doc: Document, ctx: RunContext) -> list[Candidate]:
         scan, rs = self._scan(doc, ctx)
         wanted = (self.entities | self.outranked_by) & rs.entities
-        found = scan.candidates(wanted, outranking=self.outranked_by, extra=self.custom, context=self.p.context)
+        found = scan.candidates(wanted, extra=self.custom, context=self.p.context)
         if self.ner is not None:
             ner = self.ner
             key = f"pii-ner:{self.p.spacy_model}:{ner.language}"

@@ -303,7 +303,7 @@ def test_windowed_results_equal_full_text_results(parts: list[tuple[str, str]]) 
     for rec in rs.recognizers:
         full = {(r.start, r.end, r.entity_type, round(r.score, 4)) for r in analyze(rec, scan.text)}
         windowed = {(r.start, r.end, r.entity_type, round(r.score, 4)) for r in scan.raw(rec)}
-        assert windowed == full, type(rec).__name__
+        assert windowed == full, (type(rec).__name__, text)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

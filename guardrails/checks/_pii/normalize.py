@@ -56,43 +56,52 @@ _INVISIBLE_CLASS = "".join(sorted(_INVISIBLE))
 _SUSPECT = re.compile(
     f"[{_INVISIBLE_CLASS}]|[A-Za-z0-9@][^\\s]*[{_HOMOGLYPH_CHARS}]|[{_HOMOGLYPH_CHARS}][^\\s]*[A-Za-z0-9@]"
 )
-_CHUNK = re.compile(r"\S+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _MIXED = re.compile(r"[A-Za-z0-9@]")
+_CHUNK_REST = re.compile(r"\S*")
 
 
-def _fold_chunk(chunk: str, base: int, out: list[str], origin: list[int]) -> None:
-    mixed = _MIXED.search(chunk) is not None
-    for i, ch in enumerate(chunk):
-        if ch.isascii():
-            folded = ch
-        elif ch in _INVISIBLE:
+def _fold_segment(segment: str, mixed: bool) -> list[str]:
+    """Folded form of each character of a non-ASCII segment ("" for invisible ones)."""
+    out = []
+    for ch in segment:
+        if ch in _INVISIBLE:
+            out.append("")
             continue
-        else:
-            folded = unicodedata.normalize("NFKC", ch)
-            if mixed:
-                folded = folded.translate(_HOMOGLYPHS)
-        out.append(folded)
-        origin.extend([base + i] * len(folded))
+        folded = unicodedata.normalize("NFKC", ch)
+        out.append(folded.translate(_HOMOGLYPHS) if mixed else folded)
+    return out
 
 
 def normalize(text: str) -> Normalized:
-    """Fold the text when it hides something; the common case (ASCII, or clean Unicode) costs one scan."""
+    """Fold the text when it hides something; the common case (ASCII, or clean Unicode) costs one scan.
+
+    Only non-ASCII segments are visited; homoglyphs are folded only inside a chunk that also holds
+    ASCII letters, digits or '@' (a Russian word stays Russian, "jоhn@exаmple.com" does not).
+    """
     if text.isascii() or (unicodedata.is_normalized("NFKC", text) and not _SUSPECT.search(text)):
         return Normalized(text, None, len(text))
-    out: list[str] = []
+    reversed_text: str | None = None
+    parts: list[str] = []
     origin: list[int] = []
     pos = 0
-    for m in _CHUNK.finditer(text):
-        for i in range(pos, m.start()):  # whitespace between chunks, NFKC-folded too
-            folded = unicodedata.normalize("NFKC", text[i]) if not text[i].isascii() else text[i]
-            out.append(folded)
+    n = len(text)
+    for m in _NON_ASCII.finditer(text):
+        start, end = m.span()
+        parts.append(text[pos:start])
+        origin.extend(range(pos, start))
+        if reversed_text is None:
+            reversed_text = text[::-1]
+        left = n - _CHUNK_REST.match(reversed_text, n - start).end()  # type: ignore[union-attr]
+        right = _CHUNK_REST.match(text, end).end()  # type: ignore[union-attr]
+        mixed = _MIXED.search(text, left, start) is not None or _MIXED.search(text, end, right) is not None
+        for i, folded in enumerate(_fold_segment(m.group(), mixed), start):
+            parts.append(folded)
             origin.extend([i] * len(folded))
-        _fold_chunk(m.group(), m.start(), out, origin)
-        pos = m.end()
-    for i in range(pos, len(text)):
-        out.append(text[i])
-        origin.append(i)
-    folded_text = "".join(out)
+        pos = end
+    parts.append(text[pos:])
+    origin.extend(range(pos, n))
+    folded_text = "".join(parts)
     if folded_text == text:
-        return Normalized(text, None, len(text))
-    return Normalized(folded_text, tuple(origin), len(text))
+        return Normalized(text, None, n)
+    return Normalized(folded_text, tuple(origin), n)

@@ -22,7 +22,8 @@ logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
 class Trigger(StrEnum):
     """What a whitespace-delimited chunk must contain for a recognizer of this group to match in it."""
 
-    DIGIT = "digit"  # every pattern of these recognizers needs a digit
+    DIGIT = "digit"  # every pattern of these recognizers needs a digit, and stays inside digit chunks
+    DIGIT_WIDE = "digit-wide"  # IBAN: needs a digit, but may span letter-only groups ("GB82 WEST 1234 ...")
     AT = "at"  # e-mail
     DOT = "dot"  # URL: a dot followed by a TLD letter
     HEXSEP = "hexsep"  # MAC, UUID, IPv6: hex groups joined by ':', '-' or '.'
@@ -32,10 +33,17 @@ class Trigger(StrEnum):
 
 TRIGGER_PATTERNS: dict[Trigger, re.Pattern[str]] = {
     Trigger.DIGIT: re.compile(r"\d"),
+    Trigger.DIGIT_WIDE: re.compile(r"\d"),
     Trigger.AT: re.compile(r"@"),
     Trigger.DOT: re.compile(r"\.[^\W\d_]"),
-    Trigger.HEXSEP: re.compile(r"[0-9A-Fa-f]?[:\-.][0-9A-Fa-f:]"),
+    # MAC "00:1a:2b..." / "001a.2b3c.4d5e", UUID "8 hex-", IPv6 "::" or "hex:hex": each form has one of these.
+    Trigger.HEXSEP: re.compile(
+        r"[0-9A-Fa-f]{2}[:\-][0-9A-Fa-f]{2}[:\-]|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}|[0-9A-Fa-f]{8}-|::|[0-9A-Fa-f]:[0-9A-Fa-f]"
+    ),
 }
+
+# Chunks of context each side of a trigger chunk that a match may also cover.
+TRIGGER_MARGINS: dict[Trigger, int] = {Trigger.DIGIT_WIDE: 2}
 
 # Checked against presidio 2.2's patterns: every alternative of these recognizers contains the
 # trigger (the eval script re-checks windowed results against full-text results on every run).
@@ -49,7 +57,7 @@ _GROUPS: dict[str, tuple[Trigger, ...]] = {
     "NhsRecognizer": (Trigger.DIGIT,),
     "CryptoRecognizer": (Trigger.DIGIT,),
     "DateRecognizer": (Trigger.DIGIT,),
-    "IbanRecognizer": (Trigger.DIGIT,),
+    "IbanRecognizer": (Trigger.DIGIT_WIDE,),
     "MedicalLicenseRecognizer": (Trigger.DIGIT,),
     "IpRecognizer": (Trigger.DIGIT, Trigger.HEXSEP),
     "MacAddressRecognizer": (Trigger.DIGIT, Trigger.HEXSEP),

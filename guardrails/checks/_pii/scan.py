@@ -7,7 +7,7 @@ so ten PII rules cost one scan. Offsets come back in the original text's coordin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
@@ -16,7 +16,7 @@ from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 from guardrails.checks._pii import windows as win
 from guardrails.checks._pii.context import enhance
 from guardrails.checks._pii.normalize import Normalized, normalize
-from guardrails.checks._pii.recognizers import TRIGGER_PATTERNS, RecognizerSet, Trigger, analyze
+from guardrails.checks._pii.recognizers import TRIGGER_MARGINS, TRIGGER_PATTERNS, RecognizerSet, Trigger, analyze
 
 # Entities whose checksum-validated matches (score 1.0) outrank any phone reading of the same digits:
 # the phone matcher is not run on digit runs they cover entirely.
@@ -78,6 +78,7 @@ class DocScan:
     _margins: win.Margins | None = field(default=None, init=False)
     _compacts: dict[Trigger, win.Compact] = field(default_factory=dict, init=False)
     _raw: dict[tuple[str, frozenset[str]], list[RecognizerResult]] = field(default_factory=dict, init=False)
+    _enhanced: dict[str, list[Candidate]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.norm = normalize(self.original)
@@ -95,7 +96,8 @@ class DocScan:
 
     def _compact(self, trigger: Trigger) -> win.Compact:
         if trigger not in self._compacts:
-            found = win.trigger_windows(self.text, self.margins, _CHUNKS_WITH[trigger])
+            margin = TRIGGER_MARGINS.get(trigger, 0)
+            found = win.trigger_windows(self.text, self.margins, _CHUNKS_WITH[trigger], margin)
             self._compacts[trigger] = win.compact(self.text, found)
         return self._compacts[trigger]
 
@@ -161,23 +163,26 @@ class DocScan:
         self,
         entities: frozenset[str],
         *,
-        outranking: Iterable[str] = (),
         extra: Sequence[EntityRecognizer] = (),
         context: Sequence[str] = (),
     ) -> list[Candidate]:
         """Results of every recognizer for `entities` (plus `extra` ones run on the full text), boosted
-        by context words, in original offsets. `outranking`: validated entities that let the phone
-        matcher skip the digit runs they cover."""
-        validated = frozenset(outranking) & frozenset(VALIDATED_OUTRANK_PHONE)
-        recs = self.recognizers.for_entities(entities)
-        results: list[RecognizerResult] = []
-        for rec in recs:
-            results.extend(r for r in self.raw(rec, validated) if r.entity_type in entities)
+        by context words, in original offsets. Built-in recognizers' candidates are memoised, so every
+        PII rule of a validation shares them. The phone matcher skips digit runs that are entirely a
+        checksum-valid card number or IBAN (score 1.0, which no phone reading can beat)."""
+        out: list[Candidate] = []
+        for rec in self.recognizers.for_entities(entities):
+            key = rec.id if not context else f"{rec.id}\x1f{'|'.join(context)}"
+            if key not in self._enhanced:
+                raw = self.raw(rec, frozenset(VALIDATED_OUTRANK_PHONE))
+                boosted = enhance(self.text, raw, [rec], self.recognizers.language, context)
+                self._enhanced[key] = [candidate_from(r, self.norm) for r in boosted]
+            out.extend(c for c in self._enhanced[key] if c.entity in entities)
         for rec in extra:
             self.check_deadline()
-            results.extend(analyze(rec, self.text))
-        boosted = enhance(self.text, results, [*recs, *extra], self.recognizers.language, context)
-        return [candidate_from(r, self.norm) for r in boosted]
+            boosted = enhance(self.text, analyze(rec, self.text), [rec], self.recognizers.language, context)
+            out.extend(candidate_from(r, self.norm) for r in boosted)
+        return out
 
 
 _SINGLE: dict[tuple[str, str], PhoneRecognizer] = {}

@@ -52,9 +52,7 @@ class Compact:
         return w.start + start - base, w.start + end - base
 
 
-_RIGHT_MARGIN = re.compile(r"\S*(?:\s+\S+){0," + str(MARGIN) + "}")
-_CHUNK_REST = re.compile(r"\S*")
-_LEFT_MARGINS = {k: re.compile(r"\S*(?:\s+\S+){0," + str(k) + "}") for k in range(MARGIN + 1)}
+_MARGINS = {k: re.compile(r"\S*(?:\s+\S+){0," + str(k) + "}") for k in range(MARGIN + 1)}
 
 
 class Margins:
@@ -72,20 +70,19 @@ class Margins:
 
     def right(self, end: int, chunks: int) -> int:
         """End of the chunk containing `end`, then `chunks` more chunks."""
-        pattern = _RIGHT_MARGIN if chunks == MARGIN else _CHUNK_REST
-        m = pattern.match(self.text, end)
+        m = _MARGINS[chunks].match(self.text, end)
         return m.end() if m else end
 
     def left(self, start: int, chunks: int) -> int:
         """Start of the chunk containing `start`, then `chunks` more chunks back."""
         n = len(self.text)
-        m = _LEFT_MARGINS[chunks].match(self.reversed, n - start)
+        m = _MARGINS[chunks].match(self.reversed, n - start)
         return n - m.end() if m else start
 
     def phone_window(self, start: int, end: int) -> Window:
-        """A digit run with the chunk before it (brackets, '+'), its own chunk, and any extension."""
+        """A digit run with two chunks before it (leads, a number it may extend), its chunk and extension."""
         m = _PHONE_TAIL.match(self.text, end)
-        return Window(self.left(start, 1), m.end() if m else end)
+        return Window(self.left(start, MARGIN), m.end() if m else end)
 
     def widen(self, start: int, end: int, left: int, right: int) -> Window:
         return Window(self.left(start, left), self.right(end, right))
@@ -107,15 +104,16 @@ def chunk_pattern(trigger: re.Pattern[str]) -> re.Pattern[str]:
     return re.compile(r"(?<!\S)\S*?(?:" + trigger.pattern + r")\S*", trigger.flags)
 
 
-def trigger_windows(text: str, margins: Margins, chunks_with_trigger: re.Pattern[str]) -> list[Window]:
-    """Windows around every chunk matched by `chunks_with_trigger` (see chunk_pattern)."""
+def trigger_windows(text: str, margins: Margins, chunks_with_trigger: re.Pattern[str], margin: int = 0) -> list[Window]:
+    """Windows over runs of consecutive chunks matched by `chunks_with_trigger` (see chunk_pattern),
+    widened by `margin` chunks each side. Consecutive chunks share a window, so a match spanning
+    "4111 1111 1111 1111" is never cut."""
     found: list[Window] = []
     for m in chunks_with_trigger.finditer(text):
-        if found and m.start() <= found[-1].end:
-            # The previous window's right margin reaches this chunk: extend it by this chunk's margin.
-            found[-1] = Window(found[-1].start, margins.right(m.end(), MARGIN))
+        if found and (m.start() <= found[-1].end or text[found[-1].end : m.start()].isspace()):
+            found[-1] = Window(found[-1].start, margins.right(m.end(), margin) if margin else m.end())
         else:
-            found.append(margins.widen(m.start(), m.end(), MARGIN, MARGIN))
+            found.append(margins.widen(m.start(), m.end(), margin, margin) if margin else Window(m.start(), m.end()))
     return merge(found)
 
 
@@ -136,10 +134,8 @@ _PUNCT = re.escape(phonenumbers.phonenumberutil._VALID_PUNCTUATION)
 # A digit run as phonenumbers' matcher sees it: digits joined by its own valid punctuation (space,
 # dot, dash, slash, brackets, NBSP, zero-width...), after optional leading '+' or brackets.
 PHONE_RUN = re.compile(r"[+＋(\[（［]*\d(?:[" + _PUNCT + r"\t]*\d)*")
-# The rest of the run's chunk, then an extension the way phonenumbers' matcher reads one ("ext. 12").
-_PHONE_TAIL = re.compile(
-    r"\S*(?:(?:" + phonenumbers.phonenumberutil._EXTN_PATTERNS_FOR_MATCHING + r")\S*)?", re.IGNORECASE
-)
+# An extension the way phonenumbers' matcher reads one ("ext. 12"), then the rest of the chunk.
+_PHONE_TAIL = re.compile(r"(?:" + phonenumbers.phonenumberutil._EXTN_PATTERNS_FOR_MATCHING + r")?\S*", re.IGNORECASE)
 _PLUS = re.compile(r"[+＋]")
 # What may be an international dialling prefix (00, 011, Israel's 012..., Brazil's 0012...) opening a group.
 _IDD = re.compile(r"(?<!\d)0[01]")
