@@ -32,13 +32,15 @@ class Trigger(StrEnum):
 
 
 TRIGGER_PATTERNS: dict[Trigger, re.Pattern[str]] = {
-    Trigger.DIGIT: re.compile(r"\d"),
-    Trigger.DIGIT_WIDE: re.compile(r"\d"),
-    Trigger.AT: re.compile(r"@"),
+    Trigger.DIGIT: re.compile(r"\d+"),
+    Trigger.DIGIT_WIDE: re.compile(r"\d+"),
+    Trigger.AT: re.compile(r"@+"),
     Trigger.DOT: re.compile(r"\.[^\W\d_]"),
-    # MAC "00:1a:2b..." / "001a.2b3c.4d5e", UUID "8 hex-", IPv6 "::" or "hex:hex": each form has one of these.
+    # MAC "00:1a:2b..." / "001a.2b3c.4d5e", UUID "8 hex-", IPv6 "::" or "hex:hex": every form has one of
+    # these around a separator. Written separator-first so the scan jumps from ':', '-', '.' to the next.
     Trigger.HEXSEP: re.compile(
-        r"[0-9A-Fa-f]{2}[:\-][0-9A-Fa-f]{2}[:\-]|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}|[0-9A-Fa-f]{8}-|::|[0-9A-Fa-f]:[0-9A-Fa-f]"
+        r"[:\-.](?:(?<=[0-9A-Fa-f]{2}[:\-])(?=[0-9A-Fa-f]{2}[:\-])|(?<=[0-9A-Fa-f]{4}\.)(?=[0-9A-Fa-f]{4})"
+        r"|(?<=[0-9A-Fa-f]{8}-)|(?<=:)(?=:)|(?<=::)|(?<=[0-9A-Fa-f]:)(?=[0-9A-Fa-f]))"
     ),
 }
 

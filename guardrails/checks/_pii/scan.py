@@ -21,7 +21,6 @@ from guardrails.checks._pii.recognizers import TRIGGER_MARGINS, TRIGGER_PATTERNS
 # Entities whose checksum-validated matches (score 1.0) outrank any phone reading of the same digits:
 # the phone matcher is not run on digit runs they cover entirely.
 VALIDATED_OUTRANK_PHONE = ("CREDIT_CARD", "IBAN_CODE")
-_CHUNKS_WITH = {trigger: win.chunk_pattern(pattern) for trigger, pattern in TRIGGER_PATTERNS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +96,7 @@ class DocScan:
     def _compact(self, trigger: Trigger) -> win.Compact:
         if trigger not in self._compacts:
             margin = TRIGGER_MARGINS.get(trigger, 0)
-            found = win.trigger_windows(self.text, self.margins, _CHUNKS_WITH[trigger], margin)
+            found = win.trigger_windows(self.text, self.margins, TRIGGER_PATTERNS[trigger], margin)
             self._compacts[trigger] = win.compact(self.text, found)
         return self._compacts[trigger]
 
@@ -125,12 +124,15 @@ class DocScan:
     def _phone(self, rec: PhoneRecognizer, outranking: frozenset[str]) -> list[RecognizerResult]:
         covered = self._validated_spans(outranking)
         regions: dict[str, list[win.Window]] = {}
-        for m in win.PHONE_RUN.finditer(self.text):
-            if any(s <= m.start() and m.end() <= e for s, e in covered):
+        distinct = win.distinct_dialling_regions(tuple(rec.supported_regions))
+        for m in win.phone_runs(distinct).finditer(self.text):
+            if covered and any(s <= m.start() and m.end() <= e for s, e in covered):
                 continue
-            for region in win.phone_regions_for_run(
-                m.group(), win.distinct_dialling_regions(tuple(rec.supported_regions))
-            ):
+            run = m.group()
+            short = run.isdigit() and len(run) <= win.SHORT_GROUP
+            for region in win.phone_regions_for_run(run, distinct):
+                if short and not win.single_group_is_valid(run, region):
+                    continue
                 regions.setdefault(region, []).append(self.margins.phone_window(m.start(), m.end()))
         results: list[RecognizerResult] = []
         for region, found in regions.items():

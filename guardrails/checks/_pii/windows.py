@@ -99,21 +99,21 @@ def merge(windows: Iterable[Window]) -> list[Window]:
     return out
 
 
-def chunk_pattern(trigger: re.Pattern[str]) -> re.Pattern[str]:
-    """Whole chunks containing `trigger`, found in one linear scan (lazy up to the first trigger)."""
-    return re.compile(r"(?<!\S)\S*?(?:" + trigger.pattern + r")\S*", trigger.flags)
-
-
-def trigger_windows(text: str, margins: Margins, chunks_with_trigger: re.Pattern[str], margin: int = 0) -> list[Window]:
-    """Windows over runs of consecutive chunks matched by `chunks_with_trigger` (see chunk_pattern),
-    widened by `margin` chunks each side. Consecutive chunks share a window, so a match spanning
-    "4111 1111 1111 1111" is never cut."""
+def trigger_windows(text: str, margins: Margins, trigger: re.Pattern[str], margin: int = 0) -> list[Window]:
+    """Windows over runs of consecutive chunks that contain `trigger`, widened by `margin` chunks each
+    side. Consecutive chunks share a window, so a match spanning "4111 1111 1111 1111" is never cut.
+    The trigger is found by one C-level scan; Python only visits chunks that contain it."""
     found: list[Window] = []
-    for m in chunks_with_trigger.finditer(text):
-        if found and (m.start() <= found[-1].end or text[found[-1].end : m.start()].isspace()):
-            found[-1] = Window(found[-1].start, margins.right(m.end(), margin) if margin else m.end())
+    covered = -1
+    for m in trigger.finditer(text):
+        if m.start() < covered:
+            continue  # inside a chunk already taken
+        start, end = margins.left(m.start(), 0), margins.right(m.end(), 0)
+        covered = end
+        if found and (start <= found[-1].end or text[found[-1].end : start].isspace()):
+            found[-1] = Window(found[-1].start, margins.right(end, margin) if margin else end)
         else:
-            found.append(margins.widen(m.start(), m.end(), margin, margin) if margin else Window(m.start(), m.end()))
+            found.append(margins.widen(start, end, margin, margin) if margin else Window(start, end))
     return merge(found)
 
 
@@ -134,6 +134,16 @@ _PUNCT = re.escape(phonenumbers.phonenumberutil._VALID_PUNCTUATION)
 # A digit run as phonenumbers' matcher sees it: digits joined by its own valid punctuation (space,
 # dot, dash, slash, brackets, NBSP, zero-width...), after optional leading '+' or brackets.
 PHONE_RUN = re.compile(r"[+＋(\[（［]*\d(?:[" + _PUNCT + r"\t]*\d)*")
+
+
+@functools.cache
+def phone_runs(regions: tuple[str, ...]) -> re.Pattern[str]:
+    """PHONE_RUN restricted to runs with enough digits for any number of these regions (national, or
+    international), so the many short runs of prose ("1.", "10") never reach Python."""
+    fewest = min([min_international_digits(), *(min_national_length(r) for r in regions)])
+    return re.compile(r"[+＋(\[（［]*\d(?:[" + _PUNCT + r"\t]*\d){" + str(max(0, fewest - 1)) + ",}")
+
+
 # An extension the way phonenumbers' matcher reads one ("ext. 12"), then the rest of the chunk.
 _PHONE_TAIL = re.compile(r"(?:" + phonenumbers.phonenumberutil._EXTN_PATTERNS_FOR_MATCHING + r")?\S*", re.IGNORECASE)
 _PLUS = re.compile(r"[+＋]")
@@ -194,6 +204,18 @@ def distinct_dialling_regions(regions: tuple[str, ...]) -> tuple[str, ...]:
 
 
 _DIGIT_GROUP = re.compile(r"\d+")
+SHORT_GROUP = 8
+
+
+@functools.lru_cache(maxsize=65_536)
+def single_group_is_valid(group: str, region: str) -> bool:
+    """For a run that is one bare digit group, the matcher's only candidate is the group itself, and it
+    reports it exactly when phonenumbers parses it as a valid number of the region. Years, zip codes
+    and counts repeat across outputs, so the answer is cached (short groups only)."""
+    try:
+        return bool(phonenumbers.is_valid_number(phonenumbers.parse(group, region)))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def _group_sums(run: str) -> set[int]:
