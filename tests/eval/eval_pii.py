@@ -173,9 +173,8 @@ def micro(counts: dict[str, Counts], labels: Iterable[str]) -> Counts:
 def print_table(name: str, base: dict[str, Counts], ours: dict[str, Counts]) -> None:
     labels = sorted(set(base) | set(ours))
     print(f"\n## {name}: span P/R/F1 per entity type (dev)")
-    print(
-        f"{'type':20s} {'gold':>5s} | {'presidio exact P/R/F1':>22s} {'overlap P/R/F1':>17s} | {'pii exact P/R/F1':>22s} {'overlap P/R/F1':>17s}"
-    )
+    head = ["presidio exact P/R/F1", "overlap P/R/F1", "pii exact P/R/F1", "overlap P/R/F1"]
+    print(f"{'type':20s} {'gold':>5s} | {head[0]:>22s} {head[1]:>17s} | {head[2]:>22s} {head[3]:>17s}")
     hard = [lb for lb in labels if lb not in NEEDS_NER]
     for label in [*hard, "micro(hard ids)"]:
         b = micro(base, HARD) if label.startswith("micro") else base.get(label, Counts())
@@ -187,8 +186,9 @@ def print_table(name: str, base: dict[str, Counts], ours: dict[str, Counts]) -> 
             for overlap in (False, True):
                 p, r, f = c.prf(overlap)
                 cells.append(f"{p:.2f}/{r:.2f}/{f:.2f}")
+        gold = max(b.n_gold, o.n_gold)
         print(
-            f"{label:20s} {max(b.n_gold, o.n_gold):5d} | {cells[0]:>22s} {cells[1]:>17s} | {cells[2]:>22s} {cells[3]:>17s}"
+            f"{label:20s} {gold:5d} | {cells[0]:>22s} {cells[1]:>17s} | {cells[2]:>22s} {cells[3]:>17s}"
             f"   (pred {b.n_pred} vs {o.n_pred})"
         )
     ner = [lb for lb in labels if lb in NEEDS_NER]

@@ -136,12 +136,15 @@ _PUNCT = re.escape(phonenumbers.phonenumberutil._VALID_PUNCTUATION)
 PHONE_RUN = re.compile(r"[+＋(\[（［]*\d(?:[" + _PUNCT + r"\t]*\d)*")
 
 
+# phonenumbers' own candidate pattern: the matcher parses exactly the stretches this finds (and pieces
+# of them), and looks only one character beyond each side (a Latin letter or '%' there rejects it).
+PHONE_CANDIDATE: re.Pattern[str] = phonenumbers.phonenumbermatcher._PATTERN
+
+
 @functools.cache
-def phone_runs(regions: tuple[str, ...]) -> re.Pattern[str]:
-    """PHONE_RUN restricted to runs with enough digits for any number of these regions (national, or
-    international), so the many short runs of prose ("1.", "10") never reach Python."""
-    fewest = min([min_international_digits(), *(min_national_length(r) for r in regions)])
-    return re.compile(r"[+＋(\[（［]*\d(?:[" + _PUNCT + r"\t]*\d){" + str(max(0, fewest - 1)) + ",}")
+def fewest_phone_digits(regions: tuple[str, ...]) -> int:
+    """Fewest digits any valid number of these regions has, national or international."""
+    return min([min_international_digits(), *(min_national_length(r) for r in regions)])
 
 
 # An extension the way phonenumbers' matcher reads one ("ext. 12"), then the rest of the chunk.
