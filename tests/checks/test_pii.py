@@ -289,6 +289,7 @@ _FRAGMENTS = st.sampled_from(
         "2001:db8::1", "00:1A:2B:3C:4D:5E", "04/23/1981", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT",
         "https://example.com/x", "ext. 12", "call", "card", "ssn", "the", "-", "+", "(", ")", "x",
         "1", "12", "2019", "56139", "0049 30 1234567", "D1234567", "né", "ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ",
+        "1992-11-12 07:04:41", "GB82 WEST 1234 5698 7654 32", "x\t030 12345678",
     ]
 )  # fmt: skip
 _GLUE = st.sampled_from([" ", "  ", "\n", ", ", "-", "", "\t", ". "])

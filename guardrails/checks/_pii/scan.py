@@ -137,7 +137,7 @@ class DocScan:
             for region in win.phone_regions_for_run(run, distinct):
                 if short and not win.single_group_is_valid(run, region):
                     continue
-                regions.setdefault(region, []).append(win.Window(max(0, m.start() - 1), min(n, m.end() + 1)))
+                regions.setdefault(region, []).append(win.Window(max(0, m.start() - 1), min(n, m.end() + 3)))
         results: list[RecognizerResult] = []
         for region, found in regions.items():
             self.check_deadline()

@@ -137,7 +137,8 @@ PHONE_RUN = re.compile(r"[+＋(\[（［]*\d(?:[" + _PUNCT + r"\t]*\d)*")
 
 
 # phonenumbers' own candidate pattern: the matcher parses exactly the stretches this finds (and pieces
-# of them), and looks only one character beyond each side (a Latin letter or '%' there rejects it).
+# of them), and looks one character before (a Latin letter or '%' rejects it) and at most three after
+# (one character likewise, or ":ss" of a time stamp). Three more digits can never be a valid number.
 PHONE_CANDIDATE: re.Pattern[str] = phonenumbers.phonenumbermatcher._PATTERN
 
 
