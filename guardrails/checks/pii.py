@@ -12,20 +12,24 @@ import hashlib
 import os
 import re
 from collections.abc import Iterator, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import regex
-from presidio_analyzer import Pattern, PatternRecognizer
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from guardrails.checks._pii.mask import shape
-from guardrails.checks._pii.ner import NER_ENTITIES, NerTier, load_ner
-from guardrails.checks._pii.recognizers import RecognizerSet, recognizer_set
 from guardrails.checks._pii.redact import Mode, Pseudonyms, canonical, keyed_hash, mask
-from guardrails.checks._pii.scan import Candidate, DocScan, candidate_from
 from guardrails.checks.base import Check, CheckParams, Hit, RunContext
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix
+
+if TYPE_CHECKING:
+    from presidio_analyzer import EntityRecognizer
+
+    from guardrails.checks._pii.backend import Backend
+    from guardrails.checks._pii.ner import NerTier
+    from guardrails.checks._pii.recognizers import RecognizerSet
+    from guardrails.checks._pii.scan import Candidate, DocScan
 
 _ENTITY_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 # A candidate of another entity outranks an overlapping one only when it is at least this sure.
@@ -126,12 +130,13 @@ class PiiCheck(Check):
     def __init__(self, params: PiiParams) -> None:
         super().__init__(params)
         self.p = params
+        self.b = _backend()
         language = params.language or "en"
-        base = recognizer_set(language)
-        self.ner: NerTier | None = load_ner(params.spacy_model, language) if params.spacy_model else None
+        base = self.b.recognizers(language)
+        self.ner: NerTier | None = self.b.ner(params.spacy_model, language) if params.spacy_model else None
         self.custom = self._custom_recognizers(language)
         custom_entities = {r.supported_entities[0] for r in self.custom}
-        known = base.entities | custom_entities | (NER_ENTITIES if self.ner else frozenset())
+        known = base.entities | custom_entities | (self.b.ner_entities if self.ner else frozenset())
         self.entities = frozenset(params.entities) if params.entities else base.entities | custom_entities
         self._require_known(self.entities, known, "params.entities")
         self._require_known(frozenset(params.thresholds), known, "params.thresholds")
@@ -143,8 +148,8 @@ class PiiCheck(Check):
 
     # -- setup --------------------------------------------------------------------------------------
 
-    def _custom_recognizers(self, language: str) -> list[PatternRecognizer]:
-        out: list[PatternRecognizer] = []
+    def _custom_recognizers(self, language: str) -> list[EntityRecognizer]:
+        out: list[EntityRecognizer] = []
         specs = list(self.p.recognizers)
         specs += [CustomRecognizer(entity=e, deny_list=terms) for e, terms in self.p.deny_list.items()]
         for i, spec in enumerate(specs):
@@ -154,24 +159,22 @@ class PiiCheck(Check):
                 except regex.error as exc:
                     raise ValueError(f"key 'params.recognizers[{i}].patterns': {pat.name!r} is invalid: {exc}") from exc
             out.append(
-                PatternRecognizer(
-                    supported_entity=spec.entity,
-                    name=f"custom:{spec.entity}",
-                    supported_language=language,
-                    patterns=[Pattern(p.name, p.regex, p.score) for p in spec.patterns] or None,  # type: ignore[arg-type]
-                    deny_list=spec.deny_list or None,  # type: ignore[arg-type]
+                self.b.custom_recognizer(
+                    spec.entity,
+                    language,
+                    patterns=[(p.name, p.regex, p.score) for p in spec.patterns],
+                    deny_list=spec.deny_list,
                     deny_list_score=spec.deny_list_score,
-                    context=spec.context or None,  # type: ignore[arg-type]
+                    context=spec.context,
                 )
             )
         return out
 
-    @staticmethod
-    def _require_known(entities: frozenset[str], known: frozenset[str], key: str) -> None:
+    def _require_known(self, entities: frozenset[str], known: frozenset[str], key: str) -> None:
         unknown = sorted(entities - known)
         if unknown:
             hint = ""
-            if unknown and set(unknown) & NER_ENTITIES:
+            if set(unknown) & self.b.ner_entities:
                 hint = " (PERSON, LOCATION, ... need params.spacy_model: the pattern tier cannot find them)"
             raise ValueError(f"key {key!r}: unknown entity type(s) {unknown}{hint}; known: {', '.join(sorted(known))}")
 
@@ -195,8 +198,8 @@ class PiiCheck(Check):
     # -- run ----------------------------------------------------------------------------------------
 
     def _scan(self, doc: Document, ctx: RunContext) -> tuple[DocScan, RecognizerSet]:
-        rs = recognizer_set(self.p.language or ctx.context.language or "en")
-        scan = doc.view(f"pii-scan:{rs.language}", lambda d: DocScan(d.text, rs))
+        rs = self.b.recognizers(self.p.language or ctx.context.language or "en")
+        scan = doc.view(f"pii-scan:{rs.language}", lambda d: self.b.scan(d.text, rs))
         scan.check_deadline = ctx.deadline.check
         return scan, rs
 
@@ -207,8 +210,8 @@ class PiiCheck(Check):
         if self.ner is not None:
             ner = self.ner
             key = f"pii-ner:{self.p.spacy_model}:{ner.language}"
-            results = doc.view(key, lambda d: ner.analyze(scan.text, NER_ENTITIES))
-            found += [candidate_from(r, scan.norm) for r in results if r.entity_type in self.entities]
+            results = doc.view(key, lambda d: ner.analyze(scan.text, self.b.ner_entities))
+            found += [self.b.candidate(r, scan.norm) for r in results if r.entity_type in self.entities]
         return found
 
     def _allowed(self, value: str) -> bool:
@@ -275,6 +278,17 @@ class PiiCheck(Check):
                     safe=True,
                 ),
             )
+
+
+def _backend() -> Backend:
+    """presidio, imported when a PII rule is built: without the `pii` extra this is a load error."""
+    try:
+        from guardrails.checks._pii.backend import Backend
+    except ModuleNotFoundError as exc:
+        raise ValueError(
+            f"the pii check needs presidio-analyzer ({exc.name!r} is not installed): pip install 'outguard[pii]'"
+        ) from exc
+    return Backend()
 
 
 def _fingerprint(entity: str, value: str) -> str:

@@ -374,3 +374,20 @@ def test_ner_tier_with_a_saved_spacy_pipeline(ruler_model: Path) -> None:
     [person] = [h for h in hits(params, text) if h.values["entity"] == "PERSON"]
     assert person.evidence.source == "SpacyRecognizer"
     assert json.dumps(person.values).count("Jane") == 0
+
+
+def test_missing_presidio_is_a_load_error_naming_the_rule(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+
+    for name in [
+        m for m in sys.modules if m.startswith("guardrails.checks._pii.") and m != "guardrails.checks._pii.mask"
+    ]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "presidio_analyzer", None)
+    (tmp_path / "mine.yaml").write_text(
+        "pack: mine\nrules:\n  - id: leaked-mail\n    code: ZZZ002\n    check: pii\n"
+        "    params: {entities: [EMAIL_ADDRESS]}\n    message: m\n"
+    )
+    with pytest.raises(RuleError) as info:
+        Engine.from_policy("default", ruleset=load_ruleset([tmp_path]))
+    assert "leaked-mail" in str(info.value) and "outguard[pii]" in str(info.value)
