@@ -81,6 +81,9 @@ class PiiParams(CheckParams):
     recognizers: list[CustomRecognizer] = Field(default_factory=list, description="Custom patterns with context")
     context: list[str] = Field(default_factory=list, description="Extra context words applied to every candidate")
     language: str | None = Field(default=None, description="Recognizer language; default: the call's context")
+    preload_languages: list[str] = Field(
+        default_factory=list, description="Languages to load at policy load (others load on first use, ~50 ms)"
+    )
     spacy_model: str | None = Field(default=None, description="Path of a saved spaCy pipeline: enables the NER tier")
     outranked_by: list[str] | None = Field(
         default=None,
@@ -133,6 +136,8 @@ class PiiCheck(Check):
         self.b = _backend()
         language = params.language or "en"
         base = self.b.recognizers(language)
+        for other in params.preload_languages:
+            self.b.recognizers(other)
         self.ner: NerTier | None = self.b.ner(params.spacy_model, language) if params.spacy_model else None
         self.custom = self._custom_recognizers(language)
         custom_entities = {r.supported_entities[0] for r in self.custom}

@@ -391,3 +391,12 @@ def test_missing_presidio_is_a_load_error_naming_the_rule(monkeypatch: pytest.Mo
     with pytest.raises(RuleError) as info:
         Engine.from_policy("default", ruleset=load_ruleset([tmp_path]))
     assert "leaked-mail" in str(info.value) and "outguard[pii]" in str(info.value)
+
+
+def test_language_from_context_or_params() -> None:
+    text = f"Tarjeta de crédito {CARD}, correo {EMAIL}."
+    check = PiiCheck(PiiParams(entities=["CREDIT_CARD", "EMAIL_ADDRESS"], preload_languages=["es"]))
+    spanish = list(check.run(Document(text), RunContext(Context(language="es"))))
+    assert [h.values["entity"] for h in spanish] == ["CREDIT_CARD", "EMAIL_ADDRESS"]
+    # presidio's Spanish card recognizer brings its own context words ("tarjeta", "credito").
+    assert spanish[0].evidence.details["supportive_context_word"] in {"tarjeta", "credito"}
