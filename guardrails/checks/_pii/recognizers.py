@@ -27,7 +27,7 @@ class Trigger(StrEnum):
     AT = "at"  # e-mail
     DOT = "dot"  # URL: a dot followed by a TLD letter
     HEXSEP = "hexsep"  # MAC, UUID, IPv6: hex groups joined by ':', '-' or '.'
-    PHONE = "phone"  # phone numbers: digit runs, pruned per region (see windows.phone_runs)
+    PHONE = "phone"  # phone numbers: phonenumbers' candidates, pruned per region (see windows)
     ALL = "all"  # unknown recognizers run on the whole text
 
 

@@ -1,12 +1,13 @@
-# ruff: noqa: RUF001 -- fullwidth plus and brackets are phone number leads
+# ruff: noqa: RUF001 -- fullwidth plus is a phone number lead
 """Candidate windows: the few stretches of an output where a recognizer group can match at all.
 
-A window is a run of whitespace-delimited chunks that contain the group's trigger, widened by a
-margin of chunks on each side (matches may span a digit-free chunk such as "ext." or an IBAN's
-letter group) and merged when they touch. Windows start and end on whitespace, so word-boundary and
-look-around assertions see the same neighbours as in the full text. All windows of a group are
-joined into one compact text with a separator no pattern can match across, so each recognizer runs
-once per document, over a small fraction of it.
+A window is a run of consecutive whitespace-delimited chunks that contain the group's trigger (a
+digit, an '@'...), widened by a margin of chunks where a match may span a trigger-free chunk (an
+IBAN's letter group). Windows start and end on whitespace, so word-boundary and look-around
+assertions see the same neighbours as in the full text. All windows of a group are joined into one
+compact text with a separator no pattern can match across, so each recognizer runs once per
+document, over a small fraction of it. Phone numbers get phonenumbers' own candidates as windows,
+pruned per region by how many digits a valid number of that region can have.
 """
 
 from __future__ import annotations
@@ -79,11 +80,6 @@ class Margins:
         m = _MARGINS[chunks].match(self.reversed, n - start)
         return n - m.end() if m else start
 
-    def phone_window(self, start: int, end: int) -> Window:
-        """A digit run with two chunks before it (leads, a number it may extend), its chunk and extension."""
-        m = _PHONE_TAIL.match(self.text, end)
-        return Window(self.left(start, MARGIN), m.end() if m else end)
-
     def widen(self, start: int, end: int, left: int, right: int) -> Window:
         return Window(self.left(start, left), self.right(end, right))
 
@@ -130,12 +126,6 @@ def compact(text: str, windows: Sequence[Window]) -> Compact:
 
 # -- phone numbers ------------------------------------------------------------------------------
 
-_PUNCT = re.escape(phonenumbers.phonenumberutil._VALID_PUNCTUATION)
-# A digit run as phonenumbers' matcher sees it: digits joined by its own valid punctuation (space,
-# dot, dash, slash, brackets, NBSP, zero-width...), after optional leading '+' or brackets.
-PHONE_RUN = re.compile(r"[+＋(\[（［]*\d(?:[" + _PUNCT + r"\t]*\d)*")
-
-
 # phonenumbers' own candidate pattern: the matcher parses exactly the stretches this finds (and pieces
 # of them), and looks one character before (a Latin letter or '%' rejects it) and at most three after
 # (one character likewise, or ":ss" of a time stamp). Three more digits can never be a valid number.
@@ -148,8 +138,6 @@ def fewest_phone_digits(regions: tuple[str, ...]) -> int:
     return min([min_international_digits(), *(min_national_length(r) for r in regions)])
 
 
-# An extension the way phonenumbers' matcher reads one ("ext. 12"), then the rest of the chunk.
-_PHONE_TAIL = re.compile(r"(?:" + phonenumbers.phonenumberutil._EXTN_PATTERNS_FOR_MATCHING + r")?\S*", re.IGNORECASE)
 _PLUS = re.compile(r"[+＋]")
 # What may be an international dialling prefix (00, 011, Israel's 012..., Brazil's 0012...) opening a group.
 _IDD = re.compile(r"(?<!\d)0[01]")
