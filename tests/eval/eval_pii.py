@@ -229,6 +229,29 @@ def window_diffs(texts: Iterable[str]) -> Counter[str]:
     return diffs
 
 
+_FUZZ_FRAGMENTS = [
+    "jane.doe@example.com", "+1 415-867-5309", "4111 1111 1111 1111", "DE89 3704 0044 0532 0130 00",
+    "GB82 WEST 1234 5698 7654 32", "4929697010226317", "536-22-1234", "(212) 736-5000", "203.0.113.42",
+    "2001:db8::1", "00:1A:2B:3C:4D:5E", "04/23/1981", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "https://example.com/x",
+    "ext. 12", "x", "call", "card", "ssn", "the", "-", "+", "(", ")", "1", "12", "2019", "56139", "0049 30 1234567",
+    "D1234567", "né",
+    "\uff4a\uff41\uff4e\uff45\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d",
+    "j\u200bane@ex\u0430mple.com", "+44 20 7946 0958", "030 12345678", "01 42 68 53 00", "fe80::1ff:fe23:4567:890a",
+    "123e4567-e89b-12d3-a456-426614174000", "0123.4567.89ab", "#", "ext", "tel:", "1-800-FLOWERS",
+    "1992-11-12 07:04:41",
+]  # fmt: skip
+_FUZZ_GLUE = [" ", "  ", "\n", ", ", "-", "", "\t", ". ", "/", ":", "x"]
+
+
+def fuzz_texts(n: int, seed: int = 1) -> list[str]:
+    """Hostile concatenations of PII-like fragments and glue, for the windowed-vs-full-text check."""
+    rng = random.Random(seed)
+    return [
+        "".join(rng.choice(_FUZZ_FRAGMENTS) + rng.choice(_FUZZ_GLUE) for _ in range(rng.randint(1, 12)))
+        for _ in range(n)
+    ]
+
+
 def build_docs(pieces: list[str], seed: int, lo: int = 200, hi: int = 8000) -> list[str]:
     """Outputs of 200 B - 8 KB (log-uniform sizes) made of consecutive pieces."""
     rng = random.Random(seed)
@@ -300,6 +323,8 @@ def main() -> None:
     mixed = build_docs(pii_texts + llm, seed=20240602)
     diffs = window_diffs(pii_texts + dense + mixed[:60])
     print(f"\nwindowed vs full-text recognizer results that differ (per recognizer, over all texts): {dict(diffs)}")
+    fuzz = window_diffs(fuzz_texts(3000))
+    print(f"same on 3000 hostile fragment mixes: {sum(fuzz.values())} differing (recognizer, text) pairs {dict(+fuzz)}")
     print("\n## speed (same run, process CPU time per output, best of repeats)")
     repeat = 1 if args.quick else 3
     speed("PII-dense corpus (dev rows only)", dense, base, detect, repeat)
