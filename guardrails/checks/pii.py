@@ -134,10 +134,10 @@ class PiiCheck(Check):
         super().__init__(params)
         self.p = params
         self.b = _backend()
-        language = params.language or "en"
+        language = _primary(params.language or "en")
         base = self.b.recognizers(language)
         for other in params.preload_languages:
-            self.b.recognizers(other)
+            self.b.recognizers(_primary(other))
         self.ner: NerTier | None = self.b.ner(params.spacy_model, language) if params.spacy_model else None
         self.custom = self._custom_recognizers(language)
         custom_entities = {r.supported_entities[0] for r in self.custom}
@@ -203,7 +203,7 @@ class PiiCheck(Check):
     # -- run ----------------------------------------------------------------------------------------
 
     def _scan(self, doc: Document, ctx: RunContext) -> tuple[DocScan, RecognizerSet]:
-        rs = self.b.recognizers(self.p.language or ctx.context.language or "en")
+        rs = self.b.recognizers(_primary(self.p.language or ctx.context.language or "en"))
         scan = doc.view(f"pii-scan:{rs.language}", lambda d: self.b.scan(d.text, rs))
         scan.check_deadline = ctx.deadline.check
         return scan, rs
@@ -283,6 +283,11 @@ class PiiCheck(Check):
                     safe=True,
                 ),
             )
+
+
+def _primary(language: str) -> str:
+    """presidio keys recognizers by ISO 639-1 code: "en-US" and "EN" are "en"."""
+    return language.replace("_", "-").split("-")[0].strip().lower() or "en"
 
 
 def _backend() -> Backend:

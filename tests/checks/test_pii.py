@@ -400,3 +400,10 @@ def test_language_from_context_or_params() -> None:
     assert [h.values["entity"] for h in spanish] == ["CREDIT_CARD", "EMAIL_ADDRESS"]
     # presidio's Spanish card recognizer brings its own context words ("tarjeta", "credito").
     assert spanish[0].evidence.details["supportive_context_word"] in {"tarjeta", "credito"}
+
+
+@pytest.mark.parametrize("language", ["en-US", "EN", "pt_BR", "xx"])
+def test_language_tags_and_unknown_languages_still_detect(language: str) -> None:
+    assert [h.values["entity"] for h in hits({"entities": ["EMAIL_ADDRESS"]}, f"mail {EMAIL}", language)] == [
+        "EMAIL_ADDRESS"
+    ]
