@@ -1,0 +1,131 @@
+"""presidio's predefined pattern recognizers for a language, built once per process and grouped by
+the cheap trigger every match of theirs must contain (a digit, an '@', a dot before a letter...)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from presidio_analyzer import EntityRecognizer, RecognizerRegistry, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpEngine, NlpEngineProvider
+from presidio_analyzer.predefined_recognizers import EmailRecognizer
+
+from guardrails.checks._pii.offline import OfflineEmailRecognizer
+
+# presidio logs each recognizer it loads, and warns about each one another language lacks: keep quiet.
+logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+
+
+class Trigger(StrEnum):
+    """What a whitespace-delimited chunk must contain for a recognizer of this group to match in it."""
+
+    DIGIT = "digit"  # every pattern of these recognizers needs a digit, and stays inside digit chunks
+    DIGIT_WIDE = "digit-wide"  # IBAN: needs a digit, but may span letter-only groups ("GB82 WEST 1234 ...")
+    AT = "at"  # e-mail
+    DOT = "dot"  # URL: a dot followed by a TLD letter
+    HEXSEP = "hexsep"  # MAC, UUID, IPv6: hex groups joined by ':', '-' or '.'
+    PHONE = "phone"  # phone numbers: phonenumbers' candidates, pruned per region (see windows)
+    ALL = "all"  # unknown recognizers run on the whole text
+
+
+TRIGGER_PATTERNS: dict[Trigger, re.Pattern[str]] = {
+    Trigger.DIGIT: re.compile(r"\d+"),
+    Trigger.DIGIT_WIDE: re.compile(r"\d+"),
+    Trigger.AT: re.compile(r"@+"),
+    Trigger.DOT: re.compile(r"\.[^\W\d_]"),
+    # MAC "00:1a:2b..." / "001a.2b3c.4d5e", UUID "8 hex-", IPv6 "::" or "hex:hex": every form has one of
+    # these around a separator. Written separator-first so the scan jumps from ':', '-', '.' to the next.
+    Trigger.HEXSEP: re.compile(
+        r"[:\-.](?:(?<=[0-9A-Fa-f]{2}[:\-])(?=[0-9A-Fa-f]{2}[:\-])|(?<=[0-9A-Fa-f]{4}\.)(?=[0-9A-Fa-f]{4})"
+        r"|(?<=[0-9A-Fa-f]{8}-)|(?<=:)(?=:)|(?<=::)|(?<=[0-9A-Fa-f]:)(?=[0-9A-Fa-f]))"
+    ),
+}
+
+# Chunks of context each side of a trigger chunk that a match may also cover.
+TRIGGER_MARGINS: dict[Trigger, int] = {Trigger.DIGIT_WIDE: 2}
+
+# Checked against presidio 2.2's patterns: every alternative of these recognizers contains the
+# trigger (the eval script re-checks windowed results against full-text results on every run).
+_GROUPS: dict[str, tuple[Trigger, ...]] = {
+    "CreditCardRecognizer": (Trigger.DIGIT,),
+    "UsBankRecognizer": (Trigger.DIGIT,),
+    "UsLicenseRecognizer": (Trigger.DIGIT,),
+    "UsItinRecognizer": (Trigger.DIGIT,),
+    "UsPassportRecognizer": (Trigger.DIGIT,),
+    "UsSsnRecognizer": (Trigger.DIGIT,),
+    "NhsRecognizer": (Trigger.DIGIT,),
+    "CryptoRecognizer": (Trigger.DIGIT,),
+    "DateRecognizer": (Trigger.DIGIT,),
+    "IbanRecognizer": (Trigger.DIGIT_WIDE,),
+    "MedicalLicenseRecognizer": (Trigger.DIGIT,),
+    "IpRecognizer": (Trigger.DIGIT, Trigger.HEXSEP),
+    "MacAddressRecognizer": (Trigger.DIGIT, Trigger.HEXSEP),
+    "UuidRecognizer": (Trigger.DIGIT, Trigger.HEXSEP),
+    "EmailRecognizer": (Trigger.AT,),
+    "OfflineEmailRecognizer": (Trigger.AT,),
+    "UrlRecognizer": (Trigger.DOT,),
+    "PhoneRecognizer": (Trigger.PHONE,),
+}
+
+
+@dataclass(frozen=True)
+class RecognizerSet:
+    """The recognizers of one language and the group each runs in."""
+
+    language: str
+    recognizers: tuple[EntityRecognizer, ...]
+    triggers: dict[str, tuple[Trigger, ...]]
+
+    def for_entities(self, entities: frozenset[str]) -> list[EntityRecognizer]:
+        return [r for r in self.recognizers if entities.intersection(r.supported_entities)]
+
+    @property
+    def entities(self) -> frozenset[str]:
+        return frozenset(e for r in self.recognizers for e in r.supported_entities)
+
+
+def analyze(rec: EntityRecognizer, text: str) -> list[RecognizerResult]:
+    """Run one pattern recognizer on `text` with no NLP artifacts (what the no_op engine gives them)."""
+    results: list[RecognizerResult] = rec.analyze(text, rec.supported_entities, None)  # type: ignore[arg-type]
+    return results
+
+
+def _no_op_engine(language: str) -> NlpEngine:
+    config = {"nlp_engine_name": "no_op", "models": [{"lang_code": language, "model_name": "no_op"}]}
+    return NlpEngineProvider(nlp_configuration=config).create_engine()
+
+
+@functools.cache
+def recognizer_set(language: str) -> RecognizerSet:
+    """presidio's predefined recognizers for `language` with the no_op NLP engine (no model, no network).
+
+    Entities presidio has no recognizer for in that language (cards in Russian, say) get the English
+    one: e-mail, card, IBAN, IP and phone patterns do not depend on the language, only context words do.
+    """
+    registry = RecognizerRegistry(supported_languages=[language])
+    registry.load_predefined_recognizers(languages=[language], nlp_engine=_no_op_engine(language))
+    found = [r for r in registry.recognizers if r.supported_language == language]
+    if language != "en":
+        covered = {e for r in found for e in r.supported_entities}
+        found += [r for r in recognizer_set("en").recognizers if not covered.intersection(r.supported_entities)]
+    recognizers: list[EntityRecognizer] = []
+    for rec in found:
+        if isinstance(rec, EmailRecognizer) and not isinstance(rec, OfflineEmailRecognizer):
+            recognizers.append(OfflineEmailRecognizer(context=rec.context, supported_language=rec.supported_language))
+        else:
+            recognizers.append(rec)
+    triggers = {r.id: _GROUPS.get(type(r).__name__, (Trigger.ALL,)) for r in recognizers}
+    for rec in recognizers:
+        # presidio compiles each pattern on first use (the URL one takes ~0.1 s): do it at load time.
+        analyze(rec, _WARM_UP)
+    return RecognizerSet(language, tuple(recognizers), triggers)
+
+
+_WARM_UP = "warm-up 4111 1111 1111 1111 a@b.co http://x.org 10.0.0.1 +1 212 555 0199"
+
+
+def supported_entities(language: str = "en") -> frozenset[str]:
+    return recognizer_set(language).entities

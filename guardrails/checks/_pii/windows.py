@@ -1,0 +1,240 @@
+# ruff: noqa: RUF001 -- fullwidth plus is a phone number lead
+"""Candidate windows: the few stretches of an output where a recognizer group can match at all.
+
+A window is a run of consecutive whitespace-delimited chunks that contain the group's trigger (a
+digit, an '@'...), widened by a margin of chunks where a match may span a trigger-free chunk (an
+IBAN's letter group). Windows start and end on whitespace, so word-boundary and look-around
+assertions see the same neighbours as in the full text. All windows of a group are joined into one
+compact text with a separator no pattern can match across, so each recognizer runs once per
+document, over a small fraction of it. Phone numbers get phonenumbers' own candidates as windows,
+pruned per region by how many digits a valid number of that region can have.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import PhoneMetadata
+
+# Newline, paragraph separator and ';' stop every presidio pattern and phonenumbers' candidates
+# (none of them allows a newline inside a match), and read as whitespace to look-arounds.
+SEPARATOR = "\n\u2029;\n"
+MARGIN = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Compact:
+    """Windows of a text joined by SEPARATOR, with the map back to the text's offsets."""
+
+    text: str
+    starts: tuple[int, ...]  # offset of each window in `text`
+    windows: tuple[Window, ...]
+
+    def to_original(self, start: int, end: int) -> tuple[int, int] | None:
+        """Map a span of the compact text back to the original; None if it straddles a separator."""
+        i = bisect.bisect_right(self.starts, start) - 1
+        if i < 0:
+            return None
+        w = self.windows[i]
+        base = self.starts[i]
+        if end - base > w.end - w.start:
+            return None
+        return w.start + start - base, w.start + end - base
+
+
+_MARGINS = {k: re.compile(r"\S*(?:\s+\S+){0," + str(k) + "}") for k in range(MARGIN + 1)}
+
+
+class Margins:
+    """Chunk-aligned widening of spans, scanning forward in the text and backward in its reverse."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._reversed: str | None = None
+
+    @property
+    def reversed(self) -> str:
+        if self._reversed is None:
+            self._reversed = self.text[::-1]
+        return self._reversed
+
+    def right(self, end: int, chunks: int) -> int:
+        """End of the chunk containing `end`, then `chunks` more chunks."""
+        m = _MARGINS[chunks].match(self.text, end)
+        return m.end() if m else end
+
+    def left(self, start: int, chunks: int) -> int:
+        """Start of the chunk containing `start`, then `chunks` more chunks back."""
+        n = len(self.text)
+        m = _MARGINS[chunks].match(self.reversed, n - start)
+        return n - m.end() if m else start
+
+    def widen(self, start: int, end: int, left: int, right: int) -> Window:
+        return Window(self.left(start, left), self.right(end, right))
+
+
+def merge(windows: Iterable[Window]) -> list[Window]:
+    out: list[Window] = []
+    for w in sorted(windows, key=lambda w: w.start):
+        if out and w.start <= out[-1].end:
+            if w.end > out[-1].end:
+                out[-1] = Window(out[-1].start, w.end)
+        else:
+            out.append(w)
+    return out
+
+
+def trigger_windows(text: str, margins: Margins, trigger: re.Pattern[str], margin: int = 0) -> list[Window]:
+    """Windows over runs of consecutive chunks that contain `trigger`, widened by `margin` chunks each
+    side. Consecutive chunks share a window, so a match spanning "4111 1111 1111 1111" is never cut.
+    The trigger is found by one C-level scan; Python only visits chunks that contain it."""
+    found: list[Window] = []
+    covered = -1
+    for m in trigger.finditer(text):
+        if m.start() < covered:
+            continue  # inside a chunk already taken
+        start, end = margins.left(m.start(), 0), margins.right(m.end(), 0)
+        covered = end
+        if found and (start <= found[-1].end or text[found[-1].end : start].isspace()):
+            found[-1] = Window(found[-1].start, margins.right(end, margin) if margin else end)
+        else:
+            found.append(margins.widen(start, end, margin, margin) if margin else Window(start, end))
+    return merge(found)
+
+
+def compact(text: str, windows: Sequence[Window]) -> Compact:
+    parts: list[str] = []
+    starts: list[int] = []
+    pos = 0
+    for w in windows:
+        starts.append(pos)
+        parts.append(text[w.start : w.end])
+        pos += (w.end - w.start) + len(SEPARATOR)
+    return Compact(SEPARATOR.join(parts), tuple(starts), tuple(windows))
+
+
+# -- phone numbers ------------------------------------------------------------------------------
+
+# phonenumbers' own candidate pattern: the matcher parses exactly the stretches this finds (and pieces
+# of them), and looks one character before (a Latin letter or '%' rejects it) and at most three after
+# (one character likewise, or ":ss" of a time stamp). Three more digits can never be a valid number.
+PHONE_CANDIDATE: re.Pattern[str] = phonenumbers.phonenumbermatcher._PATTERN
+
+
+@functools.cache
+def fewest_phone_digits(regions: tuple[str, ...]) -> int:
+    """Fewest digits any valid number of these regions has, national or international."""
+    return min([min_international_digits(), *(min_national_length(r) for r in regions)])
+
+
+_PLUS = re.compile(r"[+＋]")
+# What may be an international dialling prefix (00, 011, Israel's 012..., Brazil's 0012...) opening a group.
+_IDD = re.compile(r"(?<!\d)0[01]")
+
+
+@functools.cache
+def min_national_length(region: str) -> int:
+    """Fewest national digits a *valid* number of `region` has (local-only lengths are not valid)."""
+    meta = PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.general_desc is None:
+        return 1
+    return min(meta.general_desc.possible_length or (1,))
+
+
+_PLAIN_PREFIXES = re.compile(r"\d+(?:\|\d+)*")
+
+
+@functools.cache
+def max_written_length(region: str) -> int:
+    """Most digits a national number of `region` can be written with: its longest valid length plus
+    the longest national prefix (or carrier code) that parsing strips ("0", "1", GB's "180020"...)."""
+    meta = PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.general_desc is None:
+        return 10**6
+    prefix = meta.national_prefix_for_parsing or meta.national_prefix or ""
+    # A pattern rather than plain alternatives (carrier codes, BR): assume up to 6 stripped digits.
+    slack = max(len(p) for p in prefix.split("|")) if _PLAIN_PREFIXES.fullmatch(prefix) else 6
+    return max(meta.general_desc.possible_length or (10**6,)) + slack
+
+
+@functools.cache
+def min_international_digits() -> int:
+    """Fewest digits of any number written internationally: country code plus shortest valid length."""
+    best = 10**6
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        meta = PhoneMetadata.metadata_for_region(region)
+        if meta is None or meta.general_desc is None or not meta.general_desc.possible_length:
+            continue
+        best = min(best, len(str(meta.country_code)) + min(meta.general_desc.possible_length))
+    return best
+
+
+@functools.cache
+def distinct_dialling_regions(regions: tuple[str, ...]) -> tuple[str, ...]:
+    """One region per country calling code: CA parses and validates national numbers exactly as US
+    does (same code 1, same plan), so its matcher can only repeat US's matches."""
+    seen: set[int] = set()
+    out = []
+    for r in regions:
+        code = phonenumbers.country_code_for_region(r)
+        if code and code in seen:
+            continue
+        seen.add(code)
+        out.append(r)
+    return tuple(out)
+
+
+_DIGIT_GROUP = re.compile(r"\d+")
+SHORT_GROUP = 8
+
+
+@functools.lru_cache(maxsize=65_536)
+def single_group_is_valid(group: str, region: str) -> bool:
+    """For a run that is one bare digit group, the matcher's only candidate is the group itself, and it
+    reports it exactly when phonenumbers parses it as a valid number of the region. Years, zip codes
+    and counts repeat across outputs, so the answer is cached (short groups only)."""
+    try:
+        return bool(phonenumbers.is_valid_number(phonenumbers.parse(group, region)))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _group_sums(run: str) -> set[int]:
+    """Digit counts of every stretch of consecutive digit groups in the run."""
+    groups = [len(g) for g in _DIGIT_GROUP.findall(run)]
+    sums: set[int] = set()
+    for i in range(len(groups)):
+        total = 0
+        for g in groups[i:]:
+            total += g
+            sums.add(total)
+    return sums
+
+
+def phone_regions_for_run(run: str, regions: Sequence[str]) -> list[str]:
+    """Regions whose matcher could report a number inside this run.
+
+    The matcher tries the whole run and the pieces it splits at separators, so every number it can
+    report is a stretch of consecutive digit groups. Written nationally for region R, that stretch
+    has between `min_national_length(R)` and `max_written_length(R)` digits. A number written
+    internationally ('+', or an IDD such as 00 or 011) is validated against its own country whatever
+    the preferred region, so every region runs when the run is long enough to hold one.
+    """
+    digits = sum(c.isdigit() for c in run)
+    if _PLUS.search(run) or _IDD.search(run):
+        needed = min_international_digits() + (0 if _PLUS.search(run) else 2)
+        if digits >= needed:
+            return list(regions)
+    sums = _group_sums(run)
+    return [r for r in regions if any(min_national_length(r) <= s <= max_written_length(r) for s in sums)]

@@ -1,0 +1,330 @@
+"""`pii`: personal data in the output, found by presidio-analyzer's recognizers, repaired as edits.
+
+Pattern tier by default (presidio's predefined recognizers, no NLP model, no network); an NER tier
+(PERSON, LOCATION, ...) when `spacy_model` points at a saved spaCy pipeline. Recognizers run only on
+the windows where they can match, and one analysis per document is shared by every PII rule (see
+`guardrails.checks._pii`). Findings never carry the raw value: evidence shows its shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Literal
+
+import regex
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from guardrails.checks._pii.mask import shape
+from guardrails.checks._pii.redact import Mode, Pseudonyms, canonical, keyed_hash, mask
+from guardrails.checks.base import Check, CheckParams, Hit, RunContext
+from guardrails.document import Document
+from guardrails.findings import Edit, Evidence, Fix
+
+if TYPE_CHECKING:
+    from presidio_analyzer import EntityRecognizer
+
+    from guardrails.checks._pii.backend import Backend
+    from guardrails.checks._pii.ner import NerTier
+    from guardrails.checks._pii.recognizers import RecognizerSet
+    from guardrails.checks._pii.scan import Candidate, DocScan
+
+_ENTITY_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+# A candidate of another entity outranks an overlapping one only when it is at least this sure.
+OUTRANK_MIN_SCORE = 0.5
+_PRESIDIO_FLAGS = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CustomPattern(_Strict):
+    name: str = Field(min_length=1)
+    regex: str = Field(min_length=1, description="A `regex`-module pattern (presidio flags: i, m, s)")
+    score: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class CustomRecognizer(_Strict):
+    """An extra presidio PatternRecognizer: patterns and/or deny-list terms, with context words."""
+
+    entity: str = Field(description="Entity type it reports, UPPER_SNAKE_CASE")
+    patterns: list[CustomPattern] = Field(default_factory=list)
+    deny_list: list[str] = Field(default_factory=list, description="Terms always reported as this entity")
+    deny_list_score: float = Field(default=1.0, ge=0.0, le=1.0)
+    context: list[str] = Field(default_factory=list, description="Words near a match that raise its score")
+
+    @model_validator(mode="after")
+    def _something(self) -> CustomRecognizer:
+        if not _ENTITY_NAME.match(self.entity):
+            raise ValueError(f"entity {self.entity!r} must be UPPER_SNAKE_CASE")
+        if not self.patterns and not self.deny_list:
+            raise ValueError(f"custom recognizer {self.entity!r} needs patterns or deny_list")
+        if any(not t.strip() for t in self.deny_list):
+            raise ValueError("deny_list terms must not be empty")
+        return self
+
+
+class PiiParams(CheckParams):
+    entities: list[str] = Field(
+        default_factory=list, description="presidio entity types to report; empty = every pattern entity"
+    )
+    threshold: float = Field(default=0.0, ge=0.0, le=1.0, description="Minimum score for entities not in thresholds")
+    thresholds: dict[str, float] = Field(default_factory=dict, description="Minimum score per entity type")
+    allow_list: list[str] = Field(default_factory=list, description="Values never reported (e.g. a support address)")
+    allow_list_match: Literal["exact", "regex"] = "exact"
+    deny_list: dict[str, list[str]] = Field(
+        default_factory=dict, description="Entity type -> terms always reported as that type"
+    )
+    recognizers: list[CustomRecognizer] = Field(default_factory=list, description="Custom patterns with context")
+    context: list[str] = Field(default_factory=list, description="Extra context words applied to every candidate")
+    language: str | None = Field(default=None, description="Recognizer language; default: the call's context")
+    preload_languages: list[str] = Field(
+        default_factory=list, description="Languages to load at policy load (others load on first use, ~50 ms)"
+    )
+    spacy_model: str | None = Field(default=None, description="Path of a saved spaCy pipeline: enables the NER tier")
+    outranked_by: list[str] | None = Field(
+        default=None,
+        description="Entity types whose overlapping, surer candidates suppress this rule's (default: all)",
+    )
+    mode: Mode = Field(default=Mode.TAG, description="Repair: redact, mask, tag, hash or pseudonym")
+    redact_text: str = "[REDACTED]"
+    mask_char: str = Field(default="*", min_length=1, max_length=1)
+    tag_format: str = "<{entity}>"
+    pseudonym_format: str = "<{entity}_{n}>"
+    hash_key: str | None = Field(default=None, description="HMAC key (prefer hash_key_env: keys do not belong in YAML)")
+    hash_key_env: str = Field(default="OUTGUARD_PII_HASH_KEY", description="Environment variable holding the key")
+    hash_length: int = Field(default=12, ge=8, le=64)
+    hash_format: str = "<{entity}:{digest}>"
+    max_findings: int = Field(default=500, ge=1)
+
+    @field_validator("entities")
+    @classmethod
+    def _entity_names(cls, value: list[str]) -> list[str]:
+        bad = [e for e in value if not _ENTITY_NAME.match(e)]
+        if bad:
+            raise ValueError(f"entity types are UPPER_SNAKE_CASE presidio names, got {bad}")
+        return value
+
+    @field_validator("thresholds")
+    @classmethod
+    def _threshold_range(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in value.items() if not 0.0 <= v <= 1.0}
+        if bad:
+            raise ValueError(f"thresholds must lie in 0..1, got {bad}")
+        return value
+
+    @field_validator("pseudonym_format")
+    @classmethod
+    def _has_n(cls, value: str) -> str:
+        if "{n}" not in value:
+            raise ValueError("pseudonym_format must contain {n} (the number of the distinct value)")
+        return value
+
+
+class PiiCheck(Check):
+    kind = "pii"
+    Params = PiiParams
+    streaming = True
+    lookbehind = 256  # longest value we expect to straddle a chunk: an e-mail address
+
+    def __init__(self, params: PiiParams) -> None:
+        super().__init__(params)
+        self.p = params
+        self.b = _backend()
+        language = _primary(params.language or "en")
+        base = self.b.recognizers(language)
+        for other in params.preload_languages:
+            self.b.recognizers(_primary(other))
+        self.ner: NerTier | None = self.b.ner(params.spacy_model, language) if params.spacy_model else None
+        self.custom = self._custom_recognizers(language)
+        custom_entities = {r.supported_entities[0] for r in self.custom}
+        known = base.entities | custom_entities | (self.b.ner_entities if self.ner else frozenset())
+        self.entities = frozenset(params.entities) if params.entities else base.entities | custom_entities
+        self._require_known(self.entities, known, "params.entities")
+        self._require_known(frozenset(params.thresholds), known, "params.thresholds")
+        self.outranked_by = (
+            frozenset(params.outranked_by) if params.outranked_by is not None else base.entities
+        ) - self.entities
+        self.allow = self._allow_matcher()
+        self.hash_key = self._hash_key() if params.mode is Mode.HASH else b""
+
+    # -- setup --------------------------------------------------------------------------------------
+
+    def _custom_recognizers(self, language: str) -> list[EntityRecognizer]:
+        out: list[EntityRecognizer] = []
+        specs = list(self.p.recognizers)
+        specs += [CustomRecognizer(entity=e, deny_list=terms) for e, terms in self.p.deny_list.items()]
+        for i, spec in enumerate(specs):
+            for pat in spec.patterns:
+                try:
+                    regex.compile(pat.regex, _PRESIDIO_FLAGS)
+                except regex.error as exc:
+                    raise ValueError(f"key 'params.recognizers[{i}].patterns': {pat.name!r} is invalid: {exc}") from exc
+            out.append(
+                self.b.custom_recognizer(
+                    spec.entity,
+                    language,
+                    patterns=[(p.name, p.regex, p.score) for p in spec.patterns],
+                    deny_list=spec.deny_list,
+                    deny_list_score=spec.deny_list_score,
+                    context=spec.context,
+                )
+            )
+        return out
+
+    def _require_known(self, entities: frozenset[str], known: frozenset[str], key: str) -> None:
+        unknown = sorted(entities - known)
+        if unknown:
+            hint = ""
+            if set(unknown) & self.b.ner_entities:
+                hint = " (PERSON, LOCATION, ... need params.spacy_model: the pattern tier cannot find them)"
+            raise ValueError(f"key {key!r}: unknown entity type(s) {unknown}{hint}; known: {', '.join(sorted(known))}")
+
+    def _allow_matcher(self) -> re.Pattern[str] | frozenset[str]:
+        if self.p.allow_list_match == "regex":
+            try:
+                return re.compile("|".join(f"(?:{a})" for a in self.p.allow_list) or r"(?!x)x", re.IGNORECASE)
+            except re.error as exc:
+                raise ValueError(f"key 'params.allow_list': invalid regular expression: {exc}") from exc
+        return frozenset(a.casefold() for a in self.p.allow_list)
+
+    def _hash_key(self) -> bytes:
+        key = self.p.hash_key or os.environ.get(self.p.hash_key_env, "")
+        if not key:
+            raise ValueError(
+                f"key 'params.mode': mode 'hash' needs a key: set the environment variable {self.p.hash_key_env} "
+                "(or params.hash_key)"
+            )
+        return key.encode()
+
+    # -- run ----------------------------------------------------------------------------------------
+
+    def _scan(self, doc: Document, ctx: RunContext) -> tuple[DocScan, RecognizerSet]:
+        rs = self.b.recognizers(_primary(self.p.language or ctx.context.language or "en"))
+        scan = doc.view(f"pii-scan:{rs.language}", lambda d: self.b.scan(d.text, rs))
+        scan.check_deadline = ctx.deadline.check
+        return scan, rs
+
+    def _candidates(self, doc: Document, ctx: RunContext) -> list[Candidate]:
+        scan, rs = self._scan(doc, ctx)
+        wanted = (self.entities | self.outranked_by) & rs.entities
+        found = scan.candidates(wanted, extra=self.custom, context=self.p.context)
+        if self.ner is not None:
+            ner = self.ner
+            key = f"pii-ner:{self.p.spacy_model}:{ner.language}"
+            results = doc.view(key, lambda d: ner.analyze(scan.text, self.b.ner_entities))
+            found += [self.b.candidate(r, scan.norm) for r in results if r.entity_type in self.entities]
+        return found
+
+    def _allowed(self, value: str) -> bool:
+        if isinstance(self.allow, frozenset):
+            return value.casefold() in self.allow
+        return self.allow.fullmatch(value) is not None
+
+    def _threshold(self, entity: str) -> float:
+        return self.p.thresholds.get(entity, self.p.threshold)
+
+    def select(self, text: str, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """Own candidates above threshold and not allowed, each span reported once, as the entity
+        presidio is surest of: an overlapping surer candidate (own, or of `outranked_by`) wins."""
+        own = [
+            c
+            for c in candidates
+            if c.entity in self.entities and c.score >= self._threshold(c.entity) and c.end > c.start
+        ]
+        own = [c for c in own if not self._allowed(text[c.start : c.end])]
+        others = [c for c in candidates if c.entity in self.outranked_by and c.score >= OUTRANK_MIN_SCORE]
+        ranked = sorted([*own, *others], key=lambda c: (-c.score, -c.length, c.start, c.entity))
+        taken: list[Candidate] = []
+        for c in ranked:
+            if all(c.end <= t.start or t.end <= c.start for t in taken):
+                taken.append(c)
+        chosen = {id(c) for c in taken}
+        return sorted((c for c in own if id(c) in chosen), key=lambda c: c.start)
+
+    def _replacement(self, c: Candidate, value: str, pseudonyms: Pseudonyms) -> str:
+        mode = self.p.mode
+        if mode is Mode.REDACT:
+            return self.p.redact_text
+        if mode is Mode.MASK:
+            return mask(value, self.p.mask_char)
+        if mode is Mode.HASH:
+            digest = keyed_hash(self.hash_key, c.entity, value, self.p.hash_length)
+            return self.p.hash_format.format(entity=c.entity, digest=digest)
+        if mode is Mode.PSEUDONYM:
+            return pseudonyms.get(c.entity, value)
+        return self.p.tag_format.format(entity=c.entity)
+
+    def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
+        text = doc.text
+        chosen = self.select(text, self._candidates(doc, ctx))[: self.p.max_findings]
+        pseudonyms = Pseudonyms(self.p.pseudonym_format, text)
+        for c in chosen:
+            value = text[c.start : c.end]
+            masked = shape(value)
+            replacement = self._replacement(c, value, pseudonyms)
+            yield Hit(
+                c.start,
+                c.end,
+                values={
+                    "entity": c.entity,
+                    "masked": masked,
+                    "matched": masked,
+                    "score": c.score,
+                    "fingerprint_text": _fingerprint(c.entity, value),
+                },
+                evidence=_evidence(c, masked, self._threshold(c.entity)),
+                fix=Fix(
+                    title=f"{self.p.mode.value} {c.entity}",
+                    edits=[Edit(start=c.start, end=c.end, replacement=replacement)],
+                    safe=True,
+                ),
+            )
+
+
+def _primary(language: str) -> str:
+    """presidio keys recognizers by ISO 639-1 code: "en-US" and "EN" are "en"."""
+    return language.replace("_", "-").split("-")[0].strip().lower() or "en"
+
+
+def _backend() -> Backend:
+    """presidio, imported when a PII rule is built: without the `pii` extra this is a load error."""
+    try:
+        from guardrails.checks._pii.backend import Backend
+    except ModuleNotFoundError as exc:
+        raise ValueError(
+            f"the pii check needs presidio-analyzer ({exc.name!r} is not installed): pip install 'outguard[pii]'"
+        ) from exc
+    return Backend()
+
+
+def _fingerprint(entity: str, value: str) -> str:
+    # The engine hashes this again; hashing here keeps the raw value out of every structure it keeps.
+    return hashlib.sha256(f"{entity}\x1f{canonical(entity, value)}".encode()).hexdigest()[:32]
+
+
+def _evidence(c: Candidate, masked: str, threshold: float) -> Evidence:
+    return Evidence(
+        score=c.score,
+        threshold=threshold,
+        pattern=c.pattern_name,
+        matched=masked,
+        source=c.recognizer,
+        details={
+            "entity": c.entity,
+            "recognizer": c.recognizer,
+            "pattern_name": c.pattern_name,
+            "original_score": c.original_score,
+            "score_context_improvement": c.context_improvement,
+            "supportive_context_word": c.context_word,
+            "validation_result": c.validation,
+            "textual_explanation": c.explanation,
+            "normalized": c.normalized,
+        },
+    )
+
+
+CHECK = PiiCheck
