@@ -336,6 +336,9 @@ class Engine:
             if action is not Action.REGENERATE:
                 continue
             compiled = by_id.get(f.rule_id)
+            raw = text[f.span.start : f.span.end][:_MATCHED_MAX]
+            # A check that masked its evidence (PII) must not have the raw value copied into the request.
+            masked = f.evidence.matched is not None and f.evidence.matched[:_MATCHED_MAX] != raw
             instruction = str(f.evidence.details.get("instruction") or f"Fix: {f.message}")
             if compiled is not None:
                 if compiled.rule.instruction and "instruction" not in f.evidence.details:
@@ -343,12 +346,14 @@ class Engine:
                         **f.evidence.details,
                         "pointer": f.span.pointer or "",
                         "path": f.span.path or "",
-                        "matched": text[f.span.start : f.span.end][:_MATCHED_MAX],
+                        "matched": f.evidence.matched if masked else raw,
                     }
                     instruction = render_message(compiled.rule.instruction, values)
                 for key, value in compiled.check.regeneration_extras().items():
                     extras.setdefault(key, value)
-            excerpt = text[max(0, f.span.start - 30) : f.span.end + 30][:200] if f.span.end <= len(text) else None
+            excerpt = None
+            if not masked and f.span.end <= len(text):
+                excerpt = text[max(0, f.span.start - 30) : f.span.end + 30][:200]
             reasons.append(
                 RegenerationItem(
                     code=f.code,

@@ -255,3 +255,17 @@ def test_check_supplied_instruction_wins(tmp_path: Path) -> None:
     report = engine.validate("text")
     assert report.regeneration is not None
     assert report.regeneration.reasons[0].instruction == "Fill the 'price' slot."
+
+
+def test_regeneration_request_never_copies_a_masked_value() -> None:
+    from guardrails.rules import Policy, compile_policy, load_ruleset
+
+    overrides = {"email-address": {"action": "regenerate"}}
+    base, path = load_ruleset().policy("pii")
+    policy = Policy.model_validate({**base.model_dump(mode="json"), "overrides": overrides})
+    engine = Engine(compile_policy(policy, load_ruleset(), path))
+    report = engine.validate("Write to jane.doe@example.com today.")
+    assert report.regeneration is not None
+    dumped = report.regeneration.model_dump_json()
+    assert "jane.doe@example.com" not in dumped
+    assert report.regeneration.reasons[0].excerpt is None
