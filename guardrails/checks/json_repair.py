@@ -9,7 +9,6 @@ was checked to yield valid JSON together with the others before it is offered.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
 
 from pydantic import Field
 
@@ -17,28 +16,7 @@ from guardrails.checks._json import JsonExtractParams, json_view
 from guardrails.checks.base import Check, Hit, RunContext
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix
-from guardrails.jsonparse.tolerant import ISSUES, Repair
-
-Issue = Literal[
-    "markdown-fence",
-    "text-around-json",
-    "trailing-comma",
-    "single-quoted-string",
-    "unquoted-string",
-    "json-comment",
-    "non-json-literal",
-    "invalid-number",
-    "non-finite-number",
-    "truncated-json",
-    "raw-control-character",
-    "unescaped-quote",
-    "missing-separator",
-    "mismatched-bracket",
-    "invalid-escape",
-    "ellipsis-placeholder",
-    "missing-value",
-]
-assert set(Issue.__args__) == set(ISSUES)  # type: ignore[attr-defined]
+from guardrails.jsonparse.tolerant import Issue, Repair
 
 
 class JsonRepairParams(JsonExtractParams):

@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from guardrails.jsonparse.strict import NonFiniteNumber, loads
 
 # Issue names double as the `issue` param of the json_repair check; rules/json.yaml gives each a code.
-ISSUES = (
+Issue = Literal[
     "markdown-fence",
     "text-around-json",
     "trailing-comma",
@@ -38,7 +38,8 @@ ISSUES = (
     "invalid-escape",
     "ellipsis-placeholder",
     "missing-value",
-)
+]
+ISSUES: tuple[str, ...] = get_args(Issue)
 
 _WS = re.compile(r"[ \t\n\r]*")
 _PLAIN = {'"': re.compile(r'[^"\\\x00-\x1f]*'), "'": re.compile(r"[^'\"\\\x00-\x1f]*")}

@@ -32,28 +32,6 @@ from guardrails.rules.loader import load_ruleset  # noqa: E402
 from guardrails.rules.model import Policy  # noqa: E402
 
 SCHEMA_FILE = ROOT / "fixtures" / "bench" / "answer.schema.json"
-JSON_RULES_NEEDING_JSON = [
-    "no-json-found",
-    "invalid-json",
-    "json-nesting-too-deep",
-    "markdown-fence",
-    "text-around-json",
-    "trailing-comma",
-    "single-quoted-string",
-    "unquoted-string",
-    "json-comment",
-    "non-json-literal",
-    "invalid-number",
-    "non-finite-number",
-    "truncated-json",
-    "raw-control-character",
-    "unescaped-quote",
-    "missing-separator",
-    "mismatched-bracket",
-    "invalid-escape",
-    "ellipsis-placeholder",
-    "missing-value",
-]
 WORDS = [
     "the",
     "order",
@@ -117,7 +95,9 @@ def build_engine(with_pii: bool) -> Engine:
     ]
     if with_pii:
         selectors.append("pack:pii")
-    overrides: dict[str, object] = {rid: {"params": {"expect_json": True}} for rid in JSON_RULES_NEEDING_JSON}
+    # Every JSON syntax/repair rule shares one parsed view and must agree that JSON is expected.
+    json_rules = [r.rule.id for r in ruleset.rules.values() if r.rule.check in ("json_syntax", "json_repair")]
+    overrides: dict[str, object] = {rid: {"params": {"expect_json": True}} for rid in json_rules}
     overrides["schema-violation"] = {
         "params": {"expect_json": True, "require_json": False, "schema_file": str(SCHEMA_FILE)}
     }
