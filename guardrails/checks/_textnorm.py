@@ -61,6 +61,7 @@ def _spaces(s: str) -> str:
 # scan several times faster than one alternation of both.
 _WS_RUN = re.compile(r"\s[\s" + "".join(sorted(_INVISIBLE)) + "]+")  # invisible characters join the run
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_ASCII_WS_RUN = re.compile(r"\s\s+")  # _WS_RUN for ASCII text (no invisible characters): scans twice as fast
 _fold_cache: dict[str, str] = {}
 
 
@@ -136,6 +137,8 @@ class FoldedText:
 
     @classmethod
     def of(cls, original: str) -> FoldedText:
+        if original.isascii():
+            return cls._of_ascii(original)
         specials = _specials(original)
         if not specials:
             return cls(original, _spaces(original.lower()))
@@ -167,6 +170,30 @@ class FoldedText:
             identity.append(True)
             pieces.append(_spaces(original[pos:].lower()))
         return cls(original, "".join(pieces), tuple(norm_starts), tuple(orig_starts), tuple(identity))
+
+    @classmethod
+    def _of_ascii(cls, original: str) -> FoldedText:
+        """ASCII text only changes length where a whitespace run folds to one space. That space maps to the
+        run's first character through the identity segment before it, so the map needs one identity segment
+        per run, starting just after the space: no per-segment Python work beyond two integers."""
+        lowered = original.lower()
+        pieces: list[str] = []
+        norm_starts = [0]
+        orig_starts = [0]
+        pos = 0
+        removed = 0  # characters the runs before this one lost
+        for m in _ASCII_WS_RUN.finditer(lowered):
+            start, end = m.span()
+            pieces.append(lowered[pos:start])
+            norm_starts.append(start - removed + 1)
+            orig_starts.append(end)
+            removed += end - start - 1
+            pos = end
+        if not pieces:
+            return cls(original, _spaces(lowered))
+        pieces.append(lowered[pos:])
+        text = _spaces(" ".join(pieces))
+        return cls(original, text, tuple(norm_starts), tuple(orig_starts), (True,) * len(norm_starts))
 
     def _to_original(self, p: int) -> int:
         """Original offset of the character at folded offset p (0 <= p < len(text))."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -101,6 +101,9 @@ class Check(ABC):
     @abstractmethod
     def run(self, doc: Document, ctx: RunContext) -> Iterable[Hit]:
         """Yield hits for this document. Must not mutate doc or ctx; may raise DeadlineExceeded."""
+
+    def bind(self, siblings: Sequence[Check]) -> None:  # noqa: B027 - an optional hook, not abstract
+        """Called once a policy is compiled, with all its checks: a check may share work with its siblings."""
 
     def regeneration_extras(self) -> dict[str, Any]:
         """Schema or template a regeneration request should carry for this check (keys: schema, template)."""

@@ -3,13 +3,16 @@
 With `anchors` (whole words, or punctuation like `[`, matched ignoring case and accents) the pattern
 runs only in windows around places where an anchor occurs: most outputs contain none, and a pattern with
 many alternatives then costs one Aho-Corasick pass over the shared folded text instead of a regex attempt
-at every character. Every match must contain an anchor and fit, with its lookarounds, within
-`anchor_window` characters either side of it; the rule's examples guard that the anchors are complete.
+at every character. The anchored regex rules of one policy share that pass (see `bind`): one automaton over
+all their anchors, run once per document, hands each rule its own occurrences. Every match must contain an
+anchor and fit, with its lookarounds, within `anchor_window` characters either side of it; the rule's
+examples guard that the anchors are complete.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 import ahocorasick
@@ -69,27 +72,36 @@ class RegexCheck(Check):
             self.compiled = regex.compile(params.pattern, flags)
         except regex.error as exc:
             raise ValueError(f"key 'params.pattern': invalid regular expression: {exc}") from exc
-        self.anchors: ahocorasick.Automaton | None = None
-        if params.anchors:
-            self.anchors = ahocorasick.Automaton()
-            for anchor in params.anchors:
-                key = fold(anchor)
-                if not key:
-                    raise ValueError(f"key 'params.anchors': anchor {anchor!r} is empty after folding")
-                self.anchors.add_word(key, len(key))
-            self.anchors.make_automaton()
+        self.anchor_keys: tuple[str, ...] = ()
+        for anchor in params.anchors:
+            key = fold(anchor)
+            if not key:
+                raise ValueError(f"key 'params.anchors': anchor {anchor!r} is empty after folding")
+            self.anchor_keys += (key,)
+        self._group: _AnchorGroup | None = None
+        self._slot = 0
+        if self.anchor_keys:
+            self._group = _AnchorGroup([self])
+
+    def bind(self, siblings: Sequence[Check]) -> None:
+        """Share one anchor pass with the other anchored regex checks of the policy."""
+        members: list[RegexCheck] = []
+        for check in siblings:
+            if isinstance(check, RegexCheck) and check.anchor_keys and all(check is not m for m in members):
+                members.append(check)
+        already = self._group is not None and self._group.members == tuple(members)
+        if self in members and len(members) > 1 and not already:
+            group = _AnchorGroup(members)
+            for slot, member in enumerate(members):
+                member._group, member._slot = group, slot
 
     def _windows(self, doc: Document, lo: int, hi: int) -> list[tuple[int, int]]:
         """Disjoint [start, end) ranges of the text around anchor occurrences, clipped to [lo, hi)."""
-        if self.anchors is None:
+        if self._group is None:
             return [(lo, hi)]
-        folded = doc.view("folded", lambda d: FoldedText.of(d.text))
         w = self.p.anchor_window
         windows: list[tuple[int, int]] = []
-        for end_idx, length in self.anchors.iter(folded.text):
-            if not at_word_boundaries(folded.text, end_idx - length + 1, end_idx + 1):
-                continue
-            start, end = folded.span(end_idx - length + 1, end_idx + 1)
+        for start, end in self._group.occurrences(doc)[self._slot]:
             a, b = max(lo, start - w), min(hi, end + w)
             if a >= b:
                 continue
@@ -137,6 +149,44 @@ class RegexCheck(Check):
             fix=fix,
             values={k: v for k, v in m.groupdict().items() if v is not None},
         )
+
+
+class _AnchorGroup:
+    """One Aho-Corasick automaton over the anchors of several regex checks: a single pass over the document's
+    folded text finds the whole-word anchor occurrences of every member, kept as a document view."""
+
+    _ids = itertools.count()
+
+    def __init__(self, members: Sequence[RegexCheck]) -> None:
+        self.view_key = f"regex-anchors:{next(self._ids)}"
+        slots: dict[str, list[int]] = {}
+        for slot, member in enumerate(members):
+            for key in member.anchor_keys:
+                if slot not in slots.setdefault(key, []):
+                    slots[key].append(slot)
+        self.automaton = ahocorasick.Automaton()
+        for key, key_slots in slots.items():
+            self.automaton.add_word(key, (len(key), tuple(key_slots)))
+        self.automaton.make_automaton()
+        self.members = tuple(members)
+        self.size = len(members)
+
+    def occurrences(self, doc: Document) -> list[list[tuple[int, int]]]:
+        """Per member, the original-text spans of its anchors, in the automaton's order (by end offset)."""
+        return doc.view(self.view_key, self._scan)
+
+    def _scan(self, doc: Document) -> list[list[tuple[int, int]]]:
+        folded = doc.view("folded", lambda d: FoldedText.of(d.text))
+        text = folded.text
+        out: list[list[tuple[int, int]]] = [[] for _ in range(self.size)]
+        for end_idx, (length, slots) in self.automaton.iter(text):
+            start = end_idx - length + 1
+            if not at_word_boundaries(text, start, end_idx + 1):
+                continue
+            span = folded.span(start, end_idx + 1)
+            for slot in slots:
+                out[slot].append(span)
+        return out
 
 
 CHECK = RegexCheck

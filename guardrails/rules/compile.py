@@ -132,6 +132,9 @@ def compile_policy(policy: Policy, ruleset: RuleSet, where: Path | str = "<polic
         compiled.append(CompiledRule(rule, check, deadline_ms / 1000.0, loaded.pack))
     if problems:
         raise RuleError(problems)
+    checks = [c.check for c in compiled]
+    for check in {id(c): c for c in checks}.values():
+        check.bind(checks)
     digest = hashlib.sha256(
         json.dumps(
             [r.rule.model_dump(mode="json") for r in compiled] + [policy.model_dump(mode="json")], sort_keys=True

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from guardrails.checks._textnorm import FoldedText, fold
@@ -61,3 +61,14 @@ def test_whitespace_runs_fold_to_one_space_with_offsets() -> None:
 def test_folding_a_folded_text_changes_nothing(text: str) -> None:
     once = fold(text)
     assert fold(once) == once
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab Z\t\n\r\x0b\x0c\x1c\x1f.-_9")), max_size=60))
+def test_ascii_fold_maps_like_the_general_fold(text: str) -> None:
+    # A trailing non-ASCII character sends the text down the general path; its prefix must fold and map alike.
+    fast, general = FoldedText.of(text), FoldedText.of(text + "\u00e9")
+    assert general.text == fast.text + "e"
+    for a in range(len(fast.text) + 1):
+        for b in range(a, len(fast.text) + 1):
+            assert fast.span(a, b) == general.span(a, b)

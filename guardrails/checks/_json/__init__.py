@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field
 
 from guardrails.checks.base import CheckParams, DeadlineExceeded, RunContext
 from guardrails.document import Document
-from guardrails.jsonparse.view import JsonView, document_view, view_key
+from guardrails.jsonparse.view import JsonView, Pick, build_view, view_key
 
 
 class JsonExtractParams(CheckParams):
@@ -24,19 +25,33 @@ class JsonExtractParams(CheckParams):
 
 
 def json_view(doc: Document, ctx: RunContext, params: JsonExtractParams, *, expect: bool = False) -> JsonView:
-    """The document's JSON view, parsed once per validation and shared by every JSON rule."""
+    """The document's JSON view, parsed once per validation and shared by every JSON rule.
+
+    The same view `jsonparse.view.document_view` returns for these settings (same key), looked up without
+    rebuilding its key strings: twenty JSON rules ask for it on every output."""
     expect_json = expect or params.expect_json or ctx.context.schema_ is not None
-    timed_out: list[bool] = doc.view(view_key(expect_json, params.pick, params.max_depth) + "\x1ftimed-out", _flag)
+    key, flag_key = _keys(expect_json, params.pick, params.max_depth)
+    timed_out: list[bool] = doc.view(flag_key, _flag)
     if timed_out[0]:
         # Parsing ran out of time once: every later JSON rule on this document is late without parsing again.
         raise DeadlineExceeded("parsing the JSON ran past the deadline")
     try:
-        return document_view(
-            doc, expect_json=expect_json, pick=params.pick, max_depth=params.max_depth, deadline=ctx.deadline
+        return doc.view(
+            key,
+            lambda d: build_view(
+                d.text, expect_json=expect_json, pick=params.pick, max_depth=params.max_depth, deadline=ctx.deadline
+            ),
         )
     except DeadlineExceeded:
         timed_out[0] = True
         raise
+
+
+@lru_cache(maxsize=64)
+def _keys(expect_json: bool, pick: Pick, max_depth: int) -> tuple[str, str]:
+    """The view's key and its timed-out flag's key."""
+    key = view_key(expect_json, pick, max_depth)
+    return key, key + "\x1ftimed-out"
 
 
 def _flag(_: Document) -> list[bool]:
