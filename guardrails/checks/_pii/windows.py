@@ -210,6 +210,20 @@ def single_group_is_valid(group: str, region: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=65_536)
+def regions_to_try(run: str, regions: tuple[str, ...]) -> tuple[str, ...]:
+    """The regions whose matcher could report a number inside this candidate run (often none).
+
+    A pure function of the run: years, amounts, ids and dates recur within and across outputs, so
+    the answer is cached (bounded)."""
+    if sum(c.isdigit() for c in run) < fewest_phone_digits(regions):
+        return ()
+    wanted = phone_regions_for_run(run, regions)
+    if run.isdigit() and len(run) <= SHORT_GROUP:
+        wanted = [r for r in wanted if single_group_is_valid(run, r)]
+    return tuple(wanted)
+
+
 def _group_sums(run: str) -> set[int]:
     """Digit counts of every stretch of consecutive digit groups in the run."""
     groups = [len(g) for g in _DIGIT_GROUP.findall(run)]
