@@ -307,6 +307,22 @@ def test_windowed_results_equal_full_text_results(parts: list[tuple[str, str]]) 
         assert windowed == full, (type(rec).__name__, text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0049 30 1234567/4111 1111 1111 1111 203.0.113.42-",  # a card run starting inside a taken chunk
+        "call 536-22-1234.536 22 1234 x 123456789",
+        "4111-1111-1111-1111\t4111 1111 1111 1111",
+    ],
+)
+def test_windows_of_triggers_spanning_chunks_equal_full_text(text: str) -> None:
+    rs = recognizer_set("en")
+    scan = DocScan(text, rs)
+    for rec in rs.recognizers:
+        full = {(r.start, r.end, r.entity_type, round(r.score, 4)) for r in analyze(rec, scan.text)}
+        assert {(r.start, r.end, r.entity_type, round(r.score, 4)) for r in scan.raw(rec)} == full
+
+
 _DIGITS_RUN = st.lists(
     st.tuples(
         st.text("0123456789", min_size=1, max_size=6), st.sampled_from([" ", "-", ".", " (", ") ", "/", " ext. "])

@@ -27,6 +27,8 @@ class Trigger(StrEnum):
     AT = "at"  # e-mail
     DOT = "dot"  # URL: a dot followed by a TLD letter
     HEXSEP = "hexsep"  # MAC, UUID, IPv6: hex groups joined by ':', '-' or '.'
+    CARD = "card"  # 13+ digits, at most one '-' or ' ' between two of them
+    SSN = "ssn"  # 9+ digits, at most one '-', ' ' or '.' between two of them
     PHONE = "phone"  # phone numbers: phonenumbers' candidates, pruned per region (see windows)
     ALL = "all"  # unknown recognizers run on the whole text
 
@@ -34,6 +36,10 @@ class Trigger(StrEnum):
 TRIGGER_PATTERNS: dict[Trigger, re.Pattern[str]] = {
     Trigger.DIGIT: re.compile(r"\d+"),
     Trigger.DIGIT_WIDE: re.compile(r"\d+"),
+    # Greedy, so one trigger match spans a whole run of separated digits and every card or SSN match,
+    # which lies inside such a run, lies inside the chunks of one trigger match.
+    Trigger.CARD: re.compile(r"\d(?:[- ]?\d){12,}"),
+    Trigger.SSN: re.compile(r"\d(?:[- .]?\d){8,}"),
     Trigger.AT: re.compile(r"@+"),
     Trigger.DOT: re.compile(r"\.[^\W\d_]"),
     # MAC "00:1a:2b..." / "001a.2b3c.4d5e", UUID "8 hex-", IPv6 "::" or "hex:hex": every form has one of
@@ -50,12 +56,12 @@ TRIGGER_MARGINS: dict[Trigger, int] = {Trigger.DIGIT_WIDE: 2}
 # Checked against presidio 2.2's patterns: every alternative of these recognizers contains the
 # trigger (the eval script re-checks windowed results against full-text results on every run).
 _GROUPS: dict[str, tuple[Trigger, ...]] = {
-    "CreditCardRecognizer": (Trigger.DIGIT,),
+    "CreditCardRecognizer": (Trigger.CARD,),
     "UsBankRecognizer": (Trigger.DIGIT,),
     "UsLicenseRecognizer": (Trigger.DIGIT,),
     "UsItinRecognizer": (Trigger.DIGIT,),
     "UsPassportRecognizer": (Trigger.DIGIT,),
-    "UsSsnRecognizer": (Trigger.DIGIT,),
+    "UsSsnRecognizer": (Trigger.SSN,),
     "NhsRecognizer": (Trigger.DIGIT,),
     "CryptoRecognizer": (Trigger.DIGIT,),
     "DateRecognizer": (Trigger.DIGIT,),

@@ -102,8 +102,12 @@ def trigger_windows(text: str, margins: Margins, trigger: re.Pattern[str], margi
     found: list[Window] = []
     covered = -1
     for m in trigger.finditer(text):
-        if m.start() < covered:
+        if m.end() <= covered:
             continue  # inside a chunk already taken
+        if m.start() < covered:  # a trigger spanning chunks goes on past the ones taken: extend the window
+            covered = margins.right(m.end(), 0)
+            found[-1] = Window(found[-1].start, max(found[-1].end, margins.right(covered, margin)))
+            continue
         start, end = margins.left(m.start(), 0), margins.right(m.end(), 0)
         covered = end
         if found and (start <= found[-1].end or text[found[-1].end : start].isspace()):
