@@ -28,7 +28,8 @@ class Trigger(StrEnum):
     DOT = "dot"  # URL: a dot followed by a TLD letter
     HEXSEP = "hexsep"  # MAC, UUID, IPv6: hex groups joined by ':', '-' or '.'
     CARD = "card"  # 13+ digits, at most one '-' or ' ' between two of them
-    SSN = "ssn"  # 9+ digits, at most one '-', ' ' or '.' between two of them
+    SSN = "ssn"  # 9+ digits, at most one '-', ' ' or '.' between two of them (SSN, ITIN, NHS)
+    DIGITS7 = "digits7"  # 7+ consecutive digits (bank account, passport, DEA number)
     PHONE = "phone"  # phone numbers: phonenumbers' candidates, pruned per region (see windows)
     ALL = "all"  # unknown recognizers run on the whole text
 
@@ -40,6 +41,7 @@ TRIGGER_PATTERNS: dict[Trigger, re.Pattern[str]] = {
     # which lies inside such a run, lies inside the chunks of one trigger match.
     Trigger.CARD: re.compile(r"\d(?:[- ]?\d){12,}"),
     Trigger.SSN: re.compile(r"\d(?:[- .]?\d){8,}"),
+    Trigger.DIGITS7: re.compile(r"\d{7,}"),
     Trigger.AT: re.compile(r"@+"),
     Trigger.DOT: re.compile(r"\.[^\W\d_]"),
     # MAC "00:1a:2b..." / "001a.2b3c.4d5e", UUID "8 hex-", IPv6 "::" or "hex:hex": every form has one of
@@ -57,16 +59,16 @@ TRIGGER_MARGINS: dict[Trigger, int] = {Trigger.DIGIT_WIDE: 2}
 # trigger (the eval script re-checks windowed results against full-text results on every run).
 _GROUPS: dict[str, tuple[Trigger, ...]] = {
     "CreditCardRecognizer": (Trigger.CARD,),
-    "UsBankRecognizer": (Trigger.DIGIT,),
+    "UsBankRecognizer": (Trigger.DIGITS7,),
     "UsLicenseRecognizer": (Trigger.DIGIT,),
-    "UsItinRecognizer": (Trigger.DIGIT,),
-    "UsPassportRecognizer": (Trigger.DIGIT,),
+    "UsItinRecognizer": (Trigger.SSN,),
+    "UsPassportRecognizer": (Trigger.DIGITS7,),
     "UsSsnRecognizer": (Trigger.SSN,),
-    "NhsRecognizer": (Trigger.DIGIT,),
+    "NhsRecognizer": (Trigger.SSN,),
     "CryptoRecognizer": (Trigger.DIGIT,),
     "DateRecognizer": (Trigger.DIGIT,),
     "IbanRecognizer": (Trigger.DIGIT_WIDE,),
-    "MedicalLicenseRecognizer": (Trigger.DIGIT,),
+    "MedicalLicenseRecognizer": (Trigger.DIGITS7,),
     "IpRecognizer": (Trigger.DIGIT, Trigger.HEXSEP),
     "MacAddressRecognizer": (Trigger.DIGIT, Trigger.HEXSEP),
     "UuidRecognizer": (Trigger.DIGIT, Trigger.HEXSEP),
