@@ -7,7 +7,8 @@ IBAN's letter group). Windows start and end on whitespace, so word-boundary and 
 assertions see the same neighbours as in the full text. All windows of a group are joined into one
 compact text with a separator no pattern can match across, so each recognizer runs once per
 document, over a small fraction of it. Phone numbers get phonenumbers' own candidates as windows,
-pruned per region by how many digits a valid number of that region can have.
+pruned per region: a region runs only where some stretch of digit groups, read as parse() may read it, fits
+that region's own validity patterns (phonenumbers metadata).
 """
 
 from __future__ import annotations
@@ -244,8 +245,9 @@ def phone_regions_for_run(run: str, regions: Sequence[str]) -> list[str]:
     """Regions whose matcher could report a number inside this run.
 
     The matcher tries the whole run and the pieces it splits at separators, so every number it can
-    report is a stretch of consecutive digit groups. Written nationally for region R, that stretch
-    has between `min_national_length(R)` and `max_written_length(R)` digits. A number written
+    report is a stretch of consecutive digit groups. Written nationally for region R, some reading of
+    that stretch must be a valid number of R's calling code (`may_be_national`; runs in other
+    scripts' digits fall back to the length bounds `min_national_length`..`max_written_length`). A number written
     internationally ('+', or an IDD such as 00 or 011) is validated against its own country whatever
     the preferred region, so every region runs when the run is long enough to hold one.
     """
