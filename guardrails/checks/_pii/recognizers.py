@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from presidio_analyzer import EntityRecognizer, RecognizerRegistry, RecognizerResult
@@ -87,10 +87,19 @@ class RecognizerSet:
     recognizers: tuple[EntityRecognizer, ...]
     triggers: dict[str, tuple[Trigger, ...]]
 
-    def for_entities(self, entities: frozenset[str]) -> list[EntityRecognizer]:
-        return [r for r in self.recognizers if entities.intersection(r.supported_entities)]
+    _by_entities: dict[frozenset[str], tuple[EntityRecognizer, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
-    @property
+    def for_entities(self, entities: frozenset[str]) -> tuple[EntityRecognizer, ...]:
+        # Every rule of every validation asks with one of a few entity sets: answer each once.
+        found = self._by_entities.get(entities)
+        if found is None:
+            found = tuple(r for r in self.recognizers if entities.intersection(r.supported_entities))
+            self._by_entities[entities] = found
+        return found
+
+    @functools.cached_property
     def entities(self) -> frozenset[str]:
         return frozenset(e for r in self.recognizers for e in r.supported_entities)
 
