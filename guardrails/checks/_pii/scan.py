@@ -21,8 +21,6 @@ from guardrails.checks._pii.recognizers import TRIGGER_MARGINS, TRIGGER_PATTERNS
 # Entities whose checksum-validated matches (score 1.0) outrank any phone reading of the same digits:
 # the phone matcher is not run on digit runs they cover entirely.
 VALIDATED_OUTRANK_PHONE = ("CREDIT_CARD", "IBAN_CODE")
-# Triggers that never match whitespace: their windows are runs of chunks found by one regex scan.
-SINGLE_CHUNK_TRIGGERS = frozenset({Trigger.DIGIT, Trigger.DIGITS7, Trigger.AT, Trigger.DOT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +96,7 @@ class DocScan:
     def _compact(self, trigger: Trigger) -> win.Compact:
         if trigger not in self._compacts:
             margin = TRIGGER_MARGINS.get(trigger, 0)
-            if margin == 0 and trigger in SINGLE_CHUNK_TRIGGERS:
-                found = win.chunk_runs(self.text, TRIGGER_PATTERNS[trigger])
-            else:
-                found = win.trigger_windows(self.text, self.margins, TRIGGER_PATTERNS[trigger], margin)
+            found = win.trigger_windows(self.text, self.margins, TRIGGER_PATTERNS[trigger], margin)
             self._compacts[trigger] = win.compact(self.text, found)
         return self._compacts[trigger]
 

@@ -118,21 +118,6 @@ def trigger_windows(text: str, margins: Margins, trigger: re.Pattern[str], margi
     return merge(found)
 
 
-@functools.cache
-def _chunk_runs_pattern(trigger: str) -> re.Pattern[str]:
-    # A chunk starts where no non-space precedes; `\S*?` scans it once for the trigger, `\S*` takes the
-    # rest, and the group repeats over the following chunks that also contain it. Linear: a chunk with
-    # no trigger is scanned once from its start, and every other start inside it fails at the look-behind.
-    chunk = rf"\S*?(?:{trigger})\S*"
-    return re.compile(rf"(?<!\S){chunk}(?:\s+{chunk})*")
-
-
-def chunk_runs(text: str, trigger: re.Pattern[str]) -> list[Window]:
-    """What `trigger_windows` gives with no margin, for a trigger that never matches whitespace: the
-    runs of consecutive chunks that contain it, found by one C-level scan with no Python per chunk."""
-    return [Window(*m.span()) for m in _chunk_runs_pattern(trigger.pattern).finditer(text)]
-
-
 def compact(text: str, windows: Sequence[Window]) -> Compact:
     parts: list[str] = []
     starts: list[int] = []
