@@ -307,6 +307,61 @@ def test_windowed_results_equal_full_text_results(parts: list[tuple[str, str]]) 
         assert windowed == full, (type(rec).__name__, text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0049 30 1234567/4111 1111 1111 1111 203.0.113.42-",  # a card run starting inside a taken chunk
+        "call 536-22-1234.536 22 1234 x 123456789",
+        "4111-1111-1111-1111\t4111 1111 1111 1111",
+    ],
+)
+def test_windows_of_triggers_spanning_chunks_equal_full_text(text: str) -> None:
+    rs = recognizer_set("en")
+    scan = DocScan(text, rs)
+    for rec in rs.recognizers:
+        full = {(r.start, r.end, r.entity_type, round(r.score, 4)) for r in analyze(rec, scan.text)}
+        assert {(r.start, r.end, r.entity_type, round(r.score, 4)) for r in scan.raw(rec)} == full
+
+
+_DIGITS_RUN = st.lists(
+    st.tuples(
+        st.text("0123456789", min_size=1, max_size=6), st.sampled_from([" ", "-", ".", " (", ") ", "/", " ext. "])
+    ),
+    min_size=1,
+    max_size=5,
+).map(lambda parts: "".join(a + b for a, b in parts).strip())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["", "+", "00", "0", "1 ", "011 "]), _DIGITS_RUN)
+def test_phone_region_filter_never_drops_a_number_the_matcher_finds(lead: str, run: str) -> None:
+    import phonenumbers
+
+    from guardrails.checks._pii import windows as win
+
+    text = lead + run
+    regions = win.distinct_dialling_regions(("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR"))
+    for m in win.PHONE_CANDIDATE.finditer(text):
+        kept = set(win.regions_to_try(m.group(), regions))
+        for region in regions:
+            found = list(phonenumbers.PhoneNumberMatcher(m.group(), region, phonenumbers.Leniency.VALID))
+            assert not found or region in kept, (m.group(), region)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(["phone", ":", "the", "be", "-PRON-", "a:b", "tel:", "x", "?", "is", "2019", "é", "--"]))
+)
+def test_context_keywords_equal_presidios(tokens: list[str]) -> None:
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+    from guardrails.checks._pii.context import _keywords, _lexicon
+
+    lemmas = [t.lower() for t in tokens]
+    theirs = NlpArtifacts([], tokens, list(range(len(tokens))), lemmas, _lexicon("en"), "en")  # type: ignore[arg-type]
+    assert _keywords(lemmas, _lexicon("en").stop) == theirs.keywords
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(_FRAGMENTS, _GLUE), min_size=1, max_size=10))
 def test_repair_is_idempotent_and_spans_lie_in_text(parts: list[tuple[str, str]]) -> None:

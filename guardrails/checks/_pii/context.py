@@ -70,14 +70,31 @@ def _artifacts(text: str, results: Sequence[RecognizerResult], language: str) ->
             indices.append(m.start())
     lemmas = [t.lower() for t in tokens]
     # presidio's enhancer only iterates tokens and takes their length: plain strings serve as well as a Doc.
-    return NlpArtifacts(
-        entities=[],
-        tokens=tokens,  # type: ignore[arg-type]
-        tokens_indices=indices,
-        lemmas=lemmas,
-        nlp_engine=_lexicon(language),
-        language=language,
-    )
+    # Built without NlpArtifacts.__init__, whose keyword pass asks the lexicon twice per token through
+    # method calls; `_keywords` computes the same list with set lookups.
+    artifacts = NlpArtifacts.__new__(NlpArtifacts)
+    artifacts.entities = []
+    artifacts.tokens = tokens  # type: ignore[assignment]
+    artifacts.lemmas = lemmas
+    artifacts.tokens_indices = indices
+    artifacts.nlp_engine = _lexicon(language)
+    artifacts.scores = []
+    artifacts.keywords = _keywords(lemmas, _lexicon(language).stop)
+    return artifacts
+
+
+_NOT_KEYWORDS = frozenset({"-PRON-", "be"})  # compared with the lemma as presidio does
+
+
+def _keywords(lemmas: list[str], stop: frozenset[str]) -> list[str]:
+    """NlpArtifacts.set_keywords with this lexicon: lower-cased lemmas that are neither stop words nor
+    punctuation (nor the lemmas "-PRON-" or "be"), split at ":". Lemmas here are already lower case."""
+    out: list[str] = []
+    for k in lemmas:
+        if k in stop or k in _NOT_KEYWORDS or not any(c.isalnum() for c in k):
+            continue
+        out.extend(k.split(":"))
+    return out
 
 
 _ENHANCER = LemmaContextAwareEnhancer()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from presidio_analyzer import EntityRecognizer, RecognizerRegistry, RecognizerResult
@@ -27,6 +27,9 @@ class Trigger(StrEnum):
     AT = "at"  # e-mail
     DOT = "dot"  # URL: a dot followed by a TLD letter
     HEXSEP = "hexsep"  # MAC, UUID, IPv6: hex groups joined by ':', '-' or '.'
+    CARD = "card"  # 13+ digits, at most one '-' or ' ' between two of them
+    SSN = "ssn"  # 9+ digits, at most one '-', ' ' or '.' between two of them (SSN, ITIN, NHS)
+    DIGITS7 = "digits7"  # 7+ consecutive digits (bank account, passport, DEA number)
     PHONE = "phone"  # phone numbers: phonenumbers' candidates, pruned per region (see windows)
     ALL = "all"  # unknown recognizers run on the whole text
 
@@ -34,6 +37,11 @@ class Trigger(StrEnum):
 TRIGGER_PATTERNS: dict[Trigger, re.Pattern[str]] = {
     Trigger.DIGIT: re.compile(r"\d+"),
     Trigger.DIGIT_WIDE: re.compile(r"\d+"),
+    # Greedy, so one trigger match spans a whole run of separated digits and every card or SSN match,
+    # which lies inside such a run, lies inside the chunks of one trigger match.
+    Trigger.CARD: re.compile(r"\d(?:[- ]?\d){12,}"),
+    Trigger.SSN: re.compile(r"\d(?:[- .]?\d){8,}"),
+    Trigger.DIGITS7: re.compile(r"\d{7,}"),
     Trigger.AT: re.compile(r"@+"),
     Trigger.DOT: re.compile(r"\.[^\W\d_]"),
     # MAC "00:1a:2b..." / "001a.2b3c.4d5e", UUID "8 hex-", IPv6 "::" or "hex:hex": every form has one of
@@ -50,17 +58,17 @@ TRIGGER_MARGINS: dict[Trigger, int] = {Trigger.DIGIT_WIDE: 2}
 # Checked against presidio 2.2's patterns: every alternative of these recognizers contains the
 # trigger (the eval script re-checks windowed results against full-text results on every run).
 _GROUPS: dict[str, tuple[Trigger, ...]] = {
-    "CreditCardRecognizer": (Trigger.DIGIT,),
-    "UsBankRecognizer": (Trigger.DIGIT,),
+    "CreditCardRecognizer": (Trigger.CARD,),
+    "UsBankRecognizer": (Trigger.DIGITS7,),
     "UsLicenseRecognizer": (Trigger.DIGIT,),
-    "UsItinRecognizer": (Trigger.DIGIT,),
-    "UsPassportRecognizer": (Trigger.DIGIT,),
-    "UsSsnRecognizer": (Trigger.DIGIT,),
-    "NhsRecognizer": (Trigger.DIGIT,),
+    "UsItinRecognizer": (Trigger.SSN,),
+    "UsPassportRecognizer": (Trigger.DIGITS7,),
+    "UsSsnRecognizer": (Trigger.SSN,),
+    "NhsRecognizer": (Trigger.SSN,),
     "CryptoRecognizer": (Trigger.DIGIT,),
     "DateRecognizer": (Trigger.DIGIT,),
     "IbanRecognizer": (Trigger.DIGIT_WIDE,),
-    "MedicalLicenseRecognizer": (Trigger.DIGIT,),
+    "MedicalLicenseRecognizer": (Trigger.DIGITS7,),
     "IpRecognizer": (Trigger.DIGIT, Trigger.HEXSEP),
     "MacAddressRecognizer": (Trigger.DIGIT, Trigger.HEXSEP),
     "UuidRecognizer": (Trigger.DIGIT, Trigger.HEXSEP),
@@ -79,10 +87,19 @@ class RecognizerSet:
     recognizers: tuple[EntityRecognizer, ...]
     triggers: dict[str, tuple[Trigger, ...]]
 
-    def for_entities(self, entities: frozenset[str]) -> list[EntityRecognizer]:
-        return [r for r in self.recognizers if entities.intersection(r.supported_entities)]
+    _by_entities: dict[frozenset[str], tuple[EntityRecognizer, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
-    @property
+    def for_entities(self, entities: frozenset[str]) -> tuple[EntityRecognizer, ...]:
+        # Every rule of every validation asks with one of a few entity sets: answer each once.
+        found = self._by_entities.get(entities)
+        if found is None:
+            found = tuple(r for r in self.recognizers if entities.intersection(r.supported_entities))
+            self._by_entities[entities] = found
+        return found
+
+    @functools.cached_property
     def entities(self) -> frozenset[str]:
         return frozenset(e for r in self.recognizers for e in r.supported_entities)
 

@@ -125,19 +125,17 @@ class DocScan:
         covered = self._validated_spans(outranking)
         regions: dict[str, list[win.Window]] = {}
         distinct = win.distinct_dialling_regions(tuple(rec.supported_regions))
-        fewest = win.fewest_phone_digits(distinct)
         n = len(self.text)
         for m in win.PHONE_CANDIDATE.finditer(self.text):
-            run = m.group()
-            if sum(c.isdigit() for c in run) < fewest:
+            wanted = win.regions_to_try(m.group(), distinct)
+            if not wanted:
                 continue
-            if covered and any(s <= m.start() and m.end() <= e for s, e in covered):
+            start, end = m.span()
+            if covered and any(s <= start and end <= e for s, e in covered):
                 continue
-            short = run.isdigit() and len(run) <= win.SHORT_GROUP
-            for region in win.phone_regions_for_run(run, distinct):
-                if short and not win.single_group_is_valid(run, region):
-                    continue
-                regions.setdefault(region, []).append(win.Window(max(0, m.start() - 1), min(n, m.end() + 3)))
+            window = win.Window(max(0, start - 1), min(n, end + 3))
+            for region in wanted:
+                regions.setdefault(region, []).append(window)
         results: list[RecognizerResult] = []
         for region, found in regions.items():
             self.check_deadline()

@@ -7,7 +7,8 @@ IBAN's letter group). Windows start and end on whitespace, so word-boundary and 
 assertions see the same neighbours as in the full text. All windows of a group are joined into one
 compact text with a separator no pattern can match across, so each recognizer runs once per
 document, over a small fraction of it. Phone numbers get phonenumbers' own candidates as windows,
-pruned per region by how many digits a valid number of that region can have.
+pruned per region: a region runs only where some stretch of digit groups, read as parse() may read it, fits
+that region's own validity patterns (phonenumbers metadata).
 """
 
 from __future__ import annotations
@@ -102,8 +103,12 @@ def trigger_windows(text: str, margins: Margins, trigger: re.Pattern[str], margi
     found: list[Window] = []
     covered = -1
     for m in trigger.finditer(text):
-        if m.start() < covered:
+        if m.end() <= covered:
             continue  # inside a chunk already taken
+        if m.start() < covered:  # a trigger spanning chunks goes on past the ones taken: extend the window
+            covered = margins.right(m.end(), 0)
+            found[-1] = Window(found[-1].start, max(found[-1].end, margins.right(covered, margin)))
+            continue
         start, end = margins.left(m.start(), 0), margins.right(m.end(), 0)
         covered = end
         if found and (start <= found[-1].end or text[found[-1].end : start].isspace()):
@@ -210,6 +215,20 @@ def single_group_is_valid(group: str, region: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=65_536)
+def regions_to_try(run: str, regions: tuple[str, ...]) -> tuple[str, ...]:
+    """The regions whose matcher could report a number inside this candidate run (often none).
+
+    A pure function of the run: years, amounts, ids and dates recur within and across outputs, so
+    the answer is cached (bounded)."""
+    if sum(c.isdigit() for c in run) < fewest_phone_digits(regions):
+        return ()
+    wanted = phone_regions_for_run(run, regions)
+    if run.isdigit() and len(run) <= SHORT_GROUP:
+        wanted = [r for r in wanted if single_group_is_valid(run, r)]
+    return tuple(wanted)
+
+
 def _group_sums(run: str) -> set[int]:
     """Digit counts of every stretch of consecutive digit groups in the run."""
     groups = [len(g) for g in _DIGIT_GROUP.findall(run)]
@@ -226,8 +245,9 @@ def phone_regions_for_run(run: str, regions: Sequence[str]) -> list[str]:
     """Regions whose matcher could report a number inside this run.
 
     The matcher tries the whole run and the pieces it splits at separators, so every number it can
-    report is a stretch of consecutive digit groups. Written nationally for region R, that stretch
-    has between `min_national_length(R)` and `max_written_length(R)` digits. A number written
+    report is a stretch of consecutive digit groups. Written nationally for region R, some reading of
+    that stretch must be a valid number of R's calling code (`may_be_national`; runs in other
+    scripts' digits fall back to the length bounds `min_national_length`..`max_written_length`). A number written
     internationally ('+', or an IDD such as 00 or 011) is validated against its own country whatever
     the preferred region, so every region runs when the run is long enough to hold one.
     """
@@ -236,5 +256,85 @@ def phone_regions_for_run(run: str, regions: Sequence[str]) -> list[str]:
         needed = min_international_digits() + (0 if _PLUS.search(run) else 2)
         if digits >= needed:
             return list(regions)
-    sums = _group_sums(run)
-    return [r for r in regions if any(min_national_length(r) <= s <= max_written_length(r) for s in sums)]
+    groups = _DIGIT_GROUP.findall(run)
+    if not all(g.isascii() for g in groups):  # other scripts' digits: the length bounds alone
+        sums = _group_sums(run)
+        return [r for r in regions if any(min_national_length(r) <= s <= max_written_length(r) for s in sums)]
+    stretches = ["".join(groups[i : j + 1]) for i in range(len(groups)) for j in range(i, len(groups))]
+    return [r for r in regions if any(may_be_national(s, r) for s in stretches)]
+
+
+@functools.lru_cache(maxsize=65_536)
+def may_be_national(digits: str, region: str) -> bool:
+    """Whether phonenumbers, parsing this stretch of ASCII digits (no '+', no IDD) for `region`, can get a
+    valid national number out of it.
+
+    parse() takes the digits as they are, or drops the region's calling code from their start, and
+    then may drop a national prefix or carrier code (`national_prefix_for_parsing`, with its transform
+    rule); a valid number fully matches the general description of one of the regions sharing the
+    calling code (a US-dialled number may validate as Canadian or Jamaican). Every reading is tried,
+    so this never rejects what the matcher would accept. Years, amounts and ids repeat: cached.
+    """
+    rules = _national_rules(region)
+    if rules is None:
+        return True
+    code, prefix, transform, valid = rules
+    readings = {digits}
+    if digits.startswith(code):
+        readings |= {digits[len(code) :]}
+    for x in list(readings):
+        readings |= _strip_prefix(x, prefix, transform)
+    for x in list(readings):
+        readings |= _strip_prefix(x, prefix, transform)
+    return any(valid.fullmatch(x) for x in readings)
+
+
+def _strip_prefix(number: str, prefix: re.Pattern[str] | None, transform: str | None) -> set[str]:
+    if prefix is None:
+        return set()
+    m = prefix.match(number)
+    if m is None:
+        return set()
+    out = {number[m.end() :]}
+    if transform:
+        out.add(prefix.sub(transform, number, count=1))
+    return out
+
+
+_NUMBER_TYPES = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+    "mobile",
+)
+
+
+@functools.cache
+def _national_rules(region: str) -> tuple[str, re.Pattern[str] | None, str | None, re.Pattern[str]] | None:
+    """(calling code, national prefix pattern, transform rule, valid national numbers) of a region.
+
+    A valid number matches its region's general description and one of its number types (fixed line,
+    mobile, toll free...): one pattern, `(?=general$)(?:type|type...)`, per region of the calling code."""
+    meta = PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.general_desc is None:
+        return None
+    alternatives = []
+    for other in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(meta.country_code or 0, ()):
+        m = PhoneMetadata.metadata_for_region(other)
+        general = getattr(getattr(m, "general_desc", None), "national_number_pattern", None)
+        if not general:
+            return None
+        types = [getattr(getattr(m, t, None), "national_number_pattern", None) for t in _NUMBER_TYPES]
+        types = [t for t in types if t]
+        if types:
+            alternatives.append(f"(?=(?:{general})$)(?:{'|'.join(f'(?:{t})' for t in types)})")
+    npp = meta.national_prefix_for_parsing or meta.national_prefix
+    prefix = re.compile(npp) if npp else None
+    valid = re.compile("|".join(alternatives) or r"(?!)")
+    return str(meta.country_code), prefix, meta.national_prefix_transform_rule, valid
