@@ -67,7 +67,7 @@ def policies() -> list[str]:
 def test_every_fixture_gives_the_same_report(make_client: Callable[..., TestClient], policies: list[str]) -> None:
     client = make_client(policies=policies)
     engines = {name: Engine.from_policy(name, [DEMO_RULES]) for name in policies}
-    compared = 0
+    compared = timed_out = 0
     for path in _fixtures():
         text = path.read_bytes().decode("utf-8", errors="replace")
         for name in policies:
@@ -81,9 +81,16 @@ def test_every_fixture_gives_the_same_report(make_client: Callable[..., TestClie
                 if not (_timed_out(library) or _timed_out(served)):
                     break
             assert (served["review_id"] is not None) == (library["verdict"] == "review"), path
+            if _timed_out(library) or _timed_out(served):
+                # Still failing closed after three tries (a big fixture on a busy machine): which checks ran
+                # late differs run to run, so this pair says nothing about parity. Both must still block.
+                assert served["verdict"] == library["verdict"] == "block", path
+                timed_out += 1
+                continue
             assert _comparable(served) == _comparable(library), f"{path.relative_to(ROOT)} under policy {name}"
             compared += 1
     assert compared >= len(_fixtures())
+    assert timed_out <= compared // 10, f"{timed_out} pairs timed out: too few compared to show parity"
 
 
 def test_batch_gives_the_same_reports(make_client: Callable[..., TestClient]) -> None:
