@@ -16,36 +16,17 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from guardrails.checks._html.analyze import KINDS, STRUCTURAL, Analysis, Issue, analyze
+from guardrails.checks._html.analyze import STRUCTURAL, Analysis, Issue, Kind, analyze
 from guardrails.checks._html.render import render
 from guardrails.checks._html.scan import Limits, Parsed, cut_short, scan
 from guardrails.checks._html.template import Template, TemplateError, TemplateSpec, compile_template
 from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, RunContext, resolve_rule_path
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix, RegenerationItem
-
-Kind = Literal[
-    "malformed",
-    "limits",
-    "script-style",
-    "event-handler",
-    "dangerous-url",
-    "link-policy",
-    "disallowed-tag",
-    "disallowed-attribute",
-    "missing-slot",
-    "extra-slot",
-    "reordered-slot",
-    "unknown-slot",
-    "outside-slots",
-    "slot-too-long",
-    "template-mismatch",
-    "unknown-template",
-]
 
 
 class HtmlTemplateParams(CheckParams):
@@ -73,8 +54,6 @@ class HtmlTemplateParams(CheckParams):
             )
         return self
 
-
-assert set(KINDS) == set(Kind.__args__)  # type: ignore[attr-defined]
 
 _LAST_TEMPLATE = threading.local()
 """The template the current thread last checked against: regeneration_extras() has no context argument,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from guardrails.checks._html.scan import Element, Parsed, Text
 from guardrails.checks._html.template import (
@@ -21,7 +22,7 @@ from guardrails.checks._html.template import (
 from guardrails.checks._html.urls import DANGEROUS_SCHEMES, URL_ATTRIBUTES, judge_url, scheme_of
 from guardrails.findings import Edit
 
-KINDS = (
+Kind = Literal[
     "malformed",
     "limits",
     "script-style",
@@ -38,7 +39,8 @@ KINDS = (
     "slot-too-long",
     "template-mismatch",
     "unknown-template",
-)
+]
+KINDS: tuple[str, ...] = get_args(Kind)
 STRUCTURAL = frozenset(
     {"malformed", "missing-slot", "extra-slot", "reordered-slot", "unknown-slot", "outside-slots", "slot-too-long"}
 )
