@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from guardrails.checks._pii.recognizers import analyze, recognizer_set
@@ -334,6 +334,7 @@ _DIGITS_RUN = st.lists(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(["", "+", "00", "0", "1 ", "011 "]), _DIGITS_RUN)
+@example("", "0 0 5002 0200")  # an IDD split across groups: GB reads it as +500 20200
 def test_phone_region_filter_never_drops_a_number_the_matcher_finds(lead: str, run: str) -> None:
     import phonenumbers
 

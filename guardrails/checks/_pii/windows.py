@@ -241,6 +241,14 @@ def _group_sums(run: str) -> set[int]:
     return sums
 
 
+def _split_idd(run: str) -> bool:
+    """An IDD (00, 01...) written across digit groups ("0 0 44 ..."): phonenumbers strips separators before
+    it looks for one, so any stretch of groups whose digits start with 0[01] may be an international number.
+    (Hypothesis found "0 0 5002 0200", read in GB as +500 20200.)"""
+    groups = _DIGIT_GROUP.findall(run)
+    return any("".join(groups[i : i + 2]).startswith(("00", "01")) for i in range(len(groups)) if groups[i] == "0")
+
+
 def phone_regions_for_run(run: str, regions: Sequence[str]) -> list[str]:
     """Regions whose matcher could report a number inside this run.
 
@@ -252,7 +260,7 @@ def phone_regions_for_run(run: str, regions: Sequence[str]) -> list[str]:
     the preferred region, so every region runs when the run is long enough to hold one.
     """
     digits = sum(c.isdigit() for c in run)
-    if _PLUS.search(run) or _IDD.search(run):
+    if _PLUS.search(run) or _IDD.search(run) or _split_idd(run):
         needed = min_international_digits() + (0 if _PLUS.search(run) else 2)
         if digits >= needed:
             return list(regions)
