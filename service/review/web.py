@@ -123,6 +123,17 @@ def _visible(item: ReviewItem, reviewer: Reviewer) -> bool:
     return allowed is None or item.policy in allowed
 
 
+async def _reviewer_post(request: Request) -> tuple[_Auth, Reviewer, dict[str, Any]] | Response:
+    """A POST from a signed-in reviewer with a valid CSRF token: (auth, reviewer, form), else the refusal."""
+    auth = _Auth(request)
+    if auth.reviewer is None or auth.session is None:
+        return Response("log in first", status_code=401)
+    form = await _form(request)
+    if not same_token(form.get("csrf_token"), auth.session.csrf):
+        return Response("CSRF token missing or wrong", status_code=403)
+    return auth, auth.reviewer, form
+
+
 async def _form(request: Request) -> dict[str, Any]:
     form = await request.form()
     out: dict[str, Any] = {}
@@ -320,26 +331,24 @@ def _decision_from(form: dict[str, Any], kind: DecisionKind) -> Decision:
 
 @router.post("/items/{item_id}/decide")
 async def decide(request: Request, item_id: str) -> Response:
-    auth = _Auth(request)
-    if auth.reviewer is None or auth.session is None:
-        return Response("log in first", status_code=401)
-    form = await _form(request)
-    if not same_token(form.get("csrf_token"), auth.session.csrf):
-        return Response("CSRF token missing or wrong", status_code=403)
+    checked = await _reviewer_post(request)
+    if isinstance(checked, Response):
+        return checked
+    auth, reviewer, form = checked
     item = await _load_item(auth, item_id)
     if item is None or auth.state.reviews is None:
         return _page(request, "error.html", {"message": "No such item, or not in your scope."}, 404)
     back = str(form.get("query", ""))[:2000]
     try:
         kind = DecisionKind(str(form.get("decision", "")))
-        if kind is DecisionKind.CORRECT_FACT and not auth.reviewer.allows(Scope.ADMIN):
+        if kind is DecisionKind.CORRECT_FACT and not reviewer.allows(Scope.ADMIN):
             raise ReviewError("correcting a fact needs the admin scope")
         decision = _decision_from(form, kind)
         await run_in_threadpool(
             auth.state.reviews.decide,
             item.id,
             decision,
-            actor=auth.reviewer.name,
+            actor=reviewer.name,
             fact_writer=fact_writer(auth.state),
         )
     except (ValueError, ValidationError, KeyError, ReviewError) as exc:
@@ -356,18 +365,16 @@ async def decide(request: Request, item_id: str) -> Response:
 
 @router.post("/items/{item_id}/claim")
 async def claim(request: Request, item_id: str) -> Response:
-    auth = _Auth(request)
-    if auth.reviewer is None or auth.session is None:
-        return Response("log in first", status_code=401)
-    form = await _form(request)
-    if not same_token(form.get("csrf_token"), auth.session.csrf):
-        return Response("CSRF token missing or wrong", status_code=403)
+    checked = await _reviewer_post(request)
+    if isinstance(checked, Response):
+        return checked
+    auth, reviewer, form = checked
     item = await _load_item(auth, item_id)
     if item is None or auth.state.reviews is None:
         return _page(request, "error.html", {"message": "No such item, or not in your scope."}, 404)
-    assignee = None if form.get("release") else auth.reviewer.name
+    assignee = None if form.get("release") else reviewer.name
     try:
-        await run_in_threadpool(auth.state.reviews.assign, item.id, assignee, actor=auth.reviewer.name)
+        await run_in_threadpool(auth.state.reviews.assign, item.id, assignee, actor=reviewer.name)
     except ReviewConflict as exc:
         return _redirect(f"/review/items/{item.id}?" + urlencode({"error": str(exc)}))
     return _redirect(f"/review/items/{item.id}?{str(form.get('query', ''))[:2000]}")
@@ -376,12 +383,10 @@ async def claim(request: Request, item_id: str) -> Response:
 @router.post("/bulk")
 async def bulk(request: Request) -> Response:
     """Apply one decision to the checked items, or to every item matching the filter (capped)."""
-    auth = _Auth(request)
-    if auth.reviewer is None or auth.session is None:
-        return Response("log in first", status_code=401)
-    form = await _form(request)
-    if not same_token(form.get("csrf_token"), auth.session.csrf):
-        return Response("CSRF token missing or wrong", status_code=403)
+    checked = await _reviewer_post(request)
+    if isinstance(checked, Response):
+        return checked
+    auth, reviewer, form = checked
     store = auth.state.reviews
     if store is None:
         return Response("no review queue", status_code=404)
@@ -392,7 +397,7 @@ async def bulk(request: Request) -> Response:
     if kind not in BULK_KINDS:
         return _redirect("/review?" + urlencode({"done": "bulk:unsupported decision"}))
     back = str(form.get("query", ""))[:2000]
-    f, _raw = _filter_from(dict(parse_qsl(back)), auth.reviewer)
+    f, _raw = _filter_from(dict(parse_qsl(back)), reviewer)
     f = f.model_copy(update={"state": f.state if f.state is not ReviewState.DECIDED else ReviewState.OPEN})
     if form.get("scope") == "filter":
         ids = await run_in_threadpool(store.ids, f, limit=BULK_LIMIT)
@@ -405,9 +410,7 @@ async def bulk(request: Request) -> Response:
             skipped += 1
             continue
         try:
-            await run_in_threadpool(
-                store.decide, item.id, Decision(kind=kind, note="bulk action"), actor=auth.reviewer.name
-            )
+            await run_in_threadpool(store.decide, item.id, Decision(kind=kind, note="bulk action"), actor=reviewer.name)
             done += 1
         except ReviewError:
             skipped += 1
