@@ -224,7 +224,7 @@ def window_diffs(texts: Iterable[str]) -> Counter[str]:
         scan = DocScan(text, rs)
         for rec in rs.recognizers:
             full = {(r.start, r.end, r.entity_type, round(r.score, 4)) for r in analyze(rec, scan.text)}
-            windowed = {(r.start, r.end, r.entity_type, round(r.score, 4)) for r in scan.raw(rec)}
+            windowed = {(r.start, r.end, r.entity, round(r.score, 4)) for r in scan.raw(rec)}
             diffs[type(rec).__name__] += full != windowed
     return diffs
 

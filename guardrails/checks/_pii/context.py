@@ -1,9 +1,11 @@
-"""Context words raise scores, with presidio's own LemmaContextAwareEnhancer.
+"""Context words raise scores, by the rule of presidio's LemmaContextAwareEnhancer, without a model.
 
-The no_op NLP engine yields no tokens, so presidio alone never sees "phone:" before a number. Here
-the words near each candidate are tokenised with a regex (lemma = lower-cased word: no model) and
-handed to presidio's enhancer, which applies its usual rule (+0.35, at least 0.4, capped at 1.0) and
-records the supporting word in the result's explanation.
+With the no_op NLP engine presidio itself has no tokens, so it never sees "phone:" before a number.
+Here the words before a candidate are tokenised with a regex (lemma = lower-cased word), and
+presidio's rule is applied: the match's own token and the five keywords before it (a keyword is a
+lemma that is neither a stop word nor punctuation), plus any context words the rule gives; the first
+of the recognizer's context words found as a substring of one of them supports the match, which
+gains 0.35 (at least 0.4, at most 1.0). Only the 120 characters before a match are read.
 """
 
 from __future__ import annotations
@@ -12,19 +14,20 @@ import functools
 import importlib
 import re
 from collections.abc import Sequence
-
-from presidio_analyzer import EntityRecognizer, RecognizerResult
-from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
-from presidio_analyzer.nlp_engine import NlpArtifacts
+from dataclasses import dataclass
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-# How far around a candidate to look for words: presidio's enhancer uses 5 words before it.
 _BEFORE_CHARS = 120
 _AFTER_CHARS = 40
+KEYWORDS_BEFORE = 5  # presidio's context_prefix_count
+SIMILARITY_FACTOR = 0.35
+MIN_SCORE_WITH_CONTEXT = 0.4
+MAX_SCORE = 1.0
+_NOT_KEYWORDS = frozenset({"-PRON-", "be"})  # compared with the lemma, as presidio does
 
 
 @functools.cache
-def _stop_words(language: str) -> frozenset[str]:
+def stop_words(language: str) -> frozenset[str]:
     try:
         module = importlib.import_module(f"spacy.lang.{language}.stop_words")
     except ImportError:
@@ -32,109 +35,65 @@ def _stop_words(language: str) -> frozenset[str]:
     return frozenset(getattr(module, "STOP_WORDS", ()))
 
 
-class _Lexicon:
-    """The two questions NlpArtifacts asks an NLP engine, answered without a model."""
-
-    def __init__(self, language: str) -> None:
-        self.stop = _stop_words(language)
-
-    def is_stopword(self, word: str, language: str) -> bool:
-        return word.lower() in self.stop
-
-    def is_punct(self, word: str, language: str) -> bool:
-        return not any(c.isalnum() for c in word)
+def is_keyword(lemma: str, stop: frozenset[str]) -> bool:
+    """presidio's NlpArtifacts keyword test for a lower-cased lemma of a regex token."""
+    return lemma not in stop and lemma not in _NOT_KEYWORDS and any(c.isalnum() for c in lemma)
 
 
-@functools.cache
-def _lexicon(language: str) -> _Lexicon:
-    return _Lexicon(language)
+@dataclass(frozen=True, slots=True)
+class Support:
+    """A context word that raised a match's score."""
+
+    word: str
+    score: float
 
 
-def _artifacts(text: str, results: Sequence[RecognizerResult], language: str) -> NlpArtifacts:
-    """Tokens of the text around the results only, with offsets into the whole text."""
-    spans: list[tuple[int, int]] = []
-    for r in sorted(results, key=lambda r: r.start):
-        lo = max(0, r.start - _BEFORE_CHARS)
-        ws = text.find(" ", lo, r.start)
-        lo = ws + 1 if lo > 0 and ws != -1 else lo
-        hi = min(len(text), r.end + _AFTER_CHARS)
-        if spans and lo <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
-        else:
-            spans.append((lo, hi))
-    tokens: list[str] = []
-    indices: list[int] = []
-    for lo, hi in spans:
+@dataclass(frozen=True)
+class ContextRule:
+    """The context words of one recognizer (lower-cased, presidio's order) in one language."""
+
+    words: tuple[str, ...]
+    language: str
+
+    def support(self, text: str, start: int, end: int, score: float, extra: Sequence[str] = ()) -> Support | None:
+        """The boosted score and supporting word of the match text[start:end], or None."""
+        if not self.words:
+            return None
+        lo = max(0, start - _BEFORE_CHARS)
+        hi = min(len(text), end + _AFTER_CHARS)
+        if not extra:
+            before = text[lo:hi].lower()
+            if not any(w in before for w in self.words):
+                return None  # presidio matches context words as substrings: none can match here
+        if lo > 0:
+            space = text.find(" ", lo, start)
+            lo = space + 1 if space != -1 else lo
+        near = self._keywords_before(text, lo, hi, start)
+        near.extend(w.lower() for w in extra)
+        for word in self.words:
+            if any(word in k for k in near):
+                boosted = min(max(score + SIMILARITY_FACTOR, MIN_SCORE_WITH_CONTEXT), MAX_SCORE)
+                return Support(word, boosted)
+        return None
+
+    def _keywords_before(self, text: str, lo: int, hi: int, start: int) -> list[str]:
+        """The match's own token (the first token that covers or follows `start`) and the keywords before it,
+        at most KEYWORDS_BEFORE + 1 in all, as presidio's enhancer collects them."""
+        lemmas: list[str] = []
         for m in _TOKEN.finditer(text, lo, hi):
-            tokens.append(m.group())
-            indices.append(m.start())
-    lemmas = [t.lower() for t in tokens]
-    # presidio's enhancer only iterates tokens and takes their length: plain strings serve as well as a Doc.
-    # Built without NlpArtifacts.__init__, whose keyword pass asks the lexicon twice per token through
-    # method calls; `_keywords` computes the same list with set lookups.
-    artifacts = NlpArtifacts.__new__(NlpArtifacts)
-    artifacts.entities = []
-    artifacts.tokens = tokens  # type: ignore[assignment]
-    artifacts.lemmas = lemmas
-    artifacts.tokens_indices = indices
-    artifacts.nlp_engine = _lexicon(language)
-    artifacts.scores = []
-    artifacts.keywords = _keywords(lemmas, _lexicon(language).stop)
-    return artifacts
+            lemmas.append(m.group().lower())
+            if m.start() == start or start < m.end():
+                break
+        stop = stop_words(self.language)
+        out: list[str] = []
+        for lemma in reversed(lemmas):
+            if is_keyword(lemma, stop):
+                out.append(lemma)
+                if len(out) > KEYWORDS_BEFORE:
+                    break
+        return out
 
 
-_NOT_KEYWORDS = frozenset({"-PRON-", "be"})  # compared with the lemma as presidio does
-
-
-def _keywords(lemmas: list[str], stop: frozenset[str]) -> list[str]:
-    """NlpArtifacts.set_keywords with this lexicon: lower-cased lemmas that are neither stop words nor
-    punctuation (nor the lemmas "-PRON-" or "be"), split at ":". Lemmas here are already lower case."""
-    out: list[str] = []
-    for k in lemmas:
-        if k in stop or k in _NOT_KEYWORDS or not any(c.isalnum() for c in k):
-            continue
-        out.extend(k.split(":"))
-    return out
-
-
-_ENHANCER = LemmaContextAwareEnhancer()
-
-
-def enhance(
-    text: str,
-    results: list[RecognizerResult],
-    recognizers: Sequence[EntityRecognizer],
-    language: str,
-    extra_context: Sequence[str] = (),
-) -> list[RecognizerResult]:
-    """presidio's context boost over `results` (which index `text`); returns new result objects.
-
-    Results with no context word of their recognizer anywhere in the text before them cannot be
-    boosted (presidio matches context words as substrings of the preceding words), so only the
-    others go through the enhancer.
-    """
-    if not results:
-        return results
-    keep: list[RecognizerResult] = []
-    if extra_context:
-        todo = results
-    else:
-        by_id = {r.id: r for r in recognizers}
-        todo = []
-        for r in results:
-            rec = by_id.get((r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
-            (todo if rec is not None and _may_boost(text, r, rec) else keep).append(r)
-    if not todo:
-        return results
-    artifacts = _artifacts(text, todo, language)
-    enhanced: list[RecognizerResult] = _ENHANCER.enhance_using_context(
-        text, todo, artifacts, list(recognizers), list(extra_context) or None
-    )
-    return keep + enhanced
-
-
-def _may_boost(text: str, result: RecognizerResult, rec: EntityRecognizer) -> bool:
-    if not rec.context:
-        return False
-    before = text[max(0, result.start - _BEFORE_CHARS) : result.end].lower()
-    return any(word.lower() in before for word in rec.context)
+@functools.lru_cache(maxsize=1024)
+def context_rule(words: tuple[str, ...], language: str) -> ContextRule:
+    return ContextRule(tuple(w.lower() for w in words), language)

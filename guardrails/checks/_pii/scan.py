@@ -1,8 +1,10 @@
 """The per-document PII analysis shared by every PII rule of a validation.
 
-`DocScan` normalises the text once, builds each trigger group's windows once, and runs each presidio
-recognizer at most once per document, over its group's compact windows only; results are memoised
-so ten PII rules cost one scan. Offsets come back in the original text's coordinates.
+`DocScan` normalises the text once, builds each trigger group's windows once, and runs each
+recognizer at most once per document, over its groups' windows only; results are memoised so ten
+PII rules cost one scan. Plain pattern recognizers run through `PatternDriver` (presidio's patterns,
+hooks and scoring without its per-match objects); the others through presidio. Offsets come back in
+the original text's coordinates.
 """
 
 from __future__ import annotations
@@ -10,22 +12,26 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import phonenumbers
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 from guardrails.checks._pii import windows as win
-from guardrails.checks._pii.context import enhance
+from guardrails.checks._pii.context import ContextRule, Support, context_rule
+from guardrails.checks._pii.driver import MAX_SCORE, Raw, drivable, driver_for, from_presidio, remove_duplicates
 from guardrails.checks._pii.normalize import Normalized, normalize
-from guardrails.checks._pii.recognizers import TRIGGER_MARGINS, TRIGGER_PATTERNS, RecognizerSet, Trigger, analyze
+from guardrails.checks._pii.recognizers import TRIGGER_PATTERNS, WIDE_MARGIN, RecognizerSet, Trigger, analyze
+from guardrails.checks._pii.runs import run_windows, widen
 
 # Entities whose checksum-validated matches (score 1.0) outrank any phone reading of the same digits:
 # the phone matcher is not run on digit runs they cover entirely.
 VALIDATED_OUTRANK_PHONE = ("CREDIT_CARD", "IBAN_CODE")
+_OUTRANK_PHONE = frozenset(VALIDATED_OUTRANK_PHONE)
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """One presidio result, in original-text offsets, with its explanation flattened."""
+    """One recognizer result, in original-text offsets, with its explanation flattened."""
 
     entity: str
     start: int
@@ -46,38 +52,47 @@ class Candidate:
 
 
 def candidate_from(result: RecognizerResult, norm: Normalized) -> Candidate:
-    start, end = norm.to_original(result.start, result.end)
-    ex = result.analysis_explanation
-    improvement = float(getattr(ex, "score_context_improvement", 0.0) or 0.0) if ex is not None else 0.0
+    """A presidio result (the NER tier) as a candidate."""
+    return candidate_of(from_presidio([result])[0], None, norm)
+
+
+def candidate_of(raw: Raw, support: Support | None, norm: Normalized) -> Candidate:
+    start, end = norm.to_original(raw.start, raw.end)
+    score = support.score if support is not None else raw.score
+    explanation = raw.explanation
+    if explanation is None and raw.pattern_name is not None:
+        explanation = f"Detected by `{raw.recognizer}` using pattern `{raw.pattern_name}`"
+    improvement = 0.0
+    if support is not None:  # presidio's AnalysisExplanation.set_improved_score
+        improvement = score - (raw.original_score if raw.original_score is not None else raw.score)
     return Candidate(
-        entity=result.entity_type,
+        entity=raw.entity,
         start=start,
         end=end,
-        score=round(float(result.score), 4),
-        recognizer=(result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
-        or (ex.recognizer if ex is not None else "unknown"),
-        pattern_name=getattr(ex, "pattern_name", None) if ex is not None else None,
-        original_score=getattr(ex, "original_score", None) if ex is not None else None,
-        context_word=(getattr(ex, "supportive_context_word", "") or None) if ex is not None else None,
+        score=round(score, 4),
+        recognizer=raw.recognizer,
+        pattern_name=raw.pattern_name,
+        original_score=raw.original_score,
+        context_word=support.word if support is not None else None,
         context_improvement=round(improvement, 4),
-        validation=getattr(ex, "validation_result", None) if ex is not None else None,
-        explanation=getattr(ex, "textual_explanation", None) if ex is not None else None,
+        validation=raw.validation,
+        explanation=explanation,
         normalized=norm.changed,
     )
 
 
 @dataclass
 class DocScan:
-    """Lazy, memoised presidio analysis of one document."""
+    """Lazy, memoised analysis of one document."""
 
     original: str
     recognizers: RecognizerSet
     check_deadline: Callable[[], None] = lambda: None
     norm: Normalized = field(init=False)
-    _margins: win.Margins | None = field(default=None, init=False)
-    _compacts: dict[Trigger, win.Compact] = field(default_factory=dict, init=False)
-    _raw: dict[tuple[str, frozenset[str]], list[RecognizerResult]] = field(default_factory=dict, init=False)
-    _enhanced: dict[str, list[Candidate]] = field(default_factory=dict, init=False)
+    _windows: dict[Trigger, list[win.Window]] = field(default_factory=dict, init=False)
+    _compacts: dict[tuple[Trigger, ...], win.Compact] = field(default_factory=dict, init=False)
+    _raw: dict[str, list[Raw]] = field(default_factory=dict, init=False)
+    _boosted: dict[str, list[Candidate]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.norm = normalize(self.original)
@@ -87,46 +102,48 @@ class DocScan:
         """The text recognizers see (normalised)."""
         return self.norm.text
 
-    @property
-    def margins(self) -> win.Margins:
-        if self._margins is None:
-            self._margins = win.Margins(self.text)
-        return self._margins
+    def _trigger_windows(self, trigger: Trigger) -> list[win.Window]:
+        found = self._windows.get(trigger)
+        if found is None:
+            if trigger is Trigger.DIGIT_WIDE:
+                found = widen(self.text, self._trigger_windows(Trigger.DIGIT), WIDE_MARGIN)
+            else:
+                found = run_windows(self.text, TRIGGER_PATTERNS[trigger].pattern)
+            self._windows[trigger] = found
+        return found
 
-    def _compact(self, trigger: Trigger) -> win.Compact:
-        if trigger not in self._compacts:
-            margin = TRIGGER_MARGINS.get(trigger, 0)
-            found = win.trigger_windows(self.text, self.margins, TRIGGER_PATTERNS[trigger], margin)
-            self._compacts[trigger] = win.compact(self.text, found)
-        return self._compacts[trigger]
+    def _compact(self, triggers: tuple[Trigger, ...]) -> win.Compact:
+        """The windows of every trigger of a recognizer, joined: one run of the recognizer covers them all.
+        Windows start and end on whitespace, so a merged window still sees what the full text shows."""
+        if triggers not in self._compacts:
+            if len(triggers) == 1:
+                windows = self._trigger_windows(triggers[0])
+            else:
+                windows = _join_touching(self.text, win.merge(w for t in triggers for w in self._trigger_windows(t)))
+            self._compacts[triggers] = win.compact(self.text, windows)
+        return self._compacts[triggers]
 
-    def _run_on(self, rec: EntityRecognizer, compact: win.Compact) -> list[RecognizerResult]:
+    def _run(self, rec: EntityRecognizer, text: str) -> list[Raw]:
+        if drivable(rec):
+            return driver_for(rec).find(text)  # type: ignore[arg-type]
+        return from_presidio(analyze(rec, text))
+
+    def _grouped(self, rec: EntityRecognizer) -> list[Raw]:
+        triggers = self.recognizers.triggers[rec.id]
+        if Trigger.ALL in triggers:
+            return self._run(rec, self.text)
+        compact = self._compact(triggers)
         if not compact.text:
             return []
-        out = []
-        for r in analyze(rec, compact.text):
-            span = compact.to_original(r.start, r.end)
-            if span is None:  # cannot happen with SEPARATOR; never trust a straddling match
-                continue
-            r.start, r.end = span
-            out.append(r)
-        return out
+        return _mapped(self._run(rec, compact.text), compact)
 
-    def _grouped(self, rec: EntityRecognizer) -> list[RecognizerResult]:
-        groups = self.recognizers.triggers[rec.id]
-        if Trigger.ALL in groups:
-            return analyze(rec, self.text)
-        results: list[RecognizerResult] = []
-        for trigger in groups:
-            results.extend(self._run_on(rec, self._compact(trigger)))
-        return EntityRecognizer.remove_duplicates(results) if len(groups) > 1 else results
-
-    def _phone(self, rec: PhoneRecognizer, outranking: frozenset[str]) -> list[RecognizerResult]:
+    def _phone(self, rec: PhoneRecognizer, outranking: frozenset[str]) -> list[Raw]:
         covered = self._validated_spans(outranking)
         regions: dict[str, list[win.Window]] = {}
         distinct = win.distinct_dialling_regions(tuple(rec.supported_regions))
-        n = len(self.text)
-        for m in win.PHONE_CANDIDATE.finditer(self.text):
+        text = self.text
+        n = len(text)
+        for m in win.PHONE_CANDIDATE.finditer(text):
             wanted = win.regions_to_try(m.group(), distinct)
             if not wanted:
                 continue
@@ -136,32 +153,42 @@ class DocScan:
             window = win.Window(max(0, start - 1), min(n, end + 3))
             for region in wanted:
                 regions.setdefault(region, []).append(window)
-        results: list[RecognizerResult] = []
+        name = str(getattr(rec, "name", "PhoneRecognizer"))
+        results: list[Raw] = []
         for region, found in regions.items():
             self.check_deadline()
-            single = _single_region(rec, region)
-            results.extend(self._run_on(single, win.compact(self.text, win.merge(found))))
-        for r in results:  # results carry the original recognizer's identity (for context words)
-            r.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY] = rec.id
-            r.recognition_metadata[RecognizerResult.RECOGNIZER_NAME_KEY] = str(getattr(rec, "name", "PhoneRecognizer"))
-        return EntityRecognizer.remove_duplicates(results)
+            compact = win.compact(text, win.merge(found))
+            for match in phonenumbers.PhoneNumberMatcher(compact.text, region, leniency=rec.leniency):
+                span = compact.to_original(match.start, match.end)
+                if span is None:  # cannot happen with SEPARATOR; never trust a straddling match
+                    continue
+                explanation = f"Recognized as {_region_of(match, region)} region phone number, using PhoneRecognizer"
+                results.append(
+                    Raw(rec.supported_entities[0], *span, rec.SCORE, name, rec.id, None, rec.SCORE, None, explanation)
+                )
+        return remove_duplicates(results) if len(results) > 1 else results
 
     def _validated_spans(self, entities: frozenset[str]) -> list[tuple[int, int]]:
         spans: list[tuple[int, int]] = []
         for rec in self.recognizers.for_entities(entities):
-            spans.extend((r.start, r.end) for r in self.raw(rec) if r.score >= EntityRecognizer.MAX_SCORE)
+            spans.extend((r.start, r.end) for r in self.raw(rec) if r.score >= MAX_SCORE)
         return spans
 
-    def raw(self, rec: EntityRecognizer, outranking: frozenset[str] = frozenset()) -> list[RecognizerResult]:
-        """The recognizer's results over the (normalised) text, before context; memoised."""
-        key = (rec.id, outranking if isinstance(rec, PhoneRecognizer) else frozenset())
-        if key not in self._raw:
+    def raw(self, rec: EntityRecognizer, outranking: frozenset[str] = frozenset()) -> list[Raw]:
+        """The recognizer's results over the (normalised) text, before context; memoised. The phone
+        recognizer skips digit runs that `outranking` entities' validated matches cover entirely."""
+        phone = isinstance(rec, PhoneRecognizer)
+        key = f"{rec.id}\x1f{'|'.join(sorted(outranking))}" if phone and outranking else rec.id
+        found = self._raw.get(key)
+        if found is None:
             self.check_deadline()
-            if isinstance(rec, PhoneRecognizer):
-                self._raw[key] = self._phone(rec, outranking)
-            else:
-                self._raw[key] = self._grouped(rec)
-        return self._raw[key]
+            found = self._phone(rec, outranking) if phone else self._grouped(rec)  # type: ignore[arg-type]
+            self._raw[key] = found
+        return found
+
+    def _boost(self, raws: list[Raw], rule: ContextRule, extra: Sequence[str]) -> list[Candidate]:
+        text, norm = self.text, self.norm
+        return [candidate_of(r, rule.support(text, r.start, r.end, r.score, extra), norm) for r in raws]
 
     def candidates(
         self,
@@ -175,33 +202,46 @@ class DocScan:
         PII rule of a validation shares them. The phone matcher skips digit runs that are entirely a
         checksum-valid card number or IBAN (score 1.0, which no phone reading can beat)."""
         out: list[Candidate] = []
+        extra_words = tuple(context)
         for rec in self.recognizers.for_entities(entities):
-            key = rec.id if not context else f"{rec.id}\x1f{'|'.join(context)}"
-            if key not in self._enhanced:
-                raw = self.raw(rec, frozenset(VALIDATED_OUTRANK_PHONE))
-                boosted = enhance(self.text, raw, [rec], self.recognizers.language, context)
-                self._enhanced[key] = [candidate_from(r, self.norm) for r in boosted]
-            out.extend(c for c in self._enhanced[key] if c.entity in entities)
+            key = rec.id if not extra_words else f"{rec.id}\x1f{'|'.join(extra_words)}"
+            boosted = self._boosted.get(key)
+            if boosted is None:
+                rule = context_rule(tuple(rec.context or ()), self.recognizers.language)
+                boosted = self._boost(self.raw(rec, _OUTRANK_PHONE), rule, extra_words)
+                self._boosted[key] = boosted
+            out.extend(c for c in boosted if c.entity in entities)
         for rec in extra:
             self.check_deadline()
-            boosted = enhance(self.text, analyze(rec, self.text), [rec], self.recognizers.language, context)
-            out.extend(candidate_from(r, self.norm) for r in boosted)
+            rule = context_rule(tuple(rec.context or ()), self.recognizers.language)
+            out.extend(self._boost(self._run(rec, self.text), rule, extra_words))
         return out
 
 
-_SINGLE: dict[tuple[str, str], PhoneRecognizer] = {}
+def _mapped(raws: list[Raw], compact: win.Compact) -> list[Raw]:
+    out = []
+    for r in raws:
+        span = compact.to_original(r.start, r.end)
+        if span is None:  # cannot happen with SEPARATOR; never trust a straddling match
+            continue
+        r.start, r.end = span
+        out.append(r)
+    return out
 
 
-def _single_region(rec: PhoneRecognizer, region: str) -> PhoneRecognizer:
-    """A copy of presidio's phone recognizer that tries one region (same context, leniency, entity)."""
-    key = (rec.id, region)
-    if key not in _SINGLE:
-        _SINGLE[key] = PhoneRecognizer(
-            context=rec.context,
-            supported_language=rec.supported_language,
-            supported_entity=rec.supported_entities[0],
-            supported_regions=(region,),
-            leniency=rec.leniency,
-            name=str(getattr(rec, "name", "PhoneRecognizer")),
-        )
-    return _SINGLE[key]
+def _join_touching(text: str, windows: list[win.Window]) -> list[win.Window]:
+    out: list[win.Window] = []
+    for w in windows:
+        if out and text[out[-1].end : w.start].isspace():
+            out[-1] = win.Window(out[-1].start, w.end)
+        else:
+            out.append(w)
+    return out
+
+
+def _region_of(match: phonenumbers.PhoneNumberMatch, preferred: str) -> str:
+    """The region presidio names in its explanation: the number's own for an international number
+    (presidio re-parses it without a region), else the matcher's."""
+    if "+" in match.raw_string or "\uff0b" in match.raw_string:
+        return phonenumbers.region_code_for_number(match.number) or preferred
+    return preferred

@@ -2,8 +2,8 @@
 """Candidate windows: the few stretches of an output where a recognizer group can match at all.
 
 A window is a run of consecutive whitespace-delimited chunks that contain the group's trigger (a
-digit, an '@'...), widened by a margin of chunks where a match may span a trigger-free chunk (an
-IBAN's letter group). Windows start and end on whitespace, so word-boundary and look-around
+digit, an '@'...; found in `runs`), widened by a margin of chunks where a match may span a trigger-free
+chunk (an IBAN's letter group). Windows start and end on whitespace, so word-boundary and look-around
 assertions see the same neighbours as in the full text. All windows of a group are joined into one
 compact text with a separator no pattern can match across, so each recognizer runs once per
 document, over a small fraction of it. Phone numbers get phonenumbers' own candidates as windows,
@@ -94,28 +94,6 @@ def merge(windows: Iterable[Window]) -> list[Window]:
         else:
             out.append(w)
     return out
-
-
-def trigger_windows(text: str, margins: Margins, trigger: re.Pattern[str], margin: int = 0) -> list[Window]:
-    """Windows over runs of consecutive chunks that contain `trigger`, widened by `margin` chunks each
-    side. Consecutive chunks share a window, so a match spanning "4111 1111 1111 1111" is never cut.
-    The trigger is found by one C-level scan; Python only visits chunks that contain it."""
-    found: list[Window] = []
-    covered = -1
-    for m in trigger.finditer(text):
-        if m.end() <= covered:
-            continue  # inside a chunk already taken
-        if m.start() < covered:  # a trigger spanning chunks goes on past the ones taken: extend the window
-            covered = margins.right(m.end(), 0)
-            found[-1] = Window(found[-1].start, max(found[-1].end, margins.right(covered, margin)))
-            continue
-        start, end = margins.left(m.start(), 0), margins.right(m.end(), 0)
-        covered = end
-        if found and (start <= found[-1].end or text[found[-1].end : start].isspace()):
-            found[-1] = Window(found[-1].start, margins.right(end, margin) if margin else end)
-        else:
-            found.append(margins.widen(start, end, margin, margin) if margin else Window(start, end))
-    return merge(found)
 
 
 def compact(text: str, windows: Sequence[Window]) -> Compact:
