@@ -94,9 +94,7 @@ class PatternDriver:
                 if invalidate is not None and invalidate(text[start:end]):
                     final = MIN_SCORE
                 if final > MIN_SCORE:
-                    out.append(
-                        Raw(self.entity, start, end, final, self.name, self.id, pattern_name, score, validation)
-                    )
+                    out.append(Raw(self.entity, start, end, final, self.name, self.id, pattern_name, score, validation))
         return remove_duplicates(out) if len(out) > 1 else out
 
 

@@ -56,6 +56,8 @@ _INVISIBLE_CLASS = "".join(sorted(_INVISIBLE))
 _SUSPECT = re.compile(
     f"[{_INVISIBLE_CLASS}]|[A-Za-z0-9@][^\\s]*[{_HOMOGLYPH_CHARS}]|[{_HOMOGLYPH_CHARS}][^\\s]*[A-Za-z0-9@]"
 )
+# A plain character-class search, so clean non-ASCII text (curly quotes, accents) skips _SUSPECT's backtracking.
+_SUSPECT_CHAR = re.compile(f"[{_INVISIBLE_CLASS}{_HOMOGLYPH_CHARS}]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _MIXED = re.compile(r"[A-Za-z0-9@]")
 _CHUNK_REST = re.compile(r"\S*")
@@ -79,7 +81,9 @@ def normalize(text: str) -> Normalized:
     Only non-ASCII segments are visited; homoglyphs are folded only inside a chunk that also holds
     ASCII letters, digits or '@' (a Russian word stays Russian, "jоhn@exаmple.com" does not).
     """
-    if text.isascii() or (unicodedata.is_normalized("NFKC", text) and not _SUSPECT.search(text)):
+    if text.isascii() or (
+        unicodedata.is_normalized("NFKC", text) and (not _SUSPECT_CHAR.search(text) or not _SUSPECT.search(text))
+    ):
         return Normalized(text, None, len(text))
     reversed_text: str | None = None
     parts: list[str] = []

@@ -24,7 +24,7 @@ class Trigger(StrEnum):
     """What a whitespace-delimited chunk must contain for a recognizer of this group to match in it."""
 
     DIGIT = "digit"  # every pattern of these recognizers needs a digit, and stays inside digit chunks
-    DIGIT_WIDE = "digit-wide"  # IBAN: needs a digit, but may span letter-only groups ("GB82 WEST 1234 ...")
+    IBAN = "iban"  # two letters and two digits open every IBAN, which may span letter-only groups
     AT = "at"  # e-mail
     DOT = "dot"  # URL: a dot followed by a TLD letter
     HEXSEP = "hexsep"  # MAC, UUID, IPv6: hex groups joined by ':', '-' or '.'
@@ -44,9 +44,6 @@ TRIGGER_PATTERNS: dict[Trigger, re.Pattern[str]] = {
     ),
 }
 
-# DIGIT_WIDE is DIGIT's windows widened by this many chunks each side, where a match may also reach.
-WIDE_MARGIN = 2
-
 # Checked against presidio 2.2's patterns: every alternative of these recognizers contains the
 # trigger (the eval script re-checks windowed results against full-text results on every run). Card,
 # SSN, bank and passport numbers need more than one digit, but one scan for digits serves them all:
@@ -61,7 +58,7 @@ _GROUPS: dict[str, tuple[Trigger, ...]] = {
     "NhsRecognizer": (Trigger.DIGIT,),
     "CryptoRecognizer": (Trigger.DIGIT,),
     "DateRecognizer": (Trigger.DIGIT,),
-    "IbanRecognizer": (Trigger.DIGIT_WIDE,),
+    "IbanRecognizer": (Trigger.IBAN,),
     "MedicalLicenseRecognizer": (Trigger.DIGIT,),
     "IpRecognizer": (Trigger.DIGIT, Trigger.HEXSEP),
     "MacAddressRecognizer": (Trigger.DIGIT, Trigger.HEXSEP),

@@ -20,8 +20,8 @@ from guardrails.checks._pii import windows as win
 from guardrails.checks._pii.context import ContextRule, Support, context_rule
 from guardrails.checks._pii.driver import MAX_SCORE, Raw, drivable, driver_for, from_presidio, remove_duplicates
 from guardrails.checks._pii.normalize import Normalized, normalize
-from guardrails.checks._pii.recognizers import TRIGGER_PATTERNS, WIDE_MARGIN, RecognizerSet, Trigger, analyze
-from guardrails.checks._pii.runs import run_windows, widen
+from guardrails.checks._pii.recognizers import TRIGGER_PATTERNS, RecognizerSet, Trigger, analyze
+from guardrails.checks._pii.runs import iban_windows, run_windows
 
 # Entities whose checksum-validated matches (score 1.0) outrank any phone reading of the same digits:
 # the phone matcher is not run on digit runs they cover entirely.
@@ -105,8 +105,8 @@ class DocScan:
     def _trigger_windows(self, trigger: Trigger) -> list[win.Window]:
         found = self._windows.get(trigger)
         if found is None:
-            if trigger is Trigger.DIGIT_WIDE:
-                found = widen(self.text, self._trigger_windows(Trigger.DIGIT), WIDE_MARGIN)
+            if trigger is Trigger.IBAN:
+                found = iban_windows(self.text)
             else:
                 found = run_windows(self.text, TRIGGER_PATTERNS[trigger].pattern)
             self._windows[trigger] = found
