@@ -13,8 +13,6 @@ from __future__ import annotations
 import functools
 import re
 
-import regex
-
 from guardrails.checks._pii.windows import Margins, Window
 
 
@@ -39,25 +37,24 @@ def run_windows(text: str, trigger: str) -> list[Window]:
     return out
 
 
-# presidio's IBAN pattern, with its flags, opens with two letters and two digits not preceded by a letter or
-# digit, then takes at most eight more groups, each after at most one space: nine chunks in all.
-_IBAN_START = regex.compile(r"(?<![A-Z0-9])[A-Z]{2}[0-9]{2}", regex.IGNORECASE | regex.MULTILINE | regex.DOTALL)
+# presidio's IBAN pattern, with its flags, opens with two letters and two digits (not preceded by a letter or
+# digit: not checked here, a wider net), then takes at most eight more groups, each after at most one space:
+# nine chunks in all. Python's case-insensitive [A-Z] accepts every letter regex's does (and 'İ').
+_IBAN_START = re.compile(r"[A-Z]{2}[0-9]{2}", re.IGNORECASE)
 _IBAN_REACH = re.compile(r"\S*(?:\s+\S+){0,8}")
 
 
-def iban_windows(text: str) -> list[Window]:
-    """Windows where presidio's IBAN pattern can match: from the chunk of each possible IBAN start through
-    the eight chunks after it; windows that touch are joined."""
+def iban_windows(text: str, digit_windows: list[Window]) -> list[Window]:
+    """Windows where presidio's IBAN pattern can match. An IBAN's first chunk holds digits, so only digit
+    windows are searched for a start; a window that has one reaches eight chunks further. Windows that
+    touch are joined."""
     out: list[Window] = []
-    margins: Margins | None = None
-    for m in _IBAN_START.finditer(text):
-        start = m.start()
-        if start and not text[start - 1].isspace():
-            margins = margins or Margins(text)
-            start = margins.left(start, 0)
-        end = _IBAN_REACH.match(text, m.end()).end()  # type: ignore[union-attr]
-        if out and (start <= out[-1].end or text[out[-1].end : start].isspace()):
+    for w in digit_windows:
+        if not _IBAN_START.search(text, w.start, w.end):
+            continue
+        end = _IBAN_REACH.match(text, w.end).end()  # type: ignore[union-attr]
+        if out and (w.start <= out[-1].end or text[out[-1].end : w.start].isspace()):
             out[-1] = Window(out[-1].start, max(end, out[-1].end))
         else:
-            out.append(Window(start, end))
+            out.append(Window(w.start, end))
     return out

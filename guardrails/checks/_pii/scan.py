@@ -106,7 +106,7 @@ class DocScan:
         found = self._windows.get(trigger)
         if found is None:
             if trigger is Trigger.IBAN:
-                found = iban_windows(self.text)
+                found = iban_windows(self.text, self._trigger_windows(Trigger.DIGIT))
             else:
                 found = run_windows(self.text, TRIGGER_PATTERNS[trigger].pattern)
             self._windows[trigger] = found
