@@ -8,6 +8,7 @@ the windows where they can match, and one analysis per document is shared by eve
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -204,7 +205,7 @@ class PiiCheck(Check):
 
     def _scan(self, doc: Document, ctx: RunContext) -> tuple[DocScan, RecognizerSet]:
         rs = self.b.recognizers(_primary(self.p.language or ctx.context.language or "en"))
-        scan = doc.view(f"pii-scan:{rs.language}", lambda d: self.b.scan(d.text, rs))
+        scan = doc.view(rs.scan_key, lambda d: self.b.scan(d.text, rs))
         scan.check_deadline = ctx.deadline.check
         return scan, rs
 
@@ -285,6 +286,7 @@ class PiiCheck(Check):
             )
 
 
+@functools.lru_cache(maxsize=256)
 def _primary(language: str) -> str:
     """presidio keys recognizers by ISO 639-1 code: "en-US" and "EN" are "en"."""
     return language.replace("_", "-").split("-")[0].strip().lower() or "en"

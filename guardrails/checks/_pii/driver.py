@@ -66,12 +66,13 @@ class PatternDriver:
     """`PatternRecognizer.analyze` for one recognizer, same results, light objects."""
 
     def __init__(self, rec: PatternRecognizer) -> None:
-        flags = rec.global_regex_flags
-        self.entity = rec.supported_entities[0]
-        self.name = str(rec.name)
-        self.id = rec.id
+        flags: int = rec.global_regex_flags or 0
+        self.entity: str = rec.supported_entities[0]
+        self.name = str(getattr(rec, "name", type(rec).__name__))
+        self.id: str = rec.id
+        patterns: list[Any] = list(getattr(rec, "patterns", None) or ())
         self.patterns: list[tuple[str, Any, float]] = [
-            (p.name, regex.compile(p.regex, flags=flags), float(p.score)) for p in rec.patterns
+            (str(p.name), regex.compile(p.regex, flags=flags), float(p.score)) for p in patterns
         ]
         self.validate = _hook(rec, "validate_result")
         self.invalidate = _hook(rec, "invalidate_result")
@@ -98,15 +99,17 @@ class PatternDriver:
         return remove_duplicates(out) if len(out) > 1 else out
 
 
-_DRIVERS: weakref.WeakKeyDictionary[PatternRecognizer, PatternDriver] = weakref.WeakKeyDictionary()
+_DRIVERS: weakref.WeakKeyDictionary[EntityRecognizer, PatternDriver | None] = weakref.WeakKeyDictionary()
 
 
-def driver_for(rec: PatternRecognizer) -> PatternDriver:
-    """The driver of a recognizer, built once per recognizer object (patterns compiled once)."""
-    found = _DRIVERS.get(rec)
-    if found is None:
-        found = _DRIVERS[rec] = PatternDriver(rec)
-    return found
+def driver_for(rec: EntityRecognizer) -> PatternDriver | None:
+    """The driver of a plain pattern recognizer, built once per recognizer object (patterns compiled once);
+    None for recognizers that must run through presidio."""
+    try:
+        return _DRIVERS[rec]
+    except KeyError:
+        found = _DRIVERS[rec] = PatternDriver(rec) if drivable(rec) else None  # type: ignore[arg-type]
+        return found
 
 
 def from_presidio(results: Sequence[RecognizerResult]) -> list[Raw]:

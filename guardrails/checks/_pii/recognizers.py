@@ -14,7 +14,7 @@ from presidio_analyzer import EntityRecognizer, RecognizerRegistry, RecognizerRe
 from presidio_analyzer.nlp_engine import NlpEngine, NlpEngineProvider
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
-from guardrails.checks._pii.driver import drivable, driver_for
+from guardrails.checks._pii.driver import driver_for
 from guardrails.checks._pii.offline import OfflineEmailRecognizer
 
 # presidio logs each recognizer it loads, and warns about each one another language lacks: keep quiet.
@@ -92,6 +92,11 @@ class RecognizerSet:
         return found
 
     @functools.cached_property
+    def scan_key(self) -> str:
+        """The document view under which this language's scan is shared by every PII rule."""
+        return f"pii-scan:{self.language}"
+
+    @functools.cached_property
     def entities(self) -> frozenset[str]:
         return frozenset(e for r in self.recognizers for e in r.supported_entities)
 
@@ -132,8 +137,9 @@ def recognizer_set(language: str) -> RecognizerSet:
     triggers = {r.id: _GROUPS.get(type(r).__name__, (Trigger.ALL,)) for r in recognizers}
     for rec in recognizers:
         # Patterns compile on first use (the URL one takes ~0.1 s): do it at load time.
-        if drivable(rec):
-            driver_for(rec).find(_WARM_UP)  # type: ignore[arg-type]
+        driver = driver_for(rec)
+        if driver is not None:
+            driver.find(_WARM_UP)
         else:
             analyze(rec, _WARM_UP)
     return RecognizerSet(language, tuple(recognizers), triggers)

@@ -18,7 +18,7 @@ from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 from guardrails.checks._pii import windows as win
 from guardrails.checks._pii.context import ContextRule, Support, context_rule
-from guardrails.checks._pii.driver import MAX_SCORE, Raw, drivable, driver_for, from_presidio, remove_duplicates
+from guardrails.checks._pii.driver import MAX_SCORE, Raw, driver_for, from_presidio, remove_duplicates
 from guardrails.checks._pii.normalize import Normalized, normalize
 from guardrails.checks._pii.recognizers import TRIGGER_PATTERNS, RecognizerSet, Trigger, analyze
 from guardrails.checks._pii.runs import iban_windows, run_windows
@@ -124,8 +124,9 @@ class DocScan:
         return self._compacts[triggers]
 
     def _run(self, rec: EntityRecognizer, text: str) -> list[Raw]:
-        if drivable(rec):
-            return driver_for(rec).find(text)  # type: ignore[arg-type]
+        driver = driver_for(rec)
+        if driver is not None:
+            return driver.find(text)
         return from_presidio(analyze(rec, text))
 
     def _grouped(self, rec: EntityRecognizer) -> list[Raw]:
@@ -158,7 +159,8 @@ class DocScan:
         for region, found in regions.items():
             self.check_deadline()
             compact = win.compact(text, win.merge(found))
-            for match in phonenumbers.PhoneNumberMatcher(compact.text, region, leniency=rec.leniency):
+            matcher = phonenumbers.PhoneNumberMatcher(compact.text, region, leniency=rec.leniency)  # type: ignore[arg-type]
+            for match in matcher:
                 span = compact.to_original(match.start, match.end)
                 if span is None:  # cannot happen with SEPARATOR; never trust a straddling match
                     continue
@@ -210,7 +212,10 @@ class DocScan:
                 rule = context_rule(tuple(rec.context or ()), self.recognizers.language)
                 boosted = self._boost(self.raw(rec, _OUTRANK_PHONE), rule, extra_words)
                 self._boosted[key] = boosted
-            out.extend(c for c in boosted if c.entity in entities)
+            if len(rec.supported_entities) == 1:  # for_entities chose it for that entity
+                out.extend(boosted)
+            else:
+                out.extend(c for c in boosted if c.entity in entities)
         for rec in extra:
             self.check_deadline()
             rule = context_rule(tuple(rec.context or ()), self.recognizers.language)
