@@ -372,6 +372,67 @@ def test_context_keywords_equal_presidios(tokens: list[str]) -> None:
     assert ours == theirs.keywords
 
 
+_CONTEXT_WORDS = st.sampled_from(
+    [
+        "phone",
+        "Phone:",
+        "telephone",
+        "call",
+        "the",
+        "is",
+        "my",
+        "number",
+        "cellphone",
+        "x",
+        "ssn",
+        "-",
+        ",",
+        "2019",
+        "é",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_CONTEXT_WORDS, max_size=30), st.lists(_CONTEXT_WORDS, max_size=3), st.sampled_from(["", " ", "#"]))
+def test_context_rule_equals_presidios_enhancer(before: list[str], extra: list[str], glue: str) -> None:
+    """Our context rule against presidio's LemmaContextAwareEnhancer, given the same regex tokens."""
+    from presidio_analyzer import AnalysisExplanation, RecognizerResult
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from guardrails.checks._pii.context import _BEFORE_CHARS, _TOKEN, context_rule, is_keyword, stop_words
+
+    text = " ".join(before) + glue + "212-555-0199 today"
+    start = len(" ".join(before) + glue)
+    end = start + len("212-555-0199")
+    rec = PhoneRecognizer()
+    ours = context_rule(tuple(rec.context), "en").support(text, start, end, 0.4, extra)
+
+    lo = max(0, start - _BEFORE_CHARS)
+    space = text.find(" ", lo, start)
+    lo = space + 1 if lo > 0 and space != -1 else lo
+    tokens = [(m.group(), m.start()) for m in _TOKEN.finditer(text, lo, min(len(text), end + 40))]
+    lemmas = [t.lower() for t, _ in tokens]
+    artifacts = NlpArtifacts.__new__(NlpArtifacts)
+    artifacts.tokens, artifacts.tokens_indices, artifacts.lemmas = (
+        [t for t, _ in tokens],
+        [i for _, i in tokens],
+        lemmas,
+    )  # type: ignore[assignment]
+    artifacts.keywords = [k for lemma in lemmas if is_keyword(lemma, stop_words("en")) for k in lemma.split(":")]
+    artifacts.entities, artifacts.scores = [], []
+    explanation = AnalysisExplanation("PhoneRecognizer", 0.4)
+    result = RecognizerResult("PHONE_NUMBER", start, end, 0.4, explanation, {"recognizer_identifier": rec.id})
+    [theirs] = LemmaContextAwareEnhancer().enhance_using_context(text, [result], artifacts, [rec], extra or None)
+    if ours is None:
+        assert theirs.score == 0.4
+    else:
+        word = theirs.analysis_explanation.supportive_context_word  # the enhancer works on deep copies
+        assert (ours.word, round(ours.score, 6)) == (word, round(theirs.score, 6))
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(_FRAGMENTS, _GLUE), min_size=1, max_size=10))
 def test_repair_is_idempotent_and_spans_lie_in_text(parts: list[tuple[str, str]]) -> None:
