@@ -533,3 +533,41 @@ def test_language_tags_and_unknown_languages_still_detect(language: str) -> None
     assert [h.values["entity"] for h in hits({"entities": ["EMAIL_ADDRESS"]}, f"mail {EMAIL}", language)] == [
         "EMAIL_ADDRESS"
     ]
+
+
+# -- the fast scans find what the slow ones find -------------------------------------------------------------
+
+
+def test_phone_lead_bound_matches_phonenumbers_pattern() -> None:
+    from guardrails.checks._pii import windows as win
+    from guardrails.checks._pii.runs import PHONE_LEAD_CHARS
+
+    # phonenumbers' pattern, parsed: an opening of at most PHONE_LEAD_CHARS characters, then the first digits.
+    parsed = re._parser.parse(win.PHONE_CANDIDATE.pattern, win.PHONE_CANDIDATE.flags)  # type: ignore[attr-defined]
+    assert parsed[:1].getwidth() == (0, PHONE_LEAD_CHARS)
+    assert str(parsed[1]) == "(MAX_REPEAT, (1, 20, [(IN, [(CATEGORY, CATEGORY_DIGIT)])]))"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789 ()[]+-./x#ext\t\nａ１（＋\u00a0\u3000٣ab")), max_size=120))
+def test_phone_candidates_equal_the_full_scan(text: str) -> None:
+    from guardrails.checks._pii import windows as win
+    from guardrails.checks._pii.runs import phone_candidates
+
+    fast = [m.span() for m in phone_candidates(text, win.PHONE_CANDIDATE)]
+    assert fast == [m.span() for m in win.PHONE_CANDIDATE.finditer(text)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789 abGBde-\n\t.:@İſ")), max_size=120))
+def test_trigger_windows_hold_every_trigger_and_end_on_whitespace(text: str) -> None:
+    from guardrails.checks._pii.recognizers import TRIGGER_PATTERNS, Trigger
+    from guardrails.checks._pii.runs import run_windows
+
+    for trigger in (Trigger.DIGIT, Trigger.AT, Trigger.DOT, Trigger.HEXSEP):
+        windows = run_windows(text, TRIGGER_PATTERNS[trigger].pattern)
+        for w in windows:
+            assert w.start == 0 or text[w.start - 1].isspace()
+            assert w.end == len(text) or text[w.end].isspace()
+        for m in TRIGGER_PATTERNS[trigger].finditer(text):
+            assert any(w.start <= m.start() and m.end() <= w.end for w in windows), (trigger, m)

@@ -21,7 +21,7 @@ from guardrails.checks._pii.context import ContextRule, Support, context_rule
 from guardrails.checks._pii.driver import MAX_SCORE, Raw, driver_for, from_presidio, remove_duplicates
 from guardrails.checks._pii.normalize import Normalized, normalize
 from guardrails.checks._pii.recognizers import TRIGGER_PATTERNS, RecognizerSet, Trigger, analyze
-from guardrails.checks._pii.runs import iban_windows, run_windows
+from guardrails.checks._pii.runs import iban_windows, phone_candidates, run_windows
 
 # Entities whose checksum-validated matches (score 1.0) outrank any phone reading of the same digits:
 # the phone matcher is not run on digit runs they cover entirely.
@@ -144,7 +144,7 @@ class DocScan:
         distinct = win.distinct_dialling_regions(tuple(rec.supported_regions))
         text = self.text
         n = len(text)
-        for m in win.PHONE_CANDIDATE.finditer(text):
+        for m in phone_candidates(text, win.PHONE_CANDIDATE):
             wanted = win.regions_to_try(m.group(), distinct)
             if not wanted:
                 continue
