@@ -150,6 +150,7 @@ class PiiCheck(Check):
             frozenset(params.outranked_by) if params.outranked_by is not None else base.entities
         ) - self.entities
         self.allow = self._allow_matcher()
+        self._wanted: dict[str, frozenset[str]] = {}  # per recognizer language: own and outranking entities
         self.hash_key = self._hash_key() if params.mode is Mode.HASH else b""
 
     # -- setup --------------------------------------------------------------------------------------
@@ -211,7 +212,9 @@ class PiiCheck(Check):
 
     def _candidates(self, doc: Document, ctx: RunContext) -> list[Candidate]:
         scan, rs = self._scan(doc, ctx)
-        wanted = (self.entities | self.outranked_by) & rs.entities
+        wanted = self._wanted.get(rs.language)
+        if wanted is None:
+            wanted = self._wanted[rs.language] = (self.entities | self.outranked_by) & rs.entities
         found = scan.candidates(wanted, extra=self.custom, context=self.p.context)
         if self.ner is not None:
             ner = self.ner

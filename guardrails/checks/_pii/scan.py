@@ -92,7 +92,8 @@ class DocScan:
     _windows: dict[Trigger, list[win.Window]] = field(default_factory=dict, init=False)
     _compacts: dict[tuple[Trigger, ...], win.Compact] = field(default_factory=dict, init=False)
     _raw: dict[str, list[Raw]] = field(default_factory=dict, init=False)
-    _boosted: dict[str, list[Candidate]] = field(default_factory=dict, init=False)
+    _boosted: dict[tuple[str, tuple[str, ...]], list[Candidate]] = field(default_factory=dict, init=False)
+    _by_entity: dict[tuple[str, tuple[str, ...]], list[Candidate]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.norm = normalize(self.original)
@@ -200,27 +201,36 @@ class DocScan:
         context: Sequence[str] = (),
     ) -> list[Candidate]:
         """Results of every recognizer for `entities` (plus `extra` ones run on the full text), boosted
-        by context words, in original offsets. Built-in recognizers' candidates are memoised, so every
-        PII rule of a validation shares them. The phone matcher skips digit runs that are entirely a
-        checksum-valid card number or IBAN (score 1.0, which no phone reading can beat)."""
+        by context words, in original offsets. Built-in recognizers' candidates are memoised per entity,
+        so every PII rule of a validation shares them. The phone matcher skips digit runs that are
+        entirely a checksum-valid card number or IBAN (score 1.0, which no phone reading can beat)."""
+        words = tuple(context)
         out: list[Candidate] = []
-        extra_words = tuple(context)
-        for rec in self.recognizers.for_entities(entities):
-            key = rec.id if not extra_words else f"{rec.id}\x1f{'|'.join(extra_words)}"
-            boosted = self._boosted.get(key)
-            if boosted is None:
-                rule = context_rule(tuple(rec.context or ()), self.recognizers.language)
-                boosted = self._boost(self.raw(rec, _OUTRANK_PHONE), rule, extra_words)
-                self._boosted[key] = boosted
-            if len(rec.supported_entities) == 1:  # for_entities chose it for that entity
-                out.extend(boosted)
-            else:
-                out.extend(c for c in boosted if c.entity in entities)
+        for entity in entities:
+            out.extend(self._of_entity(entity, words))
         for rec in extra:
             self.check_deadline()
             rule = context_rule(tuple(rec.context or ()), self.recognizers.language)
-            out.extend(self._boost(self._run(rec, self.text), rule, extra_words))
+            out.extend(self._boost(self._run(rec, self.text), rule, words))
         return out
+
+    def _of_entity(self, entity: str, words: tuple[str, ...]) -> list[Candidate]:
+        key = (entity, words)
+        found = self._by_entity.get(key)
+        if found is None:
+            found = []
+            for rec in self.recognizers.for_entities(frozenset((entity,))):
+                found.extend(c for c in self._of_recognizer(rec, words) if c.entity == entity)
+            self._by_entity[key] = found
+        return found
+
+    def _of_recognizer(self, rec: EntityRecognizer, words: tuple[str, ...]) -> list[Candidate]:
+        key = (rec.id, words)
+        found = self._boosted.get(key)
+        if found is None:
+            rule = context_rule(tuple(rec.context or ()), self.recognizers.language)
+            found = self._boosted[key] = self._boost(self.raw(rec, _OUTRANK_PHONE), rule, words)
+        return found
 
 
 def _mapped(raws: list[Raw], compact: win.Compact) -> list[Raw]:
