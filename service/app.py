@@ -8,6 +8,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 import guardrails
 from guardrails.reviews import ReviewStore
@@ -63,9 +66,11 @@ def create_app(
         ),
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served below from a packaged Swagger UI: FastAPI's own page loads it from a CDN
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
+    _serve_swagger_ui(app)
     app.state.outguard = state
     if load_sync:
         state.load_engines()
@@ -84,3 +89,22 @@ def create_app(
     app.add_middleware(ServiceMiddleware, max_body=config.max_body_bytes, metrics=state.metrics)
     app.state.guardrails_version = getattr(guardrails, "__version__", VERSION)
     return app
+
+
+def _serve_swagger_ui(app: FastAPI) -> None:
+    """/docs with the Swagger UI files that the fastapi-swagger package ships (v5, which reads OpenAPI 3.1),
+    so the page works offline. Only its files are used: its own routes read them on every request."""
+    from importlib.resources import files
+
+    assets = files("fastapi_swagger") / "resources"
+    app.mount("/docs/assets", StaticFiles(directory=str(assets)), name="swagger-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 
 import pytest
@@ -289,3 +290,15 @@ def test_review_store_imports_only_the_bottom_layer() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("guardrails"):
                 assert node.module in allowed or node.module.startswith("guardrails.reviews"), (path.name, node.module)
+
+
+def test_openapi_page_works_offline(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(a.startswith("/docs/assets/") for a in assets), assets  # nothing from a CDN
+    for asset in assets:
+        r = client.get(asset)
+        assert r.status_code == 200 and len(r.content) > 500, asset
+    bundle = client.get("/docs/assets/swagger-ui-bundle.js").text
+    assert '"5.' in bundle  # Swagger UI 5: the first major version that renders OpenAPI 3.1

@@ -103,6 +103,12 @@ def test_review_in_a_real_browser(playwright_api, tmp_path: Path) -> None:  # ty
                 page.keyboard.press("r")
                 page.wait_for_url(lambda url: url.split("?")[0].endswith("/review") and "done=reject" in url)
                 assert "Nothing matches" in page.content()
+
+                # The API page renders from packaged files: the browser has no internet to fetch a CDN.
+                page.goto(f"{server.url}/docs")
+                page.wait_for_selector(".swagger-ui .info .title", timeout=15_000)
+                assert "outguard sidecar" in page.locator(".swagger-ui .info .title").inner_text()
+                assert page.locator(".opblock-summary-path", has_text="/v1/validate").count() >= 1
                 assert errors == []
             finally:
                 browser.close()
