@@ -13,6 +13,15 @@ import pytest
 # Libraries that phone home must stay offline in every test (and in production validation).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Wall-clock deadlines tuned on a quiet machine fire on a loaded CI runner (a cold first call, a megabyte of
+# input): tests run them 8x looser. Tests of deadline behaviour itself use the `unscaled_deadlines` fixture.
+os.environ.setdefault("OUTGUARD_DEADLINE_SCALE", "8")
+
+
+@pytest.fixture
+def unscaled_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deadlines as the policy states them (for tests that expect a check to run late)."""
+    monkeypatch.setenv("OUTGUARD_DEADLINE_SCALE", "1")
 
 
 class NetworkAccessError(AssertionError):

@@ -71,6 +71,7 @@ def test_on_error_action_comes_from_policy(tmp_path: Path) -> None:
     assert engine.validate("x").verdict is Verdict.REVIEW
 
 
+@pytest.mark.usefixtures("unscaled_deadlines")
 @pytest.mark.parametrize("cooperative", [True, False])
 def test_late_check_is_a_finding_not_a_pass(tmp_path: Path, cooperative: bool) -> None:
     engine = engine_with(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,8 +117,27 @@ def build_check(
     return check
 
 
+DEADLINE_SCALE_ENV = "OUTGUARD_DEADLINE_SCALE"
+
+
+def deadline_scale() -> float:
+    """Factor applied to every deadline when a policy compiles (env OUTGUARD_DEADLINE_SCALE, default 1): for
+    slow or shared machines, such as CI, where wall-clock deadlines tuned on a quiet machine fire spuriously."""
+    raw = os.environ.get(DEADLINE_SCALE_ENV, "").strip()
+    if not raw:
+        return 1.0
+    try:
+        scale = float(raw)
+    except ValueError:
+        scale = math.nan
+    if not math.isfinite(scale) or scale <= 0:
+        raise RuleError([f"environment variable {DEADLINE_SCALE_ENV}={raw!r}: must be a positive number"])
+    return scale
+
+
 def compile_policy(policy: Policy, ruleset: RuleSet, where: Path | str = "<policy>") -> CompiledPolicy:
     where = str(where)
+    scale = deadline_scale()
     cache: dict[str, Check] = {}
     compiled = []
     problems: list[str] = []
@@ -128,7 +149,7 @@ def compile_policy(policy: Policy, ruleset: RuleSet, where: Path | str = "<polic
         except RuleError as exc:
             problems.extend(f"{p} (with overrides from policy {where})" if overridden else p for p in exc.problems)
             continue
-        deadline_ms = rule.deadline_ms or policy.deadline_ms
+        deadline_ms = (rule.deadline_ms or policy.deadline_ms) * scale
         compiled.append(CompiledRule(rule, check, deadline_ms / 1000.0, loaded.pack))
     if problems:
         raise RuleError(problems)

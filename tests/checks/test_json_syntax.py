@@ -102,6 +102,7 @@ def test_non_english_and_invalid_utf8_input() -> None:
     assert json.loads(report.output)["名前"] == "山田"
 
 
+@pytest.mark.usefixtures("unscaled_deadlines")
 def test_ten_megabytes() -> None:
     big = json.dumps({"items": [{"id": i, "text": "x" * 80} for i in range(100_000)]})
     assert len(big) > 10_000_000

@@ -82,6 +82,7 @@ def test_a_clean_grounded_answer_passes(engine: Engine) -> None:
     assert report.verdict.value == "pass"
 
 
+@pytest.mark.usefixtures("unscaled_deadlines")
 def test_regex_bomb_is_cut_off_by_the_deadline(tmp_path: Path) -> None:
     (tmp_path / "bomb.yaml").write_text(
         "pack: bomb\nrules:\n  - id: catastrophic\n    code: ZZZ900\n    check: regex\n"
