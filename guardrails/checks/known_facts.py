@@ -346,34 +346,21 @@ class KnownFactsCheck(Check):
         after: int,
         inferred: dict[str, list[Fact]] | None = None,
     ) -> list[Claim]:
-        out = []
-        for fact in known[:1]:
-            value = fact.value
-            if not isinstance(value, EnumValue):
-                continue
-            choices = {_norm(c) for c in [*value.choices, value.value]}
-            for word in sorted(choices):
-                for hit in _find_word(w.text, word, max(after, w.start), w.end, attr):
-                    if inferred is not None and _word_in_other_enum(word, attr, inferred):
-                        continue  # the word names a value of another attribute too: which one is unclear
-                    negated = _negated(w.text, max(w.start, hit.start - 20), hit.start)
-                    same = word == _norm(value.value)
-                    status, f = _decide([(f2, "match" if same else "mismatch") for f2 in known], negated)
-                    out.append(
-                        Claim(
-                            entity,
-                            attr,
-                            status,
-                            hit.start,
-                            hit.end,
-                            w.text[hit.start : hit.end],
-                            f,
-                            None,
-                            negated,
-                            word,
-                        )
-                    )
-        return out[:1] if out else []
+        # One claim at most: the first hit of the first word (in sorted order) that is not ambiguous.
+        value = known[0].value if known else None
+        if not isinstance(value, EnumValue):
+            return []
+        for word in _enum_words(value):
+            for hit in _find_word(w.text, word, max(after, w.start), w.end, attr):
+                if inferred is not None and _word_in_other_enum(word, attr, inferred):
+                    continue  # the word names a value of another attribute too: which one is unclear
+                negated = _negated(w.text, max(w.start, hit.start - 20), hit.start)
+                same = word == _norm(value.value)
+                status, f = _decide([(f2, "match" if same else "mismatch") for f2 in known], negated)
+                return [
+                    Claim(entity, attr, status, hit.start, hit.end, w.text[hit.start : hit.end], f, None, negated, word)
+                ]
+        return []
 
     # -- hits --------------------------------------------------------------------------------------
 
@@ -608,11 +595,23 @@ def _text_claim(w: _Window, entity: str, ph: _Phrase, known: list[Fact]) -> Clai
 
 def _word_in_other_enum(word: str, attr: str, facts: dict[str, list[Fact]]) -> bool:
     for a, fs in facts.items():
-        if a != attr and fs and fs[0].value.type == "enum":
-            val = fs[0].value
-            if word in {_norm(c) for c in [*val.choices, val.value]}:
-                return True
+        if a != attr and fs and isinstance(fs[0].value, EnumValue) and word in _enum_words(fs[0].value):
+            return True
     return False
+
+
+def _enum_words(value: EnumValue) -> tuple[str, ...]:
+    """An enum's value and choices, folded and sorted; values are immutable, so each is folded once."""
+    key = id(value)
+    hit = _ENUM_WORDS.get(key)
+    if hit is None or hit[0] is not value:
+        hit = _ENUM_WORDS[key] = (value, tuple(sorted({_norm(c) for c in [*value.choices, value.value]})))
+        if len(_ENUM_WORDS) > 50_000:
+            _ENUM_WORDS.clear()
+    return hit[1]
+
+
+_ENUM_WORDS: dict[int, tuple[EnumValue, tuple[str, ...]]] = {}
 
 
 _RANK = {Status.SUPPORTED: 0, Status.UNVERIFIABLE: 1, Status.CONTRADICTED: 2}
