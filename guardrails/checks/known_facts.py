@@ -131,6 +131,13 @@ class _Phrase:
     positive: bool
 
 
+@dataclass(slots=True)
+class _Shape:
+    facts: dict[str, list[Fact]]  # the dict described, kept so that its id cannot be reused while cached
+    unconfigured: tuple[tuple[str, str], ...]  # (attribute, its name as words) for attributes with no phrases
+    enums: tuple[str, ...]  # attributes whose value is an enum
+
+
 _SHARED: dict[str, StoreIndex] = {}
 
 
@@ -164,6 +171,7 @@ class KnownFactsCheck(Check):
         self._phrases = phrases
         self._pronouns = frozenset(normalize(p) for p in params.pronouns)
         self._phrase_ac = _automaton(list(phrases)) if phrases else None
+        self._shapes: dict[int, _Shape] = {}
         self._warm_up()
         self._view_key = "known_facts:" + json.dumps(params.model_dump(mode="json", exclude={"report"}), sort_keys=True)
 
@@ -270,13 +278,9 @@ class KnownFactsCheck(Check):
     def _entity_claims(self, w: _Window, ef: EntityFacts, values: list[Stated], phrases: list[_Phrase]) -> list[Claim]:
         name = ef.entity.name
         facts = ef.valid_on(w.day)
+        shape = self._shape(facts, cache=facts is ef.by_attr)
         # attributes with no configured phrase are found by their own name ("release_date" -> "release date")
-        extra = [
-            p
-            for attr in facts
-            if attr not in self.p.attributes
-            for p in _find_word(w.text, _spoken(attr), w.start, w.end, attr)
-        ]
+        extra = [p for attr, spoken in shape.unconfigured for p in _find_word(w.text, spoken, w.start, w.end, attr)]
         if extra:
             phrases = sorted([*phrases, *extra], key=lambda p: p.start)
         used: set[int] = set()
@@ -309,10 +313,28 @@ class KnownFactsCheck(Check):
                     claims.append(
                         self._value_claim(w, name, candidates[0], v, facts[candidates[0]], history=ef.by_attr)
                     )
-            for attr, fs in facts.items():
-                if fs and fs[0].value.type == "enum" and attr not in claimed_attrs:
-                    claims.extend(self._enum_claims(w, name, attr, fs, after=w.start, inferred=facts))
+            for attr in shape.enums:
+                if attr not in claimed_attrs:
+                    claims.extend(self._enum_claims(w, name, attr, facts[attr], after=w.start, inferred=facts))
         return [c for c in claims if c is not None]
+
+    def _shape(self, facts: dict[str, list[Fact]], *, cache: bool) -> _Shape:
+        """What _entity_claims derives from an entity's facts alone; kept per facts dict, which is
+        replaced (never changed in place) when a fact changes, so identity says it is still current."""
+        shape = self._shapes.get(id(facts))
+        if shape is not None and shape.facts is facts:
+            return shape
+        configured = self.p.attributes
+        shape = _Shape(
+            facts,
+            tuple((a, _spoken(a)) for a in facts if a not in configured),
+            tuple(a for a, fs in facts.items() if fs and fs[0].value.type == "enum"),
+        )
+        if cache:  # facts valid on one day only (valid_on builds them per call) are not worth keeping
+            if len(self._shapes) > 50_000:
+                self._shapes.clear()
+            self._shapes[id(facts)] = shape
+        return shape
 
     def _value_claim(
         self, w: _Window, entity: str, attr: str, v: Stated, known: list[Fact], *, history: dict[str, list[Fact]]
