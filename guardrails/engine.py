@@ -425,12 +425,15 @@ def _supersession(rules: Sequence[CompiledRule]) -> dict[str, frozenset[str]]:
 def _drop_superseded(findings: list[Finding], superseded_by: dict[str, frozenset[str]]) -> list[Finding]:
     """One finding per problem: a finding goes when a rule superseding its rule found an overlapping span.
     The finding that stays lists the codes it stands for in `evidence.details["supersedes"]`."""
+    winner_ids = set().union(*superseded_by.values())
+    candidates = [(i, g) for i, g in enumerate(findings) if g.rule_id in winner_ids]
     kept: list[Finding] = []
     stands_for: dict[int, list[str]] = {}
     for f in findings:
         winners = superseded_by.get(f.rule_id)
-        if winners:
-            i = next((i for i, g in enumerate(findings) if g.rule_id in winners and g.span.overlaps(f.span)), None)
+        if winners and candidates:
+            s, e = f.span.start, f.span.end
+            i = next((i for i, g in candidates if g.rule_id in winners and g.span.start < e and s < g.span.end), None)
             if i is not None:
                 stands_for.setdefault(i, []).append(f.code)
                 continue
