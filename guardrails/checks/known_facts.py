@@ -133,7 +133,7 @@ class _Phrase:
 
 @dataclass(slots=True)
 class _Shape:
-    facts: dict[str, list[Fact]]  # the dict described, kept so that its id cannot be reused while cached
+    facts: dict[str, list[Fact]]  # the dict it describes (identity says whether it is still current)
     unconfigured: tuple[tuple[str, str], ...]  # (attribute, its name as words) for attributes with no phrases
     enums: tuple[str, ...]  # attributes whose value is an enum
 
@@ -171,7 +171,7 @@ class KnownFactsCheck(Check):
         self._phrases = phrases
         self._pronouns = frozenset(normalize(p) for p in params.pronouns)
         self._phrase_ac = _automaton(list(phrases)) if phrases else None
-        self._shapes: dict[int, _Shape] = {}
+        self._shape_key = "known_facts:shape:" + "\x1f".join(sorted(params.attributes))
         self._warm_up()
         self._view_key = "known_facts:" + json.dumps(params.model_dump(mode="json", exclude={"report"}), sort_keys=True)
 
@@ -278,7 +278,7 @@ class KnownFactsCheck(Check):
     def _entity_claims(self, w: _Window, ef: EntityFacts, values: list[Stated], phrases: list[_Phrase]) -> list[Claim]:
         name = ef.entity.name
         facts = ef.valid_on(w.day)
-        shape = self._shape(facts, cache=facts is ef.by_attr)
+        shape = self._shape(ef, facts)
         # attributes with no configured phrase are found by their own name ("release_date" -> "release date")
         extra = [p for attr, spoken in shape.unconfigured for p in _find_word(w.text, spoken, w.start, w.end, attr)]
         if extra:
@@ -318,11 +318,11 @@ class KnownFactsCheck(Check):
                     claims.extend(self._enum_claims(w, name, attr, facts[attr], after=w.start, inferred=facts))
         return [c for c in claims if c is not None]
 
-    def _shape(self, facts: dict[str, list[Fact]], *, cache: bool) -> _Shape:
-        """What _entity_claims derives from an entity's facts alone; kept per facts dict, which is
-        replaced (never changed in place) when a fact changes, so identity says it is still current."""
-        shape = self._shapes.get(id(facts))
-        if shape is not None and shape.facts is facts:
+    def _shape(self, ef: EntityFacts, facts: dict[str, list[Fact]]) -> _Shape:
+        """What _entity_claims derives from an entity's facts alone, kept on the entity while its facts
+        dict stays the same (facts valid on one day only, built per call by valid_on, are not kept)."""
+        shape = ef.derived.get(self._shape_key)
+        if isinstance(shape, _Shape) and shape.facts is facts:
             return shape
         configured = self.p.attributes
         shape = _Shape(
@@ -330,10 +330,8 @@ class KnownFactsCheck(Check):
             tuple((a, _spoken(a)) for a in facts if a not in configured),
             tuple(a for a, fs in facts.items() if fs and fs[0].value.type == "enum"),
         )
-        if cache:  # facts valid on one day only (valid_on builds them per call) are not worth keeping
-            if len(self._shapes) > 50_000:
-                self._shapes.clear()
-            self._shapes[id(facts)] = shape
+        if facts is ef.by_attr:
+            ef.derived[self._shape_key] = shape
         return shape
 
     def _value_claim(
