@@ -25,6 +25,8 @@ def rule_reference(ruleset: RuleSet) -> str:
     rows = [(r.rule, r.pack) for r in ruleset.rules.values()] + [(r, "engine") for r in ENGINE_RULES.values()]
     for rule, _pack in sorted(rows, key=lambda x: x[0].code):
         what = rule.description or rule.message
+        if rule.supersedes:
+            what += f" Replaces the finding of {', '.join(rule.supersedes)} on the same text."
         lines.append(
             f"| `{rule.code}` | `{rule.id}` | {rule.check} | {rule.severity.value} | {rule.action.value} | "
             f"{rule.status.value} | {_cell(what)} |"

@@ -110,6 +110,7 @@ class Engine:
         self.policy: Policy = compiled.policy
         self.suppressor = suppressor
         self._rules_dirs = tuple(str(d) for d in rules_dirs)
+        self._superseded_by = _supersession(compiled.rules)
 
     @classmethod
     def from_policy(
@@ -170,6 +171,8 @@ class Engine:
                 self._late(doc, compiled, f"took {elapsed * 1000:.1f} ms", findings, degraded)
             for hit in hits:
                 findings.append(self._finding(rule, hit.start, hit.end, doc, hit))
+        if self._superseded_by:
+            findings = _drop_superseded(findings, self._superseded_by)
         return findings
 
     def _late(
@@ -405,6 +408,45 @@ class Engine:
             initargs=(self.policy.name, self._rules_dirs, self.policy.model_dump(mode="json")),
         ) as pool:
             return list(pool.map(_validate_in_worker, outputs, ctxs, chunksize=chunksize))
+
+
+def _supersession(rules: Sequence[CompiledRule]) -> dict[str, frozenset[str]]:
+    """Rule id -> ids of the policy's rules that supersede it (`Rule.supersedes`, by id or code)."""
+    ids = {key: c.rule.id for c in rules for key in (c.rule.id, c.rule.code)}
+    out: dict[str, set[str]] = {}
+    for c in rules:
+        for key in c.rule.supersedes:
+            target = ids.get(key)
+            if target is not None and target != c.rule.id:
+                out.setdefault(target, set()).add(c.rule.id)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _drop_superseded(findings: list[Finding], superseded_by: dict[str, frozenset[str]]) -> list[Finding]:
+    """One finding per problem: a finding goes when a rule superseding its rule found an overlapping span.
+    The finding that stays lists the codes it stands for in `evidence.details["supersedes"]`."""
+    winner_ids = set().union(*superseded_by.values())
+    candidates = [(i, g) for i, g in enumerate(findings) if g.rule_id in winner_ids]
+    kept: list[Finding] = []
+    stands_for: dict[int, list[str]] = {}
+    for f in findings:
+        winners = superseded_by.get(f.rule_id)
+        if winners and candidates:
+            s, e = f.span.start, f.span.end
+            i = next((i for i, g in candidates if g.rule_id in winners and g.span.start < e and s < g.span.end), None)
+            if i is not None:
+                stands_for.setdefault(i, []).append(f.code)
+                continue
+        kept.append(f)
+    if not stands_for:
+        return findings
+    by_id = {id(findings[i]): sorted(set(codes)) for i, codes in stands_for.items()}
+    return [_standing_for(f, by_id[id(f)]) if id(f) in by_id else f for f in kept]
+
+
+def _standing_for(finding: Finding, codes: list[str]) -> Finding:
+    details = {**finding.evidence.details, "supersedes": codes}
+    return finding.model_copy(update={"evidence": finding.evidence.model_copy(update={"details": details})})
 
 
 _WORKER_ENGINE: Engine | None = None

@@ -47,7 +47,8 @@ def compare(v: Stated, fact: Fact, qualifier: str, approx: float) -> str:
         slack = _MONEY_SLACK[min(v.decimals, 6)]
         if v.mult != 1.0:
             slack *= Decimal(str(v.mult))
-        return _within(v.amount, val.amount, max(val.tolerance, slack), qualifier, _dec_of(approx))
+        amount = v.number if v.mult == 1.0 and v.number is not None else v.amount  # same value, no multiply
+        return _within(amount, val.amount, max(val.tolerance, slack), qualifier, _dec_of(approx))
     if isinstance(val, NumberValue):
         if v.number is None:
             return "incomparable"

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ahocorasick
 
@@ -24,6 +24,9 @@ class EntityFacts:
     entity: Entity
     by_attr: dict[str, list[Fact]] = field(default_factory=dict)
     timeless: bool = True  # no fact has a validity bound: every day sees them all
+    # What a check derives from `by_attr` alone, by the check's configuration; each value keeps the dict it
+    # was derived from, so a replaced `by_attr` (copy-on-write) is seen as stale. Lives as long as the entity.
+    derived: dict[str, Any] = field(default_factory=dict)
 
     def valid_on(self, day: dt.date) -> dict[str, list[Fact]]:
         if self.timeless:

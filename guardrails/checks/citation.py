@@ -60,6 +60,14 @@ def _url_matches(text: str, timeout: float | None) -> Iterator[regex.Match[str]]
             yield m
 
 
+def url_spans(text: str, timeout: float | None = None) -> Iterator[tuple[int, int]]:
+    """(start, end) of each URL in `text`, trailing punctuation left out. Shared with `grounding`, so that
+    both checks locate a URL on the same characters."""
+    for m in _url_matches(text, timeout):
+        url = _strip_trailing(m.group())
+        yield m.start(), m.start() + len(url)
+
+
 class CitationParams(CheckParams):
     kinds: list[CitationKind] = Field(default=["url", "doi"], description="What to check")
     allowed_domains: list[str] = Field(default_factory=list, description="Added to Context.allowed_domains")
@@ -152,8 +160,8 @@ class CitationCheck(Check):
         yield from hits[: self.p.max_matches]
 
     def _urls(self, text: str, ref: _Reference, timeout: float | None) -> Iterator[Hit]:
-        for m in _url_matches(text, timeout):
-            url = _strip_trailing(m.group())
+        for start, end in url_spans(text, timeout):
+            url = text[start:end]
             host = _host(url)
             if not host or "." not in host:
                 continue
@@ -163,8 +171,8 @@ class CitationCheck(Check):
             if any(canon.startswith(u + "/") for u in ref.source_urls if u):
                 continue
             yield Hit(
-                m.start(),
-                m.start() + len(url),
+                start,
+                end,
                 values={"kind": "URL", "domain": host},
                 evidence=Evidence(
                     source="allowed_domains+sources",

@@ -17,7 +17,8 @@ import regex
 from pydantic import Field
 
 from guardrails.checks._facts_text import Stated, fold, folded_view, scan_values, values_view
-from guardrails.checks.base import Check, CheckParams, Hit, RunContext
+from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, RunContext
+from guardrails.checks.citation import url_spans
 from guardrails.context import Context
 from guardrails.document import Document
 from guardrails.findings import Evidence
@@ -38,7 +39,6 @@ class GroundingParams(CheckParams):
     max_items: int = Field(default=200, ge=1)
 
 
-_URL_RE = regex.compile(r"https?://[^\s<>\"'()\[\]{}]+", regex.IGNORECASE)
 _QUOTE_RE = regex.compile(r"[\"“«„]([^\"“”«»„\n]{3,500})[\"”»“]")
 _ENTITY_RE = regex.compile(
     r"(?<![\p{L}\p{N}])\p{Lu}[\p{L}\p{N}'\u2019.-]*(?:\s+(?:(?:of|the|de|del|da|di|la|le|von|van|der|and|&|for)\s+)*"
@@ -119,7 +119,7 @@ def _build_sources(ctx: Context, include_prompt: bool, day_first: bool) -> _Sour
             src.dates.add((v.date[0], v.date[1], None))
         elif v.year_like and v.number is not None:
             src.dates.add((int(v.number), None, None))
-    src.urls.update(_url_key(m.group()) for m in _URL_RE.finditer(folded))
+    src.urls.update(_url_key(folded[start:end]) for start, end in url_spans(folded))
     src.stems = {_stem(w) for w in _WORD_RE.findall(folded)}
     return src
 
@@ -148,13 +148,20 @@ class GroundingCheck(Check):
             return []
         out: list[Ungrounded] = []
         text = doc.text
+        try:
+            # found as the citation check finds them, so GRD004 and HAL004 flag the same characters
+            spans = list(url_spans(text, ctx.deadline.remaining()))
+        except TimeoutError as exc:
+            raise DeadlineExceeded("finding URLs ran past the deadline") from exc
         if self.p.urls:
-            for m in _URL_RE.finditer(text):
-                url = m.group().rstrip(".,;:!?")
+            for start, end in spans:
+                url = text[start:end]
                 key = _url_key(url)
                 if key not in src.urls and key not in src.text:
-                    out.append(Ungrounded("url", m.start(), m.start() + len(url), url))
-        covered = [(u.start, u.end) for u in out]
+                    out.append(Ungrounded("url", start, end, url))
+        # A URL is one item, judged (or not) as a whole: the numbers, dates and names in its path are not
+        # claims of their own, whichever kinds this rule checks.
+        covered = spans
         if self.p.quotes:
             for m in _QUOTE_RE.finditer(text):
                 quote = m.group(1)

@@ -131,6 +131,13 @@ class _Phrase:
     positive: bool
 
 
+@dataclass(slots=True)
+class _Shape:
+    facts: dict[str, list[Fact]]  # the dict it describes (identity says whether it is still current)
+    unconfigured: tuple[tuple[str, str], ...]  # (attribute, its name as words) for attributes with no phrases
+    enums: tuple[str, ...]  # attributes whose value is an enum
+
+
 _SHARED: dict[str, StoreIndex] = {}
 
 
@@ -164,6 +171,7 @@ class KnownFactsCheck(Check):
         self._phrases = phrases
         self._pronouns = frozenset(normalize(p) for p in params.pronouns)
         self._phrase_ac = _automaton(list(phrases)) if phrases else None
+        self._shape_key = "known_facts:shape:" + "\x1f".join(sorted(params.attributes))
         self._warm_up()
         self._view_key = "known_facts:" + json.dumps(params.model_dump(mode="json", exclude={"report"}), sort_keys=True)
 
@@ -270,13 +278,9 @@ class KnownFactsCheck(Check):
     def _entity_claims(self, w: _Window, ef: EntityFacts, values: list[Stated], phrases: list[_Phrase]) -> list[Claim]:
         name = ef.entity.name
         facts = ef.valid_on(w.day)
+        shape = self._shape(ef, facts)
         # attributes with no configured phrase are found by their own name ("release_date" -> "release date")
-        extra = [
-            p
-            for attr in facts
-            if attr not in self.p.attributes
-            for p in _find_word(w.text, _spoken(attr), w.start, w.end, attr)
-        ]
+        extra = [p for attr, spoken in shape.unconfigured for p in _find_word(w.text, spoken, w.start, w.end, attr)]
         if extra:
             phrases = sorted([*phrases, *extra], key=lambda p: p.start)
         used: set[int] = set()
@@ -309,10 +313,26 @@ class KnownFactsCheck(Check):
                     claims.append(
                         self._value_claim(w, name, candidates[0], v, facts[candidates[0]], history=ef.by_attr)
                     )
-            for attr, fs in facts.items():
-                if fs and fs[0].value.type == "enum" and attr not in claimed_attrs:
-                    claims.extend(self._enum_claims(w, name, attr, fs, after=w.start, inferred=facts))
+            for attr in shape.enums:
+                if attr not in claimed_attrs:
+                    claims.extend(self._enum_claims(w, name, attr, facts[attr], after=w.start, inferred=facts))
         return [c for c in claims if c is not None]
+
+    def _shape(self, ef: EntityFacts, facts: dict[str, list[Fact]]) -> _Shape:
+        """What _entity_claims derives from an entity's facts alone, kept on the entity while its facts
+        dict stays the same (facts valid on one day only, built per call by valid_on, are not kept)."""
+        shape = ef.derived.get(self._shape_key)
+        if isinstance(shape, _Shape) and shape.facts is facts:
+            return shape
+        configured = self.p.attributes
+        shape = _Shape(
+            facts,
+            tuple((a, _spoken(a)) for a in facts if a not in configured),
+            tuple(a for a, fs in facts.items() if fs and fs[0].value.type == "enum"),
+        )
+        if facts is ef.by_attr:
+            ef.derived[self._shape_key] = shape
+        return shape
 
     def _value_claim(
         self, w: _Window, entity: str, attr: str, v: Stated, known: list[Fact], *, history: dict[str, list[Fact]]
@@ -346,34 +366,21 @@ class KnownFactsCheck(Check):
         after: int,
         inferred: dict[str, list[Fact]] | None = None,
     ) -> list[Claim]:
-        out = []
-        for fact in known[:1]:
-            value = fact.value
-            if not isinstance(value, EnumValue):
-                continue
-            choices = {_norm(c) for c in [*value.choices, value.value]}
-            for word in sorted(choices):
-                for hit in _find_word(w.text, word, max(after, w.start), w.end, attr):
-                    if inferred is not None and _word_in_other_enum(word, attr, inferred):
-                        continue  # the word names a value of another attribute too: which one is unclear
-                    negated = _negated(w.text, max(w.start, hit.start - 20), hit.start)
-                    same = word == _norm(value.value)
-                    status, f = _decide([(f2, "match" if same else "mismatch") for f2 in known], negated)
-                    out.append(
-                        Claim(
-                            entity,
-                            attr,
-                            status,
-                            hit.start,
-                            hit.end,
-                            w.text[hit.start : hit.end],
-                            f,
-                            None,
-                            negated,
-                            word,
-                        )
-                    )
-        return out[:1] if out else []
+        # One claim at most: the first hit of the first word (in sorted order) that is not ambiguous.
+        value = known[0].value if known else None
+        if not isinstance(value, EnumValue):
+            return []
+        for word in _enum_words(value):
+            for hit in _find_word(w.text, word, max(after, w.start), w.end, attr):
+                if inferred is not None and _word_in_other_enum(word, attr, inferred):
+                    continue  # the word names a value of another attribute too: which one is unclear
+                negated = _negated(w.text, max(w.start, hit.start - 20), hit.start)
+                same = word == _norm(value.value)
+                status, f = _decide([(f2, "match" if same else "mismatch") for f2 in known], negated)
+                return [
+                    Claim(entity, attr, status, hit.start, hit.end, w.text[hit.start : hit.end], f, None, negated, word)
+                ]
+        return []
 
     # -- hits --------------------------------------------------------------------------------------
 
@@ -608,11 +615,23 @@ def _text_claim(w: _Window, entity: str, ph: _Phrase, known: list[Fact]) -> Clai
 
 def _word_in_other_enum(word: str, attr: str, facts: dict[str, list[Fact]]) -> bool:
     for a, fs in facts.items():
-        if a != attr and fs and fs[0].value.type == "enum":
-            val = fs[0].value
-            if word in {_norm(c) for c in [*val.choices, val.value]}:
-                return True
+        if a != attr and fs and isinstance(fs[0].value, EnumValue) and word in _enum_words(fs[0].value):
+            return True
     return False
+
+
+def _enum_words(value: EnumValue) -> tuple[str, ...]:
+    """An enum's value and choices, folded and sorted; values are immutable, so each is folded once."""
+    key = id(value)
+    hit = _ENUM_WORDS.get(key)
+    if hit is None or hit[0] is not value:
+        hit = _ENUM_WORDS[key] = (value, tuple(sorted({_norm(c) for c in [*value.choices, value.value]})))
+        if len(_ENUM_WORDS) > 50_000:
+            _ENUM_WORDS.clear()
+    return hit[1]
+
+
+_ENUM_WORDS: dict[int, tuple[EnumValue, tuple[str, ...]]] = {}
 
 
 _RANK = {Status.SUPPORTED: 0, Status.UNVERIFIABLE: 1, Status.CONTRADICTED: 2}

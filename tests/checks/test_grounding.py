@@ -58,6 +58,19 @@ def test_grounding(text: str, expected: list[tuple[str, str]]) -> None:
     assert _hits(text) == expected
 
 
+def test_a_url_is_one_item_found_as_the_citation_check_finds_it() -> None:
+    text = "See www.made-up.org/page-12, **https://x.example/report-2031** and https://en.wiki.org/Foo_(Bar)."
+    assert _hits(text) == [
+        ("url", "www.made-up.org/page-12"),
+        ("url", "https://x.example/report-2031"),
+        ("url", "https://en.wiki.org/Foo_(Bar)"),
+    ]
+    # with URLs switched off (GRD001, GRD002, GRD005) the pieces of a URL are still not items of their own
+    no_urls = {"urls": False}
+    assert _hits(text, **no_urls) == []
+    assert _hits("Also https://example.org/arthur/1999/Boston", **no_urls) == []
+
+
 def test_no_sources_means_nothing_to_ground_against() -> None:
     assert _hits("Boston, 1850, https://x.example", sources=None) == []
 

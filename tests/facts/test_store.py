@@ -124,3 +124,26 @@ def test_sqlite_is_wal_and_missing_file_is_reported(tmp_path: Path) -> None:
     s.close()
     with pytest.raises(FactStoreError, match="not a database URL"):
         FactStore.open("::not a url::")
+
+
+def test_revision_poller_follows_writes_and_reports_driver_errors(store_url: str) -> None:
+    """The poller (raw sqlite3 cursor on SQLite, SQLAlchemy elsewhere) sees other connections' writes, turns a
+    driver error into SQLAlchemy's DBAPIError, and reconnects on the next call."""
+    a, b = FactStore.open(store_url), FactStore.open(store_url)
+    poll = a.revision_poller()
+    try:
+        r0 = poll()
+        assert r0 == a.revision()
+        b.set(_price("10"))
+        assert poll() == r0 + 1
+        with b.engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE og_facts_meta RENAME TO og_facts_meta_away"))
+        with pytest.raises(sa.exc.DBAPIError):
+            poll()
+        with b.engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE og_facts_meta_away RENAME TO og_facts_meta"))
+        assert poll() == r0 + 1
+    finally:
+        poll.close()
+        a.close()
+        b.close()
