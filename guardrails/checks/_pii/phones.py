@@ -1,0 +1,487 @@
+"""Which regions' phone matchers can report a number inside one phonenumbers candidate run: exactly.
+
+presidio's PhoneRecognizer runs phonenumbers' PhoneNumberMatcher (leniency VALID) once per region. The
+matcher never parses arbitrary stretches of a run. For a candidate (a match of its `_PATTERN`, cut at a
+second number's start "/ x") it parses exactly: the candidate, then for each of `_INNER_MATCHES` the text
+before its first match and each match's group, trimmed of unwanted end characters; a string is dropped
+before parsing when it looks like a date, a time stamp, a publication page, has unmatched brackets, or
+touches a Latin letter, '%' or a currency sign. After a reported number it searches again from the
+number's end. `attempts` lists every string it could parse that way (for every outcome of the earlier
+ones), with phonenumbers' own patterns and helpers; `regions_to_try` then asks, per string, what parse()
+can read from it (phonenumbers' own steps up to the country code) and whether that reading can be a
+valid number of the region (its metadata patterns). A region no string can validate in is skipped:
+its matcher reports nothing in the run and goes on at the run's end, as if the run were not there.
+
+Numbers written with '+' read the same for every region (the default region is not consulted), so the
+regions in which nothing but such strings can validate all report the same numbers in the run: one of
+them is enough.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import PhoneMetadata, phonenumbermatcher, phonenumberutil
+from phonenumbers.phonenumber import CountryCodeSource
+
+PHONE_CANDIDATE: re.Pattern[str] = phonenumbermatcher._PATTERN
+_Matcher = phonenumbermatcher.PhoneNumberMatcher
+
+# A run of at least this many digits may have been cut by `_PATTERN`'s limit of 21 digit blocks; a search
+# resumed inside it may then run on into the next run (see `regions_to_try`).
+SATURATED_DIGITS = 21
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One string the matcher would hand to parse(), at `start` in the run."""
+
+    text: str
+    start: int
+
+
+def _rejected_by_neighbours(s: str, start: int, run: str, before: str | None, after: str | None) -> bool:
+    """The matcher's VALID-leniency check of the characters just before and after a string. Outside the
+    run, `before`/`after` give the text's characters ("" at the text's edge, None when unknown: then
+    nothing is rejected, which can only keep more strings)."""
+    if not phonenumbermatcher._LEAD_PATTERN.match(s):
+        prev = run[start - 1] if start > 0 else before
+        if prev and _rejects(prev):
+            return True
+    end = start + len(s)
+    nxt = run[end] if end < len(run) else (after or "")[:1]
+    return bool(nxt) and _rejects(nxt)
+
+
+def _passes_string_checks(a: Attempt, run: str, before: str | None, after: str | None) -> bool:
+    """`_parse_and_verify`'s checks before parse(): brackets, publication pages, neighbours."""
+    if not phonenumbermatcher._MATCHING_BRACKETS.fullmatch(a.text) or phonenumbermatcher._PUB_PAGES.search(a.text):
+        return False
+    return not _rejected_by_neighbours(a.text, a.start, run, before, after)
+
+
+def _trim(pattern: re.Pattern[str], s: str) -> str:
+    m = pattern.search(s)
+    return s[: m.start()] if m else s
+
+
+def _candidate_attempts(c: str, at: int, following: str | None) -> list[Attempt]:
+    """`_extract_match` on candidate `c` at `at`: the strings it parses, in order (all of them: the
+    matcher stops at the first that verifies, which only shortens the list). `following` is the text
+    after the candidate (None if unknown), for the time-stamp check."""
+    if phonenumbermatcher._SLASH_SEPARATED_DATES.search(c):
+        return []
+    if (
+        following is not None
+        and phonenumbermatcher._TIME_STAMPS.search(c)
+        and phonenumbermatcher._TIME_STAMPS_SUFFIX.match(following)
+    ):
+        return []
+    out = [Attempt(c, at)]
+    unwanted = phonenumberutil._UNWANTED_END_CHAR_PATTERN
+    for inner in phonenumbermatcher._INNER_MATCHES:
+        m = inner.search(c)
+        if m is None:
+            continue
+        out.append(Attempt(_trim(unwanted, c[: m.start()]), at))
+        while m is not None:
+            out.append(Attempt(_trim(unwanted, m.group(1)), at + m.start(1)))
+            m = inner.search(c, m.start() + 1)
+    return out
+
+
+# -- what parse() reads --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What parse() takes from a string before the default region matters.
+
+    `international`: (country code, rest) of a number written with '+' and a known country code, read
+    alike for every region. Otherwise `number`, the string parse() goes on with (extension stripped),
+    and `plus_retry`: the '+' was followed by no known country code, so parse() retries without it and
+    only accepts an international prefix of the region or the region's own country code."""
+
+    international: tuple[int, str] | None = None
+    number: str | None = None
+    plus_retry: bool = False
+    raw_digits: str = ""  # every digit of the string: where the matcher looks for a national prefix
+
+
+@functools.lru_cache(maxsize=65_536)
+def reading(s: str) -> Reading | None:
+    """parse()'s own first steps (phonenumbers' helpers, in its order); None when parse() raises for
+    every region."""
+    try:
+        number = phonenumberutil._build_national_number_for_parsing(s)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumberutil._is_viable_phone_number(number):
+        return None
+    _, number = phonenumberutil._maybe_strip_extension(number)
+    plus = phonenumberutil._PLUS_CHARS_PATTERN.match(number)
+    if plus is None:
+        return Reading(number=number, raw_digits=phonenumberutil.normalize_digits_only(s))
+    digits = phonenumberutil._normalize(number[plus.end() :])
+    if len(digits) <= phonenumberutil._MIN_LENGTH_FOR_NSN:
+        return None  # TOO_SHORT_AFTER_IDD, not retried
+    code, rest = phonenumberutil._extract_country_code(digits)
+    if code:
+        return Reading(international=(code, rest))
+    return Reading(number=number[plus.end() :], plus_retry=True)
+
+
+def may_be_international(code: int, rest: str) -> bool:
+    """Whether the national part of a number read with country code `code` may be valid: it (or it
+    with a national prefix stripped) fits a number type of a region of that code."""
+    return _may_be_valid(rest, _code_rules(code))
+
+
+def may_be_valid_in(r: Reading, region: str) -> bool:
+    """Whether parse(string, region) can give a valid number (a superset: True unless provably not)."""
+    if r.international is not None:
+        return may_be_international(*r.international)
+    assert r.number is not None
+    meta = PhoneMetadata.metadata_for_region(region)
+    if meta is None:
+        return True
+    source, digits = phonenumberutil._maybe_strip_i18n_prefix_and_normalize(
+        r.number, meta.international_prefix or "NonMatch"
+    )
+    if source == CountryCodeSource.FROM_NUMBER_WITH_IDD:
+        if len(digits) <= phonenumberutil._MIN_LENGTH_FOR_NSN:
+            return False
+        code, rest = phonenumberutil._extract_country_code(digits)
+        return bool(code) and may_be_international(code, rest)
+    if r.plus_retry:  # the retry keeps only a number carrying the region's own country code
+        return digits.startswith(str(meta.country_code)) and may_be_national(digits, region)
+    return may_be_national(digits, region, r.raw_digits)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Where one string may validate: `everywhere` (a '+' number, read alike in every region) or in
+    `regions` (read against the region: national, its international prefix, its country code)."""
+
+    everywhere: bool
+    regions: frozenset[str]
+
+    @property
+    def possible(self) -> bool:
+        return self.everywhere or bool(self.regions)
+
+
+@functools.lru_cache(maxsize=65_536)
+def verdict(s: str, regions: tuple[str, ...]) -> Verdict:
+    r = reading(s)
+    if r is None:
+        return Verdict(False, frozenset())
+    if r.international is not None:
+        return Verdict(may_be_international(*r.international), frozenset())
+    return Verdict(False, frozenset(g for g in regions if may_be_valid_in(r, g)))
+
+
+# -- the matcher's walk over one run ------------------------------------------------------------
+
+
+def attempts(
+    run: str, before: str | None, after: str | None, regions: tuple[str, ...]
+) -> tuple[list[tuple[Attempt, Verdict]], bool]:
+    """Every string the matcher may parse in `run` (for any outcome of the earlier ones) that passes its
+    string checks, with its verdict; and whether a search resumed inside the run reached the run's end
+    (then, in a run of SATURATED_DIGITS digits or more, it may go on past it)."""
+    out: list[tuple[Attempt, Verdict]] = []
+    todo = [0]
+    searched: set[int] = set()
+    reached_end = False
+    while todo:
+        pos = todo.pop()
+        if pos in searched or pos >= len(run):
+            continue
+        searched.add(pos)
+        if pos == 0:  # the run itself, as the matcher found it in the text
+            start, found = 0, run
+        else:
+            m = PHONE_CANDIDATE.search(run, pos)
+            if m is None:
+                continue
+            reached_end = reached_end or m.end() == len(run)
+            start, found = m.start(), m.group()
+        c = _trim(phonenumberutil._SECOND_NUMBER_START_PATTERN, found)
+        todo.append(start + len(c))  # where the matcher searches next when nothing verifies
+        end = start + len(c)
+        following = run[end:] + after if after is not None else (run[end:] if len(run) - end >= 3 else None)
+        for a in _candidate_attempts(c, start, following):
+            if not _passes_string_checks(a, run, before, after):
+                continue
+            v = verdict(a.text, regions)
+            out.append((a, v))
+            if v.possible:
+                todo.append(a.start + len(a.text))  # a reported number: the search goes on from its end
+    return out, reached_end
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The regions to run over one candidate run, and whether the matcher may carry on past its end."""
+
+    regions: tuple[str, ...]
+    open_end: bool = False
+
+
+@functools.lru_cache(maxsize=65_536)
+def plan(run: str, regions: tuple[str, ...], before: str | None = None, after: str | None = None) -> Plan:
+    """Which regions' matchers must run over this candidate run (often none), in `regions`' order.
+
+    `before` is the character before the run and `after` the (up to) three after it, "" at the text's
+    edge; None (unknown) keeps every string those characters could reject. A pure function of its
+    arguments: years, amounts, ids and dates recur within and across outputs, so it is cached.
+
+    A region is kept when some string the matcher may parse can validate in it as that region reads it.
+    Of the regions where only '+' strings can validate, the first stands for all (same numbers).
+    `_PATTERN` stops a run after 21 digit blocks; a search the matcher resumes inside such a run (after a
+    number, or at a second number's "/ x") starts counting afresh and may run on into the next run. Then
+    every region is kept, here and (`phone_runs`) in the next run: the windows join, the matcher walks on.
+    """
+    if sum(c.isdecimal() or (c.isascii() and c.isalpha()) for c in run) < fewest_phone_digits(regions):
+        return Plan(())  # letters count: parse() reads three or more of them as keypad digits
+    found, reached_end = attempts(run, before, after, regions)
+    if reached_end and sum(c.isdecimal() for c in run) >= SATURATED_DIGITS:
+        return Plan(regions, open_end=True)
+    national = set().union(*(v.regions for _, v in found))
+    stand_in = any(v.everywhere for _, v in found)
+    out = []
+    for g in regions:
+        if g in national:
+            out.append(g)
+        elif stand_in:
+            out.append(g)
+            stand_in = False
+    return Plan(tuple(out))
+
+
+def regions_to_try(
+    run: str, regions: tuple[str, ...], before: str | None = None, after: str | None = None
+) -> tuple[str, ...]:
+    """`plan(...).regions`: exact for a run on its own; `phone_runs` also covers runs the matcher may
+    enter from the one before (after a run of 21 digit blocks)."""
+    return plan(run, regions, before, after).regions
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneRun:
+    """A candidate run of the text, the regions whose matcher must see it, and the window to show them:
+    the run with the characters the matcher looks at around it. Before it that is one character, and
+    only when it can reject the run (a Latin letter, '%', a currency sign): a digit there ends the run
+    before (a run can stop inside digits, at an extension's digit limit) and, shown alone, would join
+    this run into a longer candidate than the text has. After it, three (a time stamp's ":ss")."""
+
+    start: int
+    end: int
+    regions: tuple[str, ...]
+    window_start: int
+    window_end: int
+
+
+def phone_runs(text: str, regions: tuple[str, ...]) -> Iterator[PhoneRun]:
+    """The candidate runs of `text` that some region must see, with those regions. Running each region's
+    matcher over the windows of its runs (one character before, three after: `plan`'s neighbours)
+    reports exactly what it reports over the whole text, up to the numbers a stand-in region reports
+    for it (see `plan`)."""
+    carry = False
+    for m in PHONE_CANDIDATE.finditer(text):
+        start, end = m.span()
+        p = plan(m.group(), regions, text[start - 1] if start else "", text[end : end + 3])
+        wanted = regions if carry else p.regions
+        carry = p.open_end
+        if wanted:
+            before = start - 1 if start and _rejects(text[start - 1]) else start
+            yield PhoneRun(start, end, wanted, before, min(len(text), end + 3))
+
+
+def _rejects(char: str) -> bool:
+    return _Matcher._is_invalid_punctuation_symbol(char) or _Matcher._is_latin_letter(char)
+
+
+# -- validity patterns from phonenumbers metadata ------------------------------------------------------
+
+
+@functools.cache
+def fewest_phone_digits(regions: tuple[str, ...]) -> int:
+    """Fewest digits any valid number of these regions has, national or international."""
+    return min([min_international_digits(), *(min_national_length(r) for r in regions)])
+
+
+@functools.cache
+def min_national_length(region: str) -> int:
+    """Fewest national digits a *valid* number dialled as in `region` has: any region sharing its
+    calling code may validate it (local-only lengths are not valid)."""
+    meta = PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.country_code is None:
+        return 1
+    lengths = [1]
+    for other in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(meta.country_code, ()):
+        m = PhoneMetadata.metadata_for_region_or_calling_code(meta.country_code, other)
+        if m is None or m.general_desc is None or not m.general_desc.possible_length:
+            return 1
+        lengths.append(min(m.general_desc.possible_length))
+    return min(lengths[1:] or lengths)
+
+
+@functools.cache
+def min_international_digits() -> int:
+    """Fewest digits of any number written internationally: country code plus shortest valid length."""
+    best = 10**6
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        meta = PhoneMetadata.metadata_for_region(region)
+        if meta is None or meta.general_desc is None or not meta.general_desc.possible_length:
+            continue
+        best = min(best, len(str(meta.country_code)) + min(meta.general_desc.possible_length))
+    return best
+
+
+@functools.cache
+def distinct_dialling_regions(regions: tuple[str, ...]) -> tuple[str, ...]:
+    """One region per country calling code: CA parses and validates national numbers exactly as US
+    does (same code 1, same plan), so its matcher can only repeat US's matches."""
+    seen: set[int] = set()
+    out = []
+    for r in regions:
+        code = phonenumbers.country_code_for_region(r)
+        if code and code in seen:
+            continue
+        seen.add(code)
+        out.append(r)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A calling code's parsing and validity rules: its code, national prefix pattern and transform
+    rule, and one pattern for the valid national numbers of all its regions."""
+
+    code: str
+    prefixes: tuple[Prefix, ...]
+    valid: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """A national prefix (or carrier code) parse() may strip, and the transform rule it applies."""
+
+    pattern: re.Pattern[str]
+    transform: str | None
+
+
+@functools.lru_cache(maxsize=65_536)
+def may_be_national(digits: str, region: str, raw_digits: str | None = None) -> bool:
+    """Whether the matcher, parsing these normalised digits (no '+', no international prefix) for
+    `region`, can accept a valid number out of them.
+
+    parse() drops the region's calling code from their start (then the number counts as international),
+    or takes them as a national number: as they are or with a national prefix or carrier code stripped
+    (`national_prefix_for_parsing`, with its transform rule). A valid number fully matches the general
+    description and a number type of one of the regions sharing the calling code (a US-dialled number may
+    validate as Canadian or Jamaican). A national number must also carry its national prefix when its
+    format asks for one (DE's "030 ...", not "30 ..."): the matcher looks for it among `raw_digits`,
+    every digit of the string (None: not checked). Every reading is tried, so this never rejects what
+    the matcher would accept. Cached: years, amounts, ids repeat.
+    """
+    meta = PhoneMetadata.metadata_for_region(region)
+    code = meta.country_code if meta is not None else None
+    rules = _code_rules(code) if code else None
+    if meta is None or code is None or rules is None:
+        return True
+    extra = _prefixes(code, region)
+    if digits.startswith(rules.code) and _may_be_valid(digits[len(rules.code) :], rules, extra):
+        return True
+    if raw_digits is None or phonenumberutil.region_code_for_country_code(code) != region:
+        return _may_be_valid(digits, rules, extra)
+    # The region is its code's main one: parse() strips a prefix with its metadata, and the matcher
+    # checks the prefix against the same metadata, so both steps can be replayed exactly.
+    _, stripped, _ = phonenumberutil._maybe_strip_national_prefix_carrier_code(digits, meta)
+    has_prefix = phonenumberutil._maybe_strip_national_prefix_carrier_code(raw_digits, meta)[2]
+    return any(rules.valid.fullmatch(n) and (has_prefix or not _prefix_required(n, meta)) for n in {digits, stripped})
+
+
+def _prefix_required(nsn: str, meta: PhoneMetadata) -> bool:
+    """phonenumbers' `_is_national_prefix_present_if_required`, before it looks at the raw input: whether
+    the format of this national number asks for the national prefix."""
+    rule = phonenumberutil._choose_formatting_pattern_for_number(meta.number_format, nsn)
+    return (
+        rule is not None
+        and bool(rule.national_prefix_formatting_rule)
+        and not rule.national_prefix_optional_when_formatting
+        and not phonenumberutil._formatting_rule_has_first_group_only(rule.national_prefix_formatting_rule)
+    )
+
+
+def _may_be_valid(number: str, rules: Rules | None, extra: tuple[Prefix, ...] = ()) -> bool:
+    """Whether `number`, or it with national prefixes stripped (the region's own, or its calling
+    code's main region's, which parse() uses once the code is known), fits a valid number type."""
+    if rules is None:
+        return True
+    readings = {number}
+    for _ in range(2):
+        for x in list(readings):
+            for p in (*rules.prefixes, *extra):
+                readings |= _strip_prefix(x, p)
+    return any(rules.valid.fullmatch(x) for x in readings)
+
+
+def _strip_prefix(number: str, prefix: Prefix) -> set[str]:
+    m = prefix.pattern.match(number)
+    if m is None:
+        return set()
+    out = {number[m.end() :]}
+    if prefix.transform:
+        out.add(prefix.pattern.sub(prefix.transform, number, count=1))
+    return out
+
+
+@functools.cache
+def _prefixes(code: int, region: str) -> tuple[Prefix, ...]:
+    meta = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    if meta is None:
+        return ()
+    npp = meta.national_prefix_for_parsing or meta.national_prefix
+    return (Prefix(re.compile(npp), meta.national_prefix_transform_rule),) if npp else ()
+
+
+_NUMBER_TYPES = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+    "mobile",
+)
+
+
+@functools.cache
+def _code_rules(code: int) -> Rules | None:
+    """The rules of a calling code (None: unknown metadata, then everything may be valid). The national
+    prefix is the main region's, as parse() uses it. A valid number matches its region's general
+    description and one of its number types: one pattern, `(?=general$)(?:type|...)`, per region."""
+    region_codes = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
+    if not region_codes:
+        return None
+    alternatives = []
+    for region in region_codes:
+        m = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+        general = getattr(getattr(m, "general_desc", None), "national_number_pattern", None)
+        if not general:
+            return None
+        types = [getattr(getattr(m, t, None), "national_number_pattern", None) for t in _NUMBER_TYPES]
+        types = [t for t in types if t]
+        if types:
+            alternatives.append(f"(?=(?:{general})$)(?:{'|'.join(f'(?:{t})' for t in types)})")
+    return Rules(str(code), _prefixes(code, region_codes[0]), re.compile("|".join(alternatives) or r"(?!)"))
