@@ -26,9 +26,13 @@ from dataclasses import dataclass
 
 import phonenumbers
 from phonenumbers import PhoneMetadata, phonenumbermatcher, phonenumberutil
-from phonenumbers.phonenumber import CountryCodeSource
 
 PHONE_CANDIDATE: re.Pattern[str] = phonenumbermatcher._PATTERN
+
+# phonenumbers compiles its metadata patterns on every use unless told to keep them (its own, bounded,
+# cache); presidio's and our patterns push them out of the re module's small cache, so parse() and the
+# checks below would recompile them again and again.
+phonenumbers.enable_pattern_cache()
 _Matcher = phonenumbermatcher.PhoneNumberMatcher
 
 # A run of at least this many digits may have been cut by `_PATTERN`'s limit of 21 digit blocks; a search
@@ -108,8 +112,9 @@ class Reading:
 
     international: tuple[int, str] | None = None
     number: str | None = None
+    digits: str = ""  # `number` normalised (parse() reads three Latin letters or more as keypad digits)
     plus_retry: bool = False
-    raw_digits: str = ""  # every digit of the string: where the matcher looks for a national prefix
+    raw: str = ""  # the string itself: the matcher looks for a national prefix among all its digits
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -125,19 +130,26 @@ def reading(s: str) -> Reading | None:
     _, number = phonenumberutil._maybe_strip_extension(number)
     plus = phonenumberutil._PLUS_CHARS_PATTERN.match(number)
     if plus is None:
-        return Reading(number=number, raw_digits=phonenumberutil.normalize_digits_only(s))
+        return Reading(
+            number=number,
+            digits=phonenumberutil._normalize(number),
+            raw=s,
+        )
     digits = phonenumberutil._normalize(number[plus.end() :])
     if len(digits) <= phonenumberutil._MIN_LENGTH_FOR_NSN:
         return None  # TOO_SHORT_AFTER_IDD, not retried
     code, rest = phonenumberutil._extract_country_code(digits)
     if code:
         return Reading(international=(code, rest))
-    return Reading(number=number[plus.end() :], plus_retry=True)
+    return Reading(number=number[plus.end() :], digits=digits, plus_retry=True)
 
 
 def may_be_international(code: int, rest: str) -> bool:
     """Whether the national part of a number read with country code `code` may be valid: it (or it
     with a national prefix stripped) fits a number type of a region of that code."""
+    loose = _loose(code, None)
+    if loose is not None and not loose.fullmatch(rest):
+        return False
     return _may_be_valid(rest, _code_rules(code))
 
 
@@ -145,21 +157,26 @@ def may_be_valid_in(r: Reading, region: str) -> bool:
     """Whether parse(string, region) can give a valid number (a superset: True unless provably not)."""
     if r.international is not None:
         return may_be_international(*r.international)
-    assert r.number is not None
-    meta = PhoneMetadata.metadata_for_region(region)
-    if meta is None:
-        return True
-    source, digits = phonenumberutil._maybe_strip_i18n_prefix_and_normalize(
-        r.number, meta.international_prefix or "NonMatch"
-    )
-    if source == CountryCodeSource.FROM_NUMBER_WITH_IDD:
+    # `_maybe_strip_i18n_prefix_and_normalize` without a '+': normalise (done once, in `reading`), then
+    # strip the region's international prefix.
+    stripped, digits = phonenumberutil._parse_prefix_as_idd(_idd(region), r.digits)
+    if stripped:
         if len(digits) <= phonenumberutil._MIN_LENGTH_FOR_NSN:
             return False
         code, rest = phonenumberutil._extract_country_code(digits)
         return bool(code) and may_be_international(code, rest)
+    meta = PhoneMetadata.metadata_for_region(region)
+    if meta is None:
+        return True
     if r.plus_retry:  # the retry keeps only a number carrying the region's own country code
         return digits.startswith(str(meta.country_code)) and may_be_national(digits, region)
-    return may_be_national(digits, region, r.raw_digits)
+    return may_be_national(digits, region, r.raw)
+
+
+@functools.cache
+def _idd(region: str) -> re.Pattern[str]:
+    meta = PhoneMetadata.metadata_for_region(region)
+    return re.compile((meta.international_prefix if meta else None) or "NonMatch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +199,20 @@ def verdict(s: str, regions: tuple[str, ...]) -> Verdict:
         return Verdict(False, frozenset())
     if r.international is not None:
         return Verdict(may_be_international(*r.international), frozenset())
-    return Verdict(False, frozenset(g for g in regions if may_be_valid_in(r, g)))
+    return Verdict(False, frozenset(g for g in regions if not _surely_not(r.digits, g) and may_be_valid_in(r, g)))
+
+
+def _surely_not(digits: str, region: str) -> bool:
+    """Two C-level pattern tests that settle most strings: no international prefix of the region
+    starts the digits, and no reading of them fits the region's valid numbers (`_loose`)."""
+    loose = _region_loose(region)
+    return loose is not None and _idd(region).match(digits) is None and loose.fullmatch(digits) is None
+
+
+@functools.cache
+def _region_loose(region: str) -> re.Pattern[str] | None:
+    meta = PhoneMetadata.metadata_for_region(region)
+    return _loose(meta.country_code, region) if meta is not None and meta.country_code else None
 
 
 # -- the matcher's walk over one run ------------------------------------------------------------
@@ -195,6 +225,7 @@ def attempts(
     string checks, with its verdict; and whether a search resumed inside the run reached the run's end
     (then, in a run of SATURATED_DIGITS digits or more, it may go on past it)."""
     out: list[tuple[Attempt, Verdict]] = []
+    fewest = fewest_phone_digits(regions)
     todo = [0]
     searched: set[int] = set()
     reached_end = False
@@ -216,13 +247,19 @@ def attempts(
         end = start + len(c)
         following = run[end:] + after if after is not None else (run[end:] if len(run) - end >= 3 else None)
         for a in _candidate_attempts(c, start, following):
-            if not _passes_string_checks(a, run, before, after):
+            if _digit_count(a.text) < fewest or not _passes_string_checks(a, run, before, after):
                 continue
             v = verdict(a.text, regions)
             out.append((a, v))
             if v.possible:
                 todo.append(a.start + len(a.text))  # a reported number: the search goes on from its end
     return out, reached_end
+
+
+def _digit_count(s: str) -> int:
+    """Digits parse() could read from the string, at most: letters count, as parse() reads three Latin
+    letters or more as keypad digits (1-800-FLOWERS)."""
+    return sum(c.isdecimal() or (c.isascii() and c.isalpha()) for c in s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,8 +284,8 @@ def plan(run: str, regions: tuple[str, ...], before: str | None = None, after: s
     number, or at a second number's "/ x") starts counting afresh and may run on into the next run. Then
     every region is kept, here and (`phone_runs`) in the next run: the windows join, the matcher walks on.
     """
-    if sum(c.isdecimal() or (c.isascii() and c.isalpha()) for c in run) < fewest_phone_digits(regions):
-        return Plan(())  # letters count: parse() reads three or more of them as keypad digits
+    if _digit_count(run) < fewest_phone_digits(regions):
+        return Plan(())
     found, reached_end = attempts(run, before, after, regions)
     if reached_end and sum(c.isdecimal() for c in run) >= SATURATED_DIGITS:
         return Plan(regions, open_end=True)
@@ -378,7 +415,7 @@ class Prefix:
 
 
 @functools.lru_cache(maxsize=65_536)
-def may_be_national(digits: str, region: str, raw_digits: str | None = None) -> bool:
+def may_be_national(digits: str, region: str, raw: str | None = None) -> bool:
     """Whether the matcher, parsing these normalised digits (no '+', no international prefix) for
     `region`, can accept a valid number out of them.
 
@@ -387,8 +424,8 @@ def may_be_national(digits: str, region: str, raw_digits: str | None = None) -> 
     (`national_prefix_for_parsing`, with its transform rule). A valid number fully matches the general
     description and a number type of one of the regions sharing the calling code (a US-dialled number may
     validate as Canadian or Jamaican). A national number must also carry its national prefix when its
-    format asks for one (DE's "030 ...", not "30 ..."): the matcher looks for it among `raw_digits`,
-    every digit of the string (None: not checked). Every reading is tried, so this never rejects what
+    format asks for one (DE's "030 ...", not "30 ..."): the matcher looks for it among all the digits
+    of the string parsed, `raw` (None: not checked). Every reading is tried, so this never rejects what
     the matcher would accept. Cached: years, amounts, ids repeat.
     """
     meta = PhoneMetadata.metadata_for_region(region)
@@ -396,16 +433,24 @@ def may_be_national(digits: str, region: str, raw_digits: str | None = None) -> 
     rules = _code_rules(code) if code else None
     if meta is None or code is None or rules is None:
         return True
+    loose = _loose(code, region)
+    if loose is not None and not loose.fullmatch(digits):
+        return False  # one regex first: no reading at all fits a number type
     extra = _prefixes(code, region)
     if digits.startswith(rules.code) and _may_be_valid(digits[len(rules.code) :], rules, extra):
         return True
-    if raw_digits is None or phonenumberutil.region_code_for_country_code(code) != region:
+    if raw is None or phonenumberutil.region_code_for_country_code(code) != region:
         return _may_be_valid(digits, rules, extra)
     # The region is its code's main one: parse() strips a prefix with its metadata, and the matcher
     # checks the prefix against the same metadata, so both steps can be replayed exactly.
     _, stripped, _ = phonenumberutil._maybe_strip_national_prefix_carrier_code(digits, meta)
-    has_prefix = phonenumberutil._maybe_strip_national_prefix_carrier_code(raw_digits, meta)[2]
-    return any(rules.valid.fullmatch(n) and (has_prefix or not _prefix_required(n, meta)) for n in {digits, stripped})
+    valid = [n for n in {digits, stripped} if rules.valid.fullmatch(n)]
+    if not valid:
+        return False
+    raw_digits = phonenumberutil.normalize_digits_only(raw)
+    return phonenumberutil._maybe_strip_national_prefix_carrier_code(raw_digits, meta)[2] or not all(
+        _prefix_required(n, meta) for n in valid
+    )
 
 
 def _prefix_required(nsn: str, meta: PhoneMetadata) -> bool:
@@ -464,6 +509,22 @@ _NUMBER_TYPES = (
     "fixed_line",
     "mobile",
 )
+
+
+@functools.cache
+def _loose(code: int, region: str | None) -> re.Pattern[str] | None:
+    """One pattern accepting every reading `may_be_national` (for `region`) or `may_be_international`
+    (None) may try, and more: the country code and national prefixes as optional parts before a valid
+    number. A fast first test; None when a prefix has a transform rule (BR), which no pattern mirrors."""
+    rules = _code_rules(code)
+    if rules is None:
+        return None
+    prefixes = {p.pattern.pattern: p for p in (*rules.prefixes, *(_prefixes(code, region) if region else ()))}
+    if any(p.transform for p in prefixes.values()):
+        return None
+    strip = f"(?:{'|'.join(f'(?:{p})' for p in prefixes)})?" if prefixes else ""
+    own_code = f"(?:{code})?" if region else ""
+    return re.compile(f"{own_code}{strip}{strip}(?:{rules.valid.pattern})")
 
 
 @functools.cache
