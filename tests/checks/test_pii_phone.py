@@ -128,3 +128,27 @@ def test_a_search_resumed_in_a_run_of_21_blocks_may_go_on_into_the_next_run() ->
     assert runs[-1].regions == REGIONS  # the 7th number is found from a search resumed after the 6th
     assert_exact(text)
     assert phones.regions_to_try(" ".join(["555 0151"] * 11), REGIONS, "", "") == ()  # nothing to resume after
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Téléphone : 01 42 68 53 00, portable 06 12 34 56 78.",
+        "電話 03-1234-5678 または +81 3-1234-5678",
+        "رقم الهاتف ٠١٥١ ٢٣٤٥٦٧٨٩ أو +٤٩ ١٥١ ٢٣٤٥٦٧٨٩",  # Arabic-Indic digits
+        "Ｔｅｌ：＋４４ ２０ ７９４６ ０９５８",  # fullwidth forms
+        "call 1-800-FLOWERS or 1-800-356-9377 x123",  # vanity letters, an extension
+        "2024-01-02 08:00:00 2024-01-02 08 12/31/2019 211-227 (2003)",  # time stamps, dates, pages
+        "tel:+1-415-867-5309;ext=12 (415) 867-5309/x12 415\\x 867",
+        "\u200b+44\u200b20 7946 0958\u00a0and 0\u20609\u2060 7946",
+        "x" * 500 + "415 867 5309" + "9" * 500,  # a long digit block around a number
+    ],
+)
+def test_filter_is_exact_on_hostile_and_non_english_text(text: str) -> None:
+    assert_exact(text)
+
+
+def test_filter_is_exact_on_a_long_output() -> None:
+    text = " ".join(random_texts(60, seed=11))  # about 6 KB of numbers and glue
+    assert len(text) > 4000
+    assert_exact(text)
