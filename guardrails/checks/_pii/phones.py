@@ -7,10 +7,11 @@ before its first match and each match's group, trimmed of unwanted end character
 before parsing when it looks like a date, a time stamp, a publication page, has unmatched brackets, or
 touches a Latin letter, '%' or a currency sign. After a reported number it searches again from the
 number's end. `attempts` lists every string it could parse that way (for every outcome of the earlier
-ones), with phonenumbers' own patterns and helpers; `regions_to_try` then asks, per string, what parse()
-can read from it (phonenumbers' own steps up to the country code) and whether that reading can be a
-valid number of the region (its metadata patterns). A region no string can validate in is skipped:
-its matcher reports nothing in the run and goes on at the run's end, as if the run were not there.
+ones), with phonenumbers' own patterns and helpers; `plan` then asks, per string, what parse() can
+read from it (phonenumbers' own steps up to the country code) and whether that reading can be a valid
+number as the region reads it (its metadata patterns, its national prefix where the number's format
+requires one). A region no string can validate in is skipped: its matcher reports nothing in the run
+and goes on at the run's end, as if the run were not there. `phone_runs` is the entry point for a text.
 
 Numbers written with '+' read the same for every region (the default region is not consulted), so the
 regions in which nothing but such strings can validate all report the same numbers in the run: one of
@@ -34,10 +35,6 @@ PHONE_CANDIDATE: re.Pattern[str] = phonenumbermatcher._PATTERN
 # checks below would recompile them again and again.
 phonenumbers.enable_pattern_cache()
 _Matcher = phonenumbermatcher.PhoneNumberMatcher
-
-# A run of at least this many digits may have been cut by `_PATTERN`'s limit of 21 digit blocks; a search
-# resumed inside it may then run on into the next run (see `regions_to_try`).
-SATURATED_DIGITS = 21
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,28 +216,30 @@ def _region_loose(region: str) -> re.Pattern[str] | None:
 
 
 def attempts(
-    run: str, before: str | None, after: str | None, regions: tuple[str, ...]
-) -> tuple[list[tuple[Attempt, Verdict]], bool]:
+    run: str, before: str | None, after: str | None, regions: tuple[str, ...], first: int | None = None
+) -> tuple[list[tuple[Attempt, Verdict]], tuple[int, ...]]:
     """Every string the matcher may parse in `run` (for any outcome of the earlier ones) that passes its
-    string checks, with its verdict; and whether a search resumed inside the run reached the run's end
-    (then, in a run of SATURATED_DIGITS digits or more, it may go on past it)."""
+    string checks, with its verdict; and the positions of the searches resumed inside the run whose
+    match reaches the run's end (in the text it may go on: see `phone_runs`). The matcher's first
+    candidate is `run[:first]` (the whole run unless `run` is several runs joined)."""
     out: list[tuple[Attempt, Verdict]] = []
     fewest = fewest_phone_digits(regions)
     todo = [0]
     searched: set[int] = set()
-    reached_end = False
+    tails = []
     while todo:
         pos = todo.pop()
         if pos in searched or pos >= len(run):
             continue
         searched.add(pos)
-        if pos == 0:  # the run itself, as the matcher found it in the text
-            start, found = 0, run
+        if pos == 0:  # the first candidate, as the matcher found it in the text
+            start, found = 0, run[: len(run) if first is None else first]
         else:
             m = PHONE_CANDIDATE.search(run, pos)
             if m is None:
                 continue
-            reached_end = reached_end or m.end() == len(run)
+            if m.end() == len(run):
+                tails.append(pos)
             start, found = m.start(), m.group()
         c = _trim(phonenumberutil._SECOND_NUMBER_START_PATTERN, found)
         todo.append(start + len(c))  # where the matcher searches next when nothing verifies
@@ -253,25 +252,30 @@ def attempts(
             out.append((a, v))
             if v.possible:
                 todo.append(a.start + len(a.text))  # a reported number: the search goes on from its end
-    return out, reached_end
+    return out, tuple(sorted(tails))
 
 
 def _digit_count(s: str) -> int:
     """Digits parse() could read from the string, at most: letters count, as parse() reads three Latin
     letters or more as keypad digits (1-800-FLOWERS)."""
-    return sum(c.isdecimal() or (c.isascii() and c.isalpha()) for c in s)
+    return len(_COUNTED.findall(s))
+
+
+_COUNTED = re.compile(r"\d|[A-Za-z]")  # \d: any decimal digit, as _PATTERN and parse() read them
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """The regions to run over one candidate run, and whether the matcher may carry on past its end."""
+    """The regions to run over one candidate run, and where searches resumed inside it reach its end."""
 
     regions: tuple[str, ...]
-    open_end: bool = False
+    tails: tuple[int, ...] = ()
 
 
 @functools.lru_cache(maxsize=65_536)
-def plan(run: str, regions: tuple[str, ...], before: str | None = None, after: str | None = None) -> Plan:
+def plan(
+    run: str, regions: tuple[str, ...], before: str | None = None, after: str | None = None, first: int | None = None
+) -> Plan:
     """Which regions' matchers must run over this candidate run (often none), in `regions`' order.
 
     `before` is the character before the run and `after` the (up to) three after it, "" at the text's
@@ -280,15 +284,13 @@ def plan(run: str, regions: tuple[str, ...], before: str | None = None, after: s
 
     A region is kept when some string the matcher may parse can validate in it as that region reads it.
     Of the regions where only '+' strings can validate, the first stands for all (same numbers).
-    `_PATTERN` stops a run after 21 digit blocks; a search the matcher resumes inside such a run (after a
-    number, or at a second number's "/ x") starts counting afresh and may run on into the next run. Then
-    every region is kept, here and (`phone_runs`) in the next run: the windows join, the matcher walks on.
+    A search the matcher resumes inside the run (after a number, or at a second number's "/ x") may run
+    on past its end, into the next run (`_PATTERN` counts its 21 digit blocks afresh; an extension's
+    digits end a run but can start a number): `tails` says where, `phone_runs` looks at the text.
     """
     if _digit_count(run) < fewest_phone_digits(regions):
         return Plan(())
-    found, reached_end = attempts(run, before, after, regions)
-    if reached_end and sum(c.isdecimal() for c in run) >= SATURATED_DIGITS:
-        return Plan(regions, open_end=True)
+    found, tails = attempts(run, before, after, regions, first)
     national = set().union(*(v.regions for _, v in found))
     stand_in = any(v.everywhere for _, v in found)
     out = []
@@ -298,14 +300,14 @@ def plan(run: str, regions: tuple[str, ...], before: str | None = None, after: s
         elif stand_in:
             out.append(g)
             stand_in = False
-    return Plan(tuple(out))
+    return Plan(tuple(out), tails)
 
 
 def regions_to_try(
     run: str, regions: tuple[str, ...], before: str | None = None, after: str | None = None
 ) -> tuple[str, ...]:
-    """`plan(...).regions`: exact for a run on its own; `phone_runs` also covers runs the matcher may
-    enter from the one before (after a run of 21 digit blocks)."""
+    """`plan(...).regions`: exact for a run the matcher does not enter from the run before, nor leave
+    into the next (`phone_runs` joins such runs)."""
     return plan(run, regions, before, after).regions
 
 
@@ -326,18 +328,32 @@ class PhoneRun:
 
 def phone_runs(text: str, regions: tuple[str, ...]) -> Iterator[PhoneRun]:
     """The candidate runs of `text` that some region must see, with those regions. Running each region's
-    matcher over the windows of its runs (one character before, three after: `plan`'s neighbours)
-    reports exactly what it reports over the whole text, up to the numbers a stand-in region reports
-    for it (see `plan`)."""
-    carry = False
-    for m in PHONE_CANDIDATE.finditer(text):
-        start, end = m.span()
-        p = plan(m.group(), regions, text[start - 1] if start else "", text[end : end + 3])
-        wanted = regions if carry else p.regions
-        carry = p.open_end
-        if wanted:
-            before = start - 1 if start and _rejects(text[start - 1]) else start
-            yield PhoneRun(start, end, wanted, before, min(len(text), end + 3))
+    matcher over the windows of its runs reports exactly what it reports over the whole text, up to the
+    numbers a stand-in region reports for it (see `plan`). Where a search the matcher may resume inside
+    a run goes on past its end, the run is joined with the next one and judged as one (rare: a run cut by
+    the 21-block limit or ended by an extension's digits)."""
+    runs = [m.span() for m in PHONE_CANDIDATE.finditer(text)]
+    i = 0
+    while i < len(runs):
+        start, first_end = runs[i]
+        j, end = i, first_end
+        while True:
+            before = text[start - 1] if start else ""
+            p = plan(text[start:end], regions, before, text[end : end + 3], first_end - start)
+            if j + 1 < len(runs) and any(_goes_past(text, start + t, end) for t in p.tails):
+                j += 1
+                end = runs[j][1]
+                continue
+            break
+        if p.regions:
+            window_start = start - 1 if start and _rejects(text[start - 1]) else start
+            yield PhoneRun(start, end, p.regions, window_start, min(len(text), end + 3))
+        i = j + 1
+
+
+def _goes_past(text: str, pos: int, end: int) -> bool:
+    m = PHONE_CANDIDATE.search(text, pos)
+    return m is not None and m.end() > end
 
 
 def _rejects(char: str) -> bool:
