@@ -155,3 +155,9 @@ def test_filter_is_exact_on_a_long_output() -> None:
     text = " ".join(random_texts(60, seed=11))  # about 6 KB of numbers and glue
     assert len(text) > 4000
     assert_exact(text)
+
+
+def test_default_regions_are_presidios() -> None:
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    assert tuple(PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS) == phones.DEFAULT_REGIONS

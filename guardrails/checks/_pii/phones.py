@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import phonenumbers
@@ -141,13 +141,25 @@ def reading(s: str) -> Reading | None:
     return Reading(number=number[plus.end() :], digits=digits, plus_retry=True)
 
 
+@functools.lru_cache(maxsize=65_536)
 def may_be_international(code: int, rest: str) -> bool:
-    """Whether the national part of a number read with country code `code` may be valid: it (or it
-    with a national prefix stripped) fits a number type of a region of that code."""
-    loose = _loose(code, None)
-    if loose is not None and not loose.fullmatch(rest):
-        return False
-    return _may_be_valid(rest, _code_rules(code))
+    """Whether the national part of a number read with country code `code` may be valid: it, or it with
+    the national prefix parse() may strip, has a number type in a region of that code (phonenumbers' own
+    test, whose patterns parse() compiles anyway: no pattern of ours per country)."""
+    if code in _PREPARED:  # a code of the regions we run: our compiled pattern (`prepare`)
+        return _may_be_valid(rest, _code_rules(code))
+    region_codes = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
+    main = PhoneMetadata.metadata_for_region_or_calling_code(code, region_codes[0]) if region_codes else None
+    if main is None:
+        return True
+    readings = {rest, phonenumberutil._maybe_strip_national_prefix_carrier_code(rest, main)[1]}
+    for r in region_codes:  # lazily: the first region that fits settles it
+        meta = PhoneMetadata.metadata_for_region_or_calling_code(code, r)
+        if meta is None:
+            return True
+        if any(phonenumberutil._number_type_helper(x, meta) != phonenumbers.PhoneNumberType.UNKNOWN for x in readings):
+            return True
+    return False
 
 
 def may_be_valid_in(r: Reading, region: str) -> bool:
@@ -528,19 +540,34 @@ _NUMBER_TYPES = (
 
 
 @functools.cache
-def _loose(code: int, region: str | None) -> re.Pattern[str] | None:
-    """One pattern accepting every reading `may_be_national` (for `region`) or `may_be_international`
-    (None) may try, and more: the country code and national prefixes as optional parts before a valid
-    number. A fast first test; None when a prefix has a transform rule (BR), which no pattern mirrors."""
+def _loose(code: int, region: str) -> re.Pattern[str] | None:
+    """One pattern accepting every reading `may_be_national` may try for `region`, and more: the country
+    code and national prefixes as optional parts before a valid number. A fast first test; None when a
+    prefix has a transform rule (BR), which no pattern mirrors."""
     rules = _code_rules(code)
     if rules is None:
         return None
-    prefixes = {p.pattern.pattern: p for p in (*rules.prefixes, *(_prefixes(code, region) if region else ()))}
+    prefixes = {p.pattern.pattern: p for p in (*rules.prefixes, *_prefixes(code, region))}
     if any(p.transform for p in prefixes.values()):
         return None
     strip = f"(?:{'|'.join(f'(?:{p})' for p in prefixes)})?" if prefixes else ""
-    own_code = f"(?:{code})?" if region else ""
-    return re.compile(f"{own_code}{strip}{strip}(?:{rules.valid.pattern})")
+    return re.compile(f"(?:{code})?{strip}{strip}(?:{rules.valid.pattern})")
+
+
+def prepare(regions: Sequence[str]) -> None:
+    """Load phonenumbers' metadata and compile the regions' validity patterns now (about 0.2 s for
+    presidio's eight regions), not within the first output's deadline."""
+    fewest_phone_digits(tuple(regions))  # reads every region's metadata
+    for r in regions:
+        _region_loose(r)
+        _idd(r)
+        meta = PhoneMetadata.metadata_for_region(r)
+        if meta is not None and meta.country_code:
+            _code_rules(meta.country_code)
+            _PREPARED.add(meta.country_code)
+
+
+_PREPARED: set[int] = set()
 
 
 @functools.cache
@@ -562,3 +589,8 @@ def _code_rules(code: int) -> Rules | None:
         if types:
             alternatives.append(f"(?=(?:{general})$)(?:{'|'.join(f'(?:{t})' for t in types)})")
     return Rules(str(code), _prefixes(code, region_codes[0]), re.compile("|".join(alternatives) or r"(?!)"))
+
+
+# presidio's PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS (a test checks), without importing presidio here.
+DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR")
+prepare(DEFAULT_REGIONS)
