@@ -541,7 +541,7 @@ def test_language_tags_and_unknown_languages_still_detect(language: str) -> None
 
 def test_phone_lead_bound_matches_phonenumbers_pattern() -> None:
     from guardrails.checks._pii import windows as win
-    from guardrails.checks._pii.runs import PHONE_LEAD_CHARS
+    from guardrails.checks._pii.phones import PHONE_LEAD_CHARS
 
     # phonenumbers' pattern, parsed: an opening of at most PHONE_LEAD_CHARS characters, then the first digits.
     parsed = re._parser.parse(win.PHONE_CANDIDATE.pattern, win.PHONE_CANDIDATE.flags)  # type: ignore[attr-defined]
@@ -553,9 +553,9 @@ def test_phone_lead_bound_matches_phonenumbers_pattern() -> None:
 @given(st.text(alphabet=st.sampled_from(list("0123456789 ()[]+-./x#ext\t\nａ１（＋\u00a0\u3000٣ab")), max_size=120))
 def test_phone_candidates_equal_the_full_scan(text: str) -> None:
     from guardrails.checks._pii import windows as win
-    from guardrails.checks._pii.runs import phone_candidates
+    from guardrails.checks._pii.phones import phone_candidates
 
-    fast = [m.span() for m in phone_candidates(text, win.PHONE_CANDIDATE)]
+    fast = [m.span() for m in phone_candidates(text)]
     assert fast == [m.span() for m in win.PHONE_CANDIDATE.finditer(text)]
 
 

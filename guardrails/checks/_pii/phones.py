@@ -344,7 +344,7 @@ def phone_runs(text: str, regions: tuple[str, ...]) -> Iterator[PhoneRun]:
     numbers a stand-in region reports for it (see `plan`). Where a search the matcher may resume inside
     a run goes on past its end, the run is joined with the next one and judged as one (rare: a run cut by
     the 21-block limit or ended by an extension's digits)."""
-    runs = [m.span() for m in PHONE_CANDIDATE.finditer(text)]
+    runs = [m.span() for m in phone_candidates(text)]
     i = 0
     while i < len(runs):
         start, first_end = runs[i]
@@ -361,6 +361,28 @@ def phone_runs(text: str, regions: tuple[str, ...]) -> Iterator[PhoneRun]:
             window_start = start - 1 if start and _rejects(text[start - 1]) else start
             yield PhoneRun(start, end, p.regions, window_start, min(len(text), end + 3))
         i = j + 1
+
+
+# phonenumbers' candidate pattern opens with at most two leads ('(', '[', '+' and their fullwidth forms), each
+# followed by at most four punctuation characters, before its first digit: at most this many characters.
+PHONE_LEAD_CHARS = 2 * (1 + 4)
+_DIGIT = re.compile(r"\d")
+
+
+def phone_candidates(text: str) -> Iterator[re.Match[str]]:
+    """`PHONE_CANDIDATE.finditer(text)`, found faster: every match holds a digit and starts at most
+    PHONE_LEAD_CHARS before its first one, so each search starts there, after a quick jump to the next
+    digit, instead of trying the big pattern at every position of the text."""
+    pos = 0
+    while True:
+        digit = _DIGIT.search(text, pos)
+        if digit is None:
+            return
+        m = PHONE_CANDIDATE.search(text, max(pos, digit.start() - PHONE_LEAD_CHARS))
+        if m is None:
+            return
+        yield m
+        pos = m.end()
 
 
 def _goes_past(text: str, pos: int, end: int) -> bool:

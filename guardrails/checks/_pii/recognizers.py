@@ -9,7 +9,6 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import phonenumbers.re_util
 from presidio_analyzer import EntityRecognizer, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpEngine, NlpEngineProvider
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
@@ -119,9 +118,6 @@ def recognizer_set(language: str) -> RecognizerSet:
     Entities presidio has no recognizer for in that language (cards in Russian, say) get the English
     one: e-mail, card, IBAN, IP and phone patterns do not depend on the language, only context words do.
     """
-    # phonenumbers compiles metadata patterns on every call, and more of them than re's own cache holds:
-    # without its pattern cache each validation recompiles dozens of them.
-    phonenumbers.re_util.enable_pattern_cache()
     registry = RecognizerRegistry(supported_languages=[language])
     registry.load_predefined_recognizers(languages=[language], nlp_engine=_no_op_engine(language))
     found = [r for r in registry.recognizers if r.supported_language == language]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
 
 from guardrails.checks._pii.windows import Margins, Window
 
@@ -59,25 +58,3 @@ def iban_windows(text: str, digit_windows: list[Window]) -> list[Window]:
         else:
             out.append(Window(w.start, end))
     return out
-
-
-# phonenumbers' candidate pattern opens with at most two leads ('(', '[', '+' and their fullwidth forms), each
-# followed by at most four punctuation characters, before its first digit: at most this many characters.
-PHONE_LEAD_CHARS = 2 * (1 + 4)
-_DIGIT = re.compile(r"\d")
-
-
-def phone_candidates(text: str, candidate: re.Pattern[str]) -> Iterator[re.Match[str]]:
-    """`candidate.finditer(text)`, found faster: every match holds a digit and starts at most
-    PHONE_LEAD_CHARS before its first one, so each search starts there, after a quick jump to the next
-    digit, instead of trying the big pattern at every position of the text."""
-    pos = 0
-    while True:
-        digit = _DIGIT.search(text, pos)
-        if digit is None:
-            return
-        m = candidate.search(text, max(pos, digit.start() - PHONE_LEAD_CHARS))
-        if m is None:
-            return
-        yield m
-        pos = m.end()

@@ -21,7 +21,7 @@ from guardrails.checks._pii.context import ContextRule, Support, context_rule
 from guardrails.checks._pii.driver import MAX_SCORE, Raw, driver_for, from_presidio, remove_duplicates
 from guardrails.checks._pii.normalize import Normalized, normalize
 from guardrails.checks._pii.recognizers import TRIGGER_PATTERNS, RecognizerSet, Trigger, analyze
-from guardrails.checks._pii.runs import iban_windows, phone_candidates, run_windows
+from guardrails.checks._pii.runs import iban_windows, run_windows
 
 # Entities whose checksum-validated matches (score 1.0) outrank any phone reading of the same digits:
 # the phone matcher is not run on digit runs they cover entirely.
@@ -144,16 +144,11 @@ class DocScan:
         regions: dict[str, list[win.Window]] = {}
         distinct = win.distinct_dialling_regions(tuple(rec.supported_regions))
         text = self.text
-        n = len(text)
-        for m in phone_candidates(text, win.PHONE_CANDIDATE):
-            wanted = win.regions_to_try(m.group(), distinct)
-            if not wanted:
+        for run in win.phone_runs(text, distinct):
+            if covered and any(s <= run.start and run.end <= e for s, e in covered):
                 continue
-            start, end = m.span()
-            if covered and any(s <= start and end <= e for s, e in covered):
-                continue
-            window = win.Window(max(0, start - 1), min(n, end + 3))
-            for region in wanted:
+            window = win.Window(run.window_start, run.window_end)
+            for region in run.regions:
                 regions.setdefault(region, []).append(window)
         name = str(getattr(rec, "name", "PhoneRecognizer"))
         results: list[Raw] = []
