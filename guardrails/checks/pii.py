@@ -210,7 +210,7 @@ class PiiCheck(Check):
         scan.check_deadline = ctx.deadline.check
         return scan, rs
 
-    def _candidates(self, doc: Document, ctx: RunContext) -> list[Candidate]:
+    def _candidates(self, doc: Document, ctx: RunContext) -> Sequence[Candidate]:
         scan, rs = self._scan(doc, ctx)
         wanted = self._wanted.get(rs.language)
         if wanted is None:
@@ -220,7 +220,8 @@ class PiiCheck(Check):
             ner = self.ner
             key = f"pii-ner:{self.p.spacy_model}:{ner.language}"
             results = doc.view(key, lambda d: ner.analyze(scan.text, self.b.ner_entities))
-            found += [self.b.candidate(r, scan.norm) for r in results if r.entity_type in self.entities]
+            # scan.candidates' list is shared by the rules of this validation: extend a copy
+            found = found + [self.b.candidate(r, scan.norm) for r in results if r.entity_type in self.entities]
         return found
 
     def _allowed(self, value: str) -> bool:

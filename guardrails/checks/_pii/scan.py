@@ -94,6 +94,7 @@ class DocScan:
     _raw: dict[str, list[Raw]] = field(default_factory=dict, init=False)
     _boosted: dict[tuple[str, tuple[str, ...]], list[Candidate]] = field(default_factory=dict, init=False)
     _by_entity: dict[tuple[str, tuple[str, ...]], list[Candidate]] = field(default_factory=dict, init=False)
+    _by_set: dict[tuple[frozenset[str], tuple[str, ...]], list[Candidate]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.norm = normalize(self.original)
@@ -194,15 +195,19 @@ class DocScan:
         *,
         extra: Sequence[EntityRecognizer] = (),
         context: Sequence[str] = (),
-    ) -> list[Candidate]:
+    ) -> Sequence[Candidate]:
         """Results of every recognizer for `entities` (plus `extra` ones run on the full text), boosted
         by context words, in original offsets. Built-in recognizers' candidates are memoised per entity,
         so every PII rule of a validation shares them. The phone matcher skips digit runs that are
         entirely a checksum-valid card number or IBAN (score 1.0, which no phone reading can beat)."""
         words = tuple(context)
-        out: list[Candidate] = []
-        for entity in entities:
-            out.extend(self._of_entity(entity, words))
+        if not extra:  # most rules ask for the same set (their own entities and every outranking one)
+            key = (entities, words)
+            found = self._by_set.get(key)
+            if found is None:
+                found = self._by_set[key] = [c for e in entities for c in self._of_entity(e, words)]
+            return found
+        out = [c for e in entities for c in self._of_entity(e, words)]
         for rec in extra:
             self.check_deadline()
             rule = context_rule(tuple(rec.context or ()), self.recognizers.language)
