@@ -221,7 +221,7 @@ class PiiCheck(Check):
             key = f"pii-ner:{self.p.spacy_model}:{ner.language}"
             results = doc.view(key, lambda d: ner.analyze(scan.text, self.b.ner_entities))
             # scan.candidates' list is shared by the rules of this validation: extend a copy
-            found = found + [self.b.candidate(r, scan.norm) for r in results if r.entity_type in self.entities]
+            found = [*found, *(self.b.candidate(r, scan.norm) for r in results if r.entity_type in self.entities)]
         return found
 
     def _allowed(self, value: str) -> bool:
