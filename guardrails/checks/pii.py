@@ -8,6 +8,7 @@ the windows where they can match, and one analysis per document is shared by eve
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import os
@@ -241,13 +242,22 @@ class PiiCheck(Check):
             if c.entity in self.entities and c.score >= self._threshold(c.entity) and c.end > c.start
         ]
         own = [c for c in own if not self._allowed(text[c.start : c.end])]
+        if not own:
+            return own
         others = [c for c in candidates if c.entity in self.outranked_by and c.score >= OUTRANK_MIN_SCORE]
         ranked = sorted([*own, *others], key=lambda c: (-c.score, -c.length, c.start, c.entity))
-        taken: list[Candidate] = []
+        # Taken spans never overlap, so they stay sorted by start and by end alike: a candidate can only
+        # overlap the last one starting at or before it and the first one starting after it.
+        starts: list[int] = []
+        ends: list[int] = []
+        chosen: set[int] = set()
         for c in ranked:
-            if all(c.end <= t.start or t.end <= c.start for t in taken):
-                taken.append(c)
-        chosen = {id(c) for c in taken}
+            i = bisect.bisect_right(starts, c.start)
+            if (i and ends[i - 1] > c.start) or (i < len(starts) and starts[i] < c.end):
+                continue
+            starts.insert(i, c.start)
+            ends.insert(i, c.end)
+            chosen.add(id(c))
         return sorted((c for c in own if id(c) in chosen), key=lambda c: c.start)
 
     def _replacement(self, c: Candidate, value: str, pseudonyms: Pseudonyms) -> str:

@@ -572,3 +572,33 @@ def test_trigger_windows_hold_every_trigger_and_end_on_whitespace(text: str) -> 
             assert w.end == len(text) or text[w.end].isspace()
         for m in TRIGGER_PATTERNS[trigger].finditer(text):
             assert any(w.start <= m.start() and m.end() <= w.end for w in windows), (trigger, m)
+
+
+_SPANS = st.lists(
+    st.tuples(
+        st.integers(0, 40),
+        st.integers(1, 12),
+        st.sampled_from([0.05, 0.4, 0.5, 0.75, 1.0]),
+        st.sampled_from(["A", "B"]),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SPANS)
+def test_select_equals_the_quadratic_reference(spans: list[tuple[int, int, float, str]]) -> None:
+    from guardrails.checks._pii.scan import Candidate
+
+    check = PiiCheck(PiiParams(entities=["EMAIL_ADDRESS"], outranked_by=["PHONE_NUMBER"], threshold=0.3))
+    names = {"A": "EMAIL_ADDRESS", "B": "PHONE_NUMBER"}
+    cands = [Candidate(names[e], s, s + n, score, "r") for s, n, score, e in spans]
+    text = "x" * 60
+    own = [c for c in cands if c.entity == "EMAIL_ADDRESS" and c.score >= 0.3]
+    others = [c for c in cands if c.entity == "PHONE_NUMBER" and c.score >= 0.5]
+    taken: list[Candidate] = []
+    for c in sorted([*own, *others], key=lambda c: (-c.score, -c.length, c.start, c.entity)):
+        if all(c.end <= t.start or t.end <= c.start for t in taken):
+            taken.append(c)
+    expected = sorted((c for c in own if any(c is t for t in taken)), key=lambda c: c.start)
+    assert [id(c) for c in check.select(text, cands)] == [id(c) for c in expected]

@@ -109,6 +109,8 @@ class DocScan:
         if found is None:
             if trigger is Trigger.IBAN:
                 found = iban_windows(self.text, self._trigger_windows(Trigger.DIGIT))
+            elif trigger is Trigger.AT and "@" not in self.text:  # a memchr instead of a regex scan
+                found = []
             else:
                 found = run_windows(self.text, TRIGGER_PATTERNS[trigger].pattern)
             self._windows[trigger] = found
