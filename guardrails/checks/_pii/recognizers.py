@@ -6,13 +6,14 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from presidio_analyzer import EntityRecognizer, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpEngine, NlpEngineProvider
-from presidio_analyzer.predefined_recognizers import EmailRecognizer
+from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer
 
+from guardrails.checks._pii.context import ContextRule, context_rule
 from guardrails.checks._pii.driver import driver_for
 from guardrails.checks._pii.offline import OfflineEmailRecognizer
 
@@ -70,6 +71,18 @@ _GROUPS: dict[str, tuple[Trigger, ...]] = {
 }
 
 
+@dataclass(frozen=True, eq=False)
+class Slot:
+    """One recognizer with what a scan asks of it on every output, looked up once."""
+
+    rec: EntityRecognizer
+    key: str  # presidio's recognizer id (a property that formats a string on every call)
+    entities: tuple[str, ...]
+    triggers: tuple[Trigger, ...]
+    phone: bool
+    context: ContextRule
+
+
 @dataclass(frozen=True)
 class RecognizerSet:
     """The recognizers of one language and the group each runs in."""
@@ -78,17 +91,30 @@ class RecognizerSet:
     recognizers: tuple[EntityRecognizer, ...]
     triggers: dict[str, tuple[Trigger, ...]]
 
-    _by_entities: dict[frozenset[str], tuple[EntityRecognizer, ...]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    @functools.cached_property
+    def slots(self) -> dict[str, Slot]:
+        """Each recognizer's slot, by recognizer id."""
+        out = {}
+        for rec in self.recognizers:
+            key = rec.id
+            out[key] = Slot(
+                rec,
+                key,
+                tuple(rec.supported_entities),
+                self.triggers[key],
+                isinstance(rec, PhoneRecognizer),
+                context_rule(tuple(rec.context or ()), self.language),
+            )
+        return out
 
-    def for_entities(self, entities: frozenset[str]) -> tuple[EntityRecognizer, ...]:
-        # Every rule of every validation asks with one of a few entity sets: answer each once.
-        found = self._by_entities.get(entities)
-        if found is None:
-            found = tuple(r for r in self.recognizers if entities.intersection(r.supported_entities))
-            self._by_entities[entities] = found
-        return found
+    @functools.cached_property
+    def by_entity(self) -> dict[str, tuple[Slot, ...]]:
+        """The slots of the recognizers that report each entity."""
+        out: dict[str, list[Slot]] = {}
+        for slot in self.slots.values():
+            for entity in slot.entities:
+                out.setdefault(entity, []).append(slot)
+        return {e: tuple(s) for e, s in out.items()}
 
     @functools.cached_property
     def scan_key(self) -> str:

@@ -20,7 +20,7 @@ from guardrails.checks._pii import windows as win
 from guardrails.checks._pii.context import ContextRule, Support, context_rule
 from guardrails.checks._pii.driver import MAX_SCORE, Raw, driver_for, from_presidio, remove_duplicates
 from guardrails.checks._pii.normalize import Normalized, normalize
-from guardrails.checks._pii.recognizers import TRIGGER_PATTERNS, RecognizerSet, Trigger, analyze
+from guardrails.checks._pii.recognizers import TRIGGER_PATTERNS, RecognizerSet, Slot, Trigger, analyze
 from guardrails.checks._pii.runs import iban_windows, run_windows
 
 # Entities whose checksum-validated matches (score 1.0) outrank any phone reading of the same digits:
@@ -91,7 +91,7 @@ class DocScan:
     norm: Normalized = field(init=False)
     _windows: dict[Trigger, list[win.Window]] = field(default_factory=dict, init=False)
     _compacts: dict[tuple[Trigger, ...], win.Compact] = field(default_factory=dict, init=False)
-    _raw: dict[str, list[Raw]] = field(default_factory=dict, init=False)
+    _raw_by_key: dict[str, list[Raw]] = field(default_factory=dict, init=False)
     _boosted: dict[tuple[str, tuple[str, ...]], list[Candidate]] = field(default_factory=dict, init=False)
     _by_entity: dict[tuple[str, tuple[str, ...]], list[Candidate]] = field(default_factory=dict, init=False)
     _by_set: dict[tuple[frozenset[str], tuple[str, ...]], list[Candidate]] = field(default_factory=dict, init=False)
@@ -133,14 +133,13 @@ class DocScan:
             return driver.find(text)
         return from_presidio(analyze(rec, text))
 
-    def _grouped(self, rec: EntityRecognizer) -> list[Raw]:
-        triggers = self.recognizers.triggers[rec.id]
-        if Trigger.ALL in triggers:
-            return self._run(rec, self.text)
-        compact = self._compact(triggers)
+    def _grouped(self, slot: Slot) -> list[Raw]:
+        if Trigger.ALL in slot.triggers:
+            return self._run(slot.rec, self.text)
+        compact = self._compact(slot.triggers)
         if not compact.text:
             return []
-        return _mapped(self._run(rec, compact.text), compact)
+        return _mapped(self._run(slot.rec, compact.text), compact)
 
     def _phone(self, rec: PhoneRecognizer, outranking: frozenset[str]) -> list[Raw]:
         covered = self._validated_spans(outranking)
@@ -171,20 +170,23 @@ class DocScan:
 
     def _validated_spans(self, entities: frozenset[str]) -> list[tuple[int, int]]:
         spans: list[tuple[int, int]] = []
-        for rec in self.recognizers.for_entities(entities):
-            spans.extend((r.start, r.end) for r in self.raw(rec) if r.score >= MAX_SCORE)
+        for entity in sorted(entities):
+            for slot in self.recognizers.by_entity.get(entity, ()):
+                spans.extend((r.start, r.end) for r in self._raw(slot) if r.score >= MAX_SCORE)
         return spans
 
     def raw(self, rec: EntityRecognizer, outranking: frozenset[str] = frozenset()) -> list[Raw]:
         """The recognizer's results over the (normalised) text, before context; memoised. The phone
         recognizer skips digit runs that `outranking` entities' validated matches cover entirely."""
-        phone = isinstance(rec, PhoneRecognizer)
-        key = f"{rec.id}\x1f{'|'.join(sorted(outranking))}" if phone and outranking else rec.id
-        found = self._raw.get(key)
+        return self._raw(self.recognizers.slots[rec.id], outranking)
+
+    def _raw(self, slot: Slot, outranking: frozenset[str] = frozenset()) -> list[Raw]:
+        key = f"{slot.key}\x1f{'|'.join(sorted(outranking))}" if slot.phone and outranking else slot.key
+        found = self._raw_by_key.get(key)
         if found is None:
             self.check_deadline()
-            found = self._phone(rec, outranking) if phone else self._grouped(rec)  # type: ignore[arg-type]
-            self._raw[key] = found
+            found = self._phone(slot.rec, outranking) if slot.phone else self._grouped(slot)  # type: ignore[arg-type]
+            self._raw_by_key[key] = found
         return found
 
     def _boost(self, raws: list[Raw], rule: ContextRule, extra: Sequence[str]) -> list[Candidate]:
@@ -221,17 +223,17 @@ class DocScan:
         found = self._by_entity.get(key)
         if found is None:
             found = []
-            for rec in self.recognizers.for_entities(frozenset((entity,))):
-                found.extend(c for c in self._of_recognizer(rec, words) if c.entity == entity)
+            for slot in self.recognizers.by_entity.get(entity, ()):
+                boosted = self._of_slot(slot, words)
+                found.extend(boosted if len(slot.entities) == 1 else (c for c in boosted if c.entity == entity))
             self._by_entity[key] = found
         return found
 
-    def _of_recognizer(self, rec: EntityRecognizer, words: tuple[str, ...]) -> list[Candidate]:
-        key = (rec.id, words)
+    def _of_slot(self, slot: Slot, words: tuple[str, ...]) -> list[Candidate]:
+        key = (slot.key, words)
         found = self._boosted.get(key)
         if found is None:
-            rule = context_rule(tuple(rec.context or ()), self.recognizers.language)
-            found = self._boosted[key] = self._boost(self.raw(rec, _OUTRANK_PHONE), rule, words)
+            found = self._boosted[key] = self._boost(self._raw(slot, _OUTRANK_PHONE), slot.context, words)
         return found
 
 
