@@ -616,3 +616,10 @@ def _code_rules(code: int) -> Rules | None:
 # presidio's PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS (a test checks), without importing presidio here.
 DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR")
 prepare(DEFAULT_REGIONS)
+
+
+def clear_string_caches() -> None:
+    """Forget every per-string decision (readings, verdicts, plans), as a new process would: for benchmarks
+    that must not profit from strings repeated across outputs."""
+    for cached in (reading, may_be_international, verdict, plan, may_be_national):
+        cached.cache_clear()
