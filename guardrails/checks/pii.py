@@ -276,6 +276,8 @@ class PiiCheck(Check):
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         text = doc.text
         chosen = self.select(text, self._candidates(doc, ctx))[: self.p.max_findings]
+        if not chosen:
+            return
         pseudonyms = Pseudonyms(self.p.pseudonym_format, text)
         for c in chosen:
             value = text[c.start : c.end]

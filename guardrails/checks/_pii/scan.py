@@ -93,7 +93,6 @@ class DocScan:
     _compacts: dict[tuple[Trigger, ...], win.Compact] = field(default_factory=dict, init=False)
     _raw_by_key: dict[str, list[Raw]] = field(default_factory=dict, init=False)
     _boosted: dict[tuple[str, tuple[str, ...]], list[Candidate]] = field(default_factory=dict, init=False)
-    _by_entity: dict[tuple[str, tuple[str, ...]], list[Candidate]] = field(default_factory=dict, init=False)
     _by_set: dict[tuple[frozenset[str], tuple[str, ...]], list[Candidate]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -209,25 +208,24 @@ class DocScan:
             key = (entities, words)
             found = self._by_set.get(key)
             if found is None:
-                found = self._by_set[key] = [c for e in entities for c in self._of_entity(e, words)]
+                found = self._by_set[key] = self._of_entities(entities, words)
             return found
-        out = [c for e in entities for c in self._of_entity(e, words)]
+        out = self._of_entities(entities, words)
         for rec in extra:
             self.check_deadline()
             rule = context_rule(tuple(rec.context or ()), self.recognizers.language)
             out.extend(self._boost(self._run(rec, self.text), rule, words))
         return out
 
-    def _of_entity(self, entity: str, words: tuple[str, ...]) -> list[Candidate]:
-        key = (entity, words)
-        found = self._by_entity.get(key)
-        if found is None:
-            found = []
-            for slot in self.recognizers.by_entity.get(entity, ()):
-                boosted = self._of_slot(slot, words)
-                found.extend(boosted if len(slot.entities) == 1 else (c for c in boosted if c.entity == entity))
-            self._by_entity[key] = found
-        return found
+    def _of_entities(self, entities: frozenset[str], words: tuple[str, ...]) -> list[Candidate]:
+        out: list[Candidate] = []
+        for slot in self.recognizers.slots.values():
+            if len(slot.entities) == 1:
+                if slot.entities[0] in entities:
+                    out.extend(self._of_slot(slot, words))
+            elif entities.intersection(slot.entities):
+                out.extend(c for c in self._of_slot(slot, words) if c.entity in entities)
+        return out
 
     def _of_slot(self, slot: Slot, words: tuple[str, ...]) -> list[Candidate]:
         key = (slot.key, words)
