@@ -151,7 +151,10 @@ class PiiCheck(Check):
             frozenset(params.outranked_by) if params.outranked_by is not None else base.entities
         ) - self.entities
         self.allow = self._allow_matcher()
-        self._wanted: dict[str, frozenset[str]] = {}  # per recognizer language: own and outranking entities
+        # Entities whose candidates this rule reads (its own and those that outrank them); after `bind`, those of
+        # every PII rule of the policy, so that all of them share one candidate list per output.
+        self._asked: frozenset[str] = self.entities | self.outranked_by
+        self._wanted: dict[str, frozenset[str]] = {}  # `_asked`, per recognizer language
         self.hash_key = self._hash_key() if params.mode is Mode.HASH else b""
 
     # -- setup --------------------------------------------------------------------------------------
@@ -215,7 +218,7 @@ class PiiCheck(Check):
         scan, rs = self._scan(doc, ctx)
         wanted = self._wanted.get(rs.language)
         if wanted is None:
-            wanted = self._wanted[rs.language] = (self.entities | self.outranked_by) & rs.entities
+            wanted = self._wanted[rs.language] = self._asked & rs.entities
         found = scan.candidates(wanted, extra=self.custom, context=self.p.context)
         if self.ner is not None:
             ner = self.ner
@@ -224,6 +227,13 @@ class PiiCheck(Check):
             # scan.candidates' list is shared by the rules of this validation: extend a copy
             found = [*found, *(self.b.candidate(r, scan.norm) for r in results if r.entity_type in self.entities)]
         return found
+
+    def bind(self, siblings: Sequence[Check]) -> None:
+        """`select` reads only its own and outranking entities, so a wider list changes nothing: ask for what
+        every PII rule of the policy reads, and the rules share one memoised candidate list per output."""
+        others = (c.entities | c.outranked_by for c in siblings if isinstance(c, PiiCheck))
+        self._asked = frozenset().union(self.entities, self.outranked_by, *others)
+        self._wanted.clear()
 
     def _allowed(self, value: str) -> bool:
         if isinstance(self.allow, frozenset):
