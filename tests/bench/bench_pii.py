@@ -5,7 +5,7 @@
 Outputs of 200 B - 8 KB built from the presidio dev texts alone (PII-dense) and mixed with ordinary
 LLM answers (xstest_completions, halueval_general), plus 2 KB outputs. Prints p50/p99 per output of
 wall time and of process CPU time (the machine is shared: CPU time is the steadier number). With
---cold, the phone filter's per-string caches are emptied before every output of ours (presidio has none),
+--cold, our per-string caches (phone plans, e-mail domain checks) are emptied before every output (presidio has none),
 so no output profits from strings an earlier one held.
 """
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "tests" / "eval"))
 
 from eval_pii import SETS, build_docs, load, our_engine, presidio_engine  # noqa: E402
 
-from guardrails.checks._pii.phones import clear_string_caches  # noqa: E402
+from guardrails.checks._pii.scan import clear_string_caches  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:

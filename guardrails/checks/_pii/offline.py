@@ -19,4 +19,11 @@ class OfflineEmailRecognizer(EmailRecognizer):
     """presidio's e-mail recognizer, same patterns and scores, validated against the bundled suffix list."""
 
     def validate_result(self, pattern_text: str) -> bool:
-        return offline_extractor()(pattern_text).fqdn != ""
+        return has_registered_domain(pattern_text)
+
+
+@functools.lru_cache(maxsize=16_384)
+def has_registered_domain(address: str) -> bool:
+    """presidio's e-mail validation (the address has a registrable domain); tldextract takes tens of
+    microseconds and addresses repeat within and across outputs, so the answer is cached per address."""
+    return offline_extractor()(address).fqdn != ""

@@ -28,6 +28,7 @@ class Trigger(StrEnum):
     IBAN = "iban"  # two letters and two digits open every IBAN, which may span letter-only groups
     AT = "at"  # e-mail
     DOT = "dot"  # URL: a dot followed by a TLD letter
+    IPV4 = "ipv4"  # IPv4: a digit, a dot, a digit
     HEXSEP = "hexsep"  # MAC, UUID, IPv6: hex groups joined by ':', '-' or '.'
     PHONE = "phone"  # phone numbers: phonenumbers' candidates, pruned per region (see windows)
     ALL = "all"  # unknown recognizers run on the whole text
@@ -36,6 +37,7 @@ class Trigger(StrEnum):
 TRIGGER_PATTERNS: dict[Trigger, re.Pattern[str]] = {
     Trigger.DIGIT: re.compile(r"\d"),
     Trigger.AT: re.compile(r"@"),
+    Trigger.IPV4: re.compile(r"[0-9]\.[0-9]"),
     Trigger.DOT: re.compile(r"\.[^\W\d_]"),
     # MAC "00:1a:2b..." / "001a.2b3c.4d5e", UUID "8 hex-", IPv6 "::" or "hex:hex": every form has one of
     # these around a separator. Written separator-first so the scan jumps from ':', '-', '.' to the next.
@@ -61,9 +63,9 @@ _GROUPS: dict[str, tuple[Trigger, ...]] = {
     "DateRecognizer": (Trigger.DIGIT,),
     "IbanRecognizer": (Trigger.IBAN,),
     "MedicalLicenseRecognizer": (Trigger.DIGIT,),
-    "IpRecognizer": (Trigger.DIGIT, Trigger.HEXSEP),
-    "MacAddressRecognizer": (Trigger.DIGIT, Trigger.HEXSEP),
-    "UuidRecognizer": (Trigger.DIGIT, Trigger.HEXSEP),
+    "IpRecognizer": (Trigger.IPV4, Trigger.HEXSEP),  # IPv4 has digit.digit; every other form a hex separator
+    "MacAddressRecognizer": (Trigger.HEXSEP,),
+    "UuidRecognizer": (Trigger.HEXSEP,),
     "EmailRecognizer": (Trigger.AT,),
     "OfflineEmailRecognizer": (Trigger.AT,),
     "UrlRecognizer": (Trigger.DOT,),

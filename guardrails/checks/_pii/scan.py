@@ -16,10 +16,12 @@ import phonenumbers
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
+from guardrails.checks._pii import phones
 from guardrails.checks._pii import windows as win
 from guardrails.checks._pii.context import ContextRule, Support, context_rule
 from guardrails.checks._pii.driver import MAX_SCORE, Raw, driver_for, from_presidio, remove_duplicates
 from guardrails.checks._pii.normalize import Normalized, normalize
+from guardrails.checks._pii.offline import has_registered_domain
 from guardrails.checks._pii.recognizers import TRIGGER_PATTERNS, RecognizerSet, Slot, Trigger, analyze
 from guardrails.checks._pii.runs import iban_windows, run_windows
 
@@ -262,3 +264,10 @@ def _region_of(match: phonenumbers.PhoneNumberMatch, preferred: str) -> str:
     if "+" in match.raw_string or "\uff0b" in match.raw_string:
         return phonenumbers.region_code_for_number(match.number) or preferred
     return preferred
+
+
+def clear_string_caches() -> None:
+    """Forget every per-string decision cached across outputs (phone readings and plans, e-mail domain
+    checks), as a new process would: for benchmarks that must not profit from repeated strings."""
+    phones.clear_string_caches()
+    has_registered_domain.cache_clear()
