@@ -110,6 +110,9 @@ class DocScan:
         if found is None:
             if trigger is Trigger.IBAN:
                 found = iban_windows(self.text, self._trigger_windows(Trigger.DIGIT))
+            elif trigger is Trigger.IPV4:  # digit.digit lies in a digit window: search those, not the text
+                ipv4 = TRIGGER_PATTERNS[Trigger.IPV4]
+                found = [w for w in self._trigger_windows(Trigger.DIGIT) if ipv4.search(self.text, w.start, w.end)]
             elif trigger is Trigger.AT and "@" not in self.text:  # a memchr instead of a regex scan
                 found = []
             else:
