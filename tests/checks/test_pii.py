@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import regex
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -602,3 +603,31 @@ def test_select_equals_the_quadratic_reference(spans: list[tuple[int, int, float
             taken.append(c)
     expected = sorted((c for c in own if any(c is t for t in taken)), key=lambda c: c.start)
     assert [id(c) for c in check.select(text, cands)] == [id(c) for c in expected]
+
+
+def test_required_literals_of_patterns() -> None:
+    from guardrails.checks._pii.driver import required_literals
+
+    assert required_literals(r"\b\d{2}/\d{2}\b", 0) == "/"
+    assert required_literals(r"a-(?:b|c)-d", regex.IGNORECASE) == "-"  # letters are not caseless: skipped
+    assert required_literals(r"T(?i:x)", 0) == "T"
+    assert required_literals(r"(?:x:|y-)z", 0) == "z"  # only what every branch has
+    assert required_literals(r"(?:/)?\d+", 0) == ""  # optional
+    assert required_literals(r"\p{L}+@", 0) == ""  # a syntax only `regex` reads: no claim
+
+
+_PATTERN_TEXT = st.text(alphabet=st.sampled_from(list("0123456789/-.:@T aZxJANjan#+()")), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_PATTERN_TEXT)
+def test_every_match_holds_the_required_literals(text: str) -> None:
+    from guardrails.checks._pii.driver import driver_for
+
+    for rec in recognizer_set("en").recognizers:
+        driver = driver_for(rec)
+        if driver is None:
+            continue
+        for name, compiled, _, required in driver.patterns:
+            for m in compiled.finditer(text):
+                assert all(ch in m.group() for ch in required), (name, m.group(), required)

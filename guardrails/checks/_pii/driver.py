@@ -11,6 +11,8 @@ NER) still run through presidio and their results are converted.
 from __future__ import annotations
 
 import itertools
+import re
+import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -71,8 +73,9 @@ class PatternDriver:
         self.name = str(getattr(rec, "name", type(rec).__name__))
         self.id: str = rec.id
         patterns: list[Any] = list(getattr(rec, "patterns", None) or ())
-        self.patterns: list[tuple[str, Any, float]] = [
-            (str(p.name), regex.compile(p.regex, flags=flags), float(p.score)) for p in patterns
+        self.patterns: list[tuple[str, Any, float, str]] = [
+            (str(p.name), regex.compile(p.regex, flags=flags), float(p.score), required_literals(p.regex, flags))
+            for p in patterns
         ]
         self.validate = _hook(rec, "validate_result")
         self.invalidate = _hook(rec, "invalidate_result")
@@ -80,7 +83,9 @@ class PatternDriver:
     def find(self, text: str) -> list[Raw]:
         out: list[Raw] = []
         validate, invalidate = self.validate, self.invalidate
-        for pattern_name, compiled, score in self.patterns:
+        for pattern_name, compiled, score, required in self.patterns:
+            if required and not all(ch in text for ch in required):
+                continue  # a C-level substring test instead of a regex pass that cannot match
             for m in compiled.finditer(text):
                 start, end = m.span()
                 if start == end:
@@ -110,6 +115,43 @@ def driver_for(rec: EntityRecognizer) -> PatternDriver | None:
     except KeyError:
         found = _DRIVERS[rec] = PatternDriver(rec) if drivable(rec) else None  # type: ignore[arg-type]
         return found
+
+
+def required_literals(pattern: str, flags: int) -> str:
+    """Characters every match of `pattern` contains (literal, caseless ones: '/', '-', '@', digits...),
+    read from the parsed pattern: mandatory items of the top sequence, mandatory groups and repeats,
+    and what all branches of an alternation share. "" when unsure (a syntax only `regex` reads)."""
+    caseless = bool(flags & regex.IGNORECASE)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            parsed = re._parser.parse(pattern, re.IGNORECASE if caseless else 0)  # type: ignore[attr-defined]
+    except (re.error, Warning, RecursionError):
+        return ""
+    return "".join(sorted(_required(parsed, caseless or bool(parsed.state.flags & re.IGNORECASE))))
+
+
+def _required(items: Any, caseless: bool) -> set[str]:
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    out: set[str] = set()
+    for op, av in items:
+        if op is c.LITERAL:
+            ch = chr(av)
+            if not caseless or (ch.lower() == ch.upper() == ch and ch.isascii()):
+                out.add(ch)
+        elif op is c.SUBPATTERN:  # (group, flags added, flags removed, items): a (?i:...) group is caseless
+            _, added, removed, sub = av
+            out |= _required(sub, (caseless or bool(added & re.IGNORECASE)) and not removed & re.IGNORECASE)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            if av[0] >= 1:
+                out |= _required(av[2], caseless)
+        elif op is c.ATOMIC_GROUP:
+            out |= _required(av, caseless)
+        elif op is c.BRANCH:
+            branches = [_required(b, caseless) for b in av[1]]
+            out |= set.intersection(*branches) if branches else set()
+    return out
 
 
 def from_presidio(results: Sequence[RecognizerResult]) -> list[Raw]:
