@@ -410,7 +410,10 @@ def test_context_rule_equals_presidios_enhancer(before: list[str], extra: list[s
     start = len(" ".join(before) + glue)
     end = start + len("212-555-0199")
     rec = PhoneRecognizer()
-    ours = context_rule(tuple(rec.context), "en").support(text, start, end, 0.4, extra)
+    rule = context_rule(tuple(rec.context), "en")
+    ours = rule.support(text, start, end, 0.4, extra=extra)
+    lowered = text.lower()
+    assert rule.support(text, start, end, 0.4, extra=extra, lowered=lowered) == ours
 
     lo = max(0, start - _BEFORE_CHARS)
     space = text.find(" ", lo, start)

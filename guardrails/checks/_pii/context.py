@@ -55,16 +55,26 @@ class ContextRule:
     words: tuple[str, ...]
     language: str
 
-    def support(self, text: str, start: int, end: int, score: float, extra: Sequence[str] = ()) -> Support | None:
-        """The boosted score and supporting word of the match text[start:end], or None."""
+    @functools.cached_property
+    def _any_word(self) -> re.Pattern[str]:
+        return re.compile("|".join(re.escape(w) for w in self.words))
+
+    def support(
+        self, text: str, start: int, end: int, score: float, *, extra: Sequence[str] = (), lowered: str | None = None
+    ) -> Support | None:
+        """The boosted score and supporting word of the match text[start:end], or None. `lowered` is
+        text.lower() when that keeps every offset (the caller lower-cases a document once)."""
         if not self.words:
             return None
         lo = max(0, start - _BEFORE_CHARS)
         hi = min(len(text), end + _AFTER_CHARS)
         if not extra:
-            before = text[lo:hi].lower()
-            if not any(w in before for w in self.words):
-                return None  # presidio matches context words as substrings: none can match here
+            # presidio matches context words as substrings of lower-cased words: none can match here
+            if lowered is not None:
+                if self._any_word.search(lowered, lo, hi) is None:
+                    return None
+            elif self._any_word.search(text[lo:hi].lower()) is None:
+                return None
         if lo > 0:
             space = text.find(" ", lo, start)
             lo = space + 1 if space != -1 else lo

@@ -9,6 +9,7 @@ the original text's coordinates.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -193,9 +194,20 @@ class DocScan:
             self._raw_by_key[key] = found
         return found
 
+    @functools.cached_property
+    def _lowered(self) -> str | None:
+        """The text lower-cased once for every context check, unless that moves offsets ('İ' becomes two)."""
+        lowered = self.text.lower()
+        return lowered if len(lowered) == len(self.text) else None
+
     def _boost(self, raws: list[Raw], rule: ContextRule, extra: Sequence[str]) -> list[Candidate]:
-        text, norm = self.text, self.norm
-        return [candidate_of(r, rule.support(text, r.start, r.end, r.score, extra), norm) for r in raws]
+        if not raws:
+            return []
+        text, norm, lowered = self.text, self.norm, self._lowered
+        return [
+            candidate_of(r, rule.support(text, r.start, r.end, r.score, extra=extra, lowered=lowered), norm)
+            for r in raws
+        ]
 
     def candidates(
         self,
