@@ -84,7 +84,7 @@ class PatternDriver:
         out: list[Raw] = []
         validate, invalidate = self.validate, self.invalidate
         for pattern_name, compiled, score, required in self.patterns:
-            if required and not all(ch in text for ch in required):
+            if required and not all(map(text.__contains__, required)):
                 continue  # a C-level substring test instead of a regex pass that cannot match
             for m in compiled.finditer(text):
                 start, end = m.span()

@@ -14,7 +14,7 @@ from presidio_analyzer.nlp_engine import NlpEngine, NlpEngineProvider
 from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer
 
 from guardrails.checks._pii.context import ContextRule, context_rule
-from guardrails.checks._pii.driver import driver_for
+from guardrails.checks._pii.driver import PatternDriver, driver_for
 from guardrails.checks._pii.offline import OfflineEmailRecognizer
 
 # presidio logs each recognizer it loads, and warns about each one another language lacks: keep quiet.
@@ -83,6 +83,7 @@ class Slot:
     triggers: tuple[Trigger, ...]
     phone: bool
     context: ContextRule
+    driver: PatternDriver | None  # None: runs through presidio (IBAN, phone, custom analyze)
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,18 @@ class RecognizerSet:
                 self.triggers[key],
                 isinstance(rec, PhoneRecognizer),
                 context_rule(tuple(rec.context or ()), self.language),
+                driver_for(rec),
             )
         return out
+
+    @functools.cached_property
+    def groups(self) -> tuple[tuple[tuple[Trigger, ...], tuple[Slot, ...]], ...]:
+        """Slots grouped by their triggers, in recognizer order of first appearance: when a group's windows
+        are empty, none of its recognizers can match and the whole group is skipped at once."""
+        out: dict[tuple[Trigger, ...], list[Slot]] = {}
+        for slot in self.slots.values():
+            out.setdefault(slot.triggers, []).append(slot)
+        return tuple((t, tuple(s)) for t, s in out.items())
 
     @functools.cached_property
     def by_entity(self) -> dict[str, tuple[Slot, ...]]:

@@ -144,7 +144,8 @@ class DocScan:
         compact = self._compact(slot.triggers)
         if not compact.text:
             return []
-        return _mapped(self._run(slot.rec, compact.text), compact)
+        found = slot.driver.find(compact.text) if slot.driver is not None else self._run(slot.rec, compact.text)
+        return _mapped(found, compact) if found else found
 
     def _phone(self, rec: PhoneRecognizer, outranking: frozenset[str]) -> list[Raw]:
         covered = self._validated_spans(outranking)
@@ -236,12 +237,15 @@ class DocScan:
 
     def _of_entities(self, entities: frozenset[str], words: tuple[str, ...]) -> list[Candidate]:
         out: list[Candidate] = []
-        for slot in self.recognizers.slots.values():
-            if len(slot.entities) == 1:
-                if slot.entities[0] in entities:
-                    out.extend(self._of_slot(slot, words))
-            elif entities.intersection(slot.entities):
-                out.extend(c for c in self._of_slot(slot, words) if c.entity in entities)
+        for triggers, slots in self.recognizers.groups:
+            if Trigger.ALL not in triggers and Trigger.PHONE not in triggers and not self._compact(triggers).text:
+                continue  # no window for this group: none of its recognizers can match
+            for slot in slots:
+                if len(slot.entities) == 1:
+                    if slot.entities[0] in entities:
+                        out.extend(self._of_slot(slot, words))
+                elif entities.intersection(slot.entities):
+                    out.extend(c for c in self._of_slot(slot, words) if c.entity in entities)
         return out
 
     def _of_slot(self, slot: Slot, words: tuple[str, ...]) -> list[Candidate]:
