@@ -161,3 +161,20 @@ def test_default_regions_are_presidios() -> None:
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
     assert tuple(PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS) == phones.DEFAULT_REGIONS
+
+
+_PHONE_ISH = st.text(
+    alphabet=st.sampled_from("0123456789 +-().x/#,;:ABCdefXYZ%$€£٣１²éΣ\u0301\u00a0"), max_size=24
+) | st.text(max_size=12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_PHONE_ISH)
+def test_fast_normalising_is_phonenumbers_own(s: str) -> None:
+    assert phones.digits_only(s) == phonenumbers.phonenumberutil.normalize_digits_only(s)
+    assert phones._normalize(s) == phonenumbers.phonenumberutil._normalize(s)
+
+
+def test_rejecting_neighbours_table_is_phonenumbers_own() -> None:
+    for c in map(chr, range(0x250)):
+        assert phones._rejects(c) == phones._rejects_by_phonenumbers(c), repr(c)

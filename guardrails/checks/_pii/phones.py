@@ -129,16 +129,33 @@ def reading(s: str) -> Reading | None:
     if plus is None:
         return Reading(
             number=number,
-            digits=phonenumberutil._normalize(number),
+            digits=_normalize(number),
             raw=s,
         )
-    digits = phonenumberutil._normalize(number[plus.end() :])
+    digits = _normalize(number[plus.end() :])
     if len(digits) <= phonenumberutil._MIN_LENGTH_FOR_NSN:
         return None  # TOO_SHORT_AFTER_IDD, not retried
     code, rest = phonenumberutil._extract_country_code(digits)
     if code:
         return Reading(international=(code, rest))
     return Reading(number=number[plus.end() :], digits=digits, plus_retry=True)
+
+
+_NOT_ASCII_DIGIT = re.compile(r"[^0-9]")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+
+
+def digits_only(s: str) -> str:
+    """phonenumbers' `normalize_digits_only`, fast for ASCII text, in which only 0-9 have a digit value."""
+    return _NOT_ASCII_DIGIT.sub("", s) if s.isascii() else phonenumberutil.normalize_digits_only(s)
+
+
+def _normalize(s: str) -> str:
+    """phonenumbers' `_normalize`: digits only, unless three Latin letters or more (read as keypad digits),
+    fast for ASCII text without letters."""
+    if s.isascii() and not _ASCII_LETTER.search(s):
+        return _NOT_ASCII_DIGIT.sub("", s)
+    return phonenumberutil._normalize(s)
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -391,7 +408,17 @@ def _goes_past(text: str, pos: int, end: int) -> bool:
 
 
 def _rejects(char: str) -> bool:
+    """Whether the matcher rejects a string next to this character (a Latin letter, '%', a currency sign)."""
+    if char < "\x80":  # a table for ASCII: phonenumbers' Unicode lookups are slow
+        return char in _REJECTED_ASCII
+    return _rejects_by_phonenumbers(char)
+
+
+def _rejects_by_phonenumbers(char: str) -> bool:
     return _Matcher._is_invalid_punctuation_symbol(char) or _Matcher._is_latin_letter(char)
+
+
+_REJECTED_ASCII = frozenset(c for c in map(chr, range(128)) if _rejects_by_phonenumbers(c))
 
 
 # -- validity patterns from phonenumbers metadata ------------------------------------------------------
@@ -497,7 +524,7 @@ def may_be_national(digits: str, region: str, raw: str | None = None) -> bool:
     valid = [n for n in {digits, stripped} if rules.valid.fullmatch(n)]
     if not valid:
         return False
-    raw_digits = phonenumberutil.normalize_digits_only(raw)
+    raw_digits = digits_only(raw)
     return phonenumberutil._maybe_strip_national_prefix_carrier_code(raw_digits, meta)[2] or not all(
         _prefix_required(n, meta) for n in valid
     )
