@@ -178,3 +178,13 @@ def test_fast_normalising_is_phonenumbers_own(s: str) -> None:
 def test_rejecting_neighbours_table_is_phonenumbers_own() -> None:
     for c in map(chr, range(0x250)):
         assert phones._rejects(c) == phones._rejects_by_phonenumbers(c), repr(c)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(alphabet="0123456789", min_size=1, max_size=30),
+    st.sampled_from([None, "", " ", "a", "%", "$", "(", "+", "1", "é"]),
+    st.sampled_from([None, "", " ", "a", "%", "€", ")", "-", ":30", " 12", "/x"]),
+)
+def test_digit_runs_take_the_matchers_walk(run: str, before: str | None, after: str | None) -> None:
+    assert phones.attempts(run, before, after, REGIONS) == phones._walk(run, before, after, REGIONS, None)

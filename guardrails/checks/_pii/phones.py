@@ -251,6 +251,20 @@ def attempts(
     string checks, with its verdict; and the positions of the searches resumed inside the run whose
     match reaches the run's end (in the text it may go on: see `phone_runs`). The matcher's first
     candidate is `run[:first]` (the whole run unless `run` is several runs joined)."""
+    if (first is None or first == len(run)) and run.isascii() and run.isdigit():
+        # The commonest run (years, amounts, ids): the candidate is the run itself, and each of the
+        # matcher's inner patterns, its date, time-stamp and page checks needs a separator: it parses the
+        # run alone, and a reported number ends at the run's end.
+        if len(run) < fewest_phone_digits(regions) or _rejected_by_neighbours(run, 0, run, before, after):
+            return [], ()
+        return [(Attempt(run, 0), verdict(run, regions))], ()
+    return _walk(run, before, after, regions, first)
+
+
+def _walk(
+    run: str, before: str | None, after: str | None, regions: tuple[str, ...], first: int | None
+) -> tuple[list[tuple[Attempt, Verdict]], tuple[int, ...]]:
+    """`attempts`, the matcher's walk replayed step by step."""
     out: list[tuple[Attempt, Verdict]] = []
     fewest = fewest_phone_digits(regions)
     todo = [0]
@@ -362,9 +376,13 @@ def phone_runs(text: str, regions: tuple[str, ...]) -> Iterator[PhoneRun]:
     a run goes on past its end, the run is joined with the next one and judged as one (rare: a run cut by
     the 21-block limit or ended by an extension's digits)."""
     runs = [m.span() for m in phone_candidates(text)]
+    fewest = fewest_phone_digits(regions)
     i = 0
     while i < len(runs):
         start, first_end = runs[i]
+        if first_end - start < fewest:  # fewer characters than digits needed: `plan` keeps no region
+            i += 1
+            continue
         j, end = i, first_end
         while True:
             before = text[start - 1] if start else ""
