@@ -188,3 +188,9 @@ def test_rejecting_neighbours_table_is_phonenumbers_own() -> None:
 )
 def test_digit_runs_take_the_matchers_walk(run: str, before: str | None, after: str | None) -> None:
     assert phones.attempts(run, before, after, REGIONS) == phones._walk(run, before, after, REGIONS, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789", max_size=30))
+def test_digit_strings_are_read_as_parse_reads_them(s: str) -> None:
+    assert phones.reading.__wrapped__(s) == phones._read(s)

@@ -118,6 +118,14 @@ class Reading:
 def reading(s: str) -> Reading | None:
     """parse()'s own first steps (phonenumbers' helpers, in its order); None when parse() raises for
     every region."""
+    if 2 <= len(s) <= phonenumberutil._MAX_LENGTH_FOR_NSN and s.isascii() and s.isdigit():
+        # The commonest string: no context, extension, '+' nor letter to find; viable from two digits.
+        return Reading(number=s, digits=s, raw=s)
+    return _read(s)
+
+
+def _read(s: str) -> Reading | None:
+    """`reading`, by parse()'s steps."""
     try:
         number = phonenumberutil._build_national_number_for_parsing(s)
     except phonenumbers.NumberParseException:
