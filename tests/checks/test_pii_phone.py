@@ -194,3 +194,15 @@ def test_digit_runs_take_the_matchers_walk(run: str, before: str | None, after: 
 @given(st.text(alphabet="0123456789", max_size=30))
 def test_digit_strings_are_read_as_parse_reads_them(s: str) -> None:
     assert phones.reading.__wrapped__(s) == phones._read(s)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=2, max_size=17), st.sampled_from(REGIONS))
+def test_surely_not_only_rejects_what_cannot_validate(digits: str, region: str) -> None:
+    if phones._surely_not(digits, region):
+        assert not phones.may_be_valid_in(phones.Reading(number=digits, digits=digits, raw=digits), region)
+
+
+def test_a_region_with_a_prefix_transform_is_bounded_by_length() -> None:
+    assert phones._region_shortest("BR") == 8  # its shortest valid numbers have 8 digits
+    assert phones._surely_not("2002", "BR")

@@ -240,7 +240,32 @@ def _surely_not(digits: str, region: str) -> bool:
     """Two C-level pattern tests that settle most strings: no international prefix of the region
     starts the digits, and no reading of them fits the region's valid numbers (`_loose`)."""
     loose = _region_loose(region)
-    return loose is not None and _idd(region).match(digits) is None and loose.fullmatch(digits) is None
+    if _idd(region).match(digits) is not None:
+        return False
+    if loose is None:  # no pattern (a prefix transform rule): a length bound instead
+        return len(digits) < _region_shortest(region)
+    return loose.fullmatch(digits) is None
+
+
+_GROUP_REFERENCE = re.compile(r"[$\\]\d")
+
+
+@functools.cache
+def _region_shortest(region: str) -> int:
+    """For a region without a `_loose` pattern: fewer digits than this can never be valid as it reads
+    them. Every reading `may_be_national` tries is no longer than the digits (a prefix dropped, a calling
+    code dropped, or a prefix replaced by one group of its own match when the transform rule is one group
+    reference: else 0, no bound), and a valid one fully matches the code's valid pattern, whose shortest
+    match the regex parser gives."""
+    meta = PhoneMetadata.metadata_for_region(region)
+    rules = _code_rules(meta.country_code) if meta is not None and meta.country_code else None
+    if meta is None or rules is None:
+        return 0
+    prefixes = (*rules.prefixes, *_prefixes(meta.country_code, region))
+    if any(p.transform and not _GROUP_REFERENCE.fullmatch(p.transform) for p in prefixes):
+        return 0
+    shortest: int = re._parser.parse(rules.valid.pattern).getwidth()[0]  # type: ignore[attr-defined]
+    return shortest
 
 
 @functools.cache
