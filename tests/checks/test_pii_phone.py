@@ -161,3 +161,48 @@ def test_default_regions_are_presidios() -> None:
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
     assert tuple(PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS) == phones.DEFAULT_REGIONS
+
+
+_PHONE_ISH = st.text(
+    alphabet=st.sampled_from("0123456789 +-().x/#,;:ABCdefXYZ%$€£٣１²éΣ\u0301\u00a0"), max_size=24
+) | st.text(max_size=12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_PHONE_ISH)
+def test_fast_normalising_is_phonenumbers_own(s: str) -> None:
+    assert phones.digits_only(s) == phonenumbers.phonenumberutil.normalize_digits_only(s)
+    assert phones._normalize(s) == phonenumbers.phonenumberutil._normalize(s)
+
+
+def test_rejecting_neighbours_table_is_phonenumbers_own() -> None:
+    for c in map(chr, range(0x250)):
+        assert phones._rejects(c) == phones._rejects_by_phonenumbers(c), repr(c)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(alphabet="0123456789", min_size=1, max_size=30),
+    st.sampled_from([None, "", " ", "a", "%", "$", "(", "+", "1", "é"]),
+    st.sampled_from([None, "", " ", "a", "%", "€", ")", "-", ":30", " 12", "/x"]),
+)
+def test_digit_runs_take_the_matchers_walk(run: str, before: str | None, after: str | None) -> None:
+    assert phones.attempts(run, before, after, REGIONS) == phones._walk(run, before, after, REGIONS, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789", max_size=30))
+def test_digit_strings_are_read_as_parse_reads_them(s: str) -> None:
+    assert phones.reading.__wrapped__(s) == phones._read(s)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=2, max_size=17), st.sampled_from(REGIONS))
+def test_surely_not_only_rejects_what_cannot_validate(digits: str, region: str) -> None:
+    if phones._surely_not(digits, region):
+        assert not phones.may_be_valid_in(phones.Reading(number=digits, digits=digits, raw=digits), region)
+
+
+def test_a_region_with_a_prefix_transform_is_bounded_by_length() -> None:
+    assert phones._region_shortest("BR") == 8  # its shortest valid numbers have 8 digits
+    assert phones._surely_not("2002", "BR")

@@ -118,6 +118,14 @@ class Reading:
 def reading(s: str) -> Reading | None:
     """parse()'s own first steps (phonenumbers' helpers, in its order); None when parse() raises for
     every region."""
+    if 2 <= len(s) <= phonenumberutil._MAX_LENGTH_FOR_NSN and s.isascii() and s.isdigit():
+        # The commonest string: no context, extension, '+' nor letter to find; viable from two digits.
+        return Reading(number=s, digits=s, raw=s)
+    return _read(s)
+
+
+def _read(s: str) -> Reading | None:
+    """`reading`, by parse()'s steps."""
     try:
         number = phonenumberutil._build_national_number_for_parsing(s)
     except phonenumbers.NumberParseException:
@@ -129,16 +137,33 @@ def reading(s: str) -> Reading | None:
     if plus is None:
         return Reading(
             number=number,
-            digits=phonenumberutil._normalize(number),
+            digits=_normalize(number),
             raw=s,
         )
-    digits = phonenumberutil._normalize(number[plus.end() :])
+    digits = _normalize(number[plus.end() :])
     if len(digits) <= phonenumberutil._MIN_LENGTH_FOR_NSN:
         return None  # TOO_SHORT_AFTER_IDD, not retried
     code, rest = phonenumberutil._extract_country_code(digits)
     if code:
         return Reading(international=(code, rest))
     return Reading(number=number[plus.end() :], digits=digits, plus_retry=True)
+
+
+_NOT_ASCII_DIGIT = re.compile(r"[^0-9]")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+
+
+def digits_only(s: str) -> str:
+    """phonenumbers' `normalize_digits_only`, fast for ASCII text, in which only 0-9 have a digit value."""
+    return _NOT_ASCII_DIGIT.sub("", s) if s.isascii() else phonenumberutil.normalize_digits_only(s)
+
+
+def _normalize(s: str) -> str:
+    """phonenumbers' `_normalize`: digits only, unless three Latin letters or more (read as keypad digits),
+    fast for ASCII text without letters."""
+    if s.isascii() and not _ASCII_LETTER.search(s):
+        return _NOT_ASCII_DIGIT.sub("", s)
+    return phonenumberutil._normalize(s)
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -215,7 +240,32 @@ def _surely_not(digits: str, region: str) -> bool:
     """Two C-level pattern tests that settle most strings: no international prefix of the region
     starts the digits, and no reading of them fits the region's valid numbers (`_loose`)."""
     loose = _region_loose(region)
-    return loose is not None and _idd(region).match(digits) is None and loose.fullmatch(digits) is None
+    if _idd(region).match(digits) is not None:
+        return False
+    if loose is None:  # no pattern (a prefix transform rule): a length bound instead
+        return len(digits) < _region_shortest(region)
+    return loose.fullmatch(digits) is None
+
+
+_GROUP_REFERENCE = re.compile(r"[$\\]\d")
+
+
+@functools.cache
+def _region_shortest(region: str) -> int:
+    """For a region without a `_loose` pattern: fewer digits than this can never be valid as it reads
+    them. Every reading `may_be_national` tries is no longer than the digits (a prefix dropped, a calling
+    code dropped, or a prefix replaced by one group of its own match when the transform rule is one group
+    reference: else 0, no bound), and a valid one fully matches the code's valid pattern, whose shortest
+    match the regex parser gives."""
+    meta = PhoneMetadata.metadata_for_region(region)
+    rules = _code_rules(meta.country_code) if meta is not None and meta.country_code else None
+    if meta is None or rules is None:
+        return 0
+    prefixes = (*rules.prefixes, *_prefixes(meta.country_code, region))
+    if any(p.transform and not _GROUP_REFERENCE.fullmatch(p.transform) for p in prefixes):
+        return 0
+    shortest: int = re._parser.parse(rules.valid.pattern).getwidth()[0]  # type: ignore[attr-defined]
+    return shortest
 
 
 @functools.cache
@@ -234,6 +284,20 @@ def attempts(
     string checks, with its verdict; and the positions of the searches resumed inside the run whose
     match reaches the run's end (in the text it may go on: see `phone_runs`). The matcher's first
     candidate is `run[:first]` (the whole run unless `run` is several runs joined)."""
+    if (first is None or first == len(run)) and run.isascii() and run.isdigit():
+        # The commonest run (years, amounts, ids): the candidate is the run itself, and each of the
+        # matcher's inner patterns, its date, time-stamp and page checks needs a separator: it parses the
+        # run alone, and a reported number ends at the run's end.
+        if len(run) < fewest_phone_digits(regions) or _rejected_by_neighbours(run, 0, run, before, after):
+            return [], ()
+        return [(Attempt(run, 0), verdict(run, regions))], ()
+    return _walk(run, before, after, regions, first)
+
+
+def _walk(
+    run: str, before: str | None, after: str | None, regions: tuple[str, ...], first: int | None
+) -> tuple[list[tuple[Attempt, Verdict]], tuple[int, ...]]:
+    """`attempts`, the matcher's walk replayed step by step."""
     out: list[tuple[Attempt, Verdict]] = []
     fewest = fewest_phone_digits(regions)
     todo = [0]
@@ -345,9 +409,13 @@ def phone_runs(text: str, regions: tuple[str, ...]) -> Iterator[PhoneRun]:
     a run goes on past its end, the run is joined with the next one and judged as one (rare: a run cut by
     the 21-block limit or ended by an extension's digits)."""
     runs = [m.span() for m in phone_candidates(text)]
+    fewest = fewest_phone_digits(regions)
     i = 0
     while i < len(runs):
         start, first_end = runs[i]
+        if first_end - start < fewest:  # fewer characters than digits needed: `plan` keeps no region
+            i += 1
+            continue
         j, end = i, first_end
         while True:
             before = text[start - 1] if start else ""
@@ -391,7 +459,17 @@ def _goes_past(text: str, pos: int, end: int) -> bool:
 
 
 def _rejects(char: str) -> bool:
+    """Whether the matcher rejects a string next to this character (a Latin letter, '%', a currency sign)."""
+    if char < "\x80":  # a table for ASCII: phonenumbers' Unicode lookups are slow
+        return char in _REJECTED_ASCII
+    return _rejects_by_phonenumbers(char)
+
+
+def _rejects_by_phonenumbers(char: str) -> bool:
     return _Matcher._is_invalid_punctuation_symbol(char) or _Matcher._is_latin_letter(char)
+
+
+_REJECTED_ASCII = frozenset(c for c in map(chr, range(128)) if _rejects_by_phonenumbers(c))
 
 
 # -- validity patterns from phonenumbers metadata ------------------------------------------------------
@@ -497,7 +575,7 @@ def may_be_national(digits: str, region: str, raw: str | None = None) -> bool:
     valid = [n for n in {digits, stripped} if rules.valid.fullmatch(n)]
     if not valid:
         return False
-    raw_digits = phonenumberutil.normalize_digits_only(raw)
+    raw_digits = digits_only(raw)
     return phonenumberutil._maybe_strip_national_prefix_carrier_code(raw_digits, meta)[2] or not all(
         _prefix_required(n, meta) for n in valid
     )
