@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import random
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,13 +106,10 @@ def render_message(template: str, values: dict[str, Any]) -> str:
 class Engine:
     """A compiled policy. Thread-safe: validate() keeps all per-call state on the stack."""
 
-    def __init__(
-        self, compiled: CompiledPolicy, *, suppressor: Suppressor | None = None, rules_dirs: Sequence[Path | str] = ()
-    ) -> None:
+    def __init__(self, compiled: CompiledPolicy, *, suppressor: Suppressor | None = None) -> None:
         self.compiled = compiled
         self.policy: Policy = compiled.policy
         self.suppressor = suppressor
-        self._rules_dirs = tuple(str(d) for d in rules_dirs)
         self._superseded_by = _supersession(compiled.rules)
 
     @classmethod
@@ -124,7 +124,7 @@ class Engine:
         """Load rules (bundled plus `rules_dirs`) and compile the named policy or policy file."""
         rs = ruleset or load_ruleset(rules_dirs)
         pol, path = rs.policy(policy)
-        return cls(compile_policy(pol, rs, path), suppressor=suppressor, rules_dirs=rules_dirs)
+        return cls(compile_policy(pol, rs, path), suppressor=suppressor)
 
     @property
     def rules(self) -> tuple[CompiledRule, ...]:
@@ -395,19 +395,37 @@ class Engine:
         workers: int | None = None,
         chunksize: int = 16,
     ) -> list[Report]:
-        """Validate a batch, on a process pool when `workers` > 1; reports come back in input order."""
+        """Validate a batch, on a process pool when `workers` > 1; reports come back in input order.
+
+        Each worker compiles the policy again from its file and rules directories (compiled checks hold
+        models and connections that do not pickle) and checks that it got the same policy version; the
+        suppressor goes along pickled (the review store's as a snapshot of its set). When a worker cannot
+        do that (a policy or ruleset built in memory, a suppressor that does not pickle), the batch runs in
+        this process instead, with a warning: slower, never different."""
         ctxs: list[Context | dict[str, Any] | None] = list(contexts) if contexts is not None else [None] * len(outputs)
         if len(ctxs) != len(outputs):
             raise ValueError(f"got {len(outputs)} outputs but {len(ctxs)} contexts")
         workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
         if workers <= 1 or len(outputs) < 2 * chunksize:
-            return [self.validate(o, c) for o, c in zip(outputs, ctxs, strict=True)]
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            initializer=_init_worker,
-            initargs=(self.policy.name, self._rules_dirs, self.policy.model_dump(mode="json")),
-        ) as pool:
-            return list(pool.map(_validate_in_worker, outputs, ctxs, chunksize=chunksize))
+            return self._validate_serially(outputs, ctxs)
+        try:
+            suppressor = pickle.dumps(self.suppressor)
+        except Exception as exc:  # a lambda or a closure: pickle raises more than PicklingError
+            warnings.warn(f"validate_many: suppressor does not pickle ({exc}); validating here", stacklevel=2)
+            return self._validate_serially(outputs, ctxs)
+        c = self.compiled
+        setup = _WorkerSetup(c.source, c.rules_dirs, self.policy.model_dump(mode="json"), c.version, suppressor)
+        try:
+            with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(setup,)) as pool:
+                return list(pool.map(_validate_in_worker, outputs, ctxs, chunksize=chunksize))
+        except WorkerSetupError as exc:
+            warnings.warn(f"validate_many: {exc}; validating in this process", stacklevel=2)
+            return self._validate_serially(outputs, ctxs)
+
+    def _validate_serially(
+        self, outputs: Sequence[str], ctxs: Sequence[Context | dict[str, Any] | None]
+    ) -> list[Report]:
+        return [self.validate(o, c) for o, c in zip(outputs, ctxs, strict=True)]
 
 
 def _supersession(rules: Sequence[CompiledRule]) -> dict[str, frozenset[str]]:
@@ -449,15 +467,40 @@ def _standing_for(finding: Finding, codes: list[str]) -> Finding:
     return finding.model_copy(update={"evidence": finding.evidence.model_copy(update={"details": details})})
 
 
+class WorkerSetupError(RuntimeError):
+    """A pool worker could not compile the same policy as the parent process."""
+
+
+@dataclass(frozen=True)
+class _WorkerSetup:
+    source: str
+    rules_dirs: tuple[str, ...]
+    policy: dict[str, Any]
+    version: str
+    suppressor: bytes
+
+
 _WORKER_ENGINE: Engine | None = None
+_WORKER_ERROR: str | None = None
 
 
-def _init_worker(policy_name: str, rules_dirs: tuple[str, ...], policy_data: dict[str, Any]) -> None:
-    global _WORKER_ENGINE
-    rs = load_ruleset(rules_dirs)
-    _WORKER_ENGINE = Engine(compile_policy(Policy.model_validate(policy_data), rs, policy_name), rules_dirs=rules_dirs)
+def _init_worker(setup: _WorkerSetup) -> None:
+    # An exception here would only break the pool (BrokenProcessPool, cause lost); keep it for the first call.
+    global _WORKER_ENGINE, _WORKER_ERROR
+    try:
+        rs = load_ruleset(setup.rules_dirs, include_bundled=False)
+        compiled = compile_policy(Policy.model_validate(setup.policy), rs, setup.source)
+        if compiled.version != setup.version:
+            raise WorkerSetupError(
+                f"policy {setup.source} compiled to version {compiled.version} in a worker, not {setup.version}"
+                " (its rules changed on disk, or the ruleset was built in memory)"
+            )
+        _WORKER_ENGINE = Engine(compiled, suppressor=pickle.loads(setup.suppressor))
+    except Exception as exc:
+        _WORKER_ERROR = f"a worker could not compile policy {setup.source}: {exc}"
 
 
 def _validate_in_worker(output: str, context: Context | dict[str, Any] | None) -> Report:
-    assert _WORKER_ENGINE is not None
+    if _WORKER_ENGINE is None:
+        raise WorkerSetupError(_WORKER_ERROR or "worker not initialised")
     return _WORKER_ENGINE.validate(output, context)

@@ -29,11 +29,24 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return cmd
 
 
+def _tool(name: str) -> str | None:
+    """The server tool on PATH, else from Debian's versioned directory (not on PATH by default), newest first."""
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
+    return next((str(b / name) for b in versions if _is_executable(b / name)), None)
+
+
+def _is_executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
 def postgres_available() -> str | None:
     """None when a cluster can be started here, else the reason it cannot."""
     for tool in ("initdb", "pg_ctl"):
-        if shutil.which(tool) is None:
-            return f"{tool} not on PATH"
+        if _tool(tool) is None:
+            return f"{tool} is neither on PATH nor in /usr/lib/postgresql/*/bin"
     if os.geteuid() == 0 and shutil.which("runuser") is None:
         return "running as root without runuser"
     return None
@@ -55,14 +68,14 @@ def throwaway_postgres() -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "LC_ALL": "C.UTF-8"}
     subprocess.run(
-        _as_postgres(["initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]),
+        _as_postgres([str(_tool("initdb")), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]),
         check=True,
         capture_output=True,
         env=env,
     )
     opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
     subprocess.run(
-        _as_postgres(["pg_ctl", "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"]),
+        _as_postgres([str(_tool("pg_ctl")), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"]),
         check=True,
         capture_output=True,
         env=env,
@@ -77,7 +90,7 @@ def throwaway_postgres() -> Iterator[str]:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
-            _as_postgres(["pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop"]),
+            _as_postgres([str(_tool("pg_ctl")), "-D", str(data), "-m", "immediate", "-w", "stop"]),
             check=False,
             capture_output=True,
             env=env,

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import warnings
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guardrails import Engine, FindingStatus, Verdict
+from guardrails import Engine, FindingStatus, Report, Verdict
+from guardrails.reviews.store import FrozenSuppressions
 from tests.helpers import engine_with, rule
 
 WORD = "tests.engine_checks:WordCheck"
@@ -198,6 +202,51 @@ def test_async_and_batch_match_validate(tmp_path: Path) -> None:
     assert [r.model_dump(exclude={"elapsed_ms", "timings"}) for r in pooled] == expected
     async_report = asyncio.run(engine.avalidate(texts[0]))
     assert async_report.model_dump(exclude={"elapsed_ms", "timings"}) == expected[0]
+
+
+def _stripped(reports: list[Report]) -> list[dict[str, object]]:
+    return [r.model_dump(exclude={"elapsed_ms", "timings"}) for r in reports]
+
+
+def test_validate_many_workers_resolve_override_files_beside_the_policy(tmp_path: Path) -> None:
+    # The policy file lives outside any rules directory and points its override at a word list beside it:
+    # a worker must compile it from that file, not from the policy's name.
+    (tmp_path / "words.txt").write_text("wombat\n", encoding="utf-8")
+    policy = {"name": "pooled", "rules": ["profanity"], "include_preview": True}
+    policy["overrides"] = {"profanity": {"params": {"file": "words.txt"}}}
+    (tmp_path / "pooled.yaml").write_text(yaml.safe_dump(policy), encoding="utf-8")
+    engine = Engine.from_policy(str(tmp_path / "pooled.yaml"))
+    texts = [f"line {i} {'a wombat' if i % 2 else 'a cat'}" for i in range(40)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback to this process either
+        pooled = engine.validate_many(texts, workers=2, chunksize=4)
+    assert _stripped(pooled) == _stripped([engine.validate(t) for t in texts])
+    assert sum(bool(r.findings) for r in pooled) == 20
+
+
+def test_validate_many_workers_get_the_review_stores_suppressions(tmp_path: Path) -> None:
+    engine = engine_with(tmp_path, [rule("bad-word", "TST001", WORD, action="block", params={"word": "darn"})])
+    fp = engine.validate("darn").findings[0].fingerprint
+    engine.suppressor = FrozenSuppressions(frozenset({("t", "bad-word", fp)}))
+    texts = [f"{i} darn" for i in range(40)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pooled = engine.validate_many(texts, workers=2, chunksize=4)
+    assert {r.verdict for r in pooled} == {Verdict.PASS}
+    assert {f.status for r in pooled for f in r.findings} == {FindingStatus.SUPPRESSED}
+
+
+def test_validate_many_runs_here_when_workers_cannot_rebuild(tmp_path: Path) -> None:
+    engine = engine_with(tmp_path, [rule("bad-word", "TST001", WORD, action="block", params={"word": "darn"})])
+    texts = [f"{i} darn" for i in range(40)]
+    expected = _stripped([engine.validate(t) for t in texts])
+    engine.suppressor = lambda policy, rule_id, fp: False  # a lambda does not pickle
+    with pytest.warns(UserWarning, match="suppressor does not pickle"):
+        assert _stripped(engine.validate_many(texts, workers=2, chunksize=4)) == expected
+    engine.suppressor = None
+    shutil.rmtree(tmp_path / "rules")  # the workers' ruleset is gone
+    with pytest.warns(UserWarning, match="could not compile policy"):
+        assert _stripped(engine.validate_many(texts, workers=2, chunksize=4)) == expected
 
 
 def test_validate_many_checks_lengths(tmp_path: Path) -> None:

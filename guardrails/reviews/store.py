@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -528,6 +529,25 @@ class SuppressionCache:
         elif time.monotonic() - self._loaded_at >= self._ttl:
             self._refresh_in_background()
         return (policy, rule_id, fp) in keys
+
+    def snapshot(self) -> FrozenSuppressions:
+        """The current set, fixed: what a worker process of `Engine.validate_many` gets when pickled."""
+        if self._keys is None:
+            self.reload()
+        return FrozenSuppressions(self._keys or frozenset())
+
+    def __reduce__(self) -> tuple[type[FrozenSuppressions], tuple[frozenset[tuple[str, str, str]]]]:
+        return FrozenSuppressions, (self.snapshot().keys,)
+
+
+@dataclass(frozen=True)
+class FrozenSuppressions:
+    """A fixed set of suppressed (policy, rule id, fingerprint) keys: a picklable suppressor."""
+
+    keys: frozenset[tuple[str, str, str]]
+
+    def __call__(self, policy: str, rule_id: str, fp: str) -> bool:
+        return (policy, rule_id, fp) in self.keys
 
 
 def _item(row: RowMapping) -> ReviewItem:

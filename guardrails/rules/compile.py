@@ -33,6 +33,11 @@ class CompiledPolicy:
     rules: tuple[CompiledRule, ...]
     version: str
     """The policy's own version plus a digest of the effective rules, so a changed rule changes it."""
+    source: str = "<policy>"
+    """Where the policy came from (its file): relative file params in its overrides resolve from there."""
+    rules_dirs: tuple[str, ...] = ()
+    """Every rules directory of the RuleSet it was compiled against (bundled included), so a worker
+    process can compile the very same policy again."""
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -161,4 +166,5 @@ def compile_policy(policy: Policy, ruleset: RuleSet, where: Path | str = "<polic
             [r.rule.model_dump(mode="json") for r in compiled] + [policy.model_dump(mode="json")], sort_keys=True
         ).encode()
     ).hexdigest()[:12]
-    return CompiledPolicy(policy, tuple(compiled), f"{policy.version}+{digest}")
+    dirs = tuple(str(d) for d in ruleset.dirs)
+    return CompiledPolicy(policy, tuple(compiled), f"{policy.version}+{digest}", where, dirs)

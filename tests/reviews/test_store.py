@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,6 +162,14 @@ def test_false_positive_suppresses_that_fingerprint_for_that_policy(store: Revie
     assert not suppressor("other-policy", "unverified-guarantee", report.findings[0].fingerprint)
     [sup] = store.suppressions()
     assert (sup.policy, sup.rule_id, sup.created_by, sup.item_id) == ("demo", "unverified-guarantee", "carol", item.id)
+    # A pool worker of validate_many gets the set as it stands, not the database handle.
+    snapshot = pickle.loads(pickle.dumps(suppressor))
+    assert snapshot.keys == {("demo", "unverified-guarantee", report.findings[0].fingerprint)}
+    assert _pooled_verdicts(guarded, text) == {"pass"}
+
+
+def _pooled_verdicts(engine: Engine, text: str) -> set[str]:
+    return {r.verdict.value for r in engine.validate_many([text] * 8, workers=2, chunksize=2)}
 
 
 def test_false_positive_with_unknown_fingerprint_is_refused(store: ReviewStore, engine: Engine) -> None:

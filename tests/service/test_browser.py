@@ -4,6 +4,7 @@ in tests/artifacts/review-item.png."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -28,6 +29,8 @@ OUTPUTS = {
 def playwright_api():  # type: ignore[no-untyped-def]
     sync_api = pytest.importorskip("playwright.sync_api")
     if shutil.which(CHROMIUM) is None:
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is required in CI (.ci/setup-system installs it)")
         pytest.skip("Debian's chromium is not installed (run .ci/setup-system)")
     return sync_api
 
