@@ -71,7 +71,7 @@ def require(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
     return dependency
 
 
-SECURITY_DOC = [{"HTTPBearer": []}, {"APIKeyHeader": []}]
+SECURITY_DOC: list[dict[str, list[str]]] = [{"HTTPBearer": []}, {"APIKeyHeader": []}]
 
 
 def require_ready(request: Request) -> AppState:

@@ -20,8 +20,10 @@ from service.state import AppState
 
 try:  # the facts store ships with guardrails.facts; without it the API answers 404 not_configured
     from guardrails.facts import FactStore
+
+    HAVE_FACTS = True
 except ImportError:  # pragma: no cover - only when guardrails.facts is absent
-    FactStore = None
+    HAVE_FACTS = False
 
 router = APIRouter(tags=["facts"])
 
@@ -29,7 +31,7 @@ MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
 def open_facts(url: str) -> Any:
-    if FactStore is None:
+    if not HAVE_FACTS:
         raise RuntimeError("guardrails.facts is not available in this installation")
     return FactStore.open(url)
 

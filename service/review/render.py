@@ -52,8 +52,8 @@ def diff(original: str, delivered: str) -> list[DiffPart] | None:
     # Word-level: a character diff of "db1.corp" -> "[internal host]" shreds both into noise.
     a, b = _TOKEN.findall(original), _TOKEN.findall(delivered)
     chunks: list[tuple[str, str, str]] = []  # (op, old text, new text)
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        chunks.append(("equal" if op == "equal" else "change", "".join(a[i1:i2]), "".join(b[j1:j2])))
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        chunks.append(("equal" if tag == "equal" else "change", "".join(a[i1:i2]), "".join(b[j1:j2])))
     # A stray "." matched between two changes reads worse than one clean replacement: fold it in.
     for n in range(1, len(chunks) - 1):
         op, old, _new = chunks[n]
