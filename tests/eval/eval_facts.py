@@ -129,15 +129,19 @@ def main() -> None:
     by_cat: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
         by_cat[r["category"]].append(i)
-    print("\n  by category (ROC-AUC of words / items; F1 of 'items or words'):")
-    print(f"  {'category':<28}{'rows':>5}{'AUC words':>11}{'AUC items':>11}{'F1':>7}")
+    print("\n  by category (ROC-AUC of words / items / items+words / answer length; F1 of 'items or words'):")
+    head = f"  {'category':<28}{'rows':>5}{'halluc.':>8}{'AUC words':>11}{'AUC items':>11}{'AUC both':>10}"
+    print(f"{head}{'AUC length':>12}{'F1':>7}")
     for cat, idx in sorted(by_cat.items(), key=lambda kv: -len(kv[1])):
         labels = [bool(rows[i]["hallucinated"]) for i in idx]
         s = [scores[i] for i in idx]
         aw = roc_auc([x["words"] for x in s], labels)
         ai = roc_auc([x["items"] for x in s], labels)
+        ab = roc_auc([x["items"] + x["words"] for x in s], labels)
+        al = roc_auc([x["length"] for x in s], labels)
         _, _, f = prf([x["items"] >= 1 or x["words"] > WORDS_THRESHOLD for x in s], labels)
-        print(f"  {cat:<28}{len(idx):>5}{aw:>11.3f}{ai:>11.3f}{f:>7.3f}")
+        row = f"  {cat:<28}{len(idx):>5}{sum(labels):>8}{aw:>11.3f}{ai:>11.3f}{ab:>10.3f}{al:>12.3f}{f:>7.3f}"
+        print(row)
 
 
 if __name__ == "__main__":
