@@ -1,6 +1,6 @@
 """Benchmark the JSON rules (syntax + repair + schema) on ~2 KB outputs through the Engine, one core.
 
-    python tests/bench/bench_json.py [--n 3000]
+    python tests/bench/bench_json.py [--n 3000] [--scaling]
 
 Corpus (generated, fixed seed): 60% valid outputs, 25% repairable (fences, prose, single quotes, trailing
 commas, Python literals, truncation, a string "42" for an integer), 15% schema-invalid. The schema is
@@ -10,6 +10,10 @@ every time, as an app would) and, separately, compiled into the rule's params.
 Prints p50/p99 per output for each category (wall clock, and CPU time of the thread, which is less
 disturbed when the machine is shared), the floor (json.loads + a cached jsonschema validator on the
 same texts), and the share of the total per rule. Budget for a whole rule-only policy: p50 <= 0.5 ms.
+
+--scaling: repair cost against input size. Broken JSON (single quotes, trailing commas, Python literals,
+unquoted keys, a comment, a truncated end) of 10 KB to 1 MB, deadlines lifted, through the `json` policy
+without the schema rule; prints CPU time per output and per KB, which stays flat when repair is linear.
 """
 
 from __future__ import annotations
@@ -195,10 +199,52 @@ def floor(docs: list[tuple[str, str]]) -> None:
     )
 
 
+def broken_json(n_bytes: int, seed: int = 7) -> str:
+    """An array of records with every repairable fault the json rules know, cut off near `n_bytes`."""
+    rng = random.Random(seed)
+    parts = ["// exported\n["]
+    size = 0
+    i = 0
+    while size < n_bytes:
+        name = f"item {rng.randint(0, 10**6)}"
+        rec = f"{{id: {i}, 'name': '{name}', \"ok\": True, \"note\": None, \"tags\": ['a', 'b',],}},\n"
+        parts.append(rec)
+        size += len(rec)
+        i += 1
+    return "".join(parts)[: n_bytes - 7]  # truncated inside a record
+
+
+def scaling() -> None:
+    rs = load_ruleset()
+    policy, path = rs.policy("json")
+    lifted = policy.model_copy(
+        update={"exclude": ["schema-violation"], "deadline_ms": 600_000.0, "max_output_chars": 10**8}
+    )
+    engine = Engine(compile_policy(lifted, rs, path))
+    print("repair cost against size (json policy without the schema rule, deadlines lifted):")
+    for kb in (10, 100, 1000):
+        text = broken_json(kb * 1024)
+        reps = max(1, 300 // kb)
+        engine.validate(text)  # warm
+        c0 = time.process_time()
+        for _ in range(reps):
+            report = engine.validate(text)
+        cpu = (time.process_time() - c0) / reps
+        codes = sorted({f.code for f in report.findings})
+        print(
+            f"  {kb:5d} KB: {cpu * 1000:9.1f} ms CPU per output, {cpu * 1e6 / kb:7.1f} us per KB,"
+            f" verdict {report.verdict.value}, {len(report.edits)} edits, codes {', '.join(codes)}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=3000)
+    parser.add_argument("--scaling", action="store_true", help="repair cost from 10 KB to 1 MB instead")
     args = parser.parse_args()
+    if args.scaling:
+        scaling()
+        return
     docs = corpus(args.n)
     sizes = sorted(len(t) for _, t in docs)
     print(f"corpus: {len(docs)} outputs, median {sizes[len(sizes) // 2]} chars")
