@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from guardrails.cli.main import EXIT_ACTION, EXIT_OK
+from guardrails.cli.main import EXIT_ACTION, EXIT_OK, UsageError
 from guardrails.docs import update_readme
 from guardrails.examples import run_all_examples
 from guardrails.rules.loader import iter_rules, load_ruleset
@@ -46,6 +46,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"FAIL {f.code} {f.rule_id} [{f.kind}] {f.text[:80]!r}: {f.problem}", file=sys.stderr)
         print(f"{total - len(failures)} passed, {len(failures)} failed")
         return EXIT_ACTION if failures else EXIT_OK
-    changed = update_readme(Path(args.readme), ruleset)
+    readme = Path(args.readme)
+    if not readme.is_file():
+        raise UsageError(f"{readme}: no such file (give the README with --readme)")
+    try:
+        changed = update_readme(readme, ruleset)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     print(f"{args.readme}: {'updated' if changed else 'already up to date'}")
     return EXIT_OK

@@ -12,6 +12,8 @@ from guardrails import Report, report_json_schema
 from guardrails.cli.main import main
 from tests.helpers import rule, write_rules
 
+ROOT = Path(__file__).resolve().parents[2]
+
 WORD = "tests.engine_checks:WordCheck"
 
 
@@ -172,6 +174,25 @@ def test_rules_list_and_test(capsys: pytest.CaptureFixture[str]) -> None:
     assert any(line.split()[:2] == ["TXT001", "replacement-character"] for line in capsys.readouterr().out.splitlines())
     assert main(["rules", "test"]) == 0
     assert " 0 failed" in capsys.readouterr().out
+
+
+def test_rules_docs_rewrites_only_the_generated_block(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    readme = tmp_path / "README.md"
+    fresh = (ROOT / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- rules:start", "<!-- rules:end -->"
+    head, block_and_tail = fresh.split(start, 1)
+    block, tail = block_and_tail.split(end, 1)
+    readme.write_text(head + start + block.replace("JSON030", "JSON999") + end + tail, encoding="utf-8")
+    assert main(["rules", "docs", "--readme", str(readme)]) == 0
+    assert "updated" in capsys.readouterr().out
+    assert readme.read_text(encoding="utf-8") == fresh
+    assert main(["rules", "docs", "--readme", str(readme)]) == 0
+    assert "already up to date" in capsys.readouterr().out
+    readme.write_text("# no markers here\n", encoding="utf-8")
+    assert main(["rules", "docs", "--readme", str(readme)]) == 2
+    assert str(readme) in capsys.readouterr().err
+    assert readme.read_text(encoding="utf-8") == "# no markers here\n"  # nothing lost
+    assert main(["rules", "docs", "--readme", str(tmp_path / "missing.md")]) == 2
 
 
 def test_rules_test_fails_on_a_wrong_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
