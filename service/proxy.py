@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from guardrails import Context, Engine
 from guardrails.guard import Guard, GuardResult
-from guardrails.guard.llm import provider_name
 from service.auth import ApiKey, Scope
 from service.config import UpstreamConfig
 from service.deps import ready_state, require
@@ -122,7 +121,7 @@ async def chat_completions(
     params = {k: v for k, v in (body.model_extra or {}).items() if k in _FORWARDED}
     ctx = options.context
     model = getattr(client, "model", None) or "upstream"
-    recorder = RunRecorder(state.metrics, provider_name(client, 0))
+    recorder = RunRecorder(state.metrics)
     guard = _guard(state, engine, client, recorder)
     if body.stream:
         run = StreamRun(
@@ -137,7 +136,7 @@ async def chat_completions(
     result: GuardResult = await guard.arun(messages, ctx, **params)
     state.metrics.observe_report(result.report)
     review_id = await queue_for_review(state, engine, result.report, ctx)
-    recorder.close(result.source, result.report.verdict)
+    recorder.close(result.source, result.report.verdict, guard.providers[0][0])
     return JSONResponse(
         {
             "id": f"chatcmpl-og-{uuid.uuid4().hex[:24]}",

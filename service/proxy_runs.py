@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-from guardrails.findings import Verdict
+from guardrails import Verdict
 from guardrails.guard import AttemptFinished, GuardEvent, RunFinished
-from guardrails.guard.result import Source
 from service.metrics import Metrics
 
 
@@ -17,9 +16,8 @@ class RunRecorder:
     `AttemptFinished` or `RunFinished` is emitted for it: `close()` then records that single attempt itself.
     """
 
-    def __init__(self, metrics: Metrics, provider: str) -> None:
+    def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
-        self.provider = provider
         self.finished: RunFinished | None = None
         self._started = time.perf_counter()
 
@@ -45,9 +43,10 @@ class RunRecorder:
         f = self.finished
         return f is not None and (f.attempts > 1 or f.source in ("fallback", "last_resort"))
 
-    def close(self, source: Source, verdict: Verdict) -> None:
-        """The answer was delivered: count the run by source (and the streamed attempt when it stood alone)."""
+    def close(self, source: str, verdict: Verdict, provider: str) -> None:
+        """The answer was delivered: count the run by source (and the streamed attempt, by `provider`, when it
+        stood alone)."""
         if self.finished is None:
             seconds = time.perf_counter() - self._started
-            self.metrics.observe_attempt(self.provider, verdict.value, seconds)
+            self.metrics.observe_attempt(provider, verdict.value, seconds)
         self.metrics.count_run(source)

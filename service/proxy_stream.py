@@ -119,7 +119,7 @@ async def stream_completion(run: StreamRun) -> AsyncIterator[bytes]:
         yield chunk({}, "content_filter", outguard={"type": "error", "source": "last_resort"})
         yield _DONE
         return
-    run.recorder.close(source, report.verdict)
+    run.recorder.close(source, report.verdict, run.guard.providers[0][0])
     if run.release == "final" and shown.text:
         yield chunk({"content": shown.text}, **_replacement(run.recorder))
     outguard = outguard_info(report, source, run.recorder.attempts, review_id)
