@@ -25,13 +25,16 @@ from service.state import AppState
 VERSION = "0.1.0"
 
 
-def build_state(config: ServiceConfig, keys: KeyRing | None = None, upstream: Any = None) -> AppState:
+def build_state(
+    config: ServiceConfig, keys: KeyRing | None = None, upstream: Any = None, fallbacks: list[Any] | None = None
+) -> AppState:
     state = AppState(
         config=config,
         keys=keys if keys is not None else KeyRing.load(config.keys_file, config.keys_env),
         metrics=Metrics(),
         limiter=RateLimiter(config.rate_limit_rps, config.rate_limit_burst),
         upstream=upstream,
+        fallbacks=fallbacks,
     )
     if config.review_db:
         state.reviews = ReviewStore.open(config.review_db)
@@ -41,10 +44,17 @@ def build_state(config: ServiceConfig, keys: KeyRing | None = None, upstream: An
 
 
 def create_app(
-    config: ServiceConfig, *, keys: KeyRing | None = None, load_sync: bool = False, upstream: Any = None
+    config: ServiceConfig,
+    *,
+    keys: KeyRing | None = None,
+    load_sync: bool = False,
+    upstream: Any = None,
+    fallbacks: list[Any] | None = None,
 ) -> FastAPI:
-    """The sidecar. Policies compile in a background thread (so /healthz answers at once) unless `load_sync`."""
-    state = build_state(config, keys, upstream)
+    """The sidecar. Policies compile in a background thread (so /healthz answers at once) unless `load_sync`.
+
+    `upstream` and `fallbacks` are LLM clients for the proxy that replace those built from the config."""
+    state = build_state(config, keys, upstream, fallbacks)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -53,9 +63,10 @@ def create_app(
         yield
         if state.reviews is not None:
             state.reviews.close()
-        closer = getattr(state.upstream, "aclose", None)
-        if closer is not None:
-            await closer()
+        for client in [state.upstream, *(state.fallbacks or [])]:
+            closer = getattr(client, "aclose", None)
+            if closer is not None:
+                await closer()
 
     app = FastAPI(
         title="outguard sidecar",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +42,18 @@ class ServiceConfig(BaseModel):
     login_attempts_per_minute: int = Field(default=10, gt=0)
     log_content: bool = Field(default=False, description="Log output text and context (off: never log content)")
     upstream: UpstreamConfig | None = None
+    fallbacks: list[UpstreamConfig] = Field(
+        default_factory=list,
+        description="Providers the proxy asks, in order, when the upstream fails or its budget ends",
+    )
+    stream_release: Literal["final", "cleared"] = Field(
+        default="final",
+        description=(
+            "How the proxy streams: `final` holds every character until the final verdict (stock OpenAI clients "
+            "cannot undo text), `cleared` sends text as the streaming checks clear it and retracts it when needed. "
+            "A request may choose with the X-Outguard-Release header."
+        ),
+    )
     inline_below_ms: float = Field(
         default=10.0,
         ge=0,

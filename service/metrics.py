@@ -8,6 +8,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from guardrails import Report
 
+# An LLM call takes from a fraction of a second to minutes: seconds-scale buckets, not the checks' microseconds.
+_ATTEMPT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 _CHECK_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
@@ -37,6 +39,19 @@ class Metrics:
             "outguard_review_submissions", "Items sent to the review queue", ["created"], registry=r
         )
         self.stream_events = Counter("outguard_stream_events", "Stream validator events by type", ["type"], registry=r)
+        self.proxy_attempt_latency = Histogram(
+            "outguard_proxy_attempt_seconds",
+            "Guarded proxy: wall time of one LLM attempt, by provider and its verdict (`error`: the call failed)",
+            ["provider", "verdict"],
+            registry=r,
+            buckets=_ATTEMPT_BUCKETS,
+        )
+        self.proxy_runs = Counter(
+            "outguard_proxy_runs",
+            "Guarded proxy: answers delivered, by source (primary, fallback, repaired, last_resort)",
+            ["source"],
+            registry=r,
+        )
         self.ready = Gauge("outguard_ready", "1 when every policy compiled and its models loaded", registry=r)
 
     def observe_report(self, report: Report) -> None:
@@ -46,6 +61,12 @@ class Metrics:
             self._child(self.findings, report.policy, f.code, f.status.value).inc()
         for t in report.timings:
             self._child(self.check_latency, report.policy, t.rule_id, t.check).observe(t.ms / 1000.0)
+
+    def observe_attempt(self, provider: str, verdict: str, seconds: float) -> None:
+        self._child(self.proxy_attempt_latency, provider, verdict).observe(seconds)
+
+    def count_run(self, source: str) -> None:
+        self._child(self.proxy_runs, source).inc()
 
     def _child(self, metric: Any, *labels: str) -> Any:
         key = (id(metric), *labels)

@@ -22,6 +22,11 @@ def _config(args: argparse.Namespace) -> ServiceConfig:
         upstream = UpstreamConfig(
             base_url=args.upstream_url, model=args.upstream_model, api_key_env=args.upstream_key_env
         )
+    if args.fallback and upstream is None:
+        raise SystemExit("error: --fallback needs --upstream-url and --upstream-model")
+    fallbacks = [
+        UpstreamConfig(base_url=url, model=model, api_key_env=args.upstream_key_env) for url, model in args.fallback
+    ]
     return ServiceConfig(
         policies=args.policy or ["default"],
         default_policy=args.default_policy,
@@ -31,6 +36,8 @@ def _config(args: argparse.Namespace) -> ServiceConfig:
         keys_file=Path(args.keys_file) if args.keys_file else None,
         log_content=args.log_content,
         upstream=upstream,
+        fallbacks=fallbacks,
+        stream_release=args.stream_release,
         max_body_bytes=args.max_body,
         rate_limit_rps=args.rate_limit,
         rate_limit_burst=max(1, int(args.rate_limit * 2)),

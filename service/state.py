@@ -50,6 +50,8 @@ class AppState:
     reviews: ReviewStore | None = None
     facts: Any | None = None
     upstream: Any | None = None
+    fallbacks: list[Any] | None = None
+    """Fallback LLM clients for the proxy; None until first built from `config.fallbacks`."""
     engines: dict[str, Engine] = field(default_factory=dict)
     speed: dict[str, _Speed] = field(default_factory=dict)
     load_errors: list[str] = field(default_factory=list)

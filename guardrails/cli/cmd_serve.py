@@ -39,7 +39,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--log-content", action="store_true", help="log output text and context (off by default)")
     p.add_argument("--upstream-url", help="OpenAI-compatible base URL the guarded proxy forwards to")
     p.add_argument("--upstream-model", help="model name sent upstream")
-    p.add_argument("--upstream-key-env", help="env var holding the upstream API key")
+    p.add_argument("--upstream-key-env", help="env var holding the upstream API key (fallbacks use it too)")
+    p.add_argument(
+        "--fallback",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("URL", "MODEL"),
+        help="OpenAI-compatible provider the proxy asks when the upstream fails (repeatable, in order)",
+    )
+    p.add_argument(
+        "--stream-release",
+        choices=["final", "cleared"],
+        default=os.environ.get("OUTGUARD_STREAM_RELEASE") or "final",
+        help="streamed proxy answers: `final` holds text until the verdict (safe for any OpenAI client), "
+        "`cleared` streams checked text and retracts it in an `outguard` field "
+        "(default: $OUTGUARD_STREAM_RELEASE or final)",
+    )
     p.add_argument("--max-body", type=int, default=2 * 1024 * 1024, help="request body limit in bytes")
     p.add_argument("--rate-limit", type=float, default=200.0, help="per-key requests per second")
     p.add_argument("--hash-password", action="store_true", help="read a password on stdin, print its hash, exit")

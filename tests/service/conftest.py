@@ -50,8 +50,11 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
             "review_db": f"sqlite:///{tmp_path / f'reviews{len(clients)}.sqlite3'}",
         }
         upstream = overrides.pop("upstream", None)
+        fallbacks = overrides.pop("fallbacks", None)
         settings.update(overrides)
-        app = create_app(ServiceConfig(**settings), keys=keyring(), load_sync=True, upstream=upstream)
+        app = create_app(
+            ServiceConfig(**settings), keys=keyring(), load_sync=True, upstream=upstream, fallbacks=fallbacks
+        )
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)

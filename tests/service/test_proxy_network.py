@@ -67,16 +67,26 @@ def test_streamed_and_plain_completions_over_http(tmp_path: Path, upstream: str)
             )
             assert plain["outguard"]["verdict"] == "repaired"
 
-            events: list[dict[str, object]] = []
-            with client.stream("POST", "/v1/chat/completions", json={**request, "stream": True}) as r:
-                assert r.headers["content-type"].startswith("text/event-stream")
-                for line in r.iter_lines():
-                    if line.startswith("data: ") and line != "data: [DONE]":
-                        events.append(json.loads(line[6:]))
+            # A client that handles retracts asks for text as it is cleared.
+            events = _stream(client, {**request, "stream": True}, {"X-Outguard-Release": "cleared"})
             text = "".join(e["choices"][0]["delta"].get("content", "") for e in events)  # type: ignore[index]
             assert text == ANSWER.replace("warehouse-3.internal", "[internal host]")
             assert "warehouse-3" not in text
             assert len(events) > 4  # released in several chunks (the regex lookbehind holds back 200 chars)
             assert events[-1]["outguard"]["verdict"] == "repaired"  # type: ignore[index]
+            # By default the answer is held until the verdict: one content chunk.
+            held = _stream(client, {**request, "stream": True}, {})
+            contents = [e["choices"][0]["delta"].get("content") for e in held]  # type: ignore[index]
+            assert [c for c in contents if c] == [text]
         metrics = httpx.get(f"{server.url}/metrics").text
-        assert 'outguard_verdicts_total{policy="demo",verdict="repaired"} 2.0' in metrics
+        assert 'outguard_verdicts_total{policy="demo",verdict="repaired"} 3.0' in metrics
+
+
+def _stream(client: httpx.Client, request: dict[str, object], headers: dict[str, str]) -> list[dict[str, object]]:
+    events: list[dict[str, object]] = []
+    with client.stream("POST", "/v1/chat/completions", json=request, headers=headers) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for line in r.iter_lines():
+            if line.startswith("data: ") and line != "data: [DONE]":
+                events.append(json.loads(line[6:]))
+    return events

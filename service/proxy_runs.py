@@ -1,0 +1,52 @@
+"""What one guarded proxy run did, learnt from the Guard's events: attempts timed, how the answer came about."""
+
+from __future__ import annotations
+
+import time
+
+from guardrails import Verdict
+from guardrails.guard import AttemptFinished, GuardEvent, RunFinished
+from service.metrics import Metrics
+
+
+class RunRecorder:
+    """A Guard listener for one run: counts events by type and observes each attempt's latency.
+
+    A streamed answer that is accepted as it is never reaches the Guard's regeneration loop, so no
+    `AttemptFinished` or `RunFinished` is emitted for it: `close()` then records that single attempt itself.
+    """
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self.finished: RunFinished | None = None
+        self._started = time.perf_counter()
+
+    def __call__(self, event: GuardEvent) -> None:
+        kind = getattr(event, "kind", None) or getattr(event, "type", None)
+        if kind:
+            self.metrics.stream_events.labels(str(kind)).inc()
+        if isinstance(event, AttemptFinished):
+            a = event.attempt
+            verdict = a.verdict.value if a.verdict is not None else "error"
+            self.metrics.observe_attempt(a.provider, verdict, a.latency_ms / 1000.0)
+        elif isinstance(event, RunFinished):
+            self.finished = event
+
+    @property
+    def attempts(self) -> int:
+        """Attempts made so far: the regeneration loop's count, or the one streamed attempt."""
+        return self.finished.attempts if self.finished is not None else 1
+
+    @property
+    def replaced(self) -> bool:
+        """True when the delivered answer is not the first attempt's own text (regenerated, fallback, last resort)."""
+        f = self.finished
+        return f is not None and (f.attempts > 1 or f.source in ("fallback", "last_resort"))
+
+    def close(self, source: str, verdict: Verdict, provider: str) -> None:
+        """The answer was delivered: count the run by source (and the streamed attempt, by `provider`, when it
+        stood alone)."""
+        if self.finished is None:
+            seconds = time.perf_counter() - self._started
+            self.metrics.observe_attempt(provider, verdict.value, seconds)
+        self.metrics.count_run(source)

@@ -1,0 +1,134 @@
+"""The guarded proxy's SSE answer: `Guard.astream` events as OpenAI `chat.completion.chunk` events.
+
+Two release modes. `cleared`: text goes out as the streaming checks clear it; when the answer fails (a
+finding, the final verdict, or the upstream dying mid-stream) a chunk with `outguard: {type: "retract",
+offset, reason}` withdraws it, and the regenerated / fallback / last-resort answer follows in one chunk with
+`outguard: {type: "regenerated", source}`. `final`: nothing is sent before the final verdict, then the answer
+in one chunk, so a client that ignores the `outguard` field never shows withdrawn text. Either way the last
+chunk has an OpenAI `finish_reason` (`stop`, or `content_filter` when the guard withheld the model's answer).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from guardrails import Context, Engine
+from guardrails.guard import DEFAULT_LAST_RESORT, Guard, StreamEvent
+from service.proxy_answer import finish_reason, outguard_info, queue_for_review
+from service.proxy_runs import RunRecorder
+from service.state import AppState
+
+log = logging.getLogger("outguard.service")
+
+Release = Literal["final", "cleared"]
+
+_DONE = b"data: [DONE]\n\n"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRun:
+    """One streamed request: who answers it, under which policy, and how its text may be released."""
+
+    state: AppState
+    engine: Engine
+    guard: Guard
+    recorder: RunRecorder
+    messages: list[dict[str, str]]
+    params: dict[str, Any]
+    ctx: Context | None
+    model: str
+    release: Release
+
+
+class _Shown:
+    """The text a client holds, rebuilt from `text` and `retract` events (their offsets are authoritative)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def apply(self, event: StreamEvent) -> None:
+        if event.type == "text" and event.text:
+            at = len(self.text) if event.offset is None else event.offset
+            self.text = self.text[:at] + event.text
+        elif event.type == "retract":
+            self.text = self.text[: event.offset or 0]
+
+
+class _Chunks:
+    def __init__(self, model: str) -> None:
+        self.id = f"chatcmpl-og-{uuid.uuid4().hex[:24]}"
+        self.model = model
+
+    def __call__(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        payload = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+        return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+
+
+def _retract_reason(reason: str | None) -> str:
+    # The Guard names a failed provider and quotes its error, which can carry upstream hosts and bodies:
+    # the client learns only that the upstream failed; the log has the details.
+    if reason and reason.startswith("provider "):
+        return "the upstream failed mid-stream"
+    return reason or "withdrawn"
+
+
+async def stream_completion(run: StreamRun) -> AsyncIterator[bytes]:
+    chunk = _Chunks(run.model)
+    yield chunk({"role": "assistant", "content": ""})
+    shown = _Shown()  # what the client holds (cleared mode) or will be given (final mode)
+    try:
+        final: StreamEvent | None = None
+        async for event in run.guard.astream(run.messages, run.ctx, **run.params):
+            if event.type == "final":
+                final = event
+                continue
+            sent_before = len(shown.text)
+            shown.apply(event)
+            if run.release == "final":
+                continue
+            if event.type == "text" and event.text:
+                yield chunk({"content": event.text}, **_replacement(run.recorder))
+            elif event.type == "retract" and sent_before:
+                reason = _retract_reason(event.reason)
+                yield chunk({}, outguard={"type": "retract", "offset": event.offset or 0, "reason": reason})
+        assert final is not None and final.report is not None, "Guard.astream always ends with a report"
+        report, source = final.report, final.source or "primary"
+        run.state.metrics.observe_report(report)
+        review_id = await queue_for_review(run.state, run.engine, report, run.ctx)
+    except Exception:
+        # Not an upstream failure (the Guard turns those into fallbacks and the last resort) but our own:
+        # the client still gets a withdrawal, a degraded answer and a valid end instead of a broken stream.
+        log.exception("proxy stream failed")
+        if shown.text and run.release == "cleared":
+            yield chunk({}, outguard={"type": "retract", "offset": 0, "reason": "the guard failed"})
+        run.state.metrics.count_run("last_resort")
+        yield chunk({"content": DEFAULT_LAST_RESORT}, outguard={"type": "regenerated", "source": "last_resort"})
+        yield chunk({}, "content_filter", outguard={"type": "error", "source": "last_resort"})
+        yield _DONE
+        return
+    run.recorder.close(source, report.verdict, run.guard.providers[0][0])
+    if run.release == "final" and shown.text:
+        yield chunk({"content": shown.text}, **_replacement(run.recorder))
+    outguard = outguard_info(report, source, run.recorder.attempts, review_id)
+    yield chunk({}, finish_reason(source, report), outguard=outguard)
+    yield _DONE
+
+
+def _replacement(recorder: RunRecorder) -> dict[str, Any]:
+    """The `outguard` mark on text that replaces the first attempt (it follows a retract in cleared mode)."""
+    if recorder.finished is None or not recorder.replaced:
+        return {}
+    return {"outguard": {"type": "regenerated", "source": recorder.finished.source}}
