@@ -119,7 +119,7 @@ def make_corpus(n: int, seed: int = 7) -> list[tuple[str, str]]:
     corpus = []
     for i in range(n):
         obj = {
-            "answer": _answer(rng, 1720),  # ~2 KB outputs with the rest of the object  # ~2 KB outputs with the rest of the object
+            "answer": _answer(rng, 1720),  # ~2 KB outputs with the rest of the object
             "confidence": round(rng.random(), 2),
             "sources": [f"https://docs.example.com/kb/{rng.randint(1, 999)}" for _ in range(rng.randint(1, 4))],
             "product": {
