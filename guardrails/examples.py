@@ -36,7 +36,7 @@ def missing_model(loaded: LoadedRule) -> str | None:
     try:
         ModelStore().get(name)
     except ModelNotInstalled as exc:
-        return f"{loaded.rule.code} {loaded.rule.id}: examples need {exc}"
+        return f"{loaded.rule.code} {loaded.rule.id}: its examples need a model that is not pulled: {exc}"
     return None
 
 
