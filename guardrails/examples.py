@@ -33,8 +33,9 @@ def missing_model(loaded: LoadedRule) -> str | None:
     name = loaded.rule.examples.needs_model
     if name is None:
         return None
+    store_dir = loaded.rule.params.get("store_dir")
     try:
-        ModelStore().get(name)
+        ModelStore(store_dir if isinstance(store_dir, str) else None).get(name)
     except ModelNotInstalled as exc:
         return f"{loaded.rule.code} {loaded.rule.id}: its examples need a model that is not pulled: {exc}"
     return None
