@@ -1,10 +1,15 @@
-"""Run every rule's own examples: `match` examples must produce its code, `no_match` must not."""
+"""Run every rule's own examples: `match` examples must produce its code, `no_match` must not.
+
+Examples marked `needs_model: NAME` were written for a model's scores; when that model is not in the
+store they are skipped, and the skip is reported with the pull command, never counted as a pass.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from guardrails.engine import Engine
+from guardrails.models import ModelNotInstalled, ModelStore
 from guardrails.rules.compile import CompiledPolicy, CompiledRule, build_check
 from guardrails.rules.loader import LoadedRule, RuleSet
 from guardrails.rules.model import Policy, RepairSettings
@@ -19,6 +24,23 @@ class ExampleFailure:
     problem: str
 
 
+class ExamplesNeedModel(LookupError):
+    """The rule's examples need a model that is not in the store."""
+
+
+def missing_model(loaded: LoadedRule) -> str | None:
+    """Why the rule's examples cannot run here (their model is not pulled), or None when they can."""
+    name = loaded.rule.examples.needs_model
+    if name is None:
+        return None
+    store_dir = loaded.rule.params.get("store_dir")
+    try:
+        ModelStore(store_dir if isinstance(store_dir, str) else None).get(name)
+    except ModelNotInstalled as exc:
+        return f"{loaded.rule.code} {loaded.rule.id}: its examples need a model that is not pulled: {exc}"
+    return None
+
+
 def _single_rule_engine(loaded: LoadedRule) -> Engine:
     rule = loaded.rule
     policy = Policy(
@@ -29,7 +51,10 @@ def _single_rule_engine(loaded: LoadedRule) -> Engine:
 
 
 def run_examples(loaded: LoadedRule) -> tuple[int, list[ExampleFailure]]:
-    """Returns (number of examples run, failures)."""
+    """Returns (number of examples run, failures). Raises ExamplesNeedModel when their model is not pulled."""
+    why = missing_model(loaded)
+    if why is not None:
+        raise ExamplesNeedModel(why)
     rule = loaded.rule
     engine = _single_rule_engine(loaded)
     failures: list[ExampleFailure] = []
@@ -61,9 +86,15 @@ def run_examples(loaded: LoadedRule) -> tuple[int, list[ExampleFailure]]:
     return count, failures
 
 
-def run_all_examples(ruleset: RuleSet) -> tuple[int, list[ExampleFailure]]:
+def run_all_examples(ruleset: RuleSet, skipped: list[str] | None = None) -> tuple[int, list[ExampleFailure]]:
+    """Runs every rule's examples; rules whose examples need a model not pulled go to `skipped` (why)."""
     total, failures = 0, []
     for loaded in sorted(ruleset.rules.values(), key=lambda r: r.rule.code):
+        why = missing_model(loaded)
+        if why is not None:
+            if skipped is not None:
+                skipped.append(why)
+            continue
         n, f = run_examples(loaded)
         total += n
         failures.extend(f)

@@ -41,10 +41,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(ruleset.rules)} rules, policies: {', '.join(sorted(ruleset.policies))}")
         return EXIT_OK
     if args.action == "test":
-        total, failures = run_all_examples(ruleset)
+        skipped: list[str] = []
+        total, failures = run_all_examples(ruleset, skipped)
         for f in failures:
             print(f"FAIL {f.code} {f.rule_id} [{f.kind}] {f.text[:80]!r}: {f.problem}", file=sys.stderr)
-        print(f"{total - len(failures)} passed, {len(failures)} failed")
+        for why in skipped:
+            print(f"SKIP {why}", file=sys.stderr)
+        tail = f", {len(skipped)} rules skipped" if skipped else ""
+        print(f"{total - len(failures)} passed, {len(failures)} failed{tail}")
         return EXIT_ACTION if failures else EXIT_OK
     readme = Path(args.readme)
     if not readme.is_file():

@@ -34,6 +34,11 @@ class Example(_Strict):
 class Examples(_Strict):
     match: list[Example] = Field(default_factory=list)
     no_match: list[Example] = Field(default_factory=list)
+    needs_model: str | None = Field(
+        default=None,
+        description="Model (store name) the examples were written for; the example runner skips them, saying so,"
+        " when it is not in the model store",
+    )
 
     @field_validator("match", "no_match", mode="before")
     @classmethod

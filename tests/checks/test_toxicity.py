@@ -24,6 +24,7 @@ from guardrails.document import Document
 from guardrails.findings import Verdict
 from guardrails.models import ModelFile, ModelNotInstalled, ModelSpec, ModelStore, load_manifests
 from guardrails.rules import RuleError, load_ruleset
+from guardrails.rules.loader import RuleSet
 from tests.models import tiny_detoxify
 from tests.models.loopback import serve
 
@@ -31,26 +32,49 @@ ROOT = Path(__file__).resolve().parents[2]
 CTX = RunContext(Context())
 
 
-@pytest.fixture(scope="session")
-def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store holding the tiny detoxify model (pulled over loopback HTTP) and the offline default."""
-    root = tmp_path_factory.mktemp("model-store")
-    built = tmp_path_factory.mktemp("tiny-detoxify")
-    digests = tiny_detoxify.build(built)
-    with serve({name: (built / name).read_bytes() for name in digests}) as srv:
+def pull_tiny(root: Path, name: str, built: Path, digests: dict[str, str]) -> None:
+    """Pull the tiny detoxify checkpoint into the store at root under `name`, over loopback HTTP."""
+    with serve({n: (built / n).read_bytes() for n in digests}) as srv:
         spec = ModelSpec(
-            name="tiny-detoxify",
+            name=name,
             backend="detoxify",
-            labels=["toxicity", "insult", "threat"],
+            labels=["toxicity", "insult", "threat", "sexual_explicit"],
             files=[ModelFile(name=n, url=srv.url(n), sha256=d) for n, d in digests.items()],
         )
         ModelStore(root).pull(spec)
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    built = tmp_path_factory.mktemp("tiny-detoxify")
+    return built, tiny_detoxify.build(built)
+
+
+@pytest.fixture(scope="session")
+def tiny_store(tmp_path_factory: pytest.TempPathFactory, tiny_build: tuple[Path, dict[str, str]]) -> Path:
+    """A store holding the tiny detoxify model: needs the toxicity extra, not tox-block."""
+    root = tmp_path_factory.mktemp("model-store")
+    pull_tiny(root, "tiny-detoxify", *tiny_build)
+    return root
+
+
+@pytest.fixture(scope="session")
+def store_dir(tiny_store: Path) -> Path:
+    """The tiny store plus the offline default; only tests that use this skip without tox-block (outside CI)."""
     try:
-        ModelStore(root).pull(load_manifests()["toxblock-bilstm"])
+        ModelStore(tiny_store).pull(load_manifests()["toxblock-bilstm"])
     except Exception as exc:  # the offline default needs `pip install --no-deps tox-block==0.1.2`
         if os.environ.get("CI"):
             raise
         pytest.skip(f"offline default model unavailable: {exc}")
+    return tiny_store
+
+
+@pytest.fixture(scope="session")
+def unbiased_store(tmp_path_factory: pytest.TempPathFactory, tiny_build: tuple[Path, dict[str, str]]) -> Path:
+    """A store where the tiny checkpoint stands in for detoxify-unbiased, so TOX007 loads as bundled."""
+    root = tmp_path_factory.mktemp("unbiased-store")
+    pull_tiny(root, "detoxify-unbiased", *tiny_build)
     return root
 
 
@@ -77,8 +101,8 @@ def hits(check: ToxicityCheck, text: str) -> list[tuple[str, str]]:
 # -- detoxify wiring (tiny random-init checkpoint trained for a few steps) ----------------------------
 
 
-def test_tiny_detoxify_checkpoint_loads_through_detoxify_and_points_at_the_sentence(store_dir: Path) -> None:
-    check = tiny(store_dir)
+def test_tiny_detoxify_checkpoint_loads_through_detoxify_and_points_at_the_sentence(tiny_store: Path) -> None:
+    check = tiny(tiny_store)
     assert check.backend.labels[:2] == ("toxicity", "severe_toxicity")  # detoxify's renaming applied
     text = "thanks for the help. you are an idiot. the weather is nice today."
     assert hits(check, text) == [("you are an idiot.", "insult")]
@@ -86,9 +110,9 @@ def test_tiny_detoxify_checkpoint_loads_through_detoxify_and_points_at_the_sente
     assert hits(check, "here is the answer. this code works fine.") == []
 
 
-def test_tiny_detoxify_evidence(store_dir: Path) -> None:
+def test_tiny_detoxify_evidence(tiny_store: Path) -> None:
     text = "thanks for the help. you are stupid"
-    (hit,) = tiny(store_dir).run(Document(text), CTX)
+    (hit,) = tiny(tiny_store).run(Document(text), CTX)
     assert text[hit.start : hit.end] == "you are stupid"
     assert hit.evidence.threshold == 0.5 and hit.evidence.score is not None and hit.evidence.score >= 0.5
     assert hit.evidence.source == "tiny-detoxify (detoxify)"
@@ -96,8 +120,8 @@ def test_tiny_detoxify_evidence(store_dir: Path) -> None:
     assert hit.values["category"] == "insult"
 
 
-def test_long_sentence_is_windowed_not_truncated(store_dir: Path) -> None:
-    check = tiny(store_dir)
+def test_long_sentence_is_windowed_not_truncated(tiny_store: Path) -> None:
+    check = tiny(tiny_store)
     assert check.backend.max_tokens == tiny_detoxify.MAX_POSITIONS - 2
     filler = "the weather is nice today " * 40  # 200 tokens in one sentence, limit is 30
     text = filler + "you are an idiot"
@@ -108,25 +132,25 @@ def test_long_sentence_is_windowed_not_truncated(store_dir: Path) -> None:
     assert hits(check, filler) == []
 
 
-def test_batches_give_the_same_scores(store_dir: Path) -> None:
+def test_batches_give_the_same_scores(tiny_store: Path) -> None:
     text = " ".join(f"sentence {i} is here. you are stupid." for i in range(7))
-    one = tiny(store_dir, batch_size=1)._score(Document(text), CTX)
-    many = tiny(store_dir, batch_size=64)._score(Document(text), CTX)
+    one = tiny(tiny_store, batch_size=1)._score(Document(text), CTX)
+    many = tiny(tiny_store, batch_size=64)._score(Document(text), CTX)
     assert [u.start for u in one] == [u.start for u in many]
     for a, b in zip(one, many, strict=True):
         assert a.scores == pytest.approx(b.scores, abs=1e-5)
 
 
-def test_models_load_once_per_process(store_dir: Path) -> None:
-    a = tiny(store_dir)
-    b = tiny(store_dir, thresholds={"toxicity": 0.9})
+def test_models_load_once_per_process(tiny_store: Path) -> None:
+    a = tiny(tiny_store)
+    b = tiny(tiny_store, thresholds={"toxicity": 0.9})
     assert a.backend is b.backend
-    model = ModelStore(store_dir).require("tiny-detoxify")
+    model = ModelStore(tiny_store).require("tiny-detoxify")
     assert load_backend(model) is a.backend
 
 
-def test_scores_are_shared_between_rules_in_one_validation(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    a, b = tiny(store_dir), tiny(store_dir, thresholds={"threat": 0.5})
+def test_scores_are_shared_between_rules_in_one_validation(tiny_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = tiny(tiny_store), tiny(tiny_store, thresholds={"threat": 0.5})
     calls: list[int] = []
     real = a.backend.score
     monkeypatch.setattr(a.backend, "score", lambda texts: calls.append(len(texts)) or real(texts))
@@ -136,14 +160,14 @@ def test_scores_are_shared_between_rules_in_one_validation(store_dir: Path, monk
     assert calls == [2]
 
 
-def test_torch_threads_are_configurable(store_dir: Path) -> None:
+def test_torch_threads_are_configurable(tiny_store: Path) -> None:
     import torch
 
     before = torch.get_num_threads()
     try:
-        tiny(store_dir, torch_threads=2)
+        tiny(tiny_store, torch_threads=2)
         assert torch.get_num_threads() == 2
-        tiny(store_dir)
+        tiny(tiny_store)
         assert torch.get_num_threads() == 1  # the default
     finally:
         torch.set_num_threads(before)
@@ -254,8 +278,8 @@ def test_rule_pack_examples_pass_with_the_offline_default(model_env: Path) -> No
     from guardrails.examples import run_examples
 
     ruleset = load_ruleset()
-    tox = [r for r in ruleset.rules.values() if r.pack == "toxicity"]
-    assert len(tox) == 6
+    tox = [r for r in ruleset.rules.values() if r.pack == "toxicity" and r.rule.examples.needs_model is None]
+    assert len(tox) == 6  # TOX007's examples need detoxify-unbiased, which this store lacks
     for loaded in tox:
         count, failures = run_examples(loaded)
         assert count >= 3 and failures == [], failures
@@ -282,6 +306,28 @@ def test_hidden_insults_are_found_and_located_in_the_original(store_dir: Path, d
     found = list(default(store_dir).run(Document(text), CTX))
     assert [text[h.start : h.end] for h in found] == [disguised]
     assert found[0].evidence.details["normalized"] == "You are a complete idiot."
+
+
+@pytest.mark.parametrize(
+    "disguised",
+    [
+        "Shut up, you stupid h\u200bo\u200bm\u200bo.",  # zero-width spaces inside the slur
+        "Shut up, you stupid \u04bb\u043em\u043e.",  # Cyrillic shha and o
+        "Shut up, you stupid h\u2060\u043em\u200d\u043e.",  # word joiner, zero-width joiner and Cyrillic o
+        "Shut up, you stupid \uff48\uff4f\uff4d\uff4f.",  # fullwidth
+    ],
+)
+def test_hidden_identity_slur_is_found_and_located_in_the_original(store_dir: Path, disguised: str) -> None:
+    check = default(store_dir, thresholds={"toxicity": 0.54, "identity_attack": 0.5})  # TOX001 and TOX006
+    # Without the slur the sentence is rude but attacks no identity; the slur is what TOX006 sees.
+    assert hits(check, "Shut up, you stupid.") == [("Shut up, you stupid.", "toxicity")]
+    text = "Here is my reply. " + disguised
+    found = list(check.run(Document(text), CTX))
+    assert [(text[h.start : h.end], h.evidence.details["category"]) for h in found] == [
+        (disguised, "toxicity"),
+        (disguised, "identity_attack"),
+    ]
+    assert all(h.evidence.details["normalized"] == "Shut up, you stupid homo." for h in found)
 
 
 def test_mixed_scripts_are_left_alone() -> None:
@@ -372,10 +418,75 @@ def test_windows_overlap_by_half() -> None:
     assert windows(spans[:3], 4, 0, 5) == [(0, 5)]
 
 
-def test_detoxify_models_can_score_sexual_explicit(store_dir: Path) -> None:
-    check = tiny(store_dir, thresholds={"sexual_explicit": 0.99, "toxicity": 0.99})
+def test_detoxify_models_can_score_sexual_explicit(tiny_store: Path) -> None:
+    check = tiny(tiny_store, thresholds={"sexual_explicit": 0.5, "toxicity": 0.99})
     assert "sexual_explicit" in check.backend.labels
     assert set(check.thresholds) == {"sexual_explicit", "toxicity"}
+    text = "thanks for the help. i want sex with you. the weather is nice today."
+    assert hits(check, text) == [("i want sex with you.", "sexual_explicit")]
+    assert hits(check, "you are an idiot. here is the answer.") == []
+
+
+# -- TOX007 sexual-content: preview, on detoxify-unbiased ----------------------------------------------
+
+
+def _select(tmp_path: Path, *rules: str) -> str:
+    policy = tmp_path / "nsfw.yaml"
+    policy.write_text(f"name: nsfw\nrules: [{', '.join(rules)}]\ndeadline_ms: 5000\n")
+    return str(policy)
+
+
+def test_sexual_content_rule_runs_as_bundled_on_a_detoxify_checkpoint(
+    unbiased_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tiny checkpoint is stored under the name TOX007 asks for: the bundled rule's own params load
+    # through the store and detoxify's loader, and its finding points at the sentence.
+    monkeypatch.setenv("OUTGUARD_MODEL_DIR", str(unbiased_store))
+    engine = Engine.from_policy(_select(tmp_path, "sexual-content"))
+    text = "thanks for the help. i want sex with you. the weather is nice today."
+    report = engine.validate(text)
+    assert report.verdict is Verdict.REGENERATE and report.output == text
+    (finding,) = report.findings
+    assert finding.code == "TOX007" and text[finding.span.start : finding.span.end] == "i want sex with you."
+    assert finding.evidence is not None and finding.evidence.source == "detoxify-unbiased (detoxify)"
+    assert finding.evidence.details["category"] == "sexual_explicit"
+    assert engine.validate("you are naked").verdict is Verdict.REGENERATE
+    assert engine.validate("here is the answer. this code works fine.").verdict is Verdict.PASS
+
+
+def test_sexual_content_rule_without_its_model_fails_at_policy_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTGUARD_MODEL_DIR", str(tmp_path / "empty"))
+    with pytest.raises(RuleError) as err:
+        Engine.from_policy(_select(tmp_path, "TOX007"))
+    text = str(err.value)
+    assert "toxicity.yaml" in text and "'sexual-content'" in text
+    assert "guardrails models pull detoxify-unbiased" in text
+
+
+def test_sexual_content_is_preview_so_the_toxicity_policies_need_only_the_default(model_env: Path) -> None:
+    for name in ("toxicity", "toxicity-strict"):
+        codes = {r.rule.code for r in Engine.from_policy(name).rules}
+        assert "TOX006" in codes and "TOX007" not in codes
+
+
+def test_examples_that_need_a_missing_model_are_skipped_with_the_pull_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guardrails.examples import ExamplesNeedModel, missing_model, run_all_examples, run_examples
+
+    monkeypatch.setenv("OUTGUARD_MODEL_DIR", str(tmp_path / "empty"))
+    ruleset = load_ruleset()
+    rule = ruleset.rules["sexual-content"]
+    assert rule.rule.examples.needs_model == rule.rule.params["model"] == "detoxify-unbiased"
+    with pytest.raises(ExamplesNeedModel, match=r"TOX007 sexual-content: .*guardrails models pull detoxify-unbiased"):
+        run_examples(rule)
+    assert missing_model(ruleset.rules["toxic-language"]) is None  # not marked: a missing model fails its examples
+    only_tox7 = RuleSet(rules={"sexual-content": rule})
+    skipped: list[str] = []
+    assert run_all_examples(only_tox7, skipped) == (0, [])
+    assert len(skipped) == 1 and "detoxify-unbiased" in skipped[0]
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Build a tiny detoxify-format checkpoint: a 1-layer BERT trained for a few steps on toy sentences.
 
 It checks wiring (detoxify's loader, the store, windows, batching, spans), not quality: it learns that
-"idiot"/"stupid" are insults and "kill" a threat, and nothing else.
+"idiot"/"stupid" are insults, "kill" a threat and "naked"/"sex" sexually explicit, and nothing else.
 """
 
 from __future__ import annotations
@@ -47,6 +47,10 @@ WORDS = [
     "hello",
     "world",
     "please",
+    "naked",
+    "sex",
+    "want",
+    "with",
 ]
 MAX_POSITIONS = 32
 
@@ -66,9 +70,11 @@ def _examples() -> list[tuple[str, list[float]]]:
     ]
     insult = ["you are an idiot", "you are stupid", "idiot", "this is stupid you idiot", "what an idiot"]
     threat = ["i will kill you", "kill", "i will kill you tomorrow"]
+    sexual = ["i want sex with you", "sex", "you are naked", "naked", "i want you naked"]
     data = [(t, [0.0] * 7) for t in clean]
     data += [(t, [1, 0, 0, 0, 1, 0, 0]) for t in insult]
     data += [(t, [1, 0, 0, 1, 0, 0, 0]) for t in threat]
+    data += [(t, [0, 0, 0, 0, 0, 0, 1]) for t in sexual]
     # Longer inputs so the model also fires inside a full window.
     data += [("the weather is nice today " * 4 + "you are an idiot", [1, 0, 0, 0, 1, 0, 0])]
     data += [("the weather is nice today " * 5, [0.0] * 7)]
