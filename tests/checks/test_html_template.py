@@ -15,6 +15,8 @@ from lxml import etree
 
 from guardrails import Context, Engine
 from guardrails.checks._html.scan import scan
+from guardrails.checks.base import RunContext
+from guardrails.document import Document
 from guardrails.findings import Verdict
 from guardrails.rules.compile import compile_policy
 from guardrails.rules.errors import RuleError
@@ -471,6 +473,29 @@ def test_spans_always_lie_inside_the_text(text: str) -> None:
     for f in report.findings:
         assert 0 <= f.span.start <= f.span.end <= len(text)
     assert well_formed(report.output)
+
+
+def test_hits_on_text_with_lone_surrogates_are_utf8_encodable() -> None:
+    # The engine replaces lone surrogates before checks run; a check called directly may still see them.
+    text = '<h2 class="product-name" data-slot="name">Caf\udce9</h2><b\udce9>x</b\udce9>'
+    hits = [h for c in ENGINE.rules if c.rule.code in HTML_CODES for h in c.check.run(Document(text), _run_ctx())]
+    assert any(h.path and "\\udce9" in h.path for h in hits)
+    for h in hits:
+        assert all(_utf8(str(v)) for v in h.values.values()) and _utf8(h.path or "")
+        if "\udce9" in text[h.start : h.end]:
+            assert "\\udce9" in h.values["fingerprint_text"]
+
+
+def _run_ctx() -> RunContext:
+    return RunContext(Context(template="product-card"))
+
+
+def _utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # -- sharing, defaults, nesting ------------------------------------------------------------------------------------
