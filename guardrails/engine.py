@@ -273,7 +273,7 @@ class Engine:
         else:
             open_findings = [f for f in first if f.status is FindingStatus.OPEN]
         verdict = self._verdict(open_findings, bool(applied))
-        regeneration = self._regeneration(open_findings, text) if verdict is Verdict.REGENERATE else None
+        regeneration = self._regeneration(open_findings, text, ctx) if verdict is Verdict.REGENERATE else None
         return Report(
             verdict=verdict,
             output=text,
@@ -335,7 +335,7 @@ class Engine:
             verdicts.append(Verdict.for_action(action))
         return Verdict.strongest(verdicts)
 
-    def _regeneration(self, open_findings: list[Finding], text: str) -> RegenerationRequest:
+    def _regeneration(self, open_findings: list[Finding], text: str, ctx: Context) -> RegenerationRequest:
         by_id = {c.rule.id: c for c in self.compiled.rules}
         reasons: list[RegenerationItem] = []
         extras: dict[str, Any] = {}
@@ -357,7 +357,7 @@ class Engine:
                         "matched": f.evidence.matched if masked else raw,
                     }
                     instruction = render_message(compiled.rule.instruction, values)
-                for key, value in compiled.check.regeneration_extras().items():
+                for key, value in compiled.check.regeneration_extras(ctx).items():
                     extras.setdefault(key, value)
             excerpt = None
             if not masked and f.span.end <= len(text):

@@ -105,8 +105,10 @@ class Check(ABC):
     def bind(self, siblings: Sequence[Check]) -> None:  # noqa: B027 - an optional hook, not abstract
         """Called once a policy is compiled, with all its checks: a check may share work with its siblings."""
 
-    def regeneration_extras(self) -> dict[str, Any]:
-        """Schema or template a regeneration request should carry for this check (keys: schema, template)."""
+    def regeneration_extras(self, context: Context | None = None) -> dict[str, Any]:
+        """Schema or template a regeneration request should carry for this check (keys: schema, template).
+
+        `context` is the call's context (the engine passes it; None when asked outside a validation)."""
         return {}
 
     def examples_context(self) -> Context | None:

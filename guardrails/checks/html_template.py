@@ -13,7 +13,6 @@ repaired by the `template-mismatch` issue, whose fix re-renders the output into 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from guardrails.checks._html.render import render
 from guardrails.checks._html.scan import Limits, Parsed, cut_short, scan
 from guardrails.checks._html.template import Template, TemplateError, TemplateSpec, compile_template
 from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, RunContext, resolve_rule_path
+from guardrails.context import Context
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix, RegenerationItem
 
@@ -53,11 +53,6 @@ class HtmlTemplateParams(CheckParams):
                 f"default_template {self.default_template!r} is not one of the templates: {', '.join(self.templates)}"
             )
         return self
-
-
-_LAST_TEMPLATE = threading.local()
-"""The template the current thread last checked against: regeneration_extras() has no context argument,
-and the engine asks for extras right after validating, on the same thread."""
 
 
 class HtmlTemplateCheck(Check):
@@ -126,7 +121,6 @@ class HtmlTemplateCheck(Check):
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         name = ctx.context.template or self.p.default_template
-        _LAST_TEMPLATE.name = name
         if name is None:
             return
         template = self.templates.get(name)
@@ -144,14 +138,14 @@ class HtmlTemplateCheck(Check):
         count = 0
         for issue in analysis.issues:
             if issue.kind in self.report:
-                yield _encodable(self._hit(issue, template), doc.text)
+                yield _encodable(self._hit(issue, template), doc)
                 count += 1
                 if count >= self.p.max_hits:
                     return
         if "template-mismatch" in self.report and analysis.complete:
             hit = self._mismatch(doc, ctx, analysis)
             if hit is not None:
-                yield _encodable(hit, doc.text)
+                yield _encodable(hit, doc)
 
     def _hit(self, issue: Issue, template: Template) -> Hit:
         fix = Fix(title=issue.fix_title or "fix", edits=issue.edits) if issue.edits else None
@@ -216,8 +210,8 @@ class HtmlTemplateCheck(Check):
             path="/",
         )
 
-    def regeneration_extras(self) -> dict[str, Any]:
-        name = getattr(_LAST_TEMPLATE, "name", None) or self.p.default_template
+    def regeneration_extras(self, context: Context | None = None) -> dict[str, Any]:
+        name = (context.template if context else None) or self.p.default_template
         template = self.templates.get(name) if name else None
         return {"template": template.excerpt()} if template else {}
 
@@ -233,10 +227,18 @@ def _escape(value: str) -> str:
     return value.encode("utf-8", "backslashreplace").decode("utf-8") if _SURROGATE.search(value) else value
 
 
-def _encodable(hit: Hit, text: str) -> Hit:
+def _has_surrogates(doc: Document) -> bool:
+    # isascii() is O(1) on CPython: 10 MB of ASCII HTML is not searched at all.
+    return not doc.text.isascii() and _SURROGATE.search(doc.text) is not None
+
+
+def _encodable(hit: Hit, doc: Document) -> Hit:
     """Text decoded with surrogateescape holds lone surrogates (even in tag names, hence paths), which cannot
-    be UTF-8 encoded for the fingerprint or a JSON report: hand the engine escaped copies."""
-    matched = text[hit.start : hit.end]
+    be UTF-8 encoded for the fingerprint or a JSON report: hand the engine escaped copies. Every value of a hit
+    comes from the text or the template (strict UTF-8): a text without surrogates needs no look, once per output."""
+    if not doc.view("html.surrogates", _has_surrogates):
+        return hit
+    matched = doc.text[hit.start : hit.end]
     if _SURROGATE.search(matched):
         hit.values["fingerprint_text"] = _escape(matched)
     if hit.path:

@@ -25,6 +25,7 @@ from guardrails.checks._json.coerce import coercion_fix
 from guardrails.checks._json.errors import describe, error_paths, jsonable, short
 from guardrails.checks._json.schemas import FastCheck, compile_schema, fast_validator, import_model, load_schema_file
 from guardrails.checks.base import Check, Hit, RunContext, resolve_rule_path
+from guardrails.context import Context
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix
 from guardrails.jsonparse.locate import pointer_from_path
@@ -94,7 +95,7 @@ class JsonSchemaCheck(Check):
         self._context_cache: OrderedDict[str, tuple[jsonschema.protocols.Validator, FastCheck | None]] = OrderedDict()
         self._last_context: tuple[Any, tuple[jsonschema.protocols.Validator, FastCheck | None]] | None = None
 
-    def regeneration_extras(self) -> dict[str, Any]:
+    def regeneration_extras(self, context: Context | None = None) -> dict[str, Any]:
         return {"schema": self.schema} if isinstance(self.schema, dict) else {}
 
     def _context_validator(self, schema: dict[str, Any]) -> tuple[jsonschema.protocols.Validator, FastCheck | None]:

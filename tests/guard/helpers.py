@@ -12,6 +12,7 @@ import regex
 from pydantic import Field
 
 from guardrails.checks.base import Check, CheckParams, Hit, RunContext
+from guardrails.context import Context
 from guardrails.document import Document
 from guardrails.engine import Engine
 from guardrails.findings import Evidence
@@ -73,7 +74,7 @@ class SchemaCheck(Check):
                 evidence=Evidence(source="json-schema", details={"validator": error.validator}),
             )
 
-    def regeneration_extras(self) -> dict[str, Any]:
+    def regeneration_extras(self, context: Context | None = None) -> dict[str, Any]:
         return {"schema": self.schema}
 
 

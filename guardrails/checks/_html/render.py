@@ -10,6 +10,7 @@ void elements are written `<br />`, so the result is well-formed HTML that also 
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -67,12 +68,21 @@ _XML_PARSER = etree.XMLParser(
 )
 
 
+_TEXT_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+"""Characters _esc_text changes: most text holds none, and is then written as it is (one search, no copies)."""
+_ATTR_SPECIAL = re.compile(r"[&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 def _esc_text(value: str) -> str:
+    if not _TEXT_SPECIAL.search(value):
+        return value
     # Form feed is HTML whitespace but not an XML character: the render must be both, so it becomes a space.
     return html.escape(BAD_CHARS.sub("", value).replace("\x0c", " "), quote=False)
 
 
 def _esc_attr(value: str) -> str:
+    if not _ATTR_SPECIAL.search(value):
+        return value
     return html.escape(BAD_CHARS.sub("", value).replace("\x0c", " "), quote=True)
 
 
@@ -268,7 +278,13 @@ class _Renderer:
             if budget.spent:
                 return
             if isinstance(node, Text):
-                if not node.raw_text:
+                if node.raw_text:
+                    continue
+                raw = node.raw
+                if not _TEXT_SPECIAL.search(raw):
+                    # Nothing to decode, drop or escape: the text as written (what the slow path gives too).
+                    out.append(budget.take(raw))
+                else:
                     out.append(_esc_text(budget.take(BAD_CHARS.sub("", node.value))))
                 continue
             tag = node.tag

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 URL_ATTRIBUTES = frozenset(
@@ -22,20 +23,37 @@ class UrlVerdict:
     reason: str
 
 
+_CACHED_LEN = 512
+"""URLs up to this long are judged once per process: the check and the re-render judge the same URLs, and
+outputs repeat them. Longer values (rare, possibly hostile) are not kept."""
+
+
 def scheme_of(value: str) -> str | None:
     """The scheme as a browser sees it: entities decoded, whitespace and control characters dropped."""
+    return _cached_scheme(value) if len(value) <= _CACHED_LEN else _scheme_of(value)
+
+
+def _scheme_of(value: str) -> str | None:
     cleaned = _STRIPPED.sub("", html.unescape(value)).lower()
     m = _SCHEME.match(cleaned)
     return m.group(1) if m else None
 
 
-def _host_allowed(host: str, domains: list[str]) -> bool:
+def _host_allowed(host: str, domains: list[str] | tuple[str, ...]) -> bool:
     host = host.lower().rstrip(".")
     return any(host == d or host.endswith("." + d) for d in domains)
 
 
 def judge_url(value: str, schemes: frozenset[str], domains: list[str], allow_relative: bool) -> UrlVerdict:
     """Judge one URL against the dangerous-scheme list, then the slot's link policy."""
+    if len(value) <= _CACHED_LEN:
+        return _cached_judge(value, schemes, tuple(domains), allow_relative)
+    return _judge(value, schemes, domains, allow_relative)
+
+
+def _judge(
+    value: str, schemes: frozenset[str], domains: list[str] | tuple[str, ...], allow_relative: bool
+) -> UrlVerdict:
     scheme = scheme_of(value)
     if scheme in DANGEROUS_SCHEMES:
         return UrlVerdict(False, True, f"{scheme}: URL")
@@ -58,3 +76,7 @@ def judge_url(value: str, schemes: frozenset[str], domains: list[str], allow_rel
         if not _host_allowed(host, domains):
             return UrlVerdict(False, False, f"domain {host or '(none)'!r} not allowed")
     return UrlVerdict(True, False, "")
+
+
+_cached_scheme = lru_cache(maxsize=4096)(_scheme_of)
+_cached_judge = lru_cache(maxsize=4096)(_judge)
