@@ -9,6 +9,7 @@ coercion fixes (string "42" -> 42, one object -> a list of it...) marked safe or
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -93,9 +94,15 @@ class JsonSchemaCheck(Check):
             self.fast = fast_validator(self.schema, self.validator, check_formats=params.check_formats)
         self._context_cache: OrderedDict[str, tuple[jsonschema.protocols.Validator, FastCheck | None]] = OrderedDict()
         self._last_context: tuple[Any, tuple[jsonschema.protocols.Validator, FastCheck | None]] | None = None
+        # The Context schema this thread last validated against: regeneration_extras() has no context
+        # argument, and the engine asks for extras right after validating, on the same thread.
+        self._ran_with = threading.local()
 
     def regeneration_extras(self) -> dict[str, Any]:
-        return {"schema": self.schema} if isinstance(self.schema, dict) else {}
+        schema = getattr(self._ran_with, "schema", None)
+        if schema is None:
+            schema = self.schema
+        return {"schema": schema} if isinstance(schema, dict) else {}
 
     def _context_validator(self, schema: dict[str, Any]) -> tuple[jsonschema.protocols.Validator, FastCheck | None]:
         """Per-call schemas are compiled once and cached by content (bounded LRU)."""
@@ -119,6 +126,7 @@ class JsonSchemaCheck(Check):
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         context_schema = ctx.context.schema_ if self.p.use_context_schema else None
+        self._ran_with.schema = context_schema
         validator, fast = (
             self._context_validator(context_schema) if context_schema is not None else (self.validator, self.fast)
         )
