@@ -103,6 +103,22 @@ def test_bundled_json_policy_regenerates_against_the_context_schema() -> None:
     assert '"required":["name","age"]' in feedback and '"title":"Person"' in feedback
 
 
+def test_html_regeneration_feedback_quotes_the_template_and_names_the_missing_slot() -> None:
+    html = ROOT / "fixtures" / "html" / "support-answer"
+    bad = (html / "strays-missing-summary.html").read_text()
+    good = (html / "follows-reset-password.html").read_text()
+    llm = ScriptedLLM([bad, good])
+    result = Guard(Engine.from_policy("html"), llm).run("How do I export?", context={"template": "support-answer"})
+    assert result.output == good and [a.verdict for a in result.attempts] == [Verdict.REGENERATE, Verdict.PASS]
+    feedback = llm.calls[1]["messages"][-1]["content"]
+    assert "[HTML008 missing-section]" in feedback and "required section 'summary' is empty" in feedback
+    assert "Fill the section marked data-slot='summary'" in feedback
+    excerpt = feedback.split("The answer must fit this HTML template:\n", 1)[1]
+    assert excerpt.startswith('<section class="support-answer">')
+    assert '<div class="summary" data-slot="summary"></div>' in excerpt
+    assert "  summary: required, tags: a br code em p strong, at most 800 characters" in excerpt
+
+
 def test_feedback_prompt_stays_the_same_size_across_attempts(eng: Any) -> None:
     llm = ScriptedLLM([BAD] * 5)
     result = Guard(eng, llm, budget=Budget(max_attempts=5)).run("Q?")
