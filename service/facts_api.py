@@ -97,7 +97,15 @@ async def get_facts(
 async def set_fact(
     state: Annotated[AppState, Depends(app_state)],
     _key: Annotated[ApiKey, Depends(require(Scope.ADMIN))],
-    fact: Annotated[dict[str, Any], Body(description="A Fact: entity, attribute, value (typed), valid_from...")],
+    fact: Annotated[
+        dict[str, Any],
+        Body(
+            description="A Fact: entity, attribute, value (typed), valid_from...",
+            examples=[
+                {"entity": "Acme X1", "attribute": "price", "type": "money", "value": "999", "currency": "USD"},
+            ],
+        ),
+    ],
 ) -> dict[str, Any]:
     store = _facts(state)
     try:

@@ -96,7 +96,11 @@ class JsonSchemaCheck(Check):
         self._last_context: tuple[Any, tuple[jsonschema.protocols.Validator, FastCheck | None]] | None = None
 
     def regeneration_extras(self, context: Context | None = None) -> dict[str, Any]:
-        return {"schema": self.schema} if isinstance(self.schema, dict) else {}
+        # The schema this call was validated against: the Context's when the rule reads it, else the rule's.
+        schema = context.schema_ if context is not None and self.p.use_context_schema else None
+        if schema is None:
+            schema = self.schema
+        return {"schema": schema} if isinstance(schema, dict) else {}
 
     def _context_validator(self, schema: dict[str, Any]) -> tuple[jsonschema.protocols.Validator, FastCheck | None]:
         """Per-call schemas are compiled once and cached by content (bounded LRU)."""

@@ -180,6 +180,12 @@ def test_regeneration_carries_the_schema() -> None:
     assert check.regeneration_extras() == {"schema": SCHEMA}
 
 
+def test_regeneration_carries_the_context_schema_it_validated_against() -> None:
+    context_schema = {"type": "object", "required": ["id"]}
+    report = JSON_ENGINE.validate('{"name": "Ana"}', {"schema": context_schema})
+    assert report.regeneration is not None and report.regeneration.schema_ == context_schema
+
+
 def test_schema_rule_alone_still_repairs_and_validates(tmp_path: Path) -> None:
     # A relative file in a policy's override resolves against the policy's folder.
     (tmp_path / "policies").mkdir()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -65,3 +68,49 @@ def test_reviews_export_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_reviews_on_a_missing_database(tmp_path: Path) -> None:
     assert main(["reviews", "list", "--db", f"sqlite:///{tmp_path / 'nope.sqlite3'}"]) == 2
+
+
+def test_serve_demo_starts_answers_and_stops_cleanly(tmp_path: Path) -> None:
+    """`guardrails serve --demo`: the banner names the review page, /readyz answers, SIGTERM ends it."""
+    httpx = pytest.importorskip("httpx")
+    from tests.service.server import free_port
+
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTGUARD_")}
+    env["PYTHONPATH"] = str(ROOT)
+    cmd = [sys.executable, "-m", "guardrails", "serve", "--demo", "--port", str(port), "--data-dir", str(tmp_path)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        ready = None
+        deadline = time.monotonic() + 120  # a generous bound on start-up, not a measurement
+        while ready is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                r = httpx.get(f"{url}/readyz", timeout=2)
+                ready = r if r.status_code == 200 else None
+            except httpx.HTTPError:
+                pass
+            if ready is None:
+                time.sleep(0.2)
+        assert ready is not None, f"not ready (exit code {proc.poll()}): {log.read_text()[-2000:]}"
+        banner = log.read_text(encoding="utf-8")
+        assert f"{url}/review" in banner and "log in as:    demo / " in banner
+        api_key = banner.split("API key:      ")[1].split()[0]
+        listing = httpx.get(f"{url}/v1/reviews", headers={"Authorization": f"Bearer {api_key}"}, timeout=10).json()
+        assert listing["total"] >= 5  # the demo queue was seeded
+        assert httpx.get(f"{url}/review", timeout=10, follow_redirects=False).status_code in (302, 303, 307)
+        assert (tmp_path / "demo").is_dir()
+    finally:
+        proc.terminate()
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(30)
+            raise
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal (recent versions) or exits 0.
+    logged = log.read_text()
+    assert code in (0, -signal.SIGTERM), logged[-2000:]
+    assert "Application shutdown complete" in logged and "Traceback" not in logged

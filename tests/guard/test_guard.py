@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from guardrails import Engine
 from guardrails.findings import Verdict
 from guardrails.guard import (
     DEFAULT_LAST_RESORT,
@@ -27,6 +29,7 @@ from tests.guard.helpers import ScriptedLLM, engine
 
 GOOD = "Returns vary with the market."
 BAD = "Returns are guaranteed to double."
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +85,38 @@ def test_regeneration_carries_schema_excerpt_and_pointer() -> None:
     assert "field /age" in feedback
     assert "JSON Schema" in feedback and '"required":["name","age"]' in feedback
     assert '"old"' in feedback
+
+
+def test_bundled_json_policy_regenerates_against_the_context_schema() -> None:
+    schema = json.loads((ROOT / "fixtures" / "json" / "person.schema.json").read_text())
+    bad = (ROOT / "fixtures" / "json" / "outputs" / "person_invalid.txt").read_text()
+    good = '{"name": "Ana", "age": 31}'
+    llm = ScriptedLLM([bad, good])
+    result = Guard(Engine.from_policy("json"), llm).run("Give a person as JSON", context={"schema": schema})
+    assert result.source == "primary" and result.output == good
+    assert [a.verdict for a in result.attempts] == [Verdict.REGENERATE, Verdict.PASS]
+    feedback = llm.calls[1]["messages"][-1]["content"]
+    assert feedback.count("[JSON030 schema-violation]") == 2
+    assert "field /age" in feedback and "field /nickname" in feedback
+    # The schema came from the Context, not the policy: it is the one the feedback quotes.
+    assert "The answer must be JSON valid against this JSON Schema:" in feedback
+    assert '"required":["name","age"]' in feedback and '"title":"Person"' in feedback
+
+
+def test_html_regeneration_feedback_quotes_the_template_and_names_the_missing_slot() -> None:
+    html = ROOT / "fixtures" / "html" / "support-answer"
+    bad = (html / "strays-missing-summary.html").read_text()
+    good = (html / "follows-reset-password.html").read_text()
+    llm = ScriptedLLM([bad, good])
+    result = Guard(Engine.from_policy("html"), llm).run("How do I export?", context={"template": "support-answer"})
+    assert result.output == good and [a.verdict for a in result.attempts] == [Verdict.REGENERATE, Verdict.PASS]
+    feedback = llm.calls[1]["messages"][-1]["content"]
+    assert "[HTML008 missing-section]" in feedback and "required section 'summary' is empty" in feedback
+    assert "Fill the section marked data-slot='summary'" in feedback
+    excerpt = feedback.split("The answer must fit this HTML template:\n", 1)[1]
+    assert excerpt.startswith('<section class="support-answer">')
+    assert '<div class="summary" data-slot="summary"></div>' in excerpt
+    assert "  summary: required, tags: a br code em p strong, at most 800 characters" in excerpt
 
 
 def test_feedback_prompt_stays_the_same_size_across_attempts(eng: Any) -> None:

@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from guardrails import Engine
 from guardrails.findings import Verdict
 from guardrails.guard import CheckTimed, StreamEvent, StreamValidator
 from tests.guard.helpers import engine
@@ -379,3 +380,52 @@ def test_a_held_stream_stays_linear(eng: Any, release: Any) -> None:
         assert v.feed("abcd") == []
     # Held chunks are only kept, never re-scanned or re-copied into the scan window.
     assert len(v._tail) < 1000
+
+
+# -- the bundled pii policy ---------------------------------------------------------------------------
+
+EMAIL = "jane.doe@example.com"
+PHONE = "+1 415 555 0134"
+PII_TEXT = (
+    "Hello team, the quarterly report is ready for review and the figures look sound. " * 4
+    + f"Please write to {EMAIL} or call {PHONE} if anything is unclear. "
+    + "We will follow up next week with the final numbers and the appendix. " * 6
+)
+
+
+@pytest.fixture(scope="module")
+def pii_engine() -> Engine:
+    return Engine.from_policy("pii")
+
+
+def _split(text: str, sizes: list[int]) -> list[str]:
+    parts, i, n = [], 0, 0
+    while i < len(text):
+        size = sizes[n % len(sizes)]
+        parts.append(text[i : i + size])
+        i += size
+        n += 1
+    return parts
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sizes=st.lists(st.integers(min_value=1, max_value=5), min_size=1, max_size=40))
+def test_real_pii_policy_never_releases_an_email_or_phone(pii_engine: Engine, sizes: list[int]) -> None:
+    v = StreamValidator(pii_engine)
+    parts = _split(PII_TEXT, sizes)
+    early: list[StreamEvent] = []
+    for part in parts:
+        early += v.feed(part)
+    events = early + v.finish()
+    report = events[-1].report
+    assert report is not None and report.verdict is Verdict.REPAIRED
+    texts = [e.text or "" for e in events if e.type == "text"]
+    released = "".join(texts)
+    for value in (EMAIL, PHONE):
+        assert not any(value in t for t in texts) and value not in released
+    assert "jane.doe" not in released and "555 0134" not in released
+    # Both values sit far enough from the end to be redacted while the stream runs, not only at finish().
+    redacted = {e.finding.code for e in early if e.type == "redaction" and e.finding is not None}
+    assert redacted == {"PII001", "PII002"}
+    assert not any(e.type == "retract" for e in events)
+    assert released == report.output == consume(events).text

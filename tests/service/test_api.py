@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -126,20 +127,45 @@ def test_crash_is_answered_as_json_without_internals(
 
 
 def test_logs_never_carry_output_text_unless_enabled(
-    make_client: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
+    make_client: Callable[..., TestClient], caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     marker = "guaranteed returns for Jane Roe at jane.roe@example.com"
+    # What reviewers and admins type (notes, edits, facts) is never logged, whatever log_content says.
+    typed = "reviewer-typed-zq81 ann.lee@example.org"
     for log_content in (False, True):
-        c = make_client(log_content=log_content)
+        c = make_client(log_content=log_content, facts_db=f"sqlite:///{tmp_path / f'facts-{log_content}.sqlite3'}")
         caplog.clear()
         with caplog.at_level(logging.DEBUG):
-            c.post("/v1/validate", json={"output": marker, "context": {"prompt": "pp-secret"}}, headers=auth())
+            r = c.post("/v1/validate", json={"output": marker, "context": {"prompt": "pp-secret"}}, headers=auth())
             c.post("/v1/validate/batch", json={"items": [{"output": marker}]}, headers=auth())
             c.post("/v1/validate", json={"output": 7, "x": marker}, headers=auth())
-        logged = caplog.text
+            second = c.post("/v1/validate", json={"output": "risk-free, really"}, headers=auth()).json()["review_id"]
+            decided = [
+                c.post(
+                    f"/v1/reviews/{r.json()['review_id']}/decision",
+                    json={"kind": "approve_edit", "note": typed, "edited_output": f"Edited: {typed}"},
+                    headers=auth("review"),
+                ),
+                c.post(
+                    f"/v1/reviews/{second}/decision", json={"kind": "reject", "note": typed}, headers=auth("review")
+                ),
+            ]
+            fact = {"entity": typed, "attribute": "contact", "type": "text", "value": typed}
+            facts = [
+                c.post("/v1/facts", json=fact, headers=auth("admin")),
+                c.post("/v1/facts", json={**fact, "type": "nope"}, headers=auth("admin")),
+                c.get("/v1/facts", params={"entity": typed}, headers=auth()),
+            ]
+        assert [x.status_code for x in decided] == [200, 200]
+        assert [x.status_code for x in facts] == [200, 422, 200] and facts[2].json()[0]["entity"] == typed
+        # The test client logs its own request URLs (query strings included); the service's logs are the rest.
+        logged = "\n".join(
+            f"{r.levelname} {r.name} {r.getMessage()}" for r in caplog.records if not r.name.startswith("httpx")
+        )
         assert "POST /v1/validate 200" in logged and "verdict=review" in logged
+        assert "POST /v1/reviews/{item_id}/decision 200" in logged and "POST /v1/facts 422" in logged
         assert (marker in logged) is log_content
-        assert "pp-secret" not in logged
+        assert "pp-secret" not in logged and "zq81" not in logged and "ann.lee" not in logged
         assert "jane.roe" not in logged.replace(marker, "") if log_content else "jane.roe" not in logged
 
 

@@ -21,6 +21,7 @@ APP = create_app(
         policies=["demo"],
         rules_dirs=[DEMO_RULES],
         review_db=f"sqlite:///{_DATA / 'reviews.sqlite3'}",
+        facts_db=f"sqlite:///{_DATA / 'facts.sqlite3'}",
         rate_limit_rps=1e6,
         rate_limit_burst=1_000_000,
         max_body_bytes=256 * 1024,
@@ -51,4 +52,6 @@ def test_fuzzing_reached_the_handlers() -> None:
     if not SEEN:
         pytest.skip("run together with test_no_server_errors")
     ok = {op for (op, status) in SEEN if status == 200}
-    assert {"POST /v1/validate", "POST /v1/validate/batch", "GET /v1/policies", "GET /v1/reviews"} <= ok, SEEN
+    expected = {"POST /v1/validate", "POST /v1/validate/batch", "GET /v1/policies", "GET /v1/reviews"}
+    expected |= {"GET /v1/facts", "POST /v1/facts", "POST /v1/facts/import"}
+    assert expected <= ok, SEEN

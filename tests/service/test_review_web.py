@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from service.review.render import diff, highlight
-from tests.service.conftest import PASSWORDS, auth, csrf_of, login
+from tests.service.conftest import DEMO_RULES, PASSWORDS, auth, csrf_of, login
 
 OUTPUTS = [
     ("w1", "Guaranteed returns of 12%! Ask crm01.corp."),
@@ -229,3 +230,42 @@ def test_diff_reassembles_both_texts(a: str, b: str) -> None:
         return
     assert "".join(p.text for p in parts if p.op != "insert") == a
     assert "".join(p.text for p in parts if p.op != "delete") == b
+
+
+EVIDENCE_POLICY = """\
+name: evidence
+version: "1"
+rules: [system-prompt-leak, known-fact-contradicted]
+overrides:
+  system-prompt-leak: {action: review}
+  known-fact-contradicted:
+    action: review
+    params:
+      use_store: false
+      facts: [{entity: Zephyr Kettle, attribute: price, type: money, value: "49.00", currency: USD, source: catalogue}]
+"""
+
+
+def test_item_page_shows_the_fact_row_and_the_score_against_its_threshold(
+    make_client: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    (tmp_path / "evidence-rules" / "policies").mkdir(parents=True)
+    (tmp_path / "evidence-rules" / "policies" / "evidence.yaml").write_text(EVIDENCE_POLICY, encoding="utf-8")
+    c = make_client(policies=["evidence"], rules_dirs=[DEMO_RULES, tmp_path / "evidence-rules"])
+    system = "You are SupportBot for Acme. Never reveal discount codes to customers under any circumstances. Be brief."
+    output = "The Zephyr Kettle costs $79.00. My instructions say: " + system.removesuffix(" Be brief.")
+    body = c.post("/v1/validate", json={"output": output, "context": {"system_prompt": system}}, headers=auth()).json()
+    assert body["verdict"] == "review" and [f["code"] for f in body["findings"]] == ["FACT001", "HAL008"]
+    login(c, "root")
+    page = c.get(f"/review/items/{body['review_id']}").text
+    fact, leak = page.split('id="f0"')[1].split('id="f1"')
+    # The known fact the claim contradicts, as a table of its row.
+    assert '<dt>fact row</dt><dd><table class="fact">' in fact
+    assert "<tr><th>entity</th><td>Zephyr Kettle</td></tr>" in fact
+    assert "<tr><th>attribute</th><td>price</td></tr>" in fact and "<tr><th>source</th><td>catalogue</td></tr>" in fact
+    value = '{"amount": "49.00", "currency": "USD", "tolerance": "0", "type": "money"}'
+    assert f"<tr><th>value</th><td><code>{value}</code></td></tr>" in fact
+    assert "<dt>claimed</dt><dd><code>$79.00</code></dd>" in fact
+    # The scored finding: its score and the threshold it is measured against.
+    assert "<dt>score</dt><dd><code>0.875</code></dd>" in leak
+    assert "<dt>threshold</dt><dd><code>10.0</code></dd>" in leak
