@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,3 +74,31 @@ def test_ascii_fold_maps_like_the_general_fold(text: str) -> None:
     for a in range(len(fast.text) + 1):
         for b in range(a, len(fast.text) + 1):
             assert fast.span(a, b) == general.span(a, b)
+
+
+def _ascii_fold_by_loop(original: str) -> FoldedText:
+    """The ASCII fold as first written: one Python step per whitespace run (the reference for the faster one)."""
+    lowered = original.lower()
+    pieces: list[str] = []
+    norm_starts, orig_starts = [0], [0]
+    pos = removed = 0
+    for m in re.finditer(r"\s\s+", lowered):
+        start, end = m.span()
+        pieces.append(lowered[pos:start])
+        norm_starts.append(start - removed + 1)
+        orig_starts.append(end)
+        removed += end - start - 1
+        pos = end
+    spaced = lowered.translate(str.maketrans("\t\n\r\f\v", "     "))
+    if not pieces:
+        return FoldedText(original, spaced)
+    pieces.append(lowered[pos:])
+    text = " ".join(pieces).translate(str.maketrans("\t\n\r\f\v", "     "))
+    return FoldedText(original, text, tuple(norm_starts), tuple(orig_starts), (True,) * len(norm_starts))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZ. \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f")), max_size=80))
+def test_ascii_fold_equals_the_run_by_run_fold(text: str) -> None:
+    # The fold splits on runs and sums lengths in C, and looks for runs of spaces when no \x1c-\x1f is left.
+    assert FoldedText.of(text) == _ascii_fold_by_loop(text)
