@@ -8,13 +8,14 @@ output as written. Terms come inline (`terms`) or from a UTF-8 file, one per lin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import ahocorasick
 from pydantic import Field, model_validator
 
+from guardrails.checks._foldscan import ScanSource, ScanUser, share_among
 from guardrails.checks._textnorm import FoldedText, at_word_boundaries, fold, fold_char
 from guardrails.checks.base import Check, CheckParams, Hit, RunContext, resolve_rule_path
 from guardrails.document import Document
@@ -61,7 +62,7 @@ def _read_terms(path: Path) -> list[str]:
     return [line.strip() for line in raw.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
-class BanlistCheck(Check):
+class BanlistCheck(Check, ScanUser, ScanSource):
     """Streaming: a hit can only grow or vanish while its word is still being written, so the stream
     validator must hold back the longest term plus one character."""
 
@@ -76,26 +77,39 @@ class BanlistCheck(Check):
         terms = list(params.terms)
         if params.file:
             terms.extend(_read_terms(resolve_rule_path(params.file)))
-        self.automaton = ahocorasick.Automaton()
+        self._keys: dict[str, _Term] = {}
         longest = 0
         for term in terms:
             key = fold(term).strip()  # whitespace runs fold to one space, as in the text
             if not key:
                 continue
             longest = max(longest, len(term))
-            if not self.automaton.exists(key):
-                self.automaton.add_word(key, _Term(term, len(key)))
-        if len(self.automaton) == 0:
+            if key not in self._keys:
+                self._keys[key] = _Term(term, len(key))
+        if not self._keys:
             raise ValueError("key 'params.terms': no usable term (all empty after folding)")
+        self.automaton = ahocorasick.Automaton()
+        for key, entry in self._keys.items():
+            self.automaton.add_word(key, entry)
         self.automaton.make_automaton()
         self.term_count = len(self.automaton)
         self.lookbehind = longest + 1
 
-    def _matches(self, folded: str) -> list[tuple[int, int, _Term]]:
-        """Leftmost-longest, non-overlapping, whole-word matches in the folded text."""
+    def folded_keys(self) -> Mapping[str, _Term]:
+        return self._keys
+
+    def scan_users(self) -> Sequence[ScanUser]:
+        return (self,)
+
+    def bind(self, siblings: Sequence[Check]) -> None:
+        """Share one pass over the folded text with the policy's other ban lists and regex anchors."""
+        share_among(siblings)
+
+    def _matches(self, folded: str, raw: Iterable[tuple[int, _Term]]) -> list[tuple[int, int, _Term]]:
+        """Leftmost-longest, non-overlapping, whole-word matches in the folded text, of the automaton's `raw` hits."""
         whole = self.p.whole_word
         found: list[tuple[int, int, _Term]] = []
-        for end_idx, term in self.automaton.iter(folded):
+        for end_idx, term in raw:
             start, end = end_idx - term.length + 1, end_idx + 1
             if whole and not at_word_boundaries(folded, start, end):
                 continue
@@ -113,7 +127,9 @@ class BanlistCheck(Check):
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         folded = doc.view("folded", lambda d: FoldedText.of(d.text))
-        for n, (fs, fe, term) in enumerate(self._matches(folded.text)):
+        shared = self.shared
+        raw = shared[0].hits(doc, shared[1]) if shared is not None else self.automaton.iter(folded.text)
+        for n, (fs, fe, term) in enumerate(self._matches(folded.text, raw)):
             if n >= self.p.max_matches:
                 break
             if n % 64 == 63:

@@ -19,6 +19,7 @@ import ahocorasick
 import regex
 from pydantic import Field, field_validator
 
+from guardrails.checks._foldscan import ScanSource, ScanUser, share_among
 from guardrails.checks._textnorm import FoldedText, at_word_boundaries, fold
 from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, RunContext
 from guardrails.document import Document
@@ -53,7 +54,7 @@ class RegexParams(CheckParams):
         return value
 
 
-class RegexCheck(Check):
+class RegexCheck(Check, ScanSource):
     kind = "regex"
     Params = RegexParams
     streaming = True
@@ -84,7 +85,8 @@ class RegexCheck(Check):
             self._group = _AnchorGroup([self])
 
     def bind(self, siblings: Sequence[Check]) -> None:
-        """Share one anchor pass with the other anchored regex checks of the policy."""
+        """Share one anchor pass with the other anchored regex checks of the policy, and that pass with the
+        policy's ban lists (all of them look words up in the folded text)."""
         members: list[RegexCheck] = []
         for check in siblings:
             if isinstance(check, RegexCheck) and check.anchor_keys and all(check is not m for m in members):
@@ -94,6 +96,10 @@ class RegexCheck(Check):
             group = _AnchorGroup(members)
             for slot, member in enumerate(members):
                 member._group, member._slot = group, slot
+        share_among(siblings)
+
+    def scan_users(self) -> Sequence[ScanUser]:
+        return () if self._group is None else (self._group,)
 
     def _windows(self, doc: Document, lo: int, hi: int) -> list[tuple[int, int]]:
         """Disjoint [start, end) ranges of the text around anchor occurrences, clipped to [lo, hi)."""
@@ -151,7 +157,7 @@ class RegexCheck(Check):
         )
 
 
-class _AnchorGroup:
+class _AnchorGroup(ScanUser):
     """One Aho-Corasick automaton over the anchors of several regex checks: a single pass over the document's
     folded text finds the whole-word anchor occurrences of every member, kept as a document view."""
 
@@ -164,12 +170,16 @@ class _AnchorGroup:
             for key in member.anchor_keys:
                 if slot not in slots.setdefault(key, []):
                     slots[key].append(slot)
+        self._keys = {key: (len(key), tuple(key_slots)) for key, key_slots in slots.items()}
         self.automaton = ahocorasick.Automaton()
-        for key, key_slots in slots.items():
-            self.automaton.add_word(key, (len(key), tuple(key_slots)))
+        for key, payload in self._keys.items():
+            self.automaton.add_word(key, payload)
         self.automaton.make_automaton()
         self.members = tuple(members)
         self.size = len(members)
+
+    def folded_keys(self) -> dict[str, tuple[int, tuple[int, ...]]]:
+        return self._keys
 
     def occurrences(self, doc: Document) -> list[list[tuple[int, int]]]:
         """Per member, the original-text spans of its anchors, in the automaton's order (by end offset)."""
@@ -179,7 +189,9 @@ class _AnchorGroup:
         folded = doc.view("folded", lambda d: FoldedText.of(d.text))
         text = folded.text
         out: list[list[tuple[int, int]]] = [[] for _ in range(self.size)]
-        for end_idx, (length, slots) in self.automaton.iter(text):
+        shared = self.shared
+        raw = shared[0].hits(doc, shared[1]) if shared is not None else self.automaton.iter(text)
+        for end_idx, (length, slots) in raw:
             start = end_idx - length + 1
             if not at_word_boundaries(text, start, end_idx + 1):
                 continue
