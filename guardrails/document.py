@@ -33,6 +33,10 @@ class Document:
             self._views[key] = value
             return value
 
+    def cached(self, key: str) -> Any:
+        """The view stored under `key`, or None when none was built yet (one dict lookup, for hot paths)."""
+        return self._views.get(key)
+
     def _starts(self) -> list[int]:
         if self._line_starts is None:
             starts = [0]

@@ -8,7 +8,7 @@ was checked to yield valid JSON together with the others before it is offered.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from pydantic import Field
 
@@ -17,6 +17,7 @@ from guardrails.checks.base import Check, Hit, RunContext
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix
 from guardrails.jsonparse.tolerant import Issue, Repair
+from guardrails.jsonparse.view import JsonView
 
 
 class JsonRepairParams(JsonExtractParams):
@@ -35,10 +36,15 @@ class JsonRepairCheck(Check):
         super().__init__(params)
         self.p = params
 
-    def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
+    def run(self, doc: Document, ctx: RunContext) -> Iterable[Hit]:
         view = json_view(doc, ctx, self.p)
         if not view.repairs:
-            return
+            # Not a generator function: nearly every output has no repairs, and seventeen rules of this kind
+            # ask on each one; an empty tuple costs less to make and to drain than a generator.
+            return ()
+        return self._hits(doc, view)
+
+    def _hits(self, doc: Document, view: JsonView) -> Iterator[Hit]:
         mine = [r for r in view.repairs if r.issue == self.p.issue]
         head, rest = mine[: self.p.max_hits], mine[self.p.max_hits :]
         if rest:  # keep the report readable: the last finding carries every remaining repair

@@ -31,6 +31,10 @@ def json_view(doc: Document, ctx: RunContext, params: JsonExtractParams, *, expe
     rebuilding its key strings: twenty JSON rules ask for it on every output."""
     expect_json = expect or params.expect_json or ctx.context.schema_ is not None
     key, flag_key = _keys(expect_json, params.pick, params.max_depth)
+    view: JsonView | None = doc.cached(key)
+    if view is not None:
+        # Built: then parsing never timed out for this key (a view is only stored when its build finished).
+        return view
     timed_out: list[bool] = doc.view(flag_key, _flag)
     if timed_out[0]:
         # Parsing ran out of time once: every later JSON rule on this document is late without parsing again.
