@@ -96,9 +96,17 @@ def is_word_char(ch: str) -> bool:
 
 def at_word_boundaries(folded: str, start: int, end: int) -> bool:
     """True unless [start, end) begins or ends inside a longer word of `folded`."""
-    if start > 0 and is_word_char(folded[start - 1]) and is_word_char(folded[start]):
-        return False
-    return not (end < len(folded) and is_word_char(folded[end]) and is_word_char(folded[end - 1]))
+    # Two word characters side by side: a two-character slice that is all alphanumeric (one C call tests both),
+    # or holds an underscore (rare) and passes the per-character test. Runs for every raw automaton hit.
+    if start > 0:
+        pair = folded[start - 1 : start + 1]
+        if pair.isalnum() or ("_" in pair and is_word_char(pair[0]) and is_word_char(pair[1])):
+            return False
+    if end < len(folded):
+        pair = folded[end - 1 : end + 1]
+        if pair.isalnum() or ("_" in pair and is_word_char(pair[0]) and is_word_char(pair[1])):
+            return False
+    return True
 
 
 def fold(text: str) -> str:

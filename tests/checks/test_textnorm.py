@@ -5,7 +5,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guardrails.checks._textnorm import FoldedText, fold
+from guardrails.checks._textnorm import FoldedText, at_word_boundaries, fold, is_word_char
 
 
 def test_ascii_is_lowercased_with_identity_offsets() -> None:
@@ -102,3 +102,14 @@ def _ascii_fold_by_loop(original: str) -> FoldedText:
 def test_ascii_fold_equals_the_run_by_run_fold(text: str) -> None:
     # The fold splits on runs and sums lengths in C, and looks for runs of spaces when no \x1c-\x1f is left.
     assert FoldedText.of(text) == _ascii_fold_by_loop(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("a_9 .\u00e9\u00b2-\u0663")), min_size=1, max_size=12), st.data())
+def test_word_boundaries_test_each_side_like_the_per_character_rule(text: str, data: st.DataObject) -> None:
+    # The test looks at two-character slices; the rule is per character: a word character on both sides.
+    start = data.draw(st.integers(0, len(text) - 1))
+    end = data.draw(st.integers(start + 1, len(text)))
+    inside_before = start > 0 and is_word_char(text[start - 1]) and is_word_char(text[start])
+    inside_after = end < len(text) and is_word_char(text[end]) and is_word_char(text[end - 1])
+    assert at_word_boundaries(text, start, end) == (not inside_before and not inside_after)
