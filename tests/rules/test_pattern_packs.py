@@ -14,6 +14,7 @@ from guardrails.checks.base import check_class
 from guardrails.examples import run_examples
 from guardrails.rules.compile import compile_policy
 from guardrails.rules.loader import load_ruleset
+from guardrails.rules.model import Policy, RuleOverride
 
 PACKS = {"hallucination", "refusals", "text"}
 CONTEXT = {
@@ -132,3 +133,35 @@ def test_bytes_decoded_any_way_never_raise(engine: Engine, raw: bytes) -> None:
         assert [d for d in report.degraded if d.reason.value == "error"] == []
         for f in report.findings:
             assert 0 <= f.span.start <= f.span.end <= len(text)
+
+
+_REFUSAL_WORDS = [
+    "I", "I'm", "I\u2019m", "Icannot", "Ican't", "can't", "cannot", "can", "not", "won't", "will", "am", "unable",
+    "able", "must", "sorry,", "sorry", "but", "Sorry", "My", "apologies", "apologize", "unfortunately", "help",
+    "assist", "with", "that.", "decline", "is", "are", "never", "acceptable", "It's", "it", "appropriate",
+    "a", "good", "idea", "there", "no", "reason", "why", "goes", "against", "my", "guidelines", "don't",
+    "have", "access", "to", "your", "comfortable", "The", "order", "ships", "from", "our", "warehouse", "\n",
+    "{\"answer\":", "illegal", "and", "unethical", "strongly", "condemn", "feel", "think", "it's", "right",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_REFUSAL_WORDS), max_size=90), st.sampled_from([" ", "  ", "\n", " \u200b"]))
+def test_refusal_anchors_never_change_what_the_rule_finds(words: list[str], sep: str) -> None:
+    text = sep.join(words)
+    anchored, plain = _refusal_engines()
+    spans = [(f.code, f.span.start, f.span.end) for f in anchored.validate(text).findings]
+    assert spans == [(f.code, f.span.start, f.span.end) for f in plain.validate(text).findings]
+
+
+_ENGINES: list[Engine] = []
+
+
+def _refusal_engines() -> tuple[Engine, Engine]:
+    if not _ENGINES:
+        rs = load_ruleset()
+        base = Policy(name="refusal-only", rules=["refusal"], deadline_ms=5000.0)
+        no_anchors = base.model_copy(update={"overrides": {"refusal": RuleOverride(params={"anchors": []})}})
+        _ENGINES.extend(Engine(compile_policy(p, rs, "<test>")) for p in (base, no_anchors))
+    assert _ENGINES[0].rules[0].check.anchor_keys and not _ENGINES[1].rules[0].check.anchor_keys  # type: ignore[attr-defined]
+    return _ENGINES[0], _ENGINES[1]
