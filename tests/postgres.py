@@ -34,7 +34,8 @@ def _tool(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
+    bins = [b for b in Path("/usr/lib/postgresql").glob("*/bin") if b.parent.name.isdigit()]
+    versions = sorted(bins, key=lambda b: int(b.parent.name), reverse=True)
     return next((str(b / name) for b in versions if _is_executable(b / name)), None)
 
 
