@@ -49,6 +49,7 @@ BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]+")
 """Control characters and lone surrogates (what a broken decoder leaves behind): never valid in HTML text."""
 _MAX_ISSUES = 200
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_ACTIVE = frozenset({"script", "style"})
 
 
 @dataclass(slots=True)
@@ -112,27 +113,33 @@ class _Walker:
         self.check = check
         self.a = Analysis(template, occurrences={name: [] for name in template.slots})
         self.steps = 0
+        self.next_check = 256
+        self._link_domains: dict[str, list[str]] = {}
+
+    def link_domains(self, slot: Slot) -> list[str]:
+        """The hosts links in `slot` may point to: the slot's own and the call's allowed domains."""
+        domains = self._link_domains.get(slot.name)
+        if domains is None:
+            domains = self._link_domains[slot.name] = [*slot.spec.links.domains, *self.domains]
+        return domains
 
     def issue(self, kind: str, start: int, end: int, path: str, detail: str, **kw: object) -> None:
         self.a.add(Issue(kind, start, end, path, detail, **kw))  # type: ignore[arg-type]
 
     # -- security: applies everywhere, in or out of slots -----------------------------------------------------
 
-    def active(self, el: Element) -> bool:
-        """Report script/style; True when the element is dropped whole (do not look inside)."""
-        if el.tag in ("script", "style"):
-            self.issue(
-                "script-style",
-                el.start,
-                el.end,
-                el.path,
-                f"<{el.tag}> element",
-                values={"tag": el.tag},
-                edits=_remove(el.start, el.end),
-                fix_title=f"remove the <{el.tag}> element",
-            )
-            return True
-        return False
+    def active(self, el: Element) -> None:
+        """Report script/style (dropped whole: nothing inside is looked at)."""
+        self.issue(
+            "script-style",
+            el.start,
+            el.end,
+            el.path,
+            f"<{el.tag}> element",
+            values={"tag": el.tag},
+            edits=_remove(el.start, el.end),
+            fix_title=f"remove the <{el.tag}> element",
+        )
 
     def attributes(self, el: Element, slot: Slot | None, allowed: Callable[[str], bool]) -> None:
         if not el.attrs_text:
@@ -179,10 +186,7 @@ class _Walker:
                 continue
             if is_url and slot is not None:
                 verdict = judge_url(
-                    attr.raw or "",
-                    slot.schemes,
-                    [*slot.spec.links.domains, *self.domains],
-                    slot.spec.links.allow_relative,
+                    attr.raw or "", slot.schemes, self.link_domains(slot), slot.spec.links.allow_relative
                 )
                 if not verdict.ok:
                     self.issue(
@@ -201,18 +205,22 @@ class _Walker:
 
     def walk(self, el: Element, slot: Slot | None, tag_path: str, stray: bool) -> None:
         """`slot`: the slot we are inside. `stray`: inside markup already reported (do not report again)."""
-        for child in el.children:
-            self.steps += 1
-            if self.steps & 255 == 0:
-                self.check()
+        children = el.children
+        self.steps += len(children)
+        if self.steps > self.next_check:
+            self.next_check = self.steps + 256
+            self.check()
+        for child in children:
             if isinstance(child, Text):
                 if slot is None and not stray:
                     self.outside_text(child, el)
                 continue
-            if self.active(child):
+            if child.tag in _ACTIVE:
+                self.active(child)
                 continue
             # Most elements carry no attributes: skip parsing them unless a marker can be there.
-            marker = child.attr(SLOT_ATTR) if SLOT_ATTR in child.attrs_text.lower() else None
+            attrs_text = child.attrs_text
+            marker = child.attr(SLOT_ATTR) if attrs_text and SLOT_ATTR in attrs_text.lower() else None
             if marker is not None:
                 self.marked(child, marker.value.strip(), slot, tag_path, stray)
             elif slot is not None:
@@ -266,6 +274,14 @@ class _Walker:
         self.walk(el, slot, tag_path, stray)
 
     def in_slot(self, el: Element, slot: Slot, tag_path: str) -> None:
+        tag = el.tag
+        if tag in slot.tags and tag not in DROPPED_WITH_CONTENT:
+            # The common case first: an allowed tag.
+            if el.attrs_text:
+                self.attributes(el, slot, lambda n: slot.allowed_attr(tag, n))
+            if el.children:
+                self.walk(el, slot, tag_path, False)
+            return
         if el.tag in DROPPED_WITH_CONTENT:
             self.issue(
                 "disallowed-tag",
@@ -279,21 +295,18 @@ class _Walker:
                 slot=slot.name,
             )
             return
-        if el.tag not in slot.tags:
-            self.issue(
-                "disallowed-tag",
-                el.start,
-                el.end,
-                el.path,
-                f"<{el.tag}> is not allowed in slot {slot.name!r}",
-                values={"tag": el.tag, "slot": slot.name},
-                edits=_unwrap(el),
-                fix_title=f"unwrap <{el.tag}>, keeping its text",
-                slot=slot.name,
-            )
-            self.attributes(el, slot, lambda _n: True)
-        else:
-            self.attributes(el, slot, lambda n: slot.allowed_attr(el.tag, n))
+        self.issue(
+            "disallowed-tag",
+            el.start,
+            el.end,
+            el.path,
+            f"<{el.tag}> is not allowed in slot {slot.name!r}",
+            values={"tag": el.tag, "slot": slot.name},
+            edits=_unwrap(el),
+            fix_title=f"unwrap <{el.tag}>, keeping its text",
+            slot=slot.name,
+        )
+        self.attributes(el, slot, lambda _n: True)
         self.walk(el, slot, tag_path, False)
 
     def outside(self, el: Element, tag_path: str, stray: bool) -> None:
@@ -351,8 +364,9 @@ def visible_text(el: Element, slots: Container[str] = ()) -> str:
 def _visible(el: Element, parts: list[str], slots: Container[str]) -> None:
     for child in el.children:
         if isinstance(child, Text):
-            parts.append(child.value if "&" in child.raw else child.raw)
-        elif child.tag not in DROPPED_WITH_CONTENT and not is_other_slot(child, slots):
+            raw = child.raw
+            parts.append(child.value if "&" in raw else raw)
+        elif child.tag not in DROPPED_WITH_CONTENT and not (child.attrs_text and is_other_slot(child, slots)):
             _visible(child, parts, slots)
 
 

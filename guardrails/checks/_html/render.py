@@ -105,10 +105,6 @@ class _Budget:
         self.left = 0
         return cut.rstrip() + "…"
 
-    @property
-    def spent(self) -> bool:
-        return self.left is not None and self.left <= 0
-
 
 @dataclass
 class _Content:
@@ -274,8 +270,10 @@ class _Renderer:
 
     def slot_nodes(self, nodes: list[Element | Text], slot: Slot, budget: _Budget) -> None:
         out = self.out
+        slots = self.t.slots
         for node in nodes:
-            if budget.spent:
+            left = budget.left
+            if left is not None and left <= 0:
                 return
             if isinstance(node, Text):
                 if node.raw_text:
@@ -283,36 +281,49 @@ class _Renderer:
                 raw = node.raw
                 if not _TEXT_SPECIAL.search(raw):
                     # Nothing to decode, drop or escape: the text as written (what the slow path gives too).
-                    out.append(budget.take(raw))
+                    if left is None:
+                        out.append(raw)
+                    elif len(raw) <= left:
+                        budget.left = left - len(raw)
+                        out.append(raw)
+                    else:
+                        out.append(budget.take(raw))
                 else:
                     out.append(_esc_text(budget.take(BAD_CHARS.sub("", node.value))))
                 continue
             tag = node.tag
-            if tag in DROPPED_WITH_CONTENT or is_other_slot(node, self.t.slots):
+            if tag in DROPPED_WITH_CONTENT or (node.attrs_text and is_other_slot(node, slots)):
                 continue
             if tag not in slot.tags:
                 if tag in BLOCKS and out and not out[-1].endswith((" ", ">")):
                     out.append(budget.take(" "))
                 self.slot_nodes(node.children, slot, budget)
                 continue
-            attrs = []
-            seen: set[str] = set()
-            for attr in node.attrs:
-                name = attr.name
-                if name in seen:
-                    continue  # browsers keep the first of duplicate attributes; XML forbids duplicates
-                seen.add(name)
-                if not slot.allowed_attr(tag, name) or name.startswith("on") or name in ("style", SLOT_ATTR):
-                    continue
-                if name in URL_ATTRIBUTES and not self.url_ok(slot, attr.raw or ""):
-                    continue
-                attrs.append(self.attr_text(name, attr.value))
+            attrs = self.slot_attrs(node, slot) if node.attrs_text else ""
             if tag in VOID:
-                out.append(f"<{tag}{''.join(attrs)} />")
+                out.append(f"<{tag}{attrs} />")
                 continue
-            out.append(f"<{tag}{''.join(attrs)}>")
-            self.slot_nodes(node.children, slot, budget)
+            out.append(f"<{tag}{attrs}>")
+            if node.children:
+                self.slot_nodes(node.children, slot, budget)
             out.append(f"</{tag}>")
+
+    def slot_attrs(self, node: Element, slot: Slot) -> str:
+        """The attributes of an element inside a slot that survive sanitising, written out."""
+        tag = node.tag
+        attrs = []
+        seen: set[str] = set()
+        for attr in node.attrs:
+            name = attr.name
+            if name in seen:
+                continue  # browsers keep the first of duplicate attributes; XML forbids duplicates
+            seen.add(name)
+            if not slot.allowed_attr(tag, name) or name.startswith("on") or name in ("style", SLOT_ATTR):
+                continue
+            if name in URL_ATTRIBUTES and not self.url_ok(slot, attr.raw or ""):
+                continue
+            attrs.append(self.attr_text(name, attr.value))
+        return "".join(attrs)
 
 
 def render(analysis: Analysis, domains: list[str]) -> str:

@@ -47,6 +47,13 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
+_PLAIN = re.compile(
+    r"""([^<]++)|<(/?+)([A-Za-z][^\s/>\x00]*+)((?:[^>"']++|"[^"]*+(?:"|\Z)|'[^']*+(?:'|\Z))*+)(>|\Z)|(<)"""
+)
+"""The common case in one C-level pass: a text run, or a tag. A tag cut off by the end of the text (no `>`,
+group 5 empty) or a `<` that starts anything else (comment, declaration, bare `<`; group 6) sends the text to
+`_TOKEN`. Like `_TOKEN`, an unclosed quote runs to the end of the text instead of failing: failing would make
+the engine retry at every later `<`, which is quadratic."""
 _ATTR = re.compile(r"""([^\s"'>/=][^\s"'>/=]*+)(?:\s*+=\s*+(?:"([^"]*+)"?|'([^']*+)'?|([^\s>]++)))?""")
 _SUBSET_END = re.compile(r"\]\s*>")
 _RAW_END: dict[str, re.Pattern[str]] = {}
@@ -197,13 +204,31 @@ class Limits:
     max_problems: int = 200
 
 
-def _attrs(text: str, base: int) -> list[Attr]:
+_PARSED_ATTRS: dict[str, tuple[tuple[str, str | None, int, int], ...]] = {}
+"""Attribute texts seen before, parsed (offsets relative to the text): outputs of one template repeat the
+same class names and slot markers on every call. Short texts only, and cleared when full, so it stays small."""
+_CACHE_TEXT_LEN = 200
+_CACHE_ENTRIES = 4096
+
+
+def _parse_attrs(text: str) -> tuple[tuple[str, str | None, int, int], ...]:
     out = []
     for m in _ATTR.finditer(text):
         name, dq, sq, bare = m.groups()
         raw = dq if dq is not None else sq if sq is not None else bare
-        out.append(Attr(name.lower(), raw, base + m.start(), base + m.end()))
-    return out
+        out.append((name.lower(), raw, m.start(), m.end()))
+    return tuple(out)
+
+
+def _attrs(text: str, base: int) -> list[Attr]:
+    parsed = _PARSED_ATTRS.get(text)
+    if parsed is None:
+        parsed = _parse_attrs(text)
+        if len(text) <= _CACHE_TEXT_LEN:
+            if len(_PARSED_ATTRS) >= _CACHE_ENTRIES:
+                _PARSED_ATTRS.clear()
+            _PARSED_ATTRS[text] = parsed
+    return [Attr(name, raw, base + start, base + end) for name, raw, start, end in parsed]
 
 
 class _Builder:
@@ -284,6 +309,60 @@ class _Builder:
             what = "ENTITY declaration"
         self.problem("declaration", start, end, f"{what} is not allowed in an HTML fragment")
         return end
+
+    def run_plain(self) -> Parsed | None:
+        """`run` for text made only of text runs and complete tags (no comments, declarations, raw-text elements,
+        bare `<` or cut-off tags: None for those). Same tree, spans and problems, from `findall`'s tuples instead
+        of match objects: positions are running sums, as the tokens cover the text end to end."""
+        text = self.text
+        max_elements, max_depth = self.limits.max_elements, self.limits.max_depth
+        stack = self.stack
+        top = self.root
+        pos = 0
+        count = 0
+        if "<!" in text or "<?" in text:
+            return None
+        tokens = _PLAIN.findall(text)
+        for first in range(0, len(tokens), 1024):
+            if first:
+                self.check()
+            for run, slash, name, attrs, close, lt in tokens[first : first + 1024]:
+                if run:
+                    end = pos + len(run)
+                    top.children.append(Text(pos, end, run))
+                    pos = end
+                    continue
+                if lt or not close:
+                    return None
+                tag = name.lower()
+                end = pos + len(name) + len(attrs) + (3 if slash else 2)
+                if slash:
+                    if top.tag == tag and top.parent is not None:
+                        stack.pop()
+                        top.close_start, top.end, top.closed = pos, end, True
+                    else:
+                        self.end_tag(pos, end, tag)
+                    top = stack[-1]
+                    pos = end
+                    continue
+                if tag in RAW_TEXT:
+                    return None
+                count += 1
+                if count > max_elements or len(stack) > max_depth:
+                    return None
+                el = Element(tag, pos, end, top, len(stack))
+                if attrs:
+                    el.attrs_text, el.attrs_base = attrs, end - 1 - len(attrs)
+                top.children.append(el)
+                if tag in VOID or attrs.endswith("/"):
+                    el.close_start = el.end = end
+                    el.closed = True
+                else:
+                    stack.append(el)
+                    top = el
+                pos = end
+        self.count = count
+        return self.finish()
 
     def run(self) -> Parsed:
         text = self.text
@@ -370,6 +449,11 @@ class _Builder:
                 pos = n if close_at == -1 else close_at + 1
                 self.problem("instruction", mstart, pos, "processing instruction is not HTML")
                 it = _TOKEN.finditer(text, pos)
+        return self.finish()
+
+    def finish(self) -> Parsed:
+        """Close what is still open at the end of the text (or where a limit stopped the scan)."""
+        stack, n = self.stack, len(self.text)
         if self.limit is None:
             for el in reversed(stack[1:]):
                 el.close_start = el.end = n
@@ -394,4 +478,4 @@ def scan(text: str, limits: Limits = Limits(), check: Callable[[], None] = lambd
     """Tokenize `text` into a tree with spans. Over `limits.max_chars` nothing is scanned (limit set)."""
     if len(text) > limits.max_chars:
         return cut_short(text, f"{len(text)} characters, over the {limits.max_chars} limit")
-    return _Builder(text, limits, check).run()
+    return _Builder(text, limits, check).run_plain() or _Builder(text, limits, check).run()

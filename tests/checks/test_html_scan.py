@@ -1,0 +1,109 @@
+"""The HTML scanner's fast path (`run_plain`, findall tuples) builds exactly the tree the general path builds."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from guardrails.checks._html.scan import Element, Limits, Parsed, Text, _Builder, scan
+
+PIECES = [
+    "<p>",
+    "</p>",
+    "<P >",
+    "</P>",
+    "<div data-slot='lede'>",
+    '<div class="x" data-slot="section">',
+    "</div>",
+    '<a href="https://docs.example.com/a?b=1&amp;c=2">',
+    "<a href='x' title=\"it's\">",
+    "</a>",
+    "<br>",
+    "<br/>",
+    "<img src=x onerror=alert(1)>",
+    "<ul>",
+    "<li>",
+    "</li>",
+    "</ul>",
+    "<em>",
+    "</em>",
+    "</strong>",
+    "<span a=\"1\" a='2'>",
+    "<b",
+    '<i title="unclosed',
+    "</ >",
+    "<",
+    ">",
+    "&amp;",
+    "&lt;",
+    "<!-- note -->",
+    "<script>x<y</script>",
+    "<style>p{}</style>",
+    "<?pi?>",
+    "<!DOCTYPE html>",
+    "Caf\u00e9 cr\u00e8me",
+    "\u65e5\u672c\u8a9e",
+    " ",
+    "\n",
+    "text",
+    "\x00",
+    "\ud800",
+]
+
+
+def dump(parsed: Parsed) -> tuple[object, ...]:
+    def node(n: Element | Text) -> object:
+        if isinstance(n, Text):
+            return ("text", n.start, n.end, n.raw, n.raw_text)
+        attrs = [(a.name, a.raw, a.start, a.end) for a in n.attrs]
+        return (
+            n.tag,
+            n.start,
+            n.open_end,
+            n.close_start,
+            n.end,
+            n.closed,
+            n.depth,
+            attrs,
+            [node(c) for c in n.children],
+        )
+
+    problems = [(p.kind, p.start, p.end, p.detail, p.path) for p in parsed.problems]
+    return (node(parsed.root), problems, parsed.elements, parsed.limit)
+
+
+def general(text: str) -> Parsed:
+    return _Builder(text, Limits(), lambda: None).run()
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=40))
+def test_fast_path_builds_the_same_tree_as_the_general_path(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    fast = _Builder(text, Limits(), lambda: None).run_plain()
+    if fast is not None:
+        assert dump(fast) == dump(general(text))
+    assert dump(scan(text)) == dump(general(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("<>/=\"' apb!-?&;\n\u00e9"), max_size=60))
+def test_fast_path_agrees_on_arbitrary_markup_characters(text: str) -> None:
+    fast = _Builder(text, Limits(), lambda: None).run_plain()
+    if fast is not None:
+        assert dump(fast) == dump(general(text))
+
+
+def test_fast_path_takes_plain_markup_and_leaves_the_rest() -> None:
+    plain = '<div data-slot="a"><p>Hi <a href="https://x.example/">x</a><br></p></div>'
+    assert _Builder(plain, Limits(), lambda: None).run_plain() is not None
+    for other in ("<!-- c --><p>x</p>", "<p>1 < 2</p>", "<script>x</script>", '<p title="x>', "<p", "<?x?>"):
+        assert _Builder(other, Limits(), lambda: None).run_plain() is None, other
+
+
+def test_limits_fall_back_to_the_general_path() -> None:
+    deep = "<div>" * 100
+    parsed = scan(deep, Limits(max_depth=10))
+    assert parsed.limit is not None and "nested more than 10" in parsed.limit
+    many = "<br>" * 50
+    assert scan(many, Limits(max_elements=10)).limit == "more than 10 elements"
