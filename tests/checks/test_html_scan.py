@@ -69,7 +69,7 @@ def dump(parsed: Parsed) -> tuple[object, ...]:
         )
 
     problems = [(p.kind, p.start, p.end, p.detail, p.path) for p in parsed.problems]
-    return (node(parsed.root), problems, parsed.elements, parsed.limit)
+    return (node(parsed.root), problems, parsed.elements, parsed.limit, parsed.problems_dropped)
 
 
 def general(text: str) -> Parsed:

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from guardrails import Context, Engine
+from guardrails.checks._html.analyze import analyze, visible_text
+from guardrails.checks._html.render import render
 from guardrails.checks._html.scan import scan
 from guardrails.checks.base import RunContext
 from guardrails.document import Document
@@ -452,6 +454,37 @@ def test_repair_of_any_mutation_conforms_and_is_idempotent(case: tuple[str, str]
     again = validate(report.output, template)
     assert again.output == report.output and again.edits == []
     assert {f.code for f in open_html(again)} <= {"HTML008"}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutations(), st.sampled_from(["", "Sure! ", '<p data-slot="bogus">x</p>']))
+def test_content_copied_as_written_is_what_the_sanitising_render_writes(case: tuple[str, str], prefix: str) -> None:
+    # The render copies a slot's content as written when the analysis found it clean (`Analysis.verbatim`);
+    # the prefix makes the outputs stray, so that a render is made even when the mutation is harmless.
+    template, text = case
+    text = prefix + text
+    check = next(r.check for r in ENGINE.rules if r.check.kind == "html_template")
+    tmpl = check.templates[template]  # type: ignore[attr-defined]
+    analysis = analyze(text, scan(text), tmpl, [], lambda: None)
+    copied = analysis.verbatim
+    for name, elements in analysis.occurrences.items():
+        for el in elements:
+            span = copied.get((name, id(el)))
+            if span is not None and analysis.written_as_rendered(*span):
+                # The length check read the text between the tags: it is what a reader sees.
+                assert re.sub(r"<[^>]*>", "", text[span[0] : span[1]]) == visible_text(el, tmpl.slots)
+    try:
+        fast = render(analysis, [])
+    except ValueError:
+        fast = None
+    analysis.verbatim = {}
+    try:
+        slow = render(analysis, [])
+    except ValueError:
+        slow = None
+    assert fast == slow
+    if copied and prefix:
+        assert fast is not None
 
 
 @settings(max_examples=100, deadline=None)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-from guardrails.checks._html.scan import Element, Parsed, Text
+from guardrails.checks._html.scan import Element, Parsed, Text, canonical_attrs
 from guardrails.checks._html.template import (
     DROPPED_WITH_CONTENT,
     SLOT_ATTR,
@@ -50,6 +50,7 @@ BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]+")
 _MAX_ISSUES = 200
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _ACTIVE = frozenset({"script", "style"})
+_TAG = re.compile(r"<[^>]*+>")
 
 
 @dataclass(slots=True)
@@ -79,6 +80,26 @@ class Analysis:
     """ids of template headings among `strays`: they introduce content, they are never content."""
     complete: bool = True
     """False when a limit stopped the scan: no re-render is attempted from a partial tree."""
+    verbatim: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
+    """By slot name and id of an occurrence, the span of its content when the walk found no issue in it and only
+    canonical markup, and it fits the slot's length: the render may copy it as written (see `written_as_rendered`).
+    The remaining checks of the text are left to the render, which most outputs never need."""
+    text: str = ""
+    problem_spans: list[tuple[int, int]] = field(default_factory=list)
+    """Where the scanner found malformed markup and the analysis bad characters."""
+
+    def written_as_rendered(self, start: int, end: int) -> bool:
+        """True when the text of a clean, canonical occurrence content needs no change: no malformed markup or bad
+        character in it, no comment (skipped by the scanner without a trace), nothing to escape. Plain tags hold
+        one '<' and one '>' each, so equal counts mean there is none in the text."""
+        text = self.text
+        return (
+            not any(p_start < end and p_end > start for p_start, p_end in self.problem_spans)
+            and text.count("<", start, end) == text.count(">", start, end)
+            and text.find("<!", start, end) == -1
+            and text.find("&", start, end) == -1
+            and text.find("\x0c", start, end) == -1
+        )
 
     def add(self, issue: Issue) -> None:
         if len(self.issues) < _MAX_ISSUES:
@@ -115,6 +136,8 @@ class _Walker:
         self.steps = 0
         self.next_check = 256
         self._link_domains: dict[str, list[str]] = {}
+        self.canonical = True
+        """Cleared by `in_slot` when it meets markup a re-render would write differently."""
 
     def link_domains(self, slot: Slot) -> list[str]:
         """The hosts links in `slot` may point to: the slot's own and the call's allowed domains."""
@@ -271,14 +294,23 @@ class _Walker:
             )
         own = slot.own_attrs
         self.attributes(el, slot if own & URL_ATTRIBUTES else None, lambda n: n in own)
+        before, outer_canonical = len(self.a.issues), self.canonical
+        self.canonical = True
         self.walk(el, slot, tag_path, stray)
+        if self.canonical and len(self.a.issues) == before and el.closed:
+            self.a.verbatim[name, id(el)] = (el.open_end, el.close_start)
+        self.canonical = outer_canonical
 
     def in_slot(self, el: Element, slot: Slot, tag_path: str) -> None:
         tag = el.tag
         if tag in slot.tags and tag not in DROPPED_WITH_CONTENT:
             # The common case first: an allowed tag.
+            if not el.plain:
+                self.canonical = False
             if el.attrs_text:
                 self.attributes(el, slot, lambda n: slot.allowed_attr(tag, n))
+                if self.canonical and not canonical_attrs(el.attrs_text):
+                    self.canonical = False
             if el.children:
                 self.walk(el, slot, tag_path, False)
             return
@@ -383,6 +415,8 @@ def analyze(text: str, parsed: Parsed, template: Template, domains: list[str], c
         return a
     w = _Walker(text, template, domains, check)
     a = w.a
+    a.text = text
+    a.problem_spans = [(p.start, p.end) for p in parsed.problems]
     for p in parsed.problems:
         title, replacement = _MALFORMED_FIX.get(p.kind, (None, None))
         a.add(
@@ -397,8 +431,11 @@ def analyze(text: str, parsed: Parsed, template: Template, domains: list[str], c
                 fix_title=title,
             )
         )
+    if parsed.problems_dropped:
+        a.problem_spans.append((0, len(text)))
     for m in BAD_CHARS.finditer(text):
         if len(a.issues) >= _MAX_ISSUES:
+            a.problem_spans.append((0, len(text)))  # the rest are not listed: copy nothing as written
             break
         a.add(
             Issue(
@@ -412,13 +449,14 @@ def analyze(text: str, parsed: Parsed, template: Template, domains: list[str], c
                 fix_title="remove invalid characters",
             )
         )
+        a.problem_spans.append((m.start(), m.end()))
     w.walk(parsed.root, None, "", False)
     _slot_issues(w)
     return a
 
 
 def _slot_issues(w: _Walker) -> None:
-    a, t = w.a, w.t
+    a, t, text = w.a, w.t, w.text
     last_end = 0
     for name, slot in t.slots.items():
         occ = a.occurrences[name]
@@ -448,10 +486,16 @@ def _slot_issues(w: _Walker) -> None:
             )
         empty = True
         for el in occ:
-            visible = visible_text(el, t.slots)
+            span = a.verbatim.get((name, id(el)))
+            if span is not None and a.written_as_rendered(*span):
+                # Clean, canonical content: its tags are the only markup, so the text is what is between them.
+                visible = _TAG.sub("", text[span[0] : span[1]])
+            else:
+                visible = visible_text(el, t.slots)
             if visible.strip() or (el.children and any(e.tag == "img" for e in el.iter())):
                 empty = False
             if slot.spec.max_chars is not None and len(visible) > slot.spec.max_chars:
+                a.verbatim.pop((name, id(el)), None)
                 w.issue(
                     "slot-too-long",
                     el.start,

@@ -210,8 +210,9 @@ def _by_position(strays: list[Element | Text], missing: list[Slot], plan: _Plan,
 
 
 class _Renderer:
-    def __init__(self, template: Template, domains: list[str]) -> None:
-        self.t = template
+    def __init__(self, analysis: Analysis, domains: list[str]) -> None:
+        self.t = analysis.template
+        self.analysis = analysis
         self.domains = domains
         self.out: list[str] = []
 
@@ -243,30 +244,28 @@ class _Renderer:
         parts.append(" />" if el.tag in VOID else ">")
         return "".join(parts)
 
-    def template_nodes(self, el: Element, plan: _Plan) -> None:
-        children = el.children
-        for i, child in enumerate(children):
-            if isinstance(child, Text):
-                self.out.append(_esc_text(child.value))
+    def template_parts(self, plan: _Plan) -> None:
+        out = self.out
+        analysis = self.analysis
+        for part in _skeleton(self.t):
+            if isinstance(part, str):
+                out.append(part)
                 continue
-            marker = child.attr(SLOT_ATTR)
-            if marker is None:
-                self.out.append(self.open_tag(child))
-                if child.tag not in VOID:
-                    self.template_nodes(child, plan)
-                    self.out.append(f"</{child.tag}>")
-                continue
-            slot = self.t.slots[marker.value.strip()]
+            slot = part.slot
             contents = plan.contents.get(slot.name) or ([_Content([])] if slot.spec.required else [])
-            before = children[i - 1] if i else None
-            sep = before.value if isinstance(before, Text) and not before.value.strip() else ""
             for n, content in enumerate(contents):
                 if n:
-                    self.out.append(_esc_text(sep))
-                self.out.append(self.open_tag(child, slot, content.source))
-                if child.tag not in VOID:
+                    out.append(part.sep)
+                start_tag = part.start_tag
+                out.append(start_tag if start_tag is not None else self.open_tag(part.element, slot, content.source))
+                if not part.end_tag:
+                    continue
+                span = analysis.verbatim.get((slot.name, id(content.source))) if content.source else None
+                if span is not None and analysis.written_as_rendered(*span):
+                    out.append(analysis.text[span[0] : span[1]])
+                else:
                     self.slot_nodes(content.nodes, slot, _Budget(slot.spec.max_chars))
-                    self.out.append(f"</{child.tag}>")
+                out.append(part.end_tag)
 
     def slot_nodes(self, nodes: list[Element | Text], slot: Slot, budget: _Budget) -> None:
         out = self.out
@@ -326,10 +325,69 @@ class _Renderer:
         return "".join(attrs)
 
 
+@dataclass(frozen=True, slots=True)
+class _Hole:
+    """Where a slot's occurrences go in a template, and what is written around each of them."""
+
+    element: Element
+    slot: Slot
+    sep: str
+    """Written between repeated occurrences: the template's whitespace before the slot element."""
+    start_tag: str | None
+    """The slot element's start tag; None when the output fills some of its attributes (written per occurrence)."""
+    end_tag: str
+    """Empty for a void slot element."""
+
+
+_SKELETONS: dict[str, list[str | _Hole]] = {}
+"""By template key: everything a render writes outside the slots is the same every time, so it is written once."""
+
+
+def _skeleton(template: Template) -> list[str | _Hole]:
+    parts = _SKELETONS.get(template.key)
+    if parts is None:
+        parts = _SKELETONS[template.key] = _write_skeleton(template)
+    return parts
+
+
+def _write_skeleton(template: Template) -> list[str | _Hole]:
+    writer = _Renderer(Analysis(template), [])
+    parts: list[str | _Hole] = []
+
+    def visit(el: Element) -> None:
+        children = el.children
+        for i, child in enumerate(children):
+            if isinstance(child, Text):
+                parts.append(_esc_text(child.value))
+                continue
+            marker = child.attr(SLOT_ATTR)
+            if marker is None:
+                parts.append(writer.open_tag(child))
+                if child.tag not in VOID:
+                    visit(child)
+                    parts.append(f"</{child.tag}>")
+                continue
+            slot = template.slots[marker.value.strip()]
+            before = children[i - 1] if i else None
+            sep = before.value if isinstance(before, Text) and not before.value.strip() else ""
+            start_tag = None if slot.spec.fill_attributes else writer.open_tag(child, slot, None)
+            end_tag = "" if child.tag in VOID else f"</{child.tag}>"
+            parts.append(_Hole(child, slot, _esc_text(sep), start_tag, end_tag))
+
+    visit(template.parsed.root)
+    merged: list[str | _Hole] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    return merged
+
+
 def render(analysis: Analysis, domains: list[str]) -> str:
     """The output re-rendered into its template; raises ValueError if the result would not be well-formed."""
-    r = _Renderer(analysis.template, domains)
-    r.template_nodes(analysis.template.parsed.root, _plan(analysis))
+    r = _Renderer(analysis, domains)
+    r.template_parts(_plan(analysis))
     rendered = "".join(r.out)
     try:
         etree.fromstring(f"<_>{rendered}</_>", _XML_PARSER)

@@ -107,6 +107,7 @@ class Element:
         "end",
         "open_end",
         "parent",
+        "plain",
         "start",
         "tag",
     )
@@ -125,6 +126,9 @@ class Element:
         self.attrs_text = ""
         self.attrs_base = 0
         self._attrs: list[Attr] | None = None
+        self.plain = False
+        """True when the start tag is written `<tag ...>` in lower case and the end tag `</tag>` (not void, not
+        closed implicitly): markup that re-renders as itself when its attributes are canonical too."""
 
     @property
     def attrs(self) -> list[Attr]:
@@ -194,6 +198,8 @@ class Parsed:
     elements: int
     limit: str | None = None
     """Set when a size, depth or element-count limit stopped the scan; the tree is then incomplete."""
+    problems_dropped: bool = False
+    """True when there were more problems than `Limits.max_problems`: `problems` lists only the first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +226,33 @@ def _parse_attrs(text: str) -> tuple[tuple[str, str | None, int, int], ...]:
     return tuple(out)
 
 
+_CANONICAL: dict[str, bool] = {}
+_UNSAFE_IN_VALUE = re.compile(r"[&<>\"'\x00-\x1f\x7f\ud800-\udfff]")
+_NAME = re.compile(r"[a-z_][a-z0-9_.-]*")
+_NEVER_KEPT = frozenset({"style", "data-slot"})
+
+
+def canonical_attrs(text: str) -> bool:
+    """True when an attribute text is already written the way a sanitising re-render writes it: each attribute
+    once, as ` name="value"` with a lower-case XML name and a value that needs no escaping, none of them an
+    event handler, `style` or `data-slot` (which a re-render always drops). Cached like the parses."""
+    known = _CANONICAL.get(text)
+    if known is None:
+        parsed = _parse_attrs(text)
+        names = [name for name, _raw, _start, _end in parsed]
+        known = (
+            len(set(names)) == len(names)
+            and text == "".join(f' {name}="{raw}"' for name, raw, _start, _end in parsed)
+            and all(_NAME.fullmatch(name) and not name.startswith("on") and name not in _NEVER_KEPT for name in names)
+            and not any(_UNSAFE_IN_VALUE.search(raw or "") for _name, raw, _start, _end in parsed)
+        )
+        if len(text) <= _CACHE_TEXT_LEN:
+            if len(_CANONICAL) >= _CACHE_ENTRIES:
+                _CANONICAL.clear()
+            _CANONICAL[text] = known
+    return known
+
+
 def _attrs(text: str, base: int) -> list[Attr]:
     parsed = _PARSED_ATTRS.get(text)
     if parsed is None:
@@ -242,10 +275,13 @@ class _Builder:
         self.count = 0
         self.limit: str | None = None
         self.implied: list[str] = []
+        self.problems_dropped = False
 
     def problem(self, kind: str, start: int, end: int, detail: str, el: Element | None = None) -> None:
         if len(self.problems) < self.limits.max_problems:
             self.problems.append(Problem(kind, start, end, detail, (el or self.stack[-1]).path))
+        else:
+            self.problems_dropped = True
 
     def add_text(self, start: int, end: int) -> None:
         raw = self.text[start:end]
@@ -340,6 +376,8 @@ class _Builder:
                     if top.tag == tag and top.parent is not None:
                         stack.pop()
                         top.close_start, top.end, top.closed = pos, end, True
+                        if attrs or name != tag:
+                            top.plain = False
                     else:
                         self.end_tag(pos, end, tag)
                     top = stack[-1]
@@ -358,6 +396,7 @@ class _Builder:
                     el.close_start = el.end = end
                     el.closed = True
                 else:
+                    el.plain = name == tag
                     stack.append(el)
                     top = el
                 pos = end
@@ -463,7 +502,7 @@ class _Builder:
                 el.close_start = el.end = n
         self.root.end = self.root.close_start = n
         self.root.closed = True
-        return Parsed(self.root, self.problems, self.count, self.limit)
+        return Parsed(self.root, self.problems, self.count, self.limit, self.problems_dropped)
 
 
 def cut_short(text: str, reason: str) -> Parsed:
