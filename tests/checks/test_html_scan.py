@@ -38,6 +38,12 @@ PIECES = [
     "&lt;",
     "<!-- note -->",
     "<script>x<y</script>",
+    "<script>",
+    "<b '",
+    "</script>",
+    "<style>",
+    "<title>",
+    "</TITLE >",
     "<style>p{}</style>",
     "<?pi?>",
     "<!DOCTYPE html>",
@@ -97,7 +103,18 @@ def test_fast_path_agrees_on_arbitrary_markup_characters(text: str) -> None:
 def test_fast_path_takes_plain_markup_and_leaves_the_rest() -> None:
     plain = '<div data-slot="a"><p>Hi <a href="https://x.example/">x</a><br></p></div>'
     assert _Builder(plain, Limits(), lambda: None).run_plain() is not None
-    for other in ("<!-- c --><p>x</p>", "<p>1 < 2</p>", "<script>x</script>", '<p title="x>', "<p", "<?x?>"):
+    script = "<p>a<script>if (a<b) x('</p>')</script>b</p>"
+    assert dump(_Builder(script, Limits(), lambda: None).run_plain()) == dump(general(script))  # type: ignore[arg-type]
+    others = (
+        "<!-- c --><p>x</p>",
+        "<p>1 < 2</p>",
+        "<script>x",
+        "<script>'<b '</script><p>x</p>",
+        '<p title="x>',
+        "<p",
+        "<?x?>",
+    )
+    for other in others:
         assert _Builder(other, Limits(), lambda: None).run_plain() is None, other
 
 

@@ -81,9 +81,9 @@ class Analysis:
     complete: bool = True
     """False when a limit stopped the scan: no re-render is attempted from a partial tree."""
     verbatim: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
-    """By slot name and id of an occurrence, the span of its content when the walk found no issue in it and only
-    canonical markup, and it fits the slot's length: the render may copy it as written (see `written_as_rendered`).
-    The remaining checks of the text are left to the render, which most outputs never need."""
+    """By slot name and id of an occurrence, the span of its content when the walk found no issue in it, only
+    canonical markup, nothing to escape (`written_as_rendered`) and it fits the slot's length: the render copies
+    it as written."""
     text: str = ""
     problem_spans: list[tuple[int, int]] = field(default_factory=list)
     """Where the scanner found malformed markup and the analysis bad characters."""
@@ -487,11 +487,11 @@ def _slot_issues(w: _Walker) -> None:
         empty = True
         for el in occ:
             span = a.verbatim.get((name, id(el)))
-            if span is not None and a.written_as_rendered(*span):
-                # Clean, canonical content: its tags are the only markup, so the text is what is between them.
-                visible = _TAG.sub("", text[span[0] : span[1]])
-            else:
-                visible = visible_text(el, t.slots)
+            if span is not None and not a.written_as_rendered(*span):
+                del a.verbatim[name, id(el)]
+                span = None
+            # Clean, canonical content: its tags are the only markup, so the text is what is between them.
+            visible = _TAG.sub("", text[span[0] : span[1]]) if span is not None else visible_text(el, t.slots)
             if visible.strip() or (el.children and any(e.tag == "img" for e in el.iter())):
                 empty = False
             if slot.spec.max_chars is not None and len(visible) > slot.spec.max_chars:

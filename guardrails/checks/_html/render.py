@@ -261,7 +261,7 @@ class _Renderer:
                 if not part.end_tag:
                     continue
                 span = analysis.verbatim.get((slot.name, id(content.source))) if content.source else None
-                if span is not None and analysis.written_as_rendered(*span):
+                if span is not None:
                     out.append(analysis.text[span[0] : span[1]])
                 else:
                     self.slot_nodes(content.nodes, slot, _Budget(slot.spec.max_chars))

@@ -347,14 +347,15 @@ class _Builder:
         return end
 
     def run_plain(self) -> Parsed | None:
-        """`run` for text made only of text runs and complete tags (no comments, declarations, raw-text elements,
-        bare `<` or cut-off tags: None for those). Same tree, spans and problems, from `findall`'s tuples instead
-        of match objects: positions are running sums, as the tokens cover the text end to end."""
+        """`run` for text made only of text runs, complete tags and closed raw-text elements such as script (no
+        comments, declarations, bare `<` or cut-off tags: None for those). Same tree, spans and problems, from
+        `findall`'s tuples instead of match objects: positions are running sums, as the tokens cover the text end
+        to end."""
         text = self.text
         max_elements, max_depth = self.limits.max_elements, self.limits.max_depth
         stack = self.stack
         top = self.root
-        pos = 0
+        pos = skip_to = 0
         count = 0
         if "<!" in text or "<?" in text:
             return None
@@ -363,6 +364,13 @@ class _Builder:
             if first:
                 self.check()
             for run, slash, name, attrs, close, lt in tokens[first : first + 1024]:
+                if pos < skip_to:
+                    # Inside a script or style body: tokens found there are not markup. The body must end
+                    # exactly where a token does, or the tokens do not line up with the text: general path.
+                    pos += len(run) if run else 1 if lt else len(slash) + len(name) + len(attrs) + len(close) + 1
+                    if pos > skip_to:
+                        return None
+                    continue
                 if run:
                     end = pos + len(run)
                     top.children.append(Text(pos, end, run))
@@ -383,8 +391,6 @@ class _Builder:
                     top = stack[-1]
                     pos = end
                     continue
-                if tag in RAW_TEXT:
-                    return None
                 count += 1
                 if count > max_elements or len(stack) > max_depth:
                     return None
@@ -395,6 +401,10 @@ class _Builder:
                 if tag in VOID or attrs.endswith("/"):
                     el.close_start = el.end = end
                     el.closed = True
+                elif tag in RAW_TEXT:
+                    if _raw_end(tag).search(text, end) is None:
+                        return None
+                    skip_to = self.raw_text(el)
                 else:
                     el.plain = name == tag
                     stack.append(el)
