@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from guardrails.checks._html.analyze import BAD_CHARS, has_bad_chars
 from guardrails.checks._html.scan import Element, Limits, Parsed, Text, _Builder, scan
 
 PIECES = [
@@ -124,3 +125,10 @@ def test_limits_fall_back_to_the_general_path() -> None:
     assert parsed.limit is not None and "nested more than 10" in parsed.limit
     many = "<br>" * 50
     assert scan(many, Limits(max_elements=10)).limit == "more than 10 elements"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0xFFFF), max_size=40) | st.text(max_size=40))
+def test_bad_character_test_agrees_with_its_pattern(text: str) -> None:
+    assert has_bad_chars(text) == (BAD_CHARS.search(text) is not None)
+    assert has_bad_chars(text + "\udce9") and has_bad_chars("\x0b" + text) and has_bad_chars(text + "\x7f")
