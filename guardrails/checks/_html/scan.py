@@ -47,13 +47,10 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
-_PLAIN = re.compile(
-    r"""([^<]++)|<(/?+)([A-Za-z][^\s/>\x00]*+)((?:[^>"']++|"[^"]*+(?:"|\Z)|'[^']*+(?:'|\Z))*+)(>|\Z)|(<)"""
-)
-"""The common case in one C-level pass: a text run, or a tag. A tag cut off by the end of the text (no `>`,
-group 5 empty) or a `<` that starts anything else (comment, declaration, bare `<`; group 6) sends the text to
-`_TOKEN`. Like `_TOKEN`, an unclosed quote runs to the end of the text instead of failing: failing would make
-the engine retry at every later `<`, which is quadratic."""
+_PLAIN_TAG = re.compile(r"<(/?+)([A-Za-z][^\s/>\x00]*+)([^>]*+)>")
+"""A tag as `_TOKEN` reads it when no quoted value holds a '>' (checked with `_QUOTES_CLOSED`): split on it, the
+text comes apart in one C-level pass that skips to each '<' instead of testing every character."""
+_QUOTES_CLOSED = re.compile(r"""(?:[^"']++|"[^"]*+"|'[^']*+')*+""")
 _ATTR = re.compile(r"""([^\s"'>/=][^\s"'>/=]*+)(?:\s*+=\s*+(?:"([^"]*+)"?|'([^']*+)'?|([^\s>]++)))?""")
 _SUBSET_END = re.compile(r"\]\s*>")
 _RAW_END: dict[str, re.Pattern[str]] = {}
@@ -349,8 +346,8 @@ class _Builder:
     def run_plain(self) -> Parsed | None:
         """`run` for text made only of text runs, complete tags and closed raw-text elements such as script (no
         comments, declarations, bare `<` or cut-off tags: None for those). Same tree, spans and problems, from
-        `findall`'s tuples instead of match objects: positions are running sums, as the tokens cover the text end
-        to end."""
+        the pieces of one `split` instead of match objects: positions are running sums, as the pieces cover the
+        text end to end."""
         text = self.text
         max_elements, max_depth = self.limits.max_elements, self.limits.max_depth
         stack = self.stack
@@ -359,57 +356,71 @@ class _Builder:
         count = 0
         if "<!" in text or "<?" in text:
             return None
-        tokens = _PLAIN.findall(text)
-        for first in range(0, len(tokens), 1024):
-            if first:
+        if text.find("<", text.rfind(">") + 1) != -1:
+            # A '<' with no '>' after it would make the split retry at every later '<' (quadratic), and is a
+            # cut-off tag or a bare '<' anyway.
+            return None
+        # [text, slash, name, attrs, text, slash, name, attrs, ..., text]: a tag is (slash, name, attrs).
+        pieces = _PLAIN_TAG.split(text)
+        last = len(pieces) - 1
+        for i in range(0, last + 1, 4):
+            if i & 4095 == 4092:
                 self.check()
-            for run, slash, name, attrs, close, lt in tokens[first : first + 1024]:
+            run = pieces[i]
+            if run:
+                end = pos + len(run)
                 if pos < skip_to:
-                    # Inside a script or style body: tokens found there are not markup. The body must end
-                    # exactly where a token does, or the tokens do not line up with the text: general path.
-                    pos += len(run) if run else 1 if lt else len(slash) + len(name) + len(attrs) + len(close) + 1
-                    if pos > skip_to:
+                    # Inside a script or style body: what looks like markup there is not. The body must end
+                    # exactly where a piece does, or the pieces do not line up with the text: general path.
+                    if end > skip_to:
                         return None
-                    continue
-                if run:
-                    end = pos + len(run)
-                    top.children.append(Text(pos, end, run))
-                    pos = end
-                    continue
-                if lt or not close:
-                    return None
-                tag = name.lower()
-                end = pos + len(name) + len(attrs) + (3 if slash else 2)
-                if slash:
-                    if top.tag == tag and top.parent is not None:
-                        stack.pop()
-                        top.close_start, top.end, top.closed = pos, end, True
-                        if attrs or name != tag:
-                            top.plain = False
-                    else:
-                        self.end_tag(pos, end, tag)
-                    top = stack[-1]
-                    pos = end
-                    continue
-                count += 1
-                if count > max_elements or len(stack) > max_depth:
-                    return None
-                el = Element(tag, pos, end, top, len(stack))
-                if attrs:
-                    el.attrs_text, el.attrs_base = attrs, end - 1 - len(attrs)
-                top.children.append(el)
-                if tag in VOID or attrs.endswith("/"):
-                    el.close_start = el.end = end
-                    el.closed = True
-                elif tag in RAW_TEXT:
-                    if _raw_end(tag).search(text, end) is None:
-                        return None
-                    skip_to = self.raw_text(el)
+                elif "<" in run:
+                    return None  # a '<' that starts no tag: bare, or a tag cut off by the end of the text
                 else:
-                    el.plain = name == tag
-                    stack.append(el)
-                    top = el
+                    top.children.append(Text(pos, end, run))
                 pos = end
+            if i == last:
+                break
+            slash, name, attrs = pieces[i + 1], pieces[i + 2], pieces[i + 3]
+            end = pos + len(name) + len(attrs) + (3 if slash else 2)
+            if pos < skip_to:
+                if end > skip_to:
+                    return None
+                pos = end
+                continue
+            if ('"' in attrs or "'" in attrs) and _QUOTES_CLOSED.fullmatch(attrs) is None:
+                return None  # the '>' that ended the piece is inside a quoted value
+            tag = name.lower()
+            if slash:
+                if top.tag == tag and top.parent is not None:
+                    stack.pop()
+                    top.close_start, top.end, top.closed = pos, end, True
+                    if attrs or name != tag:
+                        top.plain = False
+                else:
+                    self.end_tag(pos, end, tag)
+                top = stack[-1]
+                pos = end
+                continue
+            count += 1
+            if count > max_elements or len(stack) > max_depth:
+                return None
+            el = Element(tag, pos, end, top, len(stack))
+            if attrs:
+                el.attrs_text, el.attrs_base = attrs, end - 1 - len(attrs)
+            top.children.append(el)
+            if tag in VOID or attrs.endswith("/"):
+                el.close_start = el.end = end
+                el.closed = True
+            elif tag in RAW_TEXT:
+                if _raw_end(tag).search(text, end) is None:
+                    return None
+                skip_to = self.raw_text(el)
+            else:
+                el.plain = name == tag
+                stack.append(el)
+                top = el
+            pos = end
         self.count = count
         return self.finish()
 
