@@ -125,3 +125,22 @@ def test_limits_fall_back_to_the_general_path() -> None:
 def test_bad_character_test_agrees_with_its_pattern(text: str) -> None:
     assert has_bad_chars(text) == (BAD_CHARS.search(text) is not None)
     assert has_bad_chars(text + "\udce9") and has_bad_chars("\x0b" + text) and has_bad_chars(text + "\x7f")
+
+
+def reference_path(el: Element) -> str:
+    parts = []
+    while el.parent is not None:
+        same = [s for s in el.parent.children if isinstance(s, Element) and s.tag == el.tag]
+        parts.append(f"{el.tag}[{same.index(el) + 1}]")
+        el = el.parent
+    return "/" + "/".join(reversed(parts))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=40))
+def test_element_paths_count_same_tag_siblings(pieces: list[str]) -> None:
+    parsed = scan("".join(pieces))
+    for el in parsed.root.iter():
+        assert el.path == reference_path(el)
+    for problem in parsed.problems:
+        assert problem.path.startswith("/")

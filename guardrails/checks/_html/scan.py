@@ -95,6 +95,7 @@ class Element:
 
     __slots__ = (
         "_attrs",
+        "_path",
         "attrs_base",
         "attrs_text",
         "children",
@@ -123,6 +124,7 @@ class Element:
         self.attrs_text = ""
         self.attrs_base = 0
         self._attrs: list[Attr] | None = None
+        self._path: str | None = None
         self.plain = False
         """True when the start tag is written `<tag ...>` in lower case and the end tag `</tag>` (not void, not
         closed implicitly): markup that re-renders as itself when its attributes are canonical too."""
@@ -142,19 +144,23 @@ class Element:
 
     @property
     def path(self) -> str:
-        """XPath-like element path, e.g. /article[1]/ul[1]/li[2]; computed on demand (only findings need it)."""
-        parts = []
-        el: Element = self
-        while el.parent is not None:
-            n = 1
-            for sib in el.parent.children:
-                if sib is el:
-                    break
-                if isinstance(sib, Element) and sib.tag == el.tag:
-                    n += 1
-            parts.append(f"{el.tag}[{n}]")
-            el = el.parent
-        return "/" + "/".join(reversed(parts)) if parts else "/"
+        """XPath-like element path, e.g. /article[1]/ul[1]/li[2]; computed on demand (only findings need it) and
+        kept: an element's path depends only on what comes before it, which never changes."""
+        path = self._path
+        if path is None:
+            parent = self.parent
+            if parent is None:
+                path = "/"
+            else:
+                n = 1
+                for sib in parent.children:
+                    if sib is self:
+                        break
+                    if isinstance(sib, Element) and sib.tag == self.tag:
+                        n += 1
+                path = f"{parent.path.rstrip('/')}/{self.tag}[{n}]"
+            self._path = path
+        return path
 
     def iter(self) -> Iterator[Element]:
         """This element and its descendants in document order."""
@@ -388,8 +394,17 @@ class _Builder:
                     return None
                 pos = end
                 continue
-            if ('"' in attrs or "'" in attrs) and _QUOTES_CLOSED.fullmatch(attrs) is None:
-                return None  # the '>' that ended the piece is inside a quoted value
+            if '"' in attrs or "'" in attrs:
+                # An unclosed quote means the '>' that ended the piece is inside a quoted value. With one kind of
+                # quote only, they pair up in order: an even count closes them all.
+                if "'" not in attrs:
+                    unclosed = attrs.count('"') & 1
+                elif '"' not in attrs:
+                    unclosed = attrs.count("'") & 1
+                else:
+                    unclosed = _QUOTES_CLOSED.fullmatch(attrs) is None
+                if unclosed:
+                    return None
             tag = name.lower()
             if slash:
                 if top.tag == tag and top.parent is not None:
