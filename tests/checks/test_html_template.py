@@ -168,6 +168,20 @@ def test_allowed_domains_from_context_extend_the_link_policy() -> None:
     assert "HTML006" not in codes(validate(text, allowed_domains=["partner.example.org"]))
 
 
+def test_attributes_found_clean_once_are_judged_again_under_other_rules() -> None:
+    # Clean attribute texts are remembered across calls: the verdict must follow the domains, slot and template.
+    text = CARD.replace("https://shop.example.com/p/", "https://partner.example.org/p/")
+    for _ in range(2):
+        assert "HTML006" not in codes(validate(text, allowed_domains=["partner.example.org"]))
+        assert "HTML006" in codes(validate(text))
+    link = '<a href="https://partner.example.org/x">x</a>'
+    answer = (FIXTURES / "support-answer" / "follows-reset-password.html").read_text(encoding="utf-8")
+    in_summary = answer.replace("</p></div>", f" {link}</p></div>", 1)
+    assert in_summary != answer
+    assert "HTML006" not in codes(validate(in_summary, "support-answer", allowed_domains=["partner.example.org"]))
+    assert "HTML006" in codes(validate(in_summary, "support-answer"))
+
+
 def test_no_template_means_no_html_findings() -> None:
     report = ENGINE.validate("<script>alert(1)</script> plain text answer")
     assert not (codes(report) & HTML_CODES)

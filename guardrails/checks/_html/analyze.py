@@ -51,6 +51,10 @@ _ASCII_BAD = tuple(chr(c) for c in [*range(0x09), 0x0B, *range(0x0E, 0x20), 0x7F
 _MAX_ISSUES = 200
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _ACTIVE = frozenset({"script", "style"})
+_CLEAN_ATTRS: dict[tuple[str, str, tuple[str, str], str, str], bool] = {}
+"""Attribute texts that raised no issue, by everything the verdict depends on (see `_Walker.attributes`)."""
+_CLEAN_ATTRS_TEXT_LEN = 200
+_CLEAN_ATTRS_ENTRIES = 8192
 _TAG = re.compile(r"<[^>]*+>")
 
 
@@ -137,6 +141,7 @@ class _Walker:
         self.steps = 0
         self.next_check = 256
         self._link_domains: dict[str, list[str]] = {}
+        self.domains_key = "\n".join(domains)
         self.canonical = True
         """Cleared by `in_slot` when it meets markup a re-render would write differently."""
 
@@ -165,9 +170,26 @@ class _Walker:
             fix_title=f"remove the <{el.tag}> element",
         )
 
-    def attributes(self, el: Element, slot: Slot | None, allowed: Callable[[str], bool]) -> None:
-        if not el.attrs_text:
+    def attributes(
+        self, el: Element, slot: Slot | None, allowed: Callable[[str], bool], rules: tuple[str, str]
+    ) -> None:
+        """Report the attributes of `el` that are dangerous, or not `allowed`, or links against `slot`'s policy.
+        `rules` names what `allowed` and `slot` depend on: an attribute text found clean under the same rules,
+        tag, template and allowed domains is clean again (slot markers and common links repeat on every call)."""
+        attrs_text = el.attrs_text
+        if not attrs_text:
             return
+        key = (self.t.key, self.domains_key, rules, el.tag, attrs_text)
+        if key in _CLEAN_ATTRS:
+            return
+        before = len(self.a.issues)
+        self._attribute_issues(el, slot, allowed)
+        if len(self.a.issues) == before and len(attrs_text) <= _CLEAN_ATTRS_TEXT_LEN:
+            if len(_CLEAN_ATTRS) >= _CLEAN_ATTRS_ENTRIES:
+                _CLEAN_ATTRS.clear()
+            _CLEAN_ATTRS[key] = True
+
+    def _attribute_issues(self, el: Element, slot: Slot | None, allowed: Callable[[str], bool]) -> None:
         for attr in el.attrs:
             name = attr.name
             if name.startswith("on"):
@@ -277,7 +299,7 @@ class _Walker:
                 f"slot {name!r} is not in template {self.t.name!r} (its slots: {known})",
                 values={"slot": name, "known": known},
             )
-            self.attributes(el, None, lambda _n: True)
+            self.attributes(el, None, lambda _n: True, ("any", ""))
             self.a.strays.append(el)  # its content may still fill a missing slot by position
             self.walk(el, None, tag_path, True)
             return
@@ -294,7 +316,7 @@ class _Walker:
                 structural=True,
             )
         own = slot.own_attrs
-        self.attributes(el, slot if own & URL_ATTRIBUTES else None, lambda n: n in own)
+        self.attributes(el, slot if own & URL_ATTRIBUTES else None, lambda n: n in own, ("own", name))
         before, outer_canonical = len(self.a.issues), self.canonical
         self.canonical = True
         self.walk(el, slot, tag_path, stray)
@@ -309,7 +331,7 @@ class _Walker:
             if not el.plain:
                 self.canonical = False
             if el.attrs_text:
-                self.attributes(el, slot, lambda n: slot.allowed_attr(tag, n))
+                self.attributes(el, slot, lambda n: slot.allowed_attr(tag, n), ("tag", slot.name))
                 if self.canonical and not canonical_attrs(el.attrs_text):
                     self.canonical = False
             if el.children:
@@ -339,7 +361,7 @@ class _Walker:
             fix_title=f"unwrap <{el.tag}>, keeping its text",
             slot=slot.name,
         )
-        self.attributes(el, slot, lambda _n: True)
+        self.attributes(el, slot, lambda _n: True, ("any", slot.name))
         self.walk(el, slot, tag_path, False)
 
     def outside(self, el: Element, tag_path: str, stray: bool) -> None:
@@ -359,11 +381,11 @@ class _Walker:
             self.a.strays.append(el)
             stray = True
         if stray:
-            self.attributes(el, None, lambda _n: True)  # dropped on re-render anyway: only the dangerous ones
+            self.attributes(el, None, lambda _n: True, ("any", ""))  # dropped on re-render: only the dangerous
         else:
             # Template markup: only the attributes the template puts there (no hiding `style`, no tracking ids).
             own = self.t.skeleton_attrs.get(path, frozenset())
-            self.attributes(el, None, lambda n: n in own)
+            self.attributes(el, None, lambda n: n in own, ("skeleton", path))
         if el.tag not in DROPPED_WITH_CONTENT:
             self.walk(el, None, path, stray)
 
