@@ -1,12 +1,28 @@
-"""The HTML scanner's fast path (`run_plain`, findall tuples) builds exactly the tree the general path builds."""
+"""The HTML check's fast paths (plain scan, canonical attributes, bad characters, plain URL hosts) agree with
+their definitions."""
 
 from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urlsplit
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from guardrails.checks._html.analyze import BAD_CHARS, has_bad_chars
-from guardrails.checks._html.scan import Element, Limits, Parsed, Text, _Builder, scan
+from guardrails.checks._html.scan import (
+    Element,
+    Limits,
+    Parsed,
+    Text,
+    _Builder,
+    _parse_attrs,
+    canonical_attrs,
+    clear_caches,
+    scan,
+)
+from guardrails.checks._html.urls import host_of
 
 PIECES = [
     "<p>",
@@ -144,3 +160,46 @@ def test_element_paths_count_same_tag_siblings(pieces: list[str]) -> None:
         assert el.path == reference_path(el)
     for problem in parsed.problems:
         assert problem.path.startswith("/")
+
+
+def reference_canonical(text: str) -> bool:
+    """The definition: parsed, then written back the way the re-render writes attributes."""
+    parsed = _parse_attrs(text)
+    names = [name for name, _raw, _start, _end in parsed]
+    return (
+        len(set(names)) == len(names)
+        and text == "".join(f' {name}="{raw}"' for name, raw, _start, _end in parsed)
+        and all(re.fullmatch(r"[a-z_][a-z0-9_.-]*", n) and not n.startswith("on") for n in names)
+        and not {"style", "data-slot"} & set(names)
+        and not any(re.search(r"[&<>\"'\x00-\x1f\x7f\ud800-\udfff]", raw or "") for _n, raw, _s, _e in parsed)
+    )
+
+
+ATTR_PIECES = [' href="https://x.example/a"', " title='t'", ' class="a b"', ' HREF="x"', ' a="1"', ' a="2"']
+ATTR_PIECES += [' onclick="f()"', ' style="x"', ' data-slot="s"', " disabled", ' x="a&amp;b"', ' y="<"', ' c="d e="']
+ATTR_PIECES += ["  ", ' z=""', ' data-x="1"', ' one="1"', ' b="\u00e9"', '"', "=", ' v="\x01"', " w=x"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(ATTR_PIECES), max_size=6).map("".join))
+def test_canonical_attribute_test_agrees_with_its_definition(text: str) -> None:
+    clear_caches()
+    assert canonical_attrs(text) == reference_canonical(text)
+
+
+URL_PIECES = ["https://", "http://", "HTTPS://", "docs.example.com", "EVIL.example", "a-b.c", ":443", ":99999"]
+URL_PIECES += ["/", "/p?q=1", "#f", "@", "user:pw@", "\\", " ", "&amp;", "[::1]", ".", "-", "x", "%2e", "\t"]
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.sampled_from(URL_PIECES), min_size=1, max_size=6).map("".join))
+def test_plain_url_hosts_are_read_as_urlsplit_reads_them(url: str) -> None:
+    try:
+        expected: str | None = urlsplit(html.unescape(url).strip()).hostname or ""
+    except ValueError:
+        expected = None
+    try:
+        got: str | None = host_of(url)
+    except ValueError:
+        got = None
+    assert got == expected

@@ -408,6 +408,10 @@ class _Walker:
         self.a.strays.append(node)
 
 
+def clear_caches() -> None:
+    _CLEAN_ATTRS.clear()
+
+
 def has_bad_chars(text: str) -> bool:
     """Whether BAD_CHARS matches anywhere, answered without the regex, whose character class (it spans the
     surrogates) makes it scan ~20x slower than a substring search per control character."""

@@ -230,9 +230,10 @@ def _parse_attrs(text: str) -> tuple[tuple[str, str | None, int, int], ...]:
 
 
 _CANONICAL: dict[str, bool] = {}
-_UNSAFE_IN_VALUE = re.compile(r"[&<>\"'\x00-\x1f\x7f\ud800-\udfff]")
-_NAME = re.compile(r"[a-z_][a-z0-9_.-]*")
-_NEVER_KEPT = frozenset({"style", "data-slot"})
+_CANONICAL_FORM = re.compile(
+    r"""(?: (?!on)(?!style=)(?!data-slot=)[a-z_][a-z0-9_.-]*+="[^&<>"'\x00-\x1f\x7f\ud800-\udfff]*+")*+"""
+)
+_CANONICAL_NAME = re.compile(r' ([a-z_][a-z0-9_.-]*+)="')
 
 
 def canonical_attrs(text: str) -> bool:
@@ -241,19 +242,20 @@ def canonical_attrs(text: str) -> bool:
     event handler, `style` or `data-slot` (which a re-render always drops). Cached like the parses."""
     known = _CANONICAL.get(text)
     if known is None:
-        parsed = _parse_attrs(text)
-        names = [name for name, _raw, _start, _end in parsed]
-        known = (
-            len(set(names)) == len(names)
-            and text == "".join(f' {name}="{raw}"' for name, raw, _start, _end in parsed)
-            and all(_NAME.fullmatch(name) and not name.startswith("on") and name not in _NEVER_KEPT for name in names)
-            and not any(_UNSAFE_IN_VALUE.search(raw or "") for _name, raw, _start, _end in parsed)
-        )
+        known = _CANONICAL_FORM.fullmatch(text) is not None
+        if known:
+            names = _CANONICAL_NAME.findall(text)
+            known = len(set(names)) == len(names)
         if len(text) <= _CACHE_TEXT_LEN:
             if len(_CANONICAL) >= _CACHE_ENTRIES:
                 _CANONICAL.clear()
             _CANONICAL[text] = known
     return known
+
+
+def clear_caches() -> None:
+    _PARSED_ATTRS.clear()
+    _CANONICAL.clear()
 
 
 def _attrs(text: str, base: int) -> list[Attr]:

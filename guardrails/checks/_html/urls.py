@@ -39,6 +39,20 @@ def _scheme_of(value: str) -> str | None:
     return m.group(1) if m else None
 
 
+_PLAIN_HTTP = re.compile(r"https?://([a-z0-9](?:[a-z0-9.-]*+[a-z0-9])?)(?::[0-9]{1,5})?(?=[/?#]|$)")
+"""An http(s) URL written plainly (lower-case host, no user info, entities, spaces or backslashes before the
+path): its host is read directly. Anything else goes through urlsplit."""
+
+
+def host_of(value: str) -> str:
+    """The host of an http(s) URL as urlsplit reads it (entities decoded, whitespace stripped); raises
+    ValueError on what urlsplit cannot parse."""
+    plain = _PLAIN_HTTP.match(value)
+    if plain is not None:
+        return plain.group(1)
+    return urlsplit(html.unescape(value).strip()).hostname or ""
+
+
 def _host_allowed(host: str, domains: list[str] | tuple[str, ...]) -> bool:
     host = host.lower().rstrip(".")
     return any(host == d or host.endswith("." + d) for d in domains)
@@ -70,7 +84,7 @@ def _judge(
         return UrlVerdict(False, False, f"scheme {scheme!r} not allowed")
     if domains and scheme in {"http", "https"}:
         try:
-            host = urlsplit(html.unescape(value).strip()).hostname or ""
+            host = host_of(value)
         except ValueError:
             return UrlVerdict(False, False, "unparseable URL")
         if not _host_allowed(host, domains):
@@ -80,3 +94,8 @@ def _judge(
 
 _cached_scheme = lru_cache(maxsize=4096)(_scheme_of)
 _cached_judge = lru_cache(maxsize=4096)(_judge)
+
+
+def clear_caches() -> None:
+    _cached_scheme.cache_clear()
+    _cached_judge.cache_clear()
