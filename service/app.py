@@ -99,7 +99,9 @@ def create_app(
     from service.review import web
 
     web.install(app)
-    app.add_middleware(ServiceMiddleware, max_body=config.max_body_bytes, metrics=state.metrics)
+    app.add_middleware(
+        ServiceMiddleware, max_body=config.max_body_bytes, metrics=state.metrics, direct=api.direct_routes(app)
+    )
     app.state.guardrails_version = getattr(guardrails, "__version__", VERSION)
     return app
 
