@@ -91,18 +91,21 @@ async def validate_one(state: AppState, req: ValidateRequest, default_policy: st
         report = await asyncio.to_thread(engine.validate, req.output, ctx)
     speed.add(report.elapsed_ms)
     state.metrics.observe_report(report)
-    codes = ",".join(sorted({f.code for f in report.findings})) or "-"
     if state.config.log_content:
         log.info(
-            "validated policy=%s verdict=%s codes=%s output=%r", report.policy, report.verdict.value, codes, req.output
+            "validated policy=%s verdict=%s codes=%s output=%r",
+            report.policy,
+            report.verdict.value,
+            _codes(report),
+            req.output,
         )
-    else:
+    elif log.isEnabledFor(logging.DEBUG):  # off in production: skip building the code list too
         # Codes and counts only: output text and context never reach the logs unless log_content is on.
         log.debug(
             "validated policy=%s verdict=%s codes=%s chars=%d",
             report.policy,
             report.verdict.value,
-            codes,
+            _codes(report),
             len(req.output),
         )
     if state.reviews is not None and engine.should_sample_for_review(report):
@@ -113,6 +116,10 @@ async def validate_one(state: AppState, req: ValidateRequest, default_policy: st
         state.metrics.review_submissions.labels(str(created).lower()).inc()
         report = report.model_copy(update={"review_id": item.id})
     return report
+
+
+def _codes(report: Report) -> str:
+    return ",".join(sorted({f.code for f in report.findings})) or "-"
 
 
 def _json(report: Report) -> bytes:
