@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -80,6 +81,7 @@ def create_app(
         docs_url=None,  # served below from a packaged Swagger UI: FastAPI's own page loads it from a CDN
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        **_telemetry(),
     )
     _serve_swagger_ui(app)
     app.state.outguard = state
@@ -97,9 +99,25 @@ def create_app(
     from service.review import web
 
     web.install(app)
-    app.add_middleware(ServiceMiddleware, max_body=config.max_body_bytes, metrics=state.metrics)
+    app.add_middleware(
+        ServiceMiddleware, max_body=config.max_body_bytes, metrics=state.metrics, direct=api.direct_routes(app)
+    )
     app.state.guardrails_version = getattr(guardrails, "__version__", VERSION)
     return app
+
+
+def _telemetry() -> dict[str, Any]:
+    """FastAPI's OpenTelemetry bridge (FastAPI >= 0.142) off, unless its own opt-in is set at start.
+
+    The service's metrics are Prometheus (/metrics); left on, the bridge asks the global OpenTelemetry
+    providers on every request (three os.environ lookups) only to learn that none is configured."""
+    try:
+        import fastapi.telemetry  # noqa: F401
+    except ImportError:  # pragma: no cover - older FastAPI: no bridge, nothing to switch off
+        return {}
+    if os.environ.get("FASTAPI_OTEL_AUTO_CONFIGURE", "").lower() == "true":
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
 
 
 def _serve_swagger_ui(app: FastAPI) -> None:

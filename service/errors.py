@@ -73,22 +73,39 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return error_response(request, exc.status, exc.code, exc.message, details=exc.details, headers=exc.headers)
+
+
+async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return error_response(
+        request, 422, "invalid_request", "the request body is invalid", details=_validation_details(exc)
+    )
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = _STATUS_CODES.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    return error_response(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+
+HANDLED = (ApiError, RequestValidationError, StarletteHTTPException)
+"""What the handlers below answer; anything else is a crash (500, see ServiceMiddleware)."""
+
+
+async def answer(request: Request, exc: ApiError | RequestValidationError | StarletteHTTPException) -> JSONResponse:
+    """The handler FastAPI would pick for `exc`, for routes answered outside its router."""
+    if isinstance(exc, ApiError):
+        return await api_error(request, exc)
+    if isinstance(exc, RequestValidationError):
+        return await invalid_request(request, exc)
+    return await http_error(request, exc)
+
+
 def install(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(request, exc.status, exc.code, exc.message, details=exc.details, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(
-            request, 422, "invalid_request", "the request body is invalid", details=_validation_details(exc)
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _STATUS_CODES.get(exc.status_code, "error")
-        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return error_response(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))
+    app.exception_handler(ApiError)(api_error)
+    app.exception_handler(RequestValidationError)(invalid_request)
+    app.exception_handler(StarletteHTTPException)(http_error)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

@@ -33,10 +33,14 @@ def _json_error(status: int, code: str, message: str, request_id: str) -> tuple[
 class ServiceMiddleware:
     """One pure-ASGI layer (cheaper than several BaseHTTPMiddleware) for ids, limits, logs and metrics."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body: int, metrics: Metrics, direct: dict[str, ASGIApp] | None = None
+    ) -> None:
         self.app = app
         self.max_body = max_body
         self.metrics = metrics
+        self.direct = direct or {}
+        """POST paths answered without the app's router (see api.direct_routes)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,8 +83,11 @@ class ServiceMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", rid.encode("latin-1"))]
             await send(message)
 
+        app = self.app
+        if scope["method"] == "POST" and not scope.get("root_path"):
+            app = self.direct.get(scope["path"], app)
         try:
-            await self.app(scope, limited_receive, send_wrapper)
+            await app(scope, limited_receive, send_wrapper)
         except _TooLarge:
             if not started:
                 start, body = _json_error(

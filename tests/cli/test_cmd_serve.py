@@ -114,3 +114,21 @@ def test_serve_demo_starts_answers_and_stops_cleanly(tmp_path: Path) -> None:
     logged = log.read_text()
     assert code in (0, -signal.SIGTERM), logged[-2000:]
     assert "Application shutdown complete" in logged and "Traceback" not in logged
+
+
+def test_serve_runs_uvicorn_with_the_c_http_parser_or_h11(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import uvicorn
+
+    from service import serve
+
+    runs: list[dict[str, object]] = []
+    monkeypatch.setattr(serve, "_logging", lambda: None)  # keeps the test's log capture in place
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **kw: runs.append(kw))
+    argv = ["serve", "--port", "1", "--policy", "demo", "--rules", str(DEMO_RULES), "--no-review-queue"]
+    assert main(argv) == 0
+    monkeypatch.setitem(sys.modules, "httptools", None)  # as if installed without the service extra
+    assert main(argv) == 0
+    assert [r["http"] for r in runs] == ["httptools", "h11"]
+    assert "httptools is not installed" in caplog.text
