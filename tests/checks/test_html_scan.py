@@ -22,7 +22,7 @@ from guardrails.checks._html.scan import (
     clear_caches,
     scan,
 )
-from guardrails.checks._html.urls import host_of
+from guardrails.checks._html.urls import _PLAIN_HTTP, _scheme_of, host_of
 
 PIECES = [
     "<p>",
@@ -203,3 +203,21 @@ def test_plain_url_hosts_are_read_as_urlsplit_reads_them(url: str) -> None:
     except ValueError:
         got = None
     assert got == expected
+
+
+def test_plain_urls_take_the_direct_reading() -> None:
+    for url in ("https://docs.example.com/a/1", "http://x.example:8080", "https://a.b?q#f"):
+        assert _PLAIN_HTTP.match(url) is not None
+    for url in ("https://user@x.example/", "https://X.example/", "https://x.example\\@y/", " https://x/"):
+        assert _PLAIN_HTTP.match(url) is None
+
+
+SCHEME_PIECES = ["https", "HTTP", "java", "script", "\t", " ", "&#58;", "&colon;", ":", "//x", "data", "a+b", "1"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(SCHEME_PIECES), min_size=1, max_size=5).map("".join))
+def test_scheme_read_directly_is_the_scheme_after_cleaning(value: str) -> None:
+    cleaned = re.sub(r"[\x00-\x20\x7f]+", "", html.unescape(value)).lower()
+    found = re.match(r"^([a-z][a-z0-9+.-]*):", cleaned)
+    assert _scheme_of(value) == (found.group(1) if found else None)

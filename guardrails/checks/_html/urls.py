@@ -34,12 +34,15 @@ def scheme_of(value: str) -> str | None:
 
 
 def _scheme_of(value: str) -> str | None:
+    plain = _SCHEME.match(value)
+    if plain is not None:
+        return plain.group(1)  # written plainly: cleaning would not change what comes before the colon
     cleaned = _STRIPPED.sub("", html.unescape(value)).lower()
     m = _SCHEME.match(cleaned)
     return m.group(1) if m else None
 
 
-_PLAIN_HTTP = re.compile(r"https?://([a-z0-9](?:[a-z0-9.-]*+[a-z0-9])?)(?::[0-9]{1,5})?(?=[/?#]|$)")
+_PLAIN_HTTP = re.compile(r"https?://([a-z0-9.-]++)(?::[0-9]{1,5})?(?=[/?#]|$)")
 """An http(s) URL written plainly (lower-case host, no user info, entities, spaces or backslashes before the
 path): its host is read directly. Anything else goes through urlsplit."""
 
