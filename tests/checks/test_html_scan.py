@@ -22,7 +22,7 @@ from guardrails.checks._html.scan import (
     clear_caches,
     scan,
 )
-from guardrails.checks._html.urls import _PLAIN_HTTP, _scheme_of, host_of
+from guardrails.checks._html.urls import _PLAIN_HTTP, _host_allowed, _scheme_of, host_of
 
 PIECES = [
     "<p>",
@@ -221,3 +221,13 @@ def test_scheme_read_directly_is_the_scheme_after_cleaning(value: str) -> None:
     cleaned = re.sub(r"[\x00-\x20\x7f]+", "", html.unescape(value)).lower()
     found = re.match(r"^([a-z][a-z0-9+.-]*):", cleaned)
     assert _scheme_of(value) == (found.group(1) if found else None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b", ".", "-", "x"]), max_size=8).map("".join),
+    st.lists(st.sampled_from(["a", "b", "a.b", "x.a", "b.x"]), min_size=1, max_size=3),
+)
+def test_host_matching_is_the_host_or_a_subdomain(host: str, domains: list[str]) -> None:
+    plain = host.lower().rstrip(".")
+    assert _host_allowed(host, domains) == any(plain == d or plain.endswith("." + d) for d in domains)

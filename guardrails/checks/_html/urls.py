@@ -57,8 +57,15 @@ def host_of(value: str) -> str:
 
 
 def _host_allowed(host: str, domains: list[str] | tuple[str, ...]) -> bool:
+    """The host is one of `domains` or a subdomain of one."""
     host = host.lower().rstrip(".")
-    return any(host == d or host.endswith("." + d) for d in domains)
+    exact, suffixes = _domain_matcher(tuple(domains))
+    return host in exact or host.endswith(suffixes)
+
+
+@lru_cache(maxsize=256)
+def _domain_matcher(domains: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    return frozenset(domains), tuple("." + d for d in domains)
 
 
 def judge_url(value: str, schemes: frozenset[str], domains: list[str], allow_relative: bool) -> UrlVerdict:
