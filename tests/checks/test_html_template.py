@@ -587,6 +587,15 @@ def test_default_template_must_be_registered(tmp_path: Path) -> None:
         engine_with(tmp_path, [rule])
 
 
+def test_unknown_slot_nested_in_another_is_read_as_its_content() -> None:
+    text = CARD.replace("<p>A light, cushioned", '<p data-slot="bogus">A light, cushioned')
+    report = validate(text)
+    assert "HTML009" in codes(report)  # a slot inside a slot
+    # A <p> is allowed there: the marker attribute is reported, not the tag.
+    assert [f.evidence.details["kind"] for f in codes_of(report, "HTML007")] == ["disallowed-attribute"]
+    assert "A light, cushioned shoe" in report.output
+
+
 def test_slot_nested_in_another_is_moved_to_its_place() -> None:
     text = CARD.replace('<p class="price" data-slot="price">$89.00</p>', "").replace(
         "<p>A light, cushioned", '<p class="price" data-slot="price">$89.00</p><p>A light, cushioned'

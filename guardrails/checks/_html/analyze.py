@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal, get_args
 
 from guardrails.checks._html.scan import Element, Parsed, Text, canonical_attrs
@@ -251,6 +252,9 @@ class _Walker:
 
     def walk(self, el: Element, slot: Slot | None, tag_path: str, stray: bool) -> None:
         """`slot`: the slot we are inside. `stray`: inside markup already reported (do not report again)."""
+        if slot is not None:
+            self.walk_slot(el, slot, tag_path, stray)
+            return
         children = el.children
         self.steps += len(children)
         if self.steps > self.next_check:
@@ -269,10 +273,41 @@ class _Walker:
             marker = child.attr(SLOT_ATTR) if attrs_text and SLOT_ATTR in attrs_text.lower() else None
             if marker is not None:
                 self.marked(child, marker.value.strip(), slot, tag_path, stray)
-            elif slot is not None:
-                self.in_slot(child, slot, tag_path)
             else:
                 self.outside(child, tag_path, stray)
+
+    def walk_slot(self, el: Element, slot: Slot, tag_path: str, stray: bool) -> None:
+        """`walk` inside a slot, with `in_slot`'s common case inlined: most of an output is slot content."""
+        children = el.children
+        self.steps += len(children)
+        if self.steps > self.next_check:
+            self.next_check = self.steps + 256
+            self.check()
+        tags = slot.tags
+        for child in children:
+            if isinstance(child, Text):
+                continue
+            tag = child.tag
+            if tag in _ACTIVE:
+                self.active(child)
+                continue
+            attrs_text = child.attrs_text
+            if attrs_text and SLOT_ATTR in attrs_text.lower():
+                marker = child.attr(SLOT_ATTR)
+                if marker is not None:
+                    self.marked(child, marker.value.strip(), slot, tag_path, stray)
+                    continue
+            if tag not in tags or tag in DROPPED_WITH_CONTENT:
+                self.in_slot(child, slot, tag_path)
+                continue
+            if not child.plain:
+                self.canonical = False
+            if attrs_text:
+                self.attributes(child, slot, partial(slot.allowed_attr, tag), ("tag", slot.name))
+                if self.canonical and not canonical_attrs(attrs_text):
+                    self.canonical = False
+            if child.children:
+                self.walk_slot(child, slot, tag_path, False)
 
     def marked(self, el: Element, name: str, outer: Slot | None, tag_path: str, stray: bool) -> None:
         slot = self.t.slots.get(name)
@@ -325,19 +360,19 @@ class _Walker:
         self.canonical = outer_canonical
 
     def in_slot(self, el: Element, slot: Slot, tag_path: str) -> None:
+        """An element inside a slot (`walk_slot` inlines the allowed case for the elements it meets)."""
         tag = el.tag
         if tag in slot.tags and tag not in DROPPED_WITH_CONTENT:
-            # The common case first: an allowed tag.
             if not el.plain:
                 self.canonical = False
             if el.attrs_text:
-                self.attributes(el, slot, lambda n: slot.allowed_attr(tag, n), ("tag", slot.name))
+                self.attributes(el, slot, partial(slot.allowed_attr, tag), ("tag", slot.name))
                 if self.canonical and not canonical_attrs(el.attrs_text):
                     self.canonical = False
             if el.children:
-                self.walk(el, slot, tag_path, False)
+                self.walk_slot(el, slot, tag_path, False)
             return
-        if el.tag in DROPPED_WITH_CONTENT:
+        if tag in DROPPED_WITH_CONTENT:
             self.issue(
                 "disallowed-tag",
                 el.start,
