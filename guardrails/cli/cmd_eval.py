@@ -2,7 +2,8 @@
 
 The label may be a boolean (the row should be flagged), a rule code or a list of rule codes (the row
 should be flagged by exactly these). With a boolean label, every code is scored against "flagged", and
-the `ANY` row scores "any open finding" against it.
+the `ANY` row scores "any finding" against it. A finding counts whether it stayed open or was repaired
+(the rule fired either way); only findings a reviewer suppressed as false positives do not count.
 """
 
 from __future__ import annotations

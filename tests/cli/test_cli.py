@@ -144,6 +144,8 @@ def test_eval_scores_per_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     table = json.loads(capsys.readouterr().out)
     assert (table["TST001"]["tp"], table["TST001"]["fp"], table["TST001"]["fn"]) == (2, 0, 1)
     assert (table["TST002"]["tp"], table["TST002"]["fp"]) == (0, 2)
+    # "heck" has only a repaired finding (TST002): a repaired finding is a detection, so ANY counts it.
+    assert (table["ANY"]["tp"], table["ANY"]["fp"], table["ANY"]["fn"]) == (3, 0, 0)
 
 
 def test_eval_bad_rows_are_named(tmp_path: Path) -> None:
