@@ -128,6 +128,52 @@ def asgi_overhead(text: str, n: int) -> tuple[list[float], list[float]]:
     return asyncio.run(run())
 
 
+# The floor: the least any Python HTTP server on this machine costs through the same client and loopback. It
+# answers every POST with a canned body as long as the sidecar's Report, and does nothing else.
+_NULL_SERVER = """
+import asyncio, socket, sys
+body = b"x" * int(sys.argv[2])
+answer = b"HTTP/1.1 200 OK\\r\\ncontent-type: application/json\\r\\ncontent-length: %d\\r\\n\\r\\n" % len(body) + body
+
+async def handle(reader, writer):
+    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        while True:
+            head = await reader.readuntil(b"\\r\\n\\r\\n")
+            length = 0
+            for line in head.split(b"\\r\\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            if length:
+                await reader.readexactly(length)
+            writer.write(answer)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    writer.close()
+
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]))
+    async with server:
+        await server.serve_forever()
+
+asyncio.run(main())
+"""
+
+
+def start_null_server(answer_bytes: int) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", _NULL_SERVER, str(port), str(answer_bytes)])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("the null server did not start")
+
+
 class Client:
     def __init__(self, port: int) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -185,10 +231,17 @@ def main() -> int:
         for _ in range(300):  # warm-up: lets the server measure the policy as fast and run it inline
             client.validate(body)
         rss_start = rss_kb(server.pid)
+        client.conn.request("POST", "/v1/validate", body=body, headers=client.headers)
+        answer_bytes = len(client.conn.getresponse().read())
+        null_server, null_port = start_null_server(answer_bytes)
+        floor_client = Client(null_port)
+        for _ in range(300):
+            floor_client.validate(body)
 
         # Latency: sequential requests, interleaved with library calls so both see the same machine load.
         http_ms: list[float] = []
         lib_ms: list[float] = []
+        floor_ms: list[float] = []
         errors = 0
         t_end = time.monotonic() + args.seconds
         for i in range(args.requests):
@@ -201,6 +254,10 @@ def main() -> int:
                 t0 = time.perf_counter()
                 engine.validate(text)
                 lib_ms.append((time.perf_counter() - t0) * 1000)
+            else:
+                floor_ms.append(floor_client.validate(body)[1])
+        null_server.terminate()
+        null_server.wait(10)
         rss_mid = rss_kb(server.pid)
 
         # Throughput: several keep-alive clients at once.
@@ -243,6 +300,11 @@ def main() -> int:
         f"HTTP      p50 {http_p50:.3f} ms  p99 {pct(http_ms, 0.99):.3f} ms  (n={len(http_ms)}, sequential, keep-alive)"
     )
     print(f"HTTP hop  p50 {http_p50 - lib_p50:.3f} ms over the library  (budget <= 1.000 ms)")
+    floor_p50 = statistics.median(floor_ms)
+    print(
+        f"floor     p50 {floor_p50:.3f} ms: a do-nothing asyncio HTTP server, same client, loopback and answer size "
+        f"({answer_bytes} bytes); so the sidecar's own share of the hop is {http_p50 - lib_p50 - floor_p50:.3f} ms"
+    )
     asgi_p50, asgi_lib_p50 = statistics.median(asgi_ms), statistics.median(asgi_lib_ms)
     print(f"in-process ASGI p50 {asgi_p50:.3f} ms vs library {asgi_lib_p50:.3f} ms: framework cost "
           f"{asgi_p50 - asgi_lib_p50:.3f} ms per request (no sockets, no scheduler hand-offs)")  # fmt: skip
