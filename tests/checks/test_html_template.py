@@ -587,6 +587,15 @@ def test_default_template_must_be_registered(tmp_path: Path) -> None:
         engine_with(tmp_path, [rule])
 
 
+def test_an_unclosed_paragraph_ends_where_a_block_starts() -> None:
+    # As in browsers: the description <div> ends the price <p>; one finding, not every later slot "nested" in it.
+    text = CARD.replace('data-slot="price">$89.00</p>', 'data-slot="price">$89.00', 1)
+    report = validate(text)
+    assert [f.message for f in codes_of(report, "HTML001")] == ["Malformed HTML: <p> is not closed before <div>"]
+    assert "HTML009" not in codes(report)
+    assert 'data-slot="price">$89.00\n  </p>\n  <div class="description"' in report.output
+
+
 def test_unknown_slot_nested_in_another_is_read_as_its_content() -> None:
     text = CARD.replace("<p>A light, cushioned", '<p data-slot="bogus">A light, cushioned')
     report = validate(text)

@@ -34,6 +34,52 @@ VOID = frozenset(
         "wbr",
     ]
 )
+CLOSES_P = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "hr",
+        "li",
+        "listing",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "p",
+        "plaintext",
+        "pre",
+        "search",
+        "section",
+        "summary",
+        "table",
+        "ul",
+        "xmp",
+    ]
+)
+"""Start tags that end an open <p> (HTML's parsing rules)."""
 RAW_TEXT = frozenset({"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes"})
 
 _TOKEN = re.compile(
@@ -310,6 +356,15 @@ class _Builder:
         el.close_start, el.end, el.closed = end.start(), end.end(), True
         return end.end()
 
+    def close_p(self, at: int, tag: str) -> None:
+        """A block element starting inside an open <p> ends it, as in browsers (HTML's implied end of a paragraph);
+        reported as unclosed. Only the innermost open element is looked at, not the whole scope browsers use."""
+        el = self.stack.pop()
+        el.close_start = el.end = at
+        el.plain = False
+        self.implied.append("p")
+        self.problem("unclosed", el.start, el.open_end, f"<p> is not closed before <{tag}>", el)
+
     def end_tag(self, start: int, end: int, tag: str) -> None:
         stack = self.stack
         for i in range(len(stack) - 1, 0, -1):
@@ -422,6 +477,9 @@ class _Builder:
             count += 1
             if count > max_elements or len(stack) > max_depth:
                 return None
+            if tag in CLOSES_P and top.tag == "p":
+                self.close_p(pos, tag)
+                top = stack[-1]
             el = Element(tag, pos, end, top, len(stack))
             if attrs:
                 el.attrs_text, el.attrs_base = attrs, end - 1 - len(attrs)
@@ -496,6 +554,8 @@ class _Builder:
                 if len(stack) > max_depth:
                     self.limit = f"elements nested more than {max_depth} deep"
                     break
+                if tag in CLOSES_P and stack[-1].tag == "p":
+                    self.close_p(mstart, tag)
                 parent = stack[-1]
                 el = Element(tag, mstart, mend, parent, len(stack))
                 if attrs:
