@@ -141,6 +141,7 @@ def test_limits_fall_back_to_the_general_path() -> None:
 def test_bad_character_test_agrees_with_its_pattern(text: str) -> None:
     assert has_bad_chars(text) == (BAD_CHARS.search(text) is not None)
     assert has_bad_chars(text + "\udce9") and has_bad_chars("\x0b" + text) and has_bad_chars(text + "\x7f")
+    assert has_bad_chars(text + "\uffff") and has_bad_chars("\ufffe" + text)
 
 
 def reference_path(el: Element) -> str:

@@ -371,6 +371,7 @@ def test_unclosed_quote_and_many_tags_stay_linear() -> None:
         b'<h2 class="product-name" data-slot="name">Caf\xe9 cr\xe8me</h2>',  # latin-1 bytes read as UTF-8
         b'<h2 class="product-name" data-slot="name">\xc3\x28\xa0\xa1 shoes</h2>',  # invalid sequences
         b'<h2 class="product-name" data-slot="name">nul\x00 and \x1b[31m escape</h2>',  # control characters
+        b'<h2 class="product-name" data-slot="name">non\xef\xbf\xbfcharacter</h2>',  # U+FFFF: not an XML character
     ],
 )
 def test_broken_encodings_are_reported_and_cleaned(raw: bytes) -> None:
@@ -414,6 +415,7 @@ SNIPPETS = [
     "\x00",
     "\x0c",
     "\udce9",
+    "\uffff",
     "<style>p{}</style>",
     '<img src="data:x" onerror=1>',
     '"',

@@ -46,8 +46,9 @@ STRUCTURAL = frozenset(
     {"malformed", "missing-slot", "extra-slot", "reordered-slot", "unknown-slot", "outside-slots", "slot-too-long"}
 )
 """Kinds no local edit can fix: they trigger a re-render into the template."""
-BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]+")
-"""Control characters and lone surrogates (what a broken decoder leaves behind): never valid in HTML text."""
+BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]+")
+"""Control characters, lone surrogates (what a broken decoder leaves behind) and the noncharacters U+FFFE and
+U+FFFF: never valid in HTML text, and not XML characters, so a re-render could not contain them."""
 _ASCII_BAD = tuple(chr(c) for c in [*range(0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
 _MAX_ISSUES = 200
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -454,6 +455,8 @@ def has_bad_chars(text: str) -> bool:
         return True
     if text.isascii():
         return False
+    if "\ufffe" in text or "\uffff" in text:
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

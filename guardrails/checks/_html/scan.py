@@ -277,7 +277,7 @@ def _parse_attrs(text: str) -> tuple[tuple[str, str | None, int, int], ...]:
 
 _CANONICAL: dict[str, bool] = {}
 _CANONICAL_FORM = re.compile(
-    r"""(?: (?!on)(?!style=)(?!data-slot=)[a-z_][a-z0-9_.-]*+="[^&<>"'\x00-\x1f\x7f\ud800-\udfff]*+")*+"""
+    r"""(?: (?!on)(?!style=)(?!data-slot=)[a-z_][a-z0-9_.-]*+="[^&<>"'\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]*+")*+"""
 )
 _CANONICAL_NAME = re.compile(r' ([a-z_][a-z0-9_.-]*+)="')
 
