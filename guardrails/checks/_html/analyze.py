@@ -92,6 +92,8 @@ class Analysis:
     canonical markup, nothing to escape (`written_as_rendered`) and it fits the slot's length: the render copies
     it as written."""
     text: str = ""
+    parsed: Parsed | None = None
+    """The scanned tree, held so that it lives as long as the analysis (elements only weakly know their parent)."""
     problem_spans: list[tuple[int, int]] = field(default_factory=list)
     """Where the scanner found malformed markup and the analysis bad characters."""
 
@@ -495,6 +497,7 @@ def analyze(text: str, parsed: Parsed, template: Template, domains: list[str], c
     w = _Walker(text, template, domains, check)
     a = w.a
     a.text = text
+    a.parsed = parsed
     a.problem_spans = [(p.start, p.end) for p in parsed.problems]
     for p in parsed.problems:
         title, replacement = _MALFORMED_FIX.get(p.kind, (None, None))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -140,7 +141,9 @@ class Element:
     """An element with its spans: [start, open_end) is the start tag, [close_start, end) the end tag."""
 
     __slots__ = (
+        "__weakref__",
         "_attrs",
+        "_parent",
         "_path",
         "attrs_base",
         "attrs_text",
@@ -150,7 +153,6 @@ class Element:
         "depth",
         "end",
         "open_end",
-        "parent",
         "plain",
         "start",
         "tag",
@@ -160,7 +162,10 @@ class Element:
         self.tag = tag
         self.start = start
         self.open_end = open_end
-        self.parent = parent
+        # A weak reference: with a strong one every element would sit in a reference cycle with its parent's
+        # children list, and each parsed output would wait for the cyclic garbage collector (measured: ~15% of
+        # the html check's time) instead of being freed as soon as its Document is dropped.
+        self._parent = None if parent is None else weakref.ref(parent)
         self.depth = depth
         self.children: list[Element | Text] = []
         self.close_start = -1
@@ -174,6 +179,12 @@ class Element:
         self.plain = False
         """True when the start tag is written `<tag ...>` in lower case and the end tag `</tag>` (not void, not
         closed implicitly): markup that re-renders as itself when its attributes are canonical too."""
+
+    @property
+    def parent(self) -> Element | None:
+        """The enclosing element (None for the root). The tree is kept alive by its root: hold the `Parsed`."""
+        ref = self._parent
+        return None if ref is None else ref()
 
     @property
     def attrs(self) -> list[Attr]:
@@ -464,7 +475,7 @@ class _Builder:
                     return None
             tag = name.lower()
             if slash:
-                if top.tag == tag and top.parent is not None:
+                if top.tag == tag and top is not self.root:
                     stack.pop()
                     top.close_start, top.end, top.closed = pos, end, True
                     if attrs or name != tag:
@@ -540,7 +551,7 @@ class _Builder:
                 mend = m.end()
                 if end_slash:
                     top = stack[-1]
-                    if top.tag == tag and top.parent is not None:
+                    if top.tag == tag and top is not self.root:
                         stack.pop()
                         top.close_start, top.end, top.closed = mstart, mend, True
                     else:
