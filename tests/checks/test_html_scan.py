@@ -17,6 +17,7 @@ from guardrails.checks._html.scan import (
     Parsed,
     Text,
     _Builder,
+    _parse,
     _parse_attrs,
     canonical_attrs,
     clear_caches,
@@ -232,3 +233,10 @@ def test_scheme_read_directly_is_the_scheme_after_cleaning(value: str) -> None:
 def test_host_matching_is_the_host_or_a_subdomain(host: str, domains: list[str]) -> None:
     plain = host.lower().rstrip(".")
     assert _host_allowed(host, domains) == any(plain == d or plain.endswith("." + d) for d in domains)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(ATTR_PIECES), max_size=6).map("".join))
+def test_attributes_written_canonically_parse_as_the_general_parser_reads_them(text: str) -> None:
+    clear_caches()
+    assert _parse(text)[0] == _parse_attrs(text)

@@ -270,14 +270,21 @@ class Limits:
     max_problems: int = 200
 
 
-_PARSED_ATTRS: dict[str, tuple[tuple[str, str | None, int, int], ...]] = {}
-"""Attribute texts seen before, parsed (offsets relative to the text): outputs of one template repeat the
-same class names and slot markers on every call. Short texts only, and cleared when full, so it stays small."""
+ParsedAttrs = tuple[tuple[str, str | None, int, int], ...]
+"""(lower-cased name, raw value or None, start, end) per attribute, offsets relative to the attribute text."""
+
+_PARSED_ATTRS: dict[str, tuple[ParsedAttrs, bool]] = {}
+"""Attribute texts seen before: their parse, and whether they are canonical (see `canonical_attrs`). Outputs of
+one template repeat the same class names and slot markers on every call. Short texts only, cleared when full."""
 _CACHE_TEXT_LEN = 200
 _CACHE_ENTRIES = 4096
+_CANONICAL_FORM = re.compile(
+    r"""(?: (?!on)(?!style=)(?!data-slot=)[a-z_][a-z0-9_.-]*+="[^&<>"'\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]*+")*+"""
+)
+_CANONICAL_PAIR = re.compile(r' ([a-z_][a-z0-9_.-]*+)="([^"]*+)"')
 
 
-def _parse_attrs(text: str) -> tuple[tuple[str, str | None, int, int], ...]:
+def _parse_attrs(text: str) -> ParsedAttrs:
     out = []
     for m in _ATTR.finditer(text):
         name, dq, sq, bare = m.groups()
@@ -286,44 +293,42 @@ def _parse_attrs(text: str) -> tuple[tuple[str, str | None, int, int], ...]:
     return tuple(out)
 
 
-_CANONICAL: dict[str, bool] = {}
-_CANONICAL_FORM = re.compile(
-    r"""(?: (?!on)(?!style=)(?!data-slot=)[a-z_][a-z0-9_.-]*+="[^&<>"'\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]*+")*+"""
-)
-_CANONICAL_NAME = re.compile(r' ([a-z_][a-z0-9_.-]*+)="')
+def _parse(text: str) -> tuple[ParsedAttrs, bool]:
+    known = _PARSED_ATTRS.get(text)
+    if known is not None:
+        return known
+    if _CANONICAL_FORM.fullmatch(text) is None:
+        known = (_parse_attrs(text), False)
+    else:
+        # Written canonically: the pairs come out of one findall, and their offsets follow from their lengths.
+        parsed = []
+        end = 0
+        for name, value in _CANONICAL_PAIR.findall(text):
+            start = end + 1
+            end = start + len(name) + len(value) + 3
+            parsed.append((name, value, start, end))
+        names = {name for name, _value, _start, _end in parsed}
+        known = (tuple(parsed), len(names) == len(parsed))
+    if len(text) <= _CACHE_TEXT_LEN:
+        if len(_PARSED_ATTRS) >= _CACHE_ENTRIES:
+            _PARSED_ATTRS.clear()
+        _PARSED_ATTRS[text] = known
+    return known
 
 
 def canonical_attrs(text: str) -> bool:
     """True when an attribute text is already written the way a sanitising re-render writes it: each attribute
     once, as ` name="value"` with a lower-case XML name and a value that needs no escaping, none of them an
-    event handler, `style` or `data-slot` (which a re-render always drops). Cached like the parses."""
-    known = _CANONICAL.get(text)
-    if known is None:
-        known = _CANONICAL_FORM.fullmatch(text) is not None
-        if known:
-            names = _CANONICAL_NAME.findall(text)
-            known = len(set(names)) == len(names)
-        if len(text) <= _CACHE_TEXT_LEN:
-            if len(_CANONICAL) >= _CACHE_ENTRIES:
-                _CANONICAL.clear()
-            _CANONICAL[text] = known
-    return known
+    event handler, `style` or `data-slot` (which a re-render always drops). Cached with the parse."""
+    return _parse(text)[1]
 
 
 def clear_caches() -> None:
     _PARSED_ATTRS.clear()
-    _CANONICAL.clear()
 
 
 def _attrs(text: str, base: int) -> list[Attr]:
-    parsed = _PARSED_ATTRS.get(text)
-    if parsed is None:
-        parsed = _parse_attrs(text)
-        if len(text) <= _CACHE_TEXT_LEN:
-            if len(_PARSED_ATTRS) >= _CACHE_ENTRIES:
-                _PARSED_ATTRS.clear()
-            _PARSED_ATTRS[text] = parsed
-    return [Attr(name, raw, base + start, base + end) for name, raw, start, end in parsed]
+    return [Attr(name, raw, base + start, base + end) for name, raw, start, end in _parse(text)[0]]
 
 
 class _Builder:
