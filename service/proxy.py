@@ -1,8 +1,9 @@
 """POST /v1/chat/completions: an OpenAI-compatible guarded proxy to the configured upstream.
 
 Both paths run one `Guard` (the policy's `regeneration` budget of attempts, tokens and seconds; the configured
-fallbacks; the last-resort answer). Non-streaming requests use `Guard.arun`; streaming requests use
-`Guard.astream` (see service/proxy_stream.py for how its events become SSE chunks and the release modes).
+fallbacks; the last-resort answer, the policy's `regeneration.last_resort` when it has one). Non-streaming requests
+use `Guard.arun`; streaming requests use `Guard.astream` (see service/proxy_stream.py for how its events become SSE
+chunks and the release modes).
 
 Extra request fields (not sent upstream): `outguard: {"policy": NAME, "context": {...}}`; header
 `X-Outguard-Release: final|cleared` picks the streaming release mode (default: the service's `stream_release`).
