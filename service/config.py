@@ -54,6 +54,16 @@ class ServiceConfig(BaseModel):
             "A request may choose with the X-Outguard-Release header."
         ),
     )
+    stream_keepalive_s: float = Field(
+        default=15.0,
+        ge=0,
+        allow_inf_nan=False,
+        description=(
+            "Streamed proxy answers get an SSE comment line (`: keep-alive`) whenever nothing was sent for this many "
+            "seconds, so idle timeouts of load balancers (often 30-60 s) do not cut a long hold-until-final wait; "
+            "SSE parsers and OpenAI clients ignore comments. 0 sends none."
+        ),
+    )
     inline_below_ms: float = Field(
         default=10.0,
         ge=0,

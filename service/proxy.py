@@ -1,11 +1,13 @@
 """POST /v1/chat/completions: an OpenAI-compatible guarded proxy to the configured upstream.
 
 Both paths run one `Guard` (the policy's `regeneration` budget of attempts, tokens and seconds; the configured
-fallbacks; the last-resort answer). Non-streaming requests use `Guard.arun`; streaming requests use
-`Guard.astream` (see service/proxy_stream.py for how its events become SSE chunks and the release modes).
+fallbacks; the last-resort answer, the policy's `regeneration.last_resort` when it has one). Non-streaming requests
+use `Guard.arun`; streaming requests use `Guard.astream` (see service/proxy_stream.py for how its events become SSE
+chunks and the release modes).
 
 Extra request fields (not sent upstream): `outguard: {"policy": NAME, "context": {...}}`; header
 `X-Outguard-Release: final|cleared` picks the streaming release mode (default: the service's `stream_release`).
+Quiet streams get SSE keep-alive comments every `stream_keepalive_s` (service/sse_keepalive.py).
 Every answer carries `outguard: {verdict, source, attempts, review_id, report}`.
 """
 
@@ -29,6 +31,7 @@ from service.errors import ERROR_RESPONSES, ApiError
 from service.proxy_answer import finish_reason, outguard_info, queue_for_review
 from service.proxy_runs import RunRecorder
 from service.proxy_stream import Release, StreamRun, stream_completion
+from service.sse_keepalive import with_keepalives
 from service.state import AppState
 
 router = APIRouter(tags=["proxy"])
@@ -129,7 +132,7 @@ async def chat_completions(
             model=model, release=release or state.config.stream_release,
         )  # fmt: skip
         return StreamingResponse(
-            stream_completion(run),
+            with_keepalives(stream_completion(run), state.config.stream_keepalive_s),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )

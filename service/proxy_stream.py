@@ -115,7 +115,7 @@ async def stream_completion(run: StreamRun) -> AsyncIterator[bytes]:
         if shown.text and run.release == "cleared":
             yield chunk({}, outguard={"type": "retract", "offset": 0, "reason": "the guard failed"})
         run.state.metrics.count_run("last_resort")
-        yield chunk({"content": DEFAULT_LAST_RESORT}, outguard={"type": "regenerated", "source": "last_resort"})
+        yield chunk({"content": _last_resort(run.guard)}, outguard={"type": "regenerated", "source": "last_resort"})
         yield chunk({}, "content_filter", outguard={"type": "error", "source": "last_resort"})
         yield _DONE
         return
@@ -125,6 +125,11 @@ async def stream_completion(run: StreamRun) -> AsyncIterator[bytes]:
     outguard = outguard_info(report, source, run.recorder.attempts, review_id)
     yield chunk({}, finish_reason(source, report), outguard=outguard)
     yield _DONE
+
+
+def _last_resort(guard: Guard) -> str:
+    """The Guard's last-resort text (the policy's, in the proxy); this failure path calls no function for it."""
+    return guard.last_resort if isinstance(guard.last_resort, str) else DEFAULT_LAST_RESORT
 
 
 def _replacement(recorder: RunRecorder) -> dict[str, Any]:

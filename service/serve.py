@@ -38,6 +38,7 @@ def _config(args: argparse.Namespace) -> ServiceConfig:
         upstream=upstream,
         fallbacks=fallbacks,
         stream_release=args.stream_release,
+        stream_keepalive_s=args.stream_keepalive,
         max_body_bytes=args.max_body,
         rate_limit_rps=args.rate_limit,
         rate_limit_burst=max(1, int(args.rate_limit * 2)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 
 from guardrails.cli.main import EXIT_USAGE, UsageError
@@ -56,11 +57,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "`cleared` streams checked text and retracts it in an `outguard` field "
         "(default: $OUTGUARD_STREAM_RELEASE or final)",
     )
+    p.add_argument(
+        "--stream-keepalive",
+        type=_seconds,
+        metavar="SECONDS",
+        default=os.environ.get("OUTGUARD_STREAM_KEEPALIVE") or "15",
+        help="streamed proxy answers: send an SSE comment (`: keep-alive`) after this many quiet seconds so idle "
+        "timeouts do not drop a long wait for the verdict; 0 disables (default: $OUTGUARD_STREAM_KEEPALIVE or 15)",
+    )
     p.add_argument("--max-body", type=int, default=2 * 1024 * 1024, help="request body limit in bytes")
     p.add_argument("--rate-limit", type=float, default=200.0, help="per-key requests per second")
     p.add_argument("--hash-password", action="store_true", help="read a password on stdin, print its hash, exit")
     p.add_argument("--hash-key", action="store_true", help="read an API key on stdin, print its SHA-256, exit")
     p.set_defaults(func=run)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0 (0 disables), got {value!r}")
+    return seconds
 
 
 def run(args: argparse.Namespace) -> int:

@@ -103,8 +103,9 @@ class Guard:
     Each provider (the primary `llm`, then each of `fallbacks`) gets up to `budget.max_attempts` calls; an
     output whose verdict is `regenerate` or `block` is re-asked with feedback built from its Report (earlier
     feedback is replaced, so the prompt does not grow). A provider that raises is abandoned for the next.
-    When every provider failed, or tokens/seconds ran out, the `last_resort` answer is delivered: the user
-    sees a degraded answer, never an exception. Retries are deterministic by default (temperature 0).
+    When every provider failed, or tokens/seconds ran out, the `last_resort` answer is delivered (default: the
+    policy's `regeneration.last_resort`, else DEFAULT_LAST_RESORT): the user sees a degraded answer, never an
+    exception. Retries are deterministic by default (temperature 0).
     """
 
     def __init__(
@@ -127,13 +128,15 @@ class Guard:
         self.engine = engine
         providers = [llm, *fallbacks]
         self.providers: list[tuple[str, Any]] = [(provider_name(p, i), p) for i, p in enumerate(providers)]
+        regen = engine.policy.regeneration
         if budget is None:
-            regen = engine.policy.regeneration
             budget = Budget(
                 max_attempts=max(1, regen.max_attempts), max_tokens=regen.max_tokens, max_seconds=regen.max_seconds
             )
         self.budget = budget
-        self.last_resort = last_resort if last_resort is not None else DEFAULT_LAST_RESORT
+        # The caller's answer wins over the policy's `regeneration.last_resort`, which wins over the built-in one.
+        self._policy_last_resort = regen.last_resort or DEFAULT_LAST_RESORT
+        self.last_resort = last_resort if last_resort is not None else self._policy_last_resort
         self.temperature = temperature
         self.listeners = tuple(listeners)
         self.feedback = feedback or FeedbackSettings()
@@ -449,6 +452,8 @@ class Guard:
                 stop_reason = meter.exhausted()
                 break
         text = self._last_resort_text(original, attempts)
+        # Validated for an honest Report, delivered whatever its verdict: the text is the operator's (argument or
+        # policy), checked when it is written, and a refused last resort would leave nothing to deliver.
         report = yield _Validate(text, ctx)
         return self._finish(
             run_id=run_id, meter=meter, output=text, report=report, attempts=attempts, source="last_resort",
@@ -461,8 +466,8 @@ class Guard:
         try:
             return str(self.last_resort(original, list(attempts)))
         except Exception:
-            log.exception("guard: last_resort callable failed; using the built-in answer")
-            return DEFAULT_LAST_RESORT
+            log.exception("guard: last_resort callable failed; using the policy's (or the built-in) answer")
+            return self._policy_last_resort
 
     def _finish(
         self,

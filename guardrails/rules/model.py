@@ -97,11 +97,27 @@ class RepairSettings(_Strict):
     )
 
 
+MAX_LAST_RESORT_CHARS = 2000
+
+
 class RegenerationSettings(_Strict):
     max_attempts: int = Field(default=3, ge=0)
     max_tokens: int | None = Field(default=None, ge=1)
     max_seconds: float | None = Field(default=None, gt=0)
     temperature: float = Field(default=0.0, ge=0)
+    last_resort: str | None = Field(
+        default=None,
+        max_length=MAX_LAST_RESORT_CHARS,
+        description="What a Guard delivers when every provider failed or the budget ran out (default: built-in"
+        " English text). Delivered as written: the policy's verdict on it is reported, never acted on",
+    )
+
+    @field_validator("last_resort")
+    @classmethod
+    def _last_resort_has_text(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must be the text users see, not empty; leave the key out for the built-in answer")
+        return value
 
 
 class Policy(_Strict):

@@ -136,6 +136,36 @@ def test_policy_unknown_key_suggests(tmp_path: Path) -> None:
         load_ruleset([d])
 
 
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ('""', "must be the text users see, not empty"),
+        ('"   "', "must be the text users see, not empty"),
+        ("42", "Input should be a valid string"),
+        ("[Sorry]", "Input should be a valid string"),
+        ('"' + "x" * 2001 + '"', "at most 2000 characters"),
+    ],
+    ids=["empty", "blank", "number", "list", "too-long"],
+)
+def test_bad_last_resort_names_file_and_key(tmp_path: Path, value: str, problem: str) -> None:
+    d = tmp_path / "r"
+    write_rules(d, [rule("bad-word", "TST001", WORD, params={"word": "a"})])
+    (d / "policies").mkdir()
+    (d / "policies" / "t.yaml").write_text(f"name: t\nregeneration: {{last_resort: {value}}}\n", encoding="utf-8")
+    with pytest.raises(RuleError) as exc:
+        load_ruleset([d])
+    assert f"{d / 'policies' / 't.yaml'}: key 'regeneration.last_resort': " in str(exc.value)
+    assert problem in str(exc.value)
+
+
+def test_last_resort_of_the_longest_allowed_length_loads(tmp_path: Path) -> None:
+    d = tmp_path / "r"
+    write_rules(d, [rule("bad-word", "TST001", WORD, params={"word": "a"})])
+    (d / "policies").mkdir()
+    (d / "policies" / "t.yaml").write_text(f"name: t\nregeneration: {{last_resort: {'x' * 2000}}}\n", encoding="utf-8")
+    assert load_ruleset([d]).policies["t"][0].regeneration.last_resort == "x" * 2000
+
+
 def test_unknown_policy_suggests(tmp_path: Path) -> None:
     rs = load_ruleset()
     with pytest.raises(RuleError, match="unknown policy 'defualt' \\(did you mean 'default'\\?\\)"):

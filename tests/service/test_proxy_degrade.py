@@ -136,6 +136,25 @@ def test_upstream_failure_without_fallback_gives_the_last_resort(
     assert chunks[-1]["outguard"]["source"] == "last_resort"
 
 
+LOCAL = "Le service est indisponible pour le moment. Réessayez plus tard."
+
+
+@pytest.mark.parametrize("headers", [{}, CLEARED], ids=["final", "cleared"])
+def test_the_policy_last_resort_answers_a_failed_upstream(
+    proxy: Make, upstreams: tuple[FakeOpenAI, FakeOpenAI], headers: dict[str, str]
+) -> None:
+    primary, _backup = upstreams
+    client = proxy(regeneration=f"{{max_attempts: 2, last_resort: '{LOCAL}'}}")
+    primary.add(Status(500))
+    chunks = _stream(client, headers)
+    assert _shown(chunks) == LOCAL and DEFAULT_LAST_RESORT not in json.dumps(chunks, ensure_ascii=False)
+    assert _finish(chunks) == "content_filter" and chunks[-1]["outguard"]["source"] == "last_resort"
+    primary.add(Status(500))
+    plain = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "q"}]}, headers=auth())
+    assert plain.json()["choices"][0]["message"]["content"] == LOCAL
+    assert plain.json()["outguard"]["source"] == "last_resort"
+
+
 def test_long_failing_answer_partly_released_is_retracted_and_regenerated(
     proxy: Make, upstreams: tuple[FakeOpenAI, FakeOpenAI]
 ) -> None:
@@ -233,9 +252,9 @@ def test_a_failure_of_the_proxy_itself_still_ends_the_stream_safely(
         raise RuntimeError("review store is down")
 
     monkeypatch.setattr("service.proxy_stream.queue_for_review", broken_queue)
-    chunks = _stream(proxy(), CLEARED)
+    chunks = _stream(proxy(regeneration=f"{{last_resort: '{LOCAL}'}}"), CLEARED)
     assert _released_before_retract(chunks)  # text had gone out before the failure, and was withdrawn
-    assert _shown(chunks) == DEFAULT_LAST_RESORT
+    assert _shown(chunks) == LOCAL  # the policy's last resort, even when the Guard never got to it
     assert _finish(chunks) == "content_filter" and chunks[-1]["outguard"]["type"] == "error"
 
 
