@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import bench_service as bench
@@ -49,22 +48,6 @@ def _start(side: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], port: int) -> None:
-    import http.client
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            c.request("GET", "/readyz")
-            if c.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"server on port {port} did not become ready")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--a", required=True, help="CHECKOUT[:HTTP[:LOOP]], e.g. /tmp/base:h11:asyncio")
@@ -77,7 +60,8 @@ def main() -> int:
     servers = [_start(args.a, tmp), _start(args.b, tmp)]
     try:
         for proc, port in servers:
-            _wait_ready(proc, port)
+            if not bench.wait_ready(proc, port):
+                raise SystemExit(f"server on port {port} did not become ready")
         a, b = (bench.Client(port) for _proc, port in servers)
         for _ in range(300):
             a.validate(body)

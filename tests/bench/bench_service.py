@@ -49,6 +49,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_ready(server: subprocess.Popen[bytes], port: int, seconds: float = 60) -> bool:
+    """True once the sidecar on `port` answers /readyz with 200; False if it exits or `seconds` pass first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c.request("GET", "/readyz")
+            if c.getresponse().status == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -213,19 +228,9 @@ def main() -> int:
            "--rate-limit", "1000000"]  # fmt: skip
     server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                c.request("GET", "/readyz")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                print("server did not become ready", file=sys.stderr)
-                return 2
-            time.sleep(0.1)
+        if not wait_ready(server, port):
+            print("server did not become ready", file=sys.stderr)
+            return 2
 
         client = Client(port)
         for _ in range(300):  # warm-up: lets the server measure the policy as fast and run it inline

@@ -375,30 +375,20 @@ class _Walker:
             if el.children:
                 self.walk_slot(el, slot, tag_path, False)
             return
-        if tag in DROPPED_WITH_CONTENT:
-            self.issue(
-                "disallowed-tag",
-                el.start,
-                el.end,
-                el.path,
-                f"<{el.tag}> is not allowed in slot {slot.name!r}",
-                values={"tag": el.tag, "slot": slot.name},
-                edits=_remove(el.start, el.end),
-                fix_title=f"remove the <{el.tag}> element",
-                slot=slot.name,
-            )
-            return
+        dropped = tag in DROPPED_WITH_CONTENT  # removed whole; other disallowed tags are unwrapped, keeping text
         self.issue(
             "disallowed-tag",
             el.start,
             el.end,
             el.path,
-            f"<{el.tag}> is not allowed in slot {slot.name!r}",
-            values={"tag": el.tag, "slot": slot.name},
-            edits=_unwrap(el),
-            fix_title=f"unwrap <{el.tag}>, keeping its text",
+            f"<{tag}> is not allowed in slot {slot.name!r}",
+            values={"tag": tag, "slot": slot.name},
+            edits=_remove(el.start, el.end) if dropped else _unwrap(el),
+            fix_title=f"remove the <{tag}> element" if dropped else f"unwrap <{tag}>, keeping its text",
             slot=slot.name,
         )
+        if dropped:
+            return
         self.attributes(el, slot, lambda _n: True, ("any", slot.name))
         self.walk(el, slot, tag_path, False)
 
