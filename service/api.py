@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -13,6 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Send
 from starlette.types import Scope as AsgiScope
 
@@ -80,7 +83,11 @@ def _context(req: ValidateRequest) -> Context | None:
     return (req.context or Context()).model_copy(update={"request_id": req.request_id})
 
 
-async def validate_one(state: AppState, req: ValidateRequest, default_policy: str | None = None) -> Report:
+async def validate_one(
+    state: AppState, req: ValidateRequest, default_policy: str | None = None, *, observe: bool = True
+) -> Report:
+    """Validate one request's output; `observe=False` leaves the report's metrics to the caller (who records
+    them after answering)."""
     engine = _engine(state, req.policy or default_policy)
     ctx = _context(req)
     speed = state.speed[engine.policy.name]
@@ -90,7 +97,8 @@ async def validate_one(state: AppState, req: ValidateRequest, default_policy: st
     else:
         report = await asyncio.to_thread(engine.validate, req.output, ctx)
     speed.add(report.elapsed_ms)
-    state.metrics.observe_report(report)
+    if observe:
+        state.metrics.observe_report(report)
     if state.config.log_content:
         log.info(
             "validated policy=%s verdict=%s codes=%s output=%r",
@@ -136,13 +144,34 @@ def _body_doc(schema: str) -> dict[str, Any]:
     }
 
 
-async def _parse(request: Request, model: type[_M]) -> _M:
+def _parse_bytes(body: bytes, model: type[_M]) -> _M:
     """Parse the JSON body straight into the model (one pass in pydantic-core, no dependency machinery)."""
-    body = await request.body()
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+
+
+async def _read_body(receive: Receive) -> bytes:
+    """The request body from ASGI messages: what `Request.body()` does, without its async generator."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _validated(request: Request, read_body: Callable[[], Awaitable[bytes]]) -> tuple[AppState, Report]:
+    # The hot path: auth, readiness and parsing by hand, because FastAPI's dependency resolution costs
+    # more than a rule-only validation (see tests/bench/bench_service.py). The body is read after the key is
+    # checked, as the routed endpoint does.
+    authorize(request, Scope.VALIDATE)
+    state = require_ready(request)
+    req = _parse_bytes(await read_body(), ValidateRequest)
+    return state, await validate_one(state, req, observe=False)
 
 
 @router.post(
@@ -154,12 +183,8 @@ async def _parse(request: Request, model: type[_M]) -> _M:
     openapi_extra=_body_doc("ValidateRequest"),
 )
 async def validate(request: Request) -> Response:
-    # The hot path: auth, readiness and parsing by hand, because FastAPI's dependency resolution costs
-    # more than a rule-only validation (see tests/bench/bench_service.py).
-    authorize(request, Scope.VALIDATE)
-    state = require_ready(request)
-    body = await _parse(request, ValidateRequest)
-    report = await validate_one(state, body)
+    state, report = await _validated(request, request.body)
+    state.metrics.observe_report(report)
     return Response(_json(report), media_type="application/json")
 
 
@@ -168,17 +193,25 @@ def direct_routes(app: FastAPI) -> dict[str, ASGIApp]:
 
     FastAPI's layers (exception middleware, matching against every route, the request-response wrapper)
     cost a third of a rule-only validation. The route stays registered (the OpenAPI document and any request
-    the shortcut does not take use it); answered here: the same endpoint, the same error handlers."""
+    the shortcut does not take use it); answered here: the same endpoint logic, the same error handlers, the
+    same headers as `Response` writes. The report's metrics are recorded once the answer is sent: they are
+    bookkeeping, not part of the caller's wait."""
     route = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == "/v1/validate")
 
     async def validate_direct(scope: AsgiScope, receive: Receive, send: Send) -> None:
         scope.update(route=route, endpoint=validate, path_params={})
         request = Request(scope, receive)
         try:
-            response = await validate(request)
+            state, report = await _validated(request, partial(_read_body, receive))
         except errors.HANDLED as exc:
             response = await errors.answer(request, exc)
-        await response(scope, receive, send)
+            await response(scope, receive, send)
+            return
+        payload = _json(report)
+        headers = [(b"content-length", str(len(payload)).encode()), (b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+        state.metrics.observe_report(report)
 
     return {route.path: validate_direct}
 

@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Receive, Send
+from starlette.types import Scope as AsgiScope
 
 import guardrails
 from guardrails.reviews import ReviewStore
@@ -24,6 +26,23 @@ from service.ratelimit import RateLimiter
 from service.state import AppState
 
 VERSION = "0.1.0"
+
+
+class ServiceApp(FastAPI):
+    """FastAPI with a front door: requests its `front` layer takes (POST /v1/validate) are answered by that
+    layer before Starlette's middleware stack (server-error, telemetry and body-limit wrappers, each wrapping
+    receive and send again). The front layer does what those do for this path: JSON 500s, the size limit,
+    logs and metrics. Everything else, lifespan included, goes through FastAPI as usual."""
+
+    front: ServiceMiddleware | None = None
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        front = self.front
+        if front is not None and not self.root_path and not scope.get("root_path") and front.takes(scope):
+            scope["app"] = self
+            await front(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def build_state(
@@ -51,7 +70,7 @@ def create_app(
     load_sync: bool = False,
     upstream: Any = None,
     fallbacks: list[Any] | None = None,
-) -> FastAPI:
+) -> ServiceApp:
     """The sidecar. Policies compile in a background thread (so /healthz answers at once) unless `load_sync`.
 
     `upstream` and `fallbacks` are LLM clients for the proxy that replace those built from the config."""
@@ -69,7 +88,7 @@ def create_app(
             if closer is not None:
                 await closer()
 
-    app = FastAPI(
+    app = ServiceApp(
         title="outguard sidecar",
         version=VERSION,
         description=(
@@ -99,8 +118,9 @@ def create_app(
     from service.review import web
 
     web.install(app)
-    app.add_middleware(
-        ServiceMiddleware, max_body=config.max_body_bytes, metrics=state.metrics, direct=api.direct_routes(app)
+    app.add_middleware(ServiceMiddleware, max_body=config.max_body_bytes, metrics=state.metrics)
+    app.front = ServiceMiddleware(
+        app.router, max_body=config.max_body_bytes, metrics=state.metrics, direct=api.direct_routes(app)
     )
     app.state.guardrails_version = getattr(guardrails, "__version__", VERSION)
     return app

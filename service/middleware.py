@@ -42,6 +42,10 @@ class ServiceMiddleware:
         self.direct = direct or {}
         """POST paths answered without the app's router (see api.direct_routes)."""
 
+    def takes(self, scope: Scope) -> bool:
+        """True for a request this layer answers through `direct`, without the app behind it."""
+        return scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self.direct
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
