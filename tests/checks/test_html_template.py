@@ -693,3 +693,22 @@ def test_slot_element_of_the_wrong_tag_is_re_rendered() -> None:
     assert codes(report) == {"HTML007", "HTML014"}
     assert report.verdict is Verdict.REPAIRED
     assert '<h2 class="product-name" data-slot="name">Trail Runner 2 — Men\'s</h2>' in report.output
+
+
+def test_the_render_verifier_rejects_what_is_not_well_formed_one_parser_per_thread() -> None:
+    import threading
+
+    from lxml import etree
+
+    from guardrails.checks._html import render as render_mod
+
+    parser = render_mod._xml_parser()
+    assert etree.fromstring("<_><p>a<br />b</p></_>", parser) is None  # checked, nothing built
+    for bad in ("<_><p>a</_>", "<_><p>a</b></_>", "<_>&nbsp;</_>", "<_>a<</_>"):
+        with pytest.raises(etree.XMLSyntaxError):
+            etree.fromstring(bad, parser)
+    others: list[object] = []
+    thread = threading.Thread(target=lambda: others.append(render_mod._xml_parser()))
+    thread.start()
+    thread.join()
+    assert others[0] is not parser and render_mod._xml_parser() is parser

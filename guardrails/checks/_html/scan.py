@@ -461,7 +461,7 @@ class _Builder:
             # cut-off tag or a bare '<' anyway.
             return None
         # [text, slash, name, attrs, text, slash, name, attrs, ..., text]: a tag is (slash, name, attrs).
-        pieces = _PLAIN_TAG.split(text)
+        pieces: list[str] = _PLAIN_TAG.split(text)
         last = len(pieces) - 1
         for i in range(0, last + 1, 4):
             if i & 4095 == 4092:
