@@ -108,3 +108,17 @@ def test_compile_check_says_which_build_runs(capsys: pytest.CaptureFixture[str])
     state = native_state()
     assert code == (0 if state == "compiled" else 1)
     assert capsys.readouterr().out.startswith(f"html scanner: {state}")
+
+
+def test_a_failed_build_is_reported_and_leaves_python_running(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from guardrails.cli import cmd_compile
+
+    def no_mypyc(quiet: bool = True) -> None:
+        raise ImportError("No module named 'mypyc'")
+
+    monkeypatch.setattr(cmd_compile, "build", no_mypyc)
+    assert main(["compile", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "No module named 'mypyc'" in err and "keeps running as Python" in err
