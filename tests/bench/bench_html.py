@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from guardrails import Context, Engine  # noqa: E402
 from guardrails.checks._html import caches as html_caches  # noqa: E402
+from guardrails.checks._html import native_state, running_native  # noqa: E402
 from guardrails.checks.base import Deadline, RunContext  # noqa: E402
 from guardrails.document import Document  # noqa: E402
 from guardrails.rules.loader import load_ruleset  # noqa: E402
@@ -289,6 +290,7 @@ def main() -> None:
     kb = Context(template="kb-article")
     caches = "caches emptied before every call" if args.cold else "warm caches"
     print(f"{count} distinct outputs per set, mean {size:.0f} chars, {len(check_only.rules)} html rules, " + caches)
+    print(f"html scanner: {native_state()}" + ("" if running_native() else " (running as Python)"))
     print(HEADER)
     for label, engine, outputs in (
         ("conforming (check only)", check_only, conforming),
