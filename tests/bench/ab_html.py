@@ -5,7 +5,9 @@
 
 `--ref`: scan + analysis + render of the code at a git commit (guardrails/checks/_html copied out as package
 `html_base`) against the working tree, alternating which runs first; every output is new to both (their caches
-are separate), so the paired difference cancels the machine's drift. It cannot isolate garbage-collector
+are separate), so the paired difference cancels the machine's drift. The commit's copy always runs as Python;
+the working tree runs the build in use (see `guardrails compile --check`; OUTGUARD_PURE_PYTHON=1 compares
+Python with Python). It cannot isolate garbage-collector
 effects: one side's garbage is collected during whichever call happens to trigger a pass.
 `--gc`: the working tree's whole check (every html rule) with Python's cyclic collector on, then off, on
 distinct outputs. Outputs as in bench_html.py (5 KB knowledge-base articles, unique links).
@@ -27,7 +29,7 @@ from typing import Any
 import bench_html as bench
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = ["__init__", "analyze", "render", "scan", "template", "urls", "caches"]
+MODULES = ["__init__", "analyze", "render", "scan", "store", "template", "urls", "caches"]
 
 
 def load_base(ref: str) -> dict[str, ModuleType]:
