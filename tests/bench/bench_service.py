@@ -87,8 +87,12 @@ def library_latencies(engine: Engine, text: str, n: int) -> list[float]:
     return out
 
 
-def asgi_overhead(text: str, n: int) -> tuple[list[float], list[float]]:
-    """Call the app in process (no sockets, no scheduler hand-offs): the framework's own cost per request."""
+def asgi_overhead(text: str, n: int) -> tuple[list[float], list[float], list[float]]:
+    """Call the app in process (no sockets, no scheduler hand-offs): the framework's own cost per request.
+
+    Returns the whole call's ms, the library's ms, and per call how long after the engine's own `elapsed_ms` the
+    answer's body was handed to the server (the part of the framework the caller waits for; the access log and
+    metrics follow the answer)."""
     import asyncio
     import logging
 
@@ -105,9 +109,12 @@ def asgi_overhead(text: str, n: int) -> tuple[list[float], list[float]]:
     headers = [(b"content-type", b"application/json"), (b"authorization", f"Bearer {KEY}".encode()),
                (b"content-length", str(len(body)).encode())]  # fmt: skip
 
+    answered: list[tuple[float, bytes]] = []  # (ms to the body's send, the body): parsed after the timing
+
     async def call() -> int:
         status = [0]
         sent = [False]
+        t0 = time.perf_counter()
 
         async def receive() -> dict[str, object]:
             if sent[0]:
@@ -118,6 +125,8 @@ def asgi_overhead(text: str, n: int) -> tuple[list[float], list[float]]:
         async def send(message: dict[str, object]) -> None:
             if message["type"] == "http.response.start":
                 status[0] = int(message["status"])  # type: ignore[call-overload]
+            elif message["type"] == "http.response.body":
+                answered.append(((time.perf_counter() - t0) * 1000, message["body"]))  # type: ignore[arg-type]
 
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
                  "scheme": "http", "path": "/v1/validate", "raw_path": b"/v1/validate", "query_string": b"",
@@ -126,10 +135,11 @@ def asgi_overhead(text: str, n: int) -> tuple[list[float], list[float]]:
         await app(scope, receive, send)  # type: ignore[arg-type]
         return status[0]
 
-    async def run() -> tuple[list[float], list[float]]:
+    async def run() -> tuple[list[float], list[float], list[float]]:
         async with app.router.lifespan_context(app):
             for _ in range(300):
                 assert await call() == 200
+            answered.clear()
             asgi, lib = [], []
             for _ in range(n):
                 t0 = time.perf_counter()
@@ -138,7 +148,7 @@ def asgi_overhead(text: str, n: int) -> tuple[list[float], list[float]]:
                 t0 = time.perf_counter()
                 engine.validate(text)
                 lib.append((time.perf_counter() - t0) * 1000)
-            return asgi, lib
+            return asgi, lib, [ms - json.loads(body)["elapsed_ms"] for ms, body in answered]
 
     return asyncio.run(run())
 
@@ -175,9 +185,30 @@ asyncio.run(main())
 """
 
 
-def start_null_server(answer_bytes: int) -> tuple[subprocess.Popen[bytes], int]:
+# The same canned answer from uvicorn (httptools, as `guardrails serve` runs it) and a bare ASGI app: what the
+# server costs before any framework or outguard code runs.
+_UVICORN_NULL = """
+import sys, uvicorn
+body = b"x" * int(sys.argv[2])
+start = {"type": "http.response.start", "status": 200,
+         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]}
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), http="httptools", log_level="warning",
+            access_log=False, lifespan="off")
+"""
+
+
+def start_null_server(answer_bytes: int, source: str = _NULL_SERVER) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", _NULL_SERVER, str(port), str(answer_bytes)])
+    proc = subprocess.Popen([sys.executable, "-c", source, str(port), str(answer_bytes)])
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -244,15 +275,18 @@ def main() -> int:
         client.conn.request("POST", "/v1/validate", body=body, headers=client.headers)
         answer_bytes = len(client.conn.getresponse().read())
         null_server, null_port = start_null_server(answer_bytes)
-        floor_client = Client(null_port)
+        uvicorn_server, uvicorn_port = start_null_server(answer_bytes, _UVICORN_NULL)
+        floor_client, uvicorn_client = Client(null_port), Client(uvicorn_port)
         for _ in range(300):
             floor_client.validate(body)
+            uvicorn_client.validate(body)
 
         # Latency: sequential requests, interleaved with library calls so both see the same machine load.
         http_ms: list[float] = []
         own_hop_ms: list[float] = []
         lib_ms: list[float] = []
         floor_ms: list[float] = []
+        uvicorn_ms: list[float] = []
         errors = 0
         t_end = time.monotonic() + args.seconds
         for i in range(args.requests):
@@ -267,10 +301,13 @@ def main() -> int:
                 t0 = time.perf_counter()
                 engine.validate(text)
                 lib_ms.append((time.perf_counter() - t0) * 1000)
-            else:
+            elif i % 4 == 1:
                 floor_ms.append(floor_client.validate(body)[1])
-        null_server.terminate()
-        null_server.wait(10)
+            else:
+                uvicorn_ms.append(uvicorn_client.validate(body)[1])
+        for proc in (null_server, uvicorn_server):
+            proc.terminate()
+            proc.wait(10)
         rss_mid = rss_kb(server.pid)
 
         # Throughput: several keep-alive clients at once.
@@ -303,7 +340,7 @@ def main() -> int:
         server.terminate()
         server.wait(10)
 
-    asgi_ms, asgi_lib_ms = asgi_overhead(text, min(args.requests, 2000))
+    asgi_ms, asgi_lib_ms, answered_ms = asgi_overhead(text, min(args.requests, 2000))
     lib_p50, http_p50 = statistics.median(lib_ms), statistics.median(http_ms)
     print(
         f"load average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])} on {os.cpu_count()} cores"
@@ -322,9 +359,14 @@ def main() -> int:
         f"floor     p50 {floor_p50:.3f} ms: a do-nothing asyncio HTTP server, same client, loopback and answer size "
         f"({answer_bytes} bytes); so the sidecar's own share of the hop is {http_p50 - lib_p50 - floor_p50:.3f} ms"
     )
+    uvicorn_p50 = statistics.median(uvicorn_ms)
+    print(f"          uvicorn (httptools) with a bare ASGI app and the same canned answer: p50 {uvicorn_p50:.3f} ms, "
+          f"{uvicorn_p50 - floor_p50:+.3f} ms over that floor")  # fmt: skip
     asgi_p50, asgi_lib_p50 = statistics.median(asgi_ms), statistics.median(asgi_lib_ms)
     print(f"in-process ASGI p50 {asgi_p50:.3f} ms vs library {asgi_lib_p50:.3f} ms: framework cost "
           f"{asgi_p50 - asgi_lib_p50:.3f} ms per request (no sockets, no scheduler hand-offs)")  # fmt: skip
+    print(f"          of which before the answer: p50 {statistics.median(answered_ms):.3f} ms after the engine's own "
+          "elapsed_ms (the access log and metrics follow the answer)")  # fmt: skip
     print(f"throughput {done[0] / wall:.0f} requests/s  ({done[0]} requests, {args.concurrency} clients, {wall:.1f} s)")
     print(f"errors    {errors}")
     print(f"server RSS {rss_start / 1024:.1f} MB -> {rss_mid / 1024:.1f} MB -> {rss_end / 1024:.1f} MB "
