@@ -1,5 +1,11 @@
 """ReviewStore: submit, list, assign and decide review items, with an audit trail, on SQLite or PostgreSQL.
 
+Concurrency: every transition (assign, decide) holds the item's row for its whole transaction, a
+`SELECT ... FOR UPDATE` on PostgreSQL and the database's write lock on SQLite (`BEGIN IMMEDIATE`: SQLite
+has no row locks, and a deferred transaction reads before it writes, so two deciders both saw "open"). The
+update is also a compare-and-set on the state and `updated_at` it read, so of two concurrent decisions
+exactly one wins and the other raises ReviewConflict before any side effect (a fact write) runs.
+
 Durability: every write commits before the call returns, so an item the caller was told about survives
 a crash of this process. On SQLite the database runs in WAL mode with `synchronous=FULL`: NORMAL would
 already survive a killed process (the WAL sits in the OS page cache), but it can lose the last commits on
@@ -15,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +46,11 @@ from guardrails.reviews.model import (
 
 FactWriter = Callable[[FactCorrection, str], dict[str, Any]]
 """(correction, actor) -> the row written, as JSON-able data (for the audit trail)."""
+
+Revalidator = Callable[[ReviewItem], Report]
+"""item -> a fresh Report of the item's output under its policy (after a fact was corrected)."""
+
+_RELEASABLE = frozenset({"pass", "repaired"})
 
 MAX_REQUEST_ID = 200
 _SEVERITIES = list(Severity)
@@ -68,12 +80,21 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # The driver's own implicit BEGIN (deferred, issued just before the first write) cannot take the
+    # write lock up front; SQLAlchemy's begin event below issues BEGIN itself.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # IMMEDIATE takes the write lock at BEGIN (waiting up to busy_timeout): what a row lock is elsewhere.
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def create_db_engine(url: str) -> Engine:
@@ -84,6 +105,7 @@ def create_db_engine(url: str) -> Engine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 10})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
 
@@ -168,6 +190,8 @@ class ReviewStore:
     # -- read -----------------------------------------------------------------------------------
 
     def get(self, item_id: str) -> ReviewItem:
+        if not _storable(item_id):
+            raise ReviewNotFound(f"no review item {item_id!r}")
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(schema.items).where(schema.items.c.id == item_id)).mappings().first()
         if row is None:
@@ -175,6 +199,8 @@ class ReviewStore:
         return _item(row)
 
     def get_by_request(self, request_id: str) -> ReviewItem | None:
+        if not _storable(request_id):
+            return None
         with self.engine.connect() as conn:
             row = (
                 conn.execute(sa.select(schema.items).where(schema.items.c.request_id == request_id)).mappings().first()
@@ -184,6 +210,9 @@ class ReviewStore:
     def _where(self, f: ItemFilter) -> list[sa.ColumnElement[bool]]:
         c = schema.items.c
         clauses: list[sa.ColumnElement[bool]] = []
+        texts = [f.code, f.policy, f.assignee, *(f.policies or [])]
+        if not all(_storable(t) for t in texts if t is not None):
+            return [sa.false()]  # nothing stored holds NUL, and PostgreSQL refuses it even as a parameter
         if f.state is not None:
             clauses.append(c.state == f.state.value)
         if f.policy is not None:
@@ -295,18 +324,23 @@ class ReviewStore:
 
     # -- transitions ----------------------------------------------------------------------------
 
+    @contextmanager
+    def _transition(self) -> Iterator[Connection]:
+        """A write transaction that locks what it reads (see the module docstring)."""
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                yield conn
+
     def assign(self, item_id: str, assignee: str | None, *, actor: str) -> ReviewItem:
         """Assign to a reviewer (state in_review), or release with assignee None (state open)."""
-        with self.engine.begin() as conn:
+        with self._transition() as conn:
             before = self._row_for_update(conn, item_id)
             if before["state"] == ReviewState.DECIDED.value:
                 raise ReviewConflict(f"item {item_id} is already decided")
             state = ReviewState.OPEN if assignee is None else ReviewState.IN_REVIEW
-            conn.execute(
-                schema.items.update()
-                .where(schema.items.c.id == item_id)
-                .values(assignee=assignee, state=state.value, updated_at=_now())
-            )
+            self._compare_and_set(conn, before, assignee=assignee, state=state.value, updated_at=_now())
             self._audit(
                 conn,
                 item_id,
@@ -318,13 +352,26 @@ class ReviewStore:
         return self.get(item_id)
 
     def decide(
-        self, item_id: str, decision: Decision, *, actor: str, fact_writer: FactWriter | None = None
+        self,
+        item_id: str,
+        decision: Decision,
+        *,
+        actor: str,
+        fact_writer: FactWriter | None = None,
+        revalidate: Revalidator | None = None,
     ) -> ReviewItem:
-        """Record a decision. Decided items are final: deciding again raises ReviewConflict."""
+        """Record a decision. Decided items are final: deciding again raises ReviewConflict.
+
+        `correct_fact` writes the fact, then validates the item's output again (`revalidate`): only an
+        output that now passes (or is repaired) is released; one still flagged stays in the queue with the
+        new report, its findings and verdict, and the audit trail records the correction either way.
+        """
         if decision.kind is DecisionKind.CORRECT_FACT and fact_writer is None:
             raise ReviewError("correct_fact needs a facts store, and none is configured")
+        if decision.kind is DecisionKind.CORRECT_FACT and revalidate is None:
+            raise ReviewError("correct_fact needs the item's policy to validate the output again, and none is given")
         suppressed: list[dict[str, str]] = []
-        with self.engine.begin() as conn:
+        with self._transition() as conn:
             row = self._row_for_update(conn, item_id)
             if row["state"] == ReviewState.DECIDED.value:
                 raise ReviewConflict(f"item {item_id} was already decided ({row['decision']} by {row['decided_by']})")
@@ -332,6 +379,7 @@ class ReviewStore:
             report = Report.model_validate_json(row["report_json"])
             final: str | None = None
             after_extra: dict[str, Any] = {}
+            held = False  # a corrected fact that still leaves the output flagged keeps the item queued
             if decision.kind is DecisionKind.APPROVE:
                 final = row["delivered"]
             elif decision.kind is DecisionKind.APPROVE_EDIT:
@@ -341,42 +389,115 @@ class ReviewStore:
                 suppressed = self._suppress(conn, report, decision.fingerprints, actor, item_id)
                 after_extra["suppressed"] = suppressed
             elif decision.kind is DecisionKind.CORRECT_FACT:
-                assert decision.fact is not None and fact_writer is not None
+                assert decision.fact is not None and fact_writer is not None and revalidate is not None
                 after_extra["fact"] = fact_writer(decision.fact, actor)
-                final = row["output"]
-            now = _now()
-            conn.execute(
-                schema.items.update()
-                .where(schema.items.c.id == item_id)
-                .values(
-                    state=ReviewState.DECIDED.value,
-                    decision=decision.kind.value,
-                    final_output=final,
-                    decided_by=actor,
-                    decided_at=now,
-                    updated_at=now,
-                    assignee=row["assignee"] or actor,
-                )
-            )
-            self._audit(
-                conn,
-                item_id,
-                actor,
-                f"decide:{decision.kind.value}",
-                before={"state": row["state"], "assignee": row["assignee"], "output": row["delivered"]},
-                after={
-                    "state": ReviewState.DECIDED.value,
-                    "decision": decision.kind.value,
-                    "output": final,
-                    **after_extra,
-                },
-                note=decision.note,
-            )
+                fresh = revalidate(_item(row))
+                after_extra["revalidated"] = _report_summary(fresh)
+                if fresh.verdict.value not in _RELEASABLE:
+                    self._still_flagged(conn, row, fresh, actor=actor, decision=decision, after_extra=after_extra)
+                    held = True
+                else:
+                    self._replace_report(conn, item_id, fresh)
+                    final = fresh.output
+            if not held:
+                self._decided(conn, row, decision, actor=actor, final=final, after_extra=after_extra)
         if suppressed:
             self._invalidate_caches()
         return self.get(item_id)
 
+    def _decided(
+        self,
+        conn: Connection,
+        row: RowMapping,
+        decision: Decision,
+        *,
+        actor: str,
+        final: str | None,
+        after_extra: dict[str, Any],
+    ) -> None:
+        item_id = row["id"]
+        now = _now()
+        self._compare_and_set(
+            conn,
+            row,
+            state=ReviewState.DECIDED.value,
+            decision=decision.kind.value,
+            final_output=final,
+            decided_by=actor,
+            decided_at=now,
+            updated_at=now,
+            assignee=row["assignee"] or actor,
+        )
+        self._audit(
+            conn,
+            item_id,
+            actor,
+            f"decide:{decision.kind.value}",
+            before={"state": row["state"], "assignee": row["assignee"], "output": row["delivered"]},
+            after={
+                "state": ReviewState.DECIDED.value,
+                "decision": decision.kind.value,
+                "output": final,
+                **after_extra,
+            },
+            note=decision.note,
+        )
+
+    def _still_flagged(
+        self,
+        conn: Connection,
+        row: RowMapping,
+        fresh: Report,
+        *,
+        actor: str,
+        decision: Decision,
+        after_extra: dict[str, Any],
+    ) -> None:
+        """A corrected fact did not clear the output: keep the item in the queue with its new report."""
+        self._replace_report(conn, row["id"], fresh)
+        self._compare_and_set(conn, row, updated_at=_now())
+        self._audit(
+            conn,
+            row["id"],
+            actor,
+            "correct_fact",
+            before={"state": row["state"], "verdict": row["verdict"], "codes": row["codes"].split()},
+            after={"state": row["state"], **after_extra},
+            note=decision.note,
+        )
+
+    def _replace_report(self, conn: Connection, item_id: str, report: Report) -> None:
+        open_findings = [f for f in report.findings if f.status is not FindingStatus.SUPPRESSED]
+        codes = sorted({f.code for f in open_findings})
+        conn.execute(
+            schema.items.update()
+            .where(schema.items.c.id == item_id)
+            .values(
+                verdict=report.verdict.value,
+                delivered=report.output,
+                report_json=report.model_dump_json(by_alias=True),
+                codes=" ".join(codes),
+                severity_rank=max((f.severity.rank for f in open_findings), default=None),
+            )
+        )
+        conn.execute(schema.item_codes.delete().where(schema.item_codes.c.item_id == item_id))
+        if codes:
+            conn.execute(schema.item_codes.insert(), [{"item_id": item_id, "code": c} for c in codes])
+
+    def _compare_and_set(self, conn: Connection, before: RowMapping, **values: Any) -> None:
+        """Update the item only if it is still as read: of two racing transitions one wins, the other conflicts."""
+        c = schema.items.c
+        done = conn.execute(
+            schema.items.update()
+            .where(c.id == before["id"], c.state == before["state"], c.updated_at == before["updated_at"])
+            .values(**values)
+        )
+        if done.rowcount != 1:
+            raise ReviewConflict(f"item {before['id']} was changed by someone else meanwhile; reload it")
+
     def _row_for_update(self, conn: Connection, item_id: str) -> RowMapping:
+        if not _storable(item_id):
+            raise ReviewNotFound(f"no review item {item_id!r}")
         query = sa.select(schema.items).where(schema.items.c.id == item_id)
         if self.dialect == "postgresql":
             query = query.with_for_update()
@@ -574,3 +695,20 @@ def _item(row: RowMapping) -> ReviewItem:
         updated_at=_aware(row["updated_at"]) or _now(),
         decided_at=_aware(row["decided_at"]),
     )
+
+
+def _storable(text: str) -> bool:
+    """Whether a caller's string can be a key or a query parameter: PostgreSQL text refuses NUL."""
+    return "\x00" not in text
+
+
+def _report_summary(report: Report) -> dict[str, Any]:
+    """What the audit trail keeps of a re-validation: the verdict and each finding's code, rule and message."""
+    return {
+        "verdict": report.verdict.value,
+        "codes": sorted({f.code for f in report.findings if f.status is not FindingStatus.SUPPRESSED}),
+        "findings": [
+            {"code": f.code, "rule_id": f.rule_id, "message": f.message, "status": f.status.value}
+            for f in report.findings
+        ],
+    }

@@ -192,9 +192,40 @@ def test_correct_fact_writes_through_the_writer(store: ReviewStore, engine: Engi
         written.append((fact.entity, fact.attribute, fact.value, actor))
         return {"entity": fact.entity, "attribute": fact.attribute, "value": fact.value}
 
-    store.decide(item.id, decision, actor="d", fact_writer=writer)
-    assert written == [("aspirin", "dose", "20 mg", "d")]
-    assert store.audit_trail(item.id)[-1].after["fact"]["value"] == "20 mg"  # type: ignore[index]
+    with pytest.raises(ReviewError, match="validate the output again"):
+        store.decide(item.id, decision, actor="d", fact_writer=writer)
+    assert written == [] and store.get(item.id).state is ReviewState.OPEN
+    # The corrected facts clear the output: validated again, then released as the engine delivers it.
+    seen: list[str] = []
+
+    def passes(it: Any) -> Any:
+        seen.append(it.output)
+        return engine.validate("The dose is right.")
+
+    decided = store.decide(item.id, decision, actor="d", fact_writer=writer, revalidate=passes)
+    assert written == [("aspirin", "dose", "20 mg", "d")] and seen == ["The dose is 20 mg."]
+    assert decided.state is ReviewState.DECIDED and decided.verdict == "pass" and decided.codes == []
+    assert decided.final_output == "The dose is right."
+    last = store.audit_trail(item.id)[-1]
+    assert last.action == "decide:correct_fact"
+    assert last.after["fact"]["value"] == "20 mg"  # type: ignore[index]
+    assert last.after["revalidated"]["verdict"] == "pass"  # type: ignore[index]
+
+
+def test_correct_fact_that_still_flags_keeps_the_item_queued(store: ReviewStore, engine: Engine) -> None:
+    item, _ = submit(store, engine, "The dose is 20 mg.", "fact3")
+    decision = Decision(kind=DecisionKind.CORRECT_FACT, fact=FactCorrection(entity="a", attribute="b", value=1))
+    flagged = engine.validate("Guaranteed returns and 20 mg.")
+    after = store.decide(
+        item.id, decision, actor="d", fact_writer=lambda f, a: {"entity": f.entity}, revalidate=lambda it: flagged
+    )
+    assert after.state is ReviewState.OPEN and after.decision is None and after.final_output is None
+    assert after.verdict == "review" and after.codes == sorted({f.code for f in flagged.findings})
+    assert [i.id for i in store.items(ItemFilter(code="SVC001"))] == [item.id]  # the new codes are filterable
+    last = store.audit_trail(item.id)[-1]
+    assert last.action == "correct_fact" and last.after["revalidated"]["verdict"] == "review"  # type: ignore[index]
+    # Still decidable afterwards.
+    assert store.decide(item.id, Decision(kind=DecisionKind.REJECT), actor="d").state is ReviewState.DECIDED
 
 
 def test_failing_fact_writer_leaves_the_item_open(store: ReviewStore, engine: Engine) -> None:
@@ -205,7 +236,7 @@ def test_failing_fact_writer_leaves_the_item_open(store: ReviewStore, engine: En
 
     decision = Decision(kind=DecisionKind.CORRECT_FACT, fact=FactCorrection(entity="a", attribute="b", value=1))
     with pytest.raises(RuntimeError):
-        store.decide(item.id, decision, actor="d", fact_writer=broken)
+        store.decide(item.id, decision, actor="d", fact_writer=broken, revalidate=lambda it: engine.validate(""))
     assert store.get(item.id).state is ReviewState.OPEN
     assert [e.action for e in store.audit_trail(item.id)] == ["submit"]
 
