@@ -26,6 +26,7 @@ from guardrails.findings import (
     report_json_schema,
 )
 from guardrails.guard import Budget, Guard, GuardResult, StreamValidator
+from guardrails.redaction import redact_report, sensitive_rule_ids
 from guardrails.rules import Policy, Rule, RuleError, load_ruleset
 
 __all__ = [
@@ -53,5 +54,7 @@ __all__ = [
     "StreamValidator",
     "Verdict",
     "load_ruleset",
+    "redact_report",
     "report_json_schema",
+    "sensitive_rule_ids",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Collection
 from enum import StrEnum
 from typing import Any
 
@@ -132,6 +133,10 @@ class Fix(_Model):
     title: str
     edits: list[Edit]
     safe: bool = True
+    redacts: bool = Field(
+        default=False,
+        description="The edits hide a value (PII, a secret): overlapping redactions merge so no part of one shows",
+    )
 
     @model_validator(mode="after")
     def _no_overlap(self) -> Fix:
@@ -150,7 +155,10 @@ class Evidence(_Model):
     score: float | None = None
     threshold: float | None = None
     pattern: str | None = None
-    matched: str | None = Field(default=None, description="The matched text (redacted for PII findings)")
+    matched: str | None = Field(
+        default=None,
+        description="The matched text (its shape for PII findings; masked in a redacted report when sensitive)",
+    )
     fact: dict[str, Any] | None = Field(default=None, description="The known-facts row a claim contradicts")
     source: str | None = Field(default=None, description="Recognizer, model, schema or source the evidence came from")
     details: dict[str, Any] = Field(default_factory=dict)
@@ -195,7 +203,9 @@ class RegenerationItem(_Model):
     message: str
     instruction: str = Field(description="What the model must change, phrased as an instruction")
     span: Span | None = None
-    excerpt: str | None = Field(default=None, description="The offending text, cut to a short window")
+    excerpt: str | None = Field(
+        default=None, description="The offending text, cut to a short window (masked in a redacted report)"
+    )
 
 
 class RegenerationRequest(_Model):
@@ -237,11 +247,25 @@ class AppliedEdit(_Model):
     safe: bool
 
 
+_REDACTION_NOTE = (
+    " In a report that left the process (sidecar and proxy answers, review queue, CLI JSON by default) every"
+    " value a PII or sensitive finding detected is masked here, length kept (see `masked`)."
+)
+
+
 class Report(_Model):
+    """What the engine decided about one output.
+
+    In-process callers get every value as it was. Every report that leaves the process is `redacted()` first:
+    no value a PII (or `sensitive`-tagged) finding detected appears anywhere in it, and `masked` says so.
+    """
+
     schema_version: str = REPORT_SCHEMA_VERSION
     verdict: Verdict
-    output: str = Field(description="The delivered output: repaired when repairs applied, else the original")
-    original: str
+    output: str = Field(
+        description="The delivered output: repaired when repairs applied, else the original." + _REDACTION_NOTE
+    )
+    original: str = Field(description="The output as it was given to the engine." + _REDACTION_NOTE)
     findings: list[Finding] = Field(description="Findings on the original text, with their status after repair")
     residual: list[Finding] = Field(
         default_factory=list, description="Findings still open on the repaired output (spans index `output`)"
@@ -254,6 +278,20 @@ class Report(_Model):
     policy: str
     policy_version: str
     elapsed_ms: float
+    masked: bool = Field(
+        default=False,
+        description=(
+            "True when the report was redacted: every value a PII or sensitive finding detected is masked"
+            " wherever the report quotes it (output, original, messages, evidence, edits, excerpts), letters and"
+            " digits turned into '*', length and separators kept so spans still line up"
+        ),
+    )
+
+    def redacted(self, sensitive_rules: Collection[str] = ()) -> Report:
+        """A copy safe to send out of the process: see guardrails.redaction.redact_report."""
+        from guardrails.redaction import redact_report  # imported here: redaction builds on this module
+
+        return redact_report(self, sensitive_rules)
 
     @property
     def open_findings(self) -> list[Finding]:

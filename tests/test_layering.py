@@ -13,6 +13,7 @@ PKG = ROOT / "guardrails"
 # Lower number = lower layer. A module may import only from its own layer or below.
 LAYERS: list[tuple[str, int]] = [
     ("guardrails.findings", 0),
+    ("guardrails.redaction", 0),
     ("guardrails.context", 0),
     ("guardrails.metrics", 0),
     ("guardrails.document", 1),
