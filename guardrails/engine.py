@@ -34,7 +34,7 @@ from guardrails.findings import (
     Verdict,
     fingerprint,
 )
-from guardrails.repair import apply_edits, choose_fixes
+from guardrails.repair import apply_edits, carry_over, choose_fixes, exposed_redactions
 from guardrails.rules.compile import CompiledPolicy, CompiledRule, compile_policy
 from guardrails.rules.loader import RuleSet, load_ruleset
 from guardrails.rules.model import Policy, Rule
@@ -296,6 +296,7 @@ class Engine:
         applied: list[AppliedEdit] = []
         current, open_now = text, [f for f in findings if f.status is FindingStatus.OPEN]
         seen = {text}
+        held: list[Finding] = []  # redactions an edit cut into without covering: open to the end, never "repaired"
         limit = int(len(text) * settings.max_growth) + 1024
         if not settings.enabled:
             return text, applied, []
@@ -308,6 +309,7 @@ class Engine:
             if candidate in seen or len(candidate) > limit:
                 break
             seen.add(candidate)
+            held = [carry_over(f, edits, candidate) for f in [*held, *exposed_redactions(open_now, edits)]]
             applied.extend(
                 AppliedEdit(
                     round=round_no,
@@ -324,7 +326,7 @@ class Engine:
                 f
                 for f in self._suppress(self._findings_for(Document(current), ctx, timings, round_degraded))
                 if f.status is FindingStatus.OPEN
-            ]
+            ] + held
             degraded.extend(d for d in round_degraded if d not in degraded)
         return current, applied, open_now if applied else []
 

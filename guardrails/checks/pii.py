@@ -308,6 +308,7 @@ class PiiCheck(Check):
                     title=f"{self.p.mode.value} {c.entity}",
                     edits=[Edit(start=c.start, end=c.end, replacement=replacement)],
                     safe=True,
+                    redacts=True,  # overlapping PII values (an IBAN holding a card run) merge into one edit
                 ),
             )
 
