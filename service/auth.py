@@ -8,6 +8,7 @@ Keys file (YAML or JSON):
 
     api_keys:
       - {name: billing, key_sha256: <hex>, scopes: [validate]}
+      - {name: nightly, key_sha256: <hex>, scopes: [validate], rate_limit_rps: 2, rate_limit_burst: 4}
     reviewers:
       - {name: alice, password: "scrypt$16384$8$1$<salt b64>$<hash b64>", scopes: [review], policies: [default]}
 
@@ -47,7 +48,12 @@ class ApiKey(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     scopes: frozenset[Scope]
-    rate_limit_rps: float | None = Field(default=None, gt=0)
+    rate_limit_rps: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description="This key's sustained requests per second"
+    )
+    rate_limit_burst: int | None = Field(
+        default=None, gt=0, description="Requests at once (default: two seconds of the key's own rate, at least 1)"
+    )
 
     def allows(self, scope: Scope) -> bool:
         return scope in self.scopes or Scope.ADMIN in self.scopes

@@ -19,6 +19,34 @@ class UpstreamConfig(BaseModel):
     max_retries: int = Field(default=2, ge=0)
 
 
+class ConnectionLimits(BaseModel):
+    """How long a client may take to send its request and how many connections the server holds, so slow
+    clients (slowloris: headers or bodies trickled a byte at a time) cannot hold sockets and starve others.
+    Server settings, applied by `guardrails serve` (service/connections.py), not by the app."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="A request's line and headers must arrive within this many seconds of the connection opening, "
+        "or of the request's first byte on a kept-alive connection; else the connection is closed",
+    )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="A request's whole body must arrive within this many seconds of its headers; else 408 and close",
+    )
+    max_connections: int = Field(
+        default=1000,
+        gt=0,
+        description="Open connections at most. At the cap a new connection first reclaims an idle kept-alive one, "
+        "then the one that has waited longest for its headers; if every connection has a request in progress, the "
+        "new one gets a 503 and is closed",
+    )
+
+
 class ServiceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -37,8 +65,12 @@ class ServiceConfig(BaseModel):
     session_ttl_s: int = Field(default=8 * 3600, gt=0)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
     max_batch: int = Field(default=256, gt=0)
-    rate_limit_rps: float = Field(default=200.0, gt=0, description="Per-key sustained requests per second")
-    rate_limit_burst: int = Field(default=400, gt=0)
+    rate_limit_rps: float = Field(
+        default=200.0, gt=0, description="Per-key sustained requests per second, for keys that set no rate of their own"
+    )
+    rate_limit_burst: int = Field(
+        default=400, gt=0, description="Requests at once for those keys (a key with its own rate gets its own burst)"
+    )
     login_attempts_per_minute: int = Field(default=10, gt=0)
     log_content: bool = Field(default=False, description="Log output text and context (off: never log content)")
     upstream: UpstreamConfig | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -47,13 +48,15 @@ def authorize(request: Request, scope: Scope) -> ApiKey:
     request.scope.setdefault("state", {})["key_name"] = key.name
     if not key.allows(scope):
         raise ApiError(403, "forbidden", f"API key {key.name!r} lacks the {scope.value!r} scope")
-    wait = state.limiter.acquire(key.name, key.rate_limit_rps)
+    wait = state.limiter.acquire(key.name, key.rate_limit_rps, key.rate_limit_burst)
     if wait > 0:
+        limit = state.limiter.limit_of(key.name)
         raise ApiError(
             429,
             "rate_limited",
-            f"rate limit for key {key.name!r} exceeded; retry in {wait:.2f}s",
-            headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+            f"rate limit for key {key.name!r} ({limit.rate:g}/s, burst {limit.burst}) exceeded; retry in {wait:.2f}s",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            details=[{"limit": "key", "key": key.name, "rate_per_s": limit.rate, "burst": limit.burst}],
         )
     return key
 

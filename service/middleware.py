@@ -9,11 +9,16 @@ import uuid
 from typing import Any
 
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.metrics import Metrics
 
 log = logging.getLogger("outguard.access")
+
+READ_TIMEOUT = "outguard.read_timeout"
+"""Set in a request's scope["state"] when the server cut its body off at the deadline and answered 408 itself
+(service/connections.py)."""
 
 
 class _TooLarge(HTTPException):
@@ -100,6 +105,10 @@ class ServiceMiddleware:
                 await send(start)
                 await send({"type": "http.response.body", "body": body})
             status_box["status"] = 413
+        except ClientDisconnect:
+            # Gone, or cut off by the body deadline (service/connections.py answered 408): not a crash, and
+            # attackers decide how often it happens, so it goes to the access log only.
+            status_box["status"] = 408 if scope["state"].get(READ_TIMEOUT) else 499
         except Exception as exc:
             # Answered and logged here, never re-raised: the server would log the traceback, and exception
             # messages can carry the caller's text. The type and route are enough to find the bug.

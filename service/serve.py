@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
 from pathlib import Path
 
 from service.auth import AuthConfigError, KeyRing, hash_key, hash_password
-from service.config import ServiceConfig, UpstreamConfig
+from service.config import ConnectionLimits, ServiceConfig, UpstreamConfig
+from service.ratelimit import default_burst
 
 log = logging.getLogger("outguard.service")
 
@@ -41,7 +43,7 @@ def _config(args: argparse.Namespace) -> ServiceConfig:
         stream_keepalive_s=args.stream_keepalive,
         max_body_bytes=args.max_body,
         rate_limit_rps=args.rate_limit,
-        rate_limit_burst=max(1, int(args.rate_limit * 2)),
+        rate_limit_burst=args.rate_limit_burst or default_burst(args.rate_limit),
         session_secret=os.environ.get("OUTGUARD_SESSION_SECRET"),
     )
 
@@ -96,20 +98,42 @@ def main(args: argparse.Namespace) -> int:
         seed(app)
     print(banner, flush=True)
     uvicorn.run(
-        app, host=args.host, port=args.port, http=_http_parser(), access_log=False, log_config=None, server_header=False
+        app,
+        host=args.host,
+        port=args.port,
+        http=_http_protocol(_connection_limits(args)),
+        access_log=False,
+        log_config=None,
+        server_header=False,
     )
     return 0
 
 
-def _http_parser() -> str:
-    """httptools (C parser, a dependency of the service extra) when importable, else h11: paired A/B runs of
-    tests/bench/ab_service.py measured httptools 0.18-0.26 ms faster per request at p50."""
+def _connection_limits(args: argparse.Namespace) -> ConnectionLimits:
+    from service.connections import fit_descriptors
+
+    return ConnectionLimits(
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
+        max_connections=fit_descriptors(args.max_connections),
+    )
+
+
+def _http_protocol(limits: ConnectionLimits) -> str | type[asyncio.Protocol]:
+    """httptools (C parser, a dependency of the service extra) with the slow-client deadlines and connection cap
+    of service/connections.py when importable, else plain h11: paired A/B runs of tests/bench/ab_service.py
+    measured httptools 0.18-0.26 ms faster per request at p50."""
     try:
         import httptools  # noqa: F401
     except ImportError:
-        log.warning("httptools is not installed: serving with the slower pure-Python h11 parser")
+        log.warning(
+            "httptools is not installed: serving with the slower pure-Python h11 parser, without the header and "
+            "body deadlines and the connection cap (install the service extra)"
+        )
         return "h11"
-    return "httptools"
+    from service.connections import protocol_class
+
+    return protocol_class(limits)
 
 
 def _banner(args: argparse.Namespace, config: ServiceConfig, keys: KeyRing) -> str:

@@ -66,7 +66,43 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "timeouts do not drop a long wait for the verdict; 0 disables (default: $OUTGUARD_STREAM_KEEPALIVE or 15)",
     )
     p.add_argument("--max-body", type=int, default=2 * 1024 * 1024, help="request body limit in bytes")
-    p.add_argument("--rate-limit", type=float, default=200.0, help="per-key requests per second")
+    p.add_argument(
+        "--rate-limit",
+        type=float,
+        default=200.0,
+        help="requests per second for each key that sets no rate_limit_rps of its own in the keys file",
+    )
+    p.add_argument(
+        "--rate-limit-burst",
+        type=_positive_int,
+        metavar="N",
+        help="requests at once for those keys (default: two seconds of --rate-limit); a key with its own rate "
+        "gets its own burst (rate_limit_burst in the keys file, default two seconds of its rate)",
+    )
+    p.add_argument(
+        "--header-timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        default=os.environ.get("OUTGUARD_HEADER_TIMEOUT") or "10",
+        help="close a connection whose request line and headers have not arrived within this many seconds "
+        "(slow clients; default: $OUTGUARD_HEADER_TIMEOUT or 10)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        default=os.environ.get("OUTGUARD_BODY_TIMEOUT") or "30",
+        help="answer 408 and close when a request body has not arrived within this many seconds of its headers "
+        "(default: $OUTGUARD_BODY_TIMEOUT or 30)",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        metavar="N",
+        default=os.environ.get("OUTGUARD_MAX_CONNECTIONS") or "1000",
+        help="open connections at most; at the cap a new one reclaims an idle or still-sending connection, or gets "
+        "503 when all are busy (default: $OUTGUARD_MAX_CONNECTIONS or 1000)",
+    )
     p.add_argument("--hash-password", action="store_true", help="read a password on stdin, print its hash, exit")
     p.add_argument("--hash-key", action="store_true", help="read an API key on stdin, print its SHA-256, exit")
     p.set_defaults(func=run)
@@ -80,6 +116,23 @@ def _seconds(value: str) -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0 (0 disables), got {value!r}")
     return seconds
+
+
+def _positive_seconds(value: str) -> float:
+    seconds = _seconds(value)
+    if seconds == 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {value!r}")
+    return seconds
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got {value!r}")
+    return number
 
 
 def run(args: argparse.Namespace) -> int:
