@@ -34,13 +34,18 @@ from service import errors
 from service.auth import ApiKey, Scope
 from service.deps import SECURITY_DOC, app_state, authorize, ready_state, require, require_ready
 from service.errors import ERROR_RESPONSES, ApiError
+from service.redaction import outgoing
 from service.state import AppState
 
 router = APIRouter()
 log = logging.getLogger("outguard.service")
 
 _REPORT_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"model": Report, "description": "The Report, exactly as the library's report.model_dump(mode='json')"},
+    200: {
+        "model": Report,
+        "description": "The Report, exactly as the library's report.redacted().model_dump(mode='json'): every value"
+        " a PII or sensitive finding detected is masked wherever the report quotes it",
+    },
     **ERROR_RESPONSES,
 }
 
@@ -97,6 +102,8 @@ async def validate_one(
     else:
         report = await asyncio.to_thread(engine.validate, req.output, ctx)
     speed.add(report.elapsed_ms)
+    # Everything after this point leaves the process (answer, review queue, metrics): redacted from here on.
+    report = outgoing(report, engine)
     if observe:
         state.metrics.observe_report(report)
     if state.config.log_content:

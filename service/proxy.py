@@ -8,7 +8,8 @@ chunks and the release modes).
 Extra request fields (not sent upstream): `outguard: {"policy": NAME, "context": {...}}`; header
 `X-Outguard-Release: final|cleared` picks the streaming release mode (default: the service's `stream_release`).
 Quiet streams get SSE keep-alive comments every `stream_keepalive_s` (service/sse_keepalive.py).
-Every answer carries `outguard: {verdict, source, attempts, review_id, report}`.
+Every answer carries `outguard: {verdict, source, attempts, review_id, report}`; the report is redacted (every
+value a PII or sensitive finding detected masked, `masked: true`), and so is what the review queue stores.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from service.errors import ERROR_RESPONSES, ApiError
 from service.proxy_answer import finish_reason, outguard_info, queue_for_review
 from service.proxy_runs import RunRecorder
 from service.proxy_stream import Release, StreamRun, stream_completion
+from service.redaction import outgoing
 from service.sse_keepalive import with_keepalives
 from service.state import AppState
 
@@ -137,9 +139,10 @@ async def chat_completions(
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
     result: GuardResult = await guard.arun(messages, ctx, **params)
-    state.metrics.observe_report(result.report)
-    review_id = await queue_for_review(state, engine, result.report, ctx)
-    recorder.close(result.source, result.report.verdict, guard.providers[0][0])
+    report = outgoing(result.report, engine)  # what leaves the process: the answer's report, the review queue
+    state.metrics.observe_report(report)
+    review_id = await queue_for_review(state, engine, report, ctx)
+    recorder.close(result.source, report.verdict, guard.providers[0][0])
     return JSONResponse(
         {
             "id": f"chatcmpl-og-{uuid.uuid4().hex[:24]}",
@@ -150,10 +153,10 @@ async def chat_completions(
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": result.output},
-                    "finish_reason": finish_reason(result.source, result.report),
+                    "finish_reason": finish_reason(result.source, report),
                 }
             ],
             "usage": result.usage.model_dump(),
-            "outguard": outguard_info(result.report, result.source, len(result.attempts), review_id),
+            "outguard": outguard_info(report, result.source, len(result.attempts), review_id),
         }
     )

@@ -16,6 +16,7 @@ def finish_reason(source: str, report: Report) -> str:
 
 
 def outguard_info(report: Report, source: str, attempts: int, review_id: str | None) -> dict[str, Any]:
+    """The `outguard` field; `report` is the redacted one (see `outgoing`), as everything that leaves."""
     return {
         "verdict": report.verdict.value,
         "source": source,
@@ -26,6 +27,7 @@ def outguard_info(report: Report, source: str, attempts: int, review_id: str | N
 
 
 async def queue_for_review(state: AppState, engine: Engine, report: Report, ctx: Context | None) -> str | None:
+    """Queue `report` (already redacted: the queue is read by people and exported) when the policy says so."""
     if state.reviews is None or not engine.should_sample_for_review(report):
         return None
     item, _created = await run_in_threadpool(

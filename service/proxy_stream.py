@@ -22,6 +22,7 @@ from guardrails import Context, Engine
 from guardrails.guard import DEFAULT_LAST_RESORT, Guard, StreamEvent
 from service.proxy_answer import finish_reason, outguard_info, queue_for_review
 from service.proxy_runs import RunRecorder
+from service.redaction import outgoing
 from service.state import AppState
 
 log = logging.getLogger("outguard.service")
@@ -105,7 +106,7 @@ async def stream_completion(run: StreamRun) -> AsyncIterator[bytes]:
                 reason = _retract_reason(event.reason)
                 yield chunk({}, outguard={"type": "retract", "offset": event.offset or 0, "reason": reason})
         assert final is not None and final.report is not None, "Guard.astream always ends with a report"
-        report, source = final.report, final.source or "primary"
+        report, source = outgoing(final.report, run.engine), final.source or "primary"
         run.state.metrics.observe_report(report)
         review_id = await queue_for_review(run.state, run.engine, report, run.ctx)
     except Exception:
