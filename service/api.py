@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Send
@@ -56,8 +56,16 @@ class ValidateRequest(BaseModel):
     policy: str | None = Field(default=None, description="Policy name (default: the service's default policy)")
     context: Context | None = Field(default=None, description="Sources, reference date, canaries, schema...")
     request_id: str | None = Field(
-        default=None, max_length=200, description="Caller's id; the review queue stores each id once"
+        default=None, max_length=200, description="Caller's id; the review queue stores each id once (no NUL)"
     )
+
+    @field_validator("request_id")
+    @classmethod
+    def _storable_request_id(cls, value: str | None) -> str | None:
+        # Refused before any work: PostgreSQL text cannot hold NUL, so the item could not be queued.
+        if value is not None and "\x00" in value:
+            raise ValueError("request_id must not contain NUL characters")
+        return value
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -374,12 +382,18 @@ async def decide_review(
     key: Annotated[ApiKey, Depends(require(Scope.REVIEW))],
 ) -> ReviewItem:
     from service.facts_api import fact_writer
+    from service.review.revalidate import revalidator
 
     if decision.kind.value == "correct_fact" and not key.allows(Scope.ADMIN):
         raise ApiError(403, "forbidden", "correcting a fact needs the 'admin' scope")
     try:
         item: ReviewItem = await run_in_threadpool(
-            _reviews(state).decide, item_id, decision, actor=f"key:{key.name}", fact_writer=fact_writer(state)
+            _reviews(state).decide,
+            item_id,
+            decision,
+            actor=f"key:{key.name}",
+            fact_writer=fact_writer(state),
+            revalidate=revalidator(state),
         )
     except ReviewNotFound as exc:
         raise ApiError(404, "not_found", str(exc)) from exc

@@ -21,6 +21,7 @@ from guardrails.reviews.model import (
     ReviewState,
     Suppression,
 )
+from guardrails.reviews.sessions import ReviewSessions
 from guardrails.reviews.store import ReviewConflict, ReviewError, ReviewNotFound, ReviewStore
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "ReviewError",
     "ReviewItem",
     "ReviewNotFound",
+    "ReviewSessions",
     "ReviewState",
     "ReviewStore",
     "Suppression",

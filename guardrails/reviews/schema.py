@@ -82,3 +82,17 @@ suppressions = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("item_id", sa.String(32), nullable=True),
 )
+
+# Review-page sessions, server side, so that logging out, a changed password or an admin ends them at once
+# (a signed cookie alone stays valid until it expires). Beside the queue so every replica sees the same set.
+sessions = sa.Table(
+    "review_sessions",
+    metadata,
+    sa.Column("id_sha256", sa.String(64), primary_key=True, doc="SHA-256 of the session id the cookie carries"),
+    sa.Column("user", sa.String(200), nullable=False, index=True),
+    sa.Column("password_tag", sa.String(64), nullable=False, doc="Binds the session to the password it began with"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_reason", sa.String(40), nullable=True),
+)

@@ -27,12 +27,14 @@ from guardrails.reviews import (
     ReviewError,
     ReviewItem,
     ReviewNotFound,
+    ReviewSessions,
     ReviewState,
 )
 from service.auth import Reviewer, Scope
 from service.facts_api import fact_writer
 from service.ratelimit import RateLimiter
-from service.review import render
+from service.review import admin, render
+from service.review.revalidate import revalidator
 from service.review.sessions import LOGIN_COOKIE, SESSION_COOKIE, Session, SessionSigner, same_token
 from service.state import AppState
 
@@ -65,12 +67,28 @@ class _Auth:
     def __init__(self, request: Request) -> None:
         self.state: AppState = request.app.state.outguard
         self.signer: SessionSigner = request.app.state.review_signer
+        self.sessions: ReviewSessions = request.app.state.review_sessions
         self.session: Session | None = self.signer.read(request.cookies.get(SESSION_COOKIE))
         self.reviewer: Reviewer | None = None
-        if self.session is not None:
-            reviewer = self.state.keys.reviewers.get(self.session.user)
-            if reviewer is not None and reviewer.allows(Scope.REVIEW):
-                self.reviewer = reviewer
+
+    async def check(self) -> _Auth:
+        """Signed in only while the cookie's session record is live (not logged out, revoked or re-passworded)."""
+        if self.session is None:
+            return self
+        reviewer = self.state.keys.reviewers.get(self.session.user)
+        if reviewer is None or not reviewer.allows(Scope.REVIEW):
+            self.session = None
+            return self
+        live = await run_in_threadpool(self.sessions.is_live, self.session.sid, reviewer.name, reviewer.password)
+        if live:
+            self.reviewer = reviewer
+        else:
+            self.session = None
+        return self
+
+
+async def _auth(request: Request) -> _Auth:
+    return await _Auth(request).check()
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
@@ -125,7 +143,7 @@ def _visible(item: ReviewItem, reviewer: Reviewer) -> bool:
 
 async def _reviewer_post(request: Request) -> tuple[_Auth, Reviewer, dict[str, Any]] | Response:
     """A POST from a signed-in reviewer with a valid CSRF token: (auth, reviewer, form), else the refusal."""
-    auth = _Auth(request)
+    auth = await _auth(request)
     if auth.reviewer is None or auth.session is None:
         return Response("log in first", status_code=401)
     form = await _form(request)
@@ -164,7 +182,7 @@ async def login_page(request: Request, next: str | None = None) -> Response:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    auth = _Auth(request)
+    auth = await _auth(request)
     form = await _form(request)
     nxt = _safe_next(form.get("next"))
     if not same_token(form.get("csrf_token"), request.cookies.get(LOGIN_COOKIE)):
@@ -179,7 +197,9 @@ async def login(request: Request) -> Response:
     if reviewer is None or not reviewer.allows(Scope.REVIEW):
         ctx = {"csrf": request.cookies.get(LOGIN_COOKIE), "next": nxt, "error": "Wrong name or password."}
         return _page(request, "login.html", ctx, 401)
-    cookie, _session = auth.signer.issue(reviewer.name)
+    cookie, session = auth.signer.issue(reviewer.name)
+    expires = dt.datetime.fromtimestamp(session.expires, dt.UTC)
+    await run_in_threadpool(auth.sessions.start, session.sid, reviewer.name, reviewer.password, expires)
     response = _redirect(nxt)
     response.set_cookie(
         SESSION_COOKIE,
@@ -196,10 +216,12 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    auth = _Auth(request)
+    auth = await _auth(request)
     form = await _form(request)
     if auth.session is not None and not same_token(form.get("csrf_token"), auth.session.csrf):
         return Response("CSRF token missing or wrong", status_code=403)
+    if auth.session is not None:  # the cookie is dead from now on, wherever a copy of it is
+        await run_in_threadpool(auth.sessions.revoke, auth.session.sid, "logout")
     response = _redirect("/review/login")
     response.delete_cookie(SESSION_COOKIE, path="/review")
     return response
@@ -210,7 +232,7 @@ async def logout(request: Request) -> Response:
 
 @router.get("")
 async def queue(request: Request) -> Response:
-    auth = _Auth(request)
+    auth = await _auth(request)
     if auth.reviewer is None or auth.session is None:
         return _to_login(request)
     store = auth.state.reviews
@@ -266,7 +288,7 @@ async def _load_item(auth: _Auth, item_id: str) -> ReviewItem | None:
 
 @router.get("/items/{item_id}")
 async def item_page(request: Request, item_id: str) -> Response:
-    auth = _Auth(request)
+    auth = await _auth(request)
     if auth.reviewer is None or auth.session is None:
         return _to_login(request)
     item = await _load_item(auth, item_id)
@@ -302,6 +324,7 @@ async def item_page(request: Request, item_id: str) -> Response:
             "fact_hint": fact_hint,
             "context_json": json.dumps(item.context, indent=2, ensure_ascii=False),
             "error": request.query_params.get("error"),
+            "notice": request.query_params.get("notice"),
             "age": _age,
         },
     )
@@ -344,12 +367,13 @@ async def decide(request: Request, item_id: str) -> Response:
         if kind is DecisionKind.CORRECT_FACT and not reviewer.allows(Scope.ADMIN):
             raise ReviewError("correcting a fact needs the admin scope")
         decision = _decision_from(form, kind)
-        await run_in_threadpool(
+        decided: ReviewItem = await run_in_threadpool(
             auth.state.reviews.decide,
             item.id,
             decision,
             actor=reviewer.name,
             fact_writer=fact_writer(auth.state),
+            revalidate=revalidator(auth.state),
         )
     except (ValueError, ValidationError, KeyError, ReviewError) as exc:
         message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
@@ -357,10 +381,23 @@ async def decide(request: Request, item_id: str) -> Response:
             message = str(exc)
         sep = "&" if back else ""
         return _redirect(f"/review/items/{item.id}?{back}{sep}" + urlencode({"error": message[:300]}))
+    if kind is DecisionKind.CORRECT_FACT:  # the re-validation's outcome is shown on the item itself
+        sep = "&" if back else ""
+        return _redirect(f"/review/items/{item.id}?{back}{sep}" + urlencode({"notice": _revalidated(decided)}))
     nxt = str(form.get("next_id", ""))
     nxt = nxt if _ITEM_ID.fullmatch(nxt) else ""
     target = f"/review/items/{nxt}?{back}" if nxt else f"/review?{back}"
     return _redirect(target + ("&" if "?" in target and not target.endswith("?") else "") + f"done={kind.value}")
+
+
+def _revalidated(item: ReviewItem) -> str:
+    if item.state is ReviewState.DECIDED:
+        return f"Fact corrected. The output was validated again ({item.verdict}) and released."
+    codes = ", ".join(item.codes) or "none"
+    return (
+        f"Fact corrected. The output was validated again and is still flagged ({item.verdict}: {codes}); "
+        "it stays in the queue."
+    )
 
 
 @router.post("/items/{item_id}/claim")
@@ -420,6 +457,10 @@ async def bulk(request: Request) -> Response:
 def install(app: FastAPI) -> None:
     state: AppState = app.state.outguard
     app.state.review_signer = SessionSigner(state.config.session_secret, state.config.session_ttl_s)
+    # Sessions live beside the queue (shared by replicas); without a queue, in this process only.
+    reviews = state.reviews
+    app.state.review_sessions = ReviewSessions(reviews.engine) if reviews is not None else ReviewSessions.in_memory()
+    app.include_router(admin.router)
     n = state.config.login_attempts_per_minute
     app.state.login_limiter = RateLimiter(n / 60.0, n)
     app.include_router(router)
