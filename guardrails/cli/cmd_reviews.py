@@ -1,7 +1,9 @@
-"""`guardrails reviews list|export`: read the review queue from the command line.
+"""`guardrails reviews list|export|end-sessions`: the review queue from the command line.
 
 `guardrails reviews export --db URL -o decisions.jsonl` writes the labelled JSONL that
 `guardrails eval decisions.jsonl --text-field text --label-field flagged` reads.
+`guardrails reviews end-sessions --db URL --reviewer NAME` signs a reviewer out of the review page
+everywhere (their session records live in the same database).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from guardrails.cli.main import EXIT_OK, EXIT_USAGE, UsageError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("reviews", help="list the review queue or export decisions as labelled JSONL")
-    p.add_argument("action", choices=["list", "export"])
+    p = sub.add_parser(
+        "reviews", help="list the review queue, export decisions as labelled JSONL, or end a reviewer's sessions"
+    )
+    p.add_argument("action", choices=["list", "export", "end-sessions"])
     p.add_argument(
         "--db", required=True, metavar="URL", help="review queue URL (sqlite:///path, postgresql+psycopg://...)"
     )
@@ -22,6 +26,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--state", choices=["open", "in_review", "decided"], help="list: only this state")
     p.add_argument("--policy", help="only this policy")
     p.add_argument("--limit", type=int, default=50, help="list: at most this many items (default 50)")
+    p.add_argument("--reviewer", metavar="NAME", help="end-sessions: whose review-page sessions to end")
     p.set_defaults(func=run)
 
 
@@ -30,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
         from guardrails.reviews import ItemFilter, ReviewState, ReviewStore, export_jsonl
     except ImportError as exc:
         raise UsageError(f"the review queue needs the store extra: pip install 'outguard[store]' ({exc.name})") from exc
+    if args.action == "end-sessions":
+        return _end_sessions(args)
     try:
         store = ReviewStore.open(args.db, create=False)
         f = ItemFilter(state=ReviewState(args.state) if args.state else None, policy=args.policy)
@@ -55,3 +62,23 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: cannot read the review queue at {args.db}: {type(exc).__name__}", file=sys.stderr)
             return EXIT_USAGE
         raise
+
+
+def _end_sessions(args: argparse.Namespace) -> int:
+    if not args.reviewer:
+        raise UsageError("end-sessions needs --reviewer NAME")
+    from guardrails.reviews import ReviewSessions
+
+    try:
+        sessions = ReviewSessions.open(args.db)
+        try:
+            ended = sessions.revoke_user(args.reviewer, "ended from the CLI")
+        finally:
+            sessions.close()
+    except Exception as exc:  # a bad URL or an unreachable database
+        if type(exc).__module__.startswith("sqlalchemy"):
+            print(f"error: cannot reach the review database at {args.db}: {type(exc).__name__}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
+    print(f"{ended} session(s) of {args.reviewer} ended", file=sys.stderr)
+    return EXIT_OK
