@@ -134,3 +134,31 @@ def test_serve_runs_uvicorn_with_the_c_http_parser_or_h11(
     guarded, plain = (r["http"] for r in runs)
     assert isinstance(guarded, type) and issubclass(guarded, HttpToolsProtocol) and plain == "h11"
     assert "httptools is not installed" in caplog.text and "without the header and body deadlines" in caplog.text
+
+
+def test_serve_passes_slow_client_limits_and_rate_bursts(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    from service import serve
+
+    runs: list[tuple[object, dict[str, object]]] = []
+    monkeypatch.setattr(serve, "_logging", lambda: None)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: runs.append((app, kw)))
+    monkeypatch.setenv("OUTGUARD_HEADER_TIMEOUT", "4")
+    argv = ["serve", "--port", "1", "--policy", "demo", "--rules", str(DEMO_RULES), "--no-review-queue"]
+    assert main([*argv, "--body-timeout", "7.5", "--max-connections", "50", "--rate-limit", "10"]) == 0
+    assert main([*argv, "--rate-limit", "10", "--rate-limit-burst", "3"]) == 0
+    (app, kw), (app2, _kw2) = runs
+    limits = kw["http"].guard.limits  # type: ignore[attr-defined]
+    assert (limits.header_timeout_s, limits.body_timeout_s, limits.max_connections) == (4.0, 7.5, 50)
+    assert app.state.outguard.config.rate_limit_burst == 20  # type: ignore[attr-defined]
+    assert app2.state.outguard.config.rate_limit_burst == 3  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [["--header-timeout", "0"], ["--body-timeout", "nan"], ["--max-connections", "-1"], ["--rate-limit-burst", "x"]],
+)
+def test_serve_rejects_bad_slow_client_limits(flag: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", *flag]) == 2
+    assert flag[0] in capsys.readouterr().err

@@ -11,12 +11,13 @@ import select
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.service.conftest import KEYS
-from tests.service.server import Server, start_server, stop
+from tests.service.server import Server, running_server, start_server, stop
 
 HEADER_TIMEOUT = 3.0
 BODY_TIMEOUT = 3.0
@@ -192,16 +193,43 @@ def test_a_slow_second_request_on_a_kept_alive_connection_is_closed(server: Serv
 
 
 def test_past_the_connection_cap_slow_sockets_make_room_for_real_clients(capped: Server) -> None:
-    socks = _open(capped, SLOW, b"POST /v1/validate HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    # Slow headers, and slow bodies without a key (answered 401 at once, so idle as far as the server goes).
+    half = SLOW // 2
+    socks = _open(capped, half, b"POST /v1/validate HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    socks += _open(capped, SLOW - half, b"POST /v1/validate HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
     try:
         for _ in range(5):
             _trickle(socks)
             _real_client_is_answered(capped)
         time.sleep(0.5)
-        open_now = [s for s in socks if not _closed(s)]
+        still_open = [not _closed(s) for s in socks]
         # The server holds at most its cap; the real clients above took some of it.
-        assert len(open_now) <= 100, len(open_now)
-        # The oldest waiting sockets were the ones reclaimed.
-        assert all(_closed(s) for s in socks[: SLOW - 100])
+        assert sum(still_open) <= 100, sum(still_open)
+        # Sockets waiting for their headers were reclaimed oldest first: those left are the newest.
+        waiting = still_open[:half]
+        assert waiting == sorted(waiting), "a newer waiting socket was reclaimed before an older one"
     finally:
         _close(socks)
+
+
+def test_at_the_cap_with_every_connection_busy_a_new_one_gets_503(tmp_path: Path) -> None:
+    """Requests in progress are never reclaimed (here: keyed bodies still arriving); a newcomer is told why."""
+    head = (
+        "POST /v1/validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {KEYS['validate']}\r\nContent-Length: 100000\r\n\r\n"
+    ).encode()
+    with running_server(tmp_path, "--max-connections", "20", "--body-timeout", "60") as srv:
+        busy = _open(srv, 20, head + b'{"output": "')
+        try:
+            time.sleep(0.5)
+            with socket.create_connection(("127.0.0.1", _port(srv)), timeout=5) as s:
+                answer = b""
+                while chunk := s.recv(65536):
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 503 "), answer[:200]
+            assert b"retry-after: 1" in answer and b'"code": "too_many_connections"' in answer
+            assert not any(_closed(b) for b in busy)
+        finally:
+            _close(busy)
+        time.sleep(0.5)
+        _real_client_is_answered(srv)
