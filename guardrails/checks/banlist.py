@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 
 from guardrails.checks._foldscan import ScanSource, ScanUser, share_among
 from guardrails.checks._textnorm import FoldedText, at_word_boundaries, fold, fold_char
-from guardrails.checks.base import Check, CheckParams, Hit, RunContext, resolve_rule_path
+from guardrails.checks.base import Check, CheckParams, Hit, RunContext, read_rule_file, resolve_rule_path
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix
 
@@ -50,12 +50,7 @@ class _Term:
 
 def _read_terms(path: Path) -> list[str]:
     try:
-        size = path.stat().st_size
-        if size > MAX_TERM_FILE_BYTES:
-            raise ValueError(f"key 'params.file': {path} is {size} bytes, over {MAX_TERM_FILE_BYTES}")
-        raw = path.read_bytes().decode("utf-8")
-    except FileNotFoundError as exc:
-        raise ValueError(f"key 'params.file': {path} does not exist (relative paths start at the rule file)") from exc
+        raw = read_rule_file(path, "params.file", MAX_TERM_FILE_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"key 'params.file': {path} is not UTF-8 (byte {exc.start})") from exc
     # A line starting with # is a comment; terms themselves may contain #.

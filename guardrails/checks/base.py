@@ -11,13 +11,13 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from guardrails.checks import _rulefiles
 from guardrails.context import Context
 from guardrails.document import Document
 from guardrails.findings import Evidence, Fix, RegenerationItem
@@ -115,35 +115,39 @@ class Check(ABC):
         return None
 
 
-_RULE_FILES: ContextVar[tuple[Path, ...]] = ContextVar("outguard_rule_files", default=())
-
-
 @contextmanager
-def building_from(*files: str | Path | None) -> Iterator[None]:
+def building_from(*files: str | Path | None, roots: Sequence[str | Path] = ()) -> Iterator[None]:
     """While a check is built, let it resolve files named in its params relative to these files' folders.
 
-    The compiler passes the rule's file and, when a policy overrides the rule's params, the policy's file.
+    The compiler passes the rule's file and, when a policy overrides the rule's params, the policy's file, and
+    the rules directories (`roots`): files the params name must lie inside the one holding each file.
     """
-    token = _RULE_FILES.set(tuple(Path(f) for f in files if f and Path(f).suffix))
-    try:
+    with _rulefiles.building_from(files, roots):
         yield
-    finally:
-        _RULE_FILES.reset(token)
 
 
 def resolve_rule_path(path: str) -> Path:
     """A path from a rule's params: absolute as given, else relative to the folder of the policy that
-    overrides the rule's params (when the file is there), else to the rule file's folder.
+    overrides the rule's params (when the file is there), else to the rule file's folder. Read it with
+    `read_rule_file`, which refuses it outside the rules directory tree.
 
     Outside rule loading (a check built by hand) relative paths resolve against the working directory.
     """
     p = Path(path)
     if p.is_absolute():
         return p
-    candidates = [f.parent / p for f in _RULE_FILES.get()]
+    candidates = [f.parent / p for f in _rulefiles.rule_files()]
     if not candidates:
         return p
     return next((c for c in candidates if c.exists()), candidates[0])
+
+
+def read_rule_file(path: Path, key: str, max_bytes: int | None = None) -> bytes:
+    """The bytes of a file a rule's params name (resolved by `resolve_rule_path`): inside the rules directory
+    tree, symlinks resolved (unless OUTGUARD_RULE_FILES_ANYWHERE=1), a regular file (no device or FIFO), at most
+    OUTGUARD_RULE_FILE_MAX_BYTES (16 MB) or `max_bytes`. Problems are ValueErrors naming `key`, which the rule
+    compiler reports with file and rule id."""
+    return _rulefiles.read_limited(path, key, max_bytes)
 
 
 class UnknownCheckKind(LookupError):
@@ -151,9 +155,14 @@ class UnknownCheckKind(LookupError):
 
 
 def check_class(kind: str) -> type[Check]:
-    """Resolve a kind to its class: `guardrails.checks.<kind>` or an import path `package.module:Class`."""
+    """Resolve a kind to its class: `guardrails.checks.<kind>` or an import path `package.module:Class`.
+
+    Every way an import can fail (a missing module or attribute, a module raising on import) is an
+    UnknownCheckKind, which the rule compiler reports with file, rule id and key `check`."""
     if ":" in kind:
         module_name, _, attr = kind.partition(":")
+        if not all(part.isidentifier() for part in module_name.split(".")) or not attr.isidentifier():
+            raise UnknownCheckKind(f"check kind {kind!r} is not an import path `package.module:Class`")
     else:
         if not kind.isidentifier():
             raise UnknownCheckKind(f"unknown check kind {kind!r}")
@@ -162,9 +171,18 @@ def check_class(kind: str) -> type[Check]:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name == module_name:
-            raise UnknownCheckKind(f"unknown check kind {kind!r} ({available_kinds_hint()})") from exc
-        raise
+            hint = available_kinds_hint() if ":" not in kind else "is the package installed?"
+            raise UnknownCheckKind(f"unknown check kind {kind!r}: no module {module_name!r} ({hint})") from exc
+        raise UnknownCheckKind(
+            f"check kind {kind!r}: importing {module_name!r} failed: no module {exc.name!r} (install it)"
+        ) from exc
+    except Exception as exc:  # a plugin's own import-time error: report it as data, not a traceback
+        raise UnknownCheckKind(
+            f"check kind {kind!r}: importing {module_name!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
     cls = getattr(module, attr, None)
+    if cls is None:
+        raise UnknownCheckKind(f"check kind {kind!r}: module {module_name!r} has no attribute {attr!r}")
     if not (isinstance(cls, type) and issubclass(cls, Check)):
         raise UnknownCheckKind(f"{module_name}:{attr} is not a Check subclass")
     return cls

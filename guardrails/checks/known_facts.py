@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Literal
 
 import ahocorasick
@@ -435,12 +434,16 @@ class _Window:
 
 
 def _load_file(path: str) -> list[Fact]:
+    from guardrails.checks._rulefiles import checked
+    from guardrails.checks.base import resolve_rule_path
     from guardrails.facts.io import FileFormatError, read_rows
     from guardrails.facts.rows import FieldError, row_to_fact
 
+    # Relative to the rule's file, inside its rules directory, a regular file under the size cap (rows stream).
+    file = checked(resolve_rule_path(path), "params.facts_file")
     out = []
     try:
-        for row in read_rows(Path(path)):
+        for row in read_rows(file):
             if row.error is not None:
                 raise ValueError(f"key 'params.facts_file': {path} row {row.error.row}: {row.error.reason}")
             try:

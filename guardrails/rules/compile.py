@@ -93,9 +93,17 @@ def effective_rule(policy: Policy, loaded: LoadedRule) -> Rule:
 
 
 def build_check(
-    rule: Rule, where: str, cache: dict[str, Check] | None = None, *, policy_file: str | None = None
+    rule: Rule,
+    where: str,
+    cache: dict[str, Check] | None = None,
+    *,
+    policy_file: str | None = None,
+    roots: tuple[str, ...] = (),
 ) -> Check:
-    """Validate a rule's params against its check kind and build (or reuse) the check instance."""
+    """Validate a rule's params against its check kind and build (or reuse) the check instance.
+
+    `roots` are the rules directories: files the params name must lie in the one holding the rule (or the
+    overriding policy), see guardrails.checks.base.resolve_rule_path."""
     try:
         cls = check_class(rule.check)
     except UnknownCheckKind as exc:
@@ -111,11 +119,11 @@ def build_check(
     if cache is not None and key in cache:
         return cache[key]
     try:
-        with building_from(policy_file, where):
+        with building_from(policy_file, where, roots=roots):
             check = cls(params)
     except RuleError:
         raise
-    except (ValueError, OSError, LookupError) as exc:
+    except (ValueError, OSError, LookupError, RecursionError) as exc:
         raise RuleError([f"{where}: rule {rule.id!r}: {exc}"]) from exc
     if cache is not None:
         cache[key] = check
@@ -144,13 +152,14 @@ def compile_policy(policy: Policy, ruleset: RuleSet, where: Path | str = "<polic
     where = str(where)
     scale = deadline_scale()
     cache: dict[str, Check] = {}
+    roots = tuple(str(d) for d in ruleset.dirs)
     compiled = []
     problems: list[str] = []
     for loaded in select_rules(policy, ruleset, where):
         rule = effective_rule(policy, loaded)
         try:
             overridden = rule is not loaded.rule
-            check = build_check(rule, str(loaded.file), cache, policy_file=where if overridden else None)
+            check = build_check(rule, str(loaded.file), cache, policy_file=where if overridden else None, roots=roots)
         except RuleError as exc:
             problems.extend(f"{p} (with overrides from policy {where})" if overridden else p for p in exc.problems)
             continue

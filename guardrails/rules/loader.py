@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from guardrails.checks._rulefiles import load_yaml, read_limited
 from guardrails.rules.errors import RuleError, describe_validation_error, suggest
 from guardrails.rules.model import Policy, Rule, RulePack
 
@@ -59,24 +60,28 @@ class RuleSet:
 
 
 def _read_yaml(path: Path) -> Any:
+    """A rule pack or policy: a regular UTF-8 file of at most MAX_RULE_FILE_BYTES, YAML bounded in depth and
+    alias expansion (guardrails.checks._rulefiles). Any problem is a RuleError naming the file."""
     try:
-        size = path.stat().st_size
-        if size > MAX_RULE_FILE_BYTES:
-            raise RuleError([f"{path}: file is {size} bytes, over the {MAX_RULE_FILE_BYTES} byte limit for rule files"])
-        raw = path.read_bytes()
+        raw = read_limited(path, "file", MAX_RULE_FILE_BYTES, confined=False)
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RuleError([f"{path}: not UTF-8 text (byte {exc.start}): save the file as UTF-8"]) from exc
-    except OSError as exc:
-        raise RuleError([f"{path}: cannot read: {exc.strerror}"]) from exc
+    except ValueError as exc:
+        raise RuleError([f"{path}: {str(exc).removeprefix(_FILE_KEY)}"]) from exc
     try:
-        # SafeLoader: no Python object tags. Aliases are allowed but bounded by the file size limit.
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise RuleError([f"{path}:{at}: invalid YAML: {problem}"]) from exc
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # A scalar Python cannot hold (2001-02-30, a 5000-digit integer) and the like.
+        raise RuleError([f"{path}: invalid YAML value: {exc}"]) from exc
+
+
+_FILE_KEY = "key 'file': "
 
 
 def _validate(model: type[BaseModel], data: Any, where: str) -> Any:

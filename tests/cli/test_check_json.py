@@ -26,7 +26,10 @@ def test_check_repairs_fenced_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(report["output"]) == {"name": "Ana", "age": 31, "tags": ["a", "b"]}
 
 
-def test_check_schema_violation_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_schema_violation_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTGUARD_RULE_FILES_ANYWHERE", "1")  # the schema lies outside the rules directory
     schema = Path("fixtures/json/person.schema.json").resolve()
     rules = _policy(tmp_path, "person", f"{{schema_file: {schema}}}")
     code = main(["check", "fixtures/json/outputs/person_invalid.txt", "--policy", "person", "--rules", str(rules)])

@@ -17,9 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from guardrails.checks._html.scan import Element, Parsed, Text, scan
 from guardrails.checks._html.urls import DANGEROUS_SCHEMES, URL_ATTRIBUTES, scheme_of
+from guardrails.checks.base import read_rule_file
 from guardrails.document import Document
 
 MAX_TEMPLATE_BYTES = 200_000
+_KEY = "key 'file': "
 SLOT_ATTR = "data-slot"
 SLOT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -185,9 +187,9 @@ def _read(spec: TemplateSpec, resolve: Callable[[str], Path]) -> tuple[str, str]
     if not path.is_absolute():
         path = resolve(spec.file)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise TemplateError(f"template file {path}: cannot read: {exc.strerror}") from exc
+        raw = read_rule_file(path, "file", MAX_TEMPLATE_BYTES)  # confined, regular file, size capped
+    except ValueError as exc:
+        raise TemplateError(f"template file {path}: cannot read: {str(exc).removeprefix(_KEY)}") from exc
     if len(raw) > MAX_TEMPLATE_BYTES:
         raise TemplateError(f"template file {path}: {len(raw)} bytes, over the {MAX_TEMPLATE_BYTES} byte limit")
     try:

@@ -21,21 +21,24 @@ from jsonschema import validators
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel
 
+from guardrails.checks._rulefiles import load_yaml
+from guardrails.checks.base import read_rule_file
 from guardrails.jsonparse.locate import pointer_from_path
 
 
 def load_schema_file(path_str: str) -> Any:
     path = Path(path_str)
+    if not path.exists():
+        raise ValueError(f"key 'params.schema_file': schema file {path_str!r} does not exist")
     try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ValueError(f"key 'params.schema_file': schema file {path_str!r} does not exist") from exc
-    except (OSError, UnicodeDecodeError) as exc:
+        # Confined to the rules directory, a regular file, size capped (guardrails.checks._rulefiles).
+        raw = read_rule_file(path, "params.schema_file").decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ValueError(f"key 'params.schema_file': cannot read schema file {path_str!r}: {exc}") from exc
     if path.suffix in {".yaml", ".yml"}:
         try:
-            return yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
+            return load_yaml(raw)  # bounded depth and alias expansion
+        except (yaml.YAMLError, ValueError) as exc:
             raise ValueError(f"key 'params.schema_file': {path_str}: invalid YAML: {exc}") from exc
     try:
         return json.loads(raw)
