@@ -244,8 +244,14 @@ def test_failing_fact_writer_leaves_the_item_open(store: ReviewStore, engine: En
 def test_unknown_item_and_long_request_id(store: ReviewStore, engine: Engine) -> None:
     with pytest.raises(ReviewNotFound):
         store.get("missing")
-    with pytest.raises(ReviewError, match="request_id"):
+    # The Context refuses it before anything runs (a pydantic error naming the field)...
+    with pytest.raises(ValueError, match="request_id"):
         submit(store, engine, "x", "r" * 500)
+    # ...and the store still guards a Context built without validation.
+    from guardrails import Context
+
+    with pytest.raises(ReviewError, match="request_id"):
+        store.submit(engine.validate("x"), Context.model_construct(request_id="r" * 500))
 
 
 def test_hostile_and_non_english_text_round_trips(store: ReviewStore, engine: Engine) -> None:
@@ -276,8 +282,12 @@ def test_export_jsonl_labels(store: ReviewStore, engine: Engine) -> None:
 
 
 def test_request_id_with_nul_is_refused(store: ReviewStore, engine: Engine) -> None:
-    with pytest.raises(ReviewError, match="NUL"):
+    with pytest.raises(ValueError, match="NUL"):
         submit(store, engine, "risk-free", "a\x00b")
+    from guardrails import Context
+
+    with pytest.raises(ReviewError, match="NUL"):
+        store.submit(engine.validate("risk-free"), Context.model_construct(request_id="a\x00b"))
 
 
 def test_suppressions_from_another_process_arrive_after_the_ttl(store: ReviewStore, engine: Engine) -> None:
@@ -295,3 +305,42 @@ def test_suppressions_from_another_process_arrive_after_the_ttl(store: ReviewSto
     while not cache("demo", "unverified-guarantee", fp):
         assert time.monotonic() < deadline, "the cache never picked up the other process's suppression"
         time.sleep(0.05)
+
+
+def test_nul_in_lookups_finds_nothing(store: ReviewStore, engine: Engine) -> None:
+    item, _ = submit(store, engine, "risk-free", "nul-lookups")
+    with pytest.raises(ReviewNotFound):
+        store.get("a\x00b")
+    with pytest.raises(ReviewNotFound):
+        store.decide("a\x00b", Decision(kind=DecisionKind.APPROVE), actor="x")
+    assert store.get_by_request("nul\x00lookups") is None
+    assert store.items(ItemFilter(code="SVC\x00001")) == [] and store.count(ItemFilter(policy="demo\x00")) == 0
+    assert store.get(item.id).state is ReviewState.OPEN
+
+
+def test_concurrent_decisions_in_process_one_wins(store: ReviewStore, engine: Engine) -> None:
+    for n in range(10):
+        item, _ = submit(store, engine, "risk-free", f"race-{n}")
+        barrier = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def decide(
+            kind: DecisionKind,
+            item_id: str = item.id,
+            barrier: threading.Barrier = barrier,
+            outcomes: list[str] = outcomes,
+        ) -> None:
+            barrier.wait()
+            try:
+                store.decide(item_id, Decision(kind=kind), actor=kind.value)
+                outcomes.append("won")
+            except ReviewConflict:
+                outcomes.append("conflict")
+
+        threads = [threading.Thread(target=decide, args=(k,)) for k in (DecisionKind.APPROVE, DecisionKind.REJECT)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(outcomes) == ["conflict", "won"]
+        assert len([e for e in store.audit_trail(item.id) if e.action.startswith("decide:")]) == 1
