@@ -17,6 +17,12 @@ class UpstreamConfig(BaseModel):
     api_key_env: str | None = Field(default=None, description="Name of the env var holding the upstream key")
     timeout_s: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        gt=0,
+        description="Largest answer read from this provider (plain or streamed); reading stops there and the "
+        "call fails like a spent budget (fallback, then the last resort)",
+    )
 
 
 class ConnectionLimits(BaseModel):
@@ -37,6 +43,12 @@ class ConnectionLimits(BaseModel):
         gt=0,
         allow_inf_nan=False,
         description="A request's whole body must arrive within this many seconds of its headers; else 408 and close",
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        gt=0,
+        description="A request line and headers larger than this are answered 431 and the connection closed "
+        "(checked per read, so the bound is this plus one read of at most 256 KiB)",
     )
     max_connections: int = Field(
         default=1000,

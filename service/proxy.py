@@ -82,7 +82,9 @@ def _client(cfg: UpstreamConfig) -> Any:
     from guardrails.guard import OpenAIChatClient
 
     api_key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
-    return OpenAIChatClient(cfg.base_url, cfg.model, api_key, cfg.timeout_s, cfg.max_retries)
+    return OpenAIChatClient(
+        cfg.base_url, cfg.model, api_key, cfg.timeout_s, cfg.max_retries, max_body_bytes=cfg.max_body_bytes
+    )
 
 
 def _guard(state: AppState, engine: Engine, client: Any, recorder: RunRecorder) -> Guard:
@@ -94,6 +96,7 @@ def _guard(state: AppState, engine: Engine, client: Any, recorder: RunRecorder) 
         fallbacks=_fallbacks(state),
         temperature=engine.policy.regeneration.temperature,
         listeners=[recorder],
+        log_content=state.config.log_content,
     )
 
 

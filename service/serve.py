@@ -22,12 +22,18 @@ def _config(args: argparse.Namespace) -> ServiceConfig:
         if not args.upstream_model:
             raise SystemExit("error: --upstream-url needs --upstream-model")
         upstream = UpstreamConfig(
-            base_url=args.upstream_url, model=args.upstream_model, api_key_env=args.upstream_key_env
+            base_url=args.upstream_url,
+            model=args.upstream_model,
+            api_key_env=args.upstream_key_env,
+            max_body_bytes=args.upstream_max_bytes,
         )
     if args.fallback and upstream is None:
         raise SystemExit("error: --fallback needs --upstream-url and --upstream-model")
     fallbacks = [
-        UpstreamConfig(base_url=url, model=model, api_key_env=args.upstream_key_env) for url, model in args.fallback
+        UpstreamConfig(
+            base_url=url, model=model, api_key_env=args.upstream_key_env, max_body_bytes=args.upstream_max_bytes
+        )
+        for url, model in args.fallback
     ]
     return ServiceConfig(
         policies=args.policy or ["default"],

@@ -67,6 +67,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--max-body", type=int, default=2 * 1024 * 1024, help="request body limit in bytes")
     p.add_argument(
+        "--upstream-max-bytes",
+        type=_positive_int,
+        metavar="BYTES",
+        default=os.environ.get("OUTGUARD_UPSTREAM_MAX_BYTES") or str(4 * 1024 * 1024),
+        help="largest answer read from the upstream or a fallback, plain or streamed: reading stops there and the "
+        "call fails like a spent budget (default: $OUTGUARD_UPSTREAM_MAX_BYTES or 4 MiB)",
+    )
+    p.add_argument(
         "--rate-limit",
         type=float,
         default=200.0,

@@ -26,7 +26,7 @@ from guardrails.guard.events import (
 from guardrails.guard.feedback import FeedbackSettings, feedback_messages, feedback_text
 from guardrails.guard.guard import DEFAULT_LAST_RESORT, Guard, as_messages
 from guardrails.guard.json_stream import JSONStreamScanner
-from guardrails.guard.llm import LLM, LLMError, LLMResponse, Message
+from guardrails.guard.llm import LLM, LLMBudgetError, LLMError, LLMResponse, Message
 from guardrails.guard.result import Attempt, GuardResult
 from guardrails.guard.stream import StreamEvent, StreamValidator
 
@@ -46,6 +46,7 @@ __all__ = [
     "GuardEvent",
     "GuardResult",
     "JSONStreamScanner",
+    "LLMBudgetError",
     "LLMError",
     "LLMResponse",
     "Listener",

@@ -23,7 +23,7 @@ from guardrails.findings import Report, Verdict
 from guardrails.guard.budget import Budget, BudgetMeter, Usage
 from guardrails.guard.events import AttemptFinished, AttemptStarted, CheckTimed, Listener, RunFinished, emit
 from guardrails.guard.feedback import FeedbackSettings, feedback_messages
-from guardrails.guard.llm import LLMResponse, Message, coerce_response, provider_name
+from guardrails.guard.llm import LLMBudgetError, LLMError, LLMResponse, Message, coerce_response, provider_name
 from guardrails.guard.result import Attempt, GuardResult, Source
 from guardrails.guard.stream import StreamEvent, StreamValidator
 
@@ -106,6 +106,10 @@ class Guard:
     When every provider failed, or tokens/seconds ran out, the `last_resort` answer is delivered (default: the
     policy's `regeneration.last_resort`, else DEFAULT_LAST_RESORT): the user sees a degraded answer, never an
     exception. Retries are deterministic by default (temperature 0).
+
+    Every budget holds whatever the provider sends: a streamed answer is cut at the time budget even when
+    nothing but keep-alives, empty deltas or an endless partial event arrive (asyncio: each wait for the next
+    delta is bounded by the time left; sync: the client must honour `timeout=`, as OpenAIChatClient does).
     """
 
     def __init__(
@@ -119,6 +123,7 @@ class Guard:
         temperature: float | None = 0.0,
         listeners: Sequence[Listener] = (),
         feedback: FeedbackSettings | None = None,
+        log_content: bool = False,
     ) -> None:
         if not callable(llm):
             raise TypeError(f"llm must be callable (messages, **params) -> LLMResponse | str, got {type(llm).__name__}")
@@ -140,6 +145,9 @@ class Guard:
         self.temperature = temperature
         self.listeners = tuple(listeners)
         self.feedback = feedback or FeedbackSettings()
+        self.log_content = log_content
+        """Log what a provider sent with its failure (error bodies, bad stream events): off, since the model's
+        text and PII ride in them. The failure itself (provider, type, status) is always logged."""
 
     # -- drivers ------------------------------------------------------------------------------------
 
@@ -290,9 +298,14 @@ class Guard:
         t0 = time.perf_counter()
         error: Exception | None = None
         deltas: Any = None
+        deadline = None if self.budget.max_seconds is None else t0 + self.budget.max_seconds
         try:
             deltas = streamer(original, **self._stream_params(llm, llm_params))
-            async for delta in deltas:
+            while True:
+                try:
+                    delta = await _next_delta(deltas, deadline, self.budget.max_seconds)
+                except StopAsyncIteration:
+                    break
                 received.append(delta)
                 for event in validator.feed(delta):
                     yield event
@@ -326,7 +339,7 @@ class Guard:
     ) -> tuple[_Seed | None, list[StreamEvent]]:
         """Events that close the streamed attempt, and the seed for a regeneration when one is needed."""
         if error is not None:
-            log.warning("guard: provider %s failed mid-stream: %s", name, _describe(error))
+            log.warning("guard: provider %s failed mid-stream: %s", name, self._loggable(error))
             events = []
             if validator.released:
                 events.append(validator.retract_all(f"provider {name} failed mid-stream: {_describe(error)}"))
@@ -401,7 +414,7 @@ class Guard:
                         value = exc
                 if response is None:
                     error = _describe(value)
-                    log.warning("guard %s: provider %s failed: %s", run_id, name, error)
+                    log.warning("guard %s: provider %s failed: %s", run_id, name, self._loggable(value))
                     attempt = Attempt(
                         provider=name, latency_ms=latency, error=error, number=number, prompt_chars=prompt_chars,
                         feedback_chars=fb_chars,
@@ -460,6 +473,17 @@ class Guard:
             provider=None, reason=stop_reason,
         )  # fmt: skip
 
+    def _loggable(self, error: object) -> str:
+        """A provider failure for the log: what failed, and what the provider sent only with `log_content`."""
+        if self.log_content:
+            detail = getattr(error, "detail", None)
+            return _describe(error) + (f" [provider sent: {detail!r}]" if detail else "")
+        if isinstance(error, LLMError | TimeoutError):
+            # LLMError messages never quote the provider (that is `detail`); the Guard writes its timeouts' own.
+            return _describe(error)
+        # Any other exception's text may quote what it was handed: its type, and no more.
+        return type(error).__name__
+
     def _last_resort_text(self, original: list[Message], attempts: list[Attempt]) -> str:
         if isinstance(self.last_resort, str):
             return self.last_resort
@@ -514,6 +538,19 @@ def _describe(error: object) -> str:
         text = str(error) or type(error).__name__
         return f"{type(error).__name__}: {text[:300]}"
     return repr(error)[:300]
+
+
+async def _next_delta(deltas: Any, deadline: float | None, budget: float | None) -> Any:
+    """The next delta, or TimeoutError once the run's time budget is spent, whatever the stream is doing."""
+    if deadline is None:
+        return await anext(deltas)
+    left = deadline - time.perf_counter()
+    if left <= 0:
+        raise LLMBudgetError(f"stream cut off: the time budget of {budget:g} s ran out")
+    try:
+        return await asyncio.wait_for(anext(deltas), timeout=left)
+    except TimeoutError as exc:
+        raise LLMBudgetError(f"stream cut off: the time budget of {budget:g} s ran out") from exc
 
 
 def _close(awaitable: object) -> None:

@@ -24,12 +24,23 @@ class LLMResponse(BaseModel):
 
 
 class LLMError(Exception):
-    """A provider call failed for good: a non-retryable error, or a transient one that outlived its retries."""
+    """A provider call failed for good: a non-retryable error, or a transient one that outlived its retries.
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+    The message says what failed without quoting the provider: what the provider sent (an error body, a bad
+    stream event, which can carry the model's text and PII) is kept apart in `detail`, so logs can leave it out.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retryable: bool = False, detail: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        self.detail = detail
+
+
+class LLMBudgetError(LLMError):
+    """The provider's answer broke a budget while it was being read: too big, or past the run's time budget."""
 
 
 class LLM(Protocol):

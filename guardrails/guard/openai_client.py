@@ -9,8 +9,10 @@ been yielded: once the consumer has seen text, a dropped stream is an error, nev
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -20,10 +22,15 @@ from typing import Any
 import httpx
 
 from guardrails.guard.budget import Usage
-from guardrails.guard.llm import LLMError, LLMResponse, Message
+from guardrails.guard.llm import LLMBudgetError, LLMError, LLMResponse, Message
 
 _RETRY_STATUS = frozenset({408, 409, 429})
 _TRANSIENT = (httpx.TimeoutException, httpx.TransportError)
+
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+"""An upstream answer larger than this (4 MiB, far above any chat completion) is a failed call, not read on."""
+_MAX_ERROR_BYTES = 64 * 1024  # of an error answer's body: enough for its message
+_NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 class _Retry(Exception):
@@ -108,6 +115,7 @@ class OpenAIChatClient:
         max_backoff: float = 8.0,
         headers: dict[str, str] | None = None,
         stream_usage: bool = False,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -117,6 +125,8 @@ class OpenAIChatClient:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        if max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be >= 1, got {max_body_bytes}")
         self.base_url = base_url.rstrip("/")
         self.url = f"{self.base_url}/chat/completions"
         self.model = model
@@ -126,6 +136,8 @@ class OpenAIChatClient:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.stream_usage = stream_usage
+        self.max_body_bytes = max_body_bytes
+        """The most an answer (plain or streamed, after decompression) may bring; reading stops there."""
         self._headers = {"content-type": "application/json", **(headers or {})}
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
@@ -198,10 +210,8 @@ class OpenAIChatClient:
             raise LLMError(f"{self.name}: time budget ran out before the request could be sent", retryable=True)
         return min(self.timeout, left)
 
-    def _check_deadline(self, deadline: float | None) -> None:
-        # httpx timeouts bound each read, not the whole stream: a slow trickle must still end on time.
-        if deadline is not None and time.monotonic() > deadline:
-            raise LLMError(f"{self.name}: stream cut off: the time budget ran out", retryable=False)
+    def _reader(self, deadline: float | None) -> _Reader:
+        return _Reader(self.name, self.max_body_bytes, deadline)
 
     def _delay(self, retry: _Retry, n: int) -> float:
         if retry.delay is not None:
@@ -215,10 +225,16 @@ class OpenAIChatClient:
         for n in range(self.max_retries + 1):
             try:
                 try:
-                    resp = self.client.post(self.url, json=body, timeout=self._try_timeout(deadline))
+                    with self.client.stream("POST", self.url, json=body, timeout=self._try_timeout(deadline)) as resp:
+                        reader = self._reader(deadline)
+                        reader.expect(resp)
+                        for chunk in resp.iter_bytes():
+                            reader.take(chunk)
+                            if resp.status_code != 200 and reader.size >= _MAX_ERROR_BYTES:
+                                break
                 except _TRANSIENT as exc:
                     raise _Retry(self._transport_error(exc)) from exc
-                return self._parse(resp)
+                return self._parse(resp, reader.body())
             except _Retry as retry:
                 if n == self.max_retries or not self._sleep_allowed(retry, n, deadline):
                     raise retry.error from None
@@ -231,10 +247,18 @@ class OpenAIChatClient:
         for n in range(self.max_retries + 1):
             try:
                 try:
-                    resp = await self.aclient.post(self.url, json=body, timeout=self._try_timeout(deadline))
+                    async with self.aclient.stream(
+                        "POST", self.url, json=body, timeout=self._try_timeout(deadline)
+                    ) as resp:
+                        reader = self._reader(deadline)
+                        reader.expect(resp)
+                        async for chunk in resp.aiter_bytes():
+                            reader.take(chunk)
+                            if resp.status_code != 200 and reader.size >= _MAX_ERROR_BYTES:
+                                break
                 except _TRANSIENT as exc:
                     raise _Retry(self._transport_error(exc)) from exc
-                return self._parse(resp)
+                return self._parse(resp, reader.body())
             except _Retry as retry:
                 if n == self.max_retries or not self._sleep_allowed(retry, n, deadline):
                     raise retry.error from None
@@ -270,14 +294,23 @@ class OpenAIChatClient:
             try:
                 try:
                     with self.client.stream("POST", self.url, json=body, timeout=self._try_timeout(deadline)) as resp:
+                        reader = self._reader(deadline)
                         if resp.status_code != 200:
-                            resp.read()
-                            self._raise_status(resp)
-                        for text in _deltas(_sse_data(resp.iter_lines()), self.name, stats):
+                            self._raise_status(resp, reader.error_body(resp.iter_bytes()))
+                        reader.expect(resp)
+                        # Bytes, not lines: a trickle that never ends a line must still meet the deadline and cap.
+                        for chunk in resp.iter_bytes():
+                            for text in _deltas(reader.events(chunk), self.name, stats):
+                                yielded = True
+                                yield text
+                            if reader.done:
+                                return
+                        for text in _deltas(reader.finish(), self.name, stats):
                             yielded = True
                             yield text
-                            self._check_deadline(deadline)
-                        return
+                        if reader.done:
+                            return
+                        raise _Retry(LLMError(f"{self.name}: stream ended before [DONE]", retryable=True))
                 except _TRANSIENT as exc:
                     raise _Retry(self._transport_error(exc, streaming=True)) from exc
             except _Retry as retry:
@@ -297,21 +330,20 @@ class OpenAIChatClient:
                     async with self.aclient.stream(
                         "POST", self.url, json=body, timeout=self._try_timeout(deadline)
                     ) as resp:
+                        reader = self._reader(deadline)
                         if resp.status_code != 200:
-                            await resp.aread()
-                            self._raise_status(resp)
-                        parser = _SSEParser()
-                        async for line in resp.aiter_lines():
-                            for text in _deltas(parser.feed(line), self.name, stats):
+                            self._raise_status(resp, await reader.aerror_body(resp.aiter_bytes()))
+                        reader.expect(resp)
+                        async for chunk in resp.aiter_bytes():
+                            for text in _deltas(reader.events(chunk), self.name, stats):
                                 yielded = True
                                 yield text
-                                self._check_deadline(deadline)
-                            if parser.done:
+                            if reader.done:
                                 return
-                        for text in _deltas(parser.feed(""), self.name, stats):  # an event with no blank line after it
+                        for text in _deltas(reader.finish(), self.name, stats):  # an event with no blank line after it
                             yielded = True
                             yield text
-                        if parser.done:
+                        if reader.done:
                             return
                         raise _Retry(LLMError(f"{self.name}: stream ended before [DONE]", retryable=True))
                 except _TRANSIENT as exc:
@@ -329,20 +361,22 @@ class OpenAIChatClient:
             what = "stream dropped"
         return LLMError(f"{self.name}: {what}: {type(exc).__name__}: {str(exc)[:200]}", retryable=True)
 
-    def _raise_status(self, resp: httpx.Response) -> None:
+    def _raise_status(self, resp: httpx.Response, body: bytes) -> None:
         status = resp.status_code
-        detail = _error_detail(resp)
-        error = LLMError(f"{self.name}: HTTP {status}: {detail}", status=status, retryable=False)
+        # The body's message is the provider's text (it can quote the prompt or the answer): `detail`, not the message.
+        error = LLMError(
+            f"{self.name}: HTTP {status}", status=status, retryable=False, detail=_error_detail(resp, body)
+        )
         if status in _RETRY_STATUS or status >= 500:
             error.retryable = True
             raise _Retry(error, _retry_after(resp))
         raise error
 
-    def _parse(self, resp: httpx.Response) -> LLMResponse:
+    def _parse(self, resp: httpx.Response, body: bytes) -> LLMResponse:
         if resp.status_code != 200:
-            self._raise_status(resp)
+            self._raise_status(resp, body)
         try:
-            data = resp.json()
+            data = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise LLMError(f"{self.name}: malformed JSON in response: {exc}", status=200) from exc
         try:
@@ -374,9 +408,9 @@ def _usage(raw: Any) -> Usage:
     return Usage(**{k: v for k, v in values.items() if isinstance(v, int) and v >= 0})
 
 
-def _error_detail(resp: httpx.Response) -> str:
+def _error_detail(resp: httpx.Response, body: bytes) -> str:
     try:
-        data = resp.json()
+        data = json.loads(body)
         error = data.get("error") if isinstance(data, dict) else None
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             return str(error["message"])[:300]
@@ -384,7 +418,7 @@ def _error_detail(resp: httpx.Response) -> str:
             return error[:300]
     except (json.JSONDecodeError, UnicodeDecodeError):
         pass
-    return resp.text[:300] or resp.reason_phrase
+    return body[:300].decode("utf-8", "replace") or resp.reason_phrase
 
 
 def _retry_after(resp: httpx.Response) -> float | None:
@@ -421,16 +455,96 @@ class _SSEParser:
         return []
 
 
-def _sse_data(lines: Iterable[str]) -> Iterator[str]:
-    """Yield each event's data until `[DONE]`; a stream that ends without it was dropped."""
-    parser = _SSEParser()
-    for line in lines:
-        yield from parser.feed(line)
-        if parser.done:
-            return
-    yield from parser.feed("")  # an event not terminated by a blank line
-    if not parser.done:
-        raise _Retry(LLMError("stream ended before [DONE]", retryable=True))
+class _Reader:
+    """Reads one upstream answer chunk by chunk, holding it to the byte cap and the run's deadline.
+
+    httpx's timeouts bound each read, not the whole answer: an upstream that keeps sending (SSE comments, empty
+    deltas, a byte at a time that never ends a line) must still stop at the deadline, so both are checked on
+    every chunk, whatever it holds. For streams it also splits lines and parses events (`events`).
+    """
+
+    def __init__(self, name: str, cap: int, deadline: float | None) -> None:
+        self.name = name
+        self.cap = cap
+        self.deadline = deadline
+        self.size = 0
+        self._chunks: list[bytes] = []
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._partial = ""
+        self._parser = _SSEParser()
+
+    @property
+    def done(self) -> bool:
+        return self._parser.done
+
+    def expect(self, resp: httpx.Response) -> None:
+        """Refuse an answer whose declared length is over the cap before reading any of it."""
+        declared = resp.headers.get("content-length", "")
+        if resp.status_code == 200 and declared.isdigit() and int(declared) > self.cap:
+            raise self._too_big(int(declared))
+
+    def take(self, chunk: bytes) -> None:
+        """Count (and keep, for a plain answer) one chunk."""
+        self._count(chunk)
+        self._chunks.append(chunk)
+
+    def body(self) -> bytes:
+        return b"".join(self._chunks)
+
+    def error_body(self, chunks: Iterable[bytes]) -> bytes:
+        """The start of an error answer: enough for its message, never the whole of a huge one."""
+        for chunk in chunks:
+            self.take(chunk)
+            if self.size >= _MAX_ERROR_BYTES:
+                break
+        return self.body()[:_MAX_ERROR_BYTES]
+
+    async def aerror_body(self, chunks: AsyncIterator[bytes]) -> bytes:
+        async for chunk in chunks:
+            self.take(chunk)
+            if self.size >= _MAX_ERROR_BYTES:
+                break
+        return self.body()[:_MAX_ERROR_BYTES]
+
+    def events(self, chunk: bytes) -> list[str]:
+        """The data of every event this chunk completes (none after `[DONE]`)."""
+        self._count(chunk)
+        text = self._partial + self._decoder.decode(chunk)
+        held = ""
+        if text.endswith("\r"):  # maybe the first half of a CRLF
+            text, held = text[:-1], "\r"
+        lines = _NEWLINE.split(text)
+        self._partial = lines.pop() + held
+        out: list[str] = []
+        for line in lines:
+            out += self._parser.feed(line)
+            if self._parser.done:
+                break
+        return out
+
+    def finish(self) -> list[str]:
+        """Events left when the body ended: a last line without a newline, an event without a blank line."""
+        rest = self._partial + self._decoder.decode(b"", final=True)
+        self._partial = ""
+        out: list[str] = []
+        for line in [*_NEWLINE.split(rest), ""]:
+            if self._parser.done:
+                break
+            out += self._parser.feed(line)
+        return out
+
+    def _count(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.cap:
+            raise self._too_big(self.size)
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise LLMBudgetError(f"{self.name}: answer cut off: the time budget ran out", retryable=False)
+
+    def _too_big(self, size: int) -> LLMBudgetError:
+        return LLMBudgetError(
+            f"{self.name}: answer cut off at {size} bytes: over the {self.cap}-byte cap on upstream answers",
+            retryable=False,
+        )
 
 
 def _deltas(events: Iterable[str], name: str, stats: StreamStats | None = None) -> Iterator[str]:
@@ -438,11 +552,11 @@ def _deltas(events: Iterable[str], name: str, stats: StreamStats | None = None) 
         try:
             chunk = json.loads(data)
         except json.JSONDecodeError as exc:
-            raise LLMError(f"{name}: malformed JSON in stream event: {data[:100]!r}") from exc
+            raise LLMError(f"{name}: malformed JSON in stream event ({exc.msg})", detail=data[:100]) from exc
         if not isinstance(chunk, dict):
-            raise LLMError(f"{name}: stream event is not an object: {data[:100]!r}")
+            raise LLMError(f"{name}: stream event is not an object", detail=data[:100])
         if "error" in chunk:
-            raise LLMError(f"{name}: provider error in stream: {str(chunk['error'])[:300]}")
+            raise LLMError(f"{name}: provider error in stream", detail=str(chunk["error"])[:300])
         if stats is not None:
             if isinstance(chunk.get("usage"), dict):
                 stats.usage = _usage(chunk["usage"])
