@@ -13,6 +13,9 @@ So each connection gets one timer, armed only while the server waits for the cli
   in the service's error shape and the connection closed. The app's receive() reports a disconnect, so the
   endpoint never sees a body.
 
+Fast clients are bounded too: llhttp (httptools' parser) keeps any amount of header bytes, so a request line
+and headers over `max_header_bytes` are answered 431 and the connection closed.
+
 The clock is total, not per byte, so trickling does not extend it. It does not run against the client while the
 server itself stopped reading (a pipelined request waiting for the one before it, a body the app has not
 consumed yet): then the timer starts over.
@@ -67,7 +70,7 @@ class ConnectionGuard:
         """Kept-alive connections between requests."""
         self.waiting: dict[GuardedHttpToolsProtocol, None] = {}
         """Connections whose current request's headers have not all arrived."""
-        self.counts = {"late_headers": 0, "late_body": 0, "reclaimed": 0, "refused": 0}
+        self.counts = {"late_headers": 0, "late_body": 0, "large_headers": 0, "reclaimed": 0, "refused": 0}
         self._logged = -_LOG_EVERY_S  # the first event is logged at once
         self.refusal = _answer(
             "503 Service Unavailable",
@@ -110,6 +113,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._phase = _HEADERS
         self._timer: asyncio.TimerHandle | None = None
         self._counted = False
+        self._header_bytes = 0
 
     # Connection life
 
@@ -152,7 +156,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # Request phases (parser callbacks and uvicorn's hooks)
 
     def data_received(self, data: bytes) -> None:
+        if self._phase == _HEADERS:
+            self._header_bytes += len(data)
         super().data_received(data)
+        if self._phase == _HEADERS and self._header_bytes > self.guard.limits.max_header_bytes:
+            # llhttp sets no bound of its own: without this, one request's headers grow as long as they come.
+            self._headers_too_large()
+            return
         if self._timer is None and self._counted:
             if self._phase == _HEADERS:
                 self._timer = self.loop.call_later(self.guard.limits.header_timeout_s, self._headers_late)
@@ -168,6 +178,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._phase = _BODY
+        self._header_bytes = 0
         self._cancel_timer()
         self.guard.waiting.pop(self, None)
         super().on_headers_complete()
@@ -201,6 +212,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._timer = self.loop.call_later(self.guard.limits.header_timeout_s, self._headers_late)
             return
         self.guard.note("late_headers")
+        self.reclaim()
+
+    def _headers_too_large(self) -> None:
+        self.guard.note("large_headers")
+        if not self.transport.is_closing():
+            limit = self.guard.limits.max_header_bytes
+            self.transport.write(
+                _answer(
+                    "431 Request Header Fields Too Large",
+                    "headers_too_large",
+                    f"the request line and headers are over the limit of {limit} bytes",
+                )
+            )
         self.reclaim()
 
     def _body_late(self) -> None:

@@ -121,6 +121,7 @@ def _connection_limits(args: argparse.Namespace) -> ConnectionLimits:
     return ConnectionLimits(
         header_timeout_s=args.header_timeout,
         body_timeout_s=args.body_timeout,
+        max_header_bytes=args.max_header_bytes,
         max_connections=fit_descriptors(args.max_connections),
     )
 

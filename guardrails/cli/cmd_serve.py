@@ -104,6 +104,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(default: $OUTGUARD_BODY_TIMEOUT or 30)",
     )
     p.add_argument(
+        "--max-header-bytes",
+        type=_positive_int,
+        metavar="BYTES",
+        default=os.environ.get("OUTGUARD_MAX_HEADER_BYTES") or str(64 * 1024),
+        help="answer 431 and close when a request line and headers are larger "
+        "(default: $OUTGUARD_MAX_HEADER_BYTES or 65536)",
+    )
+    p.add_argument(
         "--max-connections",
         type=_positive_int,
         metavar="N",

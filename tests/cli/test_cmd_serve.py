@@ -146,11 +146,13 @@ def test_serve_passes_slow_client_limits_and_rate_bursts(monkeypatch: pytest.Mon
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: runs.append((app, kw)))
     monkeypatch.setenv("OUTGUARD_HEADER_TIMEOUT", "4")
     argv = ["serve", "--port", "1", "--policy", "demo", "--rules", str(DEMO_RULES), "--no-review-queue"]
-    assert main([*argv, "--body-timeout", "7.5", "--max-connections", "50", "--rate-limit", "10"]) == 0
+    assert main([*argv, "--body-timeout", "7.5", "--max-connections", "50", "--max-header-bytes", "4096",
+                 "--rate-limit", "10"]) == 0  # fmt: skip
     assert main([*argv, "--rate-limit", "10", "--rate-limit-burst", "3"]) == 0
     (app, kw), (app2, _kw2) = runs
     limits = kw["http"].guard.limits  # type: ignore[attr-defined]
     assert (limits.header_timeout_s, limits.body_timeout_s, limits.max_connections) == (4.0, 7.5, 50)
+    assert limits.max_header_bytes == 4096
     assert app.state.outguard.config.rate_limit_burst == 20  # type: ignore[attr-defined]
     assert app2.state.outguard.config.rate_limit_burst == 3  # type: ignore[attr-defined]
 

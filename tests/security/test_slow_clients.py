@@ -233,3 +233,23 @@ def test_at_the_cap_with_every_connection_busy_a_new_one_gets_503(tmp_path: Path
             _close(busy)
         time.sleep(0.5)
         _real_client_is_answered(srv)
+
+
+def test_headers_sent_fast_but_without_end_are_cut_off_at_the_size_limit(server: Server) -> None:
+    """The fast variant: no deadline passes, but the parser would keep every header byte that comes."""
+    line = b"X-Big: " + b"a" * 8000 + b"\r\n"
+    with socket.create_connection(("127.0.0.1", _port(server)), timeout=5) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        sent = 0
+        with contextlib.suppress(OSError):
+            while sent < 16 * 1024 * 1024:
+                s.sendall(line)
+                sent += len(line)
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := s.recv(65536):
+                answer += chunk
+    # 64 KiB by default, checked per read: the server stops reading long before 16 MiB.
+    assert sent < 4 * 1024 * 1024, sent
+    assert answer.startswith(b"HTTP/1.1 431 ") or answer == b"", answer[:200]
+    _real_client_is_answered(server)

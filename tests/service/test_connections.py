@@ -201,7 +201,7 @@ def test_at_the_cap_idle_goes_first_then_the_longest_waiting_then_refusal(caplog
         assert guard.admit() and old_wait.reclaimed and not new_wait.reclaimed
         assert guard.admit() and new_wait.reclaimed
         assert not guard.admit() and not busy.reclaimed
-    assert guard.counts == {"late_headers": 0, "late_body": 0, "reclaimed": 3, "refused": 1}
+    assert guard.counts == {"late_headers": 0, "late_body": 0, "large_headers": 0, "reclaimed": 3, "refused": 1}
     assert "slow clients since start: reclaimed 1" in caplog.text  # the first event; the rest within 10 s are not
 
 
@@ -232,3 +232,23 @@ def test_fit_descriptors_lowers_the_cap_when_the_hard_limit_is_low(
     with caplog.at_level(logging.WARNING, "outguard.service"):
         assert fit_descriptors(5000) == 1024 - connections.SPARE_DESCRIPTORS
     assert "--max-connections 5000" in caplog.text
+
+
+@_in_loop
+async def test_headers_over_the_limit_are_answered_431_and_closed() -> None:
+    proto, transport = _connect(App(), ConnectionLimits(max_header_bytes=1024))
+    proto.data_received(b"GET /healthz HTTP/1.1\r\n")
+    for _ in range(10):
+        proto.data_received(b"x-big: " + b"a" * 200 + b"\r\n")
+    assert transport.closed and transport.written.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert b'"code": "headers_too_large"' in transport.written and proto.guard.open == 0
+
+
+@_in_loop
+async def test_a_large_body_in_the_read_that_ends_the_headers_is_not_counted_as_headers() -> None:
+    app = App()
+    proto, transport = _connect(app, ConnectionLimits(max_header_bytes=1024))
+    body = b'{"output": "' + b"x" * 5000 + b'"}'
+    proto.data_received(b"POST /v1/validate HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % len(body) + body)
+    await _until(lambda: proto.cycle.response_complete)
+    assert transport.written.startswith(b"HTTP/1.1 200 ") and not transport.closed
