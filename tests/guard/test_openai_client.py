@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from guardrails.findings import Verdict
-from guardrails.guard import Budget, Guard, LLMError, StreamValidator, Usage
+from guardrails.guard import Budget, Guard, LLMBudgetError, LLMError, StreamValidator, Usage
 from guardrails.guard.openai_client import OpenAIChatClient
 from tests.guard.fake_openai import Drop, FakeOpenAI, Good, Raw, Slow, Sse, Status, serve
 from tests.guard.helpers import engine
@@ -267,3 +268,48 @@ def test_non_object_content_is_an_error(fake: FakeOpenAI) -> None:
     fake.add(Raw(b'{"choices": [{"message": {"content": 42}}]}'))
     with client(fake) as c, pytest.raises(LLMError, match="content is int"):
         c.complete(MESSAGES)
+
+
+def test_an_answer_over_the_byte_cap_is_a_budget_error_plain_and_streamed(fake: FakeOpenAI) -> None:
+    fake.add(Good("x" * 300_000), Sse(["y" * 1000] * 300))
+    with client(fake, max_body_bytes=100_000) as c:
+        with pytest.raises(LLMBudgetError, match="100000-byte cap"):
+            c.complete(MESSAGES)
+        with pytest.raises(LLMBudgetError, match="100000-byte cap"):
+            list(c.stream(MESSAGES))
+    assert len(fake.requests) == 2  # a budget error is not retried
+
+
+def test_stream_events_split_anywhere_and_any_line_ending_parse_alike() -> None:
+    from guardrails.guard.openai_client import _Reader
+
+    wire = (
+        'data: {"choices": [{"delta": {"content": "Grüße"}}]}\r\n\r\n'
+        ": a comment\r\r"
+        'data: {"choices": [{"delta": {"content": " 世界"}}]}\n\n'
+        "data: [DONE]\n\n"
+    ).encode()
+    for size in (1, 2, 3, 7, len(wire)):
+        reader = _Reader("t", 10_000, None)
+        events: list[str] = []
+        for i in range(0, len(wire), size):
+            events += reader.events(wire[i : i + size])
+        events += reader.finish()
+        assert [json.loads(e)["choices"][0]["delta"]["content"] for e in events] == ["Grüße", " 世界"], size
+        assert reader.done
+
+
+def test_a_stream_of_empty_deltas_ends_at_the_time_budget(fake: FakeOpenAI) -> None:
+    # Sync path: no asyncio timeout around it, the client's own deadline check on every chunk must hold.
+    fake.add(Sse([""] * 400, pause=0.01))
+    t0 = time.monotonic()
+    with client(fake) as c, pytest.raises(LLMBudgetError, match="time budget"):
+        list(c.stream(MESSAGES, timeout=0.5))
+    assert time.monotonic() - t0 < 3.0  # the upstream would have taken 4 s and more
+
+
+def test_provider_text_in_a_bad_stream_event_is_detail_not_message(fake: FakeOpenAI) -> None:
+    fake.add(Raw(b'data: {"error": "jane.roe@example.com is not allowed"}\n\ndata: [DONE]\n\n', "text/event-stream"))
+    with client(fake) as c, pytest.raises(LLMError) as info:
+        list(c.stream(MESSAGES))
+    assert "jane.roe" not in str(info.value) and "jane.roe" in (info.value.detail or "")
