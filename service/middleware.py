@@ -6,6 +6,7 @@ import json
 import logging
 import time
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -15,6 +16,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.metrics import Metrics
 
 log = logging.getLogger("outguard.access")
+
+REQUEST_ID: ContextVar[str] = ContextVar("outguard_request_id", default="-")
+"""The id of the request being answered: set by ServiceMiddleware, inherited by every task and worker thread the
+request starts (the streamed answer, validations in threads), so any log line can name it."""
+
+
+class RequestIdFilter(logging.Filter):
+    """Gives every record a `request_id` (the current request's, or "-" outside one) for the log format."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
+
 
 READ_TIMEOUT = "outguard.read_timeout"
 """Set in a request's scope["state"] when the server cut its body off at the deadline and answered 408 itself
@@ -60,6 +74,8 @@ class ServiceMiddleware:
         raw_rid = headers.get(b"x-request-id", b"")[:100].decode("latin-1")
         rid = raw_rid if raw_rid and raw_rid.isprintable() else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
+        # Not reset afterwards: the server runs each request in a task of its own, whose context ends with it.
+        REQUEST_ID.set(rid)
         status_box = {"status": 500}
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:

@@ -109,10 +109,11 @@ async def stream_completion(run: StreamRun) -> AsyncIterator[bytes]:
         report, source = outgoing(final.report, run.engine), final.source or "primary"
         run.state.metrics.observe_report(report)
         review_id = await queue_for_review(run.state, run.engine, report, run.ctx)
-    except Exception:
+    except Exception as exc:
         # Not an upstream failure (the Guard turns those into fallbacks and the last resort) but our own:
         # the client still gets a withdrawal, a degraded answer and a valid end instead of a broken stream.
-        log.exception("proxy stream failed")
+        # The traceback only with log_content: exception messages can quote the text they were handed.
+        log.error("proxy stream failed: %s", type(exc).__name__, exc_info=run.state.config.log_content)
         if shown.text and run.release == "cleared":
             yield chunk({}, outguard={"type": "retract", "offset": 0, "reason": "the guard failed"})
         run.state.metrics.count_run("last_resort")

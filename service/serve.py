@@ -60,9 +60,14 @@ def _default_review_db(data_dir: str) -> str:
 
 
 def _logging() -> None:
+    from service.middleware import RequestIdFilter
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("outguard", "uvicorn.error"):
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s rid=%(request_id)s: %(message)s"))
+    # `guardrails`: the library's loggers (the Guard's provider failures), which would otherwise reach Python's
+    # last-resort handler, unformatted.
+    for name in ("outguard", "guardrails", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(logging.INFO)
