@@ -8,6 +8,7 @@ import sys
 from guardrails.cli._common import add_policy_args, engine_from_args, read_context, read_text
 from guardrails.cli.main import EXIT_ACTION, EXIT_OK
 from guardrails.cli.render import render_text
+from guardrails.redaction import sensitive_rule_ids
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,6 +18,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--context", help="context as inline JSON or @file.json")
     p.add_argument("--output", metavar="FILE", help="write the delivered (repaired) output to FILE")
+    p.add_argument(
+        "--show-values",
+        action="store_true",
+        help="print the values PII (and sensitive-tagged) findings detected; by default the report, text or "
+        "JSON, masks them like every report that leaves the process",
+    )
     p.set_defaults(func=run)
 
 
@@ -25,10 +32,12 @@ def run(args: argparse.Namespace) -> int:
     context = read_context(args.context)
     engine = engine_from_args(args)
     report = engine.validate(text, context)
+    # What is printed ends up in terminals, CI logs and files: redacted unless asked (the exit code is the same).
+    shown = report if args.show_values else report.redacted(sensitive_rule_ids(engine.rules))
     if args.format == "json":
-        sys.stdout.write(report.model_dump_json(by_alias=True) + "\n")
+        sys.stdout.write(shown.model_dump_json(by_alias=True) + "\n")
     else:
-        sys.stdout.write(render_text(report, label) + "\n")
+        sys.stdout.write(render_text(shown, label) + "\n")
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:
             fh.write(report.output)
