@@ -2,7 +2,8 @@
 
 The schema comes from the rule's params (`schema` inline, `schema_file`, or `model: "pkg.mod:Model"`), or
 per call from `Context.schema` (it wins when set). Validators are compiled once (per call schemas are
-cached). One finding per failing JSON path, with the JSON pointer and the character span of the value;
+cached); the schema's patterns run under the check's deadline (see `_bounded_regex`). One finding per
+failing JSON path, with the JSON pointer and the character span of the value;
 `$ref`s are resolved inside the schema only: nothing is fetched over the network. Type mismatches get
 coercion fixes (string "42" -> 42, one object -> a list of it...) marked safe or unsafe.
 """
@@ -20,6 +21,7 @@ from jsonschema.exceptions import ValidationError, best_match, relevance
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
+from guardrails.checks._bounded_regex import deadline_scope
 from guardrails.checks._json import JsonExtractParams, json_view
 from guardrails.checks._json.coerce import coercion_fix
 from guardrails.checks._json.errors import describe, error_paths, jsonable, short
@@ -123,6 +125,14 @@ class JsonSchemaCheck(Check):
         return compiled
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
+        # Whatever reaches a schema's patterns (compiling a Context schema, both validators, coercion fixes,
+        # naming extra keys) runs inside the scope, so the patterns run under this check's deadline. The hits
+        # are collected first: a generator would leave the scope open between yields.
+        with deadline_scope(ctx.deadline):
+            hits = list(self._run(doc, ctx))
+        return iter(hits)
+
+    def _run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         context_schema = ctx.context.schema_ if self.p.use_context_schema else None
         validator, fast = (
             self._context_validator(context_schema) if context_schema is not None else (self.validator, self.fast)

@@ -9,6 +9,8 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
+from guardrails.checks import _bounded_regex
+
 _REQUIRED = re.compile(r"^(.*) is a required property$")
 _TYPE_NAMES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
 
@@ -47,12 +49,13 @@ def _missing_name(error: ValidationError) -> str | None:
 
 
 def _extra_keys(error: ValidationError) -> list[str]:
+    # The patterns are the schema's (a caller's, for a Context schema): searched under the check's deadline.
     instance, schema = error.instance, error.schema
     if not isinstance(instance, dict) or not isinstance(schema, dict):
         return []
     props = schema.get("properties", {}) if isinstance(schema.get("properties"), dict) else {}
     patterns = list(schema.get("patternProperties", {}) or {})
-    return [k for k in instance if k not in props and not any(re.search(p, k) for p in patterns)]
+    return [k for k in instance if k not in props and not any(_bounded_regex.search(p, k) for p in patterns)]
 
 
 def error_paths(error: ValidationError) -> list[tuple[tuple[str | int, ...], str | None]]:

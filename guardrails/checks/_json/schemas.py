@@ -2,25 +2,35 @@
 
 Everything here runs when a rule is compiled (or a Context schema is first seen); errors are ValueErrors
 that name the key and what to do, which the rule loader turns into load errors naming file and rule.
+
+A Context schema is the caller's, so its regular expressions are hostile until proven otherwise: the
+validators built here evaluate `pattern`, `patternProperties` (and the additional/unevaluated properties
+that depend on it) and `format: regex` through `_bounded_regex`, under the running check's deadline,
+instead of python-jsonschema's stdlib `re` with no timeout; the jsonschema-rs fast path gets a backtrack
+limit. Rule schemas go through the same validators: one behaviour for every schema.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import jsonschema
+import jsonschema._legacy_keywords
+import jsonschema._utils
 import referencing
 import referencing.exceptions
 import yaml
 from jsonschema import validators
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError, ValidationError
 from pydantic import BaseModel
 
+from guardrails.checks import _bounded_regex
 from guardrails.checks._rulefiles import load_yaml
 from guardrails.checks.base import read_rule_file
 from guardrails.jsonparse.locate import pointer_from_path
@@ -73,13 +83,72 @@ def _refs(node: Any, base: str, path: tuple[str | int, ...]) -> Iterator[tuple[s
             stack.extend((v, base, (*path, i)) for i, v in enumerate(node))
 
 
-_DRAFTS: dict[str, type[jsonschema.protocols.Validator]] = {
+def _pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _bounded_regex.search(patrn, instance):
+        yield ValidationError(f"{instance!r} does not match {patrn!r}")
+
+
+def _pattern_properties(validator: Any, properties: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in properties.items():
+        for k, v in instance.items():
+            if _bounded_regex.search(pattern, k):
+                yield from validator.descend(v, subschema, path=k, schema_path=pattern)
+
+
+def _is_regex(instance: object) -> bool:
+    """`format: regex`: the instance compiles as a pattern we would run (the output's string, so hostile too)."""
+    if not isinstance(instance, str):
+        return True
+    _bounded_regex.compile_pattern(instance)
+    return True
+
+
+class _SearchShim:
+    """Stands in for `re` in the jsonschema helper modules that find additional and unevaluated properties
+    (they search patternProperties with `re.search` and offer no hook): inside one of our checks' deadline
+    scopes the search is bounded; anyone else using jsonschema in the process gets stdlib `re` unchanged."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(re, name)
+
+    @staticmethod
+    def search(pattern: Any, string: Any, flags: int = 0) -> Any:
+        if flags or not isinstance(pattern, str) or not _bounded_regex.active():
+            return re.search(pattern, string, flags)
+        return _bounded_regex.search(pattern, string) or None
+
+
+for _module in (jsonschema._utils, jsonschema._legacy_keywords):
+    if getattr(_module, "re", None) is re:
+        setattr(_module, "re", _SearchShim())  # noqa: B010 - a module global mypy would not let us assign
+
+
+def _bounded(cls: type[jsonschema.protocols.Validator]) -> type[jsonschema.protocols.Validator]:
+    formats = jsonschema.FormatChecker(formats=())
+    formats.checkers = {**cls.FORMAT_CHECKER.checkers, "regex": (_is_regex, _bounded_regex.UnsafePattern)}
+    keywords = {"pattern": _pattern, "patternProperties": _pattern_properties}
+    bounded: type[jsonschema.protocols.Validator] = validators.extend(  # type: ignore[no-untyped-call]
+        cls, keywords, format_checker=formats
+    )
+    return bounded
+
+
+_STOCK: dict[str, type[jsonschema.protocols.Validator]] = {
     "2020-12": jsonschema.Draft202012Validator,
     "2019-09": jsonschema.Draft201909Validator,
     "7": jsonschema.Draft7Validator,
     "6": jsonschema.Draft6Validator,
     "4": jsonschema.Draft4Validator,
 }
+_BOUNDED = {stock: _bounded(stock) for stock in _STOCK.values()}
+_DRAFTS = {name: _BOUNDED[stock] for name, stock in _STOCK.items()}
+_RS_DRAFTS = {_BOUNDED[stock]: stock.__name__ for stock in _STOCK.values()}
+_RS_BACKTRACK_LIMIT = 100_000
+"""fancy-regex backtracking steps per search in the fast path (~2 ms); past it the pattern does not match,
+so the fast path says "not valid" and the deadline-bound python-jsonschema path decides."""
+_RS_SIZE_LIMIT = 2 << 20
 
 
 def compile_schema(
@@ -89,18 +158,23 @@ def compile_schema(
     if not isinstance(schema, (dict, bool)):
         raise ValueError(f"{where}: a JSON Schema must be an object or a boolean, got {type(schema).__name__}")
     if isinstance(schema, dict) and isinstance(schema.get("$schema"), str):
-        known = {str(cls.META_SCHEMA.get("$id", cls.META_SCHEMA.get("id", ""))).rstrip("#") for cls in _DRAFTS.values()}
+        known = {str(cls.META_SCHEMA.get("$id", cls.META_SCHEMA.get("id", ""))).rstrip("#") for cls in _STOCK.values()}
         if schema["$schema"].rstrip("#") not in known:
             raise ValueError(
                 f"{where}: unknown $schema {schema['$schema']!r}; use one of the JSON Schema drafts "
                 "(draft-04, -06, -07, 2019-09, 2020-12) or leave $schema out"
             )
-    cls = validators.validator_for(schema, default=_DRAFTS[default_draft])
+    stock = validators.validator_for(schema, default=_STOCK[default_draft])
+    cls = _BOUNDED.get(stock, stock)
     try:
-        cls.check_schema(schema)
+        # Every pattern in the schema compiles here (or is refused, with its pointer), not at validation.
+        cls.check_schema(schema, format_checker=cls.FORMAT_CHECKER)  # type: ignore[call-arg]
     except SchemaError as exc:
         at = pointer_from_path(exc.absolute_path) or "/"
-        raise ValueError(f"{where}: invalid JSON Schema at {at}: {exc.message[:300]}") from exc
+        why = f" ({exc.cause})" if exc.cause is not None else ""
+        raise ValueError(f"{where}: invalid JSON Schema at {at}: {exc.message[:300]}{why[:300]}") from exc
+    except RecursionError as exc:
+        raise ValueError(f"{where}: the JSON Schema nests too deeply to check") from exc
     fmt = cls.FORMAT_CHECKER if check_formats else None
     validator = cls(schema, registry=_REGISTRY, format_checker=fmt)
     if isinstance(schema, dict):
@@ -152,31 +226,29 @@ def import_model(path: str) -> type[BaseModel]:
 
 FastCheck = Callable[[Any], bool]
 
-_RS_DRAFTS = {
-    "Draft4Validator": "Draft4Validator",
-    "Draft6Validator": "Draft6Validator",
-    "Draft7Validator": "Draft7Validator",
-    "Draft201909Validator": "Draft201909Validator",
-    "Draft202012Validator": "Draft202012Validator",
-}
-
 
 def fast_validator(schema: Any, validator: jsonschema.protocols.Validator, *, check_formats: bool) -> FastCheck | None:
     """A jsonschema-rs (Rust) validator of the same draft, used only to confirm that an instance is valid.
 
     Valid outputs are the common case, and python-jsonschema alone spends most of the rule-only budget
     on them; an invalid verdict (or any doubt) falls back to python-jsonschema, which locates the errors.
-    Offline: it never resolves a remote $ref. None when jsonschema-rs is missing or cannot take the schema.
+    Offline: it never resolves a remote $ref. Its patterns run in fancy-regex with a backtrack limit (a
+    catastrophic pattern gives up in milliseconds and so reads as invalid: the bounded path decides). None
+    when jsonschema-rs is missing or cannot take the schema.
     """
-    name = _RS_DRAFTS.get(type(validator).__name__)
+    name = _RS_DRAFTS.get(type(validator))
     if name is None:
         return None
     try:
         import jsonschema_rs
     except ImportError:
         return None
+    limits = getattr(jsonschema_rs, "FancyRegexOptions", None)
+    if limits is None:
+        return None  # too old to bound its backtracking: never run a caller's pattern unbounded
     try:
-        rs = getattr(jsonschema_rs, name)(schema, validate_formats=check_formats, offline=True)
+        options = limits(backtrack_limit=_RS_BACKTRACK_LIMIT, size_limit=_RS_SIZE_LIMIT, dfa_size_limit=_RS_SIZE_LIMIT)
+        rs = getattr(jsonschema_rs, name)(schema, validate_formats=check_formats, offline=True, pattern_options=options)
     except Exception:
         return None
 
