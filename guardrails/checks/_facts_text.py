@@ -197,6 +197,7 @@ _MONTHS = {
 
 
 def _alt(words: list[str]) -> str:
+    # Only this module's own word lists come through here (escaped): no fact or caller text becomes a pattern.
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 

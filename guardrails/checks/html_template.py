@@ -216,6 +216,8 @@ class HtmlTemplateCheck(Check):
         return {"template": template.excerpt()} if template else {}
 
 
+# Fixed. Templates and slot constraints come from the rule's params (operator files): a caller only names a
+# template, so nothing a caller sends is compiled as a pattern in the HTML checks.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 

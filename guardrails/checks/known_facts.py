@@ -533,6 +533,8 @@ def _with_pronouns(
     return out
 
 
+# The only patterns here are fixed: facts (a call's own too, from Context.extra) are found as words by an
+# Aho-Corasick automaton, never compiled as regular expressions, so no caller text reaches a regex engine.
 _PAST_RE = re.compile(r"\b(?:used to|was|were|previously|formerly|originally|at launch|had been|once)\b")
 
 

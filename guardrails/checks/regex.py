@@ -7,6 +7,10 @@ at every character. The anchored regex rules of one policy share that pass (see 
 all their anchors, run once per document, hands each rule its own occurrences. Every match must contain an
 anchor and fit, with its lookarounds, within `anchor_window` characters either side of it; the rule's
 examples guard that the anchors are complete.
+
+Patterns come from rule files (trusted operator data, compiled once at load); each search still runs with
+`timeout=` the check's remaining deadline, so a slow pattern is an ENG002 finding, not a hang. Patterns from
+callers go through `_bounded_regex` instead, which also refuses those whose compile would blow up.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from guardrails.document import Document
 MAX_TEMPLATE_BYTES = 200_000
 _KEY = "key 'file': "
 SLOT_ATTR = "data-slot"
+# Fixed patterns; template files and slot specs come from rule files, never from a caller's request.
 SLOT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 """Names that are valid in HTML and XML alike: a re-render must parse as both."""
