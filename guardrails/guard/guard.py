@@ -417,7 +417,7 @@ class Guard:
                     log.warning("guard %s: provider %s failed: %s", run_id, name, self._loggable(value))
                     attempt = Attempt(
                         provider=name, latency_ms=latency, error=error, number=number, prompt_chars=prompt_chars,
-                        feedback_chars=fb_chars,
+                        feedback_chars=fb_chars, error_detail=getattr(value, "detail", None),
                     )  # fmt: skip
                     attempts.append(attempt)
                     emit(self.listeners, AttemptFinished(run_id=run_id, attempt=attempt))
@@ -541,7 +541,7 @@ def _describe(error: object) -> str:
 
 
 async def _next_delta(deltas: Any, deadline: float | None, budget: float | None) -> Any:
-    """The next delta, or TimeoutError once the run's time budget is spent, whatever the stream is doing."""
+    """The next delta; LLMBudgetError once the run's time budget is spent, whatever the stream is doing."""
     if deadline is None:
         return await anext(deltas)
     left = deadline - time.perf_counter()

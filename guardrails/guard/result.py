@@ -22,6 +22,9 @@ class Attempt(BaseModel):
     usage: Usage = Usage()
     verdict: Verdict | None = None
     error: str | None = None
+    error_detail: str | None = None
+    """What the provider sent with its failure (an error body, a bad stream event): it can quote the model's text
+    and PII, so it stays in process; logs carry it only with `log_content`."""
     number: int = Field(default=1, description="1-based position among all attempts of the run")
     validate_ms: float = Field(default=0.0, description="Wall time of validating this attempt's output")
     prompt_chars: int = Field(default=0, description="Characters of the messages sent (original + feedback)")

@@ -313,3 +313,19 @@ def test_provider_text_in_a_bad_stream_event_is_detail_not_message(fake: FakeOpe
     with client(fake) as c, pytest.raises(LLMError) as info:
         list(c.stream(MESSAGES))
     assert "jane.roe" not in str(info.value) and "jane.roe" in (info.value.detail or "")
+
+
+def test_guard_keeps_what_the_provider_said_in_the_attempt_and_logs_it_only_when_asked(
+    fake: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = {"error": {"message": "jane.roe@example.com may not be sent"}}
+    for log_content in (False, True):
+        caplog.clear()
+        fake.add(Status(400, body))
+        with client(fake) as c:
+            result = Guard(engine("guard-test"), c, log_content=log_content).run("Q?")
+        assert result.source == "last_resort"
+        assert result.attempts[0].error == "LLMError: fake-model: HTTP 400"
+        assert result.attempts[0].error_detail == "jane.roe@example.com may not be sent"
+        assert ("jane.roe" in caplog.text) is log_content
+        assert "HTTP 400" in caplog.text
