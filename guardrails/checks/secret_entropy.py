@@ -10,8 +10,9 @@ none, so what marks it is its context and its shape. A hit needs all of:
 - a Shannon entropy per character of at least `min_entropy` bits, scaled down for values shorter than the
   alphabet they could use (a random 16-character token cannot reach 4.5 bits; see `_entropy_floor`).
 
-The keyword search looks for each keyword's last word in the shared folded text (str.find, no regex), and
-the assignment pattern runs only from those places: most outputs mention no keyword and cost a few finds.
+Each keyword's last word (its cue) is looked up in the folded text by the policy's shared Aho-Corasick pass
+(with the ban lists and regex anchors), and the assignment is matched only where a cue ends: most outputs
+mention no keyword and cost nothing beyond that pass.
 The thresholds follow detect-secrets' (base64 4.5, hex 3.0 bits for long strings); the library itself
 scans line by line with every plugin and took ~50 ms per 2 KB output, a hundred times the budget.
 """
@@ -21,10 +22,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
+import ahocorasick
 from pydantic import Field, field_validator
 
+from guardrails.checks._foldscan import ScanSource, ScanUser, share_among
 from guardrails.checks._textnorm import FoldedText, fold
 from guardrails.checks.base import Check, CheckParams, Hit, RunContext
 from guardrails.document import Document
@@ -60,6 +63,18 @@ def _entropy_floor(value: str, min_entropy: float) -> float:
     return min(min_entropy, 0.8 * math.log2(min(max(len(value), 2), alphabet)))
 
 
+_IDENT_BEFORE = re.compile(r"[A-Za-z0-9_.\-]+$")
+
+
+def _compile(pattern: str | None, key: str) -> re.Pattern[str] | None:
+    if pattern is None:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"key 'params.{key}': invalid regular expression: {exc}") from exc
+
+
 def _names(words: list[str]) -> str:
     return "|".join(r"[_.\- ]?".join(map(re.escape, w.split())) for w in words)
 
@@ -84,6 +99,12 @@ class SecretEntropyParams(CheckParams):
     max_length: int = Field(default=400, ge=1)
     min_classes: int = Field(default=2, ge=1, le=4, description="Lower, upper, digit, symbol: how many must occur")
     min_entropy: float = Field(default=3.5, ge=0, le=8, description="Bits per character (scaled for short values)")
+    skip_values: str | None = Field(
+        default=None, description="Regex: values it matches (from their start) are left to other rules (provider keys)"
+    )
+    skip_names: str | None = Field(
+        default=None, description="Regex: identifiers it finds (`aws_secret_access_key`) are left to other rules"
+    )
     replacement: str | None = Field(default=None, description="Repair: replace the value with this text")
     fix_safe: bool = True
     max_matches: int = Field(default=50, ge=1)
@@ -97,7 +118,7 @@ class SecretEntropyParams(CheckParams):
         return value
 
 
-class SecretEntropyCheck(Check):
+class SecretEntropyCheck(Check, ScanUser, ScanSource):
     """Streaming: a value still being written can only grow; hold back the keyword, separator and value."""
 
     kind = "secret_entropy"
@@ -113,15 +134,28 @@ class SecretEntropyCheck(Check):
         # The last word of each keyword, folded, searched in the folded text to find where to look; a value
         # that contains one is a reference to a credential (`settings.API_KEY`), not the credential.
         self.cues = tuple(sorted({fold(w.split()[-1]) for w in words + bare}))
+        # Cue lookups ride on the policy's shared pass over the folded text (ban lists, regex anchors).
+        self._keys = {cue: len(cue) for cue in self.cues}
+        self.automaton = ahocorasick.Automaton()
+        for cue, length in self._keys.items():
+            self.automaton.add_word(cue, length)
+        self.automaton.make_automaton()
         verbs = "|".join(map(re.escape, params.prose_verbs))
         prose = rf"|\s+(?:{verbs})\s*:?" if verbs else ""
-        assigned = rf"""(?P<name>(?i:(?:{_names(words)})))(?![^\W_])
-            [*"'`\]]{{0,3}}\s{{0,3}}(?::=|=>|=|:{prose})[*"'`\ \t]{{0,6}}"""
-        spaced = rf"(?P<bare>(?i:(?:{_names(bare)})))(?![^\W_])\s{{1,3}}" if bare else "(?P<bare>(?!))"
-        self.pattern = re.compile(
-            rf"""(?:{assigned}|{spaced})(?P<value>{_VALUE_CHARS}{{{params.min_length},{params.max_length}}})""",
-            re.VERBOSE,
+        value = rf"(?P<value>{_VALUE_CHARS}{{{params.min_length},{params.max_length}}})"
+        # Each cue occurrence ends a candidate keyword: the keyword is looked for ending there (a short
+        # backwards search), the assignment and value matched from there. A cue in prose ("key features")
+        # fails the assignment at its first character, so most cost one match attempt.
+        self._name = re.compile(rf"(?i:{_names(words)})$") if words else None
+        self._bare_name = re.compile(rf"(?i:{_names(bare)})$") if bare else None
+        self._assigned = re.compile(
+            rf"""(?![^\W_])[*"'`\]]{{0,3}}\s{{0,3}}(?::=|=>|=|:{prose})[*"'`\ \t]{{0,6}}{value}""", re.VERBOSE
         )
+        self._spaced = re.compile(rf"(?![^\W_])\s{{1,3}}{value}")
+        # Another rule that redacts the same value would make two overlapping fixes (the stream validator can
+        # apply only one): values and names that a provider rule owns are left to it.
+        self._skip_values = _compile(params.skip_values, "skip_values")
+        self._skip_names = _compile(params.skip_names, "skip_names")
         self.longest_name = max(len(w) for w in words + bare) + 8
         self.lookbehind = self.longest_name + 16 + params.max_length
 
@@ -129,44 +163,59 @@ class SecretEntropyCheck(Check):
         folded = doc.view("folded", lambda d: FoldedText.of(d.text))
         text = doc.text
         n = 0
-        for lo, hi in self._windows(folded):
-            for m in self.pattern.finditer(text, lo, hi):
-                start = m.start("name") if m.group("name") is not None else m.start("bare")
-                if start > 0 and (text[start - 1].isalnum() and not text[start].isupper()):
-                    continue  # inside a longer word ("monkey = ..."), unless camelCase ("myApiKey")
-                hit = self._judge(m)
-                if hit is None:
+        last_end = -1
+        for cue_end in self._cue_ends(doc, folded):
+            hit = self._at(text, cue_end)
+            if hit is None or hit.start < last_end:
+                continue
+            last_end = hit.end
+            n += 1
+            if n > self.p.max_matches:
+                return
+            if n % 32 == 0:
+                ctx.deadline.check()
+            yield hit
+
+    def folded_keys(self) -> Mapping[str, int]:
+        return self._keys
+
+    def scan_users(self) -> Sequence[ScanUser]:
+        return (self,)
+
+    def bind(self, siblings: Sequence[Check]) -> None:
+        share_among(siblings)
+
+    def _cue_ends(self, doc: Document, folded: FoldedText) -> list[int]:
+        """Original-text offsets where a cue word ends, in order."""
+        shared = self.shared
+        raw = shared[0].hits(doc, shared[1]) if shared is not None else self.automaton.iter(folded.text)
+        return sorted({folded.span(end_idx - length + 1, end_idx + 1)[1] for end_idx, length in raw})
+
+    def _at(self, text: str, end: int) -> Hit | None:
+        """The hit whose keyword ends at `end`, if the text there assigns a value to a keyword."""
+        lo = max(0, end - self.longest_name)
+        for name_re, tail_re in ((self._name, self._assigned), (self._bare_name, self._spaced)):
+            if name_re is None:
+                continue
+            tail = tail_re.match(text, end)
+            if tail is None:
+                continue
+            name = name_re.search(text, lo, end)
+            if name is None:
+                continue
+            start = name.start()
+            if start > 0 and text[start - 1].isalnum() and not text[start].isupper():
+                continue  # inside a longer word ("monkey = ..."), unless camelCase ("myApiKey")
+            if self._skip_names is not None:
+                ident = _IDENT_BEFORE.search(text, max(0, start - 40), start)
+                if self._skip_names.search(text[ident.start() if ident else start : end]):
                     continue
-                n += 1
-                if n > self.p.max_matches:
-                    return
-                if n % 32 == 0:
-                    ctx.deadline.check()
-                yield hit
+            if self._skip_values is not None and self._skip_values.match(tail.group("value")):
+                continue
+            return self._judge(tail, name.group())
+        return None
 
-    def _windows(self, folded: FoldedText) -> list[tuple[int, int]]:
-        """Original-text ranges from a little before each cue to where its value can end."""
-        ftext = folded.text
-        windows: list[tuple[int, int]] = []
-        reach = 16 + self.p.max_length
-        for cue in self.cues:
-            pos = ftext.find(cue)
-            while pos != -1:
-                start, end = folded.span(pos, pos + len(cue))
-                windows.append((max(0, start - self.longest_name), min(len(folded.original), end + reach)))
-                pos = ftext.find(cue, pos + len(cue))
-        if len(windows) < 2:
-            return windows
-        windows.sort()
-        merged = [windows[0]]
-        for a, b in windows[1:]:
-            if a <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-            else:
-                merged.append((a, b))
-        return merged
-
-    def _judge(self, m: re.Match[str]) -> Hit | None:
+    def _judge(self, m: re.Match[str], name: str) -> Hit | None:
         value = m.group("value")
         start = m.start("value")
         value = value.rstrip(".:*")  # sentence punctuation after the value, not part of it ("!" may be in it)
@@ -190,7 +239,6 @@ class SecretEntropyCheck(Check):
                 edits=[Edit(start=start, end=end, replacement=self.p.replacement)],
                 safe=self.p.fix_safe,
             )
-        name = m.group("name") or m.group("bare")
         # The value is the secret: evidence and message name the keyword and the value's shape, never the value.
         return Hit(
             start,

@@ -102,3 +102,12 @@ def test_streaming_declares_enough_lookbehind() -> None:
 def test_spans_inside(text: str) -> None:
     for hit in hits(check(min_length=4), text):
         assert 0 <= hit.start <= hit.end <= len(text)
+
+
+def test_values_and_names_owned_by_other_rules_are_skipped() -> None:
+    c = check(skip_values="(?:sk-|ghp_)", skip_names="(?i)^aws")
+    assert spans(c, "api_key = sk-Xq3vT9bLm2Rk8WzP4nYc7HdJ1sFg") == []
+    assert spans(c, f"AWS_SECRET_TOKEN = {TOKEN}") == []
+    assert spans(c, f"GITHUB_TOKEN = {TOKEN}") == [TOKEN]
+    with pytest.raises(ValueError, match="params.skip_values"):
+        check(skip_values="(")

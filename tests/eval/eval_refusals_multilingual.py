@@ -16,7 +16,7 @@ No sentence was copied from the eval data, and none of it is in the project besi
 
 Split: openers with an even index ("tune") were read while writing the patterns' foreign branches and may
 have shaped them; the odd ones ("report", the default) were written at the same time and only scored.
-A finding of any REF code counts as "refusal", as in tests/eval/eval_patterns.py.
+A finding of any REF code (REF001-REF006) counts as "refusal", as in tests/eval/eval_patterns.py.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from guardrails import Engine, Policy, load_ruleset  # noqa: E402
 from guardrails.rules.compile import compile_policy  # noqa: E402
 
-REF_CODES = frozenset({"REF001", "REF002", "REF003"})
+REF_CODES = frozenset({"REF001", "REF002", "REF003", "REF004", "REF005", "REF006"})
 
 # Per language: topics (the request, as a noun phrase or clause), refusal openers, compliance openers.
 DATA: dict[str, dict[str, list[str]]] = {

@@ -78,6 +78,11 @@ def slack_token(rnd: random.Random) -> tuple[str, str]:
     return "SLACK_USER_TOKEN", f"xoxp-{a}-{b}-{rand(rnd, string.digits, 13)}-{rand(rnd, HEX, 32)}"
 
 
+def slack_webhook(rnd: random.Random) -> tuple[str, str]:
+    path = f"T{rand(rnd, UPPER_DIGITS, 9)}/B{rand(rnd, UPPER_DIGITS, rnd.choice([9, 11]))}/{rand(rnd, B62, 24)}"
+    return "SLACK_WEBHOOK_URL", f"https://hooks.slack.com/services/{path}"
+
+
 def stripe_key(rnd: random.Random) -> tuple[str, str]:
     return "STRIPE_SECRET_KEY", rnd.choice(["sk_live_", "rk_live_"]) + rand(rnd, B62, rnd.choice([24, 99]))
 
@@ -132,6 +137,7 @@ FORMATS: dict[str, Callable[[random.Random], tuple[str, str]]] = {
     "openai-style": openai_key,
     "github": github_token,
     "slack": slack_token,
+    "slack-webhook": slack_webhook,
     "stripe": stripe_key,
     "google": google_key,
     "private-key": private_key,

@@ -10,7 +10,14 @@ from guardrails.rules.compile import compile_policy
 from guardrails.rules.model import RuleOverride
 from tests.eval.eval_refusals_multilingual import items
 
-RULES = ["ai-self-reference", "refusal", "cannot-browse"]
+RULES = [
+    "ai-self-reference",
+    "refusal",
+    "cannot-browse",
+    "non-english-ai-self-reference",
+    "non-english-refusal",
+    "non-english-cannot-browse",
+]
 
 
 @pytest.fixture(scope="module")

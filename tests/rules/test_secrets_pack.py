@@ -12,6 +12,7 @@ AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8vN3kT4m"
 OPENAI = "sk-proj-Xq3vT9bLm2Rk8WzP4nYc7HdJ1sFgA6eU0iOtQ5rVxNw"
 GITHUB = "ghp_R8kz2QmV7xT4pL9nW3cY6bH1dJ5fG0sA2eKu"
 SLACK = "xoxb-2048937561-4827162935-Zk8QmV7xT4pL9nW3cY6bH1dJ"
+WEBHOOK = "T0A1B2C3D/B4E5F6G7H/q8R9s0T1u2V3w4X5y6Z7a8B9"
 STRIPE = "sk_live_51H8kZ2Qm9VxT4pL7nW3cY6bH"
 GOOGLE = "AIzaSyD3kQ9vXb2mLp8RvN3wKc7YhJ1dGs6AeU0"
 PEM = (
@@ -28,6 +29,7 @@ aws_secret_access_key = {AWS_SECRET}
 OPENAI_API_KEY={OPENAI}
 git clone https://{GITHUB}@github.com/acme/app.git
 SLACK_BOT_TOKEN={SLACK}
+alerts go to https://hooks.slack.com/services/{WEBHOOK}
 stripe.api_key = "{STRIPE}"
 maps key: {GOOGLE}
 {PEM}
@@ -48,8 +50,9 @@ EXPECTED = {
     "SEC009": "[REDACTED JWT]",
     "SEC010": "[REDACTED SECRET]",
     "SEC011": "[REDACTED PASSWORD]",
+    "SEC012": "hooks.slack.com/services/[REDACTED SLACK WEBHOOK]",
 }
-SECRETS = [AWS_ID, AWS_SECRET, OPENAI, GITHUB, SLACK, STRIPE, GOOGLE, PEM, JWT, TOKEN, PASSWORD]
+SECRETS = [AWS_ID, AWS_SECRET, OPENAI, GITHUB, SLACK, WEBHOOK, STRIPE, GOOGLE, PEM, JWT, TOKEN, PASSWORD]
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +103,20 @@ def test_lookalikes_pass(engine: Engine) -> None:
         'integrity="sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC".'
     )
     assert engine.validate(text).findings == []
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 17])
+def test_a_stream_never_releases_a_credential_and_needs_no_retract(engine: Engine, chunk: int) -> None:
+    from guardrails.guard.stream import StreamValidator
+
+    validator = StreamValidator(engine)
+    text = "Intro line. " * 30 + TEXT
+    events = []
+    for i in range(0, len(text), chunk):
+        events += validator.feed(text[i : i + chunk])
+    events += validator.finish()
+    released = "".join(e.text or "" for e in events if e.type == "text")
+    assert [s for s in SECRETS if s in released] == []
+    # One finding per credential in the stream too: no two rules redact the same value, so no fix is dropped.
+    assert [e.type for e in events].count("retract") == 0
+    assert sorted(e.finding.code for e in events if e.type == "redaction" and e.finding) == sorted(EXPECTED)
