@@ -109,5 +109,5 @@ def test_values_and_names_owned_by_other_rules_are_skipped() -> None:
     assert spans(c, "api_key = sk-Xq3vT9bLm2Rk8WzP4nYc7HdJ1sFg") == []
     assert spans(c, f"AWS_SECRET_TOKEN = {TOKEN}") == []
     assert spans(c, f"GITHUB_TOKEN = {TOKEN}") == [TOKEN]
-    with pytest.raises(ValueError, match="params.skip_values"):
+    with pytest.raises(ValueError, match=r"params\.skip_values"):
         check(skip_values="(")
