@@ -68,8 +68,10 @@ def _write_stats() -> Iterator[None]:
         "wall_ms_max": walls[-1],
         "worst_rule_overshoot_ms": _STATS["rule_overshoot_ms"],
         "worst_rule": _STATS.get("worst_rule"),
+        "worst_example": _STATS.get("worst_example"),
         "closest_to_bound_ms": _STATS["bound_margin_ms"],
         "calls_with_eng002": _STATS["late"],
+        "slowest_calls_ms": walls[-5:],
     }
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=2)
@@ -90,6 +92,7 @@ def engines() -> Iterator[dict[str, Engine]]:
 
 def _check(engine: Engine, output: str, context: dict[str, Any]) -> Report:
     """validate() once, and assert the three properties."""
+    output = str(output)
     t0 = time.perf_counter()
     report = engine.validate(output, context)  # any exception fails the example
     wall = time.perf_counter() - t0
@@ -112,9 +115,19 @@ def _check(engine: Engine, output: str, context: dict[str, Any]) -> Report:
         over = t.ms - deadlines.get(t.rule_id, float("inf"))
         if over > _STATS["rule_overshoot_ms"]:
             _STATS["rule_overshoot_ms"], _STATS["worst_rule"] = over, f"{engine.policy.name}:{t.rule_id}"
+            _STATS["worst_example"] = {"chars": len(output), "head": output[:80], "context": sorted(context)}
     if any(f.code == "ENG002" for f in report.findings):
         _STATS["late"] += 1
     return report
+
+
+class _Big(str):
+    """A long generated output with a short repr: hypothesis prints its examples, and warnings are errors."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} chars: {str.__repr__(self[:60])}...>"
 
 
 # -- hostile regular expressions ---------------------------------------------------------------------------------
@@ -230,7 +243,7 @@ def json_outputs(draw: st.DrawFn) -> str:
         return text[: draw(st.integers(0, len(text)))]
     if form == "deep":
         depth = draw(st.integers(1, 3000))
-        return "[" * depth + text + "]" * draw(st.integers(0, depth))
+        return _Big("[" * depth + text + "]" * draw(st.integers(0, depth)))
     return draw(st.text(max_size=200))
 
 
@@ -272,9 +285,9 @@ def html_outputs(draw: st.DrawFn) -> str:
     form = draw(st.sampled_from(["fragments", "deep", "wide", "text", "comment"]))
     if form == "deep":
         n = draw(st.integers(1, 5000))
-        return "<div>" * n + draw(_SCRIPTS) + "</div>" * draw(st.integers(0, n))
+        return _Big("<div>" * n + draw(_SCRIPTS) + "</div>" * draw(st.integers(0, n)))
     if form == "wide":
-        return "<p>x</p>" * draw(st.integers(1, 30_000))
+        return _Big("<p>x</p>" * draw(st.integers(1, 30_000)))
     if form == "text":
         return draw(st.text(max_size=300))
     if form == "comment":
