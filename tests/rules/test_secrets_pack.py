@@ -89,10 +89,12 @@ def test_every_secrets_rule_is_tagged_sensitive_and_repairs_safely() -> None:
         assert loaded.rule.family == "SEC"
 
 
-def test_the_default_policy_redacts_secrets_too() -> None:
-    report = Engine.from_policy("default").validate(f"Use the key {OPENAI} for the demo.")
-    assert "SEC003" in {f.code for f in report.findings}
-    assert OPENAI not in report.output
+def test_the_default_policy_redacts_assigned_credentials_with_the_keyword_rules_only() -> None:
+    default = Engine.from_policy("default")
+    assert {r.rule.code for r in default.rules if r.rule.family == "SEC"} == {"SEC010", "SEC011"}
+    report = default.validate(f"OPENAI_API_KEY={OPENAI}\nThe admin password is {PASSWORD}.")
+    assert sorted(f.code for f in report.findings) == ["SEC010", "SEC011"]
+    assert OPENAI not in report.output and PASSWORD not in report.output
 
 
 def test_lookalikes_pass(engine: Engine) -> None:
