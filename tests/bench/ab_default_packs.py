@@ -3,9 +3,9 @@
     git archive <commit> rules | tar -x -C /tmp/rules-base
     python tests/bench/ab_default_packs.py /tmp/rules-base/rules [--n 1000]
 
-A is the `default` policy compiled from the old rule directory, B from the bundled one (the secrets pack's keyword rules,
-multilingual refusals, private-source rules). Both engines come from this checkout's code, so the difference is
-what the rules cost. Each 2 KB output is validated by A and B in turn (ABBA order), pinned to one CPU; the
+A is the `default` policy compiled from the old rule directory, B from the bundled one (the secrets pack's
+keyword rules, multilingual refusals, private-source rules). Both engines come from this checkout's code, so the
+difference is what the rules cost. Each 2 KB output is validated by A and B in turn (ABBA order), pinned to one CPU; the
 thread CPU time of each validation is recorded. Corpora (generated, fixed seed): `clean` support answers
 (tests/bench/bench_patterns.py), `dense` the same with refusals, placeholders, links and statistics, and
 `config` answers full of code and configuration (`api_key = ...`, tokens, hashes): secret_entropy's worst case,
