@@ -19,6 +19,8 @@ LAYERS: list[tuple[str, int]] = [
     ("guardrails.document", 1),
     ("guardrails.jsonparse", 1),
     ("guardrails.checks.base", 2),
+    # Reading the files rule params name (size caps, confinement, safe YAML): used by checks.base and rules.
+    ("guardrails.checks._rulefiles", 2),
     ("guardrails.facts", 2),
     ("guardrails.reviews", 2),
     ("guardrails.models", 2),

@@ -17,7 +17,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from guardrails.checks import _rulefiles
+from guardrails.checks._rulefiles import building_from as _building_from_files
+from guardrails.checks._rulefiles import read_limited, rule_files
 from guardrails.context import Context
 from guardrails.document import Document
 from guardrails.findings import Evidence, Fix, RegenerationItem
@@ -122,7 +123,7 @@ def building_from(*files: str | Path | None, roots: Sequence[str | Path] = ()) -
     The compiler passes the rule's file and, when a policy overrides the rule's params, the policy's file, and
     the rules directories (`roots`): files the params name must lie inside the one holding each file.
     """
-    with _rulefiles.building_from(files, roots):
+    with _building_from_files(files, roots):
         yield
 
 
@@ -136,7 +137,7 @@ def resolve_rule_path(path: str) -> Path:
     p = Path(path)
     if p.is_absolute():
         return p
-    candidates = [f.parent / p for f in _rulefiles.rule_files()]
+    candidates = [f.parent / p for f in rule_files()]
     if not candidates:
         return p
     return next((c for c in candidates if c.exists()), candidates[0])
@@ -147,7 +148,7 @@ def read_rule_file(path: Path, key: str, max_bytes: int | None = None) -> bytes:
     tree, symlinks resolved (unless OUTGUARD_RULE_FILES_ANYWHERE=1), a regular file (no device or FIFO), at most
     OUTGUARD_RULE_FILE_MAX_BYTES (16 MB) or `max_bytes`. Problems are ValueErrors naming `key`, which the rule
     compiler reports with file and rule id."""
-    return _rulefiles.read_limited(path, key, max_bytes)
+    return read_limited(path, key, max_bytes)
 
 
 class UnknownCheckKind(LookupError):
