@@ -5,6 +5,7 @@ follows that rate (`default_burst`), never the service-wide one, which is sized 
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -32,11 +33,17 @@ class _Bucket:
     updated: float
 
 
+MAX_BUCKETS = 100_000
+"""Buckets kept at most. Keys can come from clients (the login page keys by client and submitted name), so the
+table must not grow with whatever an attacker sends."""
+
+
 class RateLimiter:
-    def __init__(self, rate: float, burst: int) -> None:
+    def __init__(self, rate: float, burst: int, *, max_buckets: int = MAX_BUCKETS) -> None:
         self.rate = rate
         self.burst = burst
         self.default = Limit(rate, burst)
+        self.max_buckets = max_buckets
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
 
@@ -54,6 +61,8 @@ class RateLimiter:
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
+                if len(self._buckets) >= self.max_buckets:
+                    self._shrink(now)
                 limit = self.limit_for(rate, burst)
                 bucket = self._buckets[key] = _Bucket(limit, float(limit.burst), now)
             limit = bucket.limit
@@ -63,6 +72,20 @@ class RateLimiter:
                 bucket.tokens -= 1.0
                 return 0.0
             return (1.0 - bucket.tokens) / limit.rate
+
+    def _shrink(self, now: float) -> None:
+        """Make room: first drop buckets that have refilled (a full bucket is the same as none, so nothing is lost),
+        then, if clients keep that many buckets busy at once, the least recently created tenth (those keys get a
+        fresh burst: a bounded leniency, where an unbounded table would be a way to exhaust memory)."""
+        full = [k for k, b in self._buckets.items() if b.tokens + (now - b.updated) * b.limit.rate >= b.limit.burst]
+        for k in full:
+            del self._buckets[k]
+        excess = len(self._buckets) - int(self.max_buckets * 0.9)
+        for k in list(itertools.islice(self._buckets, max(0, excess))):
+            del self._buckets[k]
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
     def limit_of(self, key: str) -> Limit:
         """The limit a used bucket applies (the service-wide one for a key never seen)."""

@@ -54,7 +54,11 @@ class CanaryCheck(Check):
                 start, end = folded.span(pos, pos + len(needle))
                 fix = None
                 if self.p.redact is not None:
-                    fix = Fix(title="redact canary", edits=[Edit(start=start, end=end, replacement=self.p.redact)])
+                    fix = Fix(
+                        title="redact canary",
+                        edits=[Edit(start=start, end=end, replacement=self.p.redact)],
+                        redacts=True,  # a canary inside another redacted value merges with it (repair.py)
+                    )
                 # The canary itself is secret: evidence names its index, never its text.
                 yield Hit(
                     start,

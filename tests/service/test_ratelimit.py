@@ -61,3 +61,23 @@ def test_the_service_wide_limit_is_unchanged(clock: Clock) -> None:
     assert _allowed(limiter, "k", 10) == 3
     clock.now += 1
     assert _allowed(limiter, "k", 10) == 1
+
+
+def test_bucket_table_drops_refilled_buckets_and_keeps_drained_ones(clock: Clock) -> None:
+    # The login page keys buckets by client and submitted name: an attacker varying names must not grow memory.
+    limiter = RateLimiter(1, 2, max_buckets=100)
+    assert _allowed(limiter, "victim", 5) == 2  # drained
+    for i in range(99):
+        limiter.acquire(f"name-{i}")
+    clock.now += 1.5  # the others have refilled (1 + 1.5 >= 2 tokens); the victim has 1.5
+    limiter.acquire("one-more")  # at the cap: the sweep drops the 99 refilled buckets
+    assert len(limiter) == 2
+    assert _allowed(limiter, "victim", 2) == 1  # its bucket was kept: 1.5 tokens, not a fresh burst of 2
+
+
+def test_busy_buckets_over_the_cap_evict_the_oldest(clock: Clock) -> None:
+    limiter = RateLimiter(0.001, 1, max_buckets=50)
+    for i in range(500):  # none refills: every bucket stays busy
+        assert limiter.acquire(f"name-{i}") == 0
+    assert len(limiter) <= 50
+    assert limiter.acquire("name-499") > 0  # the newest are kept, still limited
