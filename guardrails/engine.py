@@ -130,6 +130,10 @@ class Engine:
     def rules(self) -> tuple[CompiledRule, ...]:
         return self.compiled.rules
 
+    def drop_superseded(self, findings: list[Finding]) -> list[Finding]:
+        """One finding per problem, as validate() reports them: drop findings a superseding rule also made."""
+        return _drop_superseded(findings, self._superseded_by) if self._superseded_by else findings
+
     # -- one pass -------------------------------------------------------------------------------
 
     def _findings_for(

@@ -93,11 +93,9 @@ def _shift(hit: Hit, delta: int) -> Hit:
         return hit
     fix = hit.fix
     if fix is not None:
-        fix = Fix(
-            title=fix.title,
-            safe=fix.safe,
-            edits=[e.model_copy(update={"start": e.start + delta, "end": e.end + delta}) for e in fix.edits],
-        )
+        # A copy, so every other field (safe, redacts) stays what the check said.
+        edits = [e.model_copy(update={"start": e.start + delta, "end": e.end + delta}) for e in fix.edits]
+        fix = fix.model_copy(update={"edits": edits})
     return dataclasses.replace(hit, start=hit.start + delta, end=hit.end + delta, fix=fix)
 
 
@@ -359,11 +357,20 @@ class StreamValidator:
             if suppressor is not None and suppressor(self.engine.policy.name, finding.rule_id, finding.fingerprint):
                 continue
             findings.append(finding)
+        # As validate() does: a superseded finding would otherwise keep its own (dropped) fix and halt the stream.
+        findings = self.engine.drop_superseded(findings)
         repair = self.engine.policy.repair
         chosen = choose_fixes(findings, allow_unsafe=repair.allow_unsafe) if repair.enabled else []
         fixed = {id(c.finding): c.fix for c in chosen}
+        # Redactions folded into another's merged edit (a card-shaped run inside an IBAN) are repaired by that edit.
+        covered = {id(m) for c in chosen for m in c.merged}
         edits: list[Edit] = []
         for finding in findings:
+            if id(finding) in covered:
+                events.append(
+                    StreamEvent(type="finding", finding=finding.model_copy(update={"status": FindingStatus.REPAIRED}))
+                )
+                continue
             events.append(StreamEvent(type="finding", finding=finding))
             fix = fixed.get(id(finding))
             if fix is not None:
