@@ -400,6 +400,7 @@ class Engine:
         *,
         workers: int | None = None,
         chunksize: int = 16,
+        progress: Callable[[int], None] | None = None,
     ) -> list[Report]:
         """Validate a batch, on a process pool when `workers` > 1; reports come back in input order.
 
@@ -407,31 +408,45 @@ class Engine:
         models and connections that do not pickle) and checks that it got the same policy version; the
         suppressor goes along pickled (the review store's as a snapshot of its set). When a worker cannot
         do that (a policy or ruleset built in memory, a suppressor that does not pickle), the batch runs in
-        this process instead, with a warning: slower, never different."""
+        this process instead, with a warning: slower, never different. `progress(n)` is called as reports
+        come back (n of them), for a progress bar."""
         ctxs: list[Context | dict[str, Any] | None] = list(contexts) if contexts is not None else [None] * len(outputs)
         if len(ctxs) != len(outputs):
             raise ValueError(f"got {len(outputs)} outputs but {len(ctxs)} contexts")
         workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
         if workers <= 1 or len(outputs) < 2 * chunksize:
-            return self._validate_serially(outputs, ctxs)
+            return self._validate_serially(outputs, ctxs, progress)
         try:
             suppressor = pickle.dumps(self.suppressor)
         except Exception as exc:  # a lambda or a closure: pickle raises more than PicklingError
             warnings.warn(f"validate_many: suppressor does not pickle ({exc}); validating here", stacklevel=2)
-            return self._validate_serially(outputs, ctxs)
+            return self._validate_serially(outputs, ctxs, progress)
         c = self.compiled
         setup = _WorkerSetup(c.source, c.rules_dirs, self.policy.model_dump(mode="json"), c.version, suppressor)
         try:
             with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(setup,)) as pool:
-                return list(pool.map(_validate_in_worker, outputs, ctxs, chunksize=chunksize))
+                reports = []
+                for report in pool.map(_validate_in_worker, outputs, ctxs, chunksize=chunksize):
+                    reports.append(report)
+                    if progress is not None:
+                        progress(1)
+                return reports
         except WorkerSetupError as exc:
             warnings.warn(f"validate_many: {exc}; validating in this process", stacklevel=2)
-            return self._validate_serially(outputs, ctxs)
+            return self._validate_serially(outputs, ctxs, progress)
 
     def _validate_serially(
-        self, outputs: Sequence[str], ctxs: Sequence[Context | dict[str, Any] | None]
+        self,
+        outputs: Sequence[str],
+        ctxs: Sequence[Context | dict[str, Any] | None],
+        progress: Callable[[int], None] | None = None,
     ) -> list[Report]:
-        return [self.validate(o, c) for o, c in zip(outputs, ctxs, strict=True)]
+        reports = []
+        for o, c in zip(outputs, ctxs, strict=True):
+            reports.append(self.validate(o, c))
+            if progress is not None:
+                progress(1)
+        return reports
 
 
 def _supersession(rules: Sequence[CompiledRule]) -> dict[str, frozenset[str]]:
