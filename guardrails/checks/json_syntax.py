@@ -59,14 +59,16 @@ class JsonSyntaxCheck(Check):
                 return
             pos = view.start if view.error_pos is None else min(view.error_pos, len(text))
             line, column = doc.line_col(pos)
+            error = view.error or "invalid JSON"
+            details: dict[str, Any] = {"error": view.error, "repairable": view.ok, "repairs": len(view.repairs)}
+            if view.loss is not None:  # the regeneration request names what a repair could only guess
+                error = f"{error}; a repair would be a guess: {view.loss}"
+                details["repair_loses"] = view.loss
             yield Hit(
                 pos,
                 min(pos + 1, len(text)),
-                values={"error": view.error or "invalid JSON", "line": line, "column": column},
-                evidence=Evidence(
-                    source="json",
-                    details={"error": view.error, "repairable": view.ok, "repairs": len(view.repairs)},
-                ),
+                values={"error": error, "line": line, "column": column},
+                evidence=Evidence(source="json", details=details),
             )
             return
         if issue == "duplicate-key" and view.strict:

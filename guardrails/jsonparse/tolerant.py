@@ -63,6 +63,9 @@ _LITERALS = {
     "undefined": "null",
 }
 _NON_FINITE = {"NaN", "Infinity", "inf", "Inf", "nan"}
+# Shared with the lossless check (guardrails.jsonparse.lossless), which reads tokens the same way.
+PYTHON_LITERALS = _LITERALS
+NON_FINITE = frozenset(_NON_FINITE)
 _CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 
 # Parser states inside a container.
@@ -282,13 +285,17 @@ class _Parser:
                 "a Python tuple becomes an array",
             )
         elif c != want and self.closes_parent(c, pos):
-            # '{"a": [1, 2}': the array was never closed; '}' belongs to the object.
+            # '{"a": [1, 2}': the array was never closed; '}' belongs to the object. A container with nothing
+            # in it ('[{]') may as well be a stray opener: closing it invents an empty value, so not safe.
+            empty = frame.after_value < 0 and frame.state in (_OBJ_KEY, _ARR_VALUE)
             self.add(
                 "mismatched-bracket",
                 pos,
                 pos + 1,
                 [TextEdit(pos, pos, want)],
-                f"inserted the missing {want!r} for {frame.opener!r} opened at offset {frame.open_pos}",
+                f"inserted the missing {want!r} for {frame.opener!r} opened at offset {frame.open_pos}"
+                + (" (an empty value: the opener may be stray)" if empty else ""),
+                safe=not empty,
             )
             self.stack.pop()
             self.value_done(pos)
@@ -447,7 +454,7 @@ class _Parser:
         if _JSON_NUMBER.match(token):
             self.value_done(end)
             return end
-        fixed = _normalise_number(token)
+        fixed = normalise_number(token)
         if fixed is None:
             if end >= self.end:
                 return self.truncated(pos, None, unsafe=True)
@@ -614,6 +621,10 @@ class _Parser:
                 assert frame is not None
                 cut, safe = frame.member_start, False
                 notes.append("dropped a key cut off mid-name")
+            elif pos <= start + 1 and not self.text.startswith("\\", start + 1):
+                # Cut right after the opening quote: no value was begun; close at the last complete member.
+                cut = frame.comma if frame is not None and frame.comma >= 0 else start
+                notes.append("dropped a string cut off at its opening quote")
             else:
                 cut = pos  # a dangling backslash goes too
                 closing = '"'
@@ -662,7 +673,7 @@ def _looks_like_bare_key(text: str, pos: int, end: int) -> bool:
     return j < end and text[j] == ":"
 
 
-def _normalise_number(token: str) -> str | None:
+def normalise_number(token: str) -> str | None:
     """82_461_110 -> 82461110, +1 -> 1, 01 -> 1, .5 -> 0.5, 1. -> 1.0; None when still not a number."""
     s = token.replace("_", "")
     if s.startswith("+"):

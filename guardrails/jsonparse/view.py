@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from guardrails.document import Document
 from guardrails.jsonparse.locate import Located, locate, pointer_at, pointer_from_path
+from guardrails.jsonparse.lossless import compare
 from guardrails.jsonparse.strict import NonFiniteNumber, loads, raw_decode, skip_ws
 from guardrails.jsonparse.tolerant import Repair, RepairResult, TextEdit, repair_region
 
@@ -31,6 +32,7 @@ Pick = Literal["largest", "first", "last"]
 _FENCE = re.compile(r"`{3,}[ \t]*([\w+.-]*)[^\n`]*\n?(.*?)(?:`{3,}|\Z)", re.S)
 _JSON_LANGS = {"", "json", "jsonc", "json5", "jsonl", "js", "javascript"}
 _OPENERS = re.compile(r"[\[{]")
+_DATA = re.compile(r'[\[\]{}"]')
 _FENCE_ONLY_BEFORE = re.compile(r"\s*`{3,}[\w+.-]*[^\n`]*\s*")
 _FENCE_ONLY_AFTER = re.compile(r"\s*`{3,}\s*")
 MAX_FAILED_STARTS = 32
@@ -67,6 +69,8 @@ class JsonView:
     """The whole text (modulo whitespace) is exactly this JSON."""
     repaired: str | None = None
     """For broken JSON: text[start:end] after the syntax repairs (what `value` was parsed from)."""
+    loss: str | None = None
+    """What the repair would drop, merge or move (see guardrails.jsonparse.lossless); None when lossless."""
     _edits: list[TextEdit] = field(default_factory=list)
 
     def locate(self, path: list[str | int] | tuple[str | int, ...]) -> Located | None:
@@ -194,6 +198,12 @@ def build_view(
     # Broken JSON is a guess: dropping text that also opens a bracket is not safe.
     dropped = text[:start] + text[result.end :]
     view.repairs = result.repairs + _around(text, start, result.end, others=bool(_OPENERS.search(dropped)))
+    # Safe means lossless: a guess that drops, merges or moves a value of the text is never applied
+    # silently. Every repair of the JSON turns unsafe and says what the whole repair would lose.
+    loss = compare(text, start, result.end, result.value)
+    if loss is not None:
+        view.loss = loss.what
+        view.repairs = [_unsafe(r, loss.what) for r in view.repairs]
     if not expect_json and _has_prose(view.repairs):
         return JsonView(text)
     return view
@@ -311,21 +321,31 @@ def _pick(candidates: list[Candidate], pick: Pick) -> Candidate:
     return max(candidates, key=lambda c: c.end - c.start)  # max keeps the first on ties
 
 
+def _unsafe(r: Repair, what: str) -> Repair:
+    return Repair(r.issue, r.start, r.end, r.edits, False, f"{r.note} (unsafe: {what})")
+
+
 def _around(text: str, start: int, end: int, *, others: bool) -> list[Repair]:
-    """Fence markers or prose before/after the JSON: one repair per side deleting it (whitespace alone stays)."""
+    """Fence markers or prose before/after the JSON: one repair per side deleting it (whitespace alone stays).
+
+    Dropping prose is safe; dropping what may be data is not: another JSON value (`others`), or a side
+    holding brackets or double quotes ('{"a": 1}, "b": 2}': the members after a stray '}').
+    """
     before, after = text[:start], text[end:]
     out = []
     if before.strip():
         if _FENCE_ONLY_BEFORE.fullmatch(before):
             out.append(Repair("markdown-fence", 0, start, (TextEdit(0, start, ""),), True, "removed the opening fence"))
-        else:  # dropping prose is safe; dropping another JSON value is not
-            note = "removed the text before the JSON"
-            out.append(Repair("text-around-json", 0, start, (TextEdit(0, start, ""),), not others, note))
+        else:
+            data = _DATA.search(before) is not None
+            note = "removed the text before the JSON" + (" (it may hold data)" if data else "")
+            out.append(Repair("text-around-json", 0, start, (TextEdit(0, start, ""),), not (others or data), note))
     if after.strip():
         n = len(text)
         if _FENCE_ONLY_AFTER.fullmatch(after):
             out.append(Repair("markdown-fence", end, n, (TextEdit(end, n, ""),), True, "removed the closing fence"))
         else:
-            note = "removed the text after the JSON"
-            out.append(Repair("text-around-json", end, n, (TextEdit(end, n, ""),), not others, note))
+            data = _DATA.search(after) is not None
+            note = "removed the text after the JSON" + (" (it may hold data)" if data else "")
+            out.append(Repair("text-around-json", end, n, (TextEdit(end, n, ""),), not (others or data), note))
     return out

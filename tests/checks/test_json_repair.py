@@ -16,23 +16,68 @@ CASES = [
     ("{'name': 'Zoë \"Z\"', 'it': 'won\\'t'}", {"name": 'Zoë "Z"', "it": "won't"}, "JSON013"),
     ('{name: "Ana", città: Roma}', {"name": "Ana", "città": "Roma"}, "JSON014"),
     ('{"a": 1, // count\n "b": 2 /* end */, # py\n "c": 3}', {"a": 1, "b": 2, "c": 3}, "JSON015"),
-    ('{"ok": True, "v": None, "p": (1, 2)}', {"ok": True, "v": None, "p": [1, 2]}, "JSON016"),
     ('{"value": 82_461_110, "r": .5, "n": +3, "z": 007}', {"value": 82461110, "r": 0.5, "n": 3, "z": 7}, "JSON017"),
     ('{"employees": ["John", "Anna", "Pet', {"employees": ["John", "Anna", "Pet"]}, "JSON019"),
     ('{"poem": "line one\nline\ttwo"}', {"poem": "line one\nline\ttwo"}, "JSON020"),
     ('{"html": "<a href="x">link</a>"}', {"html": '<a href="x">link</a>'}, "JSON021"),
     ('["a" "b" "c"]', ["a", "b", "c"], "JSON022"),
-    ('{"a": ["x", "y"}, "b": 1}', {"a": ["x", "y"], "b": 1}, "JSON023"),
     ('{"a": {"b": [1, 2}, "c": 3}', {"a": {"b": [1, 2]}, "c": 3}, "JSON023"),
     ('{"regex": "^\\d+$"}', {"regex": "^\\d+$"}, "JSON024"),
     ('```json\n{"a": 1}\n```', {"a": 1}, "JSON010"),
     ('Here you go: {"a": 1} Let me know!', {"a": 1}, "JSON011"),
     ('{"ключ": "значение", "数": 1,}', {"ключ": "значение", "数": 1}, "JSON012"),
-    ("{'a', 'b'}", ["a", "b"], "JSON016"),
-    ('{"s": {"x", "y"}, "n": 1}', {"s": ["x", "y"], "n": 1}, "JSON016"),
-    ('["key": "value", "k2": 2]', [{"key": "value", "k2": 2}], "JSON023"),
     ('{"when": 2024-05-01, "at": 10:30}', {"when": "2024-05-01", "at": "10:30"}, "JSON014"),
+    ('{"ok": True, "v": None}', {"ok": True, "v": None}, "JSON016"),
 ]
+
+# Repairs that change structure or may lose a value: never applied as safe (a regeneration names what a
+# repair would only guess); with allow_unsafe they apply, and the fix's title says what they changed.
+UNSAFE_CASES = [
+    # (input, value with allow_unsafe, what the regeneration request names)
+    ('{"ok": True, "p": (1, 2)}', {"ok": True, "p": [1, 2]}, "parenthesised value"),
+    ('{"a": ["x", "y"}, "b": 1}', {"a": ["x", "y"], "b": 1}, "moved to another container"),
+    ("{'a', 'b'}", ["a", "b"], "became '['"),
+    ('{"s": {"x", "y"}, "n": 1}', {"s": ["x", "y"], "n": 1}, "became '['"),
+    ('["key": "value", "k2": 2]', [{"key": "value", "k2": 2}], "container invented"),
+    ('{"a": "x, "b": "y"}', {"a": 'x, "b": "y'}, "merged into the string"),
+    ('["a" "b" "c" 1', ["a", "b", 'c" 1'], "merged into the string"),
+]
+
+
+@pytest.mark.parametrize(("text", "unsafe_value", "named"), UNSAFE_CASES)
+def test_lossy_repairs_are_unsafe(text: str, unsafe_value: object, named: str) -> None:
+    report = JSON_ENGINE.validate(text)
+    assert report.verdict is Verdict.REGENERATE
+    assert report.output == text
+    invalid = [f for f in report.findings if f.code == "JSON002"]
+    assert named in invalid[0].message
+    assert named in invalid[0].evidence.details["repair_loses"]
+    unsafe = UNSAFE_ENGINE.validate(text)
+    assert unsafe.verdict is Verdict.REPAIRED
+    assert json.loads(unsafe.output) == unsafe_value
+    assert any(named in a.fix_title and not a.safe for a in unsafe.edits)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1}, "b": 2}',  # a stray '}' before more members
+        '{"a": 1, "b": {"c": 2}}, "d": 3}',
+        '{"a": 1} {"b": 2}',  # concatenated values
+        '{"a": 1}\n[1, 2]',
+    ],
+)
+def test_dropping_what_may_be_data_is_never_safe(text: str) -> None:
+    report = JSON_ENGINE.validate(text)
+    assert report.verdict is Verdict.REGENERATE
+    assert report.output == text
+    assert any(f.code == "JSON011" and f.fix is not None and not f.fix.safe for f in report.findings)
+
+
+def test_lone_quote_at_the_end_closes_at_the_last_member() -> None:
+    report = JSON_ENGINE.validate('["a", "')
+    assert report.verdict is Verdict.REPAIRED
+    assert json.loads(report.output) == ["a"]
 
 
 @pytest.mark.parametrize(("text", "expected", "code"), CASES)
