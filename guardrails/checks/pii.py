@@ -322,6 +322,9 @@ def _primary(language: str) -> str:
 def _backend() -> Backend:
     """presidio, imported when a PII rule is built: without the `pii` extra this is a load error."""
     try:
+        from guardrails.checks._pii import slim
+
+        slim.install()  # before presidio's first import: its package __init__ imports torch and spaCy
         from guardrails.checks._pii.backend import Backend
     except ModuleNotFoundError as exc:
         raise ValueError(

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _BEFORE_CHARS = 120
@@ -28,10 +30,39 @@ _NOT_KEYWORDS = frozenset({"-PRON-", "be"})  # compared with the lemma, as presi
 
 @functools.cache
 def stop_words(language: str) -> frozenset[str]:
-    try:
-        module = importlib.import_module(f"spacy.lang.{language}.stop_words")
-    except ImportError:
+    """spaCy's stop words for `language` (presidio's keyword test uses them), read from spaCy's word
+    list module alone: importing it through the `spacy` package costs ~1 s and hundreds of modules."""
+    if not _LANGUAGE.fullmatch(language):
         return frozenset()
+    try:
+        spacy = importlib.util.find_spec("spacy")
+    except (ImportError, ValueError):
+        return frozenset()
+    if spacy is None or not spacy.submodule_search_locations:
+        return frozenset()
+    for root in spacy.submodule_search_locations:
+        path = Path(root, "lang", language, "stop_words.py")
+        if path.is_file():
+            return _words_module(path, language)
+    return frozenset()
+
+
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+
+
+def _words_module(path: Path, language: str) -> frozenset[str]:
+    # The word list modules import nothing; one that does is imported the ordinary way, through spaCy.
+    spec = importlib.util.spec_from_file_location(f"_outguard_stop_words_{language}", path)
+    if spec is None or spec.loader is None:
+        return frozenset()
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError:
+        try:
+            module = importlib.import_module(f"spacy.lang.{language}.stop_words")
+        except ImportError:
+            return frozenset()
     return frozenset(getattr(module, "STOP_WORDS", ()))
 
 

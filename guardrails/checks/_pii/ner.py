@@ -7,10 +7,12 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from presidio_analyzer import RecognizerResult
-from presidio_analyzer.nlp_engine import SpacyNlpEngine
-from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+if TYPE_CHECKING:  # imported by `load_ner` only: presidio's NLP engines import spaCy, transformers, torch
+    from presidio_analyzer import RecognizerResult
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
 NER_ENTITIES = frozenset({"PERSON", "LOCATION", "ORGANIZATION", "NRP", "DATE_TIME"})
 
@@ -38,6 +40,9 @@ def load_ner(model_path: str, language: str) -> NerTier:
             f"key 'params.spacy_model': {model_path!r} is not a saved spaCy pipeline directory "
             "(no meta.json or config.cfg); save one with nlp.to_disk(PATH). Models are never downloaded."
         )
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
     engine = SpacyNlpEngine(models=[{"lang_code": language, "model_name": str(path)}])
     engine.load()
     recognizer = SpacyRecognizer(supported_language=language)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 
 import tldextract
-from presidio_analyzer.predefined_recognizers import EmailRecognizer
+from presidio_analyzer.predefined_recognizers.generic.email_recognizer import EmailRecognizer
 
 
 @functools.cache

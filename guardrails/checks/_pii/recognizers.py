@@ -9,13 +9,19 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from presidio_analyzer import EntityRecognizer, RecognizerRegistry, RecognizerResult
-from presidio_analyzer.nlp_engine import NlpEngine, NlpEngineProvider
-from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer
+import regex
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.predefined_recognizers.generic.email_recognizer import EmailRecognizer
+from presidio_analyzer.predefined_recognizers.generic.phone_recognizer import PhoneRecognizer
 
 from guardrails.checks._pii.context import ContextRule, context_rule
 from guardrails.checks._pii.driver import PatternDriver, driver_for
 from guardrails.checks._pii.offline import OfflineEmailRecognizer
+from guardrails.checks._pii.slim import predefined_recognizers
+
+# RecognizerRegistry's default flags (regex module: DOTALL | MULTILINE | IGNORECASE), as presidio's
+# registry gives every predefined pattern recognizer.
+REGISTRY_FLAGS = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
 
 # presidio logs each recognizer it loads, and warns about each one another language lacks: keep quiet.
 logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
@@ -145,21 +151,15 @@ def analyze(rec: EntityRecognizer, text: str) -> list[RecognizerResult]:
     return results
 
 
-def _no_op_engine(language: str) -> NlpEngine:
-    config = {"nlp_engine_name": "no_op", "models": [{"lang_code": language, "model_name": "no_op"}]}
-    return NlpEngineProvider(nlp_configuration=config).create_engine()
-
-
 @functools.cache
 def recognizer_set(language: str) -> RecognizerSet:
-    """presidio's predefined recognizers for `language` with the no_op NLP engine (no model, no network).
+    """presidio's predefined recognizers for `language` with the no_op NLP engine (no model, no network),
+    built without importing presidio's NLP engines (see `slim`).
 
     Entities presidio has no recognizer for in that language (cards in Russian, say) get the English
     one: e-mail, card, IBAN, IP and phone patterns do not depend on the language, only context words do.
     """
-    registry = RecognizerRegistry(supported_languages=[language])
-    registry.load_predefined_recognizers(languages=[language], nlp_engine=_no_op_engine(language))
-    found = [r for r in registry.recognizers if r.supported_language == language]
+    found = [r for r in predefined_recognizers(language, REGISTRY_FLAGS) if r.supported_language == language]
     if language != "en":
         covered = {e for r in found for e in r.supported_entities}
         found += [r for r in recognizer_set("en").recognizers if not covered.intersection(r.supported_entities)]

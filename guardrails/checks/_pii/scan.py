@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 from presidio_analyzer import EntityRecognizer, RecognizerResult
-from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+from presidio_analyzer.predefined_recognizers.generic.phone_recognizer import PhoneRecognizer
 
 from guardrails.checks._pii import phones
 from guardrails.checks._pii import windows as win

@@ -1,0 +1,145 @@
+"""presidio's pattern recognizers without presidio's NLP engines.
+
+`import presidio_analyzer` runs the package's `__init__`, which imports the analyzer engine, the
+recognizer registry and every NLP engine, and through them spaCy, transformers and torch: ~6 s and
+~400 MB, though the pattern tier uses none of them. The recognizer modules themselves need only the
+small core (`Pattern`, `PatternRecognizer`, `RecognizerResult`...). So before presidio is first
+imported, `install()` puts stand-ins for its three heavy package `__init__`s into `sys.modules`: real
+package objects (same spec and `__path__`, so every submodule imports from its own file) whose
+attributes resolve on first access, a known light name from its own submodule and any other name by
+running the package's real `__init__` into the stand-in. Code that later uses presidio's full API
+(the NER tier, a caller's own `AnalyzerEngine`) gets exactly what it would have got, only later.
+
+`predefined_recognizers(language)` then builds presidio's predefined recognizers the way
+`RecognizerRegistry.load_predefined_recognizers` does with the no_op engine (the same configuration
+file, the same loader), without the registry module, which imports every NLP engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import pkgutil
+import sys
+import threading
+import types
+from typing import Any
+
+_LOCK = threading.RLock()
+
+# Light names each stand-in resolves from one submodule, without running the package's `__init__`.
+_LIGHT: dict[str, dict[str, str]] = {
+    "presidio_analyzer": {
+        "AnalysisExplanation": "presidio_analyzer.analysis_explanation",
+        "RecognizerResult": "presidio_analyzer.recognizer_result",
+        "EntityRecognizer": "presidio_analyzer.entity_recognizer",
+        "LocalRecognizer": "presidio_analyzer.local_recognizer",
+        "Pattern": "presidio_analyzer.pattern",
+        "PatternRecognizer": "presidio_analyzer.pattern_recognizer",
+        "RemoteRecognizer": "presidio_analyzer.remote_recognizer",
+    },
+    "presidio_analyzer.nlp_engine": {},
+    "presidio_analyzer.recognizer_registry": {},
+    "presidio_analyzer.predefined_recognizers": {},
+}
+
+# Recognizer modules that use `NlpArtifacts` in annotations only: while they import, the name is a
+# placeholder, since the real class lives in a module that imports spaCy.
+_ARTIFACTS = "NlpArtifacts"
+
+# The packages whose modules hold presidio's predefined pattern recognizers (the NLP-backed, NER and
+# third-party ones live elsewhere and are disabled in presidio's default configuration).
+_RECOGNIZER_PACKAGES = (
+    "presidio_analyzer.predefined_recognizers.generic",
+    "presidio_analyzer.predefined_recognizers.country_specific",
+)
+
+
+class NlpArtifactsPlaceholder:
+    """Stands for presidio's NlpArtifacts in annotations of recognizers imported by `install`."""
+
+
+def _complete(module: types.ModuleType) -> None:
+    """Run the package's real `__init__` into its stand-in: from now on it is the real package."""
+    with _LOCK:
+        if not module.__dict__.pop("_outguard_standin", False):
+            return
+        module.__dict__.pop("__getattr__", None)
+        module.__dict__.pop(_ARTIFACTS, None)
+        spec = module.__spec__
+        assert spec is not None and spec.loader is not None
+        code = spec.loader.get_code(module.__name__)  # type: ignore[attr-defined]
+        exec(code, module.__dict__)  # the installed package's own __init__, as `import` would run it
+
+
+def _standin(name: str) -> types.ModuleType:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.submodule_search_locations is None:
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+    module = importlib.util.module_from_spec(spec)
+    light = _LIGHT[name]
+
+    def resolve(attr: str) -> Any:  # the module's __getattr__ (PEP 562)
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        where = light.get(attr)
+        if where is not None and "_outguard_standin" in module.__dict__:
+            value = getattr(importlib.import_module(where), attr)
+        else:
+            _complete(module)
+            try:
+                value = module.__dict__[attr]
+            except KeyError:
+                raise AttributeError(f"module {name!r} has no attribute {attr!r}") from None
+        setattr(module, attr, value)
+        return value
+
+    module.__dict__["_outguard_standin"] = True
+    module.__dict__["__getattr__"] = resolve
+    return module
+
+
+def install() -> None:
+    """Stand-ins for presidio's heavy package `__init__`s (unless presidio is imported already), then
+    presidio's predefined recognizer modules. Raises ModuleNotFoundError without presidio."""
+    with _LOCK:
+        if "presidio_analyzer" not in sys.modules:
+            # What presidio's __init__ does first: its loaders log per recognizer; nobody asked to see it.
+            logging.getLogger("presidio-analyzer").addHandler(logging.NullHandler())
+            for name in _LIGHT:  # parents first: a subpackage's spec is found through its parent's __path__
+                sys.modules[name] = _standin(name)
+                if "." in name:
+                    parent, _, child = name.rpartition(".")
+                    setattr(sys.modules[parent], child, sys.modules[name])
+        _import_recognizer_modules()
+
+
+def _import_recognizer_modules() -> None:
+    nlp = sys.modules["presidio_analyzer.nlp_engine"]
+    placeholder = nlp.__dict__.get("_outguard_standin", False) and _ARTIFACTS not in nlp.__dict__
+    if placeholder:
+        nlp.__dict__[_ARTIFACTS] = NlpArtifactsPlaceholder
+    try:
+        for package_name in _RECOGNIZER_PACKAGES:
+            package = importlib.import_module(package_name)
+            for info in pkgutil.walk_packages(package.__path__, prefix=f"{package_name}."):
+                importlib.import_module(info.name)
+    finally:
+        if placeholder:
+            nlp.__dict__.pop(_ARTIFACTS, None)
+
+
+def predefined_recognizers(language: str, global_regex_flags: int) -> list[Any]:
+    """presidio's predefined recognizers of `language`, as `load_predefined_recognizers` builds them
+    with the no_op NLP engine (which adds no NLP recognizer)."""
+    install()
+    from presidio_analyzer.recognizer_registry.recognizers_loader_utils import (
+        RecognizerConfigurationLoader,
+        RecognizerListLoader,
+    )
+
+    configuration = RecognizerConfigurationLoader.get(
+        registry_configuration={"global_regex_flags": global_regex_flags, "supported_languages": [language]}
+    )
+    return list(RecognizerListLoader.get(**configuration))

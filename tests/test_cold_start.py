@@ -1,0 +1,142 @@
+"""Cold start: what loading a policy imports, in fresh interpreters (an import made once stays for the
+whole test session, so each check runs in a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+HEAVY = ("torch", "transformers", "spacy", "thinc", "rfc3987_syntax", "lark")
+
+
+def run_python(code: str, *, timeout: float = 240) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("policy", ["default", "pii", "json"])
+def test_policy_load_and_validation_import_nothing_heavy(policy: str) -> None:
+    pytest.importorskip("presidio_analyzer")
+    out = run_python(
+        f"""
+        import json, sys
+        from guardrails import Engine
+        report = Engine.from_policy({policy!r}).validate(
+            'Mail john.smith@example.com, call +1 212 555 0199, card 4111 1111 1111 1111. {{"a": 1}}'
+        )
+        print(json.dumps({{"heavy": sorted(m for m in {HEAVY!r} if m in sys.modules),
+                           "codes": [f.code for f in report.findings]}}))
+        """
+    )
+    result = json.loads(out)
+    assert result["heavy"] == []
+    if policy != "json":
+        assert {"PII001", "PII002"} <= set(result["codes"])  # the PII check ran, with its recognizers
+    assert not [c for c in result["codes"] if c.startswith("ENG")]
+
+
+def test_slim_recognizers_equal_presidio_registry() -> None:
+    """The recognizers built without presidio's registry module are the registry's own, language by language."""
+    pytest.importorskip("presidio_analyzer")
+    out = run_python(
+        """
+        import json, logging
+        import regex
+        from guardrails.checks._pii.slim import predefined_recognizers
+
+        def describe(recs):
+            return sorted(
+                [type(r).__module__, type(r).__qualname__, r.name, r.supported_language, list(r.supported_entities),
+                 list(r.context or []), getattr(r, "global_regex_flags", None),
+                 [(p.name, p.regex, p.score) for p in (getattr(r, "patterns", None) or [])]]
+                for r in recs
+            )
+
+        flags = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
+        langs = ["en", "es", "de", "it", "pl", "fr", "ko", "fi"]
+        slim = {lang: describe(predefined_recognizers(lang, flags)) for lang in langs}
+        logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+        from presidio_analyzer import RecognizerRegistry
+        from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+        full = {}
+        for lang in langs:
+            conf = {"nlp_engine_name": "no_op", "models": [{"lang_code": lang, "model_name": "no_op"}]}
+            registry = RecognizerRegistry(supported_languages=[lang])
+            registry.load_predefined_recognizers(
+                languages=[lang], nlp_engine=NlpEngineProvider(nlp_configuration=conf).create_engine()
+            )
+            full[lang] = describe(registry.recognizers)
+        print(json.dumps({"same": slim == full, "sizes": {k: len(v) for k, v in full.items()}}))
+        """
+    )
+    result = json.loads(out)
+    assert result["same"], result
+    assert result["sizes"]["en"] > 10
+
+
+def test_presidio_stays_whole_for_other_users() -> None:
+    """After the stand-ins, presidio's full API (what the NER tier or a caller imports) still works."""
+    pytest.importorskip("presidio_analyzer")
+    out = run_python(
+        """
+        import json, sys
+        from guardrails.checks._pii import slim
+        slim.install()
+        light = "spacy" not in sys.modules and "transformers" not in sys.modules
+        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+        from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngineProvider
+        from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+        conf = {"nlp_engine_name": "no_op", "models": [{"lang_code": "en", "model_name": "no_op"}]}
+        engine = AnalyzerEngine(nlp_engine=NlpEngineProvider(nlp_configuration=conf).create_engine())
+        found = engine.analyze("write to john.smith@example.com", language="en")
+        print(json.dumps({"light": light, "entities": [r.entity_type for r in found],
+                          "artifacts": NlpArtifacts.__module__, "spacy_rec": SpacyRecognizer.__name__}))
+        """
+    )
+    result = json.loads(out)
+    assert result["light"]
+    assert "EMAIL_ADDRESS" in result["entities"]
+    assert result["artifacts"] == "presidio_analyzer.nlp_engine.nlp_artifacts"
+    assert result["spacy_rec"] == "SpacyRecognizer"
+
+
+def test_iri_formats_load_on_first_use() -> None:
+    pytest.importorskip("rfc3987_syntax")
+    out = run_python(
+        """
+        import json, sys
+        from guardrails.checks._json.formats import defer_iri_formats
+        defer_iri_formats()
+        import jsonschema
+        before = "rfc3987_syntax" in sys.modules
+        v = jsonschema.Draft202012Validator({"format": "iri"}, format_checker=jsonschema.FormatChecker())
+        print(json.dumps({"before": before, "good": v.is_valid("http://example.org/é"),
+                          "bad": v.is_valid("http://exa mple.org/"), "after": "rfc3987_syntax" in sys.modules}))
+        """
+    )
+    assert json.loads(out) == {"before": False, "good": True, "bad": False, "after": True}
+
+
+def test_stop_words_read_without_spacy() -> None:
+    pytest.importorskip("spacy")
+    out = run_python(
+        """
+        import json, sys
+        from guardrails.checks._pii.context import stop_words
+        mine = {lang: sorted(stop_words(lang)) for lang in ("en", "de", "es", "lt")}
+        light = "spacy" not in sys.modules
+        import importlib
+        theirs = {lang: sorted(importlib.import_module(f"spacy.lang.{lang}.stop_words").STOP_WORDS) for lang in mine}
+        bad = sorted(stop_words("../x"))
+        print(json.dumps({"light": light, "same": mine == theirs, "en": len(mine["en"]), "bad": bad}))
+        """
+    )
+    assert json.loads(out) == {"light": True, "same": True, "en": 326, "bad": []}
