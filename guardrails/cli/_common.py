@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 
-def _codes(value: str) -> list[str]:
+def code_list(value: str) -> list[str]:
     return [c.strip() for c in value.split(",") if c.strip()]
 
 
@@ -29,7 +29,7 @@ def add_selection_args(p: argparse.ArgumentParser, what: str = "rules of the pol
     p.add_argument(
         "--select",
         action="extend",
-        type=_codes,
+        type=code_list,
         default=[],
         metavar="CODES",
         help=f"only these {what}: codes (PII001), code prefixes (SEC, PII00) or rule ids, comma-separated or repeated",
@@ -37,7 +37,7 @@ def add_selection_args(p: argparse.ArgumentParser, what: str = "rules of the pol
     p.add_argument(
         "--ignore",
         action="extend",
-        type=_codes,
+        type=code_list,
         default=[],
         metavar="CODES",
         help="leave these rules out (codes, code prefixes or rule ids); they are not even compiled",
@@ -60,10 +60,13 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
     add_selection_args(p)
 
 
-def add_output_arg(p: argparse.ArgumentParser, help: str, *, required: bool = False, old: str | None = None) -> None:
-    """The one spelling of the output option: `-o/--output FILE`. `old` keeps a former spelling working, unlisted."""
-    flags = ["-o", "--output"] + ([old] if old else [])
-    p.add_argument(*flags, dest="output", metavar="FILE", required=required, help=help)
+def add_output_arg(p: argparse.ArgumentParser, help: str, *, old: str | None = None) -> None:
+    """The one spelling of the output option across commands: `-o/--output FILE`.
+
+    `old` keeps a former spelling working, left out of --help so there is one to learn."""
+    p.add_argument("-o", "--output", dest="output", metavar="FILE", help=help)
+    if old:
+        p.add_argument(old, dest="output", metavar="FILE", help=argparse.SUPPRESS)
 
 
 def add_format_arg(p: argparse.ArgumentParser, choices: Sequence[str]) -> None:

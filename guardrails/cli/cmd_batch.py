@@ -1,4 +1,4 @@
-"""`guardrails batch FILE.jsonl --out REPORTS.jsonl`: validate a dataset on a process pool.
+"""`guardrails batch FILE.jsonl -o REPORTS.jsonl`: validate a dataset on a process pool.
 
 Each input line is a JSON object with the output text (and optionally a context); each output line is
 `{"line": N, "report": {...}}` in input order. A line that is not a usable object is reported on stderr
@@ -13,14 +13,14 @@ import sys
 from collections import Counter
 from typing import Any
 
-from guardrails.cli._common import add_policy_args, engine_from_args, read_text
+from guardrails.cli._common import add_output_arg, add_policy_args, engine_from_args, read_text
 from guardrails.cli.main import EXIT_ACTION, EXIT_OK, UsageError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("batch", help="validate a JSONL dataset on a process pool, write reports as JSONL")
     p.add_argument("file", help="JSONL input, or - for stdin")
-    p.add_argument("--out", required=True, help="where to write one report per line (- for stdout)")
+    add_output_arg(p, "where to write one report per line (- for stdout); required", old="--out")
     p.add_argument("--text-field", default="text")
     p.add_argument("--context-field", default=None)
     p.add_argument("--workers", type=int, default=None, help="processes (default: CPU count, max 8)")
@@ -29,6 +29,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.output:
+        raise UsageError("batch: where should the reports go? give -o/--output FILE (- for stdout)")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be >= 1")
     label, text = read_text(args.file)
     numbers: list[int] = []
     outputs: list[str] = []
@@ -48,12 +52,13 @@ def run(args: argparse.Namespace) -> int:
         numbers.append(n)
         outputs.append(obj[args.text_field])
         contexts.append(obj.get(args.context_field) if args.context_field else None)
-    if args.workers is not None and args.workers < 1:
-        raise UsageError("--workers must be >= 1")
     engine = engine_from_args(args)
-    reports = engine.validate_many(outputs, contexts, workers=args.workers)
+    from guardrails.cli._progress import progress
+
+    with progress("validating", len(outputs)) as advance:
+        reports = engine.validate_many(outputs, contexts, workers=args.workers, progress=advance)
     verdicts: Counter[str] = Counter()
-    sink = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
+    sink = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
     try:
         for n, report in zip(numbers, reports, strict=True):
             verdicts[report.verdict.value] += 1

@@ -13,7 +13,6 @@ from collections import defaultdict
 
 from guardrails.cli._common import add_policy_args, engine_from_args, read_text
 from guardrails.cli.main import EXIT_OK, UsageError
-from guardrails.metrics import percentile
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,6 +48,8 @@ def load_corpus(label: str, text: str, field: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     if args.repeat < 1 or args.warmup < 0:
         raise UsageError("--repeat must be >= 1 and --warmup >= 0")
+    from guardrails.metrics import percentile
+
     label, text = read_text(args.corpus)
     outputs = load_corpus(label, text, args.text_field)
     engine = engine_from_args(args)

@@ -13,7 +13,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from guardrails.checks._html import HERE, NATIVE_GROUP, NATIVE_MODULES, STAMP, native_state, source_digests
 from guardrails.cli.main import EXIT_OK, EXIT_USAGE
 
 
@@ -25,6 +24,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from guardrails.checks._html import HERE, NATIVE_MODULES, native_state
+
     if args.check:
         state = native_state()
         print(f"html scanner: {state}" + ("" if state == "compiled" else " (running as Python)"))
@@ -44,6 +45,8 @@ def build(quiet: bool = True) -> None:
     """Compile NATIVE_MODULES in place (extension modules beside their sources) and stamp their digests."""
     from mypyc.build import mypycify  # the dev extra's mypy: only this command needs it
     from setuptools import Distribution
+
+    from guardrails.checks._html import HERE, NATIVE_GROUP, NATIVE_MODULES, STAMP, source_digests
 
     package_root = HERE.parents[2]  # the directory holding `guardrails/`
     digests = source_digests()

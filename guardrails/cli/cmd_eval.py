@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from guardrails.cli._common import add_policy_args, engine_from_args, read_text
+from guardrails.cli._common import add_format_arg, add_policy_args, engine_from_args, read_text
 from guardrails.cli.main import EXIT_OK, UsageError
-from guardrails.findings import FindingStatus
-from guardrails.metrics import PRF
+
+if TYPE_CHECKING:
+    from guardrails.metrics import PRF
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--label-field", required=True, help="field holding the label: bool, code or list of codes")
     p.add_argument("--context-field", help="field holding a context object (optional)")
     p.add_argument("--limit", type=int, help="evaluate at most N rows")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    add_format_arg(p, ["text", "json"])
     add_policy_args(p)
     p.set_defaults(func=run)
 
@@ -70,6 +71,8 @@ def _rows(label: str, text: str, args: argparse.Namespace) -> list[tuple[str, bo
 
 
 def score(predictions: list[set[str]], labels: list[bool | set[str]], codes: set[str]) -> dict[str, PRF]:
+    from guardrails.metrics import PRF
+
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for predicted, label in zip(predictions, labels, strict=True):
         any_row = counts["ANY"]
@@ -91,10 +94,15 @@ def run(args: argparse.Namespace) -> int:
     label, text = read_text(args.file)
     rows = _rows(label, text, args)
     engine = engine_from_args(args)
+    from guardrails.cli._progress import progress
+    from guardrails.findings import FindingStatus
+
     predictions = []
-    for output, _, ctx in rows:
-        report = engine.validate(output, ctx)
-        predictions.append({f.code for f in report.findings if f.status is not FindingStatus.SUPPRESSED})
+    with progress("evaluating", len(rows)) as advance:
+        for output, _, ctx in rows:
+            report = engine.validate(output, ctx)
+            predictions.append({f.code for f in report.findings if f.status is not FindingStatus.SUPPRESSED})
+            advance()
     labels = [r[1] for r in rows]
     codes = {c for p in predictions for c in p} | {c for lab in labels if isinstance(lab, set) for c in lab}
     table = score(predictions, labels, codes)

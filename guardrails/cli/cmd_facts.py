@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from guardrails.cli.main import EXIT_ACTION, EXIT_OK, UsageError
@@ -40,13 +41,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         q.set_defaults(func=run)
 
 
-def _open(url: str | None) -> Any:
-    from guardrails.facts.store import FactStore, FactStoreError
+def _open(url: str | None, *, create: bool) -> Any:
+    """Reads (get, export) never create a store: a wrong --db or a fresh machine says so instead."""
+    from guardrails.facts.store import FactStore, FactStoreError, FactStoreMissing
 
     try:
-        return FactStore.open(url)
+        return FactStore.open(url, create=create)
+    except FactStoreMissing as exc:
+        raise UsageError(
+            f"{exc}: import facts first (`guardrails facts import FILE`) or point --db (or $OUTGUARD_FACTS_DB) "
+            "at your store"
+        ) from exc
     except FactStoreError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def _not_found(store: Any, args: argparse.Namespace) -> str:
+    """Why `facts get` printed nothing: an unknown entity, an unknown attribute, or nothing valid that day."""
+    entity = store.entity(args.entity)
+    if entity is None:
+        return f"no entity {args.entity!r} in {store.url} (names and aliases match case- and accent-insensitively)"
+    if args.attribute and not store.history(args.entity, args.attribute):
+        known = sorted({f.attribute for f in store.get(args.entity)})
+        hint = f" (valid today: {', '.join(known)})" if known else ""
+        return f"{entity.name!r} has no attribute {args.attribute!r}{hint}"
+    day = args.at or "today"
+    return f"no fact about {entity.name!r}{f' {args.attribute!r}' if args.attribute else ''} is valid on {day}"
 
 
 def _print_fact(fact: Any) -> None:
@@ -54,9 +74,11 @@ def _print_fact(fact: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = _open(args.db)
+    action = args.facts_action
+    if action == "import" and not Path(args.file).is_file():
+        raise UsageError(f"{args.file}: no such file (a CSV or JSONL file of facts)")
+    store = _open(args.db, create=action in ("import", "set"))
     try:
-        action = args.facts_action
         if action == "import":
             result = store.import_file(args.file, args.format)
             for e in result.errors[:MAX_ERRORS_SHOWN]:
@@ -90,7 +112,10 @@ def run(args: argparse.Namespace) -> int:
                 facts = store.get(args.entity, args.attribute, at)
             for f in facts:
                 _print_fact(f)
-            return EXIT_OK if facts else EXIT_ACTION
+            if not facts:
+                print(f"error: {_not_found(store, args)}", file=sys.stderr)
+                return EXIT_ACTION
+            return EXIT_OK
         row = {
             "entity": args.entity,
             "attribute": args.attribute,

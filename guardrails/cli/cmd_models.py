@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from guardrails.cli.main import EXIT_ACTION, EXIT_OK, UsageError
-from guardrails.models import ManifestError, ModelStore, SourceError, load_manifests
-from guardrails.rules.errors import suggest
+
+if TYPE_CHECKING:
+    from guardrails.models import ModelStore
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,6 +30,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from guardrails.models import ManifestError, ModelStore, load_manifests
+
     store = ModelStore(args.dir)
     try:
         specs = load_manifests(args.manifest)
@@ -66,7 +70,8 @@ def _list(store: ModelStore, specs: Mapping[str, object]) -> int:
 
 
 def _pull(store: ModelStore, specs: Mapping[str, object], args: argparse.Namespace) -> int:
-    from guardrails.models import ModelSpec
+    from guardrails.models import ModelSpec, SourceError
+    from guardrails.rules.errors import suggest
 
     failed = 0
     for name in args.names:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from guardrails.cli.main import EXIT_OK, EXIT_USAGE, UsageError
 
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         from guardrails.reviews import ItemFilter, ReviewState, ReviewStore, export_jsonl
     except ImportError as exc:
         raise UsageError(f"the review queue needs the store extra: pip install 'outguard[store]' ({exc.name})") from exc
+    _exists(args.db)
     if args.action == "end-sessions":
         return _end_sessions(args)
     try:
@@ -59,9 +61,26 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except Exception as exc:  # a bad URL or a database that is not a review queue
         if type(exc).__module__.startswith("sqlalchemy"):
-            print(f"error: cannot read the review queue at {args.db}: {type(exc).__name__}", file=sys.stderr)
+            print(f"error: cannot read the review queue at {args.db}: {_why(exc)}", file=sys.stderr)
             return EXIT_USAGE
         raise
+
+
+def _exists(url: str) -> None:
+    """A SQLite queue that is not there is a wrong --db, not an empty queue: say so before opening it."""
+    if "://" not in url:
+        raise UsageError(f"--db {url!r}: not a database URL (sqlite:///path or postgresql+psycopg://...)")
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+        if not path.is_file():
+            raise UsageError(
+                f"no review queue at {path} (the sidecar creates it: `guardrails serve --review-db {url}`)"
+            )
+
+
+def _why(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None)  # a DBAPI error's own message says more than its class
+    return f"{type(exc).__name__}: {orig}" if orig is not None else type(exc).__name__
 
 
 def _end_sessions(args: argparse.Namespace) -> int:
@@ -77,7 +96,7 @@ def _end_sessions(args: argparse.Namespace) -> int:
             sessions.close()
     except Exception as exc:  # a bad URL or an unreachable database
         if type(exc).__module__.startswith("sqlalchemy"):
-            print(f"error: cannot reach the review database at {args.db}: {type(exc).__name__}", file=sys.stderr)
+            print(f"error: cannot reach the review database at {args.db}: {_why(exc)}", file=sys.stderr)
             return EXIT_USAGE
         raise
     print(f"{ended} session(s) of {args.reviewer} ended", file=sys.stderr)

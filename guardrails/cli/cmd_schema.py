@@ -6,7 +6,6 @@ import argparse
 import json
 
 from guardrails.cli.main import EXIT_OK
-from guardrails.findings import report_json_schema
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -15,5 +14,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from guardrails.findings import report_json_schema
+
     print(json.dumps(report_json_schema(), indent=2, sort_keys=True))
     return EXIT_OK

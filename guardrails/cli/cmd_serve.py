@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--demo", action="store_true", help="embedded defaults: SQLite under --data-dir, demo data")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_port, default=8000)
     p.add_argument("--policy", action="append", default=[], help="policy to serve (repeatable; default: default)")
     p.add_argument("--default-policy", help="policy used when a request names none (default: the first)")
     p.add_argument("--rules", action="append", default=[], metavar="DIR", help="extra rules directory")
@@ -141,6 +141,16 @@ def _positive_seconds(value: str) -> float:
     return seconds
 
 
+def _port(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port 0-65535, got {value!r}")
+    return number
+
+
 def _positive_int(value: str) -> int:
     try:
         number = int(value)
@@ -152,6 +162,13 @@ def _positive_int(value: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.policy and not args.demo and not (args.hash_key or args.hash_password):
+        # A misspelt policy fails here, in one line, rather than in the log of a sidecar that is already up.
+        from guardrails.rules.loader import load_ruleset
+
+        ruleset = load_ruleset(args.rules)
+        for name in args.policy:
+            ruleset.policy(name)
     try:
         # Imported by name so that `import guardrails` never pulls FastAPI (and mypy does not follow it).
         serve = importlib.import_module("service.serve")
