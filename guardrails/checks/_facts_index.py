@@ -143,6 +143,10 @@ class FactIndex:
         return index
 
 
+class StoreDriverMissing(RuntimeError):
+    """A facts database exists or is configured, and the `store` extra (SQLAlchemy) is not installed."""
+
+
 class StoreIndex:
     """A FactIndex that follows a store: each `current()` polls the revision (throttled by
     `refresh_seconds`) and applies the changes since the last poll. A store that does not exist yet is
@@ -169,8 +173,10 @@ class StoreIndex:
         try:
             from guardrails.facts.store import FactStore, FactStoreMissing
         except ModuleNotFoundError as exc:
-            raise RuntimeError(
-                f"a facts database is configured but {exc.name} is missing: pip install 'outguard[store]'"
+            raise StoreDriverMissing(
+                f"a facts database is configured (params.db or OUTGUARD_FACTS_DB, or an existing default "
+                f"facts.db) but {exc.name} is not installed: pip install 'outguard[store]', or set "
+                "params.use_store: false"
             ) from exc
 
         try:

@@ -11,7 +11,6 @@ a `facts_file`, or per call from `Context.extra["facts"]`.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import datetime as dt
 import json
 import re
@@ -25,7 +24,7 @@ import ahocorasick
 from pydantic import Field, field_validator
 
 from guardrails.checks._facts_compare import compare, fits
-from guardrails.checks._facts_index import EntityFacts, FactIndex, Mention, StoreIndex
+from guardrails.checks._facts_index import EntityFacts, FactIndex, Mention, StoreDriverMissing, StoreIndex
 from guardrails.checks._facts_repair import correction
 from guardrails.checks._facts_text import (
     NEGATION_RE,
@@ -177,11 +176,16 @@ class KnownFactsCheck(Check):
     def _warm_up(self) -> None:
         """Open the store and build the alias automaton now, so the first validation is not the slow one.
 
-        A database that cannot be reached is not a load error: run() retries and fails closed.
+        A database that cannot be reached is not a load error: run() retries and fails closed. A database
+        without the driver to read it is one (installing a package is not something a retry fixes).
         """
         if self.store is not None:
-            with contextlib.suppress(Exception):  # reported by run() as a check failure when it persists
+            try:
                 list(self.store.current().mentions(""))
+            except StoreDriverMissing as exc:
+                raise ValueError(str(exc)) from exc
+            except Exception:  # reported by run() as a check failure when it persists
+                pass
         if self.inline is not None:
             list(self.inline.mentions(""))
 

@@ -329,3 +329,31 @@ def test_validations_in_threads_while_facts_change(tmp_path: Path) -> None:
         verdicts = [f.result() for f in futures]
     assert set(verdicts) <= {"pass", "regenerate"}
     store.close()
+
+
+def _without_store_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in an install without the `store` extra: SQLAlchemy (and the store module) cannot be imported."""
+    from guardrails.checks import known_facts
+
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)
+    monkeypatch.setitem(sys.modules, "guardrails.facts.store", None)
+    monkeypatch.setattr(known_facts, "_SHARED", {})
+
+
+def test_without_store_extra_and_no_database_the_check_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _without_store_extra(monkeypatch)
+    check = KnownFactsCheck(
+        KnownFactsParams.model_validate({"facts": FACTS[:1], "db": f"sqlite:///{tmp_path / 'none.db'}"})
+    )
+    hits = list(check.run(Document("The Acme X1 costs $1,299."), RunContext(Context())))
+    assert [h.values["status"] for h in hits] == ["contradicted"]
+
+
+def test_without_store_extra_an_existing_database_is_a_load_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "facts.db"
+    db.write_bytes(b"")
+    _without_store_extra(monkeypatch)
+    with pytest.raises(ValueError, match=r"outguard\[store\]"):
+        KnownFactsCheck(KnownFactsParams.model_validate({"db": f"sqlite:///{db}"}))
