@@ -80,6 +80,15 @@ class ReviewItem(_Model):
     created_at: dt.datetime
     updated_at: dt.datetime
     decided_at: dt.datetime | None
+    claim_expires_at: dt.datetime | None = Field(
+        default=None, description="When the assignee's claim lapses (None: an assignment without a lease)"
+    )
+
+    def claimed_by_other(self, reviewer: str, now: dt.datetime) -> bool:
+        """Someone else holds a live claim on this item."""
+        if self.state is not ReviewState.IN_REVIEW or self.assignee in (None, reviewer):
+            return False
+        return self.claim_expires_at is None or self.claim_expires_at > now
 
 
 class AuditEntry(_Model):
@@ -100,12 +109,16 @@ class Suppression(_Model):
     created_by: str
     created_at: dt.datetime
     item_id: str | None
+    hits: int = Field(default=0, description="Outputs it has silenced since it was made (counted by the sidecars)")
+    example: str | None = Field(default=None, description="The text it was made for (from the item's output)")
+    message: str | None = Field(default=None, description="The finding's message on that item")
 
 
 class ItemFilter(_Model):
     """Queue filters; every field narrows the set. `policies` restricts to what a reviewer may see."""
 
     state: ReviewState | None = None
+    states: list[ReviewState] | None = Field(default=None, description="Any of these states")
     code: str | None = None
     severity: Severity | None = Field(default=None, description="Items whose worst finding is at least this")
     policy: str | None = None
@@ -113,6 +126,14 @@ class ItemFilter(_Model):
     older_than_s: float | None = Field(default=None, ge=0)
     newer_than_s: float | None = Field(default=None, ge=0)
     assignee: str | None = None
+    text: str | None = Field(default=None, max_length=500, description="Full-text search of output, context, notes")
+
+
+class SortKey(StrEnum):
+    AGE = "age"  # oldest first: the queue is worked in arrival order
+    NEWEST = "newest"
+    SEVERITY = "severity"  # worst open finding first, then oldest
+    POLICY = "policy"
 
 
 class QueueCounts(_Model):

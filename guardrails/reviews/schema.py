@@ -48,7 +48,14 @@ items = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+    # The lease of a claim (state in_review): past it the item is unclaimed again for "next". NULL: an
+    # assignment without a lease (the JSON API's), which holds until released or decided.
+    sa.Column("claim_expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_review_items_state_created", "state", "created_at", "id"),
 )
+
+# Columns added after the first release: `ReviewStore.open` adds them to an existing table (all nullable).
+ADDED_COLUMNS = {"review_items": ["claim_expires_at"]}
 
 # One row per (item, code) so that the queue can filter and count by rule code with an index.
 item_codes = sa.Table(
@@ -82,6 +89,45 @@ suppressions = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("item_id", sa.String(32), nullable=True),
 )
+
+# How many outputs each suppression has silenced since it was made (counted in memory by the suppressor,
+# added here on its refresh). Its own table so that revoking and re-creating a suppression starts afresh.
+suppression_hits = sa.Table(
+    "review_suppression_hits",
+    metadata,
+    sa.Column("policy", sa.String(200), primary_key=True),
+    sa.Column("rule_id", sa.String(200), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("hits", sa.Integer, nullable=False),
+    sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Full-text search body of an item: output, context and reviewers' notes. One table on both databases;
+# SQLite indexes it with an FTS5 table kept in step by triggers, PostgreSQL with a GIN index on its
+# tsvector (see SEARCH_DDL). Plain text (not NulSafeText): the JSON encoding would glue escapes to words.
+search = sa.Table(
+    "review_search",
+    metadata,
+    sa.Column("item_id", sa.String(32), sa.ForeignKey("review_items.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+)
+
+SEARCH_DDL = {
+    "sqlite": [
+        "CREATE VIRTUAL TABLE IF NOT EXISTS review_search_fts USING fts5(body, content='review_search', "
+        "content_rowid='rowid')",
+        "CREATE TRIGGER IF NOT EXISTS review_search_ai AFTER INSERT ON review_search BEGIN "
+        "INSERT INTO review_search_fts(rowid, body) VALUES (new.rowid, new.body); END",
+        "CREATE TRIGGER IF NOT EXISTS review_search_ad AFTER DELETE ON review_search BEGIN "
+        "INSERT INTO review_search_fts(review_search_fts, rowid, body) VALUES ('delete', old.rowid, old.body); END",
+        "CREATE TRIGGER IF NOT EXISTS review_search_au AFTER UPDATE ON review_search BEGIN "
+        "INSERT INTO review_search_fts(review_search_fts, rowid, body) VALUES ('delete', old.rowid, old.body); "
+        "INSERT INTO review_search_fts(rowid, body) VALUES (new.rowid, new.body); END",
+    ],
+    "postgresql": [
+        "CREATE INDEX IF NOT EXISTS ix_review_search_tsv ON review_search USING gin (to_tsvector('simple', body))",
+    ],
+}
 
 # Review-page sessions, server side, so that logging out, a changed password or an admin ends them at once
 # (a signed cookie alone stays valid until it expires). Beside the queue so every replica sees the same set.

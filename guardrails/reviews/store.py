@@ -15,11 +15,14 @@ fsync per commit costs nothing that matters while an acknowledged item must neve
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
+import re
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +44,7 @@ from guardrails.reviews.model import (
     QueueCounts,
     ReviewItem,
     ReviewState,
+    SortKey,
     Suppression,
 )
 
@@ -54,6 +58,11 @@ _RELEASABLE = frozenset({"pass", "repaired"})
 
 MAX_REQUEST_ID = 200
 _SEVERITIES = list(Severity)
+CLAIM_TTL_S = 15 * 60
+"""How long a claim holds by default before "next" hands the item to someone else."""
+UNDO_WINDOW_S = 10 * 60
+"""How long the decider may undo a decision without a reason (reopen, with a reason, has no limit)."""
+_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 class ReviewError(Exception):
@@ -113,17 +122,43 @@ def create_db_engine(url: str) -> Engine:
 class ReviewStore:
     """The review queue. Thread-safe; every method runs in its own transaction and commits before returning."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, claim_ttl_s: float = CLAIM_TTL_S) -> None:
         self.engine = engine
+        self.claim_ttl_s = claim_ttl_s
         self._caches: list[SuppressionCache] = []
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, url: str, *, create: bool = True) -> ReviewStore:
-        store = cls(create_db_engine(url))
+    def open(cls, url: str, *, create: bool = True, claim_ttl_s: float = CLAIM_TTL_S) -> ReviewStore:
+        store = cls(create_db_engine(url), claim_ttl_s=claim_ttl_s)
         if create:
             schema.metadata.create_all(store.engine)
+            store._upgrade()
         return store
+
+    def _upgrade(self) -> None:
+        """Bring a queue made by an older release up to date: new columns, the search index and its rows."""
+        inspector = sa.inspect(self.engine)
+        with self.engine.begin() as conn:
+            for table, names in schema.ADDED_COLUMNS.items():
+                have = {c["name"] for c in inspector.get_columns(table)}
+                for name in names:
+                    if name not in have:
+                        column = schema.metadata.tables[table].c[name]
+                        kind = column.type.compile(dialect=self.engine.dialect)
+                        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+            for ddl in schema.SEARCH_DDL.get(self.dialect, []):
+                conn.exec_driver_sql(ddl)
+            missing = conn.execute(
+                sa.select(schema.items.c.id, schema.items.c.output, schema.items.c.context_json).where(
+                    ~schema.items.c.id.in_(sa.select(schema.search.c.item_id))
+                )
+            ).all()
+            if missing:
+                conn.execute(
+                    schema.search.insert(),
+                    [{"item_id": i, "body": _search_body(out, json.loads(ctx))} for i, out, ctx in missing],
+                )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -148,9 +183,7 @@ class ReviewStore:
         if existing is not None:
             return existing, False
         item_id = uuid.uuid4().hex
-        open_findings = [f for f in report.findings if f.status is not FindingStatus.SUPPRESSED]
-        codes = sorted({f.code for f in open_findings})
-        worst = max((f.severity.rank for f in open_findings), default=None)
+        codes, worst = _codes_and_worst(report)
         now = _now()
         row = {
             "id": item_id,
@@ -175,6 +208,7 @@ class ReviewStore:
                 conn.execute(schema.items.insert().values(**row))
                 if codes:
                     conn.execute(schema.item_codes.insert(), [{"item_id": item_id, "code": c} for c in codes])
+                conn.execute(schema.search.insert().values(item_id=item_id, body=_search_body(report.original, ctx)))
                 self._audit(
                     conn, item_id, "system", "submit", before=None, after={"state": "open", "verdict": row["verdict"]}
                 )
@@ -210,11 +244,15 @@ class ReviewStore:
     def _where(self, f: ItemFilter) -> list[sa.ColumnElement[bool]]:
         c = schema.items.c
         clauses: list[sa.ColumnElement[bool]] = []
-        texts = [f.code, f.policy, f.assignee, *(f.policies or [])]
+        texts = [f.code, f.policy, f.assignee, f.text, *(f.policies or [])]
         if not all(_storable(t) for t in texts if t is not None):
             return [sa.false()]  # nothing stored holds NUL, and PostgreSQL refuses it even as a parameter
         if f.state is not None:
             clauses.append(c.state == f.state.value)
+        if f.states is not None:
+            clauses.append(c.state.in_([s.value for s in f.states]) if f.states else sa.false())
+        if f.text is not None and f.text.strip():
+            clauses.append(c.id.in_(self._search(f.text)))
         if f.policy is not None:
             clauses.append(c.policy == f.policy)
         if f.policies is not None:
@@ -233,25 +271,56 @@ class ReviewStore:
             clauses.append(c.created_at >= now - dt.timedelta(seconds=f.newer_than_s))
         return clauses
 
-    def items(self, f: ItemFilter | None = None, *, limit: int = 50, offset: int = 0) -> list[ReviewItem]:
-        """Items matching the filter, oldest first (the queue is worked in arrival order)."""
+    def _search(self, text: str) -> sa.Select[tuple[str]]:
+        """Ids of items whose output, context or notes hold every word of `text` (FTS5 / PostgreSQL tsvector)."""
+        words = _WORD.findall(text)[:20]
+        if not words:
+            return sa.select(schema.search.c.item_id).where(sa.false())
+        if self.dialect == "postgresql":
+            tsv = sa.func.to_tsvector(sa.literal_column("'simple'"), schema.search.c.body)
+            query = sa.func.plainto_tsquery(sa.literal_column("'simple'"), " ".join(words))
+            return sa.select(schema.search.c.item_id).where(tsv.bool_op("@@")(query))
+        # FTS5 query syntax from words only, each quoted: a reviewer's `"` or `OR(` is never a syntax error.
+        match = " ".join('"' + w.replace('"', "") + '"' for w in words)
+        fts = sa.table("review_search_fts", sa.column("rowid"), sa.column("review_search_fts"))
+        hits = sa.select(fts.c.rowid).where(fts.c.review_search_fts.op("MATCH")(match))
+        return sa.select(schema.search.c.item_id).where(sa.literal_column("review_search.rowid").in_(hits))
+
+    def items(
+        self, f: ItemFilter | None = None, *, limit: int = 50, offset: int = 0, sort: SortKey = SortKey.AGE
+    ) -> list[ReviewItem]:
+        """Items matching the filter, oldest first by default (the queue is worked in arrival order)."""
         query = (
             sa.select(schema.items)
             .where(*self._where(f or ItemFilter()))
-            .order_by(schema.items.c.created_at, schema.items.c.id)
+            .order_by(*_order(sort))
             .limit(max(0, min(limit, 1000)))
             .offset(max(0, offset))
         )
         with self.engine.connect() as conn:
             return [_item(r) for r in conn.execute(query).mappings()]
 
-    def ids(self, f: ItemFilter | None = None, *, limit: int = 10_000) -> list[str]:
-        query = (
-            sa.select(schema.items.c.id)
-            .where(*self._where(f or ItemFilter()))
-            .order_by(schema.items.c.created_at, schema.items.c.id)
-            .limit(limit)
-        )
+    def page(
+        self, f: ItemFilter | None = None, *, sort: SortKey = SortKey.AGE, after: str | None = None, limit: int = 50
+    ) -> tuple[list[ReviewItem], str | None]:
+        """One page of the queue by keyset: (items, cursor of the next page or None). `after` is a cursor.
+
+        Keyset, not offset: page 2,000 costs what page 1 costs, and an item decided meanwhile does not
+        shift the next page by one (offset paging skips or repeats a row whenever the set changes).
+        """
+        where = self._where(f or ItemFilter())
+        if after:
+            where.append(_after(sort, after))
+        limit = max(1, min(limit, 1000))
+        query = sa.select(schema.items).where(*where).order_by(*_order(sort)).limit(limit + 1)
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(query).mappings())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return [_item(r) for r in rows], (_cursor(sort, rows[-1]) if more and rows else None)
+
+    def ids(self, f: ItemFilter | None = None, *, limit: int = 10_000, sort: SortKey = SortKey.AGE) -> list[str]:
+        query = sa.select(schema.items.c.id).where(*self._where(f or ItemFilter())).order_by(*_order(sort)).limit(limit)
         with self.engine.connect() as conn:
             return [str(r) for r in conn.execute(query).scalars()]
 
@@ -333,22 +402,135 @@ class ReviewStore:
             with conn.begin():
                 yield conn
 
-    def assign(self, item_id: str, assignee: str | None, *, actor: str) -> ReviewItem:
-        """Assign to a reviewer (state in_review), or release with assignee None (state open)."""
+    def assign(self, item_id: str, assignee: str | None, *, actor: str, lease: bool = False) -> ReviewItem:
+        """Assign to a reviewer (state in_review), or release with assignee None (state open).
+
+        `lease=True` makes it a claim that lapses after `claim_ttl_s` (the review page's "assign to me"):
+        a reviewer who walks away does not hold the item from everyone's "next" for good.
+        """
         with self._transition() as conn:
             before = self._row_for_update(conn, item_id)
             if before["state"] == ReviewState.DECIDED.value:
                 raise ReviewConflict(f"item {item_id} is already decided")
             state = ReviewState.OPEN if assignee is None else ReviewState.IN_REVIEW
-            self._compare_and_set(conn, before, assignee=assignee, state=state.value, updated_at=_now())
+            now = _now()
+            expires = now + dt.timedelta(seconds=self.claim_ttl_s) if assignee is not None and lease else None
+            self._compare_and_set(
+                conn, before, assignee=assignee, state=state.value, updated_at=now, claim_expires_at=expires
+            )
             self._audit(
                 conn,
                 item_id,
                 actor,
                 "assign" if assignee else "release",
                 before={"state": before["state"], "assignee": before["assignee"]},
-                after={"state": state.value, "assignee": assignee},
+                after={"state": state.value, "assignee": assignee, "claim_expires_at": expires},
             )
+        return self.get(item_id)
+
+    def claim_next(
+        self, reviewer: str, f: ItemFilter | None = None, *, sort: SortKey = SortKey.AGE, skip: Sequence[str] = ()
+    ) -> ReviewItem | None:
+        """The reviewer's next item, claimed with a lease: one they already hold, else the first unclaimed.
+
+        Unclaimed means open, or in review under a claim that lapsed. Two reviewers asking at once get
+        different items: the pick and the claim are one locked transaction (SQLite's write lock; on
+        PostgreSQL `FOR UPDATE SKIP LOCKED`, so the second takes the next row instead of waiting).
+        """
+        c = schema.items.c
+        base = (f or ItemFilter()).model_copy(update={"state": None, "states": None, "assignee": None})
+        now = _now()
+        mine = sa.and_(c.state == ReviewState.IN_REVIEW.value, c.assignee == reviewer)
+        lapsed = sa.and_(
+            c.state == ReviewState.IN_REVIEW.value, c.claim_expires_at.is_not(None), c.claim_expires_at <= now
+        )
+        skipping = [c.id.not_in(list(skip))] if skip else []
+        with self._transition() as conn:
+            row = None
+            for who in (mine, sa.or_(c.state == ReviewState.OPEN.value, lapsed)):
+                query = sa.select(schema.items).where(*self._where(base), who, *skipping).order_by(*_order(sort))
+                query = query.limit(1)
+                if self.dialect == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                row = conn.execute(query).mappings().first()
+                if row is not None:
+                    break
+            if row is None:
+                return None
+            expires = now + dt.timedelta(seconds=self.claim_ttl_s)
+            self._compare_and_set(
+                conn,
+                row,
+                assignee=reviewer,
+                state=ReviewState.IN_REVIEW.value,
+                updated_at=now,
+                claim_expires_at=expires,
+            )
+            if row["assignee"] != reviewer or row["state"] != ReviewState.IN_REVIEW.value:
+                self._audit(
+                    conn,
+                    row["id"],
+                    reviewer,
+                    "claim",
+                    before={"state": row["state"], "assignee": row["assignee"]},
+                    after={"state": ReviewState.IN_REVIEW.value, "assignee": reviewer, "claim_expires_at": expires},
+                )
+        return self.get(row["id"])
+
+    def reopen(self, item_id: str, *, actor: str, reason: str, undo: bool = False) -> ReviewItem:
+        """Take a decision back: the item is open again, the audit trail keeps both the decision and this.
+
+        A false positive's suppressions made by this item are lifted with it (the reviewer is saying the
+        finding was not false after all). A corrected fact stays written: the facts store has its own
+        history, and the correction may be right even if releasing this output was not.
+        `undo=True` is the decider's own undo, without a reason, within UNDO_WINDOW_S of the decision.
+        """
+        reason = reason.strip()
+        if not undo and not reason:
+            raise ReviewError("reopening a decision needs a reason (it goes into the audit trail)")
+        revoked: list[dict[str, str]] = []
+        with self._transition() as conn:
+            row = self._row_for_update(conn, item_id)
+            if row["state"] != ReviewState.DECIDED.value:
+                raise ReviewConflict(f"item {item_id} is not decided, so there is nothing to reopen")
+            if undo:
+                decided_at = _aware(row["decided_at"])
+                if row["decided_by"] != actor:
+                    raise ReviewConflict(f"only {row['decided_by']} can undo their decision; reopen it with a reason")
+                if decided_at is None or (_now() - decided_at).total_seconds() > UNDO_WINDOW_S:
+                    raise ReviewConflict("the undo window has passed; reopen the item with a reason")
+            if row["decision"] == DecisionKind.FALSE_POSITIVE.value:
+                revoked = self._unsuppress(conn, sa.and_(schema.suppressions.c.item_id == item_id))
+            now = _now()
+            self._compare_and_set(
+                conn,
+                row,
+                state=ReviewState.OPEN.value,
+                assignee=None,
+                decision=None,
+                final_output=None,
+                decided_by=None,
+                decided_at=None,
+                updated_at=now,
+                claim_expires_at=None,
+            )
+            self._audit(
+                conn,
+                item_id,
+                actor,
+                "undo" if undo else "reopen",
+                before={
+                    "state": row["state"],
+                    "decision": row["decision"],
+                    "decided_by": row["decided_by"],
+                    "output": row["final_output"],
+                },
+                after={"state": ReviewState.OPEN.value, "revoked": revoked},
+                note=reason or None,
+            )
+            self._add_note(conn, item_id, reason)
+        if revoked:
+            self._invalidate_caches()
         return self.get(item_id)
 
     def decide(
@@ -442,6 +624,20 @@ class ReviewStore:
             },
             note=decision.note,
         )
+        self._add_note(conn, item_id, decision.note)
+
+    def _add_note(self, conn: Connection, item_id: str, note: str | None) -> None:
+        """Reviewers' notes are searchable with the output they are about."""
+        if not note or not note.strip():
+            return
+        body = conn.execute(sa.select(schema.search.c.body).where(schema.search.c.item_id == item_id)).scalar()
+        text = _clean(note)
+        if body is None:
+            conn.execute(schema.search.insert().values(item_id=item_id, body=text))
+        else:
+            conn.execute(
+                schema.search.update().where(schema.search.c.item_id == item_id).values(body=f"{body}\n{text}")
+            )
 
     def _still_flagged(
         self,
@@ -467,8 +663,7 @@ class ReviewStore:
         )
 
     def _replace_report(self, conn: Connection, item_id: str, report: Report) -> None:
-        open_findings = [f for f in report.findings if f.status is not FindingStatus.SUPPRESSED]
-        codes = sorted({f.code for f in open_findings})
+        codes, worst = _codes_and_worst(report)
         conn.execute(
             schema.items.update()
             .where(schema.items.c.id == item_id)
@@ -477,7 +672,7 @@ class ReviewStore:
                 delivered=report.output,
                 report_json=report.model_dump_json(by_alias=True),
                 codes=" ".join(codes),
-                severity_rank=max((f.severity.rank for f in open_findings), default=None),
+                severity_rank=worst,
             )
         )
         conn.execute(schema.item_codes.delete().where(schema.item_codes.c.item_id == item_id))
@@ -572,12 +767,66 @@ class ReviewStore:
             )
         return [{"policy": report.policy, "rule_id": r, "fingerprint": fp} for r, fp in sorted(chosen)]
 
-    def suppressions(self, policy: str | None = None) -> list[Suppression]:
-        query = sa.select(schema.suppressions)
+    def _unsuppress(self, conn: Connection, where: sa.ColumnElement[bool]) -> list[dict[str, str]]:
+        sup = schema.suppressions.c
+        gone = [
+            {"policy": r.policy, "rule_id": r.rule_id, "fingerprint": r.fingerprint}
+            for r in conn.execute(sa.select(sup.policy, sup.rule_id, sup.fingerprint).where(where))
+        ]
+        if gone:
+            conn.execute(schema.suppressions.delete().where(where))
+            hits = schema.suppression_hits.c
+            for key in gone:
+                same = (hits.policy == key["policy"], hits.rule_id == key["rule_id"])
+                conn.execute(schema.suppression_hits.delete().where(*same, hits.fingerprint == key["fingerprint"]))
+        return gone
+
+    def revoke_suppression(
+        self, policy: str, rule_id: str, fingerprint: str, *, actor: str, reason: str
+    ) -> Suppression:
+        """Lift a suppression: the finding counts again from the next validation. Audited on the item it came from."""
+        if not all(_storable(t) for t in (policy, rule_id, fingerprint, reason)):
+            raise ReviewNotFound("no such suppression")
+        sup = schema.suppressions.c
+        where = sa.and_(sup.policy == policy, sup.rule_id == rule_id, sup.fingerprint == fingerprint)
+        found = [s for s in self.suppressions(policy) if s.rule_id == rule_id and s.fingerprint == fingerprint]
+        if not found:
+            raise ReviewNotFound(f"no suppression of {rule_id} {fingerprint} in policy {policy!r}")
+        with self._transition() as conn:
+            if not self._unsuppress(conn, where):
+                raise ReviewNotFound(f"no suppression of {rule_id} {fingerprint} in policy {policy!r}")
+            self._audit(
+                conn,
+                found[0].item_id or "-",
+                actor,
+                "revoke_suppression",
+                before={"policy": policy, "rule_id": rule_id, "fingerprint": fingerprint, "hits": found[0].hits},
+                after=None,
+                note=reason.strip() or None,
+            )
+        self._invalidate_caches()
+        return found[0]
+
+    def suppressions(self, policy: str | None = None, *, details: bool = False) -> list[Suppression]:
+        """Every suppression (of one policy), newest first; `details` adds the example text and message."""
+        sup, hits = schema.suppressions.c, schema.suppression_hits.c
+        joined = schema.suppressions.outerjoin(
+            schema.suppression_hits,
+            sa.and_(hits.policy == sup.policy, hits.rule_id == sup.rule_id, hits.fingerprint == sup.fingerprint),
+        )
+        query = sa.select(schema.suppressions, hits.hits).select_from(joined).order_by(sup.created_at.desc())
         if policy is not None:
-            query = query.where(schema.suppressions.c.policy == policy)
+            if not _storable(policy):
+                return []
+            query = query.where(sup.policy == policy)
         with self.engine.connect() as conn:
-            return [
+            rows = list(conn.execute(query).mappings())
+        out = []
+        for r in rows:
+            example = message = None
+            if details and r["item_id"]:
+                example, message = self._example(r["item_id"], r["fingerprint"])
+            out.append(
                 Suppression(
                     policy=r["policy"],
                     rule_id=r["rule_id"],
@@ -585,9 +834,42 @@ class ReviewStore:
                     created_by=r["created_by"],
                     created_at=_aware(r["created_at"]) or _now(),
                     item_id=r["item_id"],
+                    hits=int(r["hits"] or 0),
+                    example=example,
+                    message=message,
                 )
-                for r in conn.execute(query).mappings()
-            ]
+            )
+        return out
+
+    def _example(self, item_id: str, fingerprint: str) -> tuple[str | None, str | None]:
+        try:
+            item = self.get(item_id)
+        except ReviewNotFound:
+            return None, None
+        for f in item.report.findings:
+            if f.fingerprint == fingerprint:
+                text = item.output[f.span.start : f.span.end] if f.span.end > f.span.start else None
+                return text, f.message
+        return None, None
+
+    def record_hits(self, counts: dict[tuple[str, str, str], int]) -> None:
+        """Add what a suppressor silenced since its last report (called from its background refresh)."""
+        if not counts:
+            return
+        hits = schema.suppression_hits.c
+        now = _now()
+        with self.engine.begin() as conn:
+            for (policy, rule_id, fp), n in counts.items():
+                where = sa.and_(hits.policy == policy, hits.rule_id == rule_id, hits.fingerprint == fp)
+                done = conn.execute(
+                    schema.suppression_hits.update().where(where).values(hits=hits.hits + n, last_at=now)
+                )
+                if done.rowcount == 0:
+                    conn.execute(
+                        schema.suppression_hits.insert().values(
+                            policy=policy, rule_id=rule_id, fingerprint=fp, hits=n, last_at=now
+                        )
+                    )
 
     def suppressor(self, ttl_s: float = 5.0) -> SuppressionCache:
         """A callable for `Engine(suppressor=...)`: an in-memory set, refreshed every `ttl_s` and on local writes."""
@@ -616,6 +898,7 @@ class SuppressionCache:
         self._keys: frozenset[tuple[str, str, str]] | None = None
         self._loaded_at = float("-inf")
         self._refreshing = threading.Lock()
+        self._hits: Counter[tuple[str, str, str]] = Counter()
 
     def invalidate(self) -> None:
         self.reload()
@@ -625,8 +908,18 @@ class SuppressionCache:
             self._load()
 
     def _load(self) -> None:
+        self.flush_hits()
         keys = frozenset((s.policy, s.rule_id, s.fingerprint) for s in self._store.suppressions())
         self._keys, self._loaded_at = keys, time.monotonic()
+
+    def flush_hits(self) -> None:
+        """Write the silenced-output counts to the store (they ride on the refresh, off the hot path)."""
+        counts, self._hits = self._hits, Counter()
+        try:
+            self._store.record_hits(dict(counts))
+        except Exception:  # the database is unreachable: keep the counts for the next refresh
+            self._hits.update(counts)
+            raise
 
     def _refresh_in_background(self) -> None:
         if not self._refreshing.acquire(blocking=False):
@@ -649,7 +942,11 @@ class SuppressionCache:
             keys = self._keys or frozenset()
         elif time.monotonic() - self._loaded_at >= self._ttl:
             self._refresh_in_background()
-        return (policy, rule_id, fp) in keys
+        key = (policy, rule_id, fp)
+        if key in keys:
+            self._hits[key] += 1  # Counter += is not atomic across threads: a count may rarely be lost
+            return True
+        return False
 
     def snapshot(self) -> FrozenSuppressions:
         """The current set, fixed: what a worker process of `Engine.validate_many` gets when pickled."""
@@ -694,6 +991,7 @@ def _item(row: RowMapping) -> ReviewItem:
         created_at=_aware(row["created_at"]) or _now(),
         updated_at=_aware(row["updated_at"]) or _now(),
         decided_at=_aware(row["decided_at"]),
+        claim_expires_at=_aware(row.get("claim_expires_at")),
     )
 
 
@@ -712,3 +1010,94 @@ def _report_summary(report: Report) -> dict[str, Any]:
             for f in report.findings
         ],
     }
+
+
+def _codes_and_worst(report: Report) -> tuple[list[str], int | None]:
+    """Codes of the findings not suppressed (what fired); the worst severity of those still open.
+
+    A repaired finding fired, so it is listed, but the text delivered no longer holds it: the queue's
+    severity is about what a reviewer still has to judge.
+    """
+    codes = sorted({f.code for f in report.findings if f.status is not FindingStatus.SUPPRESSED})
+    worst = max((f.severity.rank for f in report.findings if f.status is FindingStatus.OPEN), default=None)
+    return codes, worst
+
+
+def _clean(text: str) -> str:
+    return text.replace("\x00", " ")
+
+
+def _search_body(output: str, context: Any) -> str:
+    """What search looks at: the output, then every string in the context (prompt, messages, metadata)."""
+    data = context.model_dump(by_alias=True, exclude_defaults=True) if isinstance(context, Context) else context
+    parts = [output]
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(data)
+    return _clean("\n".join(parts))
+
+
+def _sort_columns(sort: SortKey) -> list[tuple[Any, bool, str]]:
+    """(expression, descending, row key) per sort; the id last makes every order total (keyset needs it)."""
+    c = schema.items.c
+    if sort is SortKey.NEWEST:
+        return [(c.created_at, True, "created_at"), (c.id, True, "id")]
+    if sort is SortKey.SEVERITY:
+        rank = sa.func.coalesce(c.severity_rank, -1)
+        return [(rank, True, "severity_rank"), (c.created_at, False, "created_at"), (c.id, False, "id")]
+    if sort is SortKey.POLICY:
+        return [(c.policy, False, "policy"), (c.created_at, False, "created_at"), (c.id, False, "id")]
+    return [(c.created_at, False, "created_at"), (c.id, False, "id")]
+
+
+def _order(sort: SortKey) -> list[Any]:
+    return [col.desc() if desc else col.asc() for col, desc, _ in _sort_columns(sort)]
+
+
+def _cursor(sort: SortKey, row: RowMapping) -> str:
+    values: list[Any] = []
+    for _, _, key in _sort_columns(sort):
+        value = row[key]
+        if key == "severity_rank":
+            value = -1 if value is None else value
+        elif isinstance(value, dt.datetime):
+            value = (_aware(value) or _now()).isoformat()
+        values.append(value)
+    return base64.urlsafe_b64encode(json.dumps([sort.value, values]).encode()).decode().rstrip("=")
+
+
+def _after(sort: SortKey, cursor: str) -> sa.ColumnElement[bool]:
+    """Rows strictly after the cursor in `sort` order; a cursor that does not parse (or is of another sort)
+    restarts from the top rather than failing the page."""
+    columns = _sort_columns(sort)
+    try:
+        kind, values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if kind != sort.value or len(values) != len(columns):
+            return sa.true()
+        parsed: list[Any] = []
+        for (_, _, key), value in zip(columns, values, strict=True):
+            if key == "created_at":
+                parsed.append(dt.datetime.fromisoformat(value))
+            elif key == "severity_rank":
+                parsed.append(int(value))
+            elif isinstance(value, str) and _storable(value):
+                parsed.append(value)
+            else:
+                return sa.true()
+    except (ValueError, TypeError):
+        return sa.true()
+    ors = []
+    for n, (col, desc, _) in enumerate(columns):
+        equal = [columns[i][0] == parsed[i] for i in range(n)]
+        beyond = col < parsed[n] if desc else col > parsed[n]
+        ors.append(sa.and_(*equal, beyond))
+    return sa.or_(*ors)
