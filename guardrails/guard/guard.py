@@ -15,17 +15,33 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from guardrails.context import Context
 from guardrails.engine import Engine
 from guardrails.findings import Report, Verdict
 from guardrails.guard.budget import Budget, BudgetMeter, Usage
 from guardrails.guard.events import AttemptFinished, AttemptStarted, CheckTimed, Listener, RunFinished, emit
-from guardrails.guard.feedback import FeedbackSettings, feedback_messages
-from guardrails.guard.llm import LLMBudgetError, LLMError, LLMResponse, Message, coerce_response, provider_name
+from guardrails.guard.feedback import FeedbackSettings
+from guardrails.guard.llm import (
+    LLMBudgetError,
+    LLMError,
+    LLMResponse,
+    Message,
+    coerce_response,
+    content_text,
+    provider_name,
+)
 from guardrails.guard.result import Attempt, GuardResult, Source
 from guardrails.guard.stream import StreamEvent, StreamValidator
+from guardrails.guard.structured import (
+    ToolCallCheck,
+    call_parts,
+    delivered_message,
+    output_context,
+    regeneration_messages,
+    tool_schemas,
+)
 
 log = logging.getLogger("guardrails.guard")
 
@@ -64,18 +80,37 @@ class _Seed:
     """perf_counter() when the streamed attempt began: the run's time budget counts from there."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """One provider answer and what was decided about it: its text's Report and each tool call's check."""
+
+    response: LLMResponse
+    report: Report
+    checks: list[ToolCallCheck]
+
+
 _Step = _Call | _Validate
 _Plan = Generator[_Step, Any, GuardResult]
 
 
+Release = Literal["cleared", "final"]
+
+
 def as_messages(messages_or_prompt: str | Sequence[Message]) -> list[Message]:
-    """A prompt string becomes one user message; a message list is checked for role/content strings."""
+    """A prompt string becomes one user message; a message list is checked for the shapes the Chat Completions
+    API takes: a string `role`, and `content` as a string, a list of parts, or null (an assistant message with
+    `tool_calls`). Every other key is kept as given."""
     if isinstance(messages_or_prompt, str):
         return [{"role": "user", "content": messages_or_prompt}]
     out: list[Message] = []
     for i, m in enumerate(messages_or_prompt):
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
-            raise ValueError(f"messages[{i}] must be a dict with string 'role' and 'content', got {m!r:.80}")
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise ValueError(f"messages[{i}] must be a dict with a string 'role', got {m!r:.80}")
+        content = m.get("content")
+        if content is None and m["role"] != "assistant":
+            raise ValueError(f"messages[{i}] ({m['role']}) needs 'content' (only an assistant message may omit it)")
+        if not (content is None or isinstance(content, str | list)):
+            raise ValueError(f"messages[{i}].content must be a string, a list of parts or null, got {content!r:.80}")
         out.append(dict(m))
     if not out:
         raise ValueError("messages must not be empty")
@@ -87,11 +122,11 @@ def _context_for(context: Context | dict[str, Any] | None, messages: list[Messag
     ctx = Context.coerce(context)
     update: dict[str, Any] = {}
     if ctx.prompt is None:
-        users = [m["content"] for m in messages if m["role"] == "user"]
+        users = [content_text(m.get("content")) for m in messages if m["role"] == "user"]
         if users:
             update["prompt"] = users[-1]
     if ctx.system_prompt is None:
-        systems = [m["content"] for m in messages if m["role"] == "system"]
+        systems = [content_text(m.get("content")) for m in messages if m["role"] in ("system", "developer")]
         if systems:
             update["system_prompt"] = "\n".join(systems)
     return ctx.model_copy(update=update) if update else ctx
@@ -105,7 +140,12 @@ class Guard:
     feedback is replaced, so the prompt does not grow). A provider that raises is abandoned for the next.
     When every provider failed, or tokens/seconds ran out, the `last_resort` answer is delivered (default: the
     policy's `regeneration.last_resort`, else DEFAULT_LAST_RESORT): the user sees a degraded answer, never an
-    exception. Retries are deterministic by default (temperature 0).
+    exception. The first call to each provider sends the caller's parameters as given; regenerations use
+    `temperature` (default: the policy's `regeneration.temperature`, 0: retries are deterministic; None: the
+    caller's own parameters again).
+
+    `run(..., response_format=...)` makes the JSON checks use that schema; `tools=[...]` has each tool call's
+    arguments validated against its tool's `parameters` (guardrails.guard.structured).
 
     Every budget holds whatever the provider sends: a streamed answer is cut at the time budget even when
     nothing but keep-alives, empty deltas or an endless partial event arrive (asyncio: each wait for the next
@@ -120,7 +160,7 @@ class Guard:
         fallbacks: Sequence[Any] = (),
         budget: Budget | None = None,
         last_resort: LastResort | None = None,
-        temperature: float | None = 0.0,
+        temperature: float | Literal["policy"] | None = "policy",
         listeners: Sequence[Listener] = (),
         feedback: FeedbackSettings | None = None,
         log_content: bool = False,
@@ -142,7 +182,7 @@ class Guard:
         # The caller's answer wins over the policy's `regeneration.last_resort`, which wins over the built-in one.
         self._policy_last_resort = regen.last_resort or DEFAULT_LAST_RESORT
         self.last_resort = last_resort if last_resort is not None else self._policy_last_resort
-        self.temperature = temperature
+        self.temperature: float | None = regen.temperature if isinstance(temperature, str) else temperature
         self.listeners = tuple(listeners)
         self.feedback = feedback or FeedbackSettings()
         self.log_content = log_content
@@ -215,6 +255,8 @@ class Guard:
         self,
         messages_or_prompt: str | Sequence[Message],
         context: Context | dict[str, Any] | None = None,
+        *,
+        release: Release = "cleared",
         **llm_params: Any,
     ) -> Iterator[StreamEvent]:
         """Stream the primary's answer through a StreamValidator; regenerate (not streamed) when it fails.
@@ -222,10 +264,20 @@ class Guard:
         Yields the validator's events. When the streamed answer needs a regeneration or the provider fails
         mid-stream, the consumer first gets the findings and a `retract` for anything released, then the
         regular regeneration / fallback / last-resort loop runs (the streamed answer counts as attempt 1) and
-        its answer arrives as one `text` event and a `final` event whose `source` says where it came from.
-        LLMs without a `stream` method are run with run() and delivered the same way. Arguments as run().
+        its answer arrives as one `text` event and a `final` event whose `source` says where it came from and
+        whose `result` is the whole run (usage summed over attempts, the delivered message with its checked
+        tool calls). `release="final"` holds every text event back: the delivered answer arrives as one `text`
+        event just before `final` (findings still come as they are found, and no `retract` is ever needed).
+        `release` is the Guard's own option: it is never sent to the LLM. Other arguments as run().
+
+        What a streaming LLM object implements (anything else is run with run() and delivered the same way):
+        `stream(messages, **params) -> Iterable[str]`, the content deltas in order. Optional: accepting
+        `timeout=` (seconds left in the run's budget) when it sets `supports_timeout = True`; a `close()` on the
+        iterable (called when the Guard stops reading early); and, read after the last delta, `.usage` (a
+        `Usage`), `.stats.model`, and `.stats.message(text)` (the assistant message with its `tool_calls`) on the
+        iterable, as OpenAIChatClient's ChatStream has.
         """
-        for event in self._stream(messages_or_prompt, context, **llm_params):
+        for event in self._held(self._stream(messages_or_prompt, context, **llm_params), release):
             emit(self.listeners, event)
             yield event
 
@@ -233,12 +285,26 @@ class Guard:
         self,
         messages_or_prompt: str | Sequence[Message],
         context: Context | dict[str, Any] | None = None,
+        *,
+        release: Release = "cleared",
         **llm_params: Any,
     ) -> AsyncIterator[StreamEvent]:
-        """stream() for async LLMs with an `astream` method (others go through arun())."""
+        """stream() for asyncio. A streaming LLM object implements `astream(messages, **params)` returning an
+        async iterable of content deltas (with the same optional parts as stream(): `timeout=`, `aclose()`,
+        `.usage`, `.stats`); one with only a sync `stream()` is read in a worker thread, a delta at a time;
+        others go through arun()."""
+        held = release == "final"
+        pending: list[StreamEvent] = []
         async for event in self._astream(messages_or_prompt, context, **llm_params):
-            emit(self.listeners, event)
-            yield event
+            for out in _hold(event, held, pending):
+                emit(self.listeners, out)
+                yield out
+
+    def _held(self, events: Iterator[StreamEvent], release: Release) -> Iterator[StreamEvent]:
+        held = release == "final"
+        pending: list[StreamEvent] = []
+        for event in events:
+            yield from _hold(event, held, pending)
 
     def _stream(
         self,
@@ -254,7 +320,7 @@ class Guard:
         if not callable(streamer):
             yield from _result_events(self.run(original, ctx, **llm_params))
             return
-        validator = StreamValidator(self.engine, ctx)
+        validator = StreamValidator(self.engine, output_context(ctx, llm_params))
         received: list[str] = []
         t0 = time.perf_counter()
         error: Exception | None = None
@@ -276,7 +342,8 @@ class Guard:
         )
         yield from events
         if seed is not None:
-            yield from _result_events(self._drive(self._plan(original, ctx, llm_params, seed=seed)))
+            shown = validator.released if seed.report is not None and seed.report.verdict in _ACCEPTED else ""
+            yield from _result_events(self._drive(self._plan(original, ctx, llm_params, seed=seed)), shown)
 
     async def _astream(
         self,
@@ -289,18 +356,26 @@ class Guard:
         ctx = _context_for(context, original)
         name, llm = self.providers[0]
         streamer = getattr(llm, "astream", None)
-        if not callable(streamer):
+        sync_streamer = getattr(llm, "stream", None)
+        if not callable(streamer) and not callable(sync_streamer):
             for event in _result_events(await self.arun(original, ctx, **llm_params)):
                 yield event
             return
-        validator = StreamValidator(self.engine, ctx)
+        validator = StreamValidator(self.engine, output_context(ctx, llm_params))
         received: list[str] = []
         t0 = time.perf_counter()
         error: Exception | None = None
         deltas: Any = None
         deadline = None if self.budget.max_seconds is None else t0 + self.budget.max_seconds
         try:
-            deltas = streamer(original, **self._stream_params(llm, llm_params))
+            if callable(streamer):
+                deltas = streamer(original, **self._stream_params(llm, llm_params))
+            else:
+                # A sync iterator, read in a worker thread so the event loop (and the time budget) keeps going.
+                start: Callable[..., Any] = sync_streamer  # type: ignore[assignment]  # callable, checked above
+                deltas = _ThreadedDeltas(
+                    await asyncio.to_thread(start, original, **self._stream_params(llm, llm_params))
+                )
             while True:
                 try:
                     delta = await _next_delta(deltas, deadline, self.budget.max_seconds)
@@ -318,13 +393,16 @@ class Guard:
             if aclose is not None:
                 await aclose()
         latency = (time.perf_counter() - t0) * 1000
+        if isinstance(deltas, _ThreadedDeltas):
+            deltas = deltas.inner
         seed, events = self._after_stream(
             validator, received=received, error=error, name=name, timing=_Seed(None, None, latency, t0), deltas=deltas
         )
         for event in events:
             yield event
         if seed is not None:
-            for event in _result_events(await self._adrive(self._plan(original, ctx, llm_params, seed=seed))):
+            shown = validator.released if seed.report is not None and seed.report.verdict in _ACCEPTED else ""
+            for event in _result_events(await self._adrive(self._plan(original, ctx, llm_params, seed=seed)), shown):
                 yield event
 
     def _after_stream(
@@ -337,7 +415,8 @@ class Guard:
         timing: _Seed,
         deltas: Any,
     ) -> tuple[_Seed | None, list[StreamEvent]]:
-        """Events that close the streamed attempt, and the seed for a regeneration when one is needed."""
+        """Events that close the streamed attempt, and the seed for the plan when it must go on (a regeneration,
+        or tool calls to check before anything of them is released)."""
         if error is not None:
             log.warning("guard: provider %s failed mid-stream: %s", name, self._loggable(error))
             events = []
@@ -347,31 +426,35 @@ class Guard:
         events = validator.finish()
         report = events[-1].report
         assert report is not None
-        if report.verdict in _ACCEPTED:
-            source: Source = "repaired" if report.verdict is Verdict.REPAIRED else "primary"
-            events[-1] = events[-1].model_copy(update={"source": source})
-            return None, events
-        # Findings and the retract went out already; the final event comes from the regeneration.
         # Streaming clients that report usage afterwards (OpenAIChatClient's ChatStream) keep the accounting whole.
         usage = getattr(deltas, "usage", None)
+        stats = getattr(deltas, "stats", None)
+        text = "".join(received)
+        message_of = getattr(stats, "message", None)
+        message = message_of(text) if callable(message_of) else None
         response = LLMResponse(
-            text="".join(received),
+            text=text,
             provider=name,
             usage=usage if isinstance(usage, Usage) else Usage(),
-            model=getattr(getattr(deltas, "stats", None), "model", None),
+            model=getattr(stats, "model", None),
+            message=message if isinstance(message, dict) else None,
+            finish_reason=getattr(stats, "finish_reason", None),
         )
+        # The final event comes from the plan, which checks the tool calls or regenerates; the findings and the
+        # retract (a rejected answer) went out already.
         return dataclasses.replace(timing, value=response, report=report), events[:-1]
 
     def _stream_params(self, llm: Any, params: dict[str, Any]) -> dict[str, Any]:
-        out = self._call_params(params)
+        out = dict(params)  # the streamed answer is a first attempt: the caller's parameters as given
         if self.budget.max_seconds is not None and getattr(llm, "supports_timeout", False):
             out["timeout"] = self.budget.max_seconds
         return out
 
-    def _call_params(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _retry_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """What a regeneration sends: the caller's parameters, with the Guard's `temperature` when it has one."""
         out = dict(params)
         if self.temperature is not None:
-            out.setdefault("temperature", self.temperature)
+            out["temperature"] = self.temperature
         return out
 
     # -- the decisions, shared by both drivers -------------------------------------------------------
@@ -385,17 +468,20 @@ class Guard:
     ) -> _Plan:
         original = as_messages(messages_or_prompt)
         ctx = _context_for(context, original)
+        out_ctx = output_context(ctx, params)
+        tools = tool_schemas(params)
         run_id = ctx.request_id or uuid.uuid4().hex[:16]
         meter = BudgetMeter(self.budget) if seed is None else BudgetMeter(self.budget, started=seed.started)
-        call_params = self._call_params(params)
+        retry_params = self._retry_params(params)
         attempts: list[Attempt] = []
+        rejected: _Answer | None = None
         stop_reason: str | None = None
         for index, (name, llm) in enumerate(self.providers):
             # Each provider starts from the caller's own messages: its predecessor's failures are not its own.
             messages, fb_chars = original, 0
             for _ in range(self.budget.max_attempts):
                 stop_reason = meter.exhausted()
-                if stop_reason:
+                if stop_reason and seed is None:  # a streamed answer already arrived: it is judged, not dropped
                     break
                 number = len(attempts) + 1
                 emit(self.listeners, AttemptStarted(run_id=run_id, number=number, provider=name, feedback=fb_chars > 0))
@@ -403,9 +489,10 @@ class Guard:
                     value, latency = seed.value, seed.latency_ms
                 else:
                     t0 = time.perf_counter()
+                    call_params = retry_params if fb_chars else params
                     value = yield _Call(name, llm, messages, call_params, meter.remaining_seconds())
                     latency = (time.perf_counter() - t0) * 1000
-                prompt_chars = sum(len(m["content"]) for m in messages)
+                prompt_chars = sum(len(content_text(m.get("content"))) for m in messages)
                 response: LLMResponse | None = None
                 if not isinstance(value, BaseException):
                     try:
@@ -418,6 +505,7 @@ class Guard:
                     attempt = Attempt(
                         provider=name, latency_ms=latency, error=error, number=number, prompt_chars=prompt_chars,
                         feedback_chars=fb_chars, error_detail=getattr(value, "detail", None),
+                        error_status=getattr(value, "status", None), error_timeout=_timed_out(value),
                     )  # fmt: skip
                     attempts.append(attempt)
                     emit(self.listeners, AttemptFinished(run_id=run_id, attempt=attempt))
@@ -429,13 +517,22 @@ class Guard:
                 if seed is not None and seed.report is not None:
                     report: Report = seed.report
                 else:
-                    report = yield _Validate(response.text, ctx)
+                    # An answer that is only tool calls has no JSON to check against response_format.
+                    text_ctx = ctx if response.tool_calls and not response.text else out_ctx
+                    report = yield _Validate(response.text, text_ctx)
                 seed = None
+                checks: list[ToolCallCheck] = []
+                for i, call in enumerate(response.tool_calls):
+                    call_id, fn_name, args = call_parts(call)
+                    schema = tools.get(fn_name)
+                    call_report = None if schema is None else (yield _Validate(args, _tool_context(ctx, schema)))
+                    checks.append(ToolCallCheck(index=i, id=call_id, name=fn_name, report=call_report))
+                verdict = Verdict.strongest([report.verdict, *(c.verdict for c in checks)])
                 attempt = Attempt(
                     provider=name,
                     latency_ms=latency,
                     usage=response.usage,
-                    verdict=report.verdict,
+                    verdict=verdict,
                     number=number,
                     validate_ms=(time.perf_counter() - t1) * 1000,
                     prompt_chars=prompt_chars,
@@ -451,25 +548,27 @@ class Guard:
                         ),
                     )
                 emit(self.listeners, AttemptFinished(run_id=run_id, attempt=attempt))
-                if report.verdict in _ACCEPTED:
-                    source: Source = (
-                        "repaired" if report.verdict is Verdict.REPAIRED else "primary" if index == 0 else "fallback"
-                    )
+                answer = _Answer(response, report, checks)
+                if verdict in _ACCEPTED:
+                    repaired = verdict is Verdict.REPAIRED or any(c.verdict is Verdict.REPAIRED for c in checks)
+                    source: Source = "repaired" if repaired else "primary" if index == 0 else "fallback"
                     return self._finish(
-                        run_id=run_id, meter=meter, output=report.output, report=report, attempts=attempts,
+                        run_id=run_id, meter=meter, output=report.output, answer=answer, attempts=attempts,
                         source=source, provider=name, reason=None,
                     )  # fmt: skip
-                messages, fb_chars = feedback_messages(original, response.text, report, self.feedback)
-                stop_reason = f"provider {name}: verdict {report.verdict} after {self.budget.max_attempts} attempt(s)"
+                rejected = answer
+                messages, fb_chars = regeneration_messages(original, response, report, checks, self.feedback)
+                stop_reason = f"provider {name}: verdict {verdict} after {self.budget.max_attempts} attempt(s)"
             if meter.exhausted():
                 stop_reason = meter.exhausted()
                 break
         text = self._last_resort_text(original, attempts)
-        # Validated for an honest Report, delivered whatever its verdict: the text is the operator's (argument or
-        # policy), checked when it is written, and a refused last resort would leave nothing to deliver.
-        report = yield _Validate(text, ctx)
+        if rejected is None:
+            # No provider answered: the report describes what arrived (nothing), never the degraded answer,
+            # which is the operator's text (argument or policy), checked when it is written.
+            rejected = _Answer(LLMResponse(text=""), (yield _Validate("", ctx)), [])
         return self._finish(
-            run_id=run_id, meter=meter, output=text, report=report, attempts=attempts, source="last_resort",
+            run_id=run_id, meter=meter, output=text, answer=rejected, attempts=attempts, source="last_resort",
             provider=None, reason=stop_reason,
         )  # fmt: skip
 
@@ -499,7 +598,7 @@ class Guard:
         run_id: str,
         meter: BudgetMeter,
         output: str,
-        report: Report,
+        answer: _Answer,
         attempts: list[Attempt],
         source: Source,
         provider: str | None,
@@ -507,6 +606,8 @@ class Guard:
     ) -> GuardResult:
         usage = sum((a.usage for a in attempts), Usage())
         elapsed = meter.elapsed() * 1000
+        report = answer.report
+        delivered = source != "last_resort"
         emit(
             self.listeners,
             RunFinished(
@@ -523,14 +624,71 @@ class Guard:
             provider=provider,
             reason=reason,
             elapsed_ms=elapsed,
+            message=delivered_message(answer.response, output, answer.checks) if delivered else None,
+            tool_calls=answer.checks,
+            finish_reason=answer.response.finish_reason if delivered else None,
         )
 
 
-def _result_events(result: GuardResult) -> Iterator[StreamEvent]:
-    """A finished GuardResult as stream events: its whole output as one text event, then `final`."""
-    if result.output:
+def _result_events(result: GuardResult, shown: str = "") -> Iterator[StreamEvent]:
+    """A finished GuardResult as stream events: its output as one text event (less what the consumer holds
+    already: `shown`, the streamed answer when it was accepted as it was), then `final`."""
+    if result.output and result.output.startswith(shown):
+        if len(result.output) > len(shown):
+            yield StreamEvent(type="text", text=result.output[len(shown) :], offset=len(shown))
+    elif result.output:
+        if shown:
+            yield StreamEvent(type="retract", offset=0, reason="replaced by the checked answer")
         yield StreamEvent(type="text", text=result.output, offset=0)
-    yield StreamEvent(type="final", report=result.report, offset=len(result.output), source=result.source)
+    yield StreamEvent(
+        type="final", report=result.report, offset=len(result.output), source=result.source, result=result
+    )
+
+
+def _hold(event: StreamEvent, held: bool, pending: list[StreamEvent]) -> list[StreamEvent]:
+    """Release mode `final`: text and retracts are dropped, the delivered answer goes out whole before `final`."""
+    if not held:
+        return [event]
+    if event.type in ("text", "retract"):
+        return []
+    if event.type != "final":
+        return [event]
+    output = event.result.output if event.result is not None else (event.report.output if event.report else "")
+    out = [StreamEvent(type="text", text=output, offset=0)] if output else []
+    return [*out, event]
+
+
+class _ThreadedDeltas:
+    """A sync delta iterator read from asyncio: each `next()` runs in a worker thread."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self._it = iter(inner)
+
+    def __aiter__(self) -> _ThreadedDeltas:
+        return self
+
+    async def __anext__(self) -> Any:
+        value = await asyncio.to_thread(next, self._it, _END)
+        if value is _END:
+            raise StopAsyncIteration
+        return value
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(_close, self.inner)
+
+
+_END = object()
+
+
+def _tool_context(ctx: Context, schema: dict[str, Any]) -> Context:
+    """The caller's context for a tool call's arguments: the tool's schema, and no HTML template."""
+    return ctx.model_copy(update={"schema_": schema, "template": None})
+
+
+def _timed_out(error: object) -> bool:
+    """Whether a failed call ran out of time (the provider's timeout or the run's budget), for the gateway code."""
+    return isinstance(error, TimeoutError | LLMBudgetError) or bool(getattr(error, "timeout", False))
 
 
 def _describe(error: object) -> str:

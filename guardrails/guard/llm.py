@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict
 
 from guardrails.guard.budget import Usage
 
-Message = dict[str, str]
+Message = dict[str, Any]
+"""One chat message as the Chat Completions API takes it: `role`, and `content` as a string, a list of parts or
+null (an assistant message carrying `tool_calls`); any other key (`tool_calls`, `tool_call_id`, `name`) kept."""
 
 
 class LLMResponse(BaseModel):
@@ -21,6 +23,15 @@ class LLMResponse(BaseModel):
     usage: Usage = Usage()
     model: str | None = None
     provider: str | None = None
+    message: dict[str, Any] | None = None
+    """The assistant message as the provider sent it (`tool_calls`, `refusal`, ...), when it is more than text."""
+    finish_reason: str | None = None
+
+    @property
+    def tool_calls(self) -> list[dict[str, Any]]:
+        """The message's tool calls (OpenAI shape: `{id, type, function: {name, arguments}}`), or none."""
+        calls = (self.message or {}).get("tool_calls")
+        return [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
 
 
 class LLMError(Exception):
@@ -31,10 +42,18 @@ class LLMError(Exception):
     """
 
     def __init__(
-        self, message: str, *, status: int | None = None, retryable: bool = False, detail: str | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        detail: str | None = None,
+        timeout: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
+        self.timeout = timeout
+        """The call ran out of time (a gateway would answer 504)."""
         self.retryable = retryable
         self.detail = detail
 
@@ -48,6 +67,18 @@ class LLM(Protocol):
 
 
 LLMLike = Callable[..., "LLMResponse | str | Awaitable[LLMResponse | str]"]
+
+
+def content_text(content: Any) -> str:
+    """A message's `content` as text: a string, null (a tool call), or a list of parts whose text parts are joined."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        return "".join(p for p in parts if isinstance(p, str))
+    raise TypeError(f"content is {type(content).__name__}")
 
 
 def provider_name(llm: object, index: int) -> str:

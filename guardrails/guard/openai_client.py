@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from guardrails.guard.budget import Usage
-from guardrails.guard.llm import LLMBudgetError, LLMError, LLMResponse, Message
+from guardrails.guard.llm import LLMBudgetError, LLMError, LLMResponse, Message, content_text
 
 _RETRY_STATUS = frozenset({408, 409, 429})
 _TRANSIENT = (httpx.TimeoutException, httpx.TransportError)
@@ -44,10 +44,40 @@ class _Retry(Exception):
 
 @dataclass
 class StreamStats:
-    """What a stream reported besides text: token usage (when the server sends it) and the model."""
+    """What a stream reported besides text: token usage (when the server sends it), the model, the tool calls
+    assembled from their deltas (OpenAI shape, in index order) and the finish reason."""
 
     usage: Usage = field(default_factory=Usage)
     model: str | None = None
+    tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    finish_reason: str | None = None
+
+    def add_tool_call_delta(self, delta: Any) -> None:
+        """Fold one `delta.tool_calls[i]` into its call: id, type and name arrive once, arguments in pieces."""
+        if not isinstance(delta, dict):
+            return
+        index = delta.get("index")
+        index = index if isinstance(index, int) else len(self.tool_calls)
+        call = self.tool_calls.setdefault(
+            index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+        )
+        if isinstance(delta.get("id"), str):
+            call["id"] = delta["id"]
+        if isinstance(delta.get("type"), str):
+            call["type"] = delta["type"]
+        fn = delta.get("function")
+        if isinstance(fn, dict):
+            if isinstance(fn.get("name"), str):
+                call["function"]["name"] += fn["name"]
+            if isinstance(fn.get("arguments"), str):
+                call["function"]["arguments"] += fn["arguments"]
+
+    def message(self, text: str) -> dict[str, Any] | None:
+        """The assistant message the stream amounted to, when it carried tool calls (None for plain text)."""
+        if not self.tool_calls:
+            return None
+        calls = [self.tool_calls[i] for i in sorted(self.tool_calls)]
+        return {"role": "assistant", "content": text or None, "tool_calls": calls}
 
 
 class ChatStream(Iterator[str]):
@@ -359,7 +389,11 @@ class OpenAIChatClient:
         what = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
         if streaming and isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
             what = "stream dropped"
-        return LLMError(f"{self.name}: {what}: {type(exc).__name__}: {str(exc)[:200]}", retryable=True)
+        return LLMError(
+            f"{self.name}: {what}: {type(exc).__name__}: {str(exc)[:200]}",
+            retryable=True,
+            timeout=isinstance(exc, httpx.TimeoutException),
+        )
 
     def _raise_status(self, resp: httpx.Response, body: bytes) -> None:
         status = resp.status_code
@@ -381,24 +415,18 @@ class OpenAIChatClient:
             raise LLMError(f"{self.name}: malformed JSON in response: {exc}", status=200) from exc
         try:
             message = data["choices"][0]["message"]
-            content = _content_text(message.get("content"))
+            content = content_text(message.get("content"))
+            finish = data["choices"][0].get("finish_reason")
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise LLMError(f"{self.name}: response lacks choices[0].message.content ({exc})", status=200) from exc
         return LLMResponse(
-            text=content, usage=_usage(data.get("usage")), model=data.get("model") or self.model, provider=self.name
+            text=content,
+            usage=_usage(data.get("usage")),
+            model=data.get("model") or self.model,
+            provider=self.name,
+            message=message,
+            finish_reason=finish if isinstance(finish, str) else None,
         )
-
-
-def _content_text(content: Any) -> str:
-    """`content` as text: a string, null (a tool call), or a list of parts whose text parts are joined."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        return "".join(p for p in parts if isinstance(p, str))
-    raise TypeError(f"content is {type(content).__name__}")
 
 
 def _usage(raw: Any) -> Usage:
@@ -564,6 +592,12 @@ def _deltas(events: Iterable[str], name: str, stats: StreamStats | None = None) 
                 stats.model = chunk["model"]
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") if isinstance(choice, dict) else None
+            if stats is not None and isinstance(choice, dict):
+                if isinstance(choice.get("finish_reason"), str):
+                    stats.finish_reason = choice["finish_reason"]
+                calls = delta.get("tool_calls") if isinstance(delta, dict) else None
+                for call in calls if isinstance(calls, list) else []:
+                    stats.add_tool_call_delta(call)
             content = delta.get("content") if isinstance(delta, dict) else None
             if isinstance(content, str) and content:
                 yield content

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from guardrails.findings import Report, Verdict
 from guardrails.guard.budget import Usage
+from guardrails.guard.structured import ToolCallCheck
 
 Source = Literal["primary", "fallback", "repaired", "last_resort"]
 
@@ -25,6 +26,8 @@ class Attempt(BaseModel):
     error_detail: str | None = None
     """What the provider sent with its failure (an error body, a bad stream event): it can quote the model's text
     and PII, so it stays in process; logs carry it only with `log_content`."""
+    error_status: int | None = Field(default=None, description="The provider's HTTP status, when it answered one")
+    error_timeout: bool = Field(default=False, description="The call failed because time ran out")
     number: int = Field(default=1, description="1-based position among all attempts of the run")
     validate_ms: float = Field(default=0.0, description="Wall time of validating this attempt's output")
     prompt_chars: int = Field(default=0, description="Characters of the messages sent (original + feedback)")
@@ -38,6 +41,9 @@ class GuardResult(BaseModel):
     `source`: `primary` (the first provider's output passed as is), `fallback` (a fallback provider's output
     passed as is), `repaired` (the engine repaired an output without another call; see `provider`),
     `last_resort` (every provider failed or the budget ran out: the configured degraded answer).
+
+    `report` describes the answer that was delivered, or, for a last resort, the last answer rejected (the
+    empty answer when no provider answered at all: see `outage`), never the degraded text itself.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -50,7 +56,17 @@ class GuardResult(BaseModel):
     provider: str | None = Field(default=None, description="Provider whose output was delivered (None: last resort)")
     reason: str | None = Field(default=None, description="Why the last resort was used")
     elapsed_ms: float = 0.0
+    message: dict[str, Any] | None = Field(
+        default=None, description="The delivered assistant message when it carries tool calls (arguments checked)"
+    )
+    tool_calls: list[ToolCallCheck] = Field(default_factory=list, description="Each tool call's check, in order")
+    finish_reason: str | None = Field(default=None, description="The provider's, for the delivered answer")
 
     @property
     def degraded(self) -> bool:
         return self.source == "last_resort"
+
+    @property
+    def outage(self) -> bool:
+        """The last resort was delivered because no provider answered at all (every attempt failed)."""
+        return self.degraded and bool(self.attempts) and all(a.verdict is None for a in self.attempts)

@@ -38,6 +38,7 @@ from guardrails.engine import Engine
 from guardrails.findings import Action, Edit, Finding, FindingStatus, Fix, Report, Verdict
 from guardrails.guard.events import CheckTimed, Listener, emit
 from guardrails.guard.json_stream import JSONStreamScanner
+from guardrails.guard.result import GuardResult
 from guardrails.repair import apply_edits, choose_fixes
 from guardrails.rules.compile import CompiledRule
 
@@ -69,6 +70,8 @@ class StreamEvent(BaseModel):
     """JSON streams: brackets that close the output released so far into valid JSON."""
     source: Literal["primary", "fallback", "repaired", "last_resort"] | None = None
     """On `final` events from Guard.stream: where the delivered answer came from."""
+    result: GuardResult | None = None
+    """On `final` events from Guard.stream: the whole run (usage over attempts, the delivered message)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

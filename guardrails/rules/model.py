@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -104,7 +104,16 @@ class RegenerationSettings(_Strict):
     max_attempts: int = Field(default=3, ge=0)
     max_tokens: int | None = Field(default=None, ge=1)
     max_seconds: float | None = Field(default=None, gt=0)
-    temperature: float = Field(default=0.0, ge=0)
+    temperature: float | None = Field(
+        default=0.0,
+        ge=0,
+        description="What regenerations send as `temperature` (0: deterministic retries; null: the caller's own)."
+        " The first attempt always sends the caller's parameters as given",
+    )
+    on_upstream_error: Literal["error", "last_resort"] = Field(
+        default="error",
+        description="When no provider answers at all: `error` (the proxy answers 502/503/504) or `last_resort`",
+    )
     last_resort: str | None = Field(
         default=None,
         max_length=MAX_LAST_RESORT_CHARS,

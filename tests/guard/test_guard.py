@@ -46,7 +46,7 @@ def test_first_answer_good(eng: Any) -> None:
     assert [a.verdict for a in result.attempts] == [Verdict.PASS]
     assert result.provider == "scripted"
     assert llm.calls[0]["messages"] == [{"role": "user", "content": "How do returns behave?"}]
-    assert llm.calls[0]["params"] == {"temperature": 0.0}  # deterministic by default
+    assert llm.calls[0]["params"] == {}  # the first attempt sends the caller's parameters as given
 
 
 def test_repaired_without_another_call(eng: Any) -> None:
@@ -239,12 +239,20 @@ def test_time_budget_stops_regeneration(eng: Any) -> None:
     assert 1 <= len(result.attempts) <= 2
 
 
-def test_temperature_is_configurable_and_caller_params_pass_through(eng: Any) -> None:
-    llm = ScriptedLLM([GOOD, GOOD])
-    Guard(eng, llm, temperature=0.7).run("Q?", max_tokens=20)
+def test_first_attempts_send_the_callers_params_and_regenerations_the_guards_temperature(eng: Any) -> None:
+    llm = ScriptedLLM([BAD, GOOD, BAD, GOOD])
+    Guard(eng, llm, temperature=0.7).run("Q?", max_tokens=20, temperature=1.2)
     Guard(eng, llm, temperature=None).run("Q?", temperature=0.2)
-    assert llm.calls[0]["params"] == {"temperature": 0.7, "max_tokens": 20}
-    assert llm.calls[1]["params"] == {"temperature": 0.2}
+    assert llm.calls[0]["params"] == {"temperature": 1.2, "max_tokens": 20}  # as given, never forced
+    assert llm.calls[1]["params"] == {"temperature": 0.7, "max_tokens": 20}  # the regeneration's
+    assert llm.calls[2]["params"] == llm.calls[3]["params"] == {"temperature": 0.2}  # None: the caller's again
+
+
+def test_regenerations_use_the_policys_temperature_by_default(eng: Any) -> None:
+    llm = ScriptedLLM([BAD, GOOD])
+    Guard(eng, llm).run("Q?")
+    assert llm.calls[0]["params"] == {}
+    assert llm.calls[1]["params"] == {"temperature": eng.policy.regeneration.temperature}
 
 
 def test_plain_string_llm_and_unicode(eng: Any) -> None:

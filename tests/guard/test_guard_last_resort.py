@@ -60,10 +60,18 @@ def test_without_the_key_the_built_in_answer_stays() -> None:
     assert Guard(engine, _down()).run("Q?").output == DEFAULT_LAST_RESORT
 
 
-def test_the_last_resort_is_delivered_as_written_and_its_verdict_reported(tmp_path: Path) -> None:
-    # Operator-written, and nothing comes after it: the policy's verdict on it is reported, not acted on.
+def test_the_last_resort_is_delivered_as_written_and_never_reported_on(tmp_path: Path) -> None:
+    # Operator-written, and nothing comes after it: delivered whatever the policy thinks of it, and the report
+    # describes what the provider sent (nothing, in an outage), not the degraded answer.
     text = "Write to help@example.org: returns are never guaranteed."
     result = Guard(_engine(tmp_path, text), _down()).run("Q?")
-    assert result.output == text
-    assert result.report.verdict is Verdict.REGENERATE
-    assert {f.code for f in result.report.findings} == {"GRT001", "GRT002"}
+    assert result.output == text and result.outage
+    assert result.report.original == "" and not result.report.findings
+    assert result.attempts[0].error_status == 503
+
+
+def test_after_rejected_answers_the_report_describes_the_last_one(tmp_path: Path) -> None:
+    result = Guard(_engine(tmp_path, POLICY_ANSWER), ScriptedLLM([BAD])).run("Q?")
+    assert result.output == POLICY_ANSWER and not result.outage
+    assert result.report.original == BAD and result.report.verdict is Verdict.REGENERATE
+    assert {f.code for f in result.report.findings} == {"GRT002"}

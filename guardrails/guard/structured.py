@@ -1,0 +1,147 @@
+"""Structured outputs and tool calls, checked like any output.
+
+`response_format` in the call's parameters becomes the schema the JSON checks use (`json_schema`: its schema;
+`json_object`: any JSON object), unless the caller's Context already names one. Each tool call's `arguments` is
+validated against its tool's `parameters` schema (the caller's Context otherwise, so PII, secrets and canaries
+are checked there too): a repaired call carries the repaired arguments, a failing one asks for a regeneration
+whose feedback names the tool, the call and the JSON pointer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from guardrails.context import Context
+from guardrails.findings import Report, Verdict
+from guardrails.guard.feedback import FeedbackSettings, feedback_messages, feedback_text
+from guardrails.guard.llm import LLMResponse, Message
+
+_ANY_OBJECT: dict[str, Any] = {"type": "object"}
+
+
+class ToolCallCheck(BaseModel):
+    """One tool call of an answer and what the engine decided about its arguments."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    index: int
+    id: str
+    name: str
+    report: Report | None = None
+    """None when the call names a tool the request did not offer (always a regeneration)."""
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict.REGENERATE if self.report is None else self.report.verdict
+
+
+def output_context(ctx: Context, params: dict[str, Any]) -> Context:
+    """`ctx` with the schema `response_format` asks for, when the caller's context has none."""
+    fmt = params.get("response_format")
+    if ctx.schema_ is not None or not isinstance(fmt, dict):
+        return ctx
+    if fmt.get("type") == "json_schema":
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if isinstance(schema, dict):
+            return ctx.model_copy(update={"schema_": schema})
+    elif fmt.get("type") == "json_object":
+        return ctx.model_copy(update={"schema_": _ANY_OBJECT})
+    return ctx
+
+
+def tool_schemas(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each offered function's `parameters` schema by name (a function without one takes any object)."""
+    out: dict[str, dict[str, Any]] = {}
+    tools = params.get("tools")
+    for tool in tools if isinstance(tools, list) else []:
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+            schema = fn.get("parameters")
+            out[fn["name"]] = schema if isinstance(schema, dict) else _ANY_OBJECT
+    return out
+
+
+def call_parts(call: dict[str, Any]) -> tuple[str, str, str]:
+    """A tool call's id, function name and arguments text (empty strings where the provider left them out)."""
+    fn = call.get("function")
+    fn = fn if isinstance(fn, dict) else {}
+    name, args, call_id = fn.get("name"), fn.get("arguments"), call.get("id")
+    return (
+        call_id if isinstance(call_id, str) else "",
+        name if isinstance(name, str) else "",
+        args if isinstance(args, str) else "",
+    )
+
+
+def delivered_message(response: LLMResponse, text: str, checks: list[ToolCallCheck]) -> dict[str, Any] | None:
+    """The assistant message to deliver: the provider's, with the checked content and each call's (repaired)
+    arguments; None when the answer is plain text."""
+    if response.message is None or not response.tool_calls:
+        return None
+    message = dict(response.message)
+    message["content"] = text or None
+    calls = []
+    for call, check in zip(response.tool_calls, checks, strict=True):
+        fn = dict(call.get("function") or {})
+        if check.report is not None:
+            fn["arguments"] = check.report.output
+        calls.append({**call, "function": fn})
+    message["tool_calls"] = calls
+    return message
+
+
+def _pointer(report: Report) -> str:
+    for f in report.open_findings:
+        if f.span is not None and f.span.pointer is not None:
+            return f.span.pointer or "/"
+    return ""
+
+
+def tool_feedback(checks: list[ToolCallCheck], settings: FeedbackSettings) -> str:
+    """One line per failing call: the tool, the call id and position, and each problem with its JSON pointer."""
+    lines = []
+    for c in checks:
+        if not c.verdict.needs_action or c.verdict is Verdict.REVIEW:
+            continue
+        head = f"Tool call #{c.index + 1} (id {c.id or '?'}) to `{c.name}`"
+        if c.report is None:
+            lines.append(f"{head}: no such tool was offered; call one of the tools given, or answer in text.")
+            continue
+        problems = feedback_text(c.report, settings).split("\nProblems:\n", 1)[-1]
+        problems = problems.rsplit("\n\n", 1)[0]  # the shared footer is said once, below
+        lines.append(f"{head} has invalid arguments{' at ' + _pointer(c.report) if _pointer(c.report) else ''}:")
+        lines.append(problems)
+    return "\n".join(lines)
+
+
+def regeneration_messages(
+    original: list[Message],
+    response: LLMResponse,
+    report: Report,
+    checks: list[ToolCallCheck],
+    settings: FeedbackSettings,
+) -> tuple[list[Message], int]:
+    """Feedback for the next attempt: the content's, plus what was wrong with each failing tool call.
+
+    The previous tool calls are quoted as text in an assistant message: an assistant message carrying
+    `tool_calls` must be answered by tool messages, which a rejected call never gets.
+    """
+    tools = tool_feedback(checks, settings)
+    if not tools:
+        return feedback_messages(original, response.text, report, settings)
+    calls = [{"name": call_parts(c)[1], "arguments": call_parts(c)[2]} for c in response.tool_calls]
+    previous = (response.text + "\n" if response.text else "") + "Tool calls: " + json.dumps(calls, ensure_ascii=False)
+    text = "Your previous answer was rejected by automatic output checks.\n" + tools
+    if report.verdict.needs_action and report.verdict is not Verdict.REVIEW:
+        text += "\n\n" + feedback_text(report, settings)
+    else:
+        text += "\n\nCall the tools again with corrected arguments; reply with the corrected answer only."
+    extra: list[Message] = []
+    if settings.include_previous:
+        extra.append({"role": "assistant", "content": previous[: settings.max_previous_chars]})
+    extra.append({"role": "user", "content": text})
+    return [*original, *extra], sum(len(m["content"]) for m in extra)
