@@ -1,0 +1,192 @@
+"""Install matrix: does each documented install serve the policies the README says it serves?
+
+    python tests/bench/install_matrix.py [--combo core --combo pii ...] [--toxicity] [--keep] [--workdir DIR]
+
+For each combination of extras (core; pii; store; pii+store; with --toxicity also toxicity, which
+installs torch==2.13.0 first as .ci/setup does, then tox-block's weights as the README says) a fresh venv
+gets `pip install <checkout>[extras]` (a real wheel build, no --no-deps for outguard or its
+dependencies; pip's cache is reused). Then, from an empty directory (so the checkout is not importable),
+every bundled policy is loaded:
+- a policy the combination serves must load and validate every example of its rules (the rule files'
+  match and no_match examples, with their contexts) and a few plain outputs without an ENG finding;
+- any other policy must fail at load with a message naming the extra to install (`outguard[pii]`...).
+Exit status 1 when any expectation fails. Run by hand (a few minutes per combination on a warm pip cache);
+results are printed as a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CORE_POLICIES = ("facts", "hallucination", "harm", "html", "json", "secrets")
+PII_POLICIES = ("pii", "default")
+TOXICITY_POLICIES = ("toxicity", "toxicity-strict")
+# Which extra a policy needs, and the words its load error must contain.
+NEEDS = {**dict.fromkeys(PII_POLICIES, "pii"), **dict.fromkeys(TOXICITY_POLICIES, "toxicity")}
+
+COMBOS: dict[str, tuple[str, ...]] = {
+    "core": (),
+    "pii": ("pii",),
+    "store": ("store",),
+    "pii+store": ("pii", "store"),
+    "toxicity": ("toxicity",),
+}
+
+PLAIN_OUTPUTS = [
+    "Sure! The capital of France is Paris.",
+    '{"name": "Ada", "age": 36}',
+    "<p>Hello <b>world</b></p>",
+    "Write to john.smith@example.com or call +1 212 555 0199.",
+]
+
+# Runs inside the matrix venv: loads each policy, validates the examples, prints one JSON line per policy.
+CHILD = r"""
+import json, sys
+from guardrails import Engine, RuleError
+plain = json.loads(sys.argv[2])
+for name in sys.argv[1].split(","):
+    row = {"policy": name}
+    try:
+        engine = Engine.from_policy(name)
+    except RuleError as exc:
+        row.update(loaded=False, error=str(exc)[:600])
+    except Exception as exc:  # anything but a RuleError is a defect of its own
+        row.update(loaded=False, error=f"{type(exc).__name__}: {exc}"[:600], crashed=True)
+    else:
+        eng, n = [], 0
+        for compiled in engine.rules:
+            ex = compiled.rule.examples
+            if ex.needs_model:
+                continue
+            for example in [*ex.match, *ex.no_match]:
+                report = engine.validate(example.text, context=example.context or None)
+                n += 1
+                found = [f for f in report.findings if f.code.startswith("ENG")]
+                eng += [f"{f.code} {compiled.rule.id}: {f.message}"[:300] for f in found]
+        for text in plain:
+            report = engine.validate(text)
+            n += 1
+            eng += [f"{f.code} <plain>: {f.message}"[:300] for f in report.findings if f.code.startswith("ENG")]
+        row.update(loaded=True, validated=n, eng=eng[:5], eng_count=len(eng))
+    print(json.dumps(row), flush=True)
+"""
+
+
+def _run(cmd: list[str], *, cwd: Path | None = None, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=timeout, check=False)
+
+
+def build_venv(combo: str, extras: tuple[str, ...], workdir: Path) -> tuple[Path, float, str]:
+    venv = workdir / combo.replace("+", "-")
+    shutil.rmtree(venv, ignore_errors=True)
+    t = time.perf_counter()
+    out = _run([sys.executable, "-m", "venv", str(venv)])
+    if out.returncode:
+        return venv, 0.0, out.stderr
+    py = str(venv / "bin" / "python")
+    steps: list[list[str]] = []
+    if "toxicity" in extras:
+        steps.append([py, "-m", "pip", "install", "-q", "torch==2.13.0"])  # the CPU build, as .ci/setup
+    spec = f"{ROOT}[{','.join(extras)}]" if extras else str(ROOT)
+    steps.append([py, "-m", "pip", "install", "-q", spec])
+    if "toxicity" in extras:
+        # What the README documents for the offline default model: its weights, not its TensorFlow.
+        steps.append([py, "-m", "pip", "install", "-q", "--no-deps", "tox-block==0.1.2"])
+        steps.append([py, "-m", "guardrails", "models", "pull", "toxblock-bilstm", "--quiet"])
+    for step in steps:
+        out = _run(step, cwd=workdir)
+        if out.returncode:
+            return venv, time.perf_counter() - t, f"{' '.join(step)}: {out.stderr[-1500:]}"
+    return venv, time.perf_counter() - t, ""
+
+
+def served(extras: tuple[str, ...]) -> set[str]:
+    out = set(CORE_POLICIES)
+    if "pii" in extras:
+        out |= set(PII_POLICIES)
+    if "toxicity" in extras:
+        out |= set(TOXICITY_POLICIES)
+    return out
+
+
+def check_combo(combo: str, extras: tuple[str, ...], workdir: Path) -> list[dict[str, Any]]:
+    venv, seconds, error = build_venv(combo, extras, workdir)
+    if error:
+        return [{"combo": combo, "policy": "*", "ok": False, "why": f"install failed: {error}"}]
+    policies = sorted(p.stem for p in (ROOT / "rules" / "policies").glob("*.yaml"))
+    empty = Path(tempfile.mkdtemp(prefix="outguard-matrix-run-"))
+    try:
+        out = _run(
+            [str(venv / "bin" / "python"), "-c", CHILD, ",".join(policies), json.dumps(PLAIN_OUTPUTS)], cwd=empty
+        )
+    finally:
+        shutil.rmtree(empty, ignore_errors=True)
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode or len(rows) != len(policies):
+        return [{"combo": combo, "policy": "*", "ok": False, "why": f"runner failed: {out.stderr[-1500:]}"}]
+    want = served(extras)
+    results = []
+    for row in rows:
+        name = row["policy"]
+        if name in want:
+            ok = row["loaded"] and row["eng_count"] == 0
+            why = (
+                f"validated {row['validated']} outputs, no ENG finding"
+                if ok
+                else (row.get("error") or f"{row['eng_count']} ENG findings: {row['eng']}")
+            )
+        else:
+            extra = NEEDS.get(name, "?")
+            ok = not row["loaded"] and not row.get("crashed") and f"outguard[{extra}]" in row.get("error", "")
+            why = (
+                f"fails at load naming outguard[{extra}]"
+                if ok
+                else (
+                    "loaded although the README says it needs " + extra
+                    if row["loaded"]
+                    else f"load error without 'outguard[{extra}]': {row.get('error')}"
+                )
+            )
+        results.append({"combo": combo, "policy": name, "ok": ok, "expected": name in want, "why": why})
+    results.append({"combo": combo, "policy": "(install)", "ok": True, "why": f"venv + pip install in {seconds:.0f} s"})
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--combo", action="append", choices=sorted(COMBOS), help="only these (repeatable)")
+    parser.add_argument("--toxicity", action="store_true", help="also the toxicity combination (torch: heavy)")
+    parser.add_argument("--workdir", type=Path, help="where the venvs go (default: a temporary directory)")
+    parser.add_argument("--keep", action="store_true", help="keep the venvs")
+    args = parser.parse_args(argv)
+    combos = args.combo or [c for c in COMBOS if c != "toxicity" or args.toxicity]
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="outguard-matrix-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    try:
+        print(f"{'combination':12s} {'policy':16s} {'serves':6s} result")
+        for combo in combos:
+            for r in check_combo(combo, COMBOS[combo], workdir):
+                failed += not r["ok"]
+                serves = "" if "expected" not in r else ("yes" if r["expected"] else "no")
+                print(f"{r['combo']:12s} {r['policy']:16s} {serves:6s} {'ok  ' if r['ok'] else 'FAIL'} {r['why']}")
+                sys.stdout.flush()
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"{failed} failure(s)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
