@@ -5,6 +5,15 @@ fallbacks; the last-resort answer, the policy's `regeneration.last_resort` when 
 use `Guard.arun`; streaming requests use `Guard.astream` (see service/proxy_stream.py for how its events become SSE
 chunks and the release modes).
 
+Pass-through: every request field (known to this proxy or not: `tools`, `tool_choice`, `response_format`, `n`,
+`stream_options`, `parallel_tool_calls`, sampling parameters...) and every message shape (content as a list of parts,
+assistant messages with `content: null` and `tool_calls`, tool messages) reaches the upstream as the caller sent it;
+the proxy sets `model` (the configured upstream's) and `stream`, and removes its own field `outguard`. Regenerations
+use the policy's `regeneration.temperature`. `response_format` is the schema the JSON checks use; each tool call's
+arguments are checked against its tool's `parameters` (guardrails.guard.structured). When no provider answers at
+all the client gets an OpenAI-shaped 502/503/504 with `outguard.source: "error"` (unless the policy says
+`regeneration.on_upstream_error: last_resort`).
+
 Extra request fields (not sent upstream): `outguard: {"policy": NAME, "context": {...}}`; header
 `X-Outguard-Release: final|cleared` picks the streaming release mode (default: the service's `stream_release`).
 Quiet streams get SSE keep-alive comments every `stream_keepalive_s` (service/sse_keepalive.py).
@@ -29,7 +38,15 @@ from service.auth import ApiKey, Scope
 from service.config import UpstreamConfig
 from service.deps import ready_state, require
 from service.errors import ERROR_RESPONSES, ApiError
-from service.proxy_answer import finish_reason, outguard_info, queue_for_review
+from service.proxy_answer import (
+    delivered_message,
+    finish_reason,
+    outguard_info,
+    queue_for_review,
+    shown_report,
+    upstream_error_response,
+    upstream_failed,
+)
 from service.proxy_runs import RunRecorder
 from service.proxy_stream import Release, StreamRun, stream_completion
 from service.redaction import outgoing
@@ -37,13 +54,14 @@ from service.sse_keepalive import with_keepalives
 from service.state import AppState
 
 router = APIRouter(tags=["proxy"])
-_FORWARDED = {"temperature", "top_p", "max_tokens", "stop", "presence_penalty", "frequency_penalty", "seed", "n"}
 
 
 class ChatMessage(BaseModel):
+    """One message as the Chat Completions API takes it; every key besides `role` and `content` is kept as sent."""
+
     model_config = ConfigDict(extra="allow")
     role: str = Field(max_length=50)
-    content: str
+    content: str | list[dict[str, Any]] | None = None
 
 
 class OutguardOptions(BaseModel):
@@ -90,11 +108,11 @@ def _client(cfg: UpstreamConfig) -> Any:
 def _guard(state: AppState, engine: Engine, client: Any, recorder: RunRecorder) -> Guard:
     # No `budget` argument: the Guard takes attempts, tokens and seconds from the policy's `regeneration`,
     # the same for streamed and plain requests (the streamed answer is attempt 1 of that budget).
+    # Regenerations use the policy's `regeneration.temperature` (the Guard's default); first attempts the caller's.
     return Guard(
         engine,
         client,
         fallbacks=_fallbacks(state),
-        temperature=engine.policy.regeneration.temperature,
         listeners=[recorder],
         log_content=state.config.log_content,
     )
@@ -125,8 +143,8 @@ async def chat_completions(
     options = body.outguard or OutguardOptions()
     engine = _engine(state, options.policy)
     client = _upstream(state)
-    messages = [{"role": m.role, "content": m.content} for m in body.messages]
-    params = {k: v for k, v in (body.model_extra or {}).items() if k in _FORWARDED}
+    messages = [m.model_dump(exclude_unset=True) for m in body.messages]
+    params = dict(body.model_extra or {})  # everything but model, messages, stream and outguard, as sent
     ctx = options.context
     model = getattr(client, "model", None) or "upstream"
     recorder = RunRecorder(state.metrics)
@@ -142,6 +160,9 @@ async def chat_completions(
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
     result: GuardResult = await guard.arun(messages, ctx, **params)
+    if upstream_failed(result, engine):
+        recorder.close("error", result.report.verdict, guard.providers[0][0])
+        return upstream_error_response(result)
     report = outgoing(result.report, engine)  # what leaves the process: the answer's report, the review queue
     state.metrics.observe_report(report)
     review_id = await queue_for_review(state, engine, report, ctx)
@@ -155,11 +176,13 @@ async def chat_completions(
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": result.output},
-                    "finish_reason": finish_reason(result.source, report),
+                    "message": delivered_message(result),
+                    "finish_reason": finish_reason(result, report),
                 }
             ],
             "usage": result.usage.model_dump(),
-            "outguard": outguard_info(report, result.source, len(result.attempts), review_id),
+            "outguard": outguard_info(
+                shown_report(report, result, engine), result.source, len(result.attempts), review_id
+            ),
         }
     )

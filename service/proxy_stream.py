@@ -5,7 +5,12 @@ finding, the final verdict, or the upstream dying mid-stream) a chunk with `outg
 offset, reason}` withdraws it, and the regenerated / fallback / last-resort answer follows in one chunk with
 `outguard: {type: "regenerated", source}`. `final`: nothing is sent before the final verdict, then the answer
 in one chunk, so a client that ignores the `outguard` field never shows withdrawn text. Either way the last
-chunk has an OpenAI `finish_reason` (`stop`, or `content_filter` when the guard withheld the model's answer).
+chunk has an OpenAI `finish_reason` (`stop`, `tool_calls`, or `content_filter` when the guard withheld the model's
+answer). Tool calls are assembled from the upstream's deltas, checked, and sent whole (one delta per call) after
+the text; `stream_options.include_usage` adds OpenAI's usage chunk (empty `choices`, usage summed over attempts)
+before `[DONE]`. When no provider answers at all the stream carries an OpenAI error event (`{"error": {...},
+"outguard": {"source": "error"}}`, which the SDKs raise as an APIError) unless the policy says
+`on_upstream_error: last_resort`.
 """
 
 from __future__ import annotations
@@ -20,7 +25,14 @@ from typing import Any, Literal
 
 from guardrails import Context, Engine
 from guardrails.guard import DEFAULT_LAST_RESORT, Guard, StreamEvent
-from service.proxy_answer import finish_reason, outguard_info, queue_for_review
+from service.proxy_answer import (
+    finish_reason,
+    outguard_info,
+    queue_for_review,
+    shown_report,
+    upstream_error,
+    upstream_failed,
+)
 from service.proxy_runs import RunRecorder
 from service.redaction import outgoing
 from service.state import AppState
@@ -40,7 +52,7 @@ class StreamRun:
     engine: Engine
     guard: Guard
     recorder: RunRecorder
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     params: dict[str, Any]
     ctx: Context | None
     model: str
@@ -77,6 +89,18 @@ class _Chunks:
         }
         return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
 
+    def usage(self, usage: dict[str, Any]) -> bytes:
+        """OpenAI's last chunk under `stream_options.include_usage`: no choices, the whole run's usage."""
+        payload = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": self.model,
+            "choices": [],
+            "usage": usage,
+        }
+        return f"data: {json.dumps(payload)}\n\n".encode()
+
 
 def _retract_reason(reason: str | None) -> str:
     # The Guard names a failed provider and quotes its error, which can carry upstream hosts and bodies:
@@ -105,8 +129,15 @@ async def stream_completion(run: StreamRun) -> AsyncIterator[bytes]:
             elif event.type == "retract" and sent_before:
                 reason = _retract_reason(event.reason)
                 yield chunk({}, outguard={"type": "retract", "offset": event.offset or 0, "reason": reason})
-        assert final is not None and final.report is not None, "Guard.astream always ends with a report"
-        report, source = outgoing(final.report, run.engine), final.source or "primary"
+        assert final is not None and final.result is not None, "Guard.astream always ends with its result"
+        result = final.result
+        if upstream_failed(result, run.engine):
+            run.recorder.close("error", result.report.verdict, run.guard.providers[0][0])
+            _status, body = upstream_error(result)
+            yield f"data: {json.dumps(body)}\n\n".encode()
+            yield _DONE
+            return
+        report, source = outgoing(result.report, run.engine), result.source
         run.state.metrics.observe_report(report)
         review_id = await queue_for_review(run.state, run.engine, report, run.ctx)
     except Exception as exc:
@@ -124,9 +155,20 @@ async def stream_completion(run: StreamRun) -> AsyncIterator[bytes]:
     run.recorder.close(source, report.verdict, run.guard.providers[0][0])
     if run.release == "final" and shown.text:
         yield chunk({"content": shown.text}, **_replacement(run.recorder))
-    outguard = outguard_info(report, source, run.recorder.attempts, review_id)
-    yield chunk({}, finish_reason(source, report), outguard=outguard)
+    reason = finish_reason(result, report)
+    calls = (result.message or {}).get("tool_calls") if reason == "tool_calls" else None
+    for i, call in enumerate(calls or []):
+        yield chunk({"tool_calls": [{"index": i, **call}]})
+    outguard = outguard_info(shown_report(report, result, run.engine), source, run.recorder.attempts, review_id)
+    yield chunk({}, reason, outguard=outguard)
+    if _wants_usage(run.params):
+        yield chunk.usage(result.usage.model_dump())
     yield _DONE
+
+
+def _wants_usage(params: dict[str, Any]) -> bool:
+    options = params.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
 
 
 def _last_resort(guard: Guard) -> str:

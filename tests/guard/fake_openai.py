@@ -2,7 +2,9 @@
 
 Each request takes the next reply from the script. Replies: `Good(text)`, `Status(code, body)`,
 `Raw(body)` (e.g. malformed JSON), `Slow(seconds, reply)`, `Drop()` (close without answering),
-`Sse(deltas, done=True, drop_after=None)` (server-sent events, optionally cut off mid-stream).
+`Sse(deltas, done=True, drop_after=None)` (server-sent events, optionally cut off mid-stream),
+`Message(message)` (a whole assistant message, e.g. with `tool_calls`), `SseTools(calls)` (streamed tool calls,
+each call's arguments cut into small pieces as OpenAI sends them), `Choices(texts)` (`n` choices).
 """
 
 from __future__ import annotations
@@ -56,6 +58,43 @@ class Sse:
     drop_after: int | None = None
     pause: float = 0.0
     usage: tuple[int, int] | None = None
+
+
+@dataclass
+class Message:
+    message: dict[str, Any]
+    usage: tuple[int, int] = (12, 5)
+    finish_reason: str = "tool_calls"
+
+
+@dataclass
+class SseTools:
+    calls: list[tuple[str, str, str]]
+    """(id, function name, arguments) per call."""
+    usage: tuple[int, int] | None = None
+    piece: int = 5
+
+
+@dataclass
+class Choices:
+    texts: list[str]
+    usage: tuple[int, int] = (12, 5)
+
+
+def tool_calls(*calls: tuple[str, str, str]) -> Message:
+    """A non-streamed answer made of tool calls: (id, function name, arguments) each."""
+    return Message(
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": i, "type": "function", "function": {"name": n, "arguments": a}} for i, n, a in calls],
+        }
+    )
+
+
+def _usage(usage: tuple[int, int]) -> dict[str, int]:
+    p, c = usage
+    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
 
 class FakeOpenAI:
@@ -119,6 +158,18 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 reply = reply.reply
             if isinstance(reply, Good):
                 self._send(200, json.dumps(_completion(reply)).encode(), "application/json")
+            elif isinstance(reply, Message | Choices):
+                if isinstance(reply, Message):
+                    choices = [{"index": 0, "message": reply.message, "finish_reason": reply.finish_reason}]
+                else:
+                    choices = [
+                        {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
+                        for i, t in enumerate(reply.texts)
+                    ]
+                body = {"id": "chatcmpl-2", "object": "chat.completion", "model": "fake-model", "choices": choices}
+                self._send(200, json.dumps({**body, "usage": _usage(reply.usage)}).encode(), "application/json")
+            elif isinstance(reply, SseTools):
+                self._stream_tools(reply)
             elif isinstance(reply, Status):
                 self._send(reply.code, json.dumps(reply.body).encode(), "application/json", reply.headers)
             elif isinstance(reply, Raw):
@@ -153,6 +204,25 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._chunk(f"data: {json.dumps({'choices': [], 'usage': usage, 'model': 'fake-model'})}\n\n".encode())
             if reply.done:
                 self._chunk(b"data: [DONE]\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+
+        def _stream_tools(self, reply: SseTools) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            for index, (call_id, name, args) in enumerate(reply.calls):
+                head = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+                pieces = [args[i : i + reply.piece] for i in range(0, len(args), reply.piece)]
+                deltas = [head] + [{"index": index, "function": {"arguments": p}} for p in pieces]
+                for delta in deltas:
+                    event = {"choices": [{"index": 0, "delta": {"tool_calls": [delta]}, "finish_reason": None}]}
+                    self._chunk(f"data: {json.dumps(event)}\n\n".encode())
+            end = {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}
+            self._chunk(f"data: {json.dumps(end)}\n\n".encode())
+            if reply.usage is not None:
+                self._chunk(f"data: {json.dumps({'choices': [], 'usage': _usage(reply.usage)})}\n\n".encode())
+            self._chunk(b"data: [DONE]\n\n")
             self.wfile.write(b"0\r\n\r\n")
 
     return Handler
