@@ -136,6 +136,12 @@ def load_ruleset(extra_dirs: Sequence[Path | str] = (), *, include_bundled: bool
         if not p.is_dir():
             raise RuleError([f"{p}: rules directory does not exist"])
         dirs.append(p)
+    from guardrails.rules.cache import load_cached  # the on-disk cache of what this function builds
+
+    return load_cached(dirs, lambda: _load_dirs(dirs))
+
+
+def _load_dirs(dirs: list[Path]) -> RuleSet:
     ruleset = RuleSet(dirs=tuple(dirs))
     problems: list[str] = []
     codes: dict[str, LoadedRule] = {}
