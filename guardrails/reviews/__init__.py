@@ -19,6 +19,7 @@ from guardrails.reviews.model import (
     QueueCounts,
     ReviewItem,
     ReviewState,
+    SortKey,
     Suppression,
 )
 from guardrails.reviews.sessions import ReviewSessions
@@ -39,6 +40,7 @@ __all__ = [
     "ReviewSessions",
     "ReviewState",
     "ReviewStore",
+    "SortKey",
     "Suppression",
     "export_jsonl",
 ]

@@ -113,3 +113,20 @@ def evidence_rows(f: Finding) -> list[tuple[str, Any]]:
 
 def open_findings(report: Report) -> list[Finding]:
     return [f for f in report.findings if f.status is FindingStatus.OPEN]
+
+
+def prompt_of(context: dict[str, Any]) -> str | None:
+    """What the output answers, for the column beside it: the prompt, else the conversation's messages."""
+    prompt = context.get("prompt")
+    if isinstance(prompt, str) and prompt:
+        return prompt
+    messages = context.get("messages")
+    if isinstance(messages, list) and messages:
+        lines = []
+        for m in messages:
+            if isinstance(m, dict):
+                content = m.get("content")
+                text = content if isinstance(content, str) else "" if content is None else str(content)
+                lines.append(f"{m.get('role', '?')}: {text}")
+        return "\n\n".join(lines) or None
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 import secrets
@@ -29,7 +30,10 @@ from guardrails.reviews import (
     ReviewNotFound,
     ReviewSessions,
     ReviewState,
+    SortKey,
+    export_jsonl,
 )
+from guardrails.reviews.store import UNDO_WINDOW_S
 from service.auth import Reviewer, Scope
 from service.facts_api import fact_writer
 from service.ratelimit import RateLimiter
@@ -46,6 +50,16 @@ _ITEM_ID = re.compile(r"[0-9a-f]{32}")
 PAGE_SIZE = 50
 BULK_LIMIT = 500
 BULK_KINDS = (DecisionKind.APPROVE, DecisionKind.REJECT, DecisionKind.FALSE_POSITIVE)
+STATES = {
+    # The default view is everything still to judge: "assign to me" keeps an item in it (and in "next").
+    "pending": [ReviewState.OPEN, ReviewState.IN_REVIEW],
+    "open": [ReviewState.OPEN],
+    "in_review": [ReviewState.IN_REVIEW],
+    "decided": [ReviewState.DECIDED],
+    "": None,
+}
+SORTS = {"age": "oldest first", "newest": "newest first", "severity": "worst open finding", "policy": "policy"}
+SLA_S = 24 * 3600  # rows older than this are highlighted
 AGES = {
     "": ("any age", None, None),
     "lt1h": ("under 1 hour", None, 3600),
@@ -116,24 +130,34 @@ def _safe_next(value: str | None) -> str:
 
 
 def _filter_from(params: Any, reviewer: Reviewer) -> tuple[ItemFilter, dict[str, str]]:
-    raw = {k: str(params.get(k, "") or "") for k in ("state", "code", "severity", "policy", "age")}
+    keys = ("state", "code", "severity", "policy", "age", "q", "sort", "view")
+    raw = {k: str(params.get(k, "") or "") for k in keys}
     if "state" not in params:
-        raw["state"] = "open"
+        raw["state"] = "pending"
     age = AGES.get(raw["age"], AGES[""])
+    mine = raw["view"] == "mine"
     try:
+        states = STATES[raw["state"]]
+        SortKey(raw["sort"] or "age")
         f = ItemFilter(
-            state=ReviewState(raw["state"]) if raw["state"] else None,
+            states=[ReviewState.IN_REVIEW] if mine else states,
             code=raw["code"][:20] or None,
             severity=Severity(raw["severity"]) if raw["severity"] else None,
             policy=raw["policy"][:200] or None,
             policies=reviewer.visible_policies(),
             older_than_s=age[1],
             newer_than_s=age[2],
+            assignee=reviewer.name if mine else None,
+            text=raw["q"][:500] or None,
         )
-    except ValueError:
-        f = ItemFilter(state=ReviewState.OPEN, policies=reviewer.visible_policies())
-        raw = {"state": "open", "code": "", "severity": "", "policy": "", "age": ""}
+    except (KeyError, ValueError):
+        f = ItemFilter(states=STATES["pending"], policies=reviewer.visible_policies())
+        raw = dict.fromkeys(keys, "") | {"state": "pending"}
     return f, raw
+
+
+def _sort(raw: dict[str, str]) -> SortKey:
+    return SortKey(raw.get("sort") or "age")
 
 
 def _visible(item: ReviewItem, reviewer: Reviewer) -> bool:
@@ -239,11 +263,8 @@ async def queue(request: Request) -> Response:
     if store is None:
         return _page(request, "error.html", {"message": "This service has no review queue configured."}, 404)
     f, raw = _filter_from(request.query_params, auth.reviewer)
-    try:
-        offset = max(0, min(int(request.query_params.get("offset", "0")), 10_000_000))
-    except ValueError:
-        offset = 0
-    items = await run_in_threadpool(store.items, f, limit=PAGE_SIZE, offset=offset)
+    after = str(request.query_params.get("after", ""))[:500] or None
+    items, cursor = await run_in_threadpool(lambda: store.page(f, sort=_sort(raw), after=after, limit=PAGE_SIZE))
     counts = await run_in_threadpool(store.counts, f)
     facets = await run_in_threadpool(
         store.counts, ItemFilter(policies=auth.reviewer.visible_policies())
@@ -260,12 +281,15 @@ async def queue(request: Request) -> Response:
             "facets": facets,
             "filters": raw,
             "query": query,
-            "offset": offset,
-            "page_size": PAGE_SIZE,
+            "after": after,
+            "cursor": cursor,
             "severities": [s.value for s in Severity],
-            "states": [s.value for s in ReviewState],
+            "states": list(STATES),
+            "sorts": SORTS,
             "ages": AGES,
             "age": _age,
+            "overdue": lambda item: (dt.datetime.now(dt.UTC) - item.created_at).total_seconds() > SLA_S,
+            "open_findings": lambda item: render.open_findings(item.report),
             "bulk_kinds": [k.value for k in BULK_KINDS],
             "bulk_limit": BULK_LIMIT,
             "done": request.query_params.get("done"),
@@ -292,11 +316,12 @@ async def item_page(request: Request, item_id: str) -> Response:
     if auth.reviewer is None or auth.session is None:
         return _to_login(request)
     item = await _load_item(auth, item_id)
-    if item is None or auth.state.reviews is None:
+    store = auth.state.reviews
+    if item is None or store is None:
         return _page(request, "error.html", {"message": "No such item, or not in your scope."}, 404)
-    query = request.url.query
-    f, _raw = _filter_from(request.query_params, auth.reviewer)
-    neighbours = await run_in_threadpool(auth.state.reviews.ids, f, limit=5000)
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in {"error", "notice", "done"}])
+    f, raw = _filter_from(request.query_params, auth.reviewer)
+    neighbours = await run_in_threadpool(lambda: store.ids(f, limit=5000, sort=_sort(raw)))
     prev_id = next_id = None
     if item.id in neighbours:
         at = neighbours.index(item.id)
@@ -316,18 +341,28 @@ async def item_page(request: Request, item_id: str) -> Response:
             "segments": render.highlight(item.output, report.findings),
             "diff": render.diff(item.output, item.delivered),
             "evidence": render.evidence_rows,
-            "audit": await run_in_threadpool(auth.state.reviews.audit_trail, item.id),
+            "audit": await run_in_threadpool(store.audit_trail, item.id),
             "query": query,
             "prev_id": prev_id,
             "next_id": next_id,
             "can_fix_facts": auth.reviewer.allows(Scope.ADMIN) and auth.state.facts is not None,
             "fact_hint": fact_hint,
             "context_json": json.dumps(item.context, indent=2, ensure_ascii=False),
+            "prompt": render.prompt_of(item.context),
+            "open_count": len(render.open_findings(report)),
+            "claimed_by_other": item.claimed_by_other(auth.reviewer.name, dt.datetime.now(dt.UTC)),
+            "can_undo": _can_undo(item, auth.reviewer.name),
             "error": request.query_params.get("error"),
             "notice": request.query_params.get("notice"),
             "age": _age,
         },
     )
+
+
+def _can_undo(item: ReviewItem, reviewer: str) -> bool:
+    if item.state is not ReviewState.DECIDED or item.decided_by != reviewer or item.decided_at is None:
+        return False
+    return (dt.datetime.now(dt.UTC) - item.decided_at).total_seconds() <= UNDO_WINDOW_S
 
 
 def _decision_from(form: dict[str, Any], kind: DecisionKind) -> Decision:
@@ -384,8 +419,17 @@ async def decide(request: Request, item_id: str) -> Response:
     if kind is DecisionKind.CORRECT_FACT:  # the re-validation's outcome is shown on the item itself
         sep = "&" if back else ""
         return _redirect(f"/review/items/{item.id}?{back}{sep}" + urlencode({"notice": _revalidated(decided)}))
-    nxt = str(form.get("next_id", ""))
-    nxt = nxt if _ITEM_ID.fullmatch(nxt) else ""
+    # Next: the first item nobody else holds (claimed for this reviewer), so two reviewers working the
+    # same filter never land on the same item; the page's own next is only a fallback.
+    f, raw = _filter_from(dict(parse_qsl(back)), reviewer)
+    claimed = await run_in_threadpool(
+        lambda: (
+            auth.state.reviews.claim_next(reviewer.name, f, sort=_sort(raw), skip=[item.id])
+            if auth.state.reviews is not None
+            else None
+        )
+    )
+    nxt = claimed.id if claimed is not None else ""
     target = f"/review/items/{nxt}?{back}" if nxt else f"/review?{back}"
     return _redirect(target + ("&" if "?" in target and not target.endswith("?") else "") + f"done={kind.value}")
 
@@ -410,8 +454,11 @@ async def claim(request: Request, item_id: str) -> Response:
     if item is None or auth.state.reviews is None:
         return _page(request, "error.html", {"message": "No such item, or not in your scope."}, 404)
     assignee = None if form.get("release") else reviewer.name
+    store = auth.state.reviews
     try:
-        await run_in_threadpool(auth.state.reviews.assign, item.id, assignee, actor=reviewer.name)
+        await run_in_threadpool(
+            lambda: store.assign(item.id, assignee, actor=reviewer.name, lease=True) if store is not None else None
+        )
     except ReviewConflict as exc:
         return _redirect(f"/review/items/{item.id}?" + urlencode({"error": str(exc)}))
     return _redirect(f"/review/items/{item.id}?{str(form.get('query', ''))[:2000]}")
@@ -440,6 +487,34 @@ async def bulk(request: Request) -> Response:
         ids = await run_in_threadpool(store.ids, f, limit=BULK_LIMIT)
     else:
         ids = [str(i) for i in (form.get("ids") or [])][:BULK_LIMIT]
+    # Nothing happens in bulk without the reviewer seeing how many items it touches: the first POST shows
+    # the count and the second (confirmed=N) applies it, to at most those N (the queue may grow meanwhile).
+    try:
+        confirmed = int(str(form.get("confirmed", "")))
+    except ValueError:
+        confirmed = -1
+    if confirmed < 0 and form.get("scope") != "filter":
+        actionable = []
+        for item_id in ids:
+            item = await _load_item(auth, item_id)
+            if item is not None and item.state is not ReviewState.DECIDED:
+                actionable.append(item.id)
+        ids = actionable
+    if confirmed < 0 and not ids:
+        return _redirect(f"/review?{back}&" + urlencode({"done": f"bulk {kind.value}: nothing to apply it to"}))
+    if confirmed < 0:
+        fields = [(k, v) for k, v in form.items() if k not in {"csrf_token", "ids"}]
+        ctx = {
+            "reviewer": reviewer,
+            "csrf": auth.session.csrf if auth.session else "",
+            "kind": kind.value,
+            "count": len(ids),
+            "ids": ids if form.get("scope") != "filter" else [],
+            "fields": fields,
+            "query": back,
+        }
+        return _page(request, "confirm.html", ctx)
+    ids = ids[:confirmed]
     done = skipped = 0
     for item_id in ids:
         item = await _load_item(auth, item_id)
@@ -452,6 +527,106 @@ async def bulk(request: Request) -> Response:
         except ReviewError:
             skipped += 1
     return _redirect(f"/review?{back}&" + urlencode({"done": f"bulk {kind.value}: {done} decided, {skipped} skipped"}))
+
+
+@router.post("/items/{item_id}/reopen")
+async def reopen(request: Request, item_id: str) -> Response:
+    """Take a decision back: `undo` (the decider, within minutes) or reopen with a reason (anyone, any time)."""
+    checked = await _reviewer_post(request)
+    if isinstance(checked, Response):
+        return checked
+    auth, reviewer, form = checked
+    item = await _load_item(auth, item_id)
+    store = auth.state.reviews
+    if item is None or store is None:
+        return _page(request, "error.html", {"message": "No such item, or not in your scope."}, 404)
+    back = str(form.get("query", ""))[:2000]
+    undo = bool(form.get("undo"))
+    reason = str(form.get("reason", ""))[:10_000]
+    try:
+        await run_in_threadpool(lambda: store.reopen(item.id, actor=reviewer.name, reason=reason, undo=undo))
+    except ReviewError as exc:
+        return _redirect(f"/review/items/{item.id}?" + urlencode({"error": str(exc)[:300]}))
+    notice = "Decision undone: the item is open again." if undo else "Reopened: the item is open again."
+    return _redirect(f"/review/items/{item.id}?{back}{'&' if back else ''}" + urlencode({"notice": notice}))
+
+
+@router.post("/next")
+async def next_unclaimed(request: Request) -> Response:
+    """Claim the reviewer's next item under the current filter (one they hold, else the oldest unclaimed)."""
+    checked = await _reviewer_post(request)
+    if isinstance(checked, Response):
+        return checked
+    auth, reviewer, form = checked
+    store = auth.state.reviews
+    if store is None:
+        return Response("no review queue", status_code=404)
+    back = str(form.get("query", ""))[:2000]
+    f, raw = _filter_from(dict(parse_qsl(back)), reviewer)
+    item = await run_in_threadpool(lambda: store.claim_next(reviewer.name, f, sort=_sort(raw)))
+    if item is None:
+        return _redirect(f"/review?{back}&" + urlencode({"done": "nothing unclaimed matches this filter"}))
+    return _redirect(f"/review/items/{item.id}?{back}")
+
+
+@router.get("/suppressions")
+async def suppressions_page(request: Request) -> Response:
+    auth = await _auth(request)
+    if auth.reviewer is None or auth.session is None:
+        return _to_login(request)
+    store = auth.state.reviews
+    if store is None:
+        return _page(request, "error.html", {"message": "This service has no review queue configured."}, 404)
+    allowed = auth.reviewer.visible_policies()
+    rows = await run_in_threadpool(lambda: store.suppressions(details=True))
+    rows = [r for r in rows if allowed is None or r.policy in allowed]
+    ctx = {"reviewer": auth.reviewer, "csrf": auth.session.csrf, "rows": rows, "done": request.query_params.get("done")}
+    return _page(request, "suppressions.html", ctx)
+
+
+@router.post("/suppressions/revoke")
+async def revoke_suppression(request: Request) -> Response:
+    checked = await _reviewer_post(request)
+    if isinstance(checked, Response):
+        return checked
+    auth, reviewer, form = checked
+    store = auth.state.reviews
+    policy = str(form.get("policy", ""))[:200]
+    allowed = reviewer.visible_policies()
+    if store is None or (allowed is not None and policy not in allowed):
+        return _page(request, "error.html", {"message": "No such suppression, or not in your scope."}, 404)
+    fps = form.get("fingerprint") or [""]  # _form keeps fingerprints as a list (the decide form sends several)
+    rule_id, fp = str(form.get("rule_id", ""))[:200], str(fps[0] if isinstance(fps, list) else fps)[:64]
+    try:
+        await run_in_threadpool(
+            lambda: store.revoke_suppression(
+                policy, rule_id, fp, actor=reviewer.name, reason=str(form.get("reason", ""))[:2000]
+            )
+        )
+    except ReviewError as exc:
+        return _redirect("/review/suppressions?" + urlencode({"done": str(exc)[:300]}))
+    return _redirect("/review/suppressions?" + urlencode({"done": f"revoked {rule_id} {fp}"}))
+
+
+@router.get("/export.jsonl")
+async def export(request: Request) -> Response:
+    """Decided items as labelled JSONL, for the signed-in reviewer's policies (what `/v1/reviews/export`
+    gives an API key). Each row names its policy and the rules directories this sidecar serves, so that
+    `guardrails eval FILE` can score the policy it came from."""
+    auth = await _auth(request)
+    if auth.reviewer is None or auth.session is None:
+        return _to_login(request)
+    store = auth.state.reviews
+    if store is None:
+        return _page(request, "error.html", {"message": "This service has no review queue configured."}, 404)
+    f = ItemFilter(policies=auth.reviewer.visible_policies())
+    dirs = [str(d) for d in auth.state.config.rules_dirs]
+    buf = io.StringIO()
+    await run_in_threadpool(lambda: export_jsonl(store.decided(f), buf, rules_dirs=dirs))
+    response = Response(buf.getvalue(), media_type="application/x-ndjson")
+    response.headers.update(SECURITY_HEADERS)
+    response.headers["Content-Disposition"] = 'attachment; filename="review-decisions.jsonl"'
+    return response
 
 
 def install(app: FastAPI) -> None:

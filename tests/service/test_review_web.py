@@ -82,7 +82,7 @@ def test_queue_filters_counts_and_scope(seeded: TestClient, make_client: Callabl
     page = seeded.get("/review?code=SVC003&state=open").text
     assert len(_item_ids(page)) == 1 and "400 mg" in page
     page = seeded.get("/review?severity=high&state=").text
-    assert len(_item_ids(page)) == 2
+    assert len(_item_ids(page)) == 1  # w1's high finding (crm01.corp) was repaired: only what is open counts
     page = seeded.get("/review?age=gt24h").text
     assert _item_ids(page) == []
     page = seeded.get("/review?severity=bogus").text  # a bad filter falls back, never a 500
@@ -164,18 +164,30 @@ def test_false_positive_of_chosen_findings(seeded: TestClient) -> None:
 def test_bulk_on_checked_items_and_on_the_filter(seeded: TestClient) -> None:
     csrf = login(seeded, "alice")
     ids = _item_ids(seeded.get("/review").text)
+    # The first POST only asks: it names the count and changes nothing.
     r = seeded.post("/review/bulk", data={"csrf_token": csrf, "decision": "reject", "ids": ids[:1], "query": ""})
-    assert "1 decided, 0 skipped" in r.text
+    assert "Apply “reject” to 1 item?" in r.text and 'name="confirmed" value="1"' in r.text
+    assert seeded.get("/v1/reviews?state=decided", headers=auth("review")).json()["total"] == 0
     r = seeded.post(
-        "/review/bulk",
-        data={"csrf_token": csrf, "decision": "approve", "scope": "filter", "query": "state=open&code=SVC001"},
+        "/review/bulk", data={"csrf_token": csrf, "decision": "reject", "ids": ids[:1], "query": "", "confirmed": "1"}
     )
-    assert "bulk approve: 1 decided" in r.text  # w1 was rejected above; w3 remains with SVC001
+    assert "1 decided, 0 skipped" in r.text
+    form = {"csrf_token": csrf, "decision": "approve", "scope": "filter", "query": "state=open&code=SVC001"}
+    assert "to 1 item?" in seeded.post("/review/bulk", data=form).text  # w1 was rejected; w3 remains with SVC001
+    r = seeded.post("/review/bulk", data=form | {"confirmed": "1"})
+    assert "bulk approve: 1 decided" in r.text
     r = seeded.post("/review/bulk", data={"csrf_token": csrf, "decision": "correct_fact", "ids": ids})
     assert "unsupported" in r.text
     assert seeded.post("/review/bulk", data={"csrf_token": "x", "decision": "reject", "ids": ids}).status_code == 403
     listing = seeded.get("/v1/reviews?state=decided", headers=auth("review")).json()
     assert listing["total"] == 2
+
+
+def test_bulk_applies_to_no_more_than_the_confirmed_count(seeded: TestClient) -> None:
+    csrf = login(seeded, "alice")
+    form = {"csrf_token": csrf, "decision": "reject", "scope": "filter", "query": "", "confirmed": "2"}
+    assert "2 decided" in seeded.post("/review/bulk", data=form).text  # three match now; two were confirmed
+    assert seeded.get("/v1/reviews?state=open", headers=auth("review")).json()["total"] == 1
 
 
 def test_logout_needs_csrf(seeded: TestClient) -> None:

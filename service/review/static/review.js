@@ -28,9 +28,16 @@
             submitDecision(kind); // second press confirms
             return;
           }
-          document.querySelectorAll("#edit-box, #fact-box").forEach(function (b) { b.hidden = true; });
+          document.querySelectorAll("#edit-box, #fact-box, #fp-box").forEach(function (b) { b.hidden = true; });
           box.hidden = false;
           decisionInput.value = kind;
+          if (toggle === "fp-box") {
+            // Say how many fingerprints the confirmation will suppress (the checked findings).
+            var n = document.querySelectorAll("input[data-fp]:checked").length;
+            var count = document.getElementById("fp-count");
+            if (count) { count.textContent = String(n); }
+            return;
+          }
           var first = box.querySelector("#fact-value, textarea, input");
           if (first) { first.focus(); }
         } else {
@@ -75,9 +82,15 @@
   function click(id) { var el = document.getElementById(id); if (el) { el.click(); return true; } return false; }
   function go(id) { var el = document.getElementById(id); if (el) { window.location.href = el.href; } }
 
+  // Bulk: the server answers with a page that names the count and asks to confirm; nothing to do here.
+
+  var keymap = document.getElementById("keymap");
+  function showKeys() { if (keymap && !keymap.open) { keymap.showModal(); } }
+
   document.addEventListener("keydown", function (ev) {
+    if (keymap && keymap.open) { return; } // the dialog handles Esc itself
     if (ev.key === "Escape") {
-      document.querySelectorAll("#edit-box, #fact-box").forEach(function (b) { b.hidden = true; });
+      document.querySelectorAll("#edit-box, #fact-box, #fp-box").forEach(function (b) { b.hidden = true; });
       if (decisionInput) { decisionInput.value = ""; }
       if (document.activeElement) { document.activeElement.blur(); }
       return;
@@ -88,6 +101,10 @@
       return;
     }
     if (typing(ev) || ev.ctrlKey || ev.metaKey || ev.altKey) { return; }
+    if (ev.key === "?") { ev.preventDefault(); showKeys(); return; }
+    if (ev.key === "/") { var search = document.getElementById("search"); if (search) { ev.preventDefault(); search.focus(); } return; }
+    if (ev.key === "n") { var nextBtn = document.getElementById("next-unclaimed"); if (nextBtn) { ev.preventDefault(); nextBtn.click(); } return; }
+    if (ev.key === "u") { if (click("btn-undo")) { ev.preventDefault(); } return; }
     if (form) {
       var map = {a: "btn-approve", r: "btn-reject", f: "btn-fp", e: "btn-edit", c: "btn-fact"};
       if (map[ev.key]) { ev.preventDefault(); click(map[ev.key]); return; }
