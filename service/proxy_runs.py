@@ -19,6 +19,8 @@ class RunRecorder:
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
         self.finished: RunFinished | None = None
+        self.failed_attempts = 0
+        self.answered_attempts = 0
         self._started = time.perf_counter()
 
     def __call__(self, event: GuardEvent) -> None:
@@ -29,6 +31,10 @@ class RunRecorder:
             a = event.attempt
             verdict = a.verdict.value if a.verdict is not None else "error"
             self.metrics.observe_attempt(a.provider, verdict, a.latency_ms / 1000.0)
+            if a.verdict is None:
+                self.failed_attempts += 1
+            else:
+                self.answered_attempts += 1
         elif isinstance(event, RunFinished):
             self.finished = event
 
@@ -42,6 +48,12 @@ class RunRecorder:
         """True when the delivered answer is not the first attempt's own text (regenerated, fallback, last resort)."""
         f = self.finished
         return f is not None and (f.attempts > 1 or f.source in ("fallback", "last_resort"))
+
+    @property
+    def outage(self) -> bool:
+        """The run ended in the last resort because no provider answered at all (GuardResult.outage)."""
+        f = self.finished
+        return f is not None and f.source == "last_resort" and self.failed_attempts > 0 and not self.answered_attempts
 
     def close(self, source: str, verdict: Verdict, provider: str) -> None:
         """The answer was delivered: count the run by source (and the streamed attempt, by `provider`, when it

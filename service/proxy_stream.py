@@ -125,6 +125,8 @@ async def stream_completion(run: StreamRun) -> AsyncIterator[bytes]:
             if run.release == "final":
                 continue
             if event.type == "text" and event.text:
+                if run.recorder.outage and run.engine.policy.regeneration.on_upstream_error == "error":
+                    continue  # the client gets the error event, never the apology as if it were an answer
                 yield chunk({"content": event.text}, **_replacement(run.recorder))
             elif event.type == "retract" and sent_before:
                 reason = _retract_reason(event.reason)

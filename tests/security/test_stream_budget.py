@@ -36,6 +36,7 @@ regeneration:
   max_attempts: 1
   max_seconds: {BUDGET_S}
   last_resort: "{LAST_RESORT}"
+  on_upstream_error: last_resort
 """
 
 

@@ -35,6 +35,7 @@ rules: ["pack:pii"]
 regeneration:
   max_attempts: 1
   last_resort: "{LAST_RESORT}"
+  on_upstream_error: last_resort
 """
 
 

@@ -124,16 +124,16 @@ def test_upstream_drop_mid_stream_is_retracted_then_answered_by_the_fallback(
     assert len(primary.requests) == 1  # a provider that failed is not asked again
 
 
-def test_upstream_failure_without_fallback_gives_the_last_resort(
+def test_upstream_failure_without_fallback_is_an_error_event(
     proxy: Make, upstreams: tuple[FakeOpenAI, FakeOpenAI]
 ) -> None:
     primary, _backup = upstreams
     primary.add(Status(500))
     chunks = _stream(proxy(), CLEARED)
     assert not any(_kind(c) == "retract" for c in chunks)  # nothing was sent, nothing to withdraw
-    assert _shown(chunks) == DEFAULT_LAST_RESORT
-    assert _finish(chunks) == "content_filter"
-    assert chunks[-1]["outguard"]["source"] == "last_resort"
+    # An outage is an error the client can tell apart (OpenAI's error event), not an apology passed as an answer.
+    assert all(DEFAULT_LAST_RESORT not in json.dumps(c) for c in chunks), chunks
+    assert chunks[-1]["error"]["code"] == "upstream_error" and chunks[-1]["outguard"]["source"] == "error"
 
 
 LOCAL = "Le service est indisponible pour le moment. Réessayez plus tard."
@@ -144,7 +144,7 @@ def test_the_policy_last_resort_answers_a_failed_upstream(
     proxy: Make, upstreams: tuple[FakeOpenAI, FakeOpenAI], headers: dict[str, str]
 ) -> None:
     primary, _backup = upstreams
-    client = proxy(regeneration=f"{{max_attempts: 2, last_resort: '{LOCAL}'}}")
+    client = proxy(regeneration=f"{{max_attempts: 2, last_resort: '{LOCAL}', on_upstream_error: last_resort}}")
     primary.add(Status(500))
     chunks = _stream(client, headers)
     assert _shown(chunks) == LOCAL and DEFAULT_LAST_RESORT not in json.dumps(chunks, ensure_ascii=False)
