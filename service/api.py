@@ -359,7 +359,8 @@ async def export_reviews(
     """Decided items as labelled JSONL (`guardrails eval FILE --text-field text --label-field flagged`)."""
     store = _reviews(state)
     buf = io.StringIO()
-    await run_in_threadpool(lambda: export_jsonl(store.decided(), buf))
+    dirs = [str(d) for d in state.config.rules_dirs]  # lets `guardrails eval` score the policy without --rules
+    await run_in_threadpool(lambda: export_jsonl(store.decided(), buf, rules_dirs=dirs))
     return PlainTextResponse(buf.getvalue(), media_type="application/x-ndjson")
 
 

@@ -1,5 +1,8 @@
 """`guardrails eval FILE.jsonl --text-field F --label-field L`: precision, recall and F1 per rule code.
 
+A review-queue export (`--text-field text --label-field flagged`) needs no --policy: its rows name the
+policy they came from (and the sidecar's rules directories), which is scored unless --policy says otherwise.
+
 The label may be a boolean (the row should be flagged), a rule code or a list of rule codes (the row
 should be flagged by exactly these). With a boolean label, every code is scored against "flagged", and
 the `ANY` row scores "any finding" against it. A finding counts whether it stayed open or was repaired
@@ -10,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from guardrails.cli._common import add_format_arg, add_policy_args, engine_from_args, read_text
@@ -29,7 +34,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--limit", type=int, help="evaluate at most N rows")
     add_format_arg(p, ["text", "json"])
     add_policy_args(p)
-    p.set_defaults(func=run)
+    # None: the policy the rows name (a review export), else "default".
+    p.set_defaults(func=run, policy=None)
 
 
 def _labels(value: Any, where: str) -> bool | set[str]:
@@ -42,6 +48,30 @@ def _labels(value: Any, where: str) -> bool | set[str]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return set(value)
     raise UsageError(f"{where}: label must be a boolean, a rule code or a list of codes, got {value!r}")
+
+
+def _policy_from_rows(label: str, text: str, args: argparse.Namespace) -> None:
+    """Without --policy, score the policy a review export's rows name, with the rules directories they carry."""
+    if args.policy is not None:
+        return
+    policies: set[str] = set()
+    dirs: list[str] = []
+    for line in text.splitlines():
+        try:
+            obj = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError:
+            obj = None  # _rows reports it with its line number
+        if isinstance(obj, dict) and isinstance(obj.get("policy"), str):
+            policies.add(obj["policy"])
+            dirs.extend(d for d in obj.get("rules_dirs") or [] if isinstance(d, str) and d not in dirs)
+    if len(policies) > 1:
+        raise UsageError(f"{label}: rows come from policies {', '.join(sorted(policies))}; choose one with --policy")
+    args.policy = policies.pop() if policies else "default"
+    args.policy_from_rows = bool(dirs) or args.policy != "default"
+    args.rules = [*args.rules, *(d for d in dirs if Path(d).is_dir() and d not in args.rules)]
+    missing = [d for d in dirs if not Path(d).is_dir()]
+    if missing:
+        print(f"note: rules directories named by {label} are not here: {', '.join(missing)}", file=sys.stderr)
 
 
 def _rows(label: str, text: str, args: argparse.Namespace) -> list[tuple[str, bool | set[str], Any]]:
@@ -93,7 +123,18 @@ def score(predictions: list[set[str]], labels: list[bool | set[str]], codes: set
 def run(args: argparse.Namespace) -> int:
     label, text = read_text(args.file)
     rows = _rows(label, text, args)
-    engine = engine_from_args(args)
+    _policy_from_rows(label, text, args)
+    from guardrails.rules.errors import RuleError
+
+    try:
+        engine = engine_from_args(args)
+    except RuleError as exc:
+        if not getattr(args, "policy_from_rows", False):
+            raise
+        raise UsageError(
+            f"{label} was exported from policy {args.policy!r}, which cannot be loaded here ({exc}); "
+            "pass its rules with --rules DIR, or choose a policy with --policy"
+        ) from exc
     from guardrails.cli._progress import progress
     from guardrails.findings import FindingStatus
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 import re
 import secrets
 from pathlib import Path
@@ -33,7 +34,7 @@ from guardrails.reviews import (
     SortKey,
     export_jsonl,
 )
-from guardrails.reviews.store import UNDO_WINDOW_S
+from guardrails.reviews.store import CLAIM_TTL_S, UNDO_WINDOW_S
 from service.auth import Reviewer, Scope
 from service.facts_api import fact_writer
 from service.ratelimit import RateLimiter
@@ -629,11 +630,23 @@ async def export(request: Request) -> Response:
     return response
 
 
+def _claim_ttl_s() -> float:
+    """OUTGUARD_REVIEW_CLAIM_MINUTES: how long a claim holds before "next" hands the item on (default 15)."""
+    raw = os.environ.get("OUTGUARD_REVIEW_CLAIM_MINUTES", "")
+    try:
+        minutes = float(raw) if raw else CLAIM_TTL_S / 60
+    except ValueError:
+        minutes = CLAIM_TTL_S / 60
+    return max(1.0, minutes) * 60
+
+
 def install(app: FastAPI) -> None:
     state: AppState = app.state.outguard
     app.state.review_signer = SessionSigner(state.config.session_secret, state.config.session_ttl_s)
     # Sessions live beside the queue (shared by replicas); without a queue, in this process only.
     reviews = state.reviews
+    if reviews is not None:
+        reviews.claim_ttl_s = _claim_ttl_s()
     app.state.review_sessions = ReviewSessions(reviews.engine) if reviews is not None else ReviewSessions.in_memory()
     app.include_router(admin.router)
     n = state.config.login_attempts_per_minute
