@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from guardrails import Context, Engine
-from guardrails.guard import Guard, GuardResult
+from guardrails.guard import Guard, GuardResult, Usage
 from service.auth import ApiKey, Scope
 from service.config import UpstreamConfig
 from service.deps import ready_state, require
@@ -150,6 +150,8 @@ async def chat_completions(
     recorder = RunRecorder(state.metrics)
     guard = _guard(state, engine, client, recorder)
     if body.stream:
+        if isinstance(params.get("n"), int) and params["n"] > 1:
+            raise ApiError(400, "unsupported", "stream with n > 1 is not supported by the guarded proxy; stream n=1")
         run = StreamRun(
             state=state, engine=engine, guard=guard, recorder=recorder, messages=messages, params=params, ctx=ctx,
             model=model, release=release or state.config.stream_release,
@@ -159,30 +161,31 @@ async def chat_completions(
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
-    result: GuardResult = await guard.arun(messages, ctx, **params)
-    if upstream_failed(result, engine):
-        recorder.close("error", result.report.verdict, guard.providers[0][0])
-        return upstream_error_response(result)
-    report = outgoing(result.report, engine)  # what leaves the process: the answer's report, the review queue
-    state.metrics.observe_report(report)
-    review_id = await queue_for_review(state, engine, report, ctx)
-    recorder.close(result.source, report.verdict, guard.providers[0][0])
+    # n > 1: one upstream call for every choice, each choice guarded (and regenerated) on its own.
+    results: list[GuardResult] = await guard.arun_choices(messages, ctx, **params)
+    if all(upstream_failed(r, engine) for r in results):
+        recorder.close("error", results[0].report.verdict, guard.providers[0][0])
+        return upstream_error_response(results[0])
+    choices: list[dict[str, Any]] = []
+    infos: list[dict[str, Any]] = []
+    for index, result in enumerate(results):
+        report = outgoing(result.report, engine)  # what leaves the process: the answer's report, the review queue
+        state.metrics.observe_report(report)
+        review_id = await queue_for_review(state, engine, report, ctx)
+        message = delivered_message(result)
+        choices.append({"index": index, "message": message, "finish_reason": finish_reason(result, report)})
+        shown = shown_report(report, result, engine)
+        infos.append(outguard_info(shown, result.source, len(result.attempts), review_id))
+    recorder.close(results[0].source, results[0].report.verdict, guard.providers[0][0])
     return JSONResponse(
         {
             "id": f"chatcmpl-og-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": delivered_message(result),
-                    "finish_reason": finish_reason(result, report),
-                }
-            ],
-            "usage": result.usage.model_dump(),
-            "outguard": outguard_info(
-                shown_report(report, result, engine), result.source, len(result.attempts), review_id
-            ),
+            "choices": choices,
+            "usage": sum((r.usage for r in results), Usage()).model_dump(),
+            # Choice 0's, as before; with n > 1 every choice's under `choices`.
+            "outguard": {**infos[0], "choices": infos} if len(infos) > 1 else infos[0],
         }
     )

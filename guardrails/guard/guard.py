@@ -232,6 +232,35 @@ class Guard:
         """Like run(), for async (or sync, run in a thread) LLMs; the time budget cancels a call in flight."""
         return await self._adrive(self._plan(messages_or_prompt, context, llm_params))
 
+    async def arun_choices(
+        self,
+        messages_or_prompt: str | Sequence[Message],
+        context: Context | dict[str, Any] | None = None,
+        **llm_params: Any,
+    ) -> list[GuardResult]:
+        """arun() for `n > 1`: one call asks the primary for every choice (`n` sent as given), then each choice
+        is judged on its own and, when it fails, regenerated alone (`n` left out of its later calls) within its
+        own budget, concurrently. Choice 0's result carries the first call's usage. Without `n > 1`: [arun()]."""
+        n = llm_params.get("n")
+        if not isinstance(n, int) or n <= 1:
+            return [await self.arun(messages_or_prompt, context, **llm_params)]
+        original = as_messages(messages_or_prompt)
+        ctx = _context_for(context, original)
+        name, llm = self.providers[0]
+        t0 = time.perf_counter()
+        value: Any
+        try:
+            value = await _acall(_Call(name, llm, original, llm_params, self.budget.max_seconds))
+            response = coerce_response(value, name)
+            values: list[Any] = [response.model_copy(update={"alternatives": []})]
+            values += [alt.model_copy(update={"usage": Usage()}) for alt in response.alternatives[: n - 1]]
+        except Exception as exc:
+            values = [exc] * n  # every choice goes on to the fallbacks
+        latency = (time.perf_counter() - t0) * 1000
+        single = {k: v for k, v in llm_params.items() if k != "n"}
+        plans = [self._adrive(self._plan(original, ctx, single, seed=_Seed(v, None, latency, t0))) for v in values]
+        return list(await asyncio.gather(*plans))
+
     async def _adrive(self, plan: _Plan) -> GuardResult:
         value: Any = None
         try:

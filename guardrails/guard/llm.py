@@ -26,6 +26,8 @@ class LLMResponse(BaseModel):
     message: dict[str, Any] | None = None
     """The assistant message as the provider sent it (`tool_calls`, `refusal`, ...), when it is more than text."""
     finish_reason: str | None = None
+    alternatives: list[LLMResponse] = []
+    """The other choices of an `n > 1` completion (choices 1..n-1; this response is choice 0)."""
 
     @property
     def tool_calls(self) -> list[dict[str, Any]]:

@@ -426,6 +426,23 @@ class OpenAIChatClient:
             provider=self.name,
             message=message,
             finish_reason=finish if isinstance(finish, str) else None,
+            alternatives=[self._choice(c, data) for c in data["choices"][1:]],
+        )
+
+    def _choice(self, choice: Any, data: dict[str, Any]) -> LLMResponse:
+        """One further choice of an `n > 1` answer (its usage is the whole answer's, counted on choice 0)."""
+        try:
+            message = choice["message"]
+            finish = choice.get("finish_reason")
+            text = content_text(message.get("content"))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise LLMError(f"{self.name}: a choice lacks its message ({exc})", status=200) from exc
+        return LLMResponse(
+            text=text,
+            model=data.get("model") or self.model,
+            provider=self.name,
+            message=message if isinstance(message, dict) else None,
+            finish_reason=finish if isinstance(finish, str) else None,
         )
 
 
@@ -591,6 +608,8 @@ def _deltas(events: Iterable[str], name: str, stats: StreamStats | None = None) 
             if isinstance(chunk.get("model"), str):
                 stats.model = chunk["model"]
         for choice in chunk.get("choices") or []:
+            if isinstance(choice, dict) and choice.get("index", 0) != 0:
+                continue  # one answer per stream: further choices (`n > 1`) are not mixed into it
             delta = choice.get("delta") if isinstance(choice, dict) else None
             if stats is not None and isinstance(choice, dict):
                 if isinstance(choice.get("finish_reason"), str):

@@ -12,7 +12,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from tests.guard.fake_openai import FakeOpenAI, Good, Sse, SseTools, Status, serve, tool_calls
+from tests.guard.fake_openai import Choices, FakeOpenAI, Good, Sse, SseTools, Status, serve, tool_calls
 from tests.service.conftest import KEYS
 from tests.service.server import Server, start_server, stop
 
@@ -172,3 +172,36 @@ def test_an_upstream_outage_is_an_error_the_client_can_tell_apart(server: Server
     body: Any = caught.value.body
     assert body["code"] == "upstream_unavailable"
     assert caught.value.response.json()["outguard"]["source"] == "error"
+
+
+def test_a_streamed_outage_raises_in_the_sdk(server: Server, upstream: FakeOpenAI) -> None:
+    upstream.add(*[Status(500) for _ in range(3)])
+    stream = _client(server).chat.completions.create(model="x", messages=ASK, stream=True, extra_body=OUTGUARD)
+    with pytest.raises(openai.APIError, match="upstream LLM failed"):
+        list(stream)
+
+
+def test_n_choices_are_each_guarded(server: Server, upstream: FakeOpenAI) -> None:
+    fmt: Any = {"type": "json_schema", "json_schema": {"name": "place", "schema": CITY}}
+    upstream.add(Choices(['{"city": "Oslo"}', '{"town": "Paris"}'], usage=(10, 6)), Good('{"city": "Paris"}'))
+    resp = _client(server).chat.completions.create(
+        model="x", messages=ASK, n=2, response_format=fmt, extra_body=OUTGUARD
+    )
+    assert [c.message.content for c in resp.choices] == ['{"city": "Oslo"}', '{"city": "Paris"}']
+    assert [c.index for c in resp.choices] == [0, 1]
+    assert upstream.requests[0]["body"]["n"] == 2
+    assert "n" not in upstream.requests[1]["body"]  # the failing choice alone is regenerated
+    assert resp.usage is not None and resp.usage.total_tokens == 16 + 17
+    sources = [c["source"] for c in (resp.model_extra or {})["outguard"]["choices"]]
+    assert sources == ["primary", "primary"]
+
+
+def test_a_withheld_answer_is_described_never_quoted(server: Server, upstream: FakeOpenAI) -> None:
+    fmt: Any = {"type": "json_schema", "json_schema": {"name": "place", "schema": CITY}}
+    upstream.add(*[Good('{"town": "Atlantis-7731"}') for _ in range(3)])
+    resp = _client(server).chat.completions.create(model="x", messages=ASK, response_format=fmt, extra_body=OUTGUARD)
+    assert resp.choices[0].finish_reason == "content_filter"
+    outguard = (resp.model_extra or {})["outguard"]
+    assert outguard["source"] == "last_resort" and outguard["verdict"] == "regenerate"
+    assert "JSON030" in {f["code"] for f in outguard["report"]["findings"]}  # the rejected answer, not the apology
+    assert "Atlantis" not in resp.model_dump_json()
