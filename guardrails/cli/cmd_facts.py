@@ -17,7 +17,7 @@ MAX_ERRORS_SHOWN = 50
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("facts", help="import, export, read and correct known facts")
     p.add_argument("--db", help="database URL (default: $OUTGUARD_FACTS_DB or <data dir>/facts.db)")
-    acts = p.add_subparsers(dest="facts_action", required=True)
+    acts = p.add_subparsers(dest="facts_action", required=True, metavar="{import,export,get,set}")
     imp = acts.add_parser("import", help="import a CSV/JSONL file in one transaction (all rows or none)")
     imp.add_argument("file")
     imp.add_argument("--format", choices=["csv", "jsonl"])

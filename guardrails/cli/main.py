@@ -58,7 +58,7 @@ def version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="guardrails", description="Validate, repair and triage LLM outputs.")
     parser.add_argument("--version", action="version", version=f"guardrails (outguard) {version()}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
     for mod in sorted(pkgutil.iter_modules(cli_pkg.__path__), key=lambda m: m.name):
         if mod.name.startswith("cmd_"):
             importlib.import_module(f"guardrails.cli.{mod.name}").register(sub)
