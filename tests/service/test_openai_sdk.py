@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -205,3 +208,39 @@ def test_a_withheld_answer_is_described_never_quoted(server: Server, upstream: F
     assert outguard["source"] == "last_resort" and outguard["verdict"] == "regenerate"
     assert "JSON030" in {f["code"] for f in outguard["report"]["findings"]}  # the rejected answer, not the apology
     assert "Atlantis" not in resp.model_dump_json()
+
+
+NODE_DIR = Path(__file__).parent / "node"
+needs_node = pytest.mark.skipif(
+    shutil.which("node") is None or not (NODE_DIR / "node_modules" / "openai").is_dir(),
+    reason="the openai npm SDK: `npm install` in tests/service/node",
+)
+
+
+def _node(server: Server, mode: str) -> Any:
+    done = subprocess.run(
+        ["node", str(NODE_DIR / "client.mjs"), f"{server.url}/v1", KEYS["validate"], mode],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+@needs_node
+def test_node_sdk_streams(server: Server, upstream: FakeOpenAI) -> None:
+    upstream.add(Sse(["It is ", "sunny in ", "Paris today."], usage=(9, 4)))
+    seen = _node(server, "stream")
+    assert seen == {
+        "text": "It is sunny in Paris today.",
+        "finish": "stop",
+        "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
+    }
+
+
+@needs_node
+def test_node_sdk_tool_call(server: Server, upstream: FakeOpenAI) -> None:
+    upstream.add(tool_calls(("call_1", "get_weather", '{"city": "Paris",}')))
+    seen = _node(server, "tools")
+    assert seen["finish"] == "tool_calls"
+    assert seen["calls"][0]["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+    assert "outguard" not in upstream.requests[0]["body"]
