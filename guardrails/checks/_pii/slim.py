@@ -81,7 +81,7 @@ def _standin(name: str) -> types.ModuleType:
     light = _LIGHT[name]
 
     def resolve(attr: str) -> Any:  # the module's __getattr__ (PEP 562)
-        if attr.startswith("__"):
+        if attr.startswith("__") and attr != "__all__":  # `from presidio_analyzer import *` completes it
             raise AttributeError(attr)
         where = light.get(attr)
         if where is not None and "_outguard_standin" in module.__dict__:
@@ -115,7 +115,13 @@ def install() -> None:
         _import_recognizer_modules()
 
 
+_imported = False
+
+
 def _import_recognizer_modules() -> None:
+    global _imported
+    if _imported:
+        return
     nlp = sys.modules["presidio_analyzer.nlp_engine"]
     placeholder = nlp.__dict__.get("_outguard_standin", False) and _ARTIFACTS not in nlp.__dict__
     if placeholder:
@@ -128,6 +134,7 @@ def _import_recognizer_modules() -> None:
     finally:
         if placeholder:
             nlp.__dict__.pop(_ARTIFACTS, None)
+    _imported = True
 
 
 def predefined_recognizers(language: str, global_regex_flags: int) -> list[Any]:
