@@ -35,8 +35,9 @@ from guardrails import Engine, Report
 EXAMPLES = int(os.environ.get("OUTGUARD_FUZZ_EXAMPLES", "0") or 0)
 SLACK_S = 0.1
 RULE_SLACK_S = 2.0
-"""How far one rule may run past its own deadline: checks stop cooperatively (and `regex` timeouts count CPU
-time), so a loaded machine adds some; seconds mean the check ignores its deadline (the fuzz found one)."""
+"""How far one rule may run past its own deadline, counted only when the call's CPU time shows the process was
+computing rather than waiting for a shared CPU: seconds of work past a deadline mean the check ignores it (the
+fuzz found one, a quadratic pattern in the PII check)."""
 POLICIES = ("json", "html", "facts", "default")
 _CI_EXAMPLES = {"json": 120, "html": 60, "facts": 40, "default": 40}
 
@@ -97,9 +98,9 @@ def engines() -> Iterator[dict[str, Engine]]:
 def _check(engine: Engine, output: str, context: dict[str, Any]) -> Report:
     """validate() once, and assert the three properties."""
     output = str(output)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     report = engine.validate(output, context)  # any exception fails the example
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     passes = 1 + max((e.round for e in report.edits), default=0)
     per_pass = sum(r.deadline_s for r in engine.rules)
     bound = passes * per_pass + SLACK_S
@@ -122,7 +123,10 @@ def _check(engine: Engine, output: str, context: dict[str, Any]) -> Report:
             _STATS["worst_example"] = {"chars": len(output), "head": output[:80], "context": sorted(context)}
     worst = max(report.timings, key=lambda t: t.ms - deadlines.get(t.rule_id, float("inf")), default=None)
     if worst is not None:
-        assert worst.ms <= deadlines[worst.rule_id] + RULE_SLACK_S * 1000, f"{worst.rule_id} took {worst.ms:.0f} ms"
+        over_ms = worst.ms - deadlines[worst.rule_id]
+        computing = cpu * 1000 >= over_ms / 2
+        late = f"{worst.rule_id} took {worst.ms:.0f} ms ({cpu:.1f} s CPU)"
+        assert over_ms <= RULE_SLACK_S * 1000 or not computing, late
     if any(f.code == "ENG002" for f in report.findings):
         _STATS["late"] += 1
     return report
