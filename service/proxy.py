@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from guardrails import Context, Engine
-from guardrails.guard import Guard, GuardResult, Usage
+from guardrails.guard import Guard, GuardResult, Usage, as_messages
 from service.auth import ApiKey, Scope
 from service.config import UpstreamConfig
 from service.deps import ready_state, require
@@ -143,7 +143,10 @@ async def chat_completions(
     options = body.outguard or OutguardOptions()
     engine = _engine(state, options.policy)
     client = _upstream(state)
-    messages = [m.model_dump(exclude_unset=True) for m in body.messages]
+    try:
+        messages = as_messages([m.model_dump(exclude_unset=True) for m in body.messages])
+    except ValueError as exc:  # e.g. a user message without content: only an assistant message may omit it
+        raise ApiError(422, "invalid_messages", str(exc)) from exc
     params = dict(body.model_extra or {})  # everything but model, messages, stream and outguard, as sent
     ctx = options.context
     model = getattr(client, "model", None) or "upstream"

@@ -244,3 +244,9 @@ def test_node_sdk_tool_call(server: Server, upstream: FakeOpenAI) -> None:
     assert seen["finish"] == "tool_calls"
     assert seen["calls"][0]["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
     assert "outguard" not in upstream.requests[0]["body"]
+
+
+def test_a_user_message_without_content_is_a_clear_422(server: Server, upstream: FakeOpenAI) -> None:
+    with pytest.raises(openai.UnprocessableEntityError, match="only an assistant message may omit it"):
+        _client(server).chat.completions.create(model="x", messages=[{"role": "user"}], extra_body=OUTGUARD)  # type: ignore[list-item,typeddict-item]
+    assert upstream.requests == []
