@@ -319,6 +319,27 @@ class ReviewStore:
         rows = rows[:limit]
         return [_item(r) for r in rows], (_cursor(sort, rows[-1]) if more and rows else None)
 
+    def neighbours(
+        self, item: ReviewItem, f: ItemFilter | None = None, *, sort: SortKey = SortKey.AGE
+    ) -> tuple[str | None, str | None]:
+        """(previous id, next id) around `item` in the filtered queue: two keyset lookups, not a list of ids."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(schema.items).where(schema.items.c.id == item.id)).mappings().first()
+            if row is None:
+                return None, None
+            cursor = _cursor(sort, row)
+            where = self._where(f or ItemFilter())
+            found: list[str | None] = []
+            for reverse in (True, False):
+                query = (
+                    sa.select(schema.items.c.id)
+                    .where(*where, _after(sort, cursor, reverse=reverse))
+                    .order_by(*_order(sort, reverse=reverse))
+                    .limit(1)
+                )
+                found.append(conn.execute(query).scalar())
+        return found[0], found[1]
+
     def ids(self, f: ItemFilter | None = None, *, limit: int = 10_000, sort: SortKey = SortKey.AGE) -> list[str]:
         query = sa.select(schema.items.c.id).where(*self._where(f or ItemFilter())).order_by(*_order(sort)).limit(limit)
         with self.engine.connect() as conn:
@@ -333,16 +354,23 @@ class ReviewStore:
         """Counts of the filtered set by state, code, worst severity and policy (for the queue's facets)."""
         c = schema.items.c
         where = self._where(f or ItemFilter())
+        by_state: dict[str, int] = {}
+        by_policy: dict[str, int] = {}
+        by_rank: dict[int, int] = {}
+        total = 0
         with self.engine.connect() as conn:
-            total = int(conn.execute(sa.select(sa.func.count()).select_from(schema.items).where(*where)).scalar_one())
-
-            def group(col: Any) -> dict[str, int]:
-                rows = conn.execute(sa.select(col, sa.func.count()).where(*where).group_by(col))
-                return {str(k): int(n) for k, n in rows if k is not None}
-
-            by_state = group(c.state)
-            by_policy = group(c.policy)
-            by_rank = group(c.severity_rank)
+            # One scan for state, policy and severity (grouped together, summed here), one for the codes.
+            grouped = conn.execute(
+                sa.select(c.state, c.policy, c.severity_rank, sa.func.count())
+                .where(*where)
+                .group_by(c.state, c.policy, c.severity_rank)
+            )
+            for state, policy, rank, n in grouped:
+                total += n
+                by_state[state] = by_state.get(state, 0) + n
+                by_policy[policy] = by_policy.get(policy, 0) + n
+                if rank is not None:
+                    by_rank[rank] = by_rank.get(rank, 0) + n
             code_rows = conn.execute(
                 sa.select(schema.item_codes.c.code, sa.func.count())
                 .select_from(schema.item_codes.join(schema.items, schema.items.c.id == schema.item_codes.c.item_id))
@@ -1059,8 +1087,8 @@ def _sort_columns(sort: SortKey) -> list[tuple[Any, bool, str]]:
     return [(c.created_at, False, "created_at"), (c.id, False, "id")]
 
 
-def _order(sort: SortKey) -> list[Any]:
-    return [col.desc() if desc else col.asc() for col, desc, _ in _sort_columns(sort)]
+def _order(sort: SortKey, *, reverse: bool = False) -> list[Any]:
+    return [col.desc() if desc != reverse else col.asc() for col, desc, _ in _sort_columns(sort)]
 
 
 def _cursor(sort: SortKey, row: RowMapping) -> str:
@@ -1075,9 +1103,9 @@ def _cursor(sort: SortKey, row: RowMapping) -> str:
     return base64.urlsafe_b64encode(json.dumps([sort.value, values]).encode()).decode().rstrip("=")
 
 
-def _after(sort: SortKey, cursor: str) -> sa.ColumnElement[bool]:
-    """Rows strictly after the cursor in `sort` order; a cursor that does not parse (or is of another sort)
-    restarts from the top rather than failing the page."""
+def _after(sort: SortKey, cursor: str, *, reverse: bool = False) -> sa.ColumnElement[bool]:
+    """Rows strictly after the cursor in `sort` order (before it, `reverse`); a cursor that does not parse
+    (or is of another sort) restarts from the top rather than failing the page."""
     columns = _sort_columns(sort)
     try:
         kind, values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
@@ -1098,6 +1126,6 @@ def _after(sort: SortKey, cursor: str) -> sa.ColumnElement[bool]:
     ors = []
     for n, (col, desc, _) in enumerate(columns):
         equal = [columns[i][0] == parsed[i] for i in range(n)]
-        beyond = col < parsed[n] if desc else col > parsed[n]
+        beyond = col < parsed[n] if desc != reverse else col > parsed[n]
         ors.append(sa.and_(*equal, beyond))
     return sa.or_(*ors)

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -25,12 +26,14 @@ from guardrails.reviews import (
     DecisionKind,
     FactCorrection,
     ItemFilter,
+    QueueCounts,
     ReviewConflict,
     ReviewError,
     ReviewItem,
     ReviewNotFound,
     ReviewSessions,
     ReviewState,
+    ReviewStore,
     SortKey,
     export_jsonl,
 )
@@ -267,9 +270,7 @@ async def queue(request: Request) -> Response:
     after = str(request.query_params.get("after", ""))[:500] or None
     items, cursor = await run_in_threadpool(lambda: store.page(f, sort=_sort(raw), after=after, limit=PAGE_SIZE))
     counts = await run_in_threadpool(store.counts, f)
-    facets = await run_in_threadpool(
-        store.counts, ItemFilter(policies=auth.reviewer.visible_policies())
-    )  # every value a filter can take, whatever is selected now
+    facets = await run_in_threadpool(_facets, request.app.state.review_facets, store, auth.reviewer)
     query = urlencode({k: v for k, v in raw.items() if v or k == "state"})
     return _page(
         request,
@@ -298,6 +299,27 @@ async def queue(request: Request) -> Response:
     )
 
 
+FACETS_TTL_S = 30.0
+_Facets = dict[tuple[str, ...] | None, tuple[float, QueueCounts]]
+
+
+def _facets(cache: _Facets, store: ReviewStore, reviewer: Reviewer) -> QueueCounts:
+    """Every value a filter can take (the dropdowns' counts), whatever is selected now. Counted over the whole
+    queue, so kept for FACETS_TTL_S: the numbers beside a dropdown's options may lag; the page's own counts
+    (of the filtered set) never do."""
+    scope = reviewer.visible_policies()
+    key = tuple(sorted(scope)) if scope is not None else None
+    hit = cache.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < FACETS_TTL_S:
+        return hit[1]
+    counts = store.counts(ItemFilter(policies=scope))
+    if len(cache) > 1000:
+        cache.clear()
+    cache[key] = (now, counts)
+    return counts
+
+
 # -- item ------------------------------------------------------------------------------------------
 
 
@@ -322,12 +344,7 @@ async def item_page(request: Request, item_id: str) -> Response:
         return _page(request, "error.html", {"message": "No such item, or not in your scope."}, 404)
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in {"error", "notice", "done"}])
     f, raw = _filter_from(request.query_params, auth.reviewer)
-    neighbours = await run_in_threadpool(lambda: store.ids(f, limit=5000, sort=_sort(raw)))
-    prev_id = next_id = None
-    if item.id in neighbours:
-        at = neighbours.index(item.id)
-        prev_id = neighbours[at - 1] if at > 0 else None
-        next_id = neighbours[at + 1] if at + 1 < len(neighbours) else None
+    prev_id, next_id = await run_in_threadpool(lambda: store.neighbours(item, f, sort=_sort(raw)))
     report = item.report
     fact_hint = next((f.evidence.fact for f in report.findings if f.evidence.fact), None)
     return _page(
@@ -642,6 +659,7 @@ def _claim_ttl_s() -> float:
 
 def install(app: FastAPI) -> None:
     state: AppState = app.state.outguard
+    app.state.review_facets = {}
     app.state.review_signer = SessionSigner(state.config.session_secret, state.config.session_ttl_s)
     # Sessions live beside the queue (shared by replicas); without a queue, in this process only.
     reviews = state.reviews
