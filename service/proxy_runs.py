@@ -12,8 +12,8 @@ from service.metrics import Metrics
 class RunRecorder:
     """A Guard listener for one run: counts events by type and observes each attempt's latency.
 
-    A streamed answer that is accepted as it is never reaches the Guard's regeneration loop, so no
-    `AttemptFinished` or `RunFinished` is emitted for it: `close()` then records that single attempt itself.
+    Every run, streamed or not, ends with the Guard's `RunFinished` (a streamed answer is judged by the same
+    plan, as its first attempt); `close()` still records a single attempt itself should a run end without one.
     """
 
     def __init__(self, metrics: Metrics) -> None:
