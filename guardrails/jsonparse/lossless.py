@@ -199,15 +199,15 @@ def _same(t: Token, o: _Out) -> bool:
 
 def _merge(text: str, tokens: list[Token], i: int, o: _Out) -> int:
     """Quotes the model forgot to escape: tokens i..k-1 read as one string. Returns k, or i when not."""
-    if o.kind != "str" or tokens[i].kind != "str" or tokens[i].depth != o.depth:
-        return i
+    if o.kind != "str" or tokens[i].kind != "str" or tokens[i].depth != o.depth or tokens[i].value == "":
+        return i  # an empty string next to another is two values ('"""a"'), not an escaped quote
     begin = tokens[i].inner[0]
     k = i + 1
     quotes = 0
     while k < len(tokens) and tokens[k].start - begin <= 4 * len(o.value) + 8:
         raw = text[begin : tokens[k].inner[1]]
         gaps = text[tokens[k - 1].inner[1] : tokens[k].inner[0]]
-        if gaps.strip(" \t\"'") or tokens[k].kind not in ("str", "num", "lit"):
+        if gaps.strip(" \t\"'") or tokens[k].kind not in ("str", "num", "lit") or tokens[k].value == "":
             return i  # something else than quotes between them: separate values
         quotes += gaps.count('"') + gaps.count("'")
         if _decode(raw.replace('"', '\\"')) == o.value or _decode(raw) == o.value:

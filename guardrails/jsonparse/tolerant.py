@@ -63,6 +63,8 @@ _LITERALS = {
     "undefined": "null",
 }
 _NON_FINITE = {"NaN", "Infinity", "inf", "Inf", "nan"}
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:T[\d:.]+Z?)?|\d{1,2}:\d{2}(?::\d{2})?")  # bare, but plainly one value
+_GLUED = ("true", "false", "null", "True", "False", "None")  # 'nullnull': two literals, a comma lost
 # Shared with the lossless check (guardrails.jsonparse.lossless), which reads tokens the same way.
 PYTHON_LITERALS = _LITERALS
 NON_FINITE = frozenset(_NON_FINITE)
@@ -451,6 +453,8 @@ class _Parser:
         end = pos + len(token)
         if end < self.end and (self.text[end].isalpha() or self.text[end] in "_-:/"):
             return self.unquoted_value(pos)  # "12abc", an unquoted date or time: a bare string
+        if self.stack and not self.text[end : self.end].strip(" \t\n\r`"):
+            return self.truncated(pos, None, unsafe=True)  # "[1, 23" may have been "[1, 234]": a guess
         if _JSON_NUMBER.match(token):
             self.value_done(end)
             return end
@@ -459,7 +463,10 @@ class _Parser:
             if end >= self.end:
                 return self.truncated(pos, None, unsafe=True)
             raise RepairAborted(pos, f"{token!r} is not a number")
-        self.add("invalid-number", pos, end, [TextEdit(pos, end, fixed)], f"{token} written as {fixed}")
+        # Leading zeros ('007', or '00' from '0, 0' with the comma lost) may be an id or two numbers: a guess.
+        zeros = re.match(r"[-+]?0[0-9_]", token) is not None
+        note = f"{token} written as {fixed}" + (" (leading zeros dropped)" if zeros else "")
+        self.add("invalid-number", pos, end, [TextEdit(pos, end, fixed)], note, safe=not zeros)
         self.value_done(end)
         return end
 
@@ -494,12 +501,17 @@ class _Parser:
         raw = self.text[pos:stop]
         end = pos + len(raw.rstrip())
         word = self.text[pos:end]
+        # A bare run of several words, or one the text ends in, may be prose the JSON ran into: a guess.
+        at_end = m is None or not self.text[end : self.end].strip(" \t\n\r`")
+        glued = any(g in word for g in _GLUED) or (word[0] in "-+0123456789" and not _DATE_TIME.fullmatch(word))
+        sentence = any(ch.isspace() for ch in word) or at_end or glued
         self.add(
             "unquoted-string",
             pos,
             end,
             [TextEdit(pos, end, json.dumps(word, ensure_ascii=False))],
-            f"quoted the bare word {word[:40]}",
+            f"quoted the bare {'text' if sentence else 'word'} {word[:40]}",
+            safe=not sentence,
         )
         self.value_done(end)
         return end
@@ -633,6 +645,11 @@ class _Parser:
                     notes.append("the cut-off string contains brackets")
         elif unsafe:
             notes.append("dropped a value cut off mid-token")
+        elif self.text[self.start : end].rstrip().endswith(("}", "]", ")")):
+            # The text ends like complete JSON yet a container is still open: a closer went missing
+            # somewhere before, and where it belonged ('[[, null]': [[], null] or [[null]]) is a guess.
+            safe = False
+            notes.append("a closer is missing before the end, where is a guess")
         if frame is not None and open_string is None:
             if frame.state in (_OBJ_COLON, _OBJ_VALUE):
                 cut, safe = frame.member_start, False

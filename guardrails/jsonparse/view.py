@@ -204,6 +204,11 @@ def build_view(
     if loss is not None:
         view.loss = loss.what
         view.repairs = [_unsafe(r, loss.what) for r in view.repairs]
+    elif any(not r.safe for r in result.repairs):
+        # The repair is judged whole: a safe part applied alone changes the text the next round reads
+        # ('{"a":n' closed to '{"a":n}' makes the cut-off 'n' look like a complete bare word).
+        guess = next(r.note for r in result.repairs if not r.safe)
+        view.repairs = [r if r.issue == "markdown-fence" else _unsafe(r, f"goes with: {guess}") for r in view.repairs]
     if not expect_json and _has_prose(view.repairs):
         return JsonView(text)
     return view
