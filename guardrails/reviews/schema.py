@@ -52,7 +52,16 @@ items = sa.Table(
     # assignment without a lease (the JSON API's), which holds until released or decided.
     sa.Column("claim_expires_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_review_items_state_created", "state", "created_at", "id"),
+    # Covers the queue's counts (one GROUP BY state, policy, severity, codes): the rows themselves are wide
+    # (report, context), and a scan of 100,000 of them reads every overflow page.
+    sa.Index("ix_review_items_facets", "state", "policy", "severity_rank", "codes", "id"),
 )
+
+# The queue's sorts, so a page is an index walk. The severity sort orders by this very expression (a literal
+# -1, not a bound parameter: the database matches the index by its text).
+SEVERITY_ORDER = sa.func.coalesce(items.c.severity_rank, sa.literal_column("-1"))
+sa.Index("ix_review_items_severity_order", SEVERITY_ORDER.desc(), items.c.created_at, items.c.id)
+sa.Index("ix_review_items_policy_order", items.c.policy, items.c.created_at, items.c.id)
 
 # Columns added after the first release: `ReviewStore.open` adds them to an existing table (all nullable).
 ADDED_COLUMNS = {"review_items": ["claim_expires_at"]}

@@ -147,6 +147,10 @@ class ReviewStore:
                         column = schema.metadata.tables[table].c[name]
                         kind = column.type.compile(dialect=self.engine.dialect)
                         conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+            for index in sorted(schema.items.indexes, key=lambda i: str(i.name)):
+                # create_all makes indexes only with a new table; IF NOT EXISTS (not checkfirst): SQLAlchemy
+                # cannot reflect an expression index, so it would try to create it again.
+                conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
             for ddl in schema.SEARCH_DDL.get(self.dialect, []):
                 conn.exec_driver_sql(ddl)
             missing = conn.execute(
@@ -359,25 +363,22 @@ class ReviewStore:
         by_rank: dict[int, int] = {}
         total = 0
         with self.engine.connect() as conn:
-            # One scan for state, policy and severity (grouped together, summed here), one for the codes.
+            # One scan of a covering index: grouped by state, policy, severity and the codes string, summed
+            # here (the combinations are few; a join to the per-code rows cost 10x more at 100,000 items).
             grouped = conn.execute(
-                sa.select(c.state, c.policy, c.severity_rank, sa.func.count())
+                sa.select(c.state, c.policy, c.severity_rank, c.codes, sa.func.count())
                 .where(*where)
-                .group_by(c.state, c.policy, c.severity_rank)
+                .group_by(c.state, c.policy, c.severity_rank, c.codes)
             )
-            for state, policy, rank, n in grouped:
+            by_code: dict[str, int] = {}
+            for state, policy, rank, codes, n in grouped:
                 total += n
                 by_state[state] = by_state.get(state, 0) + n
                 by_policy[policy] = by_policy.get(policy, 0) + n
                 if rank is not None:
                     by_rank[rank] = by_rank.get(rank, 0) + n
-            code_rows = conn.execute(
-                sa.select(schema.item_codes.c.code, sa.func.count())
-                .select_from(schema.item_codes.join(schema.items, schema.items.c.id == schema.item_codes.c.item_id))
-                .where(*where)
-                .group_by(schema.item_codes.c.code)
-            )
-            by_code = {str(k): int(n) for k, n in code_rows}
+                for code in (codes or "").split():
+                    by_code[code] = by_code.get(code, 0) + n
         by_severity = {_SEVERITIES[int(k)].value: n for k, n in by_rank.items()}
         return QueueCounts(
             total=total, by_state=by_state, by_code=by_code, by_severity=by_severity, by_policy=by_policy
@@ -1080,7 +1081,7 @@ def _sort_columns(sort: SortKey) -> list[tuple[Any, bool, str]]:
     if sort is SortKey.NEWEST:
         return [(c.created_at, True, "created_at"), (c.id, True, "id")]
     if sort is SortKey.SEVERITY:
-        rank = sa.func.coalesce(c.severity_rank, -1)
+        rank = schema.SEVERITY_ORDER
         return [(rank, True, "severity_rank"), (c.created_at, False, "created_at"), (c.id, False, "id")]
     if sort is SortKey.POLICY:
         return [(c.policy, False, "policy"), (c.created_at, False, "created_at"), (c.id, False, "id")]
