@@ -1,8 +1,8 @@
 """`guardrails batch FILE.jsonl -o REPORTS.jsonl`: validate a dataset on a process pool.
 
-Each input line is a JSON object with the output text (and optionally a context); each output line is
-`{"line": N, "report": {...}}` in input order. A line that is not a usable object is reported on stderr
-with its number and skipped, never silently dropped: the summary counts it.
+Each input line is a JSON object with the output text (and optionally a context); each output line is `{"line": N,
+"report": {...}}` in input order, each report redacted (`--show-values` keeps the values). A line that is not a
+usable object is reported on stderr with its number and skipped, never silently dropped: the summary counts it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--text-field", default="text")
     p.add_argument("--context-field", default=None)
     p.add_argument("--workers", type=int, default=None, help="processes (default: CPU count, max 8)")
+    p.add_argument(
+        "--show-values",
+        action="store_true",
+        help="write the values PII (and sensitive-tagged) findings detected; by default each report is masked like "
+        "every report that leaves the process",
+    )
     add_policy_args(p)
     p.set_defaults(func=run)
 
@@ -57,12 +63,17 @@ def run(args: argparse.Namespace) -> int:
 
     with progress("validating", len(outputs)) as advance:
         reports = engine.validate_many(outputs, contexts, workers=args.workers, progress=advance)
+    from guardrails.redaction import sensitive_rule_ids
+
+    sensitive = sensitive_rule_ids(engine.rules)
     verdicts: Counter[str] = Counter()
     sink = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
     try:
         for n, report in zip(numbers, reports, strict=True):
             verdicts[report.verdict.value] += 1
-            sink.write(json.dumps({"line": n, "report": report.model_dump(mode="json", by_alias=True)}) + "\n")
+            # The reports file leaves the process (shared, uploaded, kept): masked unless the operator asks.
+            shown = report if args.show_values else report.redacted(sensitive)
+            sink.write(json.dumps({"line": n, "report": shown.model_dump(mode="json", by_alias=True)}) + "\n")
     finally:
         if sink is not sys.stdout:
             sink.close()

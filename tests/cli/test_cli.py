@@ -247,3 +247,20 @@ def test_batch_writes_reports_in_order_and_names_bad_lines(tmp_path: Path) -> No
     rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [r["line"] for r in rows] == [n for n in range(1, 52) if n != 11]
     assert [r["report"]["verdict"] for r in rows].count("block") == 1
+
+
+def test_batch_reports_are_redacted_unless_values_are_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A reports file leaves the process like a sidecar answer: the values PII findings detected are masked in it.
+    pytest.importorskip("presidio_analyzer")
+    data = tmp_path / "in.jsonl"
+    data.write_text(json.dumps({"text": "Write to jane.doe@example.com today."}) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    args = ["batch", str(data), "-o", str(out), "--policy", "pii", "--workers", "1"]
+    assert main(args) == 0
+    written = out.read_text(encoding="utf-8")
+    assert "jane.doe" not in written and "example.com" not in written
+    assert json.loads(written)["report"]["masked"] is True
+    assert main([*args, "--show-values"]) == 0
+    assert "jane.doe@example.com" in out.read_text(encoding="utf-8")
