@@ -346,7 +346,10 @@ async def item_page(request: Request, item_id: str) -> Response:
     f, raw = _filter_from(request.query_params, auth.reviewer)
     prev_id, next_id = await run_in_threadpool(lambda: store.neighbours(item, f, sort=_sort(raw)))
     report = item.report
-    fact_hint = next((f.evidence.fact for f in report.findings if f.evidence.fact), None)
+    fact_finding = next((f for f in report.findings if f.evidence.fact), None)
+    fact_hint = fact_finding.evidence.fact if fact_finding else None
+    # The value the output claims: what a reviewer who says "the output was right" writes as the fact.
+    claimed = fact_finding.evidence.details.get("claimed") if fact_finding else None
     return _page(
         request,
         "item.html",
@@ -365,6 +368,7 @@ async def item_page(request: Request, item_id: str) -> Response:
             "next_id": next_id,
             "can_fix_facts": auth.reviewer.allows(Scope.ADMIN) and auth.state.facts is not None,
             "fact_hint": fact_hint,
+            "fact_claimed": claimed if isinstance(claimed, str) else "",
             "context_json": json.dumps(item.context, indent=2, ensure_ascii=False),
             "prompt": render.prompt_of(item.context),
             "open_count": len(render.open_findings(report)),

@@ -38,7 +38,7 @@
             if (count) { count.textContent = String(n); }
             return;
           }
-          var first = box.querySelector("#fact-value, textarea, input");
+          var first = box.querySelector("#fact-value") || box.querySelector("textarea, input");
           if (first) { first.focus(); }
         } else {
           decisionInput.value = kind;
