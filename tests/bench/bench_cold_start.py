@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         variants = [("cache off", {**base, "OUTGUARD_POLICY_CACHE": "0"})]
     if args.cache == "both":
         warm_dir = tempfile.mkdtemp(prefix="outguard-cache-")
-        variants.append(("cache warm", {**base, "OUTGUARD_POLICY_CACHE": "1", "XDG_CACHE_HOME": warm_dir}))
+        variants.append(("cache warm", {**base, "OUTGUARD_POLICY_CACHE": "1", "OUTGUARD_CACHE_DIR": warm_dir}))
     results: dict[str, Any] = {"policies": {}, "python": sys.version.split()[0]}
     print(f"cold start, median of {args.repeat} fresh interpreters (python {results['python']})")
     header = f"{'policy':24s} {'import':>7s} {'load':>7s} {'first':>7s} {'total':>7s} {'peak RSS':>9s}  goal"
