@@ -62,6 +62,7 @@ items = sa.Table(
 SEVERITY_ORDER = sa.func.coalesce(items.c.severity_rank, sa.literal_column("-1"))
 sa.Index("ix_review_items_severity_order", SEVERITY_ORDER.desc(), items.c.created_at, items.c.id)
 sa.Index("ix_review_items_policy_order", items.c.policy, items.c.created_at, items.c.id)
+sa.Index("ix_review_items_age_order", items.c.created_at, items.c.id)
 
 # Columns added after the first release: `ReviewStore.open` adds them to an existing table (all nullable).
 ADDED_COLUMNS = {"review_items": ["claim_expires_at"]}

@@ -1124,6 +1124,10 @@ def _after(sort: SortKey, cursor: str, *, reverse: bool = False) -> sa.ColumnEle
                 return sa.true()
     except (ValueError, TypeError):
         return sa.true()
+    if len({desc for _, desc, _ in columns}) == 1:
+        # One direction: a row-value comparison, which both databases answer from an index on these columns.
+        left, right = sa.tuple_(*(col for col, _, _ in columns)), sa.tuple_(*parsed)
+        return left < right if columns[0][1] != reverse else left > right
     ors = []
     for n, (col, desc, _) in enumerate(columns):
         equal = [columns[i][0] == parsed[i] for i in range(n)]

@@ -37,6 +37,7 @@ from guardrails.reviews import (
     SortKey,
     export_jsonl,
 )
+from guardrails.reviews.analytics import analytics as review_analytics
 from guardrails.reviews.store import CLAIM_TTL_S, UNDO_WINDOW_S
 from service.auth import Reviewer, Scope
 from service.facts_api import fact_writer
@@ -649,6 +650,20 @@ async def export(request: Request) -> Response:
     response.headers.update(SECURITY_HEADERS)
     response.headers["Content-Disposition"] = 'attachment; filename="review-decisions.jsonl"'
     return response
+
+
+@router.get("/analytics")
+async def analytics_page(request: Request) -> Response:
+    auth = await _auth(request)
+    if auth.reviewer is None or auth.session is None:
+        return _to_login(request)
+    store = auth.state.reviews
+    if store is None:
+        return _page(request, "error.html", {"message": "This service has no review queue configured."}, 404)
+    f = ItemFilter(policies=auth.reviewer.visible_policies())
+    data = await run_in_threadpool(lambda: review_analytics(store, f))
+    ctx = {"reviewer": auth.reviewer, "csrf": auth.session.csrf, "a": data}
+    return _page(request, "analytics.html", ctx)
 
 
 def _claim_ttl_s() -> float:

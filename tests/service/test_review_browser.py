@@ -136,6 +136,8 @@ def test_workbench_pages_are_accessible_and_work_at_both_widths(playwright_api: 
                 page.goto(f"{server.url}/review/suppressions")
                 assert page.locator("table.suppressions tbody tr").count() == 1
                 problems += _axe(page, "suppressions")
+                page.goto(f"{server.url}/review/analytics")
+                problems += _axe(page, "analytics")
                 page.screenshot(path=str(ARTIFACTS / "review-suppressions-1440.png"), full_page=True)
                 assert errors == []
                 context.close()

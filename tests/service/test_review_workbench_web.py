@@ -169,3 +169,13 @@ def test_export_from_the_page_with_the_session(seeded: TestClient) -> None:
     assert seeded.get("/review/export.jsonl").text == ""
     seeded.cookies.clear()
     assert seeded.get("/review/export.jsonl", follow_redirects=False).status_code == 303
+
+
+def test_analytics_page(seeded: TestClient) -> None:
+    csrf = login(seeded, "alice")
+    seeded.post(f"/review/items/{_id_of(seeded, 'w3')}/decide", data={"csrf_token": csrf, "decision": "false_positive"})
+    page = seeded.get("/review/analytics").text
+    assert "<h1>Reviewer analytics</h1>" in page and "unverified-guarantee" in page and "100%" in page
+    seeded.cookies.clear()
+    login(seeded, "bob")  # policy "other" only
+    assert "unverified-guarantee" not in seeded.get("/review/analytics").text
