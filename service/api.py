@@ -28,6 +28,7 @@ from guardrails.reviews import (
     ReviewItem,
     ReviewNotFound,
     ReviewState,
+    Suppression,
     export_jsonl,
 )
 from service import errors
@@ -362,6 +363,67 @@ async def export_reviews(
     dirs = [str(d) for d in state.config.rules_dirs]  # lets `guardrails eval` score the policy without --rules
     await run_in_threadpool(lambda: export_jsonl(store.decided(), buf, rules_dirs=dirs))
     return PlainTextResponse(buf.getvalue(), media_type="application/x-ndjson")
+
+
+class Reopen(BaseModel):
+    reason: str = Field(default="", max_length=10_000, description="Why (required unless `undo`)")
+    undo: bool = Field(default=False, description="The decider's own undo, within minutes of the decision")
+
+
+class Revoke(BaseModel):
+    policy: str = Field(max_length=200)
+    rule_id: str = Field(max_length=200)
+    fingerprint: str = Field(max_length=64)
+    reason: str = Field(default="", max_length=2000)
+
+
+@router.get("/v1/reviews/suppressions", tags=["reviews"], response_model=list[Suppression], responses=ERROR_RESPONSES)
+async def list_suppressions(
+    state: Annotated[AppState, Depends(app_state)], _key: Annotated[ApiKey, Depends(require(Scope.REVIEW))]
+) -> list[Suppression]:
+    """Every false-positive suppression: rule, fingerprint, example text, who, when, outputs silenced since."""
+    store = _reviews(state)
+    rows: list[Suppression] = await run_in_threadpool(lambda: store.suppressions(details=True))
+    return rows
+
+
+@router.post("/v1/reviews/suppressions/revoke", tags=["reviews"], response_model=Suppression, responses=ERROR_RESPONSES)
+async def revoke_suppression(
+    body: Revoke, state: Annotated[AppState, Depends(app_state)], key: Annotated[ApiKey, Depends(require(Scope.REVIEW))]
+) -> Suppression:
+    """Lift a suppression: the finding counts again from the next validation (audited)."""
+    store = _reviews(state)
+    try:
+        gone: Suppression = await run_in_threadpool(
+            lambda: store.revoke_suppression(
+                body.policy, body.rule_id, body.fingerprint, actor=f"key:{key.name}", reason=body.reason
+            )
+        )
+    except ReviewNotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
+    return gone
+
+
+@router.post("/v1/reviews/{item_id}/reopen", tags=["reviews"], response_model=ReviewItem, responses=ERROR_RESPONSES)
+async def reopen_review(
+    item_id: str,
+    body: Reopen,
+    state: Annotated[AppState, Depends(app_state)],
+    key: Annotated[ApiKey, Depends(require(Scope.REVIEW))],
+) -> ReviewItem:
+    """Take a decision back (the audit trail keeps both); a false positive's suppressions are lifted with it."""
+    store = _reviews(state)
+    try:
+        item: ReviewItem = await run_in_threadpool(
+            lambda: store.reopen(item_id, actor=f"key:{key.name}", reason=body.reason, undo=body.undo)
+        )
+    except ReviewNotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
+    except ReviewConflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from exc
+    except ReviewError as exc:
+        raise ApiError(422, "invalid_reopen", str(exc)) from exc
+    return item
 
 
 @router.get("/v1/reviews/{item_id}", tags=["reviews"], response_model=ReviewItem, responses=ERROR_RESPONSES)

@@ -179,3 +179,23 @@ def test_analytics_page(seeded: TestClient) -> None:
     seeded.cookies.clear()
     login(seeded, "bob")  # policy "other" only
     assert "unverified-guarantee" not in seeded.get("/review/analytics").text
+
+
+def test_reopen_and_suppressions_through_the_json_api(seeded: TestClient) -> None:
+    item = _id_of(seeded, "w3")
+    r = seeded.post(f"/v1/reviews/{item}/decision", json={"kind": "false_positive"}, headers=auth("review"))
+    assert r.status_code == 200
+    [sup] = seeded.get("/v1/reviews/suppressions", headers=auth("review")).json()
+    assert sup["rule_id"] == "unverified-guarantee" and sup["example"] == "risk-free" and sup["hits"] == 0
+    r = seeded.post(f"/v1/reviews/{item}/reopen", json={}, headers=auth("review"))
+    assert r.status_code == 422 and "reason" in r.json()["error"]["message"]
+    r = seeded.post(f"/v1/reviews/{item}/reopen", json={"undo": True}, headers=auth("review"))
+    assert r.status_code == 200 and r.json()["state"] == "open"  # the key decided it: its own undo
+    assert seeded.get("/v1/reviews/suppressions", headers=auth("review")).json() == []  # lifted with it
+    assert seeded.post(f"/v1/reviews/{item}/reopen", json={"undo": True}, headers=auth("review")).status_code == 409
+    seeded.post(f"/v1/reviews/{item}/decision", json={"kind": "false_positive"}, headers=auth("review"))
+    body = {"policy": "demo", "rule_id": sup["rule_id"], "fingerprint": sup["fingerprint"], "reason": "broad"}
+    assert seeded.post("/v1/reviews/suppressions/revoke", json=body, headers=auth("review")).status_code == 200
+    assert seeded.post("/v1/reviews/suppressions/revoke", json=body, headers=auth("review")).status_code == 404
+    assert seeded.get("/v1/reviews/suppressions", headers=auth()).status_code == 403  # a validate key
+    assert seeded.get("/v1/reviews/nope", headers=auth("review")).status_code == 404
