@@ -9,6 +9,7 @@ by default, PostgreSQL by URL, through the same SQLAlchemy Core code.
     engine = Engine.from_policy("default", suppressor=store.suppressor())
 """
 
+from guardrails.reviews.analytics import Analytics, analytics
 from guardrails.reviews.export import EXPORT_FIELDS, export_jsonl
 from guardrails.reviews.model import (
     AuditEntry,
@@ -23,10 +24,20 @@ from guardrails.reviews.model import (
     Suppression,
 )
 from guardrails.reviews.sessions import ReviewSessions
-from guardrails.reviews.store import ReviewConflict, ReviewError, ReviewNotFound, ReviewStore
+from guardrails.reviews.store import (
+    CLAIM_TTL_S,
+    UNDO_WINDOW_S,
+    ReviewConflict,
+    ReviewError,
+    ReviewNotFound,
+    ReviewStore,
+)
 
 __all__ = [
+    "CLAIM_TTL_S",
     "EXPORT_FIELDS",
+    "UNDO_WINDOW_S",
+    "Analytics",
     "AuditEntry",
     "Decision",
     "DecisionKind",
@@ -42,5 +53,6 @@ __all__ = [
     "ReviewStore",
     "SortKey",
     "Suppression",
+    "analytics",
     "export_jsonl",
 ]

@@ -22,6 +22,8 @@ from starlette.concurrency import run_in_threadpool
 
 from guardrails import Severity
 from guardrails.reviews import (
+    CLAIM_TTL_S,
+    UNDO_WINDOW_S,
     Decision,
     DecisionKind,
     FactCorrection,
@@ -37,8 +39,7 @@ from guardrails.reviews import (
     SortKey,
     export_jsonl,
 )
-from guardrails.reviews.analytics import analytics as review_analytics
-from guardrails.reviews.store import CLAIM_TTL_S, UNDO_WINDOW_S
+from guardrails.reviews import analytics as review_analytics
 from service.auth import Reviewer, Scope
 from service.facts_api import fact_writer
 from service.ratelimit import RateLimiter
