@@ -245,22 +245,30 @@ class ReviewStore:
             )
         return None if row is None else _item(row)
 
-    def _where(self, f: ItemFilter) -> list[sa.ColumnElement[bool]]:
+    def _where(self, f: ItemFilter, *, ordered: bool = False) -> list[sa.ColumnElement[bool]]:
+        """The filter as SQL. `ordered`: for a query that reads rows in a sort order, where SQLite should walk
+        that order's index and test state and policy on each row, not fetch every row of a state and sort
+        them (its planner prefers the equality index); a unary `+` is SQLite's way to say so."""
         c = schema.items.c
+        state: Any = c.state
+        policy: Any = c.policy
+        if ordered and self.dialect == "sqlite":
+            state = sa.literal_column("+review_items.state", sa.String)
+            policy = sa.literal_column("+review_items.policy", sa.String)
         clauses: list[sa.ColumnElement[bool]] = []
         texts = [f.code, f.policy, f.assignee, f.text, *(f.policies or [])]
         if not all(_storable(t) for t in texts if t is not None):
             return [sa.false()]  # nothing stored holds NUL, and PostgreSQL refuses it even as a parameter
         if f.state is not None:
-            clauses.append(c.state == f.state.value)
+            clauses.append(state == f.state.value)
         if f.states is not None:
-            clauses.append(c.state.in_([s.value for s in f.states]) if f.states else sa.false())
+            clauses.append(state.in_([s.value for s in f.states]) if f.states else sa.false())
         if f.text is not None and f.text.strip():
             clauses.append(c.id.in_(self._search(f.text)))
         if f.policy is not None:
-            clauses.append(c.policy == f.policy)
+            clauses.append(policy == f.policy)
         if f.policies is not None:
-            clauses.append(c.policy.in_(f.policies) if f.policies else sa.false())
+            clauses.append(policy.in_(f.policies) if f.policies else sa.false())
         if f.severity is not None:
             clauses.append(c.severity_rank >= f.severity.rank)
         if f.code is not None:
@@ -312,7 +320,7 @@ class ReviewStore:
         Keyset, not offset: page 2,000 costs what page 1 costs, and an item decided meanwhile does not
         shift the next page by one (offset paging skips or repeats a row whenever the set changes).
         """
-        where = self._where(f or ItemFilter())
+        where = self._where(f or ItemFilter(), ordered=True)
         if after:
             where.append(_after(sort, after))
         limit = max(1, min(limit, 1000))
@@ -332,7 +340,7 @@ class ReviewStore:
             if row is None:
                 return None, None
             cursor = _cursor(sort, row)
-            where = self._where(f or ItemFilter())
+            where = self._where(f or ItemFilter(), ordered=True)
             found: list[str | None] = []
             for reverse in (True, False):
                 query = (
