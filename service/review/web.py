@@ -444,7 +444,7 @@ async def decide(request: Request, item_id: str) -> Response:
         sep = "&" if back else ""
         return _redirect(f"/review/items/{item.id}?{back}{sep}" + urlencode({"notice": _revalidated(decided)}))
     # Next: the first item nobody else holds (claimed for this reviewer), so two reviewers working the
-    # same filter never land on the same item; the page's own next is only a fallback.
+    # same filter never land on the same item (the form's next_id, the page's neighbour, is not used).
     f, raw = _filter_from(dict(parse_qsl(back)), reviewer)
     claimed = await run_in_threadpool(
         lambda: (
