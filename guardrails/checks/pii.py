@@ -140,6 +140,11 @@ class PiiCheck(Check):
         base = self.b.recognizers(language)
         for other in params.preload_languages:
             self.b.recognizers(_primary(other))
+        # The context's language is the caller's: any string. Each language builds and keeps a recognizer set
+        # (~60 ms, memory for good), so only languages presidio configures or the rule names get their own;
+        # any other reads with the rule's base language (patterns do not depend on it, only context words do).
+        self._base_language = language
+        self._languages = self.b.known_languages() | {language, *map(_primary, params.preload_languages)}
         self.ner: NerTier | None = self.b.ner(params.spacy_model, language) if params.spacy_model else None
         self.custom = self._custom_recognizers(language)
         custom_entities = {r.supported_entities[0] for r in self.custom}
@@ -209,7 +214,8 @@ class PiiCheck(Check):
     # -- run ----------------------------------------------------------------------------------------
 
     def _scan(self, doc: Document, ctx: RunContext) -> tuple[DocScan, RecognizerSet]:
-        rs = self.b.recognizers(_primary(self.p.language or ctx.context.language or "en"))
+        asked = _primary(self.p.language or ctx.context.language or "en")
+        rs = self.b.recognizers(asked if asked in self._languages else self._base_language)
         scan = doc.view(rs.scan_key, lambda d: self.b.scan(d.text, rs))
         scan.check_deadline = ctx.deadline.check
         return scan, rs

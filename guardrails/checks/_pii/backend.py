@@ -21,6 +21,12 @@ class Backend:
         return recognizer_set(language)
 
     @staticmethod
+    def known_languages() -> frozenset[str]:
+        from guardrails.checks._pii.slim import configured_languages
+
+        return configured_languages()
+
+    @staticmethod
     def ner(model_path: str, language: str) -> NerTier:
         return load_ner(model_path, language)
 

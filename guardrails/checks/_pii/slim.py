@@ -17,6 +17,7 @@ file, the same loader), without the registry module, which imports every NLP eng
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import logging
@@ -150,3 +151,19 @@ def predefined_recognizers(language: str, global_regex_flags: int) -> list[Any]:
         registry_configuration={"global_regex_flags": global_regex_flags, "supported_languages": [language]}
     )
     return list(RecognizerListLoader.get(**configuration))
+
+
+@functools.cache
+def configured_languages() -> frozenset[str]:
+    """The languages presidio's recognizer configuration names (read from its YAML, no recognizer built)."""
+    install()
+    from presidio_analyzer.recognizer_registry.recognizers_loader_utils import RecognizerConfigurationLoader
+
+    configuration = RecognizerConfigurationLoader.get(registry_configuration={"supported_languages": ["en"]})
+    found = {"en"}
+    for rec in configuration.get("recognizers") or ():
+        for lang in (rec.get("supported_languages") or ()) if isinstance(rec, dict) else ():
+            code = lang if isinstance(lang, str) else lang.get("language") if isinstance(lang, dict) else None
+            if isinstance(code, str):
+                found.add(code)
+    return frozenset(found)
