@@ -9,6 +9,7 @@ import os
 import re
 import secrets
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -126,6 +127,28 @@ def _redirect(url: str) -> RedirectResponse:
 def _to_login(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return _redirect("/review/login?" + urlencode({"next": target}))
+
+
+@dataclass(frozen=True, slots=True)
+class _Desk:
+    """A signed-in reviewer at a sidecar with a review queue: what every page of the queue needs."""
+
+    auth: _Auth
+    reviewer: Reviewer
+    session: Session
+    store: ReviewStore
+
+
+async def _desk(request: Request) -> _Desk | Response:
+    """The reviewer's desk, or the answer to give instead: the login page, or 404 without a queue."""
+    auth = await _auth(request)
+    reviewer, session = auth.reviewer, auth.session
+    if reviewer is None or session is None:
+        return _to_login(request)
+    store = auth.state.reviews
+    if store is None:
+        return _page(request, "error.html", {"message": "This service has no review queue configured."}, 404)
+    return _Desk(auth, reviewer, session, store)
 
 
 def _safe_next(value: str | None) -> str:
@@ -262,24 +285,22 @@ async def logout(request: Request) -> Response:
 
 @router.get("")
 async def queue(request: Request) -> Response:
-    auth = await _auth(request)
-    if auth.reviewer is None or auth.session is None:
-        return _to_login(request)
-    store = auth.state.reviews
-    if store is None:
-        return _page(request, "error.html", {"message": "This service has no review queue configured."}, 404)
-    f, raw = _filter_from(request.query_params, auth.reviewer)
+    desk = await _desk(request)
+    if isinstance(desk, Response):
+        return desk
+    store = desk.store
+    f, raw = _filter_from(request.query_params, desk.reviewer)
     after = str(request.query_params.get("after", ""))[:500] or None
     items, cursor = await run_in_threadpool(lambda: store.page(f, sort=_sort(raw), after=after, limit=PAGE_SIZE))
     counts = await run_in_threadpool(store.counts, f)
-    facets = await run_in_threadpool(_facets, request.app.state.review_facets, store, auth.reviewer)
+    facets = await run_in_threadpool(_facets, request.app.state.review_facets, store, desk.reviewer)
     query = urlencode({k: v for k, v in raw.items() if v or k == "state"})
     return _page(
         request,
         "queue.html",
         {
-            "reviewer": auth.reviewer,
-            "csrf": auth.session.csrf,
+            "reviewer": desk.reviewer,
+            "csrf": desk.session.csrf,
             "items": items,
             "counts": counts,
             "facets": facets,
@@ -595,16 +616,14 @@ async def next_unclaimed(request: Request) -> Response:
 
 @router.get("/suppressions")
 async def suppressions_page(request: Request) -> Response:
-    auth = await _auth(request)
-    if auth.reviewer is None or auth.session is None:
-        return _to_login(request)
-    store = auth.state.reviews
-    if store is None:
-        return _page(request, "error.html", {"message": "This service has no review queue configured."}, 404)
-    allowed = auth.reviewer.visible_policies()
+    desk = await _desk(request)
+    if isinstance(desk, Response):
+        return desk
+    store = desk.store
+    allowed = desk.reviewer.visible_policies()
     rows = await run_in_threadpool(lambda: store.suppressions(details=True))
     rows = [r for r in rows if allowed is None or r.policy in allowed]
-    ctx = {"reviewer": auth.reviewer, "csrf": auth.session.csrf, "rows": rows, "done": request.query_params.get("done")}
+    ctx = {"reviewer": desk.reviewer, "csrf": desk.session.csrf, "rows": rows, "done": request.query_params.get("done")}
     return _page(request, "suppressions.html", ctx)
 
 
@@ -637,14 +656,12 @@ async def export(request: Request) -> Response:
     """Decided items as labelled JSONL, for the signed-in reviewer's policies (what `/v1/reviews/export`
     gives an API key). Each row names its policy and the rules directories this sidecar serves, so that
     `guardrails eval FILE` can score the policy it came from."""
-    auth = await _auth(request)
-    if auth.reviewer is None or auth.session is None:
-        return _to_login(request)
-    store = auth.state.reviews
-    if store is None:
-        return _page(request, "error.html", {"message": "This service has no review queue configured."}, 404)
-    f = ItemFilter(policies=auth.reviewer.visible_policies())
-    dirs = [str(d) for d in auth.state.config.rules_dirs]
+    desk = await _desk(request)
+    if isinstance(desk, Response):
+        return desk
+    store = desk.store
+    f = ItemFilter(policies=desk.reviewer.visible_policies())
+    dirs = [str(d) for d in desk.auth.state.config.rules_dirs]
     buf = io.StringIO()
     await run_in_threadpool(lambda: export_jsonl(store.decided(f), buf, rules_dirs=dirs))
     response = Response(buf.getvalue(), media_type="application/x-ndjson")
@@ -655,15 +672,13 @@ async def export(request: Request) -> Response:
 
 @router.get("/analytics")
 async def analytics_page(request: Request) -> Response:
-    auth = await _auth(request)
-    if auth.reviewer is None or auth.session is None:
-        return _to_login(request)
-    store = auth.state.reviews
-    if store is None:
-        return _page(request, "error.html", {"message": "This service has no review queue configured."}, 404)
-    f = ItemFilter(policies=auth.reviewer.visible_policies())
+    desk = await _desk(request)
+    if isinstance(desk, Response):
+        return desk
+    store = desk.store
+    f = ItemFilter(policies=desk.reviewer.visible_policies())
     data = await run_in_threadpool(lambda: review_analytics(store, f))
-    ctx = {"reviewer": auth.reviewer, "csrf": auth.session.csrf, "a": data}
+    ctx = {"reviewer": desk.reviewer, "csrf": desk.session.csrf, "a": data}
     return _page(request, "analytics.html", ctx)
 
 
