@@ -1,4 +1,4 @@
-"""Generate the README's rule reference from the rule packs, so the docs cannot drift from the code."""
+"""Generate the rule reference page (docs/rules.md) from the rule packs, so the docs cannot drift from the code."""
 
 from __future__ import annotations
 

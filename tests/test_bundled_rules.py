@@ -11,7 +11,7 @@ from guardrails.docs import END, START, rule_reference
 from guardrails.examples import missing_model, run_examples
 
 RULESET = load_ruleset()
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
 
 
 @pytest.mark.parametrize("rule_id", sorted(RULESET.rules))
@@ -38,4 +38,4 @@ def test_policy_compiles(policy: str) -> None:
 def test_readme_rule_reference_is_fresh() -> None:
     text = README.read_text(encoding="utf-8")
     block = text[text.index(START) : text.index(END) + len(END)]
-    assert block == rule_reference(RULESET), "README rule reference is stale: run `guardrails rules docs`"
+    assert block == rule_reference(RULESET), "docs/rules.md rule reference is stale: run `guardrails rules docs`"

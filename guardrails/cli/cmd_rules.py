@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ex.set_defaults(func=run_explain)
 
     d = acts.add_parser("docs", help="regenerate the rule reference in the README (a test fails when it is stale)")
-    d.add_argument("--readme", default="README.md", help="README to update (default: README.md)")
+    d.add_argument("--readme", default="docs/rules.md", help="page to update (default: docs/rules.md)")
     d.set_defaults(func=run_docs)
 
     for q in (ls, t, ex, d):

@@ -180,7 +180,7 @@ def test_rules_list_and_test(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_rules_docs_rewrites_only_the_generated_block(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     readme = tmp_path / "README.md"
-    fresh = (ROOT / "README.md").read_text(encoding="utf-8")
+    fresh = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
     start, end = "<!-- rules:start", "<!-- rules:end -->"
     head, block_and_tail = fresh.split(start, 1)
     block, tail = block_and_tail.split(end, 1)
