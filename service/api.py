@@ -404,6 +404,15 @@ async def revoke_suppression(
     return gone
 
 
+def _review_error(exc: ReviewError, invalid: str) -> ApiError:
+    """A queue error as the API answers it: 404 unknown item, 409 a transition someone else made first, 422 else."""
+    if isinstance(exc, ReviewNotFound):
+        return ApiError(404, "not_found", str(exc))
+    if isinstance(exc, ReviewConflict):
+        return ApiError(409, "conflict", str(exc))
+    return ApiError(422, invalid, str(exc))
+
+
 @router.post("/v1/reviews/{item_id}/reopen", tags=["reviews"], response_model=ReviewItem, responses=ERROR_RESPONSES)
 async def reopen_review(
     item_id: str,
@@ -417,12 +426,8 @@ async def reopen_review(
         item: ReviewItem = await run_in_threadpool(
             lambda: store.reopen(item_id, actor=f"key:{key.name}", reason=body.reason, undo=body.undo)
         )
-    except ReviewNotFound as exc:
-        raise ApiError(404, "not_found", str(exc)) from exc
-    except ReviewConflict as exc:
-        raise ApiError(409, "conflict", str(exc)) from exc
     except ReviewError as exc:
-        raise ApiError(422, "invalid_reopen", str(exc)) from exc
+        raise _review_error(exc, "invalid_reopen") from exc
     return item
 
 
@@ -460,12 +465,8 @@ async def decide_review(
             fact_writer=fact_writer(state),
             revalidate=revalidator(state),
         )
-    except ReviewNotFound as exc:
-        raise ApiError(404, "not_found", str(exc)) from exc
-    except ReviewConflict as exc:
-        raise ApiError(409, "conflict", str(exc)) from exc
     except ReviewError as exc:
-        raise ApiError(422, "invalid_decision", str(exc)) from exc
+        raise _review_error(exc, "invalid_decision") from exc
     return item
 
 
