@@ -1,0 +1,172 @@
+"""The runner seam of `guardrails batch`: who validates the chunks (this host's process pool, Ray, Spark).
+
+A runner takes an iterator of chunks (lists of `Row`) and an `EngineSpec`, and yields one list of reports per
+chunk, in chunk order, each list as long as its chunk and in the same order. It pulls chunks only as it needs
+them (a bounded number in flight), so the input is never held whole; the command reads, writes and redacts,
+the runner only validates. Reports come back unredacted: the command decides what leaves the process.
+
+    def batch_runner(chunks: Iterable[Sequence[Row]], spec: EngineSpec, *, workers: int | None = None)
+        -> Iterator[list[Report]]
+
+Engines do not pickle (facts and review stores, compiled patterns), so a runner ships the `EngineSpec` and each
+worker calls `spec.build()` once. `local` lives here; `ray` and `spark` are `batch_runner` in
+`guardrails.integrations.ray` / `.spark`, imported only when asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from guardrails.engine import Engine
+    from guardrails.findings import Report
+
+
+class BatchError(Exception):
+    """A batch cannot run as asked (a missing extra, an unknown engine, an unreadable file); one line, no traceback."""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One input row ready to validate."""
+
+    id: str | int
+    """The input's id column, or the row's line number (JSONL) or row number (CSV, Parquet) when it has none."""
+    line: int
+    """Where the row starts: the line number in a JSONL or CSV file, the row number (from 1) in a Parquet file."""
+    text: str
+    context: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """What a worker needs to compile the parent's engine again: the policy as compiled, and where its rules are."""
+
+    source: str
+    rules_dirs: tuple[str, ...]
+    policy: dict[str, Any]
+    version: str
+    suppressor: bytes = pickle.dumps(None)
+
+    @classmethod
+    def of(cls, engine: Engine) -> EngineSpec:
+        c = engine.compiled
+        return cls(
+            c.source,
+            tuple(c.rules_dirs),
+            engine.policy.model_dump(mode="json"),
+            c.version,
+            pickle.dumps(engine.suppressor),
+        )
+
+    def build(self) -> Engine:
+        """The engine, compiled here; refuses a different policy version (rules changed on disk meanwhile)."""
+        from guardrails.engine import Engine, WorkerSetupError
+        from guardrails.rules.compile import compile_policy
+        from guardrails.rules.loader import load_ruleset
+        from guardrails.rules.model import Policy
+
+        rs = load_ruleset(self.rules_dirs, include_bundled=False)
+        compiled = compile_policy(Policy.model_validate(self.policy), rs, self.source)
+        if compiled.version != self.version:
+            raise WorkerSetupError(
+                f"policy {self.source} compiled to version {compiled.version} in a worker, not {self.version}"
+                " (its rules changed on disk since the batch started)"
+            )
+        return Engine(compiled, suppressor=pickle.loads(self.suppressor))
+
+
+class Runner(Protocol):
+    def __call__(
+        self, chunks: Iterable[Sequence[Row]], spec: EngineSpec, *, workers: int | None = None
+    ) -> Iterator[list[Report]]: ...
+
+
+# -- local: this host's process pool ---------------------------------------------------------------------
+
+_WORKER: Engine | None = None
+_WORKER_ERROR: str | None = None
+
+
+def _init_worker(spec: EngineSpec) -> None:
+    # An exception here would only break the pool (BrokenProcessPool, cause lost): keep it for the first chunk.
+    global _WORKER, _WORKER_ERROR
+    try:
+        _WORKER = spec.build()
+    except Exception as exc:
+        _WORKER_ERROR = f"a worker could not compile policy {spec.source}: {exc}"
+
+
+def _validate_chunk(rows: Sequence[Row]) -> list[Report]:
+    if _WORKER is None:
+        raise BatchError(_WORKER_ERROR or "worker not initialised")
+    return [_WORKER.validate(r.text, r.context) for r in rows]
+
+
+def local_runner(
+    chunks: Iterable[Sequence[Row]], spec: EngineSpec, *, workers: int | None = None
+) -> Iterator[list[Report]]:
+    """Chunks on a process pool, at most 2 per worker in flight, results in input order; one worker runs here."""
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
+    if workers <= 1:
+        engine = spec.build()
+        for rows in chunks:
+            yield [engine.validate(r.text, r.context) for r in rows]
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(spec,)) as pool:
+        pending: deque[Future[list[Report]]] = deque()
+        for rows in chunks:
+            pending.append(pool.submit(_validate_chunk, rows))
+            # Bounded look-ahead: the reader never runs more than 2 chunks per worker ahead of the writer.
+            while len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+# -- the registry ------------------------------------------------------------------------------------------
+
+_RUNNERS: dict[str, Runner] = {"local": local_runner}
+_EXTRAS = {"ray": "guardrails.integrations.ray", "spark": "guardrails.integrations.spark"}
+# The module whose absence means the extra is not installed (pyspark for spark).
+_NEEDS = {"ray": "ray", "spark": "pyspark"}
+ENGINES = ("local", "ray", "spark")
+
+
+def register_runner(name: str, runner: Runner) -> None:
+    """Make `runner` available as `--engine name` (tests, plugins)."""
+    _RUNNERS[name] = runner
+
+
+def get_runner(name: str) -> Runner:
+    """The runner registered as `name`; ray and spark import their integration now, naming the extra if missing."""
+    if name in _RUNNERS:
+        return _RUNNERS[name]
+    module = _EXTRAS.get(name)
+    if module is None:
+        raise BatchError(f"--engine {name}: no such engine (choose from {', '.join(sorted({*_RUNNERS, *_EXTRAS}))})")
+    try:
+        runner: Runner = importlib.import_module(module).batch_runner
+    except ImportError as exc:
+        raise missing_extra(name, exc) from exc
+    except AttributeError as exc:
+        raise BatchError(f"--engine {name}: {module} has no batch_runner") from exc
+    return runner
+
+
+def missing_extra(name: str, exc: ImportError) -> BatchError:
+    return BatchError(f"--engine {name} needs the {name} extra ({exc}): pip install 'outguard[{name}]'")
+
+
+def is_missing_extra(name: str, exc: BaseException) -> bool:
+    """True when `exc` says the extra behind engine `name` is not installed (raised lazily, inside the runner)."""
+    needed = _NEEDS.get(name)
+    missing = getattr(exc, "name", None) or ""
+    return isinstance(exc, ImportError) and needed is not None and missing.split(".")[0] == needed
