@@ -177,7 +177,9 @@ def compile_policy(policy: Policy, ruleset: RuleSet, where: Path | str = "<polic
         check.bind(checks)
     digest = hashlib.sha256(
         json.dumps(
-            [r.rule.model_dump(mode="json") for r in compiled] + [policy.model_dump(mode="json")], sort_keys=True
+            # `cache` decides where results are kept, never what they are: not part of the version.
+            [r.rule.model_dump(mode="json") for r in compiled] + [policy.model_dump(mode="json", exclude={"cache"})],
+            sort_keys=True,
         ).encode()
     ).hexdigest()[:12]
     dirs = tuple(str(d) for d in ruleset.dirs)

@@ -129,6 +129,23 @@ class RegenerationSettings(_Strict):
         return value
 
 
+class CacheSettings(_Strict):
+    """What a policy lets outguard cache (guardrails.results_cache); nothing by default."""
+
+    results: bool = Field(
+        default=False,
+        description="Serve a repeated validation (same output, context, policy version, facts and day) from the"
+        " result cache instead of running the checks again",
+    )
+    results_ttl_s: float = Field(default=86_400.0, gt=0, description="How long a cached report may be served")
+    proxy: bool = Field(
+        default=False,
+        description="The guarded proxy replays deterministic upstream answers (temperature 0, same messages and"
+        " parameters) that it delivered as they came, instead of calling the upstream again",
+    )
+    proxy_ttl_s: float = Field(default=3_600.0, gt=0, description="How long a cached upstream answer may be replayed")
+
+
 class Policy(_Strict):
     name: str = Field(pattern=ID_PATTERN)
     version: str = "1"
@@ -144,3 +161,4 @@ class Policy(_Strict):
     repair: RepairSettings = Field(default_factory=RepairSettings)
     regeneration: RegenerationSettings = Field(default_factory=RegenerationSettings)
     review_sample_rate: float = Field(default=0.0, ge=0, le=1, description="Share of non-review outputs also queued")
+    cache: CacheSettings = Field(default_factory=CacheSettings, description="Result and proxy caching (opt-in)")
