@@ -286,6 +286,11 @@ class Report(_Model):
             " digits turned into '*', length and separators kept so spans still line up"
         ),
     )
+    cached: bool = Field(
+        default=False,
+        description="True when the report was served from the result cache (guardrails.results_cache): the report"
+        " an earlier validation of the same output and context made, timings and elapsed_ms included",
+    )
 
     def redacted(self, sensitive_rules: Collection[str] = ()) -> Report:
         """A copy safe to send out of the process: see guardrails.redaction.redact_report."""
