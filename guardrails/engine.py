@@ -38,6 +38,7 @@ from guardrails.repair import apply_edits, carry_over, choose_fixes, exposed_red
 from guardrails.rules.compile import CompiledPolicy, CompiledRule, compile_policy
 from guardrails.rules.loader import RuleSet, load_ruleset
 from guardrails.rules.model import Policy, Rule
+from guardrails.telemetry import record_validation, tracing
 
 Suppressor = Callable[[str, str, str], bool]
 """(policy name, rule id, fingerprint) -> True when a reviewer marked that finding a false positive."""
@@ -278,7 +279,7 @@ class Engine:
             open_findings = [f for f in first if f.status is FindingStatus.OPEN]
         verdict = self._verdict(open_findings, bool(applied))
         regeneration = self._regeneration(open_findings, text, ctx) if verdict is Verdict.REGENERATE else None
-        return Report(
+        report = Report(
             verdict=verdict,
             output=text,
             original=output,
@@ -292,6 +293,9 @@ class Engine:
             policy_version=self.compiled.version,
             elapsed_ms=(time.perf_counter() - t0) * 1000,
         )
+        if tracing():  # spans made after the fact from the report's timings: untraced runs pay for this test only
+            record_validation(report)
+        return report
 
     def _repair(
         self, text: str, findings: list[Finding], ctx: Context, timings: list[dict[str, Any]], degraded: list[Degraded]

@@ -16,8 +16,12 @@ LAYERS: list[tuple[str, int]] = [
     ("guardrails.redaction", 0),
     ("guardrails.context", 0),
     ("guardrails.metrics", 0),
+    # Spans and prices: the engine and the Guard record into it, so it sits at the bottom (imports findings only).
+    ("guardrails.telemetry", 0),
     ("guardrails.document", 1),
     ("guardrails.jsonparse", 1),
+    # One text layer: normalised views and offset maps, read by every check that folds text.
+    ("guardrails.text", 1),
     ("guardrails.checks.base", 2),
     # Reading the files rule params name (size caps, confinement, safe YAML): used by checks.base and rules.
     ("guardrails.checks._rulefiles", 2),
