@@ -189,6 +189,14 @@ class KnownFactsCheck(Check):
         if self.inline is not None:
             list(self.inline.mentions(""))
 
+    def cache_state(self) -> str:
+        """What results of this check depend on beyond its params and the call: the facts store's revision, as
+        the next run would read it (guardrails.results_cache keys cached reports by it)."""
+        if self.store is None:
+            return ""
+        self.store.current()
+        return f"{self.store.url}@{self.store.revision}"
+
     # -- claims ------------------------------------------------------------------------------------
 
     def claims(self, doc: Document, ctx: RunContext) -> list[Claim]:
