@@ -1,0 +1,160 @@
+"""The steps a profile composes. Each reads a text and returns a `MappedText` over it (identity when it
+changes nothing), so offsets compose exactly.
+
+- `chars_step`: per-character folding (invisible and control characters, NFKC/NFKD, accents, case, quotes)
+  for profiles that do not start from the fast `fold` view; ASCII runs cost one C call each.
+- `confusables_step`: letters from other scripts that look like Latin ones (Unicode's confusables), folded
+  inside words that mix them with Latin letters or digits, or, in mostly Latin text, inside words made only of
+  look-alikes. Other words in other scripts are left alone, so Russian stays Russian.
+- `spacing_step`: words spelled out letter by letter ("f u c k", "f.u.c.k"; three letters or more, so "e.g."
+  stays) joined.
+- `leet_step`: leetspeak digits and symbols inside words that hold two letters or more ("sh1t", "@ss") read
+  as letters; "1990" and "B2B" stay.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import regex
+
+from guardrails.text.chars import INVISIBLE, LEET, LOOKALIKE_CHARS, LOOKALIKES, PUNCT
+from guardrails.text.view import MappedText, build
+
+_KEEP_CONTROLS = frozenset("\t\n\r")
+# What chars_step must visit one by one: non-ASCII characters and the ASCII controls it drops.
+_SPECIAL = re.compile(r"[^\t\n\r\x20-\x7e]+")
+
+
+@dataclass(frozen=True, slots=True)
+class CharOptions:
+    """A profile's per-character options (hashable: fold_one caches per character and options)."""
+
+    invisible: bool
+    form: str | None
+    accents: bool
+    case: bool
+    punct: bool
+
+
+@lru_cache(maxsize=65536)
+def fold_one(ch: str, opts: CharOptions) -> str:
+    """One character under a profile's per-character options ('' when dropped; may be longer than one)."""
+    invisible, form, accents, case, punct = opts.invisible, opts.form, opts.accents, opts.case, opts.punct
+    if invisible and (ch in INVISIBLE or (unicodedata.category(ch) == "Cc" and ch not in _KEEP_CONTROLS)):
+        return ""
+    if ch.isascii():
+        return ch.lower() if case else ch
+    out = PUNCT.get(ch, ch) if punct else ch
+    if case:
+        out = out.casefold()
+    if form == "NFKC":
+        out = unicodedata.normalize("NFKC", out)
+    if accents or form == "NFKD":
+        out = unicodedata.normalize("NFKD", out)
+    if accents:
+        # Mn, not just combining classes: what the toxicity models were fed before the layer existed.
+        out = unicodedata.normalize("NFC", "".join(c for c in out if unicodedata.category(c) != "Mn"))
+    if invisible:
+        out = "".join(c for c in out if c not in INVISIBLE)
+    return out
+
+
+def chars_step(text: str, opts: CharOptions) -> MappedText:
+    case = opts.case
+    if _SPECIAL.search(text) is None:
+        lowered = text.lower() if case else text
+        return MappedText.identity(text) if lowered == text else MappedText(text, lowered, (*range(len(text) + 1),))
+    parts: list[str] = []
+    source: list[int] = []
+    pos = 0
+    for m in _SPECIAL.finditer(text):
+        start, end = m.span()
+        run = text[pos:start]
+        parts.append(run.lower() if case else run)
+        source.extend(range(pos, start))
+        for i in range(start, end):
+            out = fold_one(text[i], opts)
+            parts.append(out)
+            source.extend([i] * len(out))
+        pos = end
+    tail = text[pos:]
+    parts.append(tail.lower() if case else tail)
+    source.extend(range(pos, len(text) + 1))
+    folded = "".join(parts)
+    if folded == text and len(source) == len(text) + 1:
+        return MappedText.identity(text)
+    return MappedText(text, folded, tuple(source))
+
+
+_WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+")
+_LOOKALIKE = re.compile("[" + "".join(sorted(LOOKALIKE_CHARS)) + "]")
+
+
+def _is_latin(ch: str) -> bool:
+    return ch.isascii() or "LATIN" in unicodedata.name(ch, "")
+
+
+def confusables_step(text: str, *, lower: bool) -> MappedText:
+    if text.isascii() or _LOOKALIKE.search(text) is None:
+        return MappedText.identity(text)
+    letters = [c for c in text if c.isalpha()]
+    mostly_latin = sum(map(_is_latin, letters)) * 2 >= len(letters)
+    chars = list(text)
+    changed = False
+    for m in _WORD.finditer(text):
+        word = m.group()
+        if _LOOKALIKE.search(word) is None:
+            continue
+        # Mixed: a Latin letter or a digit that is not itself a look-alike beside the look-alikes.
+        mixed = any((_is_latin(c) and c not in LOOKALIKE_CHARS) or c.isdigit() for c in word)
+        spoof = mostly_latin and all(_is_latin(c) or c in LOOKALIKE_CHARS for c in word if c.isalpha())
+        if not (mixed or spoof):
+            continue
+        folded = word.translate(LOOKALIKES)
+        if lower:
+            folded = folded.lower()
+        chars[m.start() : m.end()] = folded  # one character for one: the table maps to single characters
+        changed = True
+    if not changed:
+        return MappedText.identity(text)
+    return MappedText(text, "".join(chars), (*range(len(text) + 1),))
+
+
+_LEET_CHARS = "013457@$"
+_LEET_WORD = regex.compile(r"[\p{L}\p{N}@$]*\p{L}[\p{L}\p{N}@$]*")
+# A quick test that some word mixes a letter with a leet character; most text has none.
+_LEET_HINT = regex.compile(r"\p{L}[013457@$]|[013457@$]\p{L}")
+
+
+def leet_step(text: str) -> MappedText:
+    if _LEET_HINT.search(text) is None:
+        return MappedText.identity(text)
+    chars = list(text)
+    changed = False
+    for m in _LEET_WORD.finditer(text):
+        word = m.group()
+        if any(c in _LEET_CHARS for c in word) and sum(c.isalpha() for c in word) >= 2:
+            chars[m.start() : m.end()] = word.translate(LEET)
+            changed = True
+    if not changed:
+        return MappedText.identity(text)
+    return MappedText(text, "".join(chars), (*range(len(text) + 1),))
+
+
+# Three or more single letters (or leet characters) each one separator apart, alone between non-words.
+_SPELLED = regex.compile(r"(?<![\p{L}\p{N}@$])[\p{L}013457@$](?:[ .*_-][\p{L}013457@$]){2,}(?![\p{L}\p{N}@$])")
+
+
+def spacing_step(text: str) -> MappedText:
+    drop: set[int] = set()
+    for m in _SPELLED.finditer(text):
+        units = m.group()[0::2]
+        if sum(c.isalpha() for c in units) >= 2:
+            drop.update(range(m.start() + 1, m.end(), 2))  # the separators sit at every other position
+    if not drop:
+        return MappedText.identity(text)
+    return build(text, [(i, "" if i in drop else c) for i, c in enumerate(text)])
