@@ -9,11 +9,13 @@ was checked to yield valid JSON together with the others before it is offered.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from pydantic import Field
 
 from guardrails.checks._json import JsonExtractParams, json_view
 from guardrails.checks.base import Check, Hit, RunContext
+from guardrails.context import Context
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix
 from guardrails.jsonparse.tolerant import Issue, Repair
@@ -35,6 +37,12 @@ class JsonRepairCheck(Check):
     def __init__(self, params: JsonRepairParams) -> None:
         super().__init__(params)
         self.p = params
+
+    def regeneration_extras(self, context: Context | None = None) -> dict[str, Any]:
+        # Damage the schema could not settle (schema-guided repair): the request carries the schema, so the
+        # model sees what the ambiguous reading had to satisfy.
+        schema = context.schema_ if context is not None else None
+        return {"schema": schema} if isinstance(schema, dict) else {}
 
     def run(self, doc: Document, ctx: RunContext) -> Iterable[Hit]:
         view = json_view(doc, ctx, self.p)

@@ -64,6 +64,9 @@ class JsonSyntaxCheck(Check):
             if view.loss is not None:  # the regeneration request names what a repair could only guess
                 error = f"{error}; a repair would be a guess: {view.loss}"
                 details["repair_loses"] = view.loss
+            if view.ambiguity is not None:  # schema-guided repair could not settle it
+                error = f"{error}; {view.ambiguity}"
+                details["ambiguity"] = view.ambiguity
             yield Hit(
                 pos,
                 min(pos + 1, len(text)),

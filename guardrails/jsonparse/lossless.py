@@ -224,12 +224,15 @@ def _show(v: Any) -> str:
     return json.dumps(s[:40], ensure_ascii=False) if isinstance(v, str) else s[:40]
 
 
-def compare(text: str, start: int, end: int, value: Any) -> Loss | None:
-    """None when `value` keeps every value token of text[start:end] in order; else what it loses."""
+def compare(text: str, start: int, end: int, value: Any, *, same_kinds: bool = True) -> Loss | None:
+    """None when `value` keeps every value token of text[start:end] in order; else what it loses.
+
+    `same_kinds=False` lets a container change kind ('(1, 2)' read as an array): for a reading a schema
+    confirmed, where the kind is the schema's to say."""
     tokens, in_openers = input_tokens(text, start, end)
     out, out_openers = value_tokens(value)
     for (kind, pos), got in zip(in_openers, out_openers, strict=False):
-        if kind != got:
+        if kind != got and same_kinds:
             if kind == "(":
                 return Loss(f"a parenthesised value at offset {pos} became an array", pos)
             return Loss(f"{kind!r} at offset {pos} became {got!r}", pos)

@@ -116,6 +116,9 @@ class RepairResult:
     problem: str | None = None
     problem_pos: int | None = None
     too_deep: bool = False
+    cuts: tuple[int, ...] = ()
+    """For a truncated value: where each open container's last complete member ends (innermost first), the
+    places to close it instead of guessing at the cut-off tail (schema-guided repair tries them)."""
 
 
 @dataclass(slots=True)
@@ -142,6 +145,7 @@ class _Parser:
         self.string_mark = 0
         self.stack: list[_Frame] = []
         self.steps = 0
+        self.cuts: tuple[int, ...] = ()
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -454,7 +458,12 @@ class _Parser:
         if end < self.end and (self.text[end].isalpha() or self.text[end] in "_-:/"):
             return self.unquoted_value(pos)  # "12abc", an unquoted date or time: a bare string
         if self.stack and not self.text[end : self.end].strip(" \t\n\r`"):
-            return self.truncated(pos, None, unsafe=True)  # "[1, 23" may have been "[1, 234]": a guess
+            # "[1, 23" may have been "[1, 234]": keeping 23 is a guess (json-repair's), so only ever unsafe.
+            fixed = token if _JSON_NUMBER.match(token) else normalise_number(token)
+            if fixed is None or fixed != token:
+                return self.truncated(pos, None, unsafe=True)
+            self.value_done(end)
+            return self.truncated(end, None, unsafe=True, note="kept a number the text ends in (it may be cut)")
         if _JSON_NUMBER.match(token):
             self.value_done(end)
             return end
@@ -619,7 +628,7 @@ class _Parser:
 
     # -- the end ------------------------------------------------------------------------------
 
-    def truncated(self, pos: int, open_string: tuple[int, str] | None, *, unsafe: bool = False) -> int:
+    def truncated(self, pos: int, open_string: tuple[int, str] | None, *, unsafe: bool = False, note: str = "") -> int:
         """The text ends inside the value: drop a dangling key or comma, close the string and brackets."""
         end = self.end
         cut = pos if pos < end else end
@@ -640,11 +649,13 @@ class _Parser:
             else:
                 cut = pos  # a dangling backslash goes too
                 closing = '"'
+                # '"Pet' may have been "Peter": the string's end is lost, and closing it delivers a fragment.
+                safe = False
+                notes.append("closed a string cut off mid-way")
                 if any(c in self.text[start:pos] for c in "]}"):
-                    safe = False  # the string may have swallowed the brackets that closed it
                     notes.append("the cut-off string contains brackets")
         elif unsafe:
-            notes.append("dropped a value cut off mid-token")
+            notes.append(note or "dropped a value cut off mid-token")
         elif self.text[self.start : end].rstrip().endswith(("}", "]", ")")):
             # The text ends like complete JSON yet a container is still open: a closer went missing
             # somewhere before, and where it belonged ('[[, null]': [[], null] or [[null]]) is a guess.
@@ -658,6 +669,7 @@ class _Parser:
                 cut = frame.comma
         for f in reversed(self.stack):
             closing += "}" if f.opener == "{" else "]"
+        self.cuts = self.complete_cuts()
         cut = min(cut, pos)
         span_start = self.stack[0].open_pos if self.stack else (open_string[0] if open_string else cut)
         # Repairs inside the dropped tail are void (a tuple's "(" still needs its "[", added below).
@@ -676,6 +688,17 @@ class _Parser:
         self.stack.clear()
         return end
 
+    def complete_cuts(self) -> tuple[int, ...]:
+        """Ends of the last complete member of each open container, innermost first (an empty innermost
+        container closes right after its opener); what a truncated value keeps when closed there."""
+        cuts: list[int] = []
+        for depth, f in enumerate(reversed(self.stack)):
+            if f.after_value >= 0:
+                cuts.append(f.after_value)
+            elif depth == 0:
+                cuts.append(f.open_pos + 1)
+        return tuple(sorted(set(cuts), reverse=True))
+
 
 def _line_end(text: str, pos: int, end: int) -> int:
     stop = text.find("\n", pos, end)
@@ -683,7 +706,7 @@ def _line_end(text: str, pos: int, end: int) -> int:
 
 
 def _looks_like_bare_key(text: str, pos: int, end: int) -> bool:
-    m = _WORD.match(text, pos, end)
+    m = _WORD.match(text, pos, end) or _NUMBER_TOKEN.match(text, pos, end)  # '{1: "a", 2: "b"}' too
     if m is None:
         return False
     j = _WS.match(text, m.end(), end).end()  # type: ignore[union-attr]
@@ -741,8 +764,10 @@ def repair_region(
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and NonFiniteNumber are ValueErrors
         pos = exc.pos if isinstance(exc, json.JSONDecodeError) else None
         msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-        return RepairResult(False, start, value_end, problem=f"repair did not give valid JSON: {msg}", problem_pos=pos)
-    return RepairResult(True, start, value_end, repairs, value, repaired)
+        return RepairResult(
+            False, start, value_end, problem=f"repair did not give valid JSON: {msg}", problem_pos=pos, cuts=parser.cuts
+        )
+    return RepairResult(True, start, value_end, repairs, value, repaired, cuts=parser.cuts)
 
 
 __all__ = ["ISSUES", "NonFiniteNumber", "Repair", "RepairResult", "TextEdit", "apply", "repair_region"]

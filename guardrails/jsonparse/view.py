@@ -26,6 +26,7 @@ from guardrails.jsonparse.locate import Located, locate, pointer_at, pointer_fro
 from guardrails.jsonparse.lossless import compare
 from guardrails.jsonparse.strict import NonFiniteNumber, loads, raw_decode, skip_ws
 from guardrails.jsonparse.tolerant import Repair, RepairResult, TextEdit, repair_region
+from guardrails.jsonparse.tolerant import apply as _apply_repairs
 
 Pick = Literal["largest", "first", "last"]
 
@@ -35,6 +36,11 @@ _OPENERS = re.compile(r"[\[{]")
 _DATA = re.compile(r'[\[\]{}"]')
 _FENCE_ONLY_BEFORE = re.compile(r"\s*`{3,}[\w+.-]*[^\n`]*\s*")
 _FENCE_ONLY_AFTER = re.compile(r"\s*`{3,}\s*")
+# A side of the text that ends (before) or starts (after) with a bare JSON literal or number next to the
+# JSON ('true {"a": 1}', 'null{]', '{...} 42'): another value, not prose; dropping it is not safe.
+_BARE_VALUE = re.compile(
+    r"(?:^|[\s,`])(?:true|false|null|-?\d+(?:\.\d+)?)[\s,`]*\Z|\A[\s,`]*(?:true|false|null|-?\d+(?:\.\d+)?)(?:$|[\s,`])"
+)
 MAX_FAILED_STARTS = 32
 """Bounded search: at most this many `{`/`[` that do not start a value are tried (keeps it linear)."""
 
@@ -71,7 +77,28 @@ class JsonView:
     """For broken JSON: text[start:end] after the syntax repairs (what `value` was parsed from)."""
     loss: str | None = None
     """What the repair would drop, merge or move (see guardrails.jsonparse.lossless); None when lossless."""
+    ambiguity: str | None = None
+    """Schema-guided repair (guardrails.jsonparse.salvage) found several readings, or none, that satisfy
+    the schema: what a regeneration must resolve."""
+    schema_confirmed: bool = False
+    """The repairs are the one reading the schema accepts (salvage)."""
+    cuts: tuple[int, ...] = ()
+    """A truncated value: where it could close at a complete member instead (see RepairResult.cuts)."""
+    parts: list[tuple[int, int]] = field(default_factory=list)
+    """Several top-level values (expect_json): each one's span, in order."""
+    part_values: list[tuple[int, int, Any]] = field(default_factory=list)
+    parts_ambiguous: bool = False
+    """Besides the values, something else in the text opens a bracket and does not parse."""
+    raw_repairs: list[Repair] = field(default_factory=list)
+    """The tolerant parser's repairs of broken JSON, before the lossless check judged the whole."""
     _edits: list[TextEdit] = field(default_factory=list)
+
+    def set_edits(self, edits: list[TextEdit]) -> None:
+        """Install the edits `value` was parsed through (for locate) and the repaired text they give."""
+        self._edits = sorted(edits, key=lambda e: (e.start, e.end))
+        inside = [e for e in self._edits if e.start >= self.start and e.end <= self.end]
+        self.repaired = _apply(self.text, self.start, self.end, inside)
+        self.strict = False
 
     def locate(self, path: list[str | int] | tuple[str | int, ...]) -> Located | None:
         """Span in the original text of the value at `path` (computed now, not at parse time)."""
@@ -164,7 +191,11 @@ def build_view(
         chosen = _pick(candidates, pick)
         view.present = view.strict = view.ok = True
         view.value, view.start, view.end = chosen.value, chosen.start, chosen.end
-        view.repairs = _around(text, chosen.start, chosen.end, others=len(candidates) > 1 or chosen.ambiguous)
+        view.repairs = around(text, chosen.start, chosen.end, others=len(candidates) > 1 or chosen.ambiguous)
+        if len(candidates) > 1:
+            view.parts = [(c.start, c.end) for c in candidates]
+            view.part_values = [(c.start, c.end, c.value) for c in candidates]
+            view.parts_ambiguous = chosen.ambiguous
         if not expect_json and _has_prose(view.repairs):
             return JsonView(text)  # "{a} said..." is prose that happens to start with a brace
         return view
@@ -187,6 +218,7 @@ def build_view(
         view.error_pos = where[0] if where else start
     view.too_deep = view.too_deep or result.too_deep
     view.end = result.end
+    view.cuts = result.cuts
     if not result.ok:
         if not expect_json and not result.too_deep and not _framed(text, start):
             return JsonView(text)  # unrepairable and not even ending like JSON: treat as prose
@@ -194,10 +226,11 @@ def build_view(
             view.error, view.error_pos = result.problem, result.problem_pos
         return view
     view.ok, view.value, view.repaired = True, result.value, result.repaired
+    view.raw_repairs = result.repairs
     view._edits = sorted((e for r in result.repairs for e in r.edits), key=lambda e: (e.start, e.end))
     # Broken JSON is a guess: dropping text that also opens a bracket is not safe.
     dropped = text[:start] + text[result.end :]
-    view.repairs = result.repairs + _around(text, start, result.end, others=bool(_OPENERS.search(dropped)))
+    view.repairs = result.repairs + around(text, start, result.end, others=bool(_OPENERS.search(dropped)))
     # Safe means lossless: a guess that drops, merges or moves a value of the text is never applied
     # silently. Every repair of the JSON turns unsafe and says what the whole repair would lose.
     loss = compare(text, start, result.end, result.value)
@@ -330,7 +363,7 @@ def _unsafe(r: Repair, what: str) -> Repair:
     return Repair(r.issue, r.start, r.end, r.edits, False, f"{r.note} (unsafe: {what})")
 
 
-def _around(text: str, start: int, end: int, *, others: bool) -> list[Repair]:
+def around(text: str, start: int, end: int, *, others: bool) -> list[Repair]:
     """Fence markers or prose before/after the JSON: one repair per side deleting it (whitespace alone stays).
 
     Dropping prose is safe; dropping what may be data is not: another JSON value (`others`), or a side
@@ -342,7 +375,7 @@ def _around(text: str, start: int, end: int, *, others: bool) -> list[Repair]:
         if _FENCE_ONLY_BEFORE.fullmatch(before):
             out.append(Repair("markdown-fence", 0, start, (TextEdit(0, start, ""),), True, "removed the opening fence"))
         else:
-            data = _DATA.search(before) is not None
+            data = _DATA.search(before) is not None or _BARE_VALUE.search(before) is not None
             note = "removed the text before the JSON" + (" (it may hold data)" if data else "")
             out.append(Repair("text-around-json", 0, start, (TextEdit(0, start, ""),), not (others or data), note))
     if after.strip():
@@ -350,7 +383,11 @@ def _around(text: str, start: int, end: int, *, others: bool) -> list[Repair]:
         if _FENCE_ONLY_AFTER.fullmatch(after):
             out.append(Repair("markdown-fence", end, n, (TextEdit(end, n, ""),), True, "removed the closing fence"))
         else:
-            data = _DATA.search(after) is not None
+            data = _DATA.search(after) is not None or _BARE_VALUE.search(after) is not None
             note = "removed the text after the JSON" + (" (it may hold data)" if data else "")
             out.append(Repair("text-around-json", end, n, (TextEdit(end, n, ""),), not (others or data), note))
     return out
+
+
+def _apply(text: str, start: int, end: int, edits: list[TextEdit]) -> str:
+    return _apply_repairs(text, start, end, [Repair("", start, end, tuple(edits), True, "")])

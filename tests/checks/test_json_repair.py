@@ -17,7 +17,7 @@ CASES = [
     ('{name: "Ana", città: Roma}', {"name": "Ana", "città": "Roma"}, "JSON014"),
     ('{"a": 1, // count\n "b": 2 /* end */, # py\n "c": 3}', {"a": 1, "b": 2, "c": 3}, "JSON015"),
     ('{"value": 82_461_110, "r": .5, "n": +3}', {"value": 82461110, "r": 0.5, "n": 3}, "JSON017"),
-    ('{"employees": ["John", "Anna", "Pet', {"employees": ["John", "Anna", "Pet"]}, "JSON019"),
+    ('{"employees": ["John", "Anna", "Peter"', {"employees": ["John", "Anna", "Peter"]}, "JSON019"),
     ('{"poem": "line one\nline\ttwo"}', {"poem": "line one\nline\ttwo"}, "JSON020"),
     ('{"html": "<a href="x">link</a>"}', {"html": '<a href="x">link</a>'}, "JSON021"),
     ('["a" "b" "c"]', ["a", "b", "c"], "JSON022"),
@@ -72,6 +72,15 @@ def test_dropping_what_may_be_data_is_never_safe(text: str) -> None:
     assert report.verdict is Verdict.REGENERATE
     assert report.output == text
     assert any(f.code == "JSON011" and f.fix is not None and not f.fix.safe for f in report.findings)
+
+
+def test_a_string_cut_mid_way_is_not_a_safe_fix() -> None:
+    # '"Pet' may have been "Peter": closing it delivers a fragment as if it were the value.
+    text = '{"employees": ["John", "Anna", "Pet'
+    assert JSON_ENGINE.validate(text).verdict is Verdict.REGENERATE
+    unsafe = UNSAFE_ENGINE.validate(text)
+    assert json.loads(unsafe.output) == {"employees": ["John", "Anna", "Pet"]}
+    assert any("cut off mid-way" in a.fix_title and not a.safe for a in unsafe.edits)
 
 
 def test_lone_quote_at_the_end_closes_at_the_last_member() -> None:

@@ -39,13 +39,22 @@ def json_view(doc: Document, ctx: RunContext, params: JsonExtractParams, *, expe
     if timed_out[0]:
         # Parsing ran out of time once: every later JSON rule on this document is late without parsing again.
         raise DeadlineExceeded("parsing the JSON ran past the deadline")
-    try:
-        return doc.view(
-            key,
-            lambda d: build_view(
-                d.text, expect_json=expect_json, pick=params.pick, max_depth=params.max_depth, deadline=ctx.deadline
-            ),
+    schema = ctx.context.schema_
+
+    def build(d: Document) -> JsonView:
+        view = build_view(
+            d.text, expect_json=expect_json, pick=params.pick, max_depth=params.max_depth, deadline=ctx.deadline
         )
+        if schema is not None and view.present and not (view.strict and not view.repairs and view.candidates <= 1):
+            # Damaged JSON and a schema in the Context: rank the candidate repairs by it (imported here:
+            # valid outputs, the common case, never load the schema-guided path).
+            from guardrails.checks._json.salvage import ranked_view
+
+            view = ranked_view(view, schema, ctx.deadline)
+        return view
+
+    try:
+        return doc.view(key, build)
     except DeadlineExceeded:
         timed_out[0] = True
         raise
