@@ -42,6 +42,7 @@ from guardrails.guard.structured import (
     regeneration_messages,
     tool_schemas,
 )
+from guardrails.telemetry import PriceTable, guard_trace
 
 log = logging.getLogger("guardrails.guard")
 
@@ -164,6 +165,7 @@ class Guard:
         listeners: Sequence[Listener] = (),
         feedback: FeedbackSettings | None = None,
         log_content: bool = False,
+        prices: PriceTable | None = None,
     ) -> None:
         if not callable(llm):
             raise TypeError(f"llm must be callable (messages, **params) -> LLMResponse | str, got {type(llm).__name__}")
@@ -186,6 +188,8 @@ class Guard:
         self.listeners = tuple(listeners)
         self.feedback = feedback or FeedbackSettings()
         self.log_content = log_content
+        self.prices = prices
+        """What tokens cost (guardrails.telemetry.PriceTable): each attempt's and the run's `cost` come from it."""
         """Log what a provider sent with its failure (error bodies, bad stream events): off, since the model's
         text and PII ride in them. The failure itself (provider, type, status) is always logged."""
 
@@ -200,12 +204,15 @@ class Guard:
         """Generate, validate, regenerate and fall back synchronously. Never raises for provider failures."""
         return self._drive(self._plan(messages_or_prompt, context, llm_params))
 
-    def _drive(self, plan: _Plan) -> GuardResult:
+    def _drive(self, plan: _Plan, trace: Any = None) -> GuardResult:
+        """Drive `plan`; its spans go to `trace` when a streamed run began one (and end with the run)."""
         value: Any = None
+        trace = guard_trace(self.engine.policy.name) if trace is None else trace
         try:
             step = next(plan)
             while True:
                 if isinstance(step, _Call):
+                    trace.attempt(step.provider)
                     try:
                         kwargs = dict(step.params)
                         if step.timeout is not None and getattr(step.llm, "supports_timeout", False):
@@ -216,12 +223,16 @@ class Guard:
                             value = TypeError("an async LLM needs Guard.arun, not Guard.run")
                     except Exception as exc:
                         value = exc
+                    trace.called()
                 else:
                     value = self.engine.validate(step.text, step.context)
                 step = plan.send(value)
         except StopIteration as stop:
             result: GuardResult = stop.value
+            trace.finish(result)
             return result
+        finally:
+            trace.close()
 
     async def arun(
         self,
@@ -261,22 +272,29 @@ class Guard:
         plans = [self._adrive(self._plan(original, ctx, single, seed=_Seed(v, None, latency, t0))) for v in values]
         return list(await asyncio.gather(*plans))
 
-    async def _adrive(self, plan: _Plan) -> GuardResult:
+    async def _adrive(self, plan: _Plan, trace: Any = None) -> GuardResult:
+        """Drive `plan` with asyncio; its spans go to `trace` when a streamed run began one (and ends it)."""
         value: Any = None
+        trace = guard_trace(self.engine.policy.name) if trace is None else trace
         try:
             step = next(plan)
             while True:
                 if isinstance(step, _Call):
+                    trace.attempt(step.provider)
                     try:
                         value = await _acall(step)
                     except Exception as exc:
                         value = exc
+                    trace.called()
                 else:
                     value = await self.engine.avalidate(step.text, step.context)
                 step = plan.send(value)
         except StopIteration as stop:
             result: GuardResult = stop.value
+            trace.finish(result)
             return result
+        finally:
+            trace.close()
 
     # -- streaming ------------------------------------------------------------------------------------
 
@@ -354,6 +372,9 @@ class Guard:
         t0 = time.perf_counter()
         error: Exception | None = None
         deltas: Any = None
+        # The streamed answer is attempt 1; never the current span (a generator: its consumer owns the context).
+        trace = guard_trace(self.engine.policy.name)
+        trace.attempt(name, current=False)
         try:
             deltas = streamer(original, **self._stream_params(llm, llm_params))
             for delta in deltas:
@@ -366,13 +387,18 @@ class Guard:
         finally:
             _close(deltas)
         latency = (time.perf_counter() - t0) * 1000
-        seed, events = self._after_stream(
-            validator, received=received, error=error, name=name, timing=_Seed(None, None, latency, t0), deltas=deltas
-        )
+        trace.called()
+        with trace.current():  # the final validation of the streamed answer goes under its attempt
+            timing = _Seed(None, None, latency, t0)
+            seed, events = self._after_stream(
+                validator, received=received, error=error, name=name, timing=timing, deltas=deltas
+            )
         yield from events
         if seed is not None:
             shown = validator.released if seed.report is not None and seed.report.verdict in _ACCEPTED else ""
-            yield from _result_events(self._drive(self._plan(original, ctx, llm_params, seed=seed)), shown)
+            yield from _result_events(self._drive(self._plan(original, ctx, llm_params, seed=seed), trace), shown)
+        else:
+            trace.close()
 
     async def _astream(
         self,
@@ -396,6 +422,8 @@ class Guard:
         error: Exception | None = None
         deltas: Any = None
         deadline = None if self.budget.max_seconds is None else t0 + self.budget.max_seconds
+        trace = guard_trace(self.engine.policy.name)
+        trace.attempt(name, current=False)
         try:
             if callable(streamer):
                 deltas = streamer(original, **self._stream_params(llm, llm_params))
@@ -424,15 +452,21 @@ class Guard:
         latency = (time.perf_counter() - t0) * 1000
         if isinstance(deltas, _ThreadedDeltas):
             deltas = deltas.inner
-        seed, events = self._after_stream(
-            validator, received=received, error=error, name=name, timing=_Seed(None, None, latency, t0), deltas=deltas
-        )
+        trace.called()
+        with trace.current():  # the final validation of the streamed answer goes under its attempt
+            timing = _Seed(None, None, latency, t0)
+            seed, events = self._after_stream(
+                validator, received=received, error=error, name=name, timing=timing, deltas=deltas
+            )
         for event in events:
             yield event
         if seed is not None:
             shown = validator.released if seed.report is not None and seed.report.verdict in _ACCEPTED else ""
-            for event in _result_events(await self._adrive(self._plan(original, ctx, llm_params, seed=seed)), shown):
+            result = await self._adrive(self._plan(original, ctx, llm_params, seed=seed), trace)
+            for event in _result_events(result, shown):
                 yield event
+        else:
+            trace.close()
 
     def _after_stream(
         self,
@@ -567,6 +601,7 @@ class Guard:
                     prompt_chars=prompt_chars,
                     feedback_chars=fb_chars,
                     model=response.model,
+                    cost=self._cost(name, response),
                 )
                 attempts.append(attempt)
                 for timing in report.timings:
@@ -601,6 +636,12 @@ class Guard:
             provider=None, reason=stop_reason,
         )  # fmt: skip
 
+    def _cost(self, provider: str, response: LLMResponse) -> float | None:
+        if self.prices is None:
+            return None
+        u = response.usage
+        return self.prices.cost(provider, response.model, u.prompt_tokens, u.completion_tokens)
+
     def _loggable(self, error: object) -> str:
         """A provider failure for the log: what failed, and what the provider sent only with `log_content`."""
         if self.log_content:
@@ -634,6 +675,9 @@ class Guard:
         reason: str | None,
     ) -> GuardResult:
         usage = sum((a.usage for a in attempts), Usage())
+        unpriced = any(a.cost is None and a.usage.tokens for a in attempts)
+        priced = [a.cost for a in attempts if a.cost is not None]
+        cost = None if unpriced or self.prices is None else sum(priced, 0.0)
         elapsed = meter.elapsed() * 1000
         report = answer.report
         delivered = source != "last_resort"
@@ -656,6 +700,7 @@ class Guard:
             message=delivered_message(answer.response, output, answer.checks) if delivered else None,
             tool_calls=answer.checks,
             finish_reason=answer.response.finish_reason if delivered else None,
+            cost=cost,
         )
 
 

@@ -33,6 +33,9 @@ class Attempt(BaseModel):
     prompt_chars: int = Field(default=0, description="Characters of the messages sent (original + feedback)")
     feedback_chars: int = Field(default=0, description="Characters of the feedback messages alone (0 on a first try)")
     model: str | None = None
+    cost: float | None = Field(
+        default=None, description="Estimated cost of the call in the price table's currency (None: no price known)"
+    )
 
 
 class GuardResult(BaseModel):
@@ -61,6 +64,11 @@ class GuardResult(BaseModel):
     )
     tool_calls: list[ToolCallCheck] = Field(default_factory=list, description="Each tool call's check, in order")
     finish_reason: str | None = Field(default=None, description="The provider's, for the delivered answer")
+    cost: float | None = Field(
+        default=None,
+        description="Estimated cost of every attempt, in the price table's currency; None when an attempt used tokens "
+        "at no known price (or the Guard has no price table), so a partial sum never reads as the whole",
+    )
 
     @property
     def degraded(self) -> bool:
