@@ -3,7 +3,8 @@
 `response_format` in the call's parameters becomes the schema the JSON checks use (`json_schema`: its schema;
 `json_object`: any JSON object), unless the caller's Context already names one. Each tool call's `arguments` is
 validated against its tool's `parameters` schema (the caller's Context otherwise, so PII, secrets and canaries
-are checked there too): a repaired call carries the repaired arguments, a failing one asks for a regeneration
+are checked there too; broken arguments get schema-guided repair, see `repair_arguments`): a repaired call
+carries the repaired arguments, a failing one asks for a regeneration
 whose feedback names the tool, the call and the JSON pointer.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from guardrails.checks._json.salvage import RepairResult, repair
 from guardrails.context import Context
 from guardrails.findings import Report, Verdict
 from guardrails.guard.feedback import FeedbackSettings, feedback_messages, feedback_text
@@ -75,6 +77,19 @@ def call_parts(call: dict[str, Any]) -> tuple[str, str, str]:
         name if isinstance(name, str) else "",
         args if isinstance(args, str) else "",
     )
+
+
+def repair_arguments(call: dict[str, Any], schemas: dict[str, dict[str, Any]]) -> RepairResult | None:
+    """A tool call's arguments through schema-guided repair with its tool's `parameters` schema (see
+    `guardrails.checks._json.salvage.repair`); None when the call names a tool that was not offered.
+
+    The engine path (`Engine.validate` with the schema as `Context.schema`) ranks the same candidates; this
+    is for callers that want the value, the edits and what an unsafe repair would drop without a Report."""
+    _, name, args = call_parts(call)
+    schema = schemas.get(name)
+    if schema is None:
+        return None
+    return repair(args, schema)
 
 
 def delivered_message(response: LLMResponse, text: str, checks: list[ToolCallCheck]) -> dict[str, Any] | None:
