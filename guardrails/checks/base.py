@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -95,6 +95,9 @@ class Check(ABC):
     """True when run() can judge any prefix of an output (the stream validator relies on it)."""
     lookbehind: int = 0
     """For streaming checks: how many characters before new text a match can start (hold-back window)."""
+    rechecks: Literal["local", "whole"] = "whole"
+    """After a repair: "local" when each hit depends only on the text within `lookbehind` characters of it, so
+    the engine re-runs the check only around the edits; "whole" (the safe default) re-runs it on all the text."""
 
     def __init__(self, params: CheckParams) -> None:
         self.params = params

@@ -24,6 +24,7 @@ import regex
 from pydantic import Field, field_validator
 
 from guardrails.checks._foldscan import ScanSource, ScanUser, share_among
+from guardrails.checks._multiscan import PatternSet
 from guardrails.checks._textnorm import FoldedText, at_word_boundaries, fold
 from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, RunContext
 from guardrails.document import Document
@@ -70,6 +71,9 @@ class RegexCheck(Check, ScanSource):
         # A head/tail window or a text anchor (^, $, \A, \Z) judges the whole text, not a prefix.
         self.streaming = params.window == "all" and not _ANCHOR.search(_CHAR_CLASS.sub("", params.pattern))
         self.lookbehind = params.lookbehind
+        # A match depends only on the text within `lookbehind` characters of it, unless the rule looks at a
+        # window of the text or at its ends (exactly when it cannot judge a prefix).
+        self.rechecks = "local" if self.streaming else "whole"
         flags = 0
         for f in params.flags:
             flags |= _FLAGS[f]
@@ -87,6 +91,13 @@ class RegexCheck(Check, ScanSource):
         self._slot = 0
         if self.anchor_keys:
             self._group = _AnchorGroup([self])
+        self._multi: _MultiScan | None = None
+        self._mslot = 0
+
+    @property
+    def multiscanned(self) -> bool:
+        """True when the policy's one Hyperscan pass decides whether this pattern runs at all."""
+        return self._multi is not None and self._multi.patterns.scanned[self._mslot]
 
     def bind(self, siblings: Sequence[Check]) -> None:
         """Share one anchor pass with the other anchored regex checks of the policy, and that pass with the
@@ -100,7 +111,20 @@ class RegexCheck(Check, ScanSource):
             group = _AnchorGroup(members)
             for slot, member in enumerate(members):
                 member._group, member._slot = group, slot
+        self._bind_multiscan(siblings)
         share_among(siblings)
+
+    def _bind_multiscan(self, siblings: Sequence[Check]) -> None:
+        """One Hyperscan database over the patterns of every whole-text regex rule of the policy."""
+        members: list[RegexCheck] = []
+        for check in siblings:
+            if isinstance(check, RegexCheck) and check.p.window == "all" and all(check is not m for m in members):
+                members.append(check)
+        if self not in members or (self._multi is not None and self._multi.members == tuple(members)):
+            return
+        multi = _MultiScan(members)
+        for slot, member in enumerate(members):
+            member._multi, member._mslot = multi, slot
 
     def scan_users(self) -> Sequence[ScanUser]:
         return () if self._group is None else (self._group,)
@@ -122,6 +146,8 @@ class RegexCheck(Check, ScanSource):
         return windows
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
+        if self._multi is not None and not self._multi.may_match(doc, self._mslot):
+            return
         text = doc.text
         lo, hi = 0, len(text)
         if self.p.window == "head":
@@ -159,6 +185,24 @@ class RegexCheck(Check, ScanSource):
             fix=fix,
             values={k: v for k, v in m.groupdict().items() if v is not None},
         )
+
+
+class _MultiScan:
+    """The policy's whole-text regex checks behind one PatternSet; its answer is kept as a document view."""
+
+    _ids = itertools.count()
+
+    def __init__(self, members: Sequence[RegexCheck]) -> None:
+        self.members = tuple(members)
+        self.view_key = f"regex-multiscan:{next(self._ids)}"
+        self.patterns = PatternSet([(m.p.pattern, m.compiled.flags) for m in members])
+
+    def may_match(self, doc: Document, slot: int) -> bool:
+        found = doc.view(self.view_key, self._scan)
+        return found is None or slot in found
+
+    def _scan(self, doc: Document) -> frozenset[int] | None:
+        return self.patterns.candidates(doc.text)
 
 
 class _AnchorGroup(ScanUser):
