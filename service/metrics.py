@@ -52,6 +52,12 @@ class Metrics:
             ["source"],
             registry=r,
         )
+        self.cache_lookups = Counter(
+            "outguard_cache_lookups",
+            "Result and proxy cache lookups by cache (results, proxy), policy and result (hit, shared_hit, miss)",
+            ["cache", "policy", "result"],
+            registry=r,
+        )
         self.ready = Gauge("outguard_ready", "1 when every policy compiled and its models loaded", registry=r)
 
     def observe_report(self, report: Report) -> None:
@@ -59,11 +65,14 @@ class Metrics:
         self._child(self.verdicts, report.policy, report.verdict.value).inc()
         for f in report.findings:
             self._child(self.findings, report.policy, f.code, f.status.value).inc()
-        for t in report.timings:
+        for t in report.timings if not report.cached else ():  # a cached report's checks did not run again
             self._child(self.check_latency, report.policy, t.rule_id, t.check).observe(t.ms / 1000.0)
 
     def observe_attempt(self, provider: str, verdict: str, seconds: float) -> None:
         self._child(self.proxy_attempt_latency, provider, verdict).observe(seconds)
+
+    def count_cache(self, cache: str, policy: str, result: str) -> None:
+        self._child(self.cache_lookups, cache, policy, result).inc()
 
     def count_run(self, source: str) -> None:
         self._child(self.proxy_runs, source).inc()
