@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids, a hard body-size limit, and an access log that never carries content."""
+"""ASGI middleware: request ids, a hard body-size limit, an access log that never carries content, and (when
+tracing is on) a server span that joins the caller's trace from its W3C `traceparent` header."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from guardrails.telemetry import tracer, tracing
 from service.metrics import Metrics
 
 log = logging.getLogger("outguard.access")
@@ -87,6 +89,8 @@ class ServiceMiddleware:
             self._done(scope, 413, t0, rid)
             return
         received = 0
+        # Started after the size check above: a refused body is not worth a trace.
+        traced = _server_span(scope, headers) if tracing() else None
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -138,6 +142,8 @@ class ServiceMiddleware:
                 await send({"type": "http.response.body", "body": body})
             status_box["status"] = 500
         self._done(scope, status_box["status"], t0, rid)
+        if traced is not None:
+            _end_server_span(traced, scope, status_box["status"])
 
     def _done(self, scope: Scope, status: int, t0: float, rid: str) -> None:
         elapsed = time.perf_counter() - t0
@@ -157,3 +163,36 @@ class ServiceMiddleware:
             rid,
             scope.get("state", {}).get("key_name", "-"),
         )
+
+
+def _server_span(scope: Scope, headers: dict[bytes, bytes]) -> tuple[Any, Any]:
+    """A SERVER span for this request, child of the caller's span when it sent `traceparent` (the propagators of
+    OTEL_PROPAGATORS, W3C trace context by default), made current for the request's task and what it starts."""
+    from opentelemetry import context, propagate, trace
+
+    carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers.items() if k in _PROPAGATION_HEADERS}
+    parent = propagate.extract(carrier)
+    span = tracer().start_span(
+        scope["method"], context=parent, kind=trace.SpanKind.SERVER, attributes={"http.request.method": scope["method"]}
+    )
+    token = context.attach(trace.set_span_in_context(span, parent))
+    return span, token
+
+
+_PROPAGATION_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
+
+
+def _end_server_span(traced: tuple[Any, Any], scope: Scope, status: int) -> None:
+    from opentelemetry import context
+    from opentelemetry.trace import Status, StatusCode
+
+    span, token = traced
+    # The route's template, never the path: paths and query strings can carry user data.
+    route = getattr(scope.get("route"), "path", None) or "unmatched"
+    span.update_name(f"{scope['method']} {route}")
+    span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
+    span.end()
+    context.detach(token)

@@ -1,4 +1,5 @@
-"""What one guarded proxy run did, learnt from the Guard's events: attempts timed, how the answer came about."""
+"""What one guarded proxy run did, learnt from the Guard's events: attempts timed, tokens and cost counted, how the
+answer came about."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ class RunRecorder:
             a = event.attempt
             verdict = a.verdict.value if a.verdict is not None else "error"
             self.metrics.observe_attempt(a.provider, verdict, a.latency_ms / 1000.0)
+            u = a.usage
+            if u.prompt_tokens or u.completion_tokens:
+                self.metrics.observe_usage(a.provider, a.model, u.prompt_tokens, u.completion_tokens, a.cost)
             if a.verdict is None:
                 self.failed_attempts += 1
             else:

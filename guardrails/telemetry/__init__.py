@@ -7,7 +7,7 @@ Span attributes never carry content: policy, version, verdict, codes, counts, si
 
 from __future__ import annotations
 
-from guardrails.telemetry._otel import tracing, use_tracer_provider
+from guardrails.telemetry._otel import tracer, tracing, use_tracer_provider
 from guardrails.telemetry.guard import NO_TRACE, GuardTrace, guard_trace
 from guardrails.telemetry.prices import ModelPrice, PriceTable, PriceTableError
 from guardrails.telemetry.validation import record_validation
@@ -20,6 +20,7 @@ __all__ = [
     "PriceTableError",
     "guard_trace",
     "record_validation",
+    "tracer",
     "tracing",
     "use_tracer_provider",
 ]

@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from guardrails.telemetry import use_tracer_provider
+from tests.service.conftest import make_client  # noqa: F401  (the sidecar tests' app fixture, shared here)
 
 
 class Spans:
