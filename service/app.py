@@ -20,7 +20,7 @@ from guardrails.reviews import ReviewStore
 from service import api, errors, facts_api
 from service.auth import KeyRing
 from service.config import ServiceConfig
-from service.metrics import Metrics
+from service.metrics import Metrics, setup_operations
 from service.middleware import ServiceMiddleware
 from service.ratelimit import RateLimiter
 from service.state import AppState
@@ -60,6 +60,8 @@ def build_state(
         state.reviews = ReviewStore.open(config.review_db)
     if config.facts_db:
         state.facts = facts_api.open_facts(config.facts_db)
+    # Traces from OTEL_* variables, the price table, the review backlog gauges (docs/operations.md).
+    setup_operations(state.metrics, state.reviews, config.prices_file)
     return state
 
 

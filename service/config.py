@@ -85,6 +85,11 @@ class ServiceConfig(BaseModel):
     )
     login_attempts_per_minute: int = Field(default=10, gt=0)
     log_content: bool = Field(default=False, description="Log output text and context (off: never log content)")
+    prices_file: Path | None = Field(
+        default=None,
+        description="YAML price table (price per million tokens by model) for the cost metrics and results; "
+        "unset: $OUTGUARD_PRICES_FILE, else no cost is estimated (docs/operations.md)",
+    )
     upstream: UpstreamConfig | None = None
     fallbacks: list[UpstreamConfig] = Field(
         default_factory=list,

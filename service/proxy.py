@@ -115,6 +115,7 @@ def _guard(state: AppState, engine: Engine, client: Any, recorder: RunRecorder) 
         fallbacks=_fallbacks(state),
         listeners=[recorder],
         log_content=state.config.log_content,
+        prices=state.metrics.prices,
     )
 
 
