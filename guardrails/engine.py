@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from guardrails.checks.base import Deadline, DeadlineExceeded, RunContext
+from guardrails.checks.base import Check, Deadline, DeadlineExceeded, Hit, RunContext
 from guardrails.context import Context
 from guardrails.document import Document
 from guardrails.findings import (
@@ -23,6 +23,7 @@ from guardrails.findings import (
     AppliedEdit,
     Degraded,
     DegradedReason,
+    Edit,
     Evidence,
     Finding,
     FindingStatus,
@@ -34,7 +35,7 @@ from guardrails.findings import (
     Verdict,
     fingerprint,
 )
-from guardrails.repair import apply_edits, carry_over, choose_fixes, exposed_redactions
+from guardrails.repair import apply_edits, carry_over, choose_fixes, exposed_redactions, shift_hit, touched_regions
 from guardrails.rules.compile import CompiledPolicy, CompiledRule, compile_policy
 from guardrails.rules.loader import RuleSet, load_ruleset
 from guardrails.rules.model import Policy, Rule
@@ -112,6 +113,7 @@ class Engine:
         self.policy: Policy = compiled.policy
         self.suppressor = suppressor
         self._superseded_by = _supersession(compiled.rules)
+        self._has_local = any(c.check.rechecks == "local" for c in compiled.rules)
 
     @classmethod
     def from_policy(
@@ -138,10 +140,18 @@ class Engine:
     # -- one pass -------------------------------------------------------------------------------
 
     def _findings_for(
-        self, doc: Document, ctx: Context, timings: list[dict[str, Any]], degraded: list[Degraded]
+        self,
+        doc: Document,
+        ctx: Context,
+        timings: list[dict[str, Any]],
+        degraded: list[Degraded],
+        local: _LocalHits | None = None,
     ) -> list[Finding]:
         """Run every rule's check on `doc`. Timings are collected as plain dicts: the Report validates them into
-        CheckTiming in one pass, cheaper than building a pydantic model per rule on the hot path."""
+        CheckTiming in one pass, cheaper than building a pydantic model per rule on the hot path.
+
+        With `local` (a re-check after a repair round), a check that declares `rechecks = "local"` runs only
+        around the edits and keeps its earlier hits elsewhere; `local` then records this pass's hits."""
         findings: list[Finding] = []
         n = len(doc.text)
         clock = time.perf_counter
@@ -149,23 +159,31 @@ class Engine:
         # are run to completion one after the other, so no check can see another's deadline.
         deadline = Deadline(None)
         run_ctx = RunContext(ctx, deadline)
-        for compiled in self.compiled.rules:
+        for index, compiled in enumerate(self.compiled.rules):
             rule = compiled.rule
             t0 = clock()
             deadline.at = t0 + compiled.deadline_s
             late = False
             try:
-                hits = list(compiled.check.run(doc, run_ctx))
+                check = compiled.check
+                if local is not None and check.rechecks == "local":
+                    hits = local.rerun(index, check, doc, run_ctx)
+                else:
+                    hits = list(check.run(doc, run_ctx))
                 for hit in hits:
                     if not 0 <= hit.start <= hit.end <= n:
                         raise ValueError(f"check produced span {hit.start}..{hit.end} outside text of length {n}")
             except DeadlineExceeded:
                 hits, late = [], True
+                if local is not None:
+                    local.forget(index)
                 self._late(
                     doc, compiled, f"stopped at its {compiled.deadline_s * 1000:g} ms deadline", findings, degraded
                 )
             except Exception as exc:  # any crash is a finding, never a silent pass
                 hits = []
+                if local is not None:
+                    local.forget(index)
                 error = f"{type(exc).__name__}: {str(exc)[:200]}"
                 findings.append(self._engine_finding("check-failed", doc, rule, error=error))
                 degraded.append(Degraded(rule_id=rule.id, check=rule.check, reason=DegradedReason.ERROR, detail=error))
@@ -258,14 +276,19 @@ class Engine:
             raise TypeError(f"output must be str, got {type(output).__name__}")
         output = without_lone_surrogates(output)
         doc = Document(output)
+        # Hits of the checks that re-check locally, kept for the repair rounds (only those read them).
+        local = _LocalHits() if self._has_local else None
         if len(output) > self.policy.max_output_chars:
             first = [
                 self._engine_finding("output-too-large", doc, length=len(output), limit=self.policy.max_output_chars)
             ]
             degraded.append(Degraded(rule_id="*", check="*", reason=DegradedReason.SKIPPED, detail="output too large"))
         else:
-            first = self._suppress(self._findings_for(doc, ctx, timings, degraded))
-        text, applied, residual = self._repair(output, first, ctx, timings, degraded)
+            first = self._suppress(self._findings_for(doc, ctx, timings, degraded, local))
+        if first:
+            text, applied, residual = self._repair(output, first, ctx, timings, degraded, local=local)
+        else:  # nothing found: nothing to repair or weigh
+            text, applied, residual = output, [], []
         if applied:
             residual_keys = {(f.rule_id, f.fingerprint) for f in residual if f.status is FindingStatus.OPEN}
             first = [
@@ -298,7 +321,14 @@ class Engine:
         return report
 
     def _repair(
-        self, text: str, findings: list[Finding], ctx: Context, timings: list[dict[str, Any]], degraded: list[Degraded]
+        self,
+        text: str,
+        findings: list[Finding],
+        ctx: Context,
+        timings: list[dict[str, Any]],
+        degraded: list[Degraded],
+        *,
+        local: _LocalHits | None = None,
     ) -> tuple[str, list[AppliedEdit], list[Finding]]:
         settings = self.policy.repair
         applied: list[AppliedEdit] = []
@@ -306,7 +336,7 @@ class Engine:
         seen = {text}
         held: list[Finding] = []  # redactions an edit cut into without covering: open to the end, never "repaired"
         limit = int(len(text) * settings.max_growth) + 1024
-        if not settings.enabled:
+        if not settings.enabled or not any(f.fix is not None for f in open_now):
             return text, applied, []
         for round_no in range(1, settings.max_rounds + 1):
             chosen = choose_fixes(open_now, allow_unsafe=settings.allow_unsafe)
@@ -330,9 +360,11 @@ class Engine:
             )
             current = candidate
             round_degraded: list[Degraded] = []
+            if local is not None:
+                local.edited(edits)
             open_now = [
                 f
-                for f in self._suppress(self._findings_for(Document(current), ctx, timings, round_degraded))
+                for f in self._suppress(self._findings_for(Document(current), ctx, timings, round_degraded, local))
                 if f.status is FindingStatus.OPEN
             ] + held
             degraded.extend(d for d in round_degraded if d not in degraded)
@@ -451,6 +483,82 @@ class Engine:
             if progress is not None:
                 progress(1)
         return reports
+
+
+class _LocalHits:
+    """The hits of each `rechecks = "local"` rule on the latest text, so a repair round re-runs such a rule only
+    around its edits: a hit depends on at most `lookbehind` characters (its match) plus as many around it
+    (lookarounds), so the check runs on windows reaching 3 x lookbehind past each edit, keeps what it finds
+    within lookbehind of an edit, and keeps its earlier hits, shifted, everywhere else. When the windows would
+    cover the whole text anyway, or a match cap is near, the rule simply runs on the whole text."""
+
+    __slots__ = ("edits", "hits")
+
+    def __init__(self) -> None:
+        self.hits: dict[int, list[Hit]] = {}
+        self.edits: list[Edit] | None = None  # the last round's edits (offsets into the text before it)
+
+    def edited(self, edits: list[Edit]) -> None:
+        self.edits = sorted(edits, key=lambda e: (e.start, e.end))
+
+    def forget(self, index: int) -> None:
+        self.hits.pop(index, None)
+
+    def rerun(self, index: int, check: Check, doc: Document, ctx: RunContext) -> list[Hit]:
+        before = self.hits.get(index)
+        hits = None
+        if before is not None and self.edits is not None:
+            hits = self._around_edits(check, doc, ctx, before, self.edits)
+        if hits is None:
+            hits = list(check.run(doc, ctx))
+        self.hits[index] = hits
+        return hits
+
+    @staticmethod
+    def _around_edits(
+        check: Check, doc: Document, ctx: RunContext, before: list[Hit], edits: list[Edit]
+    ) -> list[Hit] | None:
+        reach = max(check.lookbehind, 1)
+        cap = getattr(check.params, "max_matches", None)
+        text = doc.text
+        regions = touched_regions(edits)  # each edit's replacement, in the new text's offsets
+        windows = _merged([(max(0, s - 3 * reach), min(len(text), e + 3 * reach)) for s, e in regions])
+        if sum(b - a for a, b in windows) >= len(text) or (isinstance(cap, int) and len(before) >= cap):
+            return None
+        zones = [(s - reach, e + reach) for s, e in regions]
+
+        def near(start: int, end: int) -> bool:
+            return any(start <= z1 and z0 <= end for z0, z1 in zones)
+
+        hits: list[Hit] = []
+        for a, b in windows:
+            for hit in check.run(Document(text[a:b]), ctx):
+                moved = shift_hit(hit, a) if a else hit
+                if near(moved.start, moved.end):
+                    hits.append(moved)
+        for hit in before:
+            moved = shift_hit(hit, _delta(edits, hit.start))
+            if not near(moved.start, moved.end):
+                hits.append(moved)
+        if isinstance(cap, int) and len(hits) >= cap:
+            return None
+        hits.sort(key=lambda h: h.start)
+        return hits
+
+
+def _delta(edits: list[Edit], offset: int) -> int:
+    """How far the edits that end at or before `offset` moved it."""
+    return sum(len(e.replacement) - (e.end - e.start) for e in edits if e.end <= offset)
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def _supersession(rules: Sequence[CompiledRule]) -> dict[str, frozenset[str]]:

@@ -11,12 +11,17 @@ is being (or could not be) redacted.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from guardrails.document import Document
 from guardrails.findings import Action, Edit, Finding, FindingStatus, Fix
+
+if TYPE_CHECKING:
+    from guardrails.checks.base import Hit
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,3 +215,27 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
         pos = edit.end
     parts.append(text[pos:])
     return "".join(parts)
+
+
+def touched_regions(edits: Iterable[Edit]) -> list[tuple[int, int]]:
+    """Where each of `edits` (non-overlapping, offsets into the text before them) put its replacement, as
+    [start, end) offsets into the text after them."""
+    regions = []
+    shift = 0
+    for e in sorted(edits, key=lambda e: (e.start, e.end)):
+        start = e.start + shift
+        regions.append((start, start + len(e.replacement)))
+        shift += len(e.replacement) - (e.end - e.start)
+    return regions
+
+
+def shift_hit(hit: Hit, delta: int) -> Hit:
+    """The hit `delta` characters further on, its fix's edits too (a hit of a check that re-checks locally
+    holds no other offsets)."""
+    if not delta:
+        return hit
+    fix = hit.fix
+    if fix is not None:
+        edits = [e.model_copy(update={"start": e.start + delta, "end": e.end + delta}) for e in fix.edits]
+        fix = fix.model_copy(update={"edits": edits})
+    return dataclasses.replace(hit, start=hit.start + delta, end=hit.end + delta, fix=fix)
