@@ -53,7 +53,9 @@ def _local_engine(tmp_path: Path) -> Engine:
     # Repairs that make new matches for each other: `fo+` becomes `bab`, and a free-standing `bab` is then
     # flagged and replaced; `xxx` runs are only reported. Short lookbehinds so the windows stay local.
     rules = [
-        rule("foo", "TST001", "regex", params={"pattern": "fo+", "replacement": "bab", "lookbehind": 8}, action="repair"),
+        rule(
+            "foo", "TST001", "regex", params={"pattern": "fo+", "replacement": "bab", "lookbehind": 8}, action="repair"
+        ),
         rule(
             "bab",
             "TST002",
