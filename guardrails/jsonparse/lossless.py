@@ -61,6 +61,8 @@ class Loss:
 
 
 def _decode(raw: str) -> str:
+    if "\\" not in raw:
+        return raw  # nothing to unescape: most strings, and json.loads per string was half this module's cost
     try:
         out = json.loads(f'"{raw}"', strict=False)
         if isinstance(out, str):

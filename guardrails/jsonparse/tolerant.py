@@ -49,6 +49,8 @@ _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?
 _UNQUOTED_VALUE_END = re.compile(r"[,}\]\n\r]")
 _SWALLOWED = re.compile(r'"\s*[:,\]}]\s*["\[{]|"\s*[}\]]')
 _HEX4 = re.compile(r"[0-9a-fA-F]{4}")
+_CLOSER_RUN = re.compile(r"[\]}][\]}\s]*\Z")
+_ELEMENT_AHEAD = re.compile(r"(?:-?[0-9][0-9.eE+-]*|true|false|null)\s*(?:[,\]]|\Z)")
 
 _LITERALS = {
     "True": "true",
@@ -617,7 +619,9 @@ class _Parser:
         if c == "/" and self.text.startswith(("//", "/*"), j):
             return True
         if c != ",":
-            return False
+            # '["a" "b" "c" 1': in an array, a number or literal after the quote, then a separator or the end,
+            # is the next element (a comma lost), not the string going on.
+            return not in_object and _ELEMENT_AHEAD.match(self.text, j, self.end) is not None
         k = self.next_significant(j + 1)
         if k >= self.end:
             return True
@@ -652,7 +656,14 @@ class _Parser:
                 # '"Pet' may have been "Peter": the string's end is lost, and closing it delivers a fragment.
                 safe = False
                 notes.append("closed a string cut off mid-way")
-                if any(c in self.text[start:pos] for c in "]}"):
+                run = _CLOSER_RUN.search(self.text, start + 1, pos)
+                needed = "".join("}" if f.opener == "{" else "]" for f in reversed(self.stack))
+                if run is not None and run.group().replace(" ", "").strip() == needed:
+                    # '{"key": ["value]}': the closers the value needs end the text; the quote before them
+                    # was lost. A guess still (the string may hold brackets), so it stays unsafe.
+                    cut = run.start()
+                    notes[-1] = "closed a string before the closers it swallowed"
+                elif any(c in self.text[start:pos] for c in "]}"):
                     notes.append("the cut-off string contains brackets")
         elif unsafe:
             notes.append(note or "dropped a value cut off mid-token")

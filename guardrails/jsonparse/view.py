@@ -16,6 +16,7 @@ JSON (first non-blank character `{` or `[`, or a fence) is looked at, so prose i
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from json import JSONDecodeError
@@ -39,7 +40,7 @@ _FENCE_ONLY_AFTER = re.compile(r"\s*`{3,}\s*")
 # A side of the text that ends (before) or starts (after) with a bare JSON literal or number next to the
 # JSON ('true {"a": 1}', 'null{]', '{...} 42'): another value, not prose; dropping it is not safe.
 _BARE_VALUE = re.compile(
-    r"(?:^|[\s,`])(?:true|false|null|-?\d+(?:\.\d+)?)[\s,`]*\Z|\A[\s,`]*(?:true|false|null|-?\d+(?:\.\d+)?)(?:$|[\s,`])"
+    r"(?<![\w.-])(?:true|false|null|-?\d+(?:\.\d+)?)[\s,:`]*\Z|\A[\s,`]*(?:true|false|null|-?\d+(?:\.\d+)?)(?:$|[\s,`])"
 )
 MAX_FAILED_STARTS = 32
 """Bounded search: at most this many `{`/`[` that do not start a value are tried (keeps it linear)."""
@@ -196,6 +197,13 @@ def build_view(
             view.parts = [(c.start, c.end) for c in candidates]
             view.part_values = [(c.start, c.end, c.value) for c in candidates]
             view.parts_ambiguous = chosen.ambiguous
+            if all(isinstance(c.value, dict) and c.value for c in candidates) and not chosen.ambiguous:
+                # Objects one after another read as records (JSON Lines): the unsafe fix keeps them all, in
+                # one array, rather than the largest alone. Which was meant is still a guess: never safe.
+                view.repairs = [_records(text, candidates)]
+                view.value = [c.value for c in candidates]
+                view.start, view.end = 0, len(text)
+                view.set_edits(list(view.repairs[0].edits))
         if not expect_json and _has_prose(view.repairs):
             return JsonView(text)  # "{a} said..." is prose that happens to start with a brace
         return view
@@ -391,3 +399,12 @@ def around(text: str, start: int, end: int, *, others: bool) -> list[Repair]:
 
 def _apply(text: str, start: int, end: int, edits: list[TextEdit]) -> str:
     return _apply_repairs(text, start, end, [Repair("", start, end, tuple(edits), True, "")])
+
+
+def _records(text: str, candidates: list[Candidate]) -> Repair:
+    edits = [TextEdit(0, candidates[0].start, "[")]
+    edits += [TextEdit(a.end, b.start, ",") for a, b in itertools.pairwise(candidates)]
+    edits.append(TextEdit(candidates[-1].end, len(text), "]"))
+    n = len(candidates)
+    note = f"{n} top-level objects wrapped into one array (which one is the answer is a guess)"
+    return Repair("text-around-json", 0, len(text), tuple(edits), False, note)

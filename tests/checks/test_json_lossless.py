@@ -130,14 +130,18 @@ def corrupt(value: Any, kinds: list[str], rng: random.Random, second: Any = None
             ps.insert(i, ("junk", rng.choice(["/* note */", "// note\n", "# note\n"])))
         elif kind == "single-quotes" and k in ("str", "key") and "'" not in t and len(t) >= 2 and t[0] == t[-1] == '"':
             ps[i] = (k, "'" + t[1:-1] + "'")
-        elif kind == "bare-key" and k == "key":
+        elif kind == "bare-key" and k == "key" and len(t) >= 2 and t[0] == t[-1] == '"':
+            # Only a key still quoted at both ends: after drop-quote, t[1:-1] would cut a real character.
             ps[i] = (k, t[1:-1] if t[1:-1].isidentifier() or t[1:-1].isdigit() else t)
     text = "".join(t for _, t in ps)
     if "concatenate" in kinds and second is not None:
         text += rng.choice(["", " ", "\n", ", "]) + json.dumps(second)
         result.second = second
     if "truncate" in kinds and len(text) > 1:
-        text = text[: rng.randrange(1, len(text))]
+        cut = rng.randrange(1, len(text))
+        if result.second is not None and cut <= len(text) - len(json.dumps(second)):
+            result.second = None  # the cut fell before the second value: only the first, truncated, is left
+        text = text[:cut]
         result.truncated = True
     if "fence" in kinds:
         text = f"```json\n{text}\n```"
