@@ -37,6 +37,7 @@ from service.deps import SECURITY_DOC, app_state, authorize, ready_state, requir
 from service.errors import ERROR_RESPONSES, ApiError
 from service.redaction import outgoing
 from service.state import AppState
+from service.workers import render_metrics
 
 router = APIRouter()
 log = logging.getLogger("outguard.service")
@@ -492,4 +493,5 @@ async def readyz(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse
 
 @router.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
 async def metrics(state: Annotated[AppState, Depends(app_state)]) -> Response:
-    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    payload = render_metrics(state.metrics.render)  # summed over workers under `serve --workers N`
+    return Response(payload, media_type="text/plain; version=0.0.4; charset=utf-8")

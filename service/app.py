@@ -21,8 +21,8 @@ from service import api, errors, facts_api
 from service.auth import KeyRing
 from service.config import ServiceConfig
 from service.metrics import Metrics, setup_operations
+from service.limits import open_limits
 from service.middleware import ServiceMiddleware
-from service.ratelimit import RateLimiter
 from service.state import AppState
 
 VERSION = "0.1.0"
@@ -48,11 +48,13 @@ class ServiceApp(FastAPI):
 def build_state(
     config: ServiceConfig, keys: KeyRing | None = None, upstream: Any = None, fallbacks: list[Any] | None = None
 ) -> AppState:
+    limiter, quotas = open_limits(config.limits_db, config.rate_limit_rps, config.rate_limit_burst)
     state = AppState(
         config=config,
         keys=keys if keys is not None else KeyRing.load(config.keys_file, config.keys_env),
         metrics=Metrics(),
-        limiter=RateLimiter(config.rate_limit_rps, config.rate_limit_burst),
+        limiter=limiter,
+        quotas=quotas,
         upstream=upstream,
         fallbacks=fallbacks,
     )

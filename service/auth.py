@@ -32,6 +32,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from service.limits.model import TokenQuota
+
 
 class Scope(StrEnum):
     VALIDATE = "validate"
@@ -53,6 +55,9 @@ class ApiKey(BaseModel):
     )
     rate_limit_burst: int | None = Field(
         default=None, gt=0, description="Requests at once (default: two seconds of the key's own rate, at least 1)"
+    )
+    token_quota: TokenQuota | None = Field(
+        default=None, description="Guarded proxy: LLM tokens this key may use per window (service/limits/quota.py)"
     )
 
     def allows(self, scope: Scope) -> bool:

@@ -83,6 +83,11 @@ class ServiceConfig(BaseModel):
     rate_limit_burst: int = Field(
         default=400, gt=0, description="Requests at once for those keys (a key with its own rate gets its own burst)"
     )
+    limits_db: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of the store that workers and replicas share for rate limits and token quotas "
+        "(unset: each process limits on its own)",
+    )
     login_attempts_per_minute: int = Field(default=10, gt=0)
     log_content: bool = Field(default=False, description="Log output text and context (off: never log content)")
     prices_file: Path | None = Field(

@@ -38,6 +38,7 @@ from service.auth import ApiKey, Scope
 from service.config import UpstreamConfig
 from service.deps import ready_state, require
 from service.errors import ERROR_RESPONSES, ApiError
+from service.limits.quota import with_stream_usage
 from service.proxy_answer import (
     delivered_message,
     finish_reason,
@@ -105,7 +106,7 @@ def _client(cfg: UpstreamConfig) -> Any:
     )
 
 
-def _guard(state: AppState, engine: Engine, client: Any, recorder: RunRecorder) -> Guard:
+def _guard(state: AppState, engine: Engine, client: Any, recorder: RunRecorder, *meters: Any) -> Guard:
     # No `budget` argument: the Guard takes attempts, tokens and seconds from the policy's `regeneration`,
     # the same for streamed and plain requests (the streamed answer is attempt 1 of that budget).
     # Regenerations use the policy's `regeneration.temperature` (the Guard's default); first attempts the caller's.
@@ -113,7 +114,7 @@ def _guard(state: AppState, engine: Engine, client: Any, recorder: RunRecorder) 
         engine,
         client,
         fallbacks=_fallbacks(state),
-        listeners=[recorder],
+        listeners=[recorder, *meters],
         log_content=state.config.log_content,
         prices=state.metrics.prices,
     )
@@ -131,7 +132,7 @@ def _engine(state: AppState, name: str | None) -> Engine:
 async def chat_completions(
     body: ChatRequest,
     state: Annotated[AppState, Depends(ready_state)],
-    _key: Annotated[ApiKey, Depends(require(Scope.VALIDATE))],
+    key: Annotated[ApiKey, Depends(require(Scope.VALIDATE))],
     release: Annotated[
         Release | None,
         Header(
@@ -144,15 +145,20 @@ async def chat_completions(
     options = body.outguard or OutguardOptions()
     engine = _engine(state, options.policy)
     client = _upstream(state)
+    refusal = state.quotas.admit(key.name, key.token_quota)  # before any upstream call: 429 when spent
+    if refusal is not None:
+        return refusal.response()
     try:
         messages = as_messages([m.model_dump(exclude_unset=True) for m in body.messages])
     except ValueError as exc:  # e.g. a user message without content: only an assistant message may omit it
         raise ApiError(422, "invalid_messages", str(exc)) from exc
     params = dict(body.model_extra or {})  # everything but model, messages, stream and outguard, as sent
+    if body.stream and key.token_quota is not None:
+        params = with_stream_usage(params)  # a stream is charged what the upstream reports at its end
     ctx = options.context
     model = getattr(client, "model", None) or "upstream"
     recorder = RunRecorder(state.metrics)
-    guard = _guard(state, engine, client, recorder)
+    guard = _guard(state, engine, client, recorder, state.quotas.meter(key.name, key.token_quota))
     if body.stream:
         if isinstance(params.get("n"), int) and params["n"] > 1:
             raise ApiError(400, "unsupported", "stream with n > 1 is not supported by the guarded proxy; stream n=1")

@@ -6,7 +6,10 @@ import argparse
 import asyncio
 import logging
 import os
+import secrets
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from service.auth import AuthConfigError, KeyRing, hash_key, hash_password
@@ -50,8 +53,17 @@ def _config(args: argparse.Namespace) -> ServiceConfig:
         max_body_bytes=args.max_body,
         rate_limit_rps=args.rate_limit,
         rate_limit_burst=args.rate_limit_burst or default_burst(args.rate_limit),
-        session_secret=os.environ.get("OUTGUARD_SESSION_SECRET"),
+        limits_db=getattr(args, "limits_db", None),
+        session_secret=_session_secret(getattr(args, "workers", 1)),
     )
+
+
+def _session_secret(workers: int) -> str | None:
+    """Workers must sign and check session cookies with one key: without a configured secret the parent draws one
+    for all of them (a restart still ends every session, as with one process). Replicas on several hosts need
+    OUTGUARD_SESSION_SECRET set to one value (docs/replicas.md)."""
+    configured = os.environ.get("OUTGUARD_SESSION_SECRET")
+    return configured or (secrets.token_urlsafe(32) if workers > 1 else None)
 
 
 def _default_review_db(data_dir: str) -> str:
@@ -87,6 +99,11 @@ def main(args: argparse.Namespace) -> int:
     from service.app import create_app
 
     _logging()
+    if args.workers > 1:
+        if args.demo:
+            print("error: --demo runs one worker (its keys and password are drawn in the process)", file=sys.stderr)
+            return 2
+        return _serve_workers(args)
     try:
         if args.demo:
             from service.demo import demo_config
@@ -118,6 +135,57 @@ def main(args: argparse.Namespace) -> int:
         server_header=False,
     )
     return 0
+
+
+def _serve_workers(args: argparse.Namespace) -> int:
+    """`--workers N`: uvicorn's process manager (restarts a worker that dies) over one listening socket; every
+    worker builds its own app from the config passed in the environment (service/workers.py)."""
+    import uvicorn
+
+    from service import workers
+
+    try:
+        config = _config(args)
+        keys = KeyRing.load(config.keys_file, config.keys_env)  # fail here, once, rather than in every worker
+    except AuthConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if config.facts_db:
+        os.environ.setdefault("OUTGUARD_FACTS_DB", config.facts_db)
+    own_metrics_dir = not os.environ.get(workers.METRICS_DIR_ENV)
+    if own_metrics_dir:
+        # Must be empty at start (old files would be summed in) and set before any worker imports prometheus_client.
+        os.environ[workers.METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="outguard-metrics-")
+    os.environ[workers.CONFIG_ENV] = config.model_dump_json()
+    os.environ[workers.LIMITS_ENV] = _connection_limits(args).model_dump_json()
+    print(_banner(args, config, keys), flush=True)
+    try:
+        uvicorn.run(
+            "service.workers:worker_app",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            http=_worker_protocol(),
+            access_log=False,
+            log_config=None,
+            server_header=False,
+        )
+    finally:
+        if own_metrics_dir:
+            shutil.rmtree(os.environ[workers.METRICS_DIR_ENV], ignore_errors=True)
+    return 0
+
+
+def _worker_protocol() -> str:
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        log.warning("httptools is not installed: workers serve with the slower pure-Python h11 parser")
+        return "h11"
+    from service import workers
+
+    return workers.PROTOCOL
 
 
 def _connection_limits(args: argparse.Namespace) -> ConnectionLimits:
@@ -157,4 +225,12 @@ def _banner(args: argparse.Namespace, config: ServiceConfig, keys: KeyRing) -> s
         )
     if config.review_db:
         lines.append(f"review page: {base}/review")
+    workers = getattr(args, "workers", 1)
+    if workers > 1:
+        lines.append(f"{workers} workers; metrics summed over them (prometheus multiprocess mode)")
+        if not config.limits_db:
+            lines.append(
+                f"warning: rate limits and token quotas are per worker without --limits-db (up to {workers}x each "
+                "limit); give --limits-db a PostgreSQL URL to share them"
+            )
     return "\n".join(lines)

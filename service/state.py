@@ -12,6 +12,7 @@ from guardrails import Engine, RuleError, load_ruleset
 from guardrails.reviews import ReviewStore
 from service.auth import KeyRing
 from service.config import ServiceConfig
+from service.limits.quota import QuotaBook
 from service.metrics import Metrics
 from service.ratelimit import RateLimiter
 
@@ -47,6 +48,7 @@ class AppState:
     keys: KeyRing
     metrics: Metrics
     limiter: RateLimiter
+    quotas: QuotaBook = field(default_factory=QuotaBook)
     reviews: ReviewStore | None = None
     facts: Any | None = None
     upstream: Any | None = None

@@ -88,6 +88,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "gets its own burst (rate_limit_burst in the keys file, default two seconds of its rate)",
     )
     p.add_argument(
+        "--limits-db",
+        metavar="URL",
+        default=os.environ.get("OUTGUARD_LIMITS_DB"),
+        help="PostgreSQL URL (postgresql+psycopg://...) where every worker and replica shares the rate limits and "
+        "token quotas; unset, each process limits on its own (default: $OUTGUARD_LIMITS_DB)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        default=os.environ.get("OUTGUARD_WORKERS") or "1",
+        help="worker processes on one listening socket, each with its own compiled engines; share limits with "
+        "--limits-db (default: $OUTGUARD_WORKERS or 1)",
+    )
+    p.add_argument(
         "--header-timeout",
         type=_positive_seconds,
         metavar="SECONDS",

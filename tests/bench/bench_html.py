@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -192,10 +193,13 @@ def mutate(text: str, rng: random.Random, ops: list[Any]) -> str:
 def build_engine(repair: bool) -> Engine:
     pack = yaml.safe_load((ROOT / "rules" / "html.yaml").read_text(encoding="utf-8"))
     for rule in pack["rules"]:
-        rule["params"] = {**rule["params"], "templates": {**rule["params"]["templates"], "kb-article": TEMPLATE}}
+        kb = {**TEMPLATE, "file": "templates/kb-article.html"}
+        rule["params"] = {**rule["params"], "templates": {**rule["params"]["templates"], "kb-article": kb}}
         rule["examples"] = {}
     tmp = Path(tempfile.mkdtemp(prefix="bench_html_"))
-    (tmp / "templates").symlink_to(ROOT / "rules" / "templates")
+    # Copies, not links: rules read only files inside their own directory tree.
+    shutil.copytree(ROOT / "rules" / "templates", tmp / "templates")
+    shutil.copy(TEMPLATE["file"], tmp / "templates" / "kb-article.html")
     (tmp / "html.yaml").write_text(yaml.safe_dump(pack), encoding="utf-8")
     (tmp / "policies").mkdir()
     policy = {"name": "bench", "rules": ["pack:html"], "repair": {"enabled": repair, "max_rounds": 4}}
