@@ -21,7 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from guardrails import Report
-from guardrails.telemetry import PriceTable
+from guardrails.telemetry import PriceTable, setup_tracing
 
 log = logging.getLogger("outguard.service")
 
@@ -200,7 +200,7 @@ class ReviewBacklog(Collector):
         self._reading: tuple[int, float] = (0, 0.0)
 
     def _read(self) -> tuple[int, float]:
-        from guardrails.reviews.model import ItemFilter, ReviewState, SortKey
+        from guardrails.reviews import ItemFilter, ReviewState, SortKey
 
         now = time.monotonic()
         if now - self._at < REVIEW_BACKLOG_TTL_S:
@@ -234,8 +234,6 @@ def setup_operations(metrics: Metrics, reviews: Any, prices_file: Path | str | N
     """What the sidecar's operators configure beyond the app: traces from OTEL_* variables, the price table
     (`prices_file`, else $OUTGUARD_PRICES_FILE; a bad file fails the start, naming file and key), and the review
     backlog gauges when a queue is configured."""
-    from guardrails.telemetry.setup import setup_tracing
-
     setup_tracing()
     path = prices_file or os.environ.get("OUTGUARD_PRICES_FILE")
     if path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from guardrails.telemetry._otel import tracer, tracing, use_tracer_provider
 from guardrails.telemetry.guard import NO_TRACE, GuardTrace, guard_trace
 from guardrails.telemetry.prices import ModelPrice, PriceTable, PriceTableError
+from guardrails.telemetry.setup import setup_tracing
 from guardrails.telemetry.validation import record_validation
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "PriceTableError",
     "guard_trace",
     "record_validation",
+    "setup_tracing",
     "tracer",
     "tracing",
     "use_tracer_provider",
