@@ -33,6 +33,7 @@ from guardrails.reviews import (
 )
 from service import errors
 from service.auth import ApiKey, Scope
+from service.cache import cached_validation
 from service.deps import SECURITY_DOC, app_state, authorize, ready_state, require, require_ready
 from service.errors import ERROR_RESPONSES, ApiError
 from service.redaction import outgoing
@@ -99,21 +100,29 @@ def _context(req: ValidateRequest) -> Context | None:
 
 
 async def validate_one(
-    state: AppState, req: ValidateRequest, default_policy: str | None = None, *, observe: bool = True
+    state: AppState, req: ValidateRequest, default_policy: str | None = None, *, observe: bool = True, scope: str = ""
 ) -> Report:
     """Validate one request's output; `observe=False` leaves the report's metrics to the caller (who records
-    them after answering)."""
+    them after answering). `scope` (the API key's name) keeps one caller's cached results from another's."""
     engine = _engine(state, req.policy or default_policy)
     ctx = _context(req)
     speed = state.speed[engine.policy.name]
     # A caller's schema or free-form fields (custom rules may read patterns there) can make any policy slow, up
     # to its deadline: such a request never runs on the event loop, or /healthz would wait for it.
-    if speed.fast(state.config.inline_below_ms) and (ctx is None or (ctx.schema_ is None and not ctx.extra)):
+    hit, run, blocking = cached_validation(state, engine, req.output, ctx, scope)  # run: engine.validate or cache's
+    if hit is not None:
+        report = hit
+    elif (
+        not blocking
+        and speed.fast(state.config.inline_below_ms)
+        and (ctx is None or (ctx.schema_ is None and not ctx.extra))
+    ):
         # Measured fast: a thread hop would cost more than the validation itself.
-        report = engine.validate(req.output, ctx)
+        report = run(req.output, ctx)
     else:
-        report = await asyncio.to_thread(engine.validate, req.output, ctx)
-    speed.add(report.elapsed_ms)
+        report = await asyncio.to_thread(run, req.output, ctx)
+    if not report.cached:  # a cached report's elapsed_ms measures the validation that made it, not this one
+        speed.add(report.elapsed_ms)
     # Everything after this point leaves the process (answer, review queue, metrics): redacted from here on.
     report = outgoing(report, engine)
     if observe:
@@ -187,10 +196,10 @@ async def _validated(request: Request, read_body: Callable[[], Awaitable[bytes]]
     # The hot path: auth, readiness and parsing by hand, because FastAPI's dependency resolution costs
     # more than a rule-only validation (see tests/bench/bench_service.py). The body is read after the key is
     # checked, as the routed endpoint does.
-    authorize(request, Scope.VALIDATE)
+    key = authorize(request, Scope.VALIDATE)
     state = require_ready(request)
     req = _parse_bytes(await read_body(), ValidateRequest)
-    return state, await validate_one(state, req, observe=False)
+    return state, await validate_one(state, req, observe=False, scope=key.name)
 
 
 @router.post(
@@ -251,7 +260,7 @@ async def validate_batch(
         raise ApiError(413, "batch_too_large", f"{len(body.items)} items; the limit is {state.config.max_batch}")
     for item in body.items:
         _engine(state, item.policy or body.policy)  # fail the batch before doing any work
-    reports = [await validate_one(state, item, body.policy) for item in body.items]
+    reports = [await validate_one(state, item, body.policy, scope=_key.name) for item in body.items]
     payload = b'{"reports":[' + b",".join(_json(r) for r in reports) + b"]}"
     return Response(payload, media_type="application/json")
 

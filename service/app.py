@@ -19,6 +19,7 @@ import guardrails
 from guardrails.reviews import ReviewStore
 from service import api, errors, facts_api
 from service.auth import KeyRing
+from service.cache import build_caches
 from service.config import ServiceConfig
 from service.metrics import Metrics, setup_operations
 from service.limits import open_limits
@@ -62,6 +63,7 @@ def build_state(
         state.reviews = ReviewStore.open(config.review_db)
     if config.facts_db:
         state.facts = facts_api.open_facts(config.facts_db)
+    build_caches(state)  # after the stores: the caches share a table in one of their databases
     # Traces from OTEL_* variables, the price table, the review backlog gauges (docs/operations.md).
     setup_operations(state.metrics, state.reviews, config.prices_file)
     return state

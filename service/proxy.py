@@ -48,6 +48,7 @@ from service.proxy_answer import (
     upstream_error_response,
     upstream_failed,
 )
+from service.proxy_cache import answer_cache, keep_answer
 from service.proxy_runs import RunRecorder
 from service.proxy_stream import Release, StreamRun, stream_completion
 from service.redaction import outgoing
@@ -158,6 +159,7 @@ async def chat_completions(
     ctx = options.context
     model = getattr(client, "model", None) or "upstream"
     recorder = RunRecorder(state.metrics)
+    client = answer_cache(state, engine, client, key.name, body.stream)  # replays deterministic answers
     guard = _guard(state, engine, client, recorder, state.quotas.meter(key.name, key.token_quota))
     if body.stream:
         if isinstance(params.get("n"), int) and params["n"] > 1:
@@ -173,6 +175,7 @@ async def chat_completions(
         )
     # n > 1: one upstream call for every choice, each choice guarded (and regenerated) on its own.
     results: list[GuardResult] = await guard.arun_choices(messages, ctx, **params)
+    cache_headers = await keep_answer(client, results)
     if all(upstream_failed(r, engine) for r in results):
         recorder.close("error", results[0].report.verdict, guard.providers[0][0])
         return upstream_error_response(results[0])
@@ -197,5 +200,6 @@ async def chat_completions(
             "usage": sum((r.usage for r in results), Usage()).model_dump(),
             # Choice 0's, as before; with n > 1 every choice's under `choices`.
             "outguard": {**infos[0], "choices": infos} if len(infos) > 1 else infos[0],
-        }
+        },
+        headers=cache_headers,
     )

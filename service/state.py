@@ -60,6 +60,10 @@ class AppState:
     ruleset: Any | None = None
     ready: threading.Event = field(default_factory=threading.Event)
     loading: bool = False
+    results_cache: Any | None = None
+    """guardrails.results_cache.ResultsCache for policies with `cache: {results: true}` (service/cache.py)."""
+    proxy_cache: Any | None = None
+    """service.proxy_cache.ProxyCache for policies with `cache: {proxy: true}`."""
 
     @property
     def default_policy(self) -> str:
