@@ -1,13 +1,15 @@
 """The runner seam of `guardrails batch`: who validates the chunks (this host's process pool, Ray, Spark).
 
 A runner takes an iterator of chunks (lists of `Row`) and an `EngineSpec`, and yields one list of reports per
-chunk, in chunk order, each list as long as its chunk and in the same order. It pulls chunks only as it needs
+chunk, in chunk order, each list as long as its chunk and in the same order (a `RowFailure` in place of a report
+for a row it could not validate). It pulls chunks only as it needs
 them (a bounded number in flight), so the input is never held whole; the command reads, writes and redacts,
 the runner only validates. Reports come back unredacted: the command decides what leaves the process.
 
     def batch_runner(chunks: Iterable[Sequence[Row]], spec: EngineSpec, *, workers: int | None = None)
-        -> Iterator[list[Report]]
+        -> Iterator[Sequence[Report | RowFailure]]
 
+A runner of the integrations' first shape (chunks of row dicts, result dicts per row) is adapted on lookup.
 Engines do not pickle (facts and review stores, compiled patterns), so a runner ships the `EngineSpec` and each
 worker calls `spec.build()` once. `local` lives here; `ray` and `spark` are `batch_runner` in
 `guardrails.integrations.ray` / `.spark`, imported only when asked for.
@@ -16,13 +18,15 @@ worker calls `spec.build()` once. `local` lives here; `ray` and `spark` are `bat
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import pickle
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:
     from guardrails.engine import Engine
@@ -83,10 +87,17 @@ class EngineSpec:
         return Engine(compiled, suppressor=pickle.loads(self.suppressor))
 
 
+@dataclass(frozen=True, slots=True)
+class RowFailure:
+    """In place of a report: the runner could not validate this row (the command names it as a bad row)."""
+
+    reason: str
+
+
 class Runner(Protocol):
     def __call__(
         self, chunks: Iterable[Sequence[Row]], spec: EngineSpec, *, workers: int | None = None
-    ) -> Iterator[list[Report]]: ...
+    ) -> Iterator[Sequence[Report | RowFailure]]: ...
 
 
 # -- local: this host's process pool ---------------------------------------------------------------------
@@ -153,20 +164,77 @@ def get_runner(name: str) -> Runner:
     if module is None:
         raise BatchError(f"--engine {name}: no such engine (choose from {', '.join(sorted({*_RUNNERS, *_EXTRAS}))})")
     try:
-        runner: Runner = importlib.import_module(module).batch_runner
+        found = importlib.import_module(module).batch_runner
     except ImportError as exc:
         raise missing_extra(name, exc) from exc
     except AttributeError as exc:
         raise BatchError(f"--engine {name}: {module} has no batch_runner") from exc
-    return runner
+    if "spec" in inspect.signature(found).parameters:
+        return cast(Runner, found)
+    return _RowDictRunner(name, found)
 
 
-def missing_extra(name: str, exc: ImportError) -> BatchError:
-    return BatchError(f"--engine {name} needs the {name} extra ({exc}): pip install 'outguard[{name}]'")
+class _RowDictRunner:
+    """Adapts a runner of the integrations' row-dict shape to `Runner`.
+
+    That shape takes chunks of `{"id", "text", "context"}` dicts and `policy`, `rules_dirs`, `workers` and
+    `show_values` keywords, and yields one result dict per row (`verdict`, `codes`, `output`, `report` as JSON,
+    `error`), in order. It compiles the policy by name, so --select/--ignore cannot reach it: the first report's
+    policy version is compared with the spec's, and a difference stops the batch rather than mix reports."""
+
+    def __init__(self, name: str, fn: Callable[..., Iterator[dict[str, Any]]]) -> None:
+        self.name = name
+        self.fn = fn
+
+    def __call__(
+        self, chunks: Iterable[Sequence[Row]], spec: EngineSpec, *, workers: int | None = None
+    ) -> Iterator[list[Report | RowFailure]]:
+        from guardrails.findings import Report
+        from guardrails.rules.loader import bundled_rules_dir
+
+        sizes: deque[int] = deque()
+
+        def dicts() -> Iterator[list[dict[str, Any]]]:
+            for chunk in chunks:
+                sizes.append(len(chunk))
+                yield [{"id": r.id, "text": r.text, "context": r.context} for r in chunk]
+
+        bundled = str(bundled_rules_dir().resolve())
+        extra = [d for d in spec.rules_dirs if str(Path(d).resolve()) != bundled]
+        # Values kept: the command masks what it writes itself, and queues masked reports for review.
+        results = self.fn(dicts(), policy=spec.source, rules_dirs=extra, workers=workers or 2, show_values=True)
+        done: list[Report | RowFailure] = []
+        for res in results:
+            if res.get("report"):
+                report = Report.model_validate_json(res["report"])
+                if report.policy_version != spec.version:
+                    raise BatchError(
+                        f"--engine {self.name} compiled policy {spec.source} to version {report.policy_version}, not"
+                        f" {spec.version} (--select and --ignore do not reach it; or the rules changed)"
+                    )
+                done.append(report)
+            else:
+                done.append(RowFailure(str(res.get("error") or "no report")))
+            while sizes and len(done) >= sizes[0]:
+                n = sizes.popleft()
+                yield done[:n]
+                done = done[n:]
 
 
-def is_missing_extra(name: str, exc: BaseException) -> bool:
-    """True when `exc` says the extra behind engine `name` is not installed (raised lazily, inside the runner)."""
+def missing_extra(name: str, exc: BaseException) -> BatchError:
+    needed = _NEEDS.get(name, name)
+    return BatchError(
+        f"--engine {name} needs the {name} extra ({needed} is not installed): pip install 'outguard[{name}]'"
+    )
+
+
+def is_missing_extra(name: str, exc: BaseException | None) -> bool:
+    """True when `exc`, or an exception it was raised from, says the extra behind engine `name` is not installed
+    (a runner imports it lazily, when first iterated)."""
     needed = _NEEDS.get(name)
-    missing = getattr(exc, "name", None) or ""
-    return isinstance(exc, ImportError) and needed is not None and missing.split(".")[0] == needed
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, ImportError) and needed and (exc.name or "").split(".")[0] == needed:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False

@@ -1,0 +1,194 @@
+"""One batch run: read in bounded chunks, skip what the output already holds, validate on a runner in order,
+queue what needs a reviewer, write as results come back, and count everything for the summary.
+
+Memory is bounded by the chunk size times the chunks in flight (2 per worker), not by the input: the reader
+is pulled only as the runner asks for chunks, and each chunk's reports are written and dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO
+
+from guardrails.batch.readers import BadRow, Fields, Reader
+from guardrails.batch.resume import Skipper
+from guardrails.batch.runners import (
+    BatchError,
+    EngineSpec,
+    Row,
+    RowFailure,
+    get_runner,
+    is_missing_extra,
+    missing_extra,
+)
+from guardrails.batch.summary import Summary
+from guardrails.batch.writers import Writer, codes_of, key_of
+
+if TYPE_CHECKING:
+    from guardrails.engine import Engine
+    from guardrails.findings import Report
+    from guardrails.reviews import ReviewStore
+
+DEFAULT_CHUNK = 256
+MAX_REQUEST_ID = 200
+
+
+@dataclass(frozen=True)
+class Options:
+    fields: Fields = field(default_factory=Fields)
+    engine: str = "local"
+    workers: int | None = None
+    chunk_size: int = DEFAULT_CHUNK
+    show_values: bool = False
+    review_all: bool = False
+    """Queue every non-pass row, not only those the policy sends to review."""
+    request_prefix: str = "batch"
+
+
+Progress = Callable[[int, int], None]
+"""progress(units read so far, rows validated so far)."""
+
+
+def run_batch(
+    engine: Engine,
+    reader: Reader,
+    writer: Writer,
+    options: Options,
+    summary: Summary,
+    *,
+    reviews: ReviewStore | None = None,
+    progress: Progress | None = None,
+    err: TextIO,
+) -> Summary:
+    started = time.perf_counter()
+    prior = writer.prior()
+    _check_settings(prior.first, engine, options, summary.output)
+    skipper = Skipper(prior.keys, prior.count)
+    runner = get_runner(options.engine)
+    sent: deque[list[Row]] = deque()
+
+    def chunks() -> Iterator[list[Row]]:
+        chunk: list[Row] = []
+        for item in reader:
+            if isinstance(item, BadRow):
+                where = f"{reader.label}:{item.line}"
+                print(f"{where}: skipped: {item.reason}", file=err)
+                summary.bad_row(where, item.reason, item.id)
+                continue
+            if skipper.seen(key_of(item.id)):
+                continue
+            chunk.append(item)
+            if len(chunk) >= options.chunk_size:
+                sent.append(chunk)
+                yield chunk
+                chunk = []
+        if chunk:
+            sent.append(chunk)
+            yield chunk
+
+    summary.by_verdict.update(prior.by_verdict)
+    summary.by_code.update(prior.by_code)
+    finish = _Finisher(engine, options, reviews, summary)
+    try:
+        for reports in runner(chunks(), EngineSpec.of(engine), workers=options.workers):
+            rows = sent.popleft()
+            if len(reports) != len(rows):
+                raise BatchError(f"--engine {options.engine}: got {len(reports)} reports for {len(rows)} rows")
+            done = []
+            for row, rep in zip(rows, reports, strict=True):
+                if isinstance(rep, RowFailure):
+                    where = f"{reader.label}:{row.line}"
+                    print(f"{where}: skipped: {rep.reason}", file=err)
+                    summary.bad_row(where, rep.reason, row.id)
+                else:
+                    done.append(finish(row, rep))
+            writer.write(done)
+            summary.validated += len(done)
+            if progress is not None:
+                progress(reader.done, summary.validated)
+    except Exception as exc:
+        if is_missing_extra(options.engine, exc):
+            raise missing_extra(options.engine, exc) from exc
+        raise
+    finally:
+        summary.resumed = skipper.skipped
+        summary.elapsed_s = time.perf_counter() - started
+    writer.close()
+    if skipper.unmatched:
+        print(
+            f"warning: {summary.output} holds {skipper.unmatched} row(s) whose ids are not in {reader.label}"
+            " (written from another input?)",
+            file=err,
+        )
+    if skipper.reordered:
+        print(
+            f"warning: {reader.label} is not in the order {summary.output} was written in; rows were matched by id",
+            file=err,
+        )
+    return summary
+
+
+class _Finisher:
+    """What happens to each report before it is written: masked, queued for review when flagged, counted."""
+
+    def __init__(self, engine: Engine, options: Options, reviews: ReviewStore | None, summary: Summary) -> None:
+        from guardrails.redaction import sensitive_rule_ids
+
+        self.engine = engine
+        self.options = options
+        self.reviews = reviews
+        self.summary = summary
+        self.sensitive = sensitive_rule_ids(engine.rules)
+
+    def __call__(self, row: Row, report: Report) -> tuple[Row, Report]:
+        # What leaves the process is masked (the reports file, always the review queue) unless asked otherwise.
+        redacted = report.redacted(self.sensitive)
+        if self.reviews is not None and self._flagged(redacted):
+            item, _created = self.reviews.submit(
+                redacted, _review_context(row, self.options), sampled=redacted.verdict != "review"
+            )
+            self.summary.queued += 1
+            redacted = redacted.model_copy(update={"review_id": item.id})
+            report = report.model_copy(update={"review_id": item.id})
+        shown = report if self.options.show_values else redacted
+        self.summary.count(shown.verdict.value, codes_of(shown))
+        return row, shown
+
+    def _flagged(self, report: Report) -> bool:
+        if self.options.review_all and report.verdict.needs_action:
+            return True
+        return self.engine.should_sample_for_review(report)
+
+
+def _review_context(row: Row, options: Options) -> dict[str, Any]:
+    """The row's context with a request id: its own, or one derived from the row's id, so a rerun that queues the
+    same row again finds it queued (the store keeps one item per request id)."""
+    ctx = dict(row.context or {})
+    if not ctx.get("request_id"):
+        rid = f"{options.request_prefix}:{row.id}"
+        if len(rid) > MAX_REQUEST_ID or "\x00" in rid:
+            rid = f"{options.request_prefix}:sha256:{hashlib.sha256(str(row.id).encode()).hexdigest()}"
+        ctx["request_id"] = rid[:MAX_REQUEST_ID]
+    return ctx
+
+
+def _check_settings(first: Any, engine: Engine, options: Options, output: str) -> None:
+    """Refuse to append to reports of another policy version, or masked differently: the file would mix them."""
+    if first is None:
+        return
+    version = engine.compiled.version
+    if first.policy_version is not None and first.policy_version != version:
+        raise BatchError(
+            f"{output} holds reports of policy version {first.policy_version}, this run's is {version}"
+            " (the rules changed): give another -o, or --restart to validate everything again"
+        )
+    if first.masked is not None and bool(first.masked) == options.show_values:
+        was = "masked" if first.masked else "with values (--show-values)"
+        raise BatchError(
+            f"{output} holds reports {was}; this run's would not be: run it as the first did, give another -o,"
+            " or --restart"
+        )
