@@ -20,18 +20,18 @@ from typing import Any
 
 from guardrails.jsonparse.tolerant import NON_FINITE, PYTHON_LITERALS, normalise_number
 
+# Whitespace and separators are not tokens: `search` skips them in C, and the separator before a token is
+# read from the gap when needed (it decides key or value position). Strings are unrolled loops.
 _TOKEN = re.compile(
-    r"""(?P<ws>\s+)
-    |(?P<comment>//[^\n]*|/\*(?:[^*]|\*(?!/))*(?:\*/)?|\#[^\n]*)
-    |(?P<dq>"(?:[^"\\]|\\.)*(?:"|\\?\Z))
-    |(?P<sq>'(?:[^'\\]|\\.)*(?:'|\\?\Z))
+    r"""(?P<comment>//[^\n]*|/\*(?:[^*]|\*(?!/))*(?:\*/)?|\#[^\n]*)
+    |(?P<dq>"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z))
+    |(?P<sq>'[^'\\]*(?:\\.[^'\\]*)*(?:'|\\?\Z))
     |(?P<open>[{\[(])
     |(?P<close>[}\])])
-    |(?P<sep>[,:=])
     |(?P<ellipsis>\.\.\.)
     |(?P<num>[-+]?(?:[0-9_]+\.?[0-9_]*|\.[0-9_]+)(?:[eE][-+]?[0-9_]*)?)
     |(?P<word>[^\W\d]\w*|\$\w*)
-    |(?P<other>.)""",
+    |(?P<other>[^\s,:=])""",
     re.X | re.S,
 )
 _VALUE_END = re.compile(r"[,}\]\n\r\"]")
@@ -87,9 +87,16 @@ def input_tokens(text: str, start: int = 0, end: int | None = None) -> tuple[lis
     stack: list[str] = []
     last = ""  # the last structural character: decides key or value position for a bare word
     pos = start
+    search = _TOKEN.search
     while pos < stop:
-        m = _TOKEN.match(text, pos, stop)
-        assert m is not None  # `other` matches any character
+        m = search(text, pos, stop)
+        if m is None:
+            break  # only whitespace and separators left
+        if m.start() > pos:
+            gap = text[pos : m.start()].rstrip()
+            if gap:
+                last = gap[-1]  # the gap holds only whitespace and separators: its last separator
+            pos = m.start()
         kind, tok_end = m.lastgroup, m.end()
         depth = len(stack)
         if kind in ("dq", "sq"):
@@ -111,8 +118,6 @@ def input_tokens(text: str, start: int = 0, end: int | None = None) -> tuple[lis
                 stack.pop()
             if stack:
                 stack.pop()
-            last = text[pos]
-        elif kind == "sep":
             last = text[pos]
         elif kind == "ellipsis":
             tokens.append(Token("ellipsis", "...", depth, pos, tok_end, (pos, tok_end)))

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from guardrails.jsonparse.strict import NonFiniteNumber, loads
+from guardrails.jsonparse.strict import NonFiniteNumber, loads, raw_decode
 
 # Issue names double as the `issue` param of the json_repair check; rules/json.yaml gives each a code.
 Issue = Literal[
@@ -237,7 +237,12 @@ class _Parser:
         if c == "." and self.text.startswith("...", pos) and state == _ARR_NEXT:
             return self.ellipsis(frame, pos)
         at = frame.after_value
-        self.add("missing-separator", at, pos, [TextEdit(at, at, ",")], "inserted the missing ',' between members")
+        # '""",20"' or '-2.25",0.5': a quote glued to the value before it is as likely a stray quote (one that
+        # swallows the members after it into a string) as a lost comma: a guess. With a space between, a
+        # lost comma is the plain reading.
+        glued = c in "\"'" and at == pos
+        note = "inserted the missing ',' between members" + (" (a quote glued to the value before)" if glued else "")
+        self.add("missing-separator", at, pos, [TextEdit(at, at, ",")], note, safe=not glued)
         frame.state = _OBJ_KEY if state == _OBJ_NEXT else _ARR_VALUE
         frame.member_start = at
         return pos
@@ -416,13 +421,18 @@ class _Parser:
             if end >= self.end:
                 return self.truncated(end, None)
             word = m.group()
-            self.add(
-                "unquoted-string",
-                pos,
-                end,
-                [TextEdit(pos, end, json.dumps(word, ensure_ascii=False))],
-                f"quoted the key {word}",
-            )
+            if self.text[end] == '"':
+                # 'e":' : the key lost its opening quote; its closing quote is there.
+                self.add("unquoted-string", pos, end + 1, [TextEdit(pos, pos, '"')], f"quoted the key {word}")
+                end += 1
+            else:
+                self.add(
+                    "unquoted-string",
+                    pos,
+                    end,
+                    [TextEdit(pos, end, json.dumps(word, ensure_ascii=False))],
+                    f"quoted the key {word}",
+                )
         frame.state = _OBJ_COLON
         frame.key_end = end
         frame.comma = -1
@@ -434,6 +444,14 @@ class _Parser:
         text = self.text
         c = text[pos]
         if c in "{[":
+            if self.stack and len(self.stack) <= _C_SKIP_DEPTH:
+                # Most of a broken document is valid JSON: a container the C decoder reads whole needs no
+                # repair, and reading it character by character here was most of the cost. Bounded depth:
+                # each level may scan to the error once (in C), so the cost stays linear.
+                end = _valid_container_end(text, pos, self.end)
+                if end > 0:
+                    self.value_done(end)
+                    return end
             return self.push(c, pos)
         if c == "(":
             return self.push("(", pos)
@@ -515,6 +533,8 @@ class _Parser:
         # A bare run of several words, or one the text ends in, may be prose the JSON ran into: a guess.
         at_end = m is None or not self.text[end : self.end].strip(" \t\n\r`")
         glued = any(g in word for g in _GLUED) or (word[0] in "-+0123456789" and not _DATE_TIME.fullmatch(word))
+        # 'yoh:0.001' is a key and its value that lost their quotes and braces, not one word.
+        glued = glued or (":" in word and not _DATE_TIME.fullmatch(word))
         sentence = any(ch.isspace() for ch in word) or at_end or glued
         self.add(
             "unquoted-string",
@@ -709,6 +729,18 @@ class _Parser:
             elif depth == 0:
                 cuts.append(f.open_pos + 1)
         return tuple(sorted(set(cuts), reverse=True))
+
+
+_C_SKIP_DEPTH = 8
+
+
+def _valid_container_end(text: str, pos: int, end: int) -> int:
+    """End of the strict JSON container at `pos` if it lies within `end`, else -1."""
+    try:
+        _, stop = raw_decode(text, pos)
+    except (ValueError, RecursionError):  # JSONDecodeError and NonFiniteNumber are ValueErrors
+        return -1
+    return stop if stop <= end else -1
 
 
 def _line_end(text: str, pos: int, end: int) -> int:
