@@ -1,9 +1,11 @@
-"""`banlist`: flag terms from a list, whole-word, ignoring case, accents and zero-width characters.
+"""`banlist`: flag terms from a list, whole-word, ignoring case, accents and zero-width characters, and (the
+`evasion` profile, the default) look-alike letters, letter-by-letter spacing and leetspeak.
 
 One Aho-Corasick automaton (pyahocorasick) holds every term, so thousands of terms cost one pass over
-the text. Text is folded (see `_textnorm`) with a map back to the original, so spans point into the
-output as written. Terms come inline (`terms`) or from a UTF-8 file, one per line, `#` comments
-(`file`, relative to the rule file's directory).
+the text. Text is read through the text layer (`guardrails.text`): the `fold` view, shared with the
+policy's other ban lists and regex anchors, and, only where it differs, the `evasion` view. Both map back
+to the original, so spans point into the output as written. Terms come inline (`terms`) or from a UTF-8
+file, one per line, `#` comments (`file`, relative to the rule file's directory).
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import ahocorasick
 from pydantic import Field, model_validator
 
 from guardrails.checks._foldscan import ScanSource, ScanUser, share_among
-from guardrails.checks._textnorm import FoldedText, at_word_boundaries, fold, fold_char
 from guardrails.checks.base import Check, CheckParams, Hit, RunContext, read_rule_file, resolve_rule_path
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix
+from guardrails.text import EVASION, FOLD, TextView, at_word_boundaries, fold, fold_char, view
 
 MAX_TERM_FILE_BYTES = 20_000_000
 
@@ -28,6 +31,11 @@ class BanlistParams(CheckParams):
     terms: list[str] = Field(default_factory=list, description="Terms inline")
     file: str | None = Field(default=None, description="UTF-8 file, one term a line, # comments; relative to the rule")
     whole_word: bool = Field(default=True, description="Only match terms not inside a longer word (off for CJK lists)")
+    normalize: Literal["fold", "evasion"] = Field(
+        default="evasion",
+        description="Text layer profile: `fold` (case, accents, compatibility forms, invisible characters) or"
+        " `evasion` (also look-alike letters, letter-by-letter spacing and leetspeak)",
+    )
     mask: str | None = Field(default=None, max_length=1, description="Repair: replace each letter with this character")
     replacement: str | None = Field(default=None, description="Repair: replace each match with this text")
     fix_safe: bool = True
@@ -88,7 +96,8 @@ class BanlistCheck(Check, ScanUser, ScanSource):
             self.automaton.add_word(key, entry)
         self.automaton.make_automaton()
         self.term_count = len(self.automaton)
-        self.lookbehind = longest + 1
+        # A term spelled out letter by letter is twice as long in the output.
+        self.lookbehind = (2 * longest if params.normalize == "evasion" else longest) + 1
 
     def folded_keys(self) -> Mapping[str, _Term]:
         return self._keys
@@ -121,15 +130,19 @@ class BanlistCheck(Check, ScanUser, ScanSource):
         return chosen
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
-        folded = doc.view("folded", lambda d: FoldedText.of(d.text))
+        folded = view(doc, FOLD)
         shared = self.shared
         raw = shared[0].hits(doc, shared[1]) if shared is not None else self.automaton.iter(folded.text)
-        for n, (fs, fe, term) in enumerate(self._matches(folded.text, raw)):
+        found = self._spans(folded, raw)
+        if self.p.normalize == "evasion":
+            evasive = view(doc, EVASION)
+            if evasive is not folded:  # the same object when no look-alike, spacing or leet is in the text
+                found = _merge(found, self._spans(evasive, self.automaton.iter(evasive.text)))
+        for n, (start, end, term) in enumerate(found):
             if n >= self.p.max_matches:
                 break
             if n % 64 == 63:
                 ctx.deadline.check()
-            start, end = folded.span(fs, fe)
             yield Hit(
                 start,
                 end,
@@ -137,6 +150,10 @@ class BanlistCheck(Check, ScanUser, ScanSource):
                 evidence=Evidence(pattern=term.original, details={"terms": self.term_count}),
                 fix=self._fix(doc.text, start, end),
             )
+
+    def _spans(self, v: TextView, raw: Iterable[tuple[int, _Term]]) -> list[tuple[int, int, _Term]]:
+        """The matches in view `v`, as spans of the original."""
+        return [(*v.span(fs, fe), term) for fs, fe, term in self._matches(v.text, raw)]
 
     def _fix(self, text: str, start: int, end: int) -> Fix | None:
         if self.p.mask is not None:
@@ -152,6 +169,15 @@ class BanlistCheck(Check, ScanUser, ScanSource):
                 safe=self.p.fix_safe,
             )
         return None
+
+
+def _merge(first: list[tuple[int, int, _Term]], more: list[tuple[int, int, _Term]]) -> list[tuple[int, int, _Term]]:
+    """`first` plus the matches of `more` that overlap none of them, in order of the original."""
+    if not more:
+        return first
+    taken = [(s, e) for s, e, _ in first]
+    extra = [m for m in more if not any(m[0] < e and s < m[1] for s, e in taken)]
+    return sorted(first + extra, key=lambda m: (m[0], -m[1]))
 
 
 CHECK = BanlistCheck

@@ -1,7 +1,10 @@
 """`canary`: a canary string from the context (or the params) appears in the output: a prompt or data leak.
 
-Matching ignores case, accents and zero-width characters (a model, or an attacker, may break a canary
-with U+200B), but not spacing inside the canary. Every occurrence is a hit.
+Matching reads the text through the text layer twice: the `fold` view (case, accents, compatibility forms,
+zero-width characters) finds the canary as written, and the `skeleton` view (look-alike letters folded,
+letters and digits only, leetspeak read as letters) finds copies an attacker spaced out, punctuated or
+spelled ("C A N A R Y", "c4n4ry", a Cyrillic "\u0430"). A canary is a random token, so its skeleton does not
+occur by chance. Every occurrence is a hit.
 """
 
 from __future__ import annotations
@@ -10,10 +13,10 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
-from guardrails.checks._textnorm import FoldedText, fold
 from guardrails.checks.base import Check, CheckParams, Hit, RunContext
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix
+from guardrails.text import FOLD, SKELETON, TextView, normalize, view
 
 
 class CanaryParams(CheckParams):
@@ -21,6 +24,16 @@ class CanaryParams(CheckParams):
     min_length: int = Field(default=6, ge=1, description="Shorter canaries are ignored (they would match by chance)")
     redact: str | None = Field(default=None, description="Repair: replace each occurrence with this text")
     max_matches: int = Field(default=50, ge=1)
+    skeleton: bool = Field(
+        default=True, description="Also find copies spaced out, punctuated or leet-spelled (the `skeleton` profile)"
+    )
+
+
+def _find(v: TextView, needle: str) -> Iterator[tuple[int, int]]:
+    pos = v.text.find(needle)
+    while pos != -1:
+        yield v.span(pos, pos + len(needle))
+        pos = v.text.find(needle, pos + len(needle))
 
 
 class CanaryCheck(Check):
@@ -40,34 +53,42 @@ class CanaryCheck(Check):
         canaries = self.fixed + [c for c in ctx.context.canaries if len(c) >= self.p.min_length]
         if not canaries:
             return
-        folded = doc.view("folded", lambda d: FoldedText.of(d.text))
         count = 0
         for index, canary in enumerate(dict.fromkeys(canaries)):
-            needle = fold(canary)
-            if not needle:
-                continue
-            pos = folded.text.find(needle)
-            while pos != -1:
+            for start, end in self._occurrences(doc, canary):
                 count += 1
                 if count > self.p.max_matches:
                     return
-                start, end = folded.span(pos, pos + len(needle))
-                fix = None
-                if self.p.redact is not None:
-                    fix = Fix(
-                        title="redact canary",
-                        edits=[Edit(start=start, end=end, replacement=self.p.redact)],
-                        redacts=True,  # a canary inside another redacted value merges with it (repair.py)
-                    )
-                # The canary itself is secret: evidence names its index, never its text.
-                yield Hit(
-                    start,
-                    end,
-                    values={"canary_index": index, "fingerprint_text": f"canary-{index}"},
-                    evidence=Evidence(matched=f"<canary {index}>", details={"canary_index": index}),
-                    fix=fix,
-                )
-                pos = folded.text.find(needle, pos + len(needle))
+                yield self._hit(index, start, end)
+
+    def _occurrences(self, doc: Document, canary: str) -> list[tuple[int, int]]:
+        folded = view(doc, FOLD)
+        needle = normalize(canary, FOLD).text
+        found = list(_find(folded, needle)) if needle else []
+        skeleton = normalize(canary, SKELETON).text if self.p.skeleton else ""
+        if len(skeleton) >= self.p.min_length:
+            # Copies the fold view missed: those that overlap none it found.
+            more = _find(view(doc, SKELETON), skeleton)
+            found.extend(m for m in more if not any(m[0] < e and s < m[1] for s, e in found))
+            found.sort()
+        return found
+
+    def _hit(self, index: int, start: int, end: int) -> Hit:
+        fix = None
+        if self.p.redact is not None:
+            fix = Fix(
+                title="redact canary",
+                edits=[Edit(start=start, end=end, replacement=self.p.redact)],
+                redacts=True,  # a canary inside another redacted value merges with it (repair.py)
+            )
+        # The canary itself is secret: evidence names its index, never its text.
+        return Hit(
+            start,
+            end,
+            values={"canary_index": index, "fingerprint_text": f"canary-{index}"},
+            evidence=Evidence(matched=f"<canary {index}>", details={"canary_index": index}),
+            fix=fix,
+        )
 
 
 CHECK = CanaryCheck

@@ -1,7 +1,7 @@
 """One text layer: normalised views of a text with exact offset maps back to the original.
 
 Every check that normalises text reads it through a `Profile` (`FOLD`, `EVASION`, `TOXICITY`, `PII`,
-`FACTS`, or its own), so the same invisible characters, the same look-alike table and the same leetspeak
+`FACTS`, `SKELETON`, or its own), so the same invisible characters, the same look-alike table and the same leetspeak
 reading apply everywhere, and a span found in a view maps back to the characters the model wrote.
 See docs/text-layer.md.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from guardrails.text.chars import INVISIBLE, LEET, LOOKALIKES, PUNCT
 from guardrails.text.fold import FoldedText, at_word_boundaries, fold, fold_char, is_word_char
-from guardrails.text.profiles import EVASION, FACTS, FOLD, PII, TOXICITY, Profile, normalize, view
+from guardrails.text.profiles import EVASION, FACTS, FOLD, PII, SKELETON, TOXICITY, Profile, normalize, view
 from guardrails.text.view import Composed, MappedText, TextView, compose, sources
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "LOOKALIKES",
     "PII",
     "PUNCT",
+    "SKELETON",
     "TOXICITY",
     "Composed",
     "FoldedText",

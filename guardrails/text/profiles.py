@@ -14,7 +14,7 @@ from typing import Literal
 
 from guardrails.document import Document
 from guardrails.text.fold import FoldedText
-from guardrails.text.steps import CharOptions, chars_step, confusables_step, leet_step, spacing_step
+from guardrails.text.steps import CharOptions, chars_step, confusables_step, leet_step, skeleton_step, spacing_step
 from guardrails.text.view import TextView, compose
 
 
@@ -35,6 +35,8 @@ class Profile:
     confusables: bool = False
     spacing: bool = False
     leet: bool = False
+    skeleton: bool = False
+    """Letters and digits only, leetspeak read everywhere: for random tokens, never for words."""
 
     def __post_init__(self) -> None:
         if self.whitespace and not self.uses_fold:
@@ -62,6 +64,8 @@ TOXICITY = Profile("toxicity", case=False, punct=False, whitespace=False, confus
 """What a classifier should read: case and punctuation kept (they carry tone), every evasion undone."""
 PII = Profile("pii", form="NFKC", accents=False, case=False, punct=False, whitespace=False, confusables=True)
 """What PII patterns read: fullwidth at signs and look-alike letters undone, nothing else changed."""
+SKELETON = Profile("skeleton", confusables=True, skeleton=True)
+"""Canaries and other random tokens: spaced ("C A N A R Y"), punctuated or leet-spelled copies match too."""
 FACTS = Profile("facts", invisible=False, punct=False, whitespace=False)
 """Case and accents, for comparing stated values and names with known facts."""
 
@@ -84,11 +88,13 @@ def _extend(base: TextView, profile: Profile) -> TextView:
         out = compose(out, spacing_step(out.text))
     if profile.leet:
         out = compose(out, leet_step(out.text))
+    if profile.skeleton:
+        out = compose(out, skeleton_step(out.text))
     return out
 
 
 def _fold_part(profile: Profile) -> Profile:
-    return replace(profile, name=f"{profile.name}:base", confusables=False, spacing=False, leet=False)
+    return replace(profile, name=f"{profile.name}:base", confusables=False, spacing=False, leet=False, skeleton=False)
 
 
 def normalize(text: str, profile: Profile = FOLD) -> TextView:
@@ -98,7 +104,7 @@ def normalize(text: str, profile: Profile = FOLD) -> TextView:
 
 def view(doc: Document, profile: Profile = FOLD) -> TextView:
     """The view of a document's text under `profile`, built once per document and profile."""
-    if not (profile.confusables or profile.spacing or profile.leet):
+    if not (profile.confusables or profile.spacing or profile.leet or profile.skeleton):
         return doc.view(profile.key, lambda d: _base(d.text, profile))
     base = _fold_part(profile)
     return doc.view(profile.key, lambda d: _extend(view(d, base), profile))

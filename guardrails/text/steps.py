@@ -8,6 +8,8 @@ changes nothing), so offsets compose exactly.
   look-alikes. Other words in other scripts are left alone, so Russian stays Russian.
 - `spacing_step`: words spelled out letter by letter ("f u c k", "f.u.c.k"; three letters or more, so "e.g."
   stays) joined.
+- `skeleton_step`: letters and digits only, leet characters read as letters wherever they stand: for
+  matching random tokens (canaries) however they are spaced, punctuated or spelled.
 - `leet_step`: leetspeak digits and symbols inside words that hold two letters or more ("sh1t", "@ss") read
   as letters; "1990" and "B2B" stay.
 """
@@ -145,8 +147,9 @@ def leet_step(text: str) -> MappedText:
     return MappedText(text, "".join(chars), (*range(len(text) + 1),))
 
 
-# Three or more single letters (or leet characters) each one separator apart, alone between non-words.
-_SPELLED = regex.compile(r"(?<![\p{L}\p{N}@$])[\p{L}013457@$](?:[ .*_-][\p{L}013457@$]){2,}(?![\p{L}\p{N}@$])")
+# Three or more single letters or digits each one separator apart, alone between words (two letters at least:
+# "1 2 3" stays a list of numbers).
+_SPELLED = regex.compile(r"(?<![\p{L}\p{N}@$])[\p{L}\p{N}@$](?:[ .*_-][\p{L}\p{N}@$]){2,}(?![\p{L}\p{N}@$])")
 
 
 def spacing_step(text: str) -> MappedText:
@@ -158,3 +161,21 @@ def spacing_step(text: str) -> MappedText:
     if not drop:
         return MappedText.identity(text)
     return build(text, [(i, "" if i in drop else c) for i, c in enumerate(text)])
+
+
+_ALNUM_RUN = re.compile(r"[^\W_]+")
+
+
+def skeleton_step(text: str) -> MappedText:
+    # LEET maps one character to one, so offsets in `leeted` are offsets in `text`.
+    leeted = text.translate(LEET)
+    parts: list[str] = []
+    source: list[int] = []
+    for m in _ALNUM_RUN.finditer(leeted):
+        parts.append(m.group())
+        source.extend(range(m.start(), m.end()))
+    source.append(len(text))
+    out = "".join(parts)
+    if out == text:
+        return MappedText.identity(text)
+    return MappedText(text, out, tuple(source))
