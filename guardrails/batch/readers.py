@@ -150,9 +150,16 @@ def _size(path: str) -> int | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class TooLong:
+    """A physical line over the cap, read past; `quotes` counts its `"` (CSV needs their parity to stay in step)."""
+
+    quotes: int
+
+
 class _CappedLines:
     """Physical lines of a binary stream, each at most `cap` bytes: a longer one is read past (in bounded pieces,
-    never held whole) and yielded as None, so one hostile line costs neither memory nor the rest of the file."""
+    never held whole) and yielded as `TooLong`, so one hostile line costs neither memory nor the rest of the file."""
 
     def __init__(self, fh: IO[bytes], cap: int) -> None:
         self.fh = fh
@@ -160,7 +167,7 @@ class _CappedLines:
         self.number = 0
         self.consumed = 0
 
-    def __iter__(self) -> Iterator[bytes | None]:
+    def __iter__(self) -> Iterator[bytes | TooLong]:
         while True:
             raw = self.fh.readline(self.cap + 1)
             if not raw:
@@ -168,12 +175,14 @@ class _CappedLines:
             self.number += 1
             self.consumed += len(raw)
             if len(raw) > self.cap and not raw.endswith(b"\n"):
+                quotes = raw.count(b'"')
                 while True:
                     more = self.fh.readline(1 << 20)
                     self.consumed += len(more)
+                    quotes += more.count(b'"')
                     if not more or more.endswith(b"\n"):
                         break
-                yield None
+                yield TooLong(quotes)
             else:
                 yield raw
 
@@ -197,7 +206,7 @@ class JsonlReader:
             for raw in lines:
                 self.done = lines.consumed
                 n = lines.number
-                if raw is None:
+                if isinstance(raw, TooLong):
                     yield BadRow(n, f"line longer than {self.cap} bytes (--max-line-bytes)")
                     continue
                 item = self._parse(raw, n)
@@ -244,27 +253,34 @@ class CsvReader:
     def __iter__(self) -> Iterator[Item]:
         fh = _open_binary(self.path)
         lines = _CappedLines(fh, self.cap)
+        # The record being read: its size so far, and the first line that took it over the cap.
+        size = [0]
         too_long: list[int] = []
 
         def text_lines() -> Iterator[str]:
             for raw in lines:
-                data = raw
-                if data is None:
-                    # Hand the parser a line it can end on; the record that holds it becomes a bad row below.
+                if not isinstance(raw, TooLong):
+                    size[0] += len(raw)
+                if isinstance(raw, TooLong) or size[0] > self.cap:
+                    # Past the cap the record's text is dropped, but its quotes' parity is kept, so the parser
+                    # still finds where the record ends: the text of a long field never comes back as rows.
+                    quotes = raw.quotes if isinstance(raw, TooLong) else raw.count(b'"')
                     too_long.append(lines.number)
-                    data = b"\n"
-                if lines.number == 1 and data.startswith(b"\xef\xbb\xbf"):
-                    data = data[3:]
+                    yield '"' * (quotes % 2) + "\n"
+                    continue
+                data = raw[3:] if lines.number == 1 and raw.startswith(b"\xef\xbb\xbf") else raw
                 yield data.decode("utf-8", errors="surrogateescape")
 
-        # A field may span lines; the cap bounds one field as it bounds one line (the limit is process-wide).
-        old_limit = csv.field_size_limit(self.cap)
+        # Records are bounded by the cap above; the parser's own limit only needs to stay out of the way.
+        old_limit = csv.field_size_limit(max(self.cap * 2, csv.field_size_limit()))
         try:
             reader = csv.reader(text_lines(), strict=True)
             header = self._header(reader)
             number = 0
             while True:
                 start = reader.line_num + 1
+                size[0] = 0
+                too_long.clear()
                 try:
                     record = next(reader)
                 except StopIteration:
@@ -275,13 +291,11 @@ class CsvReader:
                     yield BadRow(start, f"not CSV: {exc}")
                     continue
                 self.done = lines.consumed
-                if not record:
-                    continue
+                if not record and not too_long:
+                    continue  # a blank line (a record cut to nothing by the cap is still named below)
                 number += 1
-                long_lines = [n for n in too_long if n >= start]
-                too_long.clear()
-                if long_lines:
-                    yield BadRow(start, f"line {long_lines[0]} is longer than {self.cap} bytes (--max-line-bytes)")
+                if too_long:
+                    yield BadRow(start, f"longer than {self.cap} bytes from line {too_long[0]} (--max-line-bytes)")
                 elif len(record) != len(header):
                     yield BadRow(start, f"has {len(record)} fields, the header has {len(header)}")
                 elif any(_UNDECODABLE.search(v) for v in record):

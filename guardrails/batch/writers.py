@@ -162,7 +162,7 @@ class _TextWriter:
 
 class JsonlWriter(_TextWriter):
     def write(self, rows: Sequence[tuple[Row, Report]]) -> None:
-        self._append("".join(json.dumps(_record(r, rep), ensure_ascii=False) + "\n" for r, rep in rows).encode())
+        self._append("".join(_jsonl_line(_record(r, rep)) for r, rep in rows).encode())
 
     def prior(self) -> Prior:
         if not self._existing():
@@ -190,6 +190,15 @@ class JsonlWriter(_TextWriter):
             # The last line of a killed run: cut it off, the rerun writes that row again.
             self._truncate(end[0])
         return prior
+
+
+# Characters str.splitlines() (and some editors) break lines at: escaped, so one row stays one line for them too.
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def _jsonl_line(record: dict[str, Any]) -> str:
+    # Outside strings JSON has no such characters, so escaping them everywhere only touches string contents.
+    return json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS) + "\n"
 
 
 def _jsonl_done(raw: bytes) -> Done | None:
