@@ -16,7 +16,7 @@ callers go through `_bounded_regex` instead, which also refuses those whose comp
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Literal
 
 import ahocorasick
@@ -145,9 +145,13 @@ class RegexCheck(Check, ScanSource):
                 windows.append((a, b))
         return windows
 
-    def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
+    def run(self, doc: Document, ctx: RunContext) -> Iterable[Hit]:
+        # Not a generator itself: a pattern the policy's prefilter rules out costs one set lookup, no frame.
         if self._multi is not None and not self._multi.may_match(doc, self._mslot):
-            return
+            return ()
+        return self._matches(doc, ctx)
+
+    def _matches(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         text = doc.text
         lo, hi = 0, len(text)
         if self.p.window == "head":
@@ -198,7 +202,9 @@ class _MultiScan:
         self.patterns = PatternSet([(m.p.pattern, m.compiled.flags) for m in members])
 
     def may_match(self, doc: Document, slot: int) -> bool:
-        found = doc.view(self.view_key, self._scan)
+        found = doc.cached(self.view_key)
+        if found is None:
+            found = doc.view(self.view_key, self._scan)
         return found is None or slot in found
 
     def _scan(self, doc: Document) -> frozenset[int] | None:
