@@ -191,6 +191,11 @@ def _replicas(tmp_path: Path, url: str, facts_url: str) -> tuple[Engine, Engine,
     return a, b, ResultsCache(shared=SqlTier.open(url)), ResultsCache(shared=SqlTier.open(url))
 
 
+def _flush(cache: ResultsCache) -> None:
+    assert isinstance(cache.shared, SqlTier)
+    cache.shared.flush()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_replicas_share_results_through_the_database(
     tmp_path: Path, facts_url: str, backend: str, request: pytest.FixtureRequest
@@ -202,6 +207,7 @@ def test_replicas_share_results_through_the_database(
     )
     a, b, cache_a, cache_b = _replicas(tmp_path, url, facts_url)
     first = cache_a.validate(a, TEXT)
+    _flush(cache_a)  # written behind the validation, by a thread
     shared = cache_b.validate(b, TEXT)
     assert shared.cached and cache_b.stats.shared_hits == 1
     assert shared.model_dump(exclude={"cached"}) == first.model_dump(exclude={"cached"})
@@ -221,6 +227,7 @@ def test_the_shared_table_holds_no_report_text_and_rows_cannot_answer_for_anothe
     secret = "Mail jane.doe@example.com about db01.internal and swordfish."
     cache_a.validate(a, secret)
     cache_a.validate(a, TEXT)
+    _flush(cache_a)
     db = sa.create_engine(url)
     with db.begin() as conn:
         rows = conn.execute(sa.select(entries_t)).all()

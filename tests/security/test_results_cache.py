@@ -6,7 +6,8 @@ text), reading cached reports out of the shared database, and making one cache e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -43,6 +44,25 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server,
     stop(two)
 
 
+def _rows(db_url: str) -> list[Any]:
+    db = sa.create_engine(db_url)
+    try:
+        with db.connect() as conn:
+            return list(conn.execute(sa.text("SELECT key, value FROM og_cache_entries")).all())
+    finally:
+        db.dispose()
+
+
+def _shared(db_url: str, validate: Callable[[], object]) -> None:
+    """Validate, then wait for the entry in the shared table (a writer thread stores it after the answer)."""
+    before = len(_rows(db_url))
+    validate()
+    deadline = time.monotonic() + 10
+    while len(_rows(db_url)) <= before:
+        assert time.monotonic() < deadline, "the cache entry never reached the shared table"
+        time.sleep(0.05)
+
+
 def _validate(server: Server, output: str, scope: str = "validate", **extra: Any) -> dict[str, Any]:
     with server.client(scope) as client:
         response = client.post("/v1/validate", json={"output": output, "policy": "cached", **extra})
@@ -74,7 +94,8 @@ def test_one_key_never_gets_or_detects_another_keys_cached_report(replicas: tupl
 def test_replicas_share_results_through_the_review_database(replicas: tuple[Server, Server]) -> None:
     one, two = replicas
     text = "Replica one validated this: 100% safe, say the notes on build.lan."
-    first = _validate(one, text)
+    first: dict[str, Any] = {}
+    _shared(one.db_url, lambda: first.update(_validate(one, text)))
     shared = _validate(two, text)
     assert shared["cached"] is True and shared["findings"] == first["findings"]
     with two.client() as client:
@@ -84,7 +105,8 @@ def test_replicas_share_results_through_the_review_database(replicas: tuple[Serv
 
 def test_the_shared_table_holds_no_report_and_a_moved_row_answers_nothing(replicas: tuple[Server, Server]) -> None:
     one, two = replicas
-    report = _validate(one, PII)
+    report: dict[str, Any] = {}
+    _shared(one.db_url, lambda: report.update(_validate(one, PII)))
     assert report["masked"] is True  # what the caller gets is redacted; what is stored must not be readable
     db = sa.create_engine(one.db_url)
     try:

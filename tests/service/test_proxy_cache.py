@@ -137,6 +137,7 @@ def test_replicas_share_answers_through_the_review_database(proxy: Make, tmp_pat
     one, _ = proxy(["All fine."], review_db=db)
     two, fake_two = proxy(["Something else."], review_db=db)
     _chat(one)
+    one.app.state.outguard.proxy_cache.tiers.shared.flush()  # type: ignore[attr-defined]
     replayed = _chat(two)
     assert replayed.headers["x-outguard-cache"] == "hit" and not fake_two.requests
     assert replayed.json()["choices"][0]["message"]["content"] == "All fine."
