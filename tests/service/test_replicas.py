@@ -5,6 +5,7 @@ PostgreSQL for the review queue and suppressions."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -228,6 +229,31 @@ def test_replicas_share_the_review_queue(pg_replicas: list[Server]) -> None:
     with b.client("review") as reviewer:
         items = reviewer.get("/v1/reviews", params={"limit": 500}).json()
     assert rid in [i.get("request_id") for i in _items(items)], "an item queued on replica A is missing on B"
+
+
+def test_a_suppression_decided_on_one_replica_holds_on_the_other(pg_replicas: list[Server]) -> None:
+    a, b = pg_replicas
+    output = f"Take 400 mg twice a day. ({uuid.uuid4().hex[:6]})"
+    with a.client() as client:
+        first = client.post("/v1/validate", json={"output": output, "request_id": f"sup-{uuid.uuid4().hex[:12]}"})
+    assert first.json()["verdict"] != "pass", first.text
+    with b.client("review") as reviewer:
+        items = _items(reviewer.get("/v1/reviews", params={"limit": 500}).json())
+        item = next(i for i in items if i.get("request_id") == first.json().get("request_id") or _holds(i, output))
+        decided = reviewer.post(f"/v1/reviews/{item['id']}/decision", json={"kind": "false_positive"})
+        assert decided.status_code == 200, decided.text
+    # Replica A learns it from the shared database within its suppression cache's refresh (5 s).
+    deadline = time.monotonic() + 15
+    with a.client() as client:
+        while time.monotonic() < deadline:
+            if client.post("/v1/validate", json={"output": output}).json()["verdict"] == "pass":
+                return
+            time.sleep(0.5)
+    raise AssertionError("a suppression decided on replica B never reached replica A")
+
+
+def _holds(item: dict[str, object], output: str) -> bool:
+    return output[-8:] in json.dumps(item)
 
 
 def _items(payload: object) -> list[dict[str, object]]:
