@@ -7,7 +7,8 @@ carries an e-mail address, an internal hostname or a guarantee, so reports have 
 Measured per output, thread-CPU and wall p50/p99:
 
 - full: `engine.validate` (no cache);
-- miss: `cache.validate` on an output not seen yet (key, lookup, validation, encoding and storing the report);
+- miss memory / miss shared: `cache.validate` on an output not seen yet (key, lookup, validation, encoding and
+  storing the report), without and with the shared tier (whose writer thread shares the one CPU);
 - hit: `cache.validate` again (key, memory lookup, decoding a fresh copy of the report);
 - shared hit: another replica's `cache.validate` (its memory empty), answered from a SQLite table (decrypting).
 """
@@ -99,13 +100,16 @@ def main() -> None:
             shared, other = SqlTier.open(url), SqlTier.open(url)
             cache = ResultsCache(MemoryTier(max_entries=100_000, max_bytes=512 * 2**20), shared)
             full = measure(engine.validate, batch)
+            local = ResultsCache(MemoryTier(max_entries=100_000, max_bytes=512 * 2**20))
+            miss_local = measure(partial(local.validate, engine), [f"{t}  " for t in batch])
             miss = measure(partial(cache.validate, engine), [f"{t} " for t in batch])
             hit = measure(partial(cache.validate, engine), [f"{t} " for t in batch])
             far = ResultsCache(MemoryTier(), other)
             shared_hit = measure(partial(far.validate, replica), [f"{t} " for t in batch])
             assert cache.stats.hits == len(batch) and far.stats.shared_hits == len(batch), (cache.stats, far.stats)
             print(f"round {r + 1}")
-            for name, (cpu, wall) in (("full", full), ("miss", miss), ("hit", hit), ("shared hit", shared_hit)):
+            rows = [("full", full), ("miss memory", miss_local), ("miss shared", miss), ("hit", hit)]
+            for name, (cpu, wall) in [*rows, ("shared hit", shared_hit)]:
                 print("  " + row(name, cpu, wall))
             speedup = percentile(full[0], 50) / percentile(hit[0], 50)
             print(f"  hit vs full (cpu p50): {speedup:.1f}x cheaper; memory tier {cache.tiers.memory.size_bytes} bytes")
