@@ -477,7 +477,7 @@ class _Parser:
         end = pos + len(token)
         if end < self.end and (self.text[end].isalpha() or self.text[end] in "_-:/"):
             return self.unquoted_value(pos)  # "12abc", an unquoted date or time: a bare string
-        if self.stack and not self.text[end : self.end].strip(" \t\n\r`"):
+        if self.stack and _ONLY_BLANK.match(self.text, end, self.end):
             # "[1, 23" may have been "[1, 234]": keeping 23 is a guess (json-repair's), so only ever unsafe.
             fixed = token if _JSON_NUMBER.match(token) else normalise_number(token)
             if fixed is None or fixed != token:
@@ -531,7 +531,7 @@ class _Parser:
         end = pos + len(raw.rstrip())
         word = self.text[pos:end]
         # A bare run of several words, or one the text ends in, may be prose the JSON ran into: a guess.
-        at_end = m is None or not self.text[end : self.end].strip(" \t\n\r`")
+        at_end = m is None or _ONLY_BLANK.match(self.text, end, self.end) is not None
         glued = any(g in word for g in _GLUED) or (word[0] in "-+0123456789" and not _DATE_TIME.fullmatch(word))
         # 'yoh:0.001' is a key and its value that lost their quotes and braces, not one word.
         glued = glued or (":" in word and not _DATE_TIME.fullmatch(word))
@@ -732,15 +732,23 @@ class _Parser:
 
 
 _C_SKIP_DEPTH = 8
+_C_SKIP_WINDOW = 8192
+_ONLY_BLANK = re.compile(r"[ \t\n\r`]*\Z")  # matched up to an endpos: O(1) where text follows, no slice
 
 
 def _valid_container_end(text: str, pos: int, end: int) -> int:
-    """End of the strict JSON container at `pos` if it lies within `end`, else -1."""
+    """End of the strict JSON container at `pos` if it lies within `end`, else -1.
+
+    The decoder reads a window, not the rest of the text: a JSONDecodeError counts the lines before the
+    error (str.count from 0), so a failing read of the whole rest for every container was quadratic. A
+    container longer than the window is read here character by character; its children still go to C.
+    """
+    window = text[pos : min(end, pos + _C_SKIP_WINDOW)]
     try:
-        _, stop = raw_decode(text, pos)
+        _, stop = raw_decode(window, 0)
     except (ValueError, RecursionError):  # JSONDecodeError and NonFiniteNumber are ValueErrors
         return -1
-    return stop if stop <= end else -1
+    return pos + stop
 
 
 def _line_end(text: str, pos: int, end: int) -> int:

@@ -113,7 +113,8 @@ def corrupt(value: Any, kinds: list[str], rng: random.Random, second: Any = None
                 del ps[rng.choice(idx)]
         elif kind == "insert-bracket":
             ps.insert(i, ("junk", rng.choice("{}[]")))
-        elif kind == "drop-quote" and k in ("str", "key"):
+        elif kind == "drop-quote" and k in ("str", "key") and len(t) >= 2 and t[0] in "\"'" and t[-1] in "\"'":
+            # Only a real quote: after bare-key, t[1:] would drop a character of the key itself.
             ps[i] = (k, t[1:] if rng.random() < 0.5 else t[:-1])
         elif kind == "insert-quote":
             ps.insert(i, ("junk", '"'))
