@@ -59,6 +59,8 @@ def record_validation(report: Report, *, name: str = "outguard.validate") -> Non
     end = time.time_ns()
     start = end - int(report.elapsed_ms * 1e6)
     span = t.start_span(name, start_time=start, attributes=validation_attributes(report))
+    if not span.is_recording():  # sampled out (OTEL_TRACES_SAMPLER): its children would be dropped too
+        return
     parent = set_span_in_context(span)
     codes_by_rule: dict[str, set[str]] = {}
     for f in report.findings:
