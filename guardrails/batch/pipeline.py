@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
+from guardrails.batch.outcome import Outcome
 from guardrails.batch.readers import BadRow, Fields, Reader
 from guardrails.batch.resume import Skipper
 from guardrails.batch.runners import (
@@ -26,7 +27,7 @@ from guardrails.batch.runners import (
     missing_extra,
 )
 from guardrails.batch.summary import Summary
-from guardrails.batch.writers import Writer, codes_of, key_of
+from guardrails.batch.writers import Writer, key_of
 
 if TYPE_CHECKING:
     from guardrails.engine import Engine
@@ -94,7 +95,9 @@ def run_batch(
     summary.by_code.update(prior.by_code)
     finish = _Finisher(engine, options, reviews, summary)
     try:
-        for reports in runner(chunks(), EngineSpec.of(engine), workers=options.workers):
+        for reports in runner(
+            chunks(), EngineSpec.of(engine, show_values=options.show_values), workers=options.workers
+        ):
             rows = sent.popleft()
             if len(reports) != len(rows):
                 raise BatchError(f"--engine {options.engine}: got {len(reports)} reports for {len(rows)} rows")
@@ -133,7 +136,8 @@ def run_batch(
 
 
 class _Finisher:
-    """What happens to each report before it is written: masked, queued for review when flagged, counted."""
+    """What happens to each result before it is written: masked (by the runner, or here), queued for review when
+    flagged, counted."""
 
     def __init__(self, engine: Engine, options: Options, reviews: ReviewStore | None, summary: Summary) -> None:
         from guardrails.redaction import sensitive_rule_ids
@@ -144,24 +148,21 @@ class _Finisher:
         self.summary = summary
         self.sensitive = sensitive_rule_ids(engine.rules)
 
-    def __call__(self, row: Row, report: Report) -> tuple[Row, Report]:
-        # What leaves the process is masked (the reports file, always the review queue) unless asked otherwise.
-        redacted = report.redacted(self.sensitive)
-        if self.reviews is not None and self._flagged(redacted):
+    def __call__(self, row: Row, result: Report | Outcome) -> tuple[Row, Outcome]:
+        # What leaves the process is masked (the reports file unless --show-values, the review queue always).
+        if isinstance(result, Outcome):
+            outcome = result
+        else:
+            outcome = Outcome.of(result, self.engine, self.sensitive, show_values=self.options.show_values)
+        if self.reviews is not None and (outcome.sampled or (self.options.review_all and outcome.needs_action)):
+            masked = outcome.masked_report()
             item, _created = self.reviews.submit(
-                redacted, _review_context(row, self.options), sampled=redacted.verdict != "review"
+                masked, _review_context(row, self.options), sampled=outcome.verdict != "review"
             )
             self.summary.queued += 1
-            redacted = redacted.model_copy(update={"review_id": item.id})
-            report = report.model_copy(update={"review_id": item.id})
-        shown = report if self.options.show_values else redacted
-        self.summary.count(shown.verdict.value, codes_of(shown))
-        return row, shown
-
-    def _flagged(self, report: Report) -> bool:
-        if self.options.review_all and report.verdict.needs_action:
-            return True
-        return self.engine.should_sample_for_review(report)
+            outcome = outcome.with_review_id(item.id)
+        self.summary.count(outcome.verdict, outcome.codes)
+        return row, outcome
 
 
 def _review_context(row: Row, options: Options) -> dict[str, Any]:

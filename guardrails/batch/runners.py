@@ -1,13 +1,14 @@
 """The runner seam of `guardrails batch`: who validates the chunks (this host's process pool, Ray, Spark).
 
-A runner takes an iterator of chunks (lists of `Row`) and an `EngineSpec`, and yields one list of reports per
-chunk, in chunk order, each list as long as its chunk and in the same order (a `RowFailure` in place of a report
-for a row it could not validate). It pulls chunks only as it needs
-them (a bounded number in flight), so the input is never held whole; the command reads, writes and redacts,
-the runner only validates. Reports come back unredacted: the command decides what leaves the process.
+A runner takes an iterator of chunks (lists of `Row`) and an `EngineSpec`, and yields one list of results per
+chunk, in chunk order, each list as long as its chunk and in the same order. A result is a `Report` (unmasked:
+the command masks what leaves the process), or an `Outcome` (the report masked unless `spec.show_values` and
+serialised where it was validated, `Outcome.of(report, engine, sensitive, show_values=spec.show_values)`: the
+local runner answers so, and the parent only joins strings), or a `RowFailure` for a row it could not validate.
+It pulls chunks only as it needs them (a bounded number in flight), so the input is never held whole.
 
     def batch_runner(chunks: Iterable[Sequence[Row]], spec: EngineSpec, *, workers: int | None = None)
-        -> Iterator[Sequence[Report | RowFailure]]
+        -> Iterator[Sequence[Report | Outcome | RowFailure]]
 
 A runner of the integrations' first shape (chunks of row dicts, result dicts per row) is adapted on lookup.
 Engines do not pickle (facts and review stores, compiled patterns), so a runner ships the `EngineSpec` and each
@@ -27,6 +28,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from guardrails.batch.outcome import Outcome
 
 if TYPE_CHECKING:
     from guardrails.engine import Engine
@@ -58,9 +61,11 @@ class EngineSpec:
     policy: dict[str, Any]
     version: str
     suppressor: bytes = pickle.dumps(None)
+    show_values: bool = False
+    """For runners that answer with `Outcome`s: whether the written report keeps the values it detected."""
 
     @classmethod
-    def of(cls, engine: Engine) -> EngineSpec:
+    def of(cls, engine: Engine, *, show_values: bool = False) -> EngineSpec:
         c = engine.compiled
         return cls(
             c.source,
@@ -68,6 +73,7 @@ class EngineSpec:
             engine.policy.model_dump(mode="json"),
             c.version,
             pickle.dumps(engine.suppressor),
+            show_values,
         )
 
     def build(self) -> Engine:
@@ -97,42 +103,62 @@ class RowFailure:
 class Runner(Protocol):
     def __call__(
         self, chunks: Iterable[Sequence[Row]], spec: EngineSpec, *, workers: int | None = None
-    ) -> Iterator[Sequence[Report | RowFailure]]: ...
+    ) -> Iterator[Sequence[Report | Outcome | RowFailure]]: ...
 
 
 # -- local: this host's process pool ---------------------------------------------------------------------
 
-_WORKER: Engine | None = None
+_WORKER: _Worker | None = None
 _WORKER_ERROR: str | None = None
+
+
+class _Worker:
+    """An engine and what it needs to turn reports into `Outcome`s."""
+
+    def __init__(self, spec: EngineSpec) -> None:
+        from guardrails.redaction import sensitive_rule_ids
+
+        self.engine = spec.build()
+        self.sensitive = sensitive_rule_ids(self.engine.rules)
+        self.show_values = spec.show_values
+
+    def __call__(self, rows: Sequence[Row]) -> list[Outcome]:
+        validate, engine = self.engine.validate, self.engine
+        return [
+            Outcome.of(validate(r.text, r.context), engine, self.sensitive, show_values=self.show_values) for r in rows
+        ]
 
 
 def _init_worker(spec: EngineSpec) -> None:
     # An exception here would only break the pool (BrokenProcessPool, cause lost): keep it for the first chunk.
     global _WORKER, _WORKER_ERROR
     try:
-        _WORKER = spec.build()
+        _WORKER = _Worker(spec)
     except Exception as exc:
         _WORKER_ERROR = f"a worker could not compile policy {spec.source}: {exc}"
 
 
-def _validate_chunk(rows: Sequence[Row]) -> list[Report]:
+def _validate_chunk(rows: Sequence[Row]) -> list[Outcome]:
     if _WORKER is None:
         raise BatchError(_WORKER_ERROR or "worker not initialised")
-    return [_WORKER.validate(r.text, r.context) for r in rows]
+    return _WORKER(rows)
 
 
 def local_runner(
     chunks: Iterable[Sequence[Row]], spec: EngineSpec, *, workers: int | None = None
-) -> Iterator[list[Report]]:
-    """Chunks on a process pool, at most 2 per worker in flight, results in input order; one worker runs here."""
+) -> Iterator[list[Outcome]]:
+    """Chunks on a process pool, at most 2 per worker in flight, results in input order; one worker runs here.
+
+    Workers answer with `Outcome`s (masked and serialised there): a full Report costs more to unpickle in the
+    parent than to validate in a worker, and the parent is the one process every row goes through."""
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     if workers <= 1:
-        engine = spec.build()
+        worker = _Worker(spec)
         for rows in chunks:
-            yield [engine.validate(r.text, r.context) for r in rows]
+            yield worker(rows)
         return
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(spec,)) as pool:
-        pending: deque[Future[list[Report]]] = deque()
+        pending: deque[Future[list[Outcome]]] = deque()
         for rows in chunks:
             pending.append(pool.submit(_validate_chunk, rows))
             # Bounded look-ahead: the reader never runs more than 2 chunks per worker ahead of the writer.

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from guardrails.batch.outcome import Outcome
 from guardrails.batch.runners import BatchError, Row
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def codes_of(report: Report) -> list[str]:
 class Writer(Protocol):
     def prior(self) -> Prior: ...
 
-    def write(self, rows: Sequence[tuple[Row, Report]]) -> None: ...
+    def write(self, rows: Sequence[tuple[Row, Outcome]]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -97,15 +98,14 @@ def open_writer(path: str, fmt: str) -> Writer:
     raise BatchError(f"--output-format {fmt}: not one of jsonl, csv, parquet")
 
 
-def _record(row: Row, report: Report) -> dict[str, Any]:
+def _record(row: Row, out: Outcome) -> dict[str, Any]:
     return {
         "id": row.id,
         "line": row.line,
-        "verdict": report.verdict.value,
-        "codes": codes_of(report),
-        "output": report.output,
-        "review_id": report.review_id,
-        "report": report.model_dump(mode="json", by_alias=True),
+        "verdict": out.verdict,
+        "codes": list(out.codes),
+        "output": out.output,
+        "review_id": out.review_id,
     }
 
 
@@ -161,8 +161,8 @@ class _TextWriter:
 
 
 class JsonlWriter(_TextWriter):
-    def write(self, rows: Sequence[tuple[Row, Report]]) -> None:
-        self._append("".join(_jsonl_line(_record(r, rep)) for r, rep in rows).encode())
+    def write(self, rows: Sequence[tuple[Row, Outcome]]) -> None:
+        self._append("".join(_jsonl_line(r, out) for r, out in rows).encode())
 
     def prior(self) -> Prior:
         if not self._existing():
@@ -196,9 +196,11 @@ class JsonlWriter(_TextWriter):
 _LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
 
 
-def _jsonl_line(record: dict[str, Any]) -> str:
-    # Outside strings JSON has no such characters, so escaping them everywhere only touches string contents.
-    return json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS) + "\n"
+def _jsonl_line(row: Row, out: Outcome) -> str:
+    # The report is JSON already (made where it was validated): joined in, not parsed and dumped again. Outside
+    # strings JSON has none of _LINE_BREAKS, so escaping them everywhere only touches string contents.
+    head = json.dumps(_record(row, out), ensure_ascii=False)
+    return f'{head[:-1]}, "report": {out.report_json}}}'.translate(_LINE_BREAKS) + "\n"
 
 
 def _jsonl_done(raw: bytes) -> Done | None:
@@ -242,16 +244,16 @@ def _limit(keys: Iterator[str], count: int) -> Iterator[str]:
 
 
 class CsvWriter(_TextWriter):
-    def write(self, rows: Sequence[tuple[Row, Report]]) -> None:
+    def write(self, rows: Sequence[tuple[Row, Outcome]]) -> None:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         if self.fh is None and not self._existing():
             w.writerow(COLUMNS)
-        for row, report in rows:
-            rec = _record(row, report)
+        for row, out in rows:
+            rec = _record(row, out)
             rec["codes"] = " ".join(rec["codes"])
             rec["review_id"] = rec["review_id"] or ""
-            rec["report"] = json.dumps(rec["report"], ensure_ascii=False)
+            rec["report"] = out.report_json
             w.writerow([rec[c] for c in COLUMNS])
         self._append(buf.getvalue().encode())
 
@@ -389,11 +391,11 @@ class ParquetWriter:
                         report.get("masked"),
                     )
 
-    def write(self, rows: Sequence[tuple[Row, Report]]) -> None:
-        for row, report in rows:
-            rec = _record(row, report)
+    def write(self, rows: Sequence[tuple[Row, Outcome]]) -> None:
+        for row, out in rows:
+            rec = _record(row, out)
             rec["id"] = key_of(rec["id"])
-            rec["report"] = json.dumps(rec["report"], ensure_ascii=False)
+            rec["report"] = out.report_json
             self.buffer.append(rec)
         if len(self.buffer) >= self.part_rows:
             self._flush()
