@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,9 @@ from guardrails.findings import Verdict
 from guardrails.guard import Guard, LLMError, LLMResponse, Usage
 from guardrails.telemetry import PriceTable, tracing
 from tests.guard.helpers import ScriptedLLM, engine
+from tests.service.conftest import DEMO_RULES
 from tests.telemetry.conftest import Spans
+from tests.telemetry.corpus import assert_no_content
 
 GOOD = "Returns vary with the market."
 BAD = "Returns are guaranteed to double."
@@ -58,26 +61,21 @@ def test_validation_span_tree_with_a_repair_round(spans: Spans, default: Engine)
     assert {code for c in flagged for code in c.attributes["outguard.codes"]} == {f.code for f in report.findings}
 
 
-def test_degraded_check_is_an_error_span_without_its_message(spans: Spans) -> None:
-    eng = engine("guard-test")
-
-    class Boom:
-        def run(self, doc: Any, ctx: Any) -> Any:
-            raise ValueError(f"cannot parse {doc.text}")
-
-    rule = eng.compiled.rules[0]
-    object.__setattr__(rule, "check", Boom())  # the compiled rule is frozen: a crashing check stands in
-    try:
-        report = eng.validate("secret text 4111 1111 1111 1111")
-    finally:
-        eng = engine("guard-test")
-    assert report.degraded
-    check = next(s for s in spans.named("outguard.check") if s.attributes["outguard.rule_id"] == rule.rule.id)
-    assert check.attributes["outguard.degraded"] == "error"
-    assert check.status.description == "error"
-    for span in spans.all():
-        for value in (span.attributes or {}).values():
-            assert "secret text" not in str(value)
+def test_degraded_check_is_an_error_span(spans: Spans, tmp_path: Path) -> None:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "late.yaml").write_text('name: late\nrules: ["pack:demo"]\ndeadline_ms: 0.000001\n')
+    eng = Engine.from_policy("late", rules_dirs=[DEMO_RULES, tmp_path])
+    report = eng.validate("secret text: mail jane.doe@example.com")
+    assert report.degraded and all(d.reason.value == "timeout" for d in report.degraded)
+    (root,) = spans.named("outguard.validate")
+    assert root.status.description == "degraded"
+    assert root.attributes["outguard.degraded"] == len(report.degraded)
+    checks = spans.named("outguard.check")
+    late = {d.rule_id for d in report.degraded}
+    flagged = {c.attributes["outguard.rule_id"] for c in checks if c.attributes.get("outguard.degraded") == "timeout"}
+    assert flagged == late
+    assert all(c.status.description == "timeout" for c in checks if c.attributes["outguard.rule_id"] in late)
+    assert_no_content(spans.all(), ["secret text: mail jane.doe@example.com"])
 
 
 def _tree(spans: Spans) -> list[tuple[str, Any]]:
