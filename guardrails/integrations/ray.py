@@ -15,6 +15,7 @@ fails the job instead of looping for ever.
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -85,16 +86,20 @@ def validate_dataset(
     plan = ColumnPlan.build(text_column, context_columns, context_column, prefix)
     plan.check(ds.columns())
     spec = EngineSpec.build(policy, rules_dirs, show_values=show_values)
-    return ds.map_batches(
-        _ArrowValidator,
-        fn_constructor_args=(spec, plan),
-        batch_format="pyarrow",
-        batch_size=batch_size,
-        compute=ray.data.ActorPoolStrategy(size=actors),
-        num_cpus=num_cpus,
-        max_restarts=max_restarts,
-        max_task_retries=max_restarts,
-    )
+    with warnings.catch_warnings():
+        # Ray 2.5x deprecates passing actor options through **ray_remote_args but offers no named parameter for
+        # restarts yet; its default (-1) restarts for ever, so a row that kills every actor would never end.
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        return ds.map_batches(
+            _ArrowValidator,
+            fn_constructor_args=(spec, plan),
+            batch_format="pyarrow",
+            batch_size=batch_size,
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_cpus=num_cpus,
+            max_restarts=max_restarts,
+            max_task_retries=max_restarts,
+        )
 
 
 def summarize(ds: Any, *, id_column: str | None = None, prefix: str = "") -> Summary:
