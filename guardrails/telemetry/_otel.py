@@ -8,6 +8,7 @@ is without the SDK) mean off.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -30,13 +31,31 @@ def use_tracer_provider(provider: Any) -> None:
 
 def tracing() -> bool:
     """True when spans are recorded: an SDK provider is installed, globally or through use_tracer_provider()."""
+    global _seen, _seen_answer
     if _override is not None:
         return True
     trace = sys.modules.get("opentelemetry.trace")
     if trace is None:
         return False
-    provider = trace.get_tracer_provider()
-    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+    # The global as set_tracer_provider() left it, and the answer for it cached: get_tracer_provider() reads the
+    # environment on every call while nothing is set (about 2 us here), this is an attribute read.
+    provider = getattr(trace, "_TRACER_PROVIDER", _MISSING)
+    if provider is _seen:
+        return _seen_answer
+    answer = False
+    if provider is not None or _PROVIDER_ENV in os.environ:
+        current = trace.get_tracer_provider()
+        answer = not isinstance(current, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+    if provider is not _MISSING:
+        _seen, _seen_answer = provider, answer
+    return answer
+
+
+_MISSING = object()
+_seen: Any = _MISSING
+_seen_answer = False
+_PROVIDER_ENV = "OTEL_PYTHON_TRACER_PROVIDER"
+"""Names a provider that get_tracer_provider() loads (and installs) on its first call."""
 
 
 def tracer() -> Any:
