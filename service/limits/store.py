@@ -127,7 +127,7 @@ class PgLimitStore:
         url: str,
         *,
         connect_timeout_s: int = 2,
-        statement_timeout_ms: int = 1000,
+        statement_timeout_ms: int = 500,
         retry_s: float = 1.0,
         max_retry_s: float = 30.0,
     ) -> None:
