@@ -21,8 +21,8 @@ from service import api, errors, facts_api
 from service.auth import KeyRing
 from service.cache import build_caches
 from service.config import ServiceConfig
-from service.metrics import Metrics, setup_operations
 from service.limits import open_limits
+from service.metrics import Metrics, setup_operations
 from service.middleware import ServiceMiddleware
 from service.state import AppState
 
