@@ -64,6 +64,8 @@ def cached_validation(
     cache: ResultsCache | None = state.results_cache
     if cache is None or not engine.policy.cache.results:
         return None, engine.validate, False
+    if cache.reads_state(engine):  # keying polls the facts store: not on the event loop
+        return None, partial(cache.validate, engine, scope=scope), True
     key = cache.key(engine, output, ctx, scope)
     if key is None:
         return None, engine.validate, False

@@ -9,6 +9,7 @@ is simply never asked for again and ages out.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,7 +57,8 @@ class ResultsCache:
         self.tiers = Tiers(memory, shared)
         self.listener = listener
         self.stats = CacheStats()
-        self._keyings: dict[int, tuple[Engine, EngineKeying | None]] = {}
+        # Weak: an engine dropped by its owner (a reload) takes its keying along.
+        self._keyings: weakref.WeakKeyDictionary[Engine, EngineKeying | None] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
     @property
@@ -67,12 +69,20 @@ class ResultsCache:
         return engine.policy.cache.results and self._keying(engine) is not None
 
     def _keying(self, engine: Engine) -> EngineKeying | None:
-        found = self._keyings.get(id(engine))
-        if found is None or found[0] is not engine:
-            with self._lock:  # the fingerprint reads the rules directories: once per engine
-                found = (engine, EngineKeying.of(engine))
-                self._keyings[id(engine)] = found
-        return found[1]
+        try:
+            return self._keyings[engine]
+        except KeyError:
+            pass
+        with self._lock:  # the fingerprint reads the rules directories: once per engine
+            if engine not in self._keyings:
+                self._keyings[engine] = EngineKeying.of(engine)
+            return self._keyings[engine]
+
+    def reads_state(self, engine: Engine) -> bool:
+        """True when making this engine's keys reads a database (the facts store's revision): a caller on an event
+        loop then keys, looks up and validates off the loop."""
+        keying = self._keying(engine)
+        return keying is not None and bool(keying.probes)
 
     def key(
         self, engine: Engine, output: str, context: Context | dict[str, Any] | None = None, scope: str = ""
