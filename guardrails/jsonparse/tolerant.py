@@ -240,7 +240,7 @@ class _Parser:
         # '""",20"' or '-2.25",0.5': a quote glued to the value before it is as likely a stray quote (one that
         # swallows the members after it into a string) as a lost comma: a guess. With a space between, a
         # lost comma is the plain reading.
-        glued = c in "\"'" and at == pos
+        glued = at == pos and (c in "\"'" or self.text[at - 1] in "\"'")
         note = "inserted the missing ',' between members" + (" (a quote glued to the value before)" if glued else "")
         self.add("missing-separator", at, pos, [TextEdit(at, at, ",")], note, safe=not glued)
         frame.state = _OBJ_KEY if state == _OBJ_NEXT else _ARR_VALUE
@@ -614,7 +614,8 @@ class _Parser:
             # Where a string ends is a guess once quotes go unescaped. Trust it only when the inner quotes
             # pair up and do not look like JSON structure ("k": "v" swallowed into one string).
             body = self.text[pos:end]
-            safe = closed and len(inner) % 2 == 0 and _SWALLOWED.search(body) is None
+            # Two quotes glued inside ('"dq""fswuz"') are as likely two strings with the separator lost.
+            safe = closed and len(inner) % 2 == 0 and _SWALLOWED.search(body) is None and '""' not in body[1:-1]
             n = len(inner)
             note = f"escaped {n} quote{'s' if n > 1 else ''} inside a string"
             self.add("unescaped-quote", pos, end, inner, note, safe=safe)
