@@ -252,6 +252,29 @@ def test_a_suppression_decided_on_one_replica_holds_on_the_other(pg_replicas: li
     raise AssertionError("a suppression decided on replica B never reached replica A")
 
 
+def test_a_fact_written_on_one_replica_is_checked_on_the_other(
+    tmp_path_factory: pytest.TempPathFactory, postgres_url: str
+) -> None:
+    servers: list[Server] = []
+    try:
+        for i in range(2):
+            tmp = tmp_path_factory.mktemp(f"facts{i}")
+            extra = ("--policy", "demo-facts", "--facts-db", postgres_url)
+            servers.append(start_server(tmp, *extra, db_url=postgres_url))
+        a, b = servers
+        entity = f"Zorbo Kettle {uuid.uuid4().hex[:6]}"
+        fact = {"entity": entity, "attribute": "price", "type": "money", "value": "49", "currency": "USD"}
+        with a.client("admin") as admin:
+            assert admin.post("/v1/facts", json=fact).status_code == 200
+        output = f"Good news: the {entity} costs $59."
+        with b.client() as client:
+            report = client.post("/v1/validate", json={"output": output, "policy": "demo-facts"}).json()
+        assert "known-fact-contradicted" in [f["rule_id"] for f in report["findings"]], report
+    finally:
+        for s in servers:
+            stop(s)
+
+
 def _holds(item: dict[str, object], output: str) -> bool:
     return output[-8:] in json.dumps(item)
 
