@@ -35,6 +35,8 @@ LAYERS: list[tuple[str, int]] = [
     ("guardrails.examples", 6),
     ("guardrails.docs", 6),
     ("guardrails.guard", 7),
+    # Streaming batch: reads, validates on a runner (engine), writes; the CLI and the integrations sit above it.
+    ("guardrails.batch", 7),
     ("guardrails.cli", 8),
     ("guardrails", 9),
 ]

@@ -178,7 +178,8 @@ class JsonlWriter(_TextWriter):
                             f"{self.path}:{torn[0]}: not a report row ({torn[1]}); is this the output of"
                             " `guardrails batch`? Give another -o, or --restart to overwrite it"
                         )
-                    done = _jsonl_done(raw) if raw.endswith(b"\n") else None
+                    # Only the last line can be torn (a kill cuts a write short; what precedes it ends in "\n").
+                    done = _jsonl_done(raw, whole=n == 1) if raw.endswith(b"\n") else None
                     if done is None:
                         torn = (n, "torn" if not raw.endswith(b"\n") else "not a JSON object with an id and a report")
                         continue
@@ -203,14 +204,20 @@ def _jsonl_line(row: Row, out: Outcome) -> str:
     return f'{head[:-1]}, "report": {out.report_json}}}'.translate(_LINE_BREAKS) + "\n"
 
 
-def _jsonl_done(raw: bytes) -> Done | None:
+_REPORT_KEY = b', "report": '
+
+
+def _jsonl_done(raw: bytes, *, whole: bool = False) -> Done | None:
+    """The row's id, verdict and codes. This module writes them before the report, and `, "report": ` cannot occur
+    inside a JSON string (its quotes would be escaped): unless `whole`, only the part before the report is parsed."""
+    cut = raw.find(_REPORT_KEY) if not whole and raw.startswith(b'{"id": ') else -1
     try:
-        obj = json.loads(raw)
+        obj = json.loads(raw[:cut] + b"}" if cut > 0 else raw)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(obj, dict) or "id" not in obj or not isinstance(obj.get("report"), dict):
+    if not isinstance(obj, dict) or "id" not in obj or (cut < 0 and not isinstance(obj.get("report"), dict)):
         return None
-    report = obj["report"]
+    report = obj.get("report") or {}
     return Done(
         key_of(obj["id"]),
         str(obj.get("verdict")),

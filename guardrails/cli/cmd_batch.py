@@ -144,6 +144,15 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError("--review-all needs --review-db URL (the queue to send rows to)")
     if args.output == "-" and args.restart:
         raise UsageError("--restart: nothing to overwrite on stdout")
+    if _same_file(args.file, args.output):
+        raise UsageError(f"-o {args.output}: is the input; write the reports to another file")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return a != "-" and b != "-" and Path(a).exists() and Path(b).exists() and Path(a).samefile(b)
+    except OSError:
+        return False
 
 
 def _review_store(url: str | None) -> ReviewStore | None:

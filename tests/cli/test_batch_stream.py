@@ -342,3 +342,10 @@ def test_a_missing_engine_extra_is_named(
     assert _batch(tmp_path, src, tmp_path / "out.jsonl", "--engine", engine) == 2
     err = capsys.readouterr().err
     assert f"--engine {engine} needs the {extra} extra" in err and f"pip install 'outguard[{extra}]'" in err
+
+
+def test_the_input_is_never_its_own_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = write(tmp_path / "in.jsonl", rows(3))
+    before = src.read_bytes()
+    assert _batch(tmp_path, src, src) == 2
+    assert "is the input" in capsys.readouterr().err and src.read_bytes() == before
