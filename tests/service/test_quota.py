@@ -100,8 +100,12 @@ def test_streams_ask_the_upstream_for_usage_whatever_the_caller_sent() -> None:
 QUOTA_KEYS = {"metered": "k-metered-0123456789abcdef", "short": "k-short-0123456789abcdef"}
 
 
+UPSTREAM_CALLS: list[dict[str, Any]] = []
+
+
 def _reply(w: Writer, body: dict[str, Any]) -> None:
     """10 tokens per answer, plain or streamed; a stream reports them only when asked (as OpenAI does)."""
+    UPSTREAM_CALLS.append(body)
     if not body.get("stream"):
         w.json(completion("All good here."))
         return
@@ -158,7 +162,9 @@ def test_two_replicas_charge_one_quota(tmp_path: Path, upstream_url: str, postgr
         streamed = _chat(b, QUOTA_KEYS["metered"], stream=True)
         assert streamed.status_code == 200 and '"usage"' in streamed.text
         assert _chat(a, QUOTA_KEYS["metered"]).status_code == 200
+        calls = len(UPSTREAM_CALLS)
         refused = _chat(b, QUOTA_KEYS["metered"])  # 30 of 25 spent, counted across both replicas
+        assert len(UPSTREAM_CALLS) == calls, "a refused request must not reach the upstream"
         assert refused.status_code == 429, refused.text
         error = refused.json()["error"]
         assert error["code"] == "token_quota_exceeded" and f"metered-{suffix}" in error["message"]
