@@ -57,7 +57,7 @@ def test_validation_span_tree_with_a_repair_round(spans: Spans, default: Engine)
         if span.parent is not None:
             parent = next(s for s in spans.all() if s.context.span_id == span.parent.span_id)
             assert parent.start_time <= span.start_time <= span.end_time <= parent.end_time
-    flagged = [c for c in checks if c.attributes["outguard.codes"]]
+    flagged = [c for c in checks if "outguard.codes" in c.attributes]
     assert {code for c in flagged for code in c.attributes["outguard.codes"]} == {f.code for f in report.findings}
 
 
@@ -151,3 +151,12 @@ def test_untraced_guard_records_nothing(spans: Spans) -> None:
     use_tracer_provider(None)
     Guard(engine("guard-test"), ScriptedLLM([GOOD])).run("Q?")
     assert spans.all() == []
+
+
+def test_notable_checks_only(spans: Spans, default: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OUTGUARD_TRACE_CHECKS", "notable")
+    report = default.validate("Nothing to see here, just a plain sentence about the weather and the sea.")
+    (root,) = spans.named("outguard.validate")
+    shown = spans.named("outguard.check")
+    assert len(shown) + root.attributes["outguard.checks.omitted"] == len(report.timings)
+    assert all("outguard.codes" in c.attributes or c.end_time - c.start_time >= 1_000_000 for c in shown)
