@@ -75,3 +75,15 @@ def test_every_named_metric_is_exported(tmp_path: Path, make_client: Callable[..
     missing = sorted(names - samples)
     assert not missing, f"named by service/ops but not exported: {missing}"
     assert json.dumps(sorted(names))  # the list, for the failure message above
+
+
+def test_label_values_beyond_the_cap_count_as_other() -> None:
+    from service.metrics import OTHER, Metrics
+
+    metrics = Metrics()
+    for i in range(40):  # an upstream that names a new model in every answer
+        metrics.observe_usage("up", f"model-{i}", 1, 1, None)
+    text = metrics.render().decode()
+    series = {line.split(" ")[0] for line in text.splitlines() if line.startswith("outguard_llm_tokens_total{")}
+    assert len(series) == 2 * 33  # 32 models + `other`, input and output each
+    assert f'outguard_llm_tokens_total{{direction="input",model="{OTHER}",provider="{OTHER}"}} 8.0' in text
