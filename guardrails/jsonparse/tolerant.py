@@ -510,6 +510,9 @@ class _Parser:
         end = pos + len(word)
         if word in ("true", "false", "null"):
             self.value_done(end)
+            if self.stack and _ONLY_BLANK.match(self.text, end, self.end):
+                # Like a number the text ends in: 'true' may be the start of '"true..."' that lost its quote.
+                return self.truncated(end, None, unsafe=True, note="kept a literal the text ends in (it may be cut)")
             return end
         if word in _LITERALS:
             fixed = _LITERALS[word]
