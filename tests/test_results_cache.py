@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from pathlib import Path
 from typing import Any
 
@@ -246,3 +248,26 @@ def test_the_shared_table_holds_no_report_text_and_rows_cannot_answer_for_anothe
         assert isinstance(cache.shared, SqlTier)
         cache.shared.close()
     db.dispose()
+
+
+def test_a_suppression_another_replica_made_reaches_a_replica_serving_only_hits(tmp_path: Path, facts_url: str) -> None:
+    from guardrails.reviews import ReviewStore, schema
+
+    store = ReviewStore.open(f"sqlite:///{tmp_path / 'reviews.db'}")
+    suppressor = store.suppressor(ttl_s=0.0)
+    engine = _engine(_rules(tmp_path, facts_url), suppressor=suppressor)
+    cache = ResultsCache()
+    report = cache.validate(engine, "use swordfish")
+    assert cache.validate(engine, "use swordfish").cached
+    other = ReviewStore.open(f"sqlite:///{tmp_path / 'reviews.db'}")  # another replica's reviewer marks it
+    row: dict[str, Any] = {"policy": "cached", "rule_id": "secret-word", "fingerprint": report.findings[0].fingerprint}
+    row.update(created_by="bob", created_at=dt.datetime.now(dt.UTC))
+    with other.engine.begin() as conn:
+        conn.execute(schema.suppressions.insert(), [row])
+    deadline = time.monotonic() + 10
+    while (served := cache.validate(engine, "use swordfish")).cached:
+        assert time.monotonic() < deadline, "the new suppression never reached this replica's keys"
+        time.sleep(0.05)
+    assert served.verdict.value == "pass"
+    store.close()
+    other.close()

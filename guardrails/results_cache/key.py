@@ -137,8 +137,15 @@ def suppression_reader(suppressor: object) -> Callable[[], str] | None:
         return lambda: ""
     digest = _SuppressionDigest()
     snapshot = getattr(suppressor, "snapshot", None)
-    if callable(snapshot):
-        return lambda: digest(snapshot().keys)
+    if callable(snapshot) and callable(suppressor):
+
+        def current() -> str:
+            # The review store's set refreshes (in the background) when it is called past its TTL, and a replica
+            # serving only hits would never call it: ask once per key, so other replicas' marks reach this one.
+            suppressor("", "", "")
+            return digest(snapshot().keys)
+
+        return current
     keys = getattr(suppressor, "keys", None)
     if isinstance(keys, frozenset):
         return lambda: digest(keys)
