@@ -50,7 +50,10 @@ def test_validation_span_tree_with_a_repair_round(spans: Spans, default: Engine)
     assert len(rounds) >= 1
     assert rounds[0].attributes["outguard.repair.round"] == 1
     assert rounds[0].attributes["outguard.repair.edits"] == sum(1 for e in report.edits if e.round == 1)
-    assert [c.attributes["outguard.rule_id"] for c in spans.children(rounds[0])] == [r.rule.id for r in default.rules]
+    # A round re-runs the policy's checks (or, for checks that re-check locally, only those an edit touched).
+    again = [c.attributes["outguard.rule_id"] for c in spans.children(rounds[0])]
+    order = [r.rule.id for r in default.rules]
+    assert again and again == [r for r in order if r in again]
     # One check span per timing entry, each inside its parent's time.
     assert len(spans.named("outguard.check")) == len(report.timings)
     for span in spans.all():
