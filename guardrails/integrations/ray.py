@@ -84,7 +84,9 @@ def validate_dataset(
     columns when the dataset already has columns of those names."""
     ray = _ray()
     plan = ColumnPlan.build(text_column, context_columns, context_column, prefix)
-    plan.check(ds.columns())
+    columns = ds.columns(fetch_if_missing=False)  # fetching could run the whole pipeline before this step
+    if columns is not None:
+        plan.check(columns)
     spec = EngineSpec.build(policy, rules_dirs, show_values=show_values)
     with warnings.catch_warnings():
         # Ray 2.5x deprecates passing actor options through **ray_remote_args but offers no named parameter for
