@@ -1,5 +1,6 @@
-"""Text helpers shared by `known_facts` and `grounding`: accent/case folding with an offset map, and the
-values a sentence states (money, numbers with units, percentages, dates), found once per document.
+"""Text helpers shared by `known_facts` and `grounding`: accent/case folding with an offset map (the text
+layer's `facts` profile), and the values a sentence states (money, numbers with units, percentages, dates),
+found once per document.
 """
 
 from __future__ import annotations
@@ -7,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -15,19 +15,15 @@ from functools import lru_cache
 
 from guardrails.checks.base import DeadlineExceeded
 from guardrails.document import Document
+from guardrails.text import FACTS, MappedText, normalize, sources
 
 # -- folding ---------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=8192)
-def _fold_char(c: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", c)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-
-
 @dataclass(slots=True)  # not frozen: built per value and claim on the hot path, frozen init costs 2x
 class Folded:
-    """`text` case- and accent-folded; `origin[i]` is the offset in the original of folded char i."""
+    """`text` case- and accent-folded (the text layer's `facts` profile); `origin[i]` is the offset in the
+    original of folded char i. Kept as a dense list because the value scanner indexes it per match."""
 
     text: str
     origin: list[int] | None  # None: same length, offsets are identical
@@ -53,19 +49,12 @@ class Folded:
 
 
 def fold(text: str) -> Folded:
-    if text.isascii():
+    if text.isascii():  # the hot path: what the profile does to ASCII, without building a view
         return Folded(text.lower(), None, len(text))
-    parts: list[str] = []
-    origin: list[int] = []
-    same = True
-    for i, c in enumerate(text):
-        f = _fold_char(c) if not c.isascii() else c.lower()
-        if len(f) != 1:
-            same = False
-        parts.append(f)
-        origin.extend([i] * len(f))
-    folded = "".join(parts)
-    return Folded(folded, None if same else origin, len(text))
+    view = normalize(text, FACTS)
+    if len(view.text) == len(text) and (not isinstance(view, MappedText) or view.source is None):
+        return Folded(view.text, None, len(text))
+    return Folded(view.text, sources(view)[:-1], len(text))
 
 
 def folded_view(doc: Document) -> Folded:

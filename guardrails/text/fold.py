@@ -36,7 +36,19 @@ def _spaces(s: str) -> str:
 # What the fold changes in length: runs of whitespace (one space, so "bad  word" and "bad\n\nword" match
 # "bad word") and non-ASCII characters; everything else folds one character to one. Two simple patterns
 # scan several times faster than one alternation of both.
-_WS_RUN = re.compile(r"\s[\s" + "".join(sorted(_INVISIBLE)) + "]+")  # invisible characters join the run
+# Spacing accents and other characters that fold to a space ("\u00b8" is " \u0327"): they open or join a run.
+# tests/text/test_chars.py checks the list is complete.
+SPACERS = (
+    "\u00a8\u00af\u00b4\u00b8\u02d8\u02d9\u02da\u02db\u02dc\u02dd\u0384\u0385\u1fbd\u1fbf\u1fc0\u1fc1\u1fcd"
+    "\u1fce\u1fcf\u1fdd\u1fde\u1fdf\u1fed\u1fee\u1ffd\u1ffe\u2017\u203e\u309b\u309c\ufc5e\ufc5f\ufc60\ufc61"
+    "\ufc62\ufc63\ufe49\ufe4a\ufe4b\ufe4c\ufe70\ufe72\ufe74\ufe76\ufe78\ufe7a\ufe7c\ufe7e\uffe3"
+)
+# Invisible characters and combining marks (which fold to nothing after a space) join the run.
+_WS_RUN = re.compile(
+    f"[\\s{SPACERS}][\\s{SPACERS}\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+    + "".join(sorted(_INVISIBLE))
+    + "]+"
+)
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 # _WS_RUN for ASCII text (no invisible characters), capturing so that split keeps the runs: scans twice as fast.
 _ASCII_WS_SPLIT = re.compile(r"(\s\s+)")
@@ -59,6 +71,8 @@ def fold_char(ch: str) -> str:
         out = " "
     else:
         decomposed = unicodedata.normalize("NFKD", ch.casefold())
+        if decomposed.casefold() != decomposed:  # "\u210c" (script H) decomposes to a capital: fold again
+            decomposed = unicodedata.normalize("NFKD", decomposed.casefold())
         out = "".join(c for c in decomposed if not unicodedata.combining(c) and c not in _INVISIBLE)
         out = "".join(_PUNCT.get(c, c) for c in out).translate(_ASCII_WS)
     if len(_fold_cache) < 100_000:
@@ -123,6 +137,10 @@ class FoldedText:
     norm_starts: tuple[int, ...] = ()
     orig_starts: tuple[int, ...] = ()
     identity: tuple[bool, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return self.text != self.original
 
     @classmethod
     def of(cls, original: str) -> FoldedText:

@@ -3,8 +3,8 @@
 A profile is data (flags); `normalize(text, profile)` builds its view, `view(doc, profile)` builds it once
 per document and shares it between the checks that chose the same profile. Profiles whose per-character
 options are the `fold` ones start from the fast `FoldedText` view (and reuse the document's "folded" view,
-which the regex anchors and ban lists already share); the others run `chars_step`. Confusables, spacing and
-leetspeak are composed on top, in that order, each with an exact offset map.
+which the regex anchors and ban lists already share); the others run `chars_step`. Spacing, leetspeak and
+confusables are composed on top, in that order, each with an exact offset map.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ TOXICITY = Profile("toxicity", case=False, punct=False, whitespace=False, confus
 """What a classifier should read: case and punctuation kept (they carry tone), every evasion undone."""
 PII = Profile("pii", form="NFKC", accents=False, case=False, punct=False, whitespace=False, confusables=True)
 """What PII patterns read: fullwidth at signs and look-alike letters undone, nothing else changed."""
-SKELETON = Profile("skeleton", confusables=True, skeleton=True)
+SKELETON = Profile("skeleton", skeleton=True)
 """Canaries and other random tokens: spaced ("C A N A R Y"), punctuated or leet-spelled copies match too."""
 FACTS = Profile("facts", invisible=False, punct=False, whitespace=False)
 """Case and accents, for comparing stated values and names with known facts."""
@@ -82,12 +82,15 @@ def _base(text: str, profile: Profile) -> TextView:
 
 def _extend(base: TextView, profile: Profile) -> TextView:
     out = base
-    if profile.confusables:
-        out = compose(out, confusables_step(out.text, lower=profile.case))
+    # Spacing first: joining "a \u0430 b" (one letter Cyrillic) makes one mixed word. Leet before look-alikes:
+    # reading "a1" as "ai" adds Latin letters, which the look-alike step counts. In this order a second pass
+    # changes nothing (tests/text/test_views.py).
     if profile.spacing:
         out = compose(out, spacing_step(out.text))
     if profile.leet:
         out = compose(out, leet_step(out.text))
+    if profile.confusables:
+        out = compose(out, confusables_step(out.text, lower=profile.case))
     if profile.skeleton:
         out = compose(out, skeleton_step(out.text))
     return out

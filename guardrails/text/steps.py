@@ -8,7 +8,8 @@ changes nothing), so offsets compose exactly.
   look-alikes. Other words in other scripts are left alone, so Russian stays Russian.
 - `spacing_step`: words spelled out letter by letter ("f u c k", "f.u.c.k"; three letters or more, so "e.g."
   stays) joined.
-- `skeleton_step`: letters and digits only, leet characters read as letters wherever they stand: for
+- `skeleton_step`: letters and digits only, look-alikes and leet characters read as letters wherever they
+  stand: for
   matching random tokens (canaries) however they are spaced, punctuated or spelled.
 - `leet_step`: leetspeak digits and symbols inside words that hold two letters or more ("sh1t", "@ss") read
   as letters; "1990" and "B2B" stay.
@@ -60,6 +61,8 @@ def fold_one(ch: str, opts: CharOptions) -> str:
     if accents:
         # Mn, not just combining classes: what the toxicity models were fed before the layer existed.
         out = unicodedata.normalize("NFC", "".join(c for c in out if unicodedata.category(c) != "Mn"))
+    if case and out.casefold() != out:  # a compatibility form may decompose to a capital ("\u210c" is "H")
+        return fold_one("".join(c if c.isascii() else c.casefold() for c in out.casefold()), opts)
     if invisible:
         out = "".join(c for c in out if c not in INVISIBLE)
     return out
@@ -69,7 +72,7 @@ def chars_step(text: str, opts: CharOptions) -> MappedText:
     case = opts.case
     if _SPECIAL.search(text) is None:
         lowered = text.lower() if case else text
-        return MappedText.identity(text) if lowered == text else MappedText(text, lowered, (*range(len(text) + 1),))
+        return MappedText(text, lowered)
     parts: list[str] = []
     source: list[int] = []
     pos = 0
@@ -103,9 +106,19 @@ def _is_latin(ch: str) -> bool:
 def confusables_step(text: str, *, lower: bool) -> MappedText:
     if text.isascii() or _LOOKALIKE.search(text) is None:
         return MappedText.identity(text)
+    chars = list(text)
+    # Folding a mixed word adds Latin letters, which may make the text mostly Latin and so a spoofed word
+    # foldable: repeat to the fixed point, so that the view is idempotent (each round folds at least one word).
+    while _fold_round(chars, lower):
+        pass
+    out = "".join(chars)
+    return MappedText(text, out) if out != text else MappedText.identity(text)
+
+
+def _fold_round(chars: list[str], lower: bool) -> bool:
+    text = "".join(chars)
     letters = [c for c in text if c.isalpha()]
     mostly_latin = sum(map(_is_latin, letters)) * 2 >= len(letters)
-    chars = list(text)
     changed = False
     for m in _WORD.finditer(text):
         word = m.group()
@@ -119,11 +132,10 @@ def confusables_step(text: str, *, lower: bool) -> MappedText:
         folded = word.translate(LOOKALIKES)
         if lower:
             folded = folded.lower()
-        chars[m.start() : m.end()] = folded  # one character for one: the table maps to single characters
-        changed = True
-    if not changed:
-        return MappedText.identity(text)
-    return MappedText(text, "".join(chars), (*range(len(text) + 1),))
+        if folded != word:
+            chars[m.start() : m.end()] = folded  # one character for one: the table maps to single characters
+            changed = True
+    return changed
 
 
 _LEET_CHARS = "013457@$"
@@ -144,7 +156,7 @@ def leet_step(text: str) -> MappedText:
             changed = True
     if not changed:
         return MappedText.identity(text)
-    return MappedText(text, "".join(chars), (*range(len(text) + 1),))
+    return MappedText(text, "".join(chars))
 
 
 # Three or more single letters or digits each one separator apart, alone between words (two letters at least:
@@ -166,9 +178,13 @@ def spacing_step(text: str) -> MappedText:
 _ALNUM_RUN = re.compile(r"[^\W_]+")
 
 
+_SKELETON_TABLE = {**{k: v.lower() for k, v in LOOKALIKES.items()}, **LEET}
+
+
 def skeleton_step(text: str) -> MappedText:
-    # LEET maps one character to one, so offsets in `leeted` are offsets in `text`.
-    leeted = text.translate(LEET)
+    # Look-alikes and leet characters are read as letters wherever they stand (a random token has no words to
+    # judge by). Both tables map one character to one, so offsets in `leeted` are offsets in `text`.
+    leeted = text.translate(_SKELETON_TABLE)
     parts: list[str] = []
     source: list[int] = []
     for m in _ALNUM_RUN.finditer(leeted):

@@ -19,13 +19,19 @@ class TextView(Protocol):
     @property
     def text(self) -> str: ...
 
+    @property
+    def changed(self) -> bool:
+        """False when `text` is the original itself (offsets are identical)."""
+        ...
+
     def span(self, start: int, end: int) -> tuple[int, int]: ...
 
 
 @dataclass(frozen=True, slots=True)
 class MappedText:
     """`text` with a dense map: `source[i]` is the original offset of view character i, and
-    `source[len(text)]` is len(original). None when the text is the original itself."""
+    `source[len(text)]` is len(original). None when offsets are identical (the step changed characters one for
+    one, or nothing)."""
 
     original: str
     text: str
@@ -37,7 +43,7 @@ class MappedText:
 
     @property
     def changed(self) -> bool:
-        return self.source is not None
+        return self.text != self.original
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         src = self.source
@@ -69,13 +75,17 @@ class Composed:
     def text(self) -> str:
         return self.outer.text
 
+    @property
+    def changed(self) -> bool:
+        return self.text != self.original
+
     def span(self, start: int, end: int) -> tuple[int, int]:
         s, e = self.outer.span(start, end)
         return self.inner.span(s, e)
 
 
 def compose(inner: TextView, outer: MappedText) -> TextView:
-    """`outer` over `inner`, skipping the identity."""
+    """`outer` over `inner`, skipping a step that changed nothing."""
     if not outer.changed:
         return inner
     return Composed(inner, outer)
@@ -98,8 +108,8 @@ def build(original: str, pieces: list[tuple[int, str]]) -> MappedText:
 
 def sources(view: TextView) -> list[int]:
     """The original offset of each view character, plus len(original) at the end (a dense map)."""
-    if isinstance(view, MappedText) and view.source is not None:
-        return list(view.source)
+    if isinstance(view, MappedText):
+        return list(view.source) if view.source is not None else list(range(len(view.text) + 1))
     n = len(view.text)
     out = [view.span(i, i + 1)[0] for i in range(n)]
     out.append(len(view.original))

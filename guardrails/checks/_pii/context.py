@@ -1,7 +1,8 @@
 """Context words raise scores, by the rule of presidio's LemmaContextAwareEnhancer, without a model.
 
 With the no_op NLP engine presidio itself has no tokens, so it never sees "phone:" before a number.
-Here the words before a candidate are tokenised with a regex (lemma = lower-cased word), and
+Here the words before a candidate are tokenised with a regex that cuts as spaCy does (lemma = lower-cased
+word; "10:30" and "192.168.0.1" are one token each), and
 presidio's rule is applied: the match's own token and the five keywords before it (a keyword is a
 lemma that is neither a stop word nor punctuation), plus any context words the rule gives; the first
 of the recognizer's context words found as a substring of one of them supports the match, which
@@ -18,7 +19,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-_TOKEN = re.compile(r"\w+|[^\w\s]")
+# Words and punctuation as spaCy's tokenizer (which presidio's enhancer reads) cuts them: a dotted or colon-separated
+# value (a time, an IP or MAC address, a version) is one token, so it does not push the context word out of the
+# window. Like spaCy, a dot between a lower-case and a capital letter ("end.Next") and a colon before a letter
+# ("a:b") still split; a URL or an e-mail address is one token too (spaCy's URL and e-mail matches). Linear:
+# greedy runs that give back only trailing punctuation, and an e-mail tried only where a run of its characters
+# starts (a caller's text is untrusted; tests/checks/test_pii_context.py times a hostile window).
+_TOKEN = re.compile(
+    r"(?:https?://|www\.)\S*[^\s.,;:!?)\]]"
+    r"|(?<![\w.+-])[\w.+-]+@\w[\w-]*(?:\.[\w-]+)+"
+    r"|\w+(?:(?:(?:(?<![a-z])\.|\.(?![A-Z]))(?=\w)|:(?=\d))\w+)*"
+    r"|[^\w\s]"
+)
 _BEFORE_CHARS = 120
 _AFTER_CHARS = 40
 KEYWORDS_BEFORE = 5  # presidio's context_prefix_count

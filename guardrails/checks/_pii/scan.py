@@ -60,7 +60,7 @@ def candidate_from(result: RecognizerResult, norm: Normalized) -> Candidate:
 
 
 def candidate_of(raw: Raw, support: Support | None, norm: Normalized) -> Candidate:
-    start, end = norm.to_original(raw.start, raw.end)
+    start, end = norm.span(raw.start, raw.end)
     score = support.score if support is not None else raw.score
     explanation = raw.explanation
     if explanation is None and raw.pattern_name is not None:
