@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -22,6 +23,7 @@ from guardrails.batch.runners import (
     EngineSpec,
     Row,
     RowFailure,
+    Runner,
     get_runner,
     is_missing_extra,
     missing_extra,
@@ -95,9 +97,8 @@ def run_batch(
     summary.by_code.update(prior.by_code)
     finish = _Finisher(engine, options, reviews, summary)
     try:
-        for reports in runner(
-            chunks(), EngineSpec.of(engine, show_values=options.show_values), workers=options.workers
-        ):
+        spec = EngineSpec.of(engine, show_values=options.show_values)
+        for reports in _run(runner, chunks(), spec, options):
             rows = sent.popleft()
             if len(reports) != len(rows):
                 raise BatchError(f"--engine {options.engine}: got {len(reports)} reports for {len(rows)} rows")
@@ -113,26 +114,44 @@ def run_batch(
             summary.validated += len(done)
             if progress is not None:
                 progress(reader.done, summary.validated)
-    except Exception as exc:
-        if is_missing_extra(options.engine, exc):
-            raise missing_extra(options.engine, exc) from exc
+    except BaseException:
+        # Keep what was written (a Parquet output flushes its buffer to a part): the rerun resumes from it.
+        writer.abort()
         raise
     finally:
         summary.resumed = skipper.skipped
         summary.elapsed_s = time.perf_counter() - started
     writer.close()
+    _warn(skipper, reader.label, summary.output, err)
+    return summary
+
+
+def _run(
+    runner: Runner, chunks: Iterator[list[Row]], spec: EngineSpec, options: Options
+) -> Iterator[Sequence[Report | Outcome | RowFailure]]:
+    """The runner's results, its failures turned into BatchErrors that say what to do."""
+    try:
+        yield from runner(chunks, spec, workers=options.workers)
+    except BrokenProcessPool as exc:
+        raise BatchError(
+            f"a worker process died ({exc}; killed, or out of memory?): the rows written are kept,"
+            " run the same command again to resume"
+        ) from exc
+    except Exception as exc:
+        if is_missing_extra(options.engine, exc):
+            raise missing_extra(options.engine, exc) from exc
+        raise
+
+
+def _warn(skipper: Skipper, label: str, output: str, err: TextIO) -> None:
     if skipper.unmatched:
         print(
-            f"warning: {summary.output} holds {skipper.unmatched} row(s) whose ids are not in {reader.label}"
+            f"warning: {output} holds {skipper.unmatched} row(s) whose ids are not in {label}"
             " (written from another input?)",
             file=err,
         )
     if skipper.reordered:
-        print(
-            f"warning: {reader.label} is not in the order {summary.output} was written in; rows were matched by id",
-            file=err,
-        )
-    return summary
+        print(f"warning: {label} is not in the order {output} was written in; rows were matched by id", file=err)
 
 
 class _Finisher:

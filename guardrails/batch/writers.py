@@ -83,6 +83,10 @@ class Writer(Protocol):
 
     def close(self) -> None: ...
 
+    def abort(self) -> None:
+        """The run stops early: keep what was written, for the rerun to resume."""
+        ...
+
     def discard(self) -> None: ...
 
 
@@ -143,6 +147,9 @@ class _TextWriter:
         elif self.fh is not None:
             self.fh.flush()
         self.fh = None
+
+    def abort(self) -> None:
+        self.close()
 
     def discard(self) -> None:
         self.close()
@@ -436,6 +443,9 @@ class ParquetWriter:
         os.replace(tmp, self.path)
         if self.parts.is_dir():
             shutil.rmtree(self.parts)
+
+    def abort(self) -> None:
+        self._flush()
 
     def discard(self) -> None:
         self.buffer = []

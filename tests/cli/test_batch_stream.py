@@ -349,3 +349,45 @@ def test_the_input_is_never_its_own_output(tmp_path: Path, capsys: pytest.Captur
     before = src.read_bytes()
     assert _batch(tmp_path, src, src) == 2
     assert "is the input" in capsys.readouterr().err and src.read_bytes() == before
+
+
+def test_a_worker_killed_mid_batch_stops_the_run_and_the_rerun_completes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.helpers import rule, write_rules
+
+    marker = tmp_path / "killed"
+    d = write_rules(
+        tmp_path / "kill-rules",
+        [
+            rule(
+                "dies", "TST009", "tests.batch._checks:KillOnceCheck", params={"word": "row 150", "marker": str(marker)}
+            )
+        ],
+        {"name": "k", "rules": ["pack:test-pack"]},
+    )
+    src = write(tmp_path / "in.jsonl", rows(300))
+    dest = tmp_path / "out.jsonl"
+    args = [
+        "batch",
+        str(src),
+        "-o",
+        str(dest),
+        "--policy",
+        "k",
+        "--rules",
+        str(d),
+        "--workers",
+        "2",
+        "--chunk-size",
+        "10",
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert marker.exists() and "a worker process died" in err and "run the same command again to resume" in err
+    assert "Traceback" not in err
+    written = len(read(dest)) if dest.exists() else 0
+    assert written < 300
+    assert main(args) == 0
+    assert [r["id"] for r in read(dest)] == [f"r{i}" for i in range(300)]
+    assert f"{written} already in" in capsys.readouterr().err
