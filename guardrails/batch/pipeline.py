@@ -137,10 +137,18 @@ def _run(
             f"a worker process died ({exc}; killed, or out of memory?): the rows written are kept,"
             " run the same command again to resume"
         ) from exc
+    except BatchError:
+        raise
     except Exception as exc:
         if is_missing_extra(options.engine, exc):
             raise missing_extra(options.engine, exc) from exc
-        raise
+        if options.engine == "local":
+            raise
+        # A cluster that would not start or lost its workers: one line, not the cluster's traceback.
+        raise BatchError(
+            f"--engine {options.engine}: {type(exc).__name__}: {str(exc).strip()[:500]} (the rows written are kept:"
+            " run the same command again to resume)"
+        ) from exc
 
 
 def _warn(skipper: Skipper, label: str, output: str, err: TextIO) -> None:

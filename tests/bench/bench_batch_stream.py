@@ -188,7 +188,8 @@ def _mb(b: int) -> str:
 
 
 def report(r: Run, n: int) -> None:
-    s = [x for x in r.samples if x.rows > r.rows_before] or r.samples
+    # A sample taken as the process exits reads 0: not a measurement.
+    s = [x for x in r.samples if x.rows > r.rows_before and x.parent > 0] or r.samples
     done = r.rows_after - r.rows_before
     print(f"\n{r.label}: {done:,} rows in {r.elapsed:.1f} s = {done / r.elapsed:,.0f} rows/s (wall, startup included)")
     if not s:

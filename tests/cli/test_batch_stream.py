@@ -391,3 +391,19 @@ def test_a_worker_killed_mid_batch_stops_the_run_and_the_rerun_completes_it(
     assert main(args) == 0
     assert [r["id"] for r in read(dest)] == [f"r{i}" for i in range(300)]
     assert f"{written} already in" in capsys.readouterr().err
+
+
+def test_a_cluster_that_fails_is_one_line_not_its_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cannot_start(chunks: Any, spec: runners.EngineSpec, *, workers: int | None = None) -> Any:
+        next(iter(chunks))
+        raise RuntimeError("The current node timed out during startup.")
+        yield  # a generator, like every runner
+
+    monkeypatch.setitem(runners._RUNNERS, "ray", cannot_start)
+    src = write(tmp_path / "in.jsonl", rows(5))
+    assert _batch(tmp_path, src, tmp_path / "out.jsonl", "--engine", "ray") == 2
+    err = capsys.readouterr().err
+    assert "error: --engine ray: RuntimeError: The current node timed out during startup." in err
+    assert "Traceback" not in err
