@@ -9,13 +9,17 @@ confusables are composed on top, in that order, each with an exact offset map.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Literal
 
 from guardrails.document import Document
 from guardrails.text.fold import FoldedText
 from guardrails.text.steps import CharOptions, chars_step, confusables_step, leet_step, skeleton_step, spacing_step
 from guardrails.text.view import TextView, compose
+
+# The fold options' flags: the view every ban list and regex anchor already shares as "folded".
+_FOLD_FLAGS = (True, "NFKD", True, True, True, True, False, False, False, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +42,20 @@ class Profile:
     skeleton: bool = False
     """Letters and digits only, leetspeak read everywhere: for random tokens, never for words."""
 
+    key: str = field(init=False, compare=False, repr=False)
+    """The document view key: views are shared by profiles with the same flags, whatever their names."""
+
     def __post_init__(self) -> None:
         if self.whitespace and not self.uses_fold:
             raise ValueError(f"profile {self.name!r}: `whitespace` needs the fold options (NFKD, case, accents...)")
+        flags = (self.invisible, self.form, self.accents, self.case, self.punct, self.whitespace)
+        flags += (self.confusables, self.spacing, self.leet, self.skeleton)
+        key = "folded" if flags == _FOLD_FLAGS else "text:" + ",".join(map(str, flags))
+        object.__setattr__(self, "key", key)  # computed once: views are looked up per document and check
 
     @property
     def uses_fold(self) -> bool:
         return (self.invisible, self.form, self.accents, self.case, self.punct) == (True, "NFKD", True, True, True)
-
-    @property
-    def key(self) -> str:
-        """The document view key: views are shared by profiles with the same flags, whatever their names."""
-        flags = astuple(self)[1:]
-        return "folded" if flags == astuple(FOLD)[1:] else "text:" + ",".join(map(str, flags))
 
     def but(self, name: str, **changes: object) -> Profile:
         return replace(self, name=name, **changes)  # type: ignore[arg-type]
@@ -96,6 +101,7 @@ def _extend(base: TextView, profile: Profile) -> TextView:
     return out
 
 
+@lru_cache(maxsize=64)
 def _fold_part(profile: Profile) -> Profile:
     return replace(profile, name=f"{profile.name}:base", confusables=False, spacing=False, leet=False, skeleton=False)
 

@@ -139,9 +139,10 @@ def _fold_round(chars: list[str], lower: bool) -> bool:
 
 
 _LEET_CHARS = "013457@$"
-_LEET_WORD = regex.compile(r"[\p{L}\p{N}@$]*\p{L}[\p{L}\p{N}@$]*")
-# A quick test that some word mixes a letter with a leet character; most text has none.
-_LEET_HINT = regex.compile(r"\p{L}[013457@$]|[013457@$]\p{L}")
+_LEET_WORD = re.compile(r"[\w@$]*[^\W\d_][\w@$]*")
+# A quick test that some word mixes a letter with a leet character; most text has none. Opening with the leet
+# characters' class lets `re` skip to candidates in C (4 us on 800 characters; the `regex` module took 130).
+_LEET_HINT = re.compile(r"[013457@$](?:(?<=[^\W\d_][013457@$])|(?=[^\W\d_]))")
 
 
 def leet_step(text: str) -> MappedText:
@@ -161,10 +162,15 @@ def leet_step(text: str) -> MappedText:
 
 # Three or more single letters or digits each one separator apart, alone between words (two letters at least:
 # "1 2 3" stays a list of numbers).
-_SPELLED = regex.compile(r"(?<![\p{L}\p{N}@$])[\p{L}\p{N}@$](?:[ .*_-][\p{L}\p{N}@$]){2,}(?![\p{L}\p{N}@$])")
+_SPELLED = re.compile(r"(?<![\w@$])[\w@$](?:[ .*_-][\w@$]){2,}(?![\w@$])")
+# Two single characters in a row between separators, which every spelled-out word holds: opening with the
+# separators' class, `re` rejects most positions at the next character (the full pattern is 2x slower).
+_SPELLED_HINT = re.compile(r"[ .*_-][\w@$][ .*_-][\w@$][ .*_-]")
 
 
 def spacing_step(text: str) -> MappedText:
+    if _SPELLED_HINT.search(f" {text} ") is None:
+        return MappedText.identity(text)
     drop: set[int] = set()
     for m in _SPELLED.finditer(text):
         units = m.group()[0::2]
