@@ -93,6 +93,7 @@ class RegexCheck(Check, ScanSource):
             self._group = _AnchorGroup([self])
         self._multi: _MultiScan | None = None
         self._mslot = 0
+        self._evidence = Evidence(pattern=params.pattern)  # frozen: one shared by every hit
 
     @property
     def multiscanned(self) -> bool:
@@ -185,7 +186,7 @@ class RegexCheck(Check, ScanSource):
         return Hit(
             start,
             end,
-            evidence=Evidence(pattern=self.p.pattern),
+            evidence=self._evidence,
             fix=fix,
             values={k: v for k, v in m.groupdict().items() if v is not None},
         )
