@@ -19,7 +19,7 @@ from guardrails.text.steps import CharOptions, chars_step, confusables_step, lee
 from guardrails.text.view import TextView, compose
 
 # The fold options' flags: the view every ban list and regex anchor already shares as "folded".
-_FOLD_FLAGS = (True, "NFKD", True, True, True, True, False, False, False, False)
+_FOLD_FLAGS: tuple[object, ...] = (True, "NFKD", True, True, True, True, False, False, False, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ class Profile:
     def __post_init__(self) -> None:
         if self.whitespace and not self.uses_fold:
             raise ValueError(f"profile {self.name!r}: `whitespace` needs the fold options (NFKD, case, accents...)")
-        flags = (self.invisible, self.form, self.accents, self.case, self.punct, self.whitespace)
+        flags: tuple[object, ...] = (self.invisible, self.form, self.accents, self.case, self.punct, self.whitespace)
         flags += (self.confusables, self.spacing, self.leet, self.skeleton)
         key = "folded" if flags == _FOLD_FLAGS else "text:" + ",".join(map(str, flags))
         object.__setattr__(self, "key", key)  # computed once: views are looked up per document and check
