@@ -61,6 +61,9 @@ def build_state(
     )
     if config.review_db:
         state.reviews = ReviewStore.open(config.review_db)
+        from service.hold import Holds
+
+        state.holds = Holds(state.reviews, config.hold)
     if config.facts_db:
         state.facts = facts_api.open_facts(config.facts_db)
     build_caches(state)  # after the stores: the caches share a table in one of their databases
@@ -86,7 +89,11 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if not state.ready.is_set() and not state.loading:
             threading.Thread(target=state.load_engines, name="outguard-compile", daemon=True).start()
+        if state.holds is not None:
+            state.holds.start()  # resolves held answers nobody polls, delivers webhooks (resumes after a restart)
         yield
+        if state.holds is not None:
+            await state.holds.stop()
         if state.reviews is not None:
             state.reviews.close()
         for client in [state.upstream, *(state.fallbacks or [])]:
@@ -115,6 +122,9 @@ def create_app(
     errors.install(app)
     app.include_router(api.router)
     app.include_router(facts_api.router)
+    from service.hold import routes as hold_routes
+
+    app.include_router(hold_routes.router)
     try:
         from service import proxy
 

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.hold.config import HoldConfig
+
 
 class UpstreamConfig(BaseModel):
     """The LLM the guarded proxy forwards to (OpenAI-compatible chat completions)."""
@@ -125,6 +127,12 @@ class ServiceConfig(BaseModel):
             "Policies whose recent p90 is below this run on the event loop, others in a worker thread. A thread "
             "hop costs more than a rule-only validation, and pure-Python checks hold the GIL anyway."
         ),
+    )
+
+    hold: HoldConfig = Field(
+        default_factory=HoldConfig.from_env,
+        description="Hold-for-review: which `review` answers wait for a reviewer, timeouts, webhooks "
+        "(docs/hold-for-review.md); unset: the file named by $OUTGUARD_HOLD_FILE, else the defaults",
     )
 
     @property

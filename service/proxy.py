@@ -38,6 +38,7 @@ from service.auth import ApiKey, Scope
 from service.config import UpstreamConfig
 from service.deps import ready_state, require
 from service.errors import ERROR_RESPONSES, ApiError
+from service.hold.routes import asked_webhook, hold_answer
 from service.limits.quota import with_stream_usage
 from service.proxy_answer import (
     delivered_message,
@@ -134,6 +135,7 @@ async def chat_completions(
     body: ChatRequest,
     state: Annotated[AppState, Depends(ready_state)],
     key: Annotated[ApiKey, Depends(require(Scope.VALIDATE))],
+    *,
     release: Annotated[
         Release | None,
         Header(
@@ -141,11 +143,23 @@ async def chat_completions(
             description="Streaming only: `final` holds all text until the verdict, `cleared` streams and retracts",
         ),
     ] = None,
+    hold: Annotated[
+        str | None,
+        Header(alias="X-Outguard-Hold", description="`wait`: a `review` verdict answers 202 and waits for a reviewer"),
+    ] = None,
+    webhook: Annotated[
+        str | None,
+        Header(alias="X-Outguard-Webhook", description="With a hold: where the signed outcome is POSTed"),
+    ] = None,
 ) -> Any:
     """OpenAI-compatible chat completions, validated by outguard (SSE when `stream` is true)."""
     options = body.outguard or OutguardOptions()
     engine = _engine(state, options.policy)
     client = _upstream(state)
+    holding = state.holds is not None and state.holds.wanted(engine.policy.name, hold)
+    if holding and body.stream and hold is not None:
+        raise ApiError(400, "unsupported", "X-Outguard-Hold: wait is not supported with stream: true")
+    webhook = await asked_webhook(state, key, webhook) if holding else None
     refusal = state.quotas.admit(key.name, key.token_quota)  # before any upstream call: 429 when spent
     if refusal is not None:
         return refusal.response()
@@ -190,16 +204,18 @@ async def chat_completions(
         shown = shown_report(report, result, engine)
         infos.append(outguard_info(shown, result.source, len(result.attempts), review_id))
     recorder.close(results[0].source, results[0].report.verdict, guard.providers[0][0])
-    return JSONResponse(
-        {
-            "id": f"chatcmpl-og-{uuid.uuid4().hex[:24]}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": choices,
-            "usage": sum((r.usage for r in results), Usage()).model_dump(),
-            # Choice 0's, as before; with n > 1 every choice's under `choices`.
-            "outguard": {**infos[0], "choices": infos} if len(infos) > 1 else infos[0],
-        },
-        headers=cache_headers,
-    )
+    answer = {
+        "id": f"chatcmpl-og-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+        "usage": sum((r.usage for r in results), Usage()).model_dump(),
+        # Choice 0's, as before; with n > 1 every choice's under `choices`.
+        "outguard": {**infos[0], "choices": infos} if len(infos) > 1 else infos[0],
+    }
+    if holding and len(results) == 1 and infos[0]["verdict"] == "review" and infos[0]["review_id"]:
+        # Held: the answer waits in the review DB; what a reviewer's approval releases is this very completion.
+        released = results[0].finish_reason or ("tool_calls" if message.get("tool_calls") else "stop")
+        return await hold_answer(state, key, engine.policy.name, body=answer, released_finish=released, webhook=webhook)
+    return JSONResponse(answer, headers=cache_headers)

@@ -64,6 +64,8 @@ class AppState:
     """guardrails.results_cache.ResultsCache for policies with `cache: {results: true}` (service/cache.py)."""
     proxy_cache: Any | None = None
     """service.proxy_cache.ProxyCache for policies with `cache: {proxy: true}`."""
+    holds: Any | None = None
+    """service.hold.Holds: held answers and their webhooks (with a review queue only)."""
 
     @property
     def default_policy(self) -> str:

@@ -1,0 +1,172 @@
+"""Hold-for-review at run time: deciding to hold, resolving a held answer from its review item, the sweeper that
+resolves answers nobody polls and delivers their webhooks (both driven by the database, so a restart resumes them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import logging
+import os
+import re
+import time
+from typing import Any
+
+from guardrails.reviews import ReviewNotFound, ReviewStore
+from service import webhooks
+from service.hold.config import HoldConfig
+from service.hold.store import HeldAnswer, HeldStore
+
+log = logging.getLogger("outguard.service.hold")
+
+# A reject's reason code is the decision note when the note is a code ("off-label-dose"); free text stays internal.
+_CODE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+HOLD_HEADER = "X-Outguard-Hold"
+WEBHOOK_HEADER = "X-Outguard-Webhook"
+
+
+class Holds:
+    def __init__(self, reviews: ReviewStore, cfg: HoldConfig) -> None:
+        self.cfg = cfg
+        self.reviews = reviews
+        self.store = HeldStore(reviews.engine)
+        self._task: asyncio.Task[None] | None = None
+
+    # -- deciding ---------------------------------------------------------------------------------
+
+    def wanted(self, policy: str, header: str | None) -> bool:
+        if header is not None and header.strip().lower() == "wait":
+            return True
+        return policy in self.cfg.policies
+
+    def secret_for(self, key_name: str) -> str | None:
+        env = self.cfg.webhooks.secrets_env.get(key_name)
+        return os.environ.get(env) or None if env else None
+
+    # -- resolving --------------------------------------------------------------------------------
+
+    def resolve(self, row: HeldAnswer) -> HeldAnswer:
+        """The row, released if its review item was decided or its time ran out (blocking: call in a thread)."""
+        if row.released:
+            return row
+        try:
+            item = self.reviews.get(row.id)
+        except ReviewNotFound:
+            item = None
+        now = time.time()
+        if item is not None and item.decision is not None and item.state.value == "decided":
+            kind = item.decision.value
+            if kind == "reject":
+                reason = self._reason(row.id)
+                outcome, result = kind, _refusal(row, self.cfg.refusal, kind, reason)
+            elif kind == "approve_edit":
+                reason, outcome, result = None, kind, _released(row, kind, item.final_output)
+            else:  # approve, false_positive, a corrected fact that now passes: the answer as it was held
+                reason, outcome, result = None, kind, _released(row, kind, None)
+        elif now >= row.deadline_at:
+            if self.cfg.timeout_action == "release":
+                reason, outcome, result = "review_timeout", "timeout_release", _released(row, "timeout_release", None)
+            else:
+                reason = "review_timeout"
+                outcome, result = "timeout_block", _refusal(row, self.cfg.refusal, "timeout_block", reason)
+        else:
+            return row
+        self.store.release(row.id, outcome, reason, result)
+        fresh = self.store.get(row.id)
+        assert fresh is not None
+        return fresh
+
+    def _reason(self, item_id: str) -> str:
+        notes = [e.note for e in self.reviews.audit_trail(item_id) if e.action == "decide:reject" and e.note]
+        note = (notes[-1] if notes else "").strip()
+        return note if _CODE.fullmatch(note) else "rejected"
+
+    # -- the sweeper ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._sweep_forever(), name="outguard-holds")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup must not end the sweeper; the next round retries
+                log.exception("hold sweeper round failed")
+            await asyncio.sleep(self.cfg.sweep_s)
+
+    async def sweep(self) -> None:
+        for row in await asyncio.to_thread(self.store.waiting):
+            await asyncio.to_thread(self.resolve, row)
+        due = await asyncio.to_thread(self.store.webhooks_due)
+        await asyncio.gather(*(self._deliver(row) for row in due))
+
+    async def _deliver(self, row: HeldAnswer) -> None:
+        cfg = self.cfg.webhooks
+        if not await asyncio.to_thread(self.store.claim_webhook, row, cfg.timeout_s + 5):
+            return  # another sweeper (replica) took this attempt
+        attempt = row.webhook_attempts + 1
+        secret = self.secret_for(row.key_name)
+        if secret is None or row.webhook_url is None:
+            await asyncio.to_thread(
+                lambda: self.store.webhook_result(
+                    row, attempt, status=None, error="no webhook secret", state="failed", next_at=None
+                )
+            )
+            return
+        body = json.dumps(payload(row), separators=(",", ":")).encode()
+        result = await webhooks.deliver(row.webhook_url, body, secret, row.id, cfg)
+        if result.ok:
+            state, next_at = "delivered", None
+        elif attempt >= cfg.max_attempts:
+            state, next_at = "failed", None
+        else:
+            state, next_at = "pending", time.time() + webhooks.backoff(attempt, cfg)
+        await asyncio.to_thread(
+            lambda: self.store.webhook_result(
+                row, attempt, status=result.status, error=result.error, state=state, next_at=next_at
+            )
+        )
+
+
+def payload(row: HeldAnswer) -> dict[str, Any]:
+    return {
+        "type": "held.resolved",
+        "id": row.id,
+        "outcome": row.outcome,
+        "reason": row.reason,
+        "result": row.result,
+    }
+
+
+def _released(row: HeldAnswer, outcome: str, edited: str | None) -> dict[str, Any]:
+    body = copy.deepcopy(row.body)
+    choice = body["choices"][0]
+    if edited is not None:
+        choice["message"] = {**choice["message"], "content": edited}
+    body["outguard"] = {
+        **body.get("outguard", {}),
+        "held": {"id": row.id, "outcome": outcome, "edited": edited is not None},
+    }
+    return body
+
+
+def _refusal(row: HeldAnswer, text: str, outcome: str, reason: str) -> dict[str, Any]:
+    body = copy.deepcopy(row.body)
+    body["choices"] = [
+        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "content_filter"}
+    ]
+    info = {k: v for k, v in body.get("outguard", {}).items() if k != "report"}  # the refused text stays unquoted
+    body["outguard"] = {**info, "held": {"id": row.id, "outcome": outcome, "reason": reason, "edited": False}}
+    return body
