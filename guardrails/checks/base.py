@@ -94,7 +94,12 @@ class Check(ABC):
     streaming: bool = False
     """True when run() can judge any prefix of an output (the stream validator relies on it)."""
     lookbehind: int = 0
-    """For streaming checks: how many characters before new text a match can start (hold-back window)."""
+    """For streaming checks: how many characters before new text a match can start (hold-back window). With a
+    `boundary`, counted back from the start of the unit still being written instead of from the end of the text."""
+    boundary: Literal["token", "sentence", "paragraph"] | None = None
+    """For streaming checks whose matches may be longer than `lookbehind` but never start before the unit (a
+    whitespace-free token, a sentence, a paragraph) still being written: a URL, an e-mail address, a secret value.
+    Text is settled for this check `lookbehind` characters before that unit's start."""
     rechecks: Literal["local", "whole"] = "whole"
     """After a repair: "local" when each hit depends only on the text within `lookbehind` characters of it, so
     the engine re-runs the check only around the edits; "whole" (the safe default) re-runs it on all the text."""
@@ -105,6 +110,12 @@ class Check(ABC):
     @abstractmethod
     def run(self, doc: Document, ctx: RunContext) -> Iterable[Hit]:
         """Yield hits for this document. Must not mutate doc or ctx; may raise DeadlineExceeded."""
+
+    def stream_lookbehind(self, context: Context) -> int | None:
+        """The lookbehind for a stream under `context`; None when the check cannot flag anything under it (no
+        system prompt, no canaries, nothing to cite against), so the stream validator neither waits for it nor
+        runs it on prefixes."""
+        return self.lookbehind
 
     def bind(self, siblings: Sequence[Check]) -> None:  # noqa: B027 - an optional hook, not abstract
         """Called once a policy is compiled, with all its checks: a check may share work with its siblings."""

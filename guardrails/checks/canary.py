@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pydantic import Field
 
 from guardrails.checks.base import Check, CheckParams, Hit, RunContext
+from guardrails.context import Context
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix
 from guardrails.text import FOLD, SKELETON, TextView, normalize, view
@@ -48,6 +49,9 @@ class CanaryCheck(Check):
         super().__init__(params)
         self.p = params
         self.fixed = [c for c in params.canaries if len(c) >= params.min_length]
+
+    def stream_lookbehind(self, context: Context) -> int | None:
+        return self.lookbehind if self.fixed or any(len(c) >= self.p.min_length for c in context.canaries) else None
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         canaries = self.fixed + [c for c in ctx.context.canaries if len(c) >= self.p.min_length]

@@ -125,7 +125,10 @@ class CitationCheck(Check):
     kind = "citation"
     Params = CitationParams
     streaming = True
-    lookbehind = 2000
+    # A URL or DOI is one whitespace-free token, however long: it can change only while it is the last token.
+    # An author-year citation spans words but is at most ~100 characters ("Name and Name, (2019)").
+    lookbehind = 120
+    boundary = "token"
 
     def __init__(self, params: CitationParams) -> None:
         super().__init__(params)
@@ -139,6 +142,11 @@ class CitationCheck(Check):
         urls = tuple(_canonical(s.url) for s in context.sources if s.url)
         text = "\n".join([s.text for s in context.sources] + [s.url or "" for s in context.sources]).lower()
         return _Reference(tuple(d for d in domains if d), urls, text)
+
+    def stream_lookbehind(self, context: Context) -> int | None:
+        if self.p.if_no_reference == "skip" and self._reference(context).empty:
+            return None  # nothing to check against: run() stays silent
+        return self.lookbehind
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         ref = self._reference(ctx.context)

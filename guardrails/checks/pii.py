@@ -130,7 +130,11 @@ class PiiCheck(Check):
     kind = "pii"
     Params = PiiParams
     streaming = True
-    lookbehind = 256  # longest value we expect to straddle a chunk: an e-mail address
+    # Values without spaces (e-mail, IP, wallet addresses) can change only while they are the last token; one
+    # with spaces (an IBAN in groups, a phone number) is under ~50 characters, plus the 40 after it whose
+    # context words can raise its score.
+    lookbehind = 128
+    boundary = "token"
 
     def __init__(self, params: PiiParams) -> None:
         super().__init__(params)

@@ -157,7 +157,9 @@ class SecretEntropyCheck(Check, ScanUser, ScanSource):
         self._skip_values = _compile(params.skip_values, "skip_values")
         self._skip_names = _compile(params.skip_names, "skip_names")
         self.longest_name = max(len(w) for w in words + bare) + 8
-        self.lookbehind = self.longest_name + 16 + params.max_length
+        # The value is one whitespace-free token (however long): hold back the name and separator before it.
+        self.lookbehind = self.longest_name + 16 + params.min_length
+        self.boundary = "token"
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         folded = doc.view("folded", lambda d: FoldedText.of(d.text))

@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 
 from guardrails.checks._textnorm import FoldedText
 from guardrails.checks.base import Check, CheckParams, Hit, RunContext
+from guardrails.context import Context
 from guardrails.document import Document
 from guardrails.findings import Evidence
 
@@ -76,6 +77,9 @@ class SystemPromptLeakCheck(Check):
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return sh
+
+    def stream_lookbehind(self, context: Context) -> int | None:
+        return self.lookbehind if context.system_prompt or self.p.system_prompt else None
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         prompt = ctx.context.system_prompt or self.p.system_prompt

@@ -24,6 +24,7 @@ offset they start at, so a consumer can always reconcile.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ from guardrails.document import Document
 from guardrails.engine import Engine
 from guardrails.findings import Action, Edit, Finding, FindingStatus, Fix, Report, Verdict
 from guardrails.guard.events import CheckTimed, Listener, emit
+from guardrails.guard.html_stream import HTMLStreamScanner
 from guardrails.guard.json_stream import JSONStreamScanner
 from guardrails.guard.result import GuardResult
 from guardrails.repair import apply_edits, choose_fixes
@@ -44,6 +46,13 @@ from guardrails.rules.compile import CompiledRule
 
 _CONTEXT = 32
 """Characters kept before released text when scanning: context for matches that start right at the cut."""
+
+# The end of the last boundary in a text (greedy), per boundary kind: what follows is the unit being written.
+_UNIT_END = {
+    "token": re.compile(r"(?s:.*)\s"),
+    "sentence": re.compile(r"(?s:.*)(?:[.!?]\s|[\n\u3002\uff01\uff1f])"),
+    "paragraph": re.compile(r"(?s:.*)\n[^\S\n]*\n"),
+}
 
 StreamEventType = Literal["text", "finding", "redaction", "retract", "final"]
 
@@ -128,13 +137,27 @@ class StreamValidator:
         self.context = Context.coerce(context)
         self.run_id = self.context.request_id or uuid.uuid4().hex[:16]
         self.listeners = tuple(listeners)
-        self.rules = tuple(r for r in engine.rules if r.check.streaming)
-        lookbehind = max((r.check.lookbehind for r in self.rules), default=0)
-        self.hold_back = lookbehind if hold_back is None else max(hold_back, lookbehind)
+        # Only checks that can flag something under this context are run on prefixes and waited for.
+        reach: dict[str | None, int] = {}
+        rules = []
+        for r in engine.rules:
+            lookbehind = r.check.stream_lookbehind(self.context) if r.check.streaming else None
+            if lookbehind is not None:
+                rules.append(r)
+                reach[r.check.boundary] = max(reach.get(r.check.boundary, 0), lookbehind)
+        self.rules = tuple(rules)
+        self._floor = max(reach.pop(None, 0), hold_back or 0)
+        # boundary kind -> characters held before the start of the unit being written
+        self._reach = {kind: n for kind, n in reach.items() if kind is not None}
+        self._units = dict.fromkeys(self._reach, 0)  # boundary kind -> where the unit being written starts
+        self._recent = ""  # the last few characters received: a boundary may straddle two chunks
+        self.hold_back = max([self._floor, *self._reach.values()])
+        """The largest hold-back in characters (before a unit's start, for checks with a boundary)."""
         self.release = release
         self.min_release = max(1, min_release)
         self._json = json
         self._scanner: JSONStreamScanner | None = JSONStreamScanner() if json else None
+        self._html: HTMLStreamScanner | None = None
         self._parts: list[str] = []
         self._received = 0  # characters received
         self._tail = ""  # received text from _tail_start on (unreleased text plus lookbehind context)
@@ -187,11 +210,15 @@ class StreamValidator:
         if self._halted or self._frozen or self.release == "final":
             return []  # nothing more is released before finish(): keep the chunk, skip the scan
         self._tail += chunk
+        if self._units:
+            self._track_units(chunk)
         if self._json is None:
             self._detect_json()
         if self._scanner is not None:
             self._scanner.feed(chunk)
-        cut = self._received - self.hold_back
+        elif self._html is not None:
+            self._html.feed(chunk)
+        cut = self._settled()
         if self._scanner is not None:
             cut = min(cut, self._scanner.safe)
         waiting = cut - self._released_raw
@@ -275,6 +302,23 @@ class StreamValidator:
 
     # -- release -----------------------------------------------------------------------------------------
 
+    def _settled(self) -> int:
+        """Received text before this offset is settled: no later chunk changes what a streaming check says."""
+        cut = self._received - self._floor
+        for kind, lookbehind in self._reach.items():
+            cut = min(cut, self._units[kind] - lookbehind)
+        return cut
+
+    def _track_units(self, chunk: str) -> None:
+        """Move each boundary kind's unit start past the last boundary the new text completes."""
+        window = self._recent + chunk
+        base = self._received - len(window)
+        for kind in self._units:
+            m = _UNIT_END[kind].match(window)
+            if m is not None:
+                self._units[kind] = max(self._units[kind], base + m.end())
+        self._recent = window[-8:]
+
     def _detect_json(self) -> None:
         stripped = self._tail.lstrip()
         if stripped:
@@ -282,6 +326,9 @@ class StreamValidator:
             if self._json:
                 self._scanner = JSONStreamScanner()
                 self._scanner.feed("".join(self._parts[:-1]))
+            elif stripped[0] == "<":
+                self._html = HTMLStreamScanner()
+                self._html.feed(self.received)
 
     def _scan(self) -> list[_RawHit] | None:
         """Run the streaming checks on the tail; None when one fails (release then waits for finish)."""
@@ -306,7 +353,7 @@ class StreamValidator:
         hits = self._scan()
         if hits is None:
             return
-        settled_end = self._received - self.hold_back
+        settled_end = self._settled()
         # A match that reaches into the unsettled tail may still grow: hold the cut back to its start, and
         # never cut through a match. Latest start first: a cut moved to a match's start can only fall inside
         # matches that start earlier, which come later in this order, so one pass finds the cut.
@@ -319,6 +366,9 @@ class StreamValidator:
             if boundary is None:
                 return
             cut, closers = boundary
+        elif self._html is not None:
+            self._release_html(self._html.take(cut), events)
+            return
         if cut <= self._released_raw:
             return
         settled = [h for h in hits if h.end <= cut and h.start >= self._released_raw]
@@ -333,6 +383,9 @@ class StreamValidator:
         out = apply_edits(segment, local) if local else segment
         events.append(self._text(out, closers))
         self._released_raw = cut
+        self._drop_tail(cut)
+
+    def _drop_tail(self, cut: int) -> None:
         # Matches starting before the cut have been judged; keep a little text before it only as context
         # for the next scan (word boundaries, short lookbehind assertions).
         drop = max(0, cut - _CONTEXT) - self._tail_start
@@ -343,6 +396,32 @@ class StreamValidator:
             self._tail_col0 = drop - dropped.rfind("\n") - 1 if newlines else self._tail_col0 + drop
             self._tail = self._tail[drop:]
             self._tail_start += drop
+
+    def _release_html(self, cut: int | None, events: list[StreamEvent]) -> None:
+        """Release HTML up to an element boundary once the whole policy passes the elements before it.
+
+        Markup checks (sanitising, templates) cannot judge a prefix cut anywhere, but a run of complete
+        top-level elements is judged as it will be in the whole output: validate that run with every rule and
+        release its delivered (repaired) text. A run that needs more than a repair (a template section still to
+        come, a finding to act on) stops the release until finish() judges the whole output.
+        """
+        if cut is None or cut <= self._released_raw:
+            return
+        start = self._released_raw
+        segment = self._tail[start - self._tail_start : cut - self._tail_start]
+        report = self.engine.validate(segment, self.context)
+        if report.verdict.needs_action:
+            self._frozen = f"the HTML before offset {cut} needs action ({report.verdict}): released at the end"
+            return
+        for finding in report.findings:
+            span = finding.span.model_copy(
+                update={"start": finding.span.start + start, "end": finding.span.end + start}
+            )
+            self._seen.add((finding.rule_id, span.start, span.end))
+            events.append(StreamEvent(type="finding", finding=finding.model_copy(update={"span": span})))
+        events.append(self._text(report.output))
+        self._released_raw = cut
+        self._drop_tail(cut)
 
     def _judge(self, settled: list[_RawHit], events: list[StreamEvent]) -> list[Edit]:
         """Turn settled hits into findings; return the redaction edits to apply, or halt the release."""
