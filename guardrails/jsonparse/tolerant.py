@@ -148,6 +148,7 @@ class _Parser:
         self.stack: list[_Frame] = []
         self.steps = 0
         self.cuts: tuple[int, ...] = ()
+        self.last_string: tuple[int, int] | None = None
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -538,7 +539,8 @@ class _Parser:
         glued = any(g in word for g in _GLUED) or (word[0] in "-+0123456789" and not _DATE_TIME.fullmatch(word))
         # 'yoh:0.001' is a key and its value that lost their quotes and braces, not one word.
         glued = glued or (":" in word and not _DATE_TIME.fullmatch(word))
-        sentence = any(ch.isspace() for ch in word) or at_end or glued
+        # "X1'" : a string that lost its opening quote; the closing one is not part of the value.
+        sentence = any(ch.isspace() for ch in word) or at_end or glued or word[-1] in "'\""
         self.add(
             "unquoted-string",
             pos,
@@ -592,6 +594,7 @@ class _Parser:
                 if single:
                     edits.append(TextEdit(i, i + 1, '"'))
                 self.flush_string(pos, i + 1, edits, single, inner)
+                self.last_string = (pos, i + 1)
                 return i + 1
             else:
                 if not single:
@@ -691,6 +694,9 @@ class _Parser:
                     notes.append("the cut-off string contains brackets")
         elif unsafe:
             notes.append(note or "dropped a value cut off mid-token")
+        elif self.ends_in_open_quote(end):
+            safe = False
+            notes.append("the quote the text ends in may open a string rather than close one")
         elif self.text[self.start : end].rstrip().endswith(("}", "]", ")")):
             # The text ends like complete JSON yet a container is still open: a closer went missing
             # somewhere before, and where it belonged ('[[, null]': [[], null] or [[null]]) is a guess.
@@ -723,6 +729,16 @@ class _Parser:
         self.stack.clear()
         return end
 
+    def ends_in_open_quote(self, end: int) -> bool:
+        """'["Y,"': the text ends with a quote that closed a string ending in a separator; read the other
+        way, "Y lost its closing quote and the last quote opens a value that was cut off."""
+        if self.last_string is None:
+            return False
+        s0, s1 = self.last_string
+        if _ONLY_BLANK.match(self.text, s1, end) is None:
+            return False
+        return _ENDS_IN_SEPARATOR.search(self.text, s0 + 1, s1 - 1) is not None
+
     def complete_cuts(self) -> tuple[int, ...]:
         """Ends of the last complete member of each open container, innermost first (an empty innermost
         container closes right after its opener); what a truncated value keeps when closed there."""
@@ -737,6 +753,7 @@ class _Parser:
 
 _C_SKIP_DEPTH = 8
 _C_SKIP_WINDOW = 8192
+_ENDS_IN_SEPARATOR = re.compile(r"[,:{}\[\]]\s*\Z")  # the content of '"Y,"', searched up to an endpos
 _ONLY_BLANK = re.compile(r"[ \t\n\r`]*\Z")  # matched up to an endpos: O(1) where text follows, no slice
 
 

@@ -40,7 +40,7 @@ _FENCE_ONLY_AFTER = re.compile(r"\s*`{3,}\s*")
 # A side of the text that ends (before) or starts (after) with a bare JSON literal or number next to the
 # JSON ('true {"a": 1}', 'null{]', '{...} 42'): another value, not prose; dropping it is not safe.
 _BARE_VALUE = re.compile(
-    r"(?<![\w.-])(?:true|false|null|-?\d+(?:\.\d+)?)[\s,:`]*\Z|\A[\s,`]*(?:true|false|null|-?\d+(?:\.\d+)?)(?:$|[\s,`])"
+    r"(?<![\w.-])(?:true|false|null|-?\d+(?:\.\d+)?)[\s,:`]*\Z|\A[\s,`]*(?:true|false|null|-?\d+(?:\.\d+)?)(?![\w.])"
 )
 MAX_FAILED_STARTS = 32
 """Bounded search: at most this many `{`/`[` that do not start a value are tried (keeps it linear)."""
