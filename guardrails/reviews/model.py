@@ -127,6 +127,14 @@ class ItemFilter(_Model):
     newer_than_s: float | None = Field(default=None, ge=0)
     assignee: str | None = None
     text: str | None = Field(default=None, max_length=500, description="Full-text search of output, context, notes")
+    route_policies: list[str] | None = Field(
+        default=None, description="With route_codes: items of these policies or with one of those codes (a routing)"
+    )
+    route_codes: list[str] | None = Field(default=None, description="See route_policies")
+
+    @property
+    def routed(self) -> bool:
+        return self.route_policies is not None or self.route_codes is not None
 
 
 class SortKey(StrEnum):
@@ -138,6 +146,10 @@ class SortKey(StrEnum):
 
 class QueueCounts(_Model):
     total: int
+    capped: bool = Field(
+        default=False,
+        description="The set is larger than the count's cap: `total` is the cap, the breakdowns are left empty",
+    )
     by_state: dict[str, int]
     by_code: dict[str, int]
     by_severity: dict[str, int]

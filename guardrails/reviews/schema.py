@@ -139,6 +139,17 @@ SEARCH_DDL = {
     ],
 }
 
+# Routing of the queue to reviewer groups (guardrails/reviews/routing.py): one document, id 1, so that an
+# admin's change reaches every replica at once.
+routing = sa.Table(
+    "review_routing",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("body_json", sa.Text, nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+)
+
 # Review-page sessions, server side, so that logging out, a changed password or an admin ends them at once
 # (a signed cookie alone stays valid until it expires). Beside the queue so every replica sees the same set.
 sessions = sa.Table(

@@ -256,7 +256,8 @@ class ReviewStore:
             state = sa.literal_column("+review_items.state", sa.String)
             policy = sa.literal_column("+review_items.policy", sa.String)
         clauses: list[sa.ColumnElement[bool]] = []
-        texts = [f.code, f.policy, f.assignee, f.text, *(f.policies or [])]
+        texts = [f.code, f.policy, f.assignee, f.text, *(f.policies or []), *(f.route_policies or [])]
+        texts += f.route_codes or []
         if not all(_storable(t) for t in texts if t is not None):
             return [sa.false()]  # nothing stored holds NUL, and PostgreSQL refuses it even as a parameter
         if f.state is not None:
@@ -276,6 +277,8 @@ class ReviewStore:
             clauses.append(c.id.in_(sub))
         if f.assignee is not None:
             clauses.append(c.assignee == f.assignee)
+        if f.routed:
+            clauses.append(_routed(f.route_policies or [], f.route_codes or [], policy))
         now = _now()
         if f.older_than_s is not None:
             clauses.append(c.created_at <= now - dt.timedelta(seconds=f.older_than_s))
@@ -362,10 +365,23 @@ class ReviewStore:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def counts(self, f: ItemFilter | None = None) -> QueueCounts:
-        """Counts of the filtered set by state, code, worst severity and policy (for the queue's facets)."""
+    def counts(self, f: ItemFilter | None = None, *, cap: int | None = None) -> QueueCounts:
+        """Counts of the filtered set by state, code, worst severity and policy (for the queue's facets).
+
+        `cap`: for a full-text search, count at most this many matches. A common word matches a fifth of
+        the queue, and grouping 20,000 rows costs more than the page itself; past the cap the page says
+        "10,000+" (`capped`) and leaves out the breakdowns, which a reviewer narrowing a search does not need.
+        """
         c = schema.items.c
-        where = self._where(f or ItemFilter())
+        f = f or ItemFilter()
+        where = self._where(f)
+        if cap is not None and f.text is not None and f.text.strip():
+            # Only the ids, up to cap + 1: SQLite answers from the FTS rowids and the primary key.
+            probe = sa.select(c.id).where(*where).limit(cap + 1).subquery()
+            with self.engine.connect() as conn:
+                n = int(conn.execute(sa.select(sa.func.count()).select_from(probe)).scalar_one())
+            if n > cap:
+                return QueueCounts(total=cap, capped=True, by_state={}, by_code={}, by_severity={}, by_policy={})
         by_state: dict[str, int] = {}
         by_policy: dict[str, int] = {}
         by_rank: dict[int, int] = {}
@@ -466,13 +482,20 @@ class ReviewStore:
         return self.get(item_id)
 
     def claim_next(
-        self, reviewer: str, f: ItemFilter | None = None, *, sort: SortKey = SortKey.AGE, skip: Sequence[str] = ()
+        self,
+        reviewer: str,
+        f: ItemFilter | None = None,
+        *,
+        sort: SortKey = SortKey.AGE,
+        skip: Sequence[str] = (),
+        route: tuple[Sequence[str], Sequence[str]] | None = None,
     ) -> ReviewItem | None:
         """The reviewer's next item, claimed with a lease: one they already hold, else the first unclaimed.
 
         Unclaimed means open, or in review under a claim that lapsed. Two reviewers asking at once get
         different items: the pick and the claim are one locked transaction (SQLite's write lock; on
         PostgreSQL `FOR UPDATE SKIP LOCKED`, so the second takes the next row instead of waiting).
+        `route` (policies, codes): unclaimed items routed to the reviewer's groups come before the rest.
         """
         c = schema.items.c
         base = (f or ItemFilter()).model_copy(update={"state": None, "states": None, "assignee": None})
@@ -482,9 +505,14 @@ class ReviewStore:
             c.state == ReviewState.IN_REVIEW.value, c.claim_expires_at.is_not(None), c.claim_expires_at <= now
         )
         skipping = [c.id.not_in(list(skip))] if skip else []
+        unclaimed = sa.or_(c.state == ReviewState.OPEN.value, lapsed)
+        passes: list[sa.ColumnElement[bool]] = [mine]
+        if route is not None and all(_storable(t) for t in [*route[0], *route[1]]):
+            passes.append(sa.and_(unclaimed, _routed(route[0], route[1], c.policy)))
+        passes.append(unclaimed)
         with self._transition() as conn:
             row = None
-            for who in (mine, sa.or_(c.state == ReviewState.OPEN.value, lapsed)):
+            for who in passes:
                 query = sa.select(schema.items).where(*self._where(base), who, *skipping).order_by(*_order(sort))
                 query = query.limit(1)
                 if self.dialect == "postgresql":
@@ -1030,6 +1058,17 @@ def _item(row: RowMapping) -> ReviewItem:
         decided_at=_aware(row["decided_at"]),
         claim_expires_at=_aware(row.get("claim_expires_at")),
     )
+
+
+def _routed(policies: Sequence[str], codes: Sequence[str], policy: Any) -> sa.ColumnElement[bool]:
+    """Items of one of `policies`, or with a finding of one of `codes` (a reviewer group's routing)."""
+    either: list[sa.ColumnElement[bool]] = []
+    if policies:
+        either.append(policy.in_(list(policies)))
+    if codes:
+        sub = sa.select(schema.item_codes.c.item_id).where(schema.item_codes.c.code.in_(list(codes)))
+        either.append(schema.items.c.id.in_(sub))
+    return sa.or_(*either) if either else sa.false()
 
 
 def _storable(text: str) -> bool:

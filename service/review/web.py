@@ -39,8 +39,10 @@ from guardrails.reviews import (
     ReviewStore,
     SortKey,
     export_jsonl,
+    routing,
 )
 from guardrails.reviews import analytics as review_analytics
+from guardrails.reviews.routing import Route, Routing, RoutingError
 from service.auth import Reviewer, Scope
 from service.facts_api import fact_writer
 from service.ratelimit import RateLimiter
@@ -55,6 +57,7 @@ router = APIRouter(prefix="/review", include_in_schema=False)
 
 _ITEM_ID = re.compile(r"[0-9a-f]{32}")
 PAGE_SIZE = 50
+SEARCH_COUNT_CAP = 1000  # a search counts its matches up to this, then says "1,000+"
 BULK_LIMIT = 500
 BULK_KINDS = (DecisionKind.APPROVE, DecisionKind.REJECT, DecisionKind.FALSE_POSITIVE)
 STATES = {
@@ -158,13 +161,16 @@ def _safe_next(value: str | None) -> str:
     return "/review"
 
 
-def _filter_from(params: Any, reviewer: Reviewer) -> tuple[ItemFilter, dict[str, str]]:
+def _filter_from(params: Any, reviewer: Reviewer, route: Route | None = None) -> tuple[ItemFilter, dict[str, str]]:
+    """The queue filter of a page's query. `route`: what is routed to the reviewer's groups, which the
+    default view shows (view=all shows everything in the reviewer's scope)."""
     keys = ("state", "code", "severity", "policy", "age", "q", "sort", "view")
     raw = {k: str(params.get(k, "") or "") for k in keys}
     if "state" not in params:
         raw["state"] = "pending"
     age = AGES.get(raw["age"], AGES[""])
     mine = raw["view"] == "mine"
+    routed = route is not None and raw["view"] == ""
     try:
         states = STATES[raw["state"]]
         SortKey(raw["sort"] or "age")
@@ -178,11 +184,44 @@ def _filter_from(params: Any, reviewer: Reviewer) -> tuple[ItemFilter, dict[str,
             newer_than_s=age[2],
             assignee=reviewer.name if mine else None,
             text=raw["q"][:500] or None,
+            route_policies=list(route.policies) if routed and route is not None else None,
+            route_codes=list(route.codes) if routed and route is not None else None,
         )
     except (KeyError, ValueError):
         f = ItemFilter(states=STATES["pending"], policies=reviewer.visible_policies())
         raw = dict.fromkeys(keys, "") | {"state": "pending"}
     return f, raw
+
+
+def _route_of(route: Route | None) -> tuple[list[str], list[str]] | None:
+    return (list(route.policies), list(route.codes)) if route is not None else None
+
+
+def _unrouted(f: ItemFilter) -> ItemFilter:
+    """The filter without its routing: "next" prefers routed items (claim_next's `route`), then takes any."""
+    return f.model_copy(update={"route_policies": None, "route_codes": None})
+
+
+ROUTING_TTL_S = 5.0
+
+
+def _routing(request: Request, store: ReviewStore) -> routing.StoredRouting:
+    """The routing, read at most every ROUTING_TTL_S per process (an admin's edit here clears it at once)."""
+    cache: dict[str, tuple[float, routing.StoredRouting]] = request.app.state.review_routing
+    hit = cache.get("routing")
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < ROUTING_TTL_S:
+        return hit[1]
+    stored = routing.load(store.engine)
+    cache["routing"] = (now, stored)
+    return stored
+
+
+async def _route(request: Request, store: ReviewStore | None, reviewer: Reviewer) -> Route | None:
+    if store is None:
+        return None
+    stored = await run_in_threadpool(_routing, request, store)
+    return stored.routing.route_for(reviewer.name)
 
 
 def _sort(raw: dict[str, str]) -> SortKey:
@@ -289,10 +328,11 @@ async def queue(request: Request) -> Response:
     if isinstance(desk, Response):
         return desk
     store = desk.store
-    f, raw = _filter_from(request.query_params, desk.reviewer)
+    route = await _route(request, store, desk.reviewer)
+    f, raw = _filter_from(request.query_params, desk.reviewer, route)
     after = str(request.query_params.get("after", ""))[:500] or None
     items, cursor = await run_in_threadpool(lambda: store.page(f, sort=_sort(raw), after=after, limit=PAGE_SIZE))
-    counts = await run_in_threadpool(store.counts, f)
+    counts = await run_in_threadpool(lambda: store.counts(f, cap=SEARCH_COUNT_CAP))
     facets = await run_in_threadpool(_facets, request.app.state.review_facets, store, desk.reviewer)
     query = urlencode({k: v for k, v in raw.items() if v or k == "state"})
     return _page(
@@ -318,6 +358,7 @@ async def queue(request: Request) -> Response:
             "bulk_kinds": [k.value for k in BULK_KINDS],
             "bulk_limit": BULK_LIMIT,
             "done": request.query_params.get("done"),
+            "route": route if f.routed else None,
         },
     )
 
@@ -366,7 +407,7 @@ async def item_page(request: Request, item_id: str) -> Response:
     if item is None or store is None:
         return _page(request, "error.html", {"message": "No such item, or not in your scope."}, 404)
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in {"error", "notice", "done"}])
-    f, raw = _filter_from(request.query_params, auth.reviewer)
+    f, raw = _filter_from(request.query_params, auth.reviewer, await _route(request, store, auth.reviewer))
     prev_id, next_id = await run_in_threadpool(lambda: store.neighbours(item, f, sort=_sort(raw)))
     report = item.report
     fact_finding = next((f for f in report.findings if f.evidence.fact), None)
@@ -466,10 +507,12 @@ async def decide(request: Request, item_id: str) -> Response:
         return _redirect(f"/review/items/{item.id}?{back}{sep}" + urlencode({"notice": _revalidated(decided)}))
     # Next: the first item nobody else holds (claimed for this reviewer), so two reviewers working the
     # same filter never land on the same item (the form's next_id, the page's neighbour, is not used).
-    f, raw = _filter_from(dict(parse_qsl(back)), reviewer)
+    route = await _route(request, auth.state.reviews, reviewer)
+    f, raw = _filter_from(dict(parse_qsl(back)), reviewer, route)
+    prefer = _route_of(route) if f.routed else None
     claimed = await run_in_threadpool(
         lambda: (
-            auth.state.reviews.claim_next(reviewer.name, f, sort=_sort(raw), skip=[item.id])
+            auth.state.reviews.claim_next(reviewer.name, _unrouted(f), sort=_sort(raw), skip=[item.id], route=prefer)
             if auth.state.reviews is not None
             else None
         )
@@ -526,7 +569,7 @@ async def bulk(request: Request) -> Response:
     if kind not in BULK_KINDS:
         return _redirect("/review?" + urlencode({"done": "bulk:unsupported decision"}))
     back = str(form.get("query", ""))[:2000]
-    f, _raw = _filter_from(dict(parse_qsl(back)), reviewer)
+    f, _raw = _filter_from(dict(parse_qsl(back)), reviewer, await _route(request, store, reviewer))
     f = f.model_copy(update={"state": f.state if f.state is not ReviewState.DECIDED else ReviewState.OPEN})
     if form.get("scope") == "filter":
         ids = await run_in_threadpool(store.ids, f, limit=BULK_LIMIT)
@@ -607,8 +650,10 @@ async def next_unclaimed(request: Request) -> Response:
     if store is None:
         return Response("no review queue", status_code=404)
     back = str(form.get("query", ""))[:2000]
-    f, raw = _filter_from(dict(parse_qsl(back)), reviewer)
-    item = await run_in_threadpool(lambda: store.claim_next(reviewer.name, f, sort=_sort(raw)))
+    route = await _route(request, store, reviewer)
+    f, raw = _filter_from(dict(parse_qsl(back)), reviewer, route)
+    prefer = _route_of(route) if f.routed else None
+    item = await run_in_threadpool(lambda: store.claim_next(reviewer.name, _unrouted(f), sort=_sort(raw), route=prefer))
     if item is None:
         return _redirect(f"/review?{back}&" + urlencode({"done": "nothing unclaimed matches this filter"}))
     return _redirect(f"/review/items/{item.id}?{back}")
@@ -682,6 +727,64 @@ async def analytics_page(request: Request) -> Response:
     return _page(request, "analytics.html", ctx)
 
 
+@router.get("/routing")
+async def routing_page(request: Request) -> Response:
+    """Who is in which group and what is routed to it; an admin edits it here (YAML, validated as data)."""
+    desk = await _desk(request)
+    if isinstance(desk, Response):
+        return desk
+    stored = await run_in_threadpool(routing.load, desk.store.engine)
+    return _routing_page(request, desk, stored, stored.routing.to_yaml())
+
+
+def _routing_page(
+    request: Request,
+    desk: _Desk,
+    stored: routing.StoredRouting,
+    text: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    ctx = {
+        "reviewer": desk.reviewer,
+        "csrf": desk.session.csrf,
+        "stored": stored,
+        "groups": sorted(stored.routing.groups.items()),
+        "mine": stored.routing.groups_of(desk.reviewer.name),
+        "can_edit": desk.reviewer.allows(Scope.ADMIN),
+        "text": text,
+        "error": error,
+        "done": request.query_params.get("done"),
+    }
+    return _page(request, "routing.html", ctx, status)
+
+
+@router.post("/routing")
+async def save_routing(request: Request) -> Response:
+    checked = await _reviewer_post(request)
+    if isinstance(checked, Response):
+        return checked
+    auth, reviewer, form = checked
+    store = auth.state.reviews
+    if store is None or auth.session is None:
+        return Response("no review queue", status_code=404)
+    if not reviewer.allows(Scope.ADMIN):
+        return _page(request, "error.html", {"message": "Changing the routing needs the admin scope."}, 403)
+    text = str(form.get("routing", ""))[:200_000]
+    desk = _Desk(auth, reviewer, auth.session, store)
+    try:
+        new = Routing.from_yaml(text, origin="routing")
+    except RoutingError as exc:
+        stored = await run_in_threadpool(routing.load, store.engine)
+        return _routing_page(request, desk, stored, text, error=str(exc)[:500], status=400)
+    unknown = sorted({m for g in new.groups.values() for m in g.members} - set(auth.state.keys.reviewers))
+    await run_in_threadpool(lambda: routing.save(store.engine, new, actor=reviewer.name))
+    request.app.state.review_routing.clear()
+    note = f"saved; not reviewers of this service: {', '.join(unknown)}" if unknown else "saved"
+    return _redirect("/review/routing?" + urlencode({"done": note[:300]}))
+
+
 def _claim_ttl_s() -> float:
     """OUTGUARD_REVIEW_CLAIM_MINUTES: how long a claim holds before "next" hands the item on (default 15)."""
     raw = os.environ.get("OUTGUARD_REVIEW_CLAIM_MINUTES", "")
@@ -695,11 +798,15 @@ def _claim_ttl_s() -> float:
 def install(app: FastAPI) -> None:
     state: AppState = app.state.outguard
     app.state.review_facets = {}
+    app.state.review_routing = {}
     app.state.review_signer = SessionSigner(state.config.session_secret, state.config.session_ttl_s)
     # Sessions live beside the queue (shared by replicas); without a queue, in this process only.
     reviews = state.reviews
     if reviews is not None:
         reviews.claim_ttl_s = _claim_ttl_s()
+        seed = os.environ.get("OUTGUARD_REVIEW_ROUTING", "")
+        if seed:  # a file seeds an empty database; afterwards the admin's edits on /review/routing rule
+            routing.seed_from_file(reviews.engine, seed)
     app.state.review_sessions = ReviewSessions(reviews.engine) if reviews is not None else ReviewSessions.in_memory()
     app.include_router(admin.router)
     n = state.config.login_attempts_per_minute

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from fastapi.testclient import TestClient  # noqa: E402
 
 from guardrails import Engine  # noqa: E402
-from guardrails.reviews import ReviewStore  # noqa: E402
+from guardrails.reviews import ItemFilter, ReviewState, ReviewStore  # noqa: E402
 from guardrails.reviews import schema as rs  # noqa: E402
 from guardrails.reviews.store import _codes_and_worst, _search_body  # noqa: E402
 from service import ServiceConfig, create_app  # noqa: E402
@@ -113,10 +113,37 @@ def timed(client: TestClient, path: str, runs: int) -> tuple[float, float]:
     return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
 
 
+def parts(url: str, runs: int, label: str) -> None:
+    """Where a one-word search's time goes, measured side by side (same load): the page of 50, the count
+    of every match (what the page paid before the cap) and the count capped at SEARCH_COUNT_CAP."""
+    from service.review.web import SEARCH_COUNT_CAP
+
+    store = ReviewStore.open(url)
+    f = ItemFilter(states=[ReviewState.OPEN, ReviewState.IN_REVIEW], policies=["demo"], text="zebra")
+    steps = {
+        "page of 50": lambda: store.page(f, limit=50),
+        "count, every match": lambda: store.counts(f),
+        f"count, capped at {SEARCH_COUNT_CAP}": lambda: store.counts(f, cap=SEARCH_COUNT_CAP),
+    }
+    print(f"{label}: one-word search matches {store.count(f)} items")
+    for name, step in steps.items():
+        step()
+        samples = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            step()
+            samples.append((time.perf_counter() - t0) * 1000)
+        samples.sort()
+        p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+        print(f"{label}:   {name:<28} p50 {statistics.median(samples):7.1f} ms   p99 {p99:7.1f} ms")
+    store.close()
+
+
 def run(url: str, n: int, runs: int, label: str) -> None:
     t0 = time.perf_counter()
     ids = fill(url, n)
     print(f"{label}: filled {n} items in {time.perf_counter() - t0:.1f} s")
+    parts(url, runs, label)
     app = create_app(
         ServiceConfig(policies=["demo"], rules_dirs=[DEMO_RULES], review_db=url), keys=keyring(), load_sync=True
     )
