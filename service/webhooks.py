@@ -69,17 +69,25 @@ def check_target(url: str, cfg: WebhookConfig) -> str:
     if cfg.allow_private or host in {h.lower() for h in cfg.allowed_hosts}:
         return url
     try:
-        infos = socket.getaddrinfo(
-            host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
-        )
-    except (OSError, UnicodeError) as exc:
-        raise WebhookRefused(f"webhook host {host!r} does not resolve") from exc
-    if not infos or not all(_public(str(info[4][0]).split("%", 1)[0]) for info in infos):
+        literal: str | None = str(ipaddress.ip_address(host))
+    except ValueError:
+        literal = None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    addresses = [literal] if literal is not None else _resolve(host, port)
+    if not addresses or not all(_public(a) for a in addresses):
         raise WebhookRefused(
             f"webhook host {host!r} is not a public address (loopback, private, link-local or reserved); "
             "an operator may allow it with hold.webhooks.allowed_hosts"
         )
     return url
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise WebhookRefused(f"webhook host {host!r} does not resolve") from exc
+    return [str(info[4][0]).split("%", 1)[0] for info in infos]
 
 
 @dataclass(frozen=True)
