@@ -328,7 +328,7 @@ class StreamValidator:
                 self._scanner.feed("".join(self._parts[:-1]))
             elif stripped[0] == "<":
                 self._html = HTMLStreamScanner()
-                self._html.feed(self.received)
+                self._html.feed("".join(self._parts[:-1]))  # feed() passes it the chunk itself
 
     def _scan(self) -> list[_RawHit] | None:
         """Run the streaming checks on the tail; None when one fails (release then waits for finish)."""
