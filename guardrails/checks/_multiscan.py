@@ -85,26 +85,25 @@ class PatternSet:
         self._hs = hyperscan
         accepted: list[tuple[bytes, int, int]] = []
         for k, (pattern, flags) in enumerate(patterns):
-            expr = self._expression(hyperscan, pattern, flags)
+            expr = self._expression(pattern, flags)
             if expr is not None:
                 accepted.append((expr, k, _flags(hyperscan, flags)))
-        if not accepted:
+        db = _compiled(hyperscan, accepted)
+        if db is None:
+            # Some pattern is refused: find which one at a time (compiles cost tens of ms each, so only now),
+            # and compile the others without it.
+            accepted = [a for a in accepted if _compiled(hyperscan, [a]) is not None]
+            db = _compiled(hyperscan, accepted)
+        if db is None:
             return
-        db = hyperscan.Database()
-        db.compile(
-            expressions=[e for e, _, _ in accepted],
-            ids=[k for _, k, _ in accepted],
-            elements=len(accepted),
-            flags=[f for _, _, f in accepted],
-        )
         self._db = db
         ids = {k for _, k, _ in accepted}
         self.scanned = tuple(k in ids for k in range(self.size))
         self._always = frozenset(k for k in range(self.size) if k not in ids)
 
     @staticmethod
-    def _expression(hyperscan: Any, pattern: str, flags: int) -> bytes | None:
-        """The pattern as Hyperscan compiles it, or None when it stays on the plain path."""
+    def _expression(pattern: str, flags: int) -> bytes | None:
+        """The pattern in Hyperscan's syntax, or None when it stays on the plain path."""
         if len(pattern) > MAX_PATTERN_CHARS:
             return None
         text = _hyperscan_syntax(pattern)
@@ -112,12 +111,7 @@ class PatternSet:
             return None
         if flags & regex.VERBOSE:
             text = "(?x)" + text
-        expr = text.encode("utf-8")
-        try:  # one at a time first: a refused pattern must not take the others down with it
-            hyperscan.Database().compile(expressions=[expr], ids=[0], elements=1, flags=[_flags(hyperscan, flags)])
-        except hyperscan.error:
-            return None
-        return expr
+        return text.encode("utf-8")
 
     @property
     def active(self) -> bool:
@@ -139,6 +133,23 @@ class PatternSet:
             scratch = self._local.scratch = self._hs.Scratch(db)
         db.scan(data, match_event_handler=_collect, context=found, scratch=scratch)
         return frozenset(found)
+
+
+def _compiled(hyperscan: Any, accepted: list[tuple[bytes, int, int]]) -> Any:
+    """One database of (expression, id, flags), or None when there is none or Hyperscan refuses one of them."""
+    if not accepted:
+        return None
+    db = hyperscan.Database()
+    try:
+        db.compile(
+            expressions=[e for e, _, _ in accepted],
+            ids=[k for _, k, _ in accepted],
+            elements=len(accepted),
+            flags=[f for _, _, f in accepted],
+        )
+    except hyperscan.error:
+        return None
+    return db
 
 
 def _collect(pattern_id: int, _start: int, _end: int, _flags: int, found: set[int]) -> None:
