@@ -11,8 +11,8 @@ changes nothing), so offsets compose exactly.
 - `skeleton_step`: letters and digits only, look-alikes and leet characters read as letters wherever they
   stand: for
   matching random tokens (canaries) however they are spaced, punctuated or spelled.
-- `leet_step`: leetspeak digits and symbols inside words that hold two letters or more ("sh1t", "@ss") read
-  as letters; "1990" and "B2B" stay.
+- `leet_step`: leetspeak digits and symbols next to a letter, inside words that hold two letters or more
+  ("sh1t", "@ss"), read as letters; "1990", "B2B" and "@602Angel" stay.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import regex
 
-from guardrails.text.chars import INVISIBLE, LEET, LOOKALIKE_CHARS, LOOKALIKES, PUNCT
+from guardrails.text.chars import INVISIBLE, LEET, LOOKALIKE_CHARS, LOOKALIKES, PUNCT, CharSet
 from guardrails.text.view import MappedText, build
 
 _KEEP_CONTROLS = frozenset("\t\n\r")
@@ -96,7 +96,7 @@ def chars_step(text: str, opts: CharOptions) -> MappedText:
 
 
 _WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+")
-_LOOKALIKE = re.compile("[" + "".join(sorted(LOOKALIKE_CHARS)) + "]")
+_LOOKALIKE = CharSet(LOOKALIKE_CHARS)
 
 
 def _is_latin(ch: str) -> bool:
@@ -104,7 +104,7 @@ def _is_latin(ch: str) -> bool:
 
 
 def confusables_step(text: str, *, lower: bool) -> MappedText:
-    if text.isascii() or _LOOKALIKE.search(text) is None:
+    if text.isascii() or not _LOOKALIKE.search(text):
         return MappedText.identity(text)
     chars = list(text)
     # Folding a mixed word adds Latin letters, which may make the text mostly Latin and so a spoofed word
@@ -122,7 +122,7 @@ def _fold_round(chars: list[str], lower: bool) -> bool:
     changed = False
     for m in _WORD.finditer(text):
         word = m.group()
-        if _LOOKALIKE.search(word) is None:
+        if not _LOOKALIKE.search(word):
             continue
         # Mixed: a Latin letter or a digit that is not itself a look-alike beside the look-alikes.
         mixed = any((_is_latin(c) and c not in LOOKALIKE_CHARS) or c.isdigit() for c in word)
@@ -139,7 +139,8 @@ def _fold_round(chars: list[str], lower: bool) -> bool:
 
 
 _LEET_CHARS = "013457@$"
-_LEET_WORD = re.compile(r"[\w@$]*[^\W\d_][\w@$]*")
+# A word: letters, digits, "@" and "$" (not "_": "user_15" is two words), with a letter somewhere.
+_LEET_WORD = re.compile(r"(?:[^\W_]|[@$])*[^\W\d_](?:[^\W_]|[@$])*")
 # A quick test that some word mixes a letter with a leet character; most text has none. Opening with the leet
 # characters' class lets `re` skip to candidates in C (4 us on 800 characters; the `regex` module took 130).
 _LEET_HINT = re.compile(r"[013457@$](?:(?<=[^\W\d_][013457@$])|(?=[^\W\d_]))")
@@ -152,7 +153,9 @@ def leet_step(text: str) -> MappedText:
     changed = False
     for m in _LEET_WORD.finditer(text):
         word = m.group()
-        if any(c in _LEET_CHARS for c in word) and sum(c.isalpha() for c in word) >= 2:
+        # A leet character next to a letter ("h3ll0"), in a word of two letters or more; "@602Angel" and
+        # "bsrWTMKw87" (a handle, a link's path) stay as written.
+        if _LEET_HINT.search(word) is not None and sum(c.isalpha() for c in word) >= 2:
             chars[m.start() : m.end()] = word.translate(LEET)
             changed = True
     if not changed:
@@ -162,10 +165,11 @@ def leet_step(text: str) -> MappedText:
 
 # Three or more single letters or digits each one separator apart, alone between words (two letters at least:
 # "1 2 3" stays a list of numbers).
-_SPELLED = re.compile(r"(?<![\w@$])[\w@$](?:[ .*_-][\w@$]){2,}(?![\w@$])")
+_UNIT = r"(?:[^\W_]|[@$])"  # a letter, a digit, "@" or "$"
+_SPELLED = re.compile(rf"(?<![^\W_]){_UNIT}(?:[ .*_-]{_UNIT}){{2,}}(?![^\W_])")
 # Two single characters in a row between separators, which every spelled-out word holds: opening with the
 # separators' class, `re` rejects most positions at the next character (the full pattern is 2x slower).
-_SPELLED_HINT = re.compile(r"[ .*_-][\w@$][ .*_-][\w@$][ .*_-]")
+_SPELLED_HINT = re.compile(rf"[ .*_-]{_UNIT}[ .*_-]{_UNIT}[ .*_-]")
 
 
 def spacing_step(text: str) -> MappedText:

@@ -13,21 +13,21 @@ import unicodedata
 
 from guardrails.text import PII, MappedText, TextView
 from guardrails.text import normalize as text_view
-from guardrails.text.chars import INVISIBLE, LOOKALIKE_CHARS
+from guardrails.text.chars import INVISIBLE, LOOKALIKE_CHARS, CharSet, char_class
 
 Normalized = TextView
 """What detection runs on: `text`, `span(start, end)` back to the original, and `changed`."""
 
 
-_HOMOGLYPH_CHARS = "".join(sorted(LOOKALIKE_CHARS))
-_INVISIBLE_CLASS = "".join(sorted(INVISIBLE))
+_HOMOGLYPH_CHARS = char_class(LOOKALIKE_CHARS)
+_INVISIBLE_CLASS = char_class(INVISIBLE)
 # Only a chunk that mixes look-alikes with ASCII letters, digits or '@' is folded: a Russian or Greek
 # word stays as written, "jоhn@exаmple.com" with Cyrillic о and а does not.
 _SUSPECT = re.compile(
     f"[{_INVISIBLE_CLASS}]|[A-Za-z0-9@][^\\s]*[{_HOMOGLYPH_CHARS}]|[{_HOMOGLYPH_CHARS}][^\\s]*[A-Za-z0-9@]"
 )
-# A plain character-class search, so clean non-ASCII text (curly quotes, accents) skips _SUSPECT's backtracking.
-_SUSPECT_CHAR = re.compile(f"[{_INVISIBLE_CLASS}{_HOMOGLYPH_CHARS}]")
+# A plain character-set search, so clean non-ASCII text (curly quotes, accents) skips _SUSPECT's backtracking.
+_SUSPECT_CHARS = CharSet(INVISIBLE | LOOKALIKE_CHARS)
 _MIXED = re.compile(r"[A-Za-z0-9@]")
 _CHUNK_REST = re.compile(r"\S*")
 
@@ -37,8 +37,7 @@ def suspect(text: str) -> bool:
     letter of a long chunk, quadratic (20 KB of letters and one zero-width space took 4.5 s). Each chunk around a
     suspect character is looked at once."""
     checked_to = 0
-    for m in _SUSPECT_CHAR.finditer(text):
-        i = m.start()
+    for i in _SUSPECT_CHARS.positions(text):
         if text[i] in INVISIBLE:
             return True
         if i < checked_to:
@@ -57,7 +56,7 @@ def normalize(text: str) -> Normalized:
     """The text layer's `pii` view when the text hides something; the common case (ASCII, or clean Unicode)
     costs one scan and returns the text itself."""
     if text.isascii() or (
-        unicodedata.is_normalized("NFKC", text) and (not _SUSPECT_CHAR.search(text) or not suspect(text))
+        unicodedata.is_normalized("NFKC", text) and (not _SUSPECT_CHARS.search(text) or not suspect(text))
     ):
         return MappedText.identity(text)
     view = text_view(text, PII)
