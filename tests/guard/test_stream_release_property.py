@@ -1,0 +1,85 @@
+"""Whatever the chunking, a stream shows only checked text: a property over generated outputs and chunk cuts.
+
+For every output built from clean prose, things the streaming checks flag (e-mail addresses they redact,
+links to hosts nobody allowed, secrets) and long tokens, cut into arbitrary chunks:
+
+* text released while streaming is a prefix of the final Report's delivered output, and is never retracted,
+  when the final verdict lets the answer through;
+* when the verdict withholds the answer, no character of a span a streaming check flagged was ever shown
+  unredacted (the flagged text itself is never released; what came before it may be, and is then retracted).
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from guardrails import Context, Engine
+from guardrails.guard import StreamValidator
+
+FRAGMENTS = [
+    "The quarterly report shows revenue grew by four percent. ",
+    "Customers in the north renewed at a higher rate. ",
+    "Write to analysts@example.com for the raw figures. ",
+    "See https://docs.example.com/guide for the setup. ",
+    "See https://docs.example.com.attacker.net/guide for the setup. ",
+    "Our reference is doi:10.1234/abcd.5678 here. ",
+    "password: Xq3vT9bLm2Rk8WzP ",
+    "x" * 150 + " ",
+    "Die Zahlen werden nächste Woche veröffentlicht. ",
+    "\n\n",
+]
+
+
+@pytest.fixture(scope="module")
+def default() -> Engine:
+    return Engine.from_policy("default")
+
+
+def _cuts(text: str, sizes: list[int]) -> list[str]:
+    parts, i, k = [], 0, 0
+    while i < len(text):
+        n = sizes[k % len(sizes)]
+        parts.append(text[i : i + n])
+        i, k = i + n, k + 1
+    return parts
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    picks=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=14),
+    sizes=st.lists(st.integers(1, 40), min_size=1, max_size=8),
+)
+def test_released_text_is_checked_and_never_retracted(default: Engine, picks: list[str], sizes: list[int]) -> None:
+    text = "".join(picks)
+    v = StreamValidator(default, Context(allowed_domains=["example.com"]))
+    shown = ""
+    ever_shown: list[tuple[int, str]] = []  # (characters received, text shown) after each release
+    received = 0
+    retracted_while_streaming = False
+    for part in _cuts(text, sizes):
+        received += len(part)
+        for e in v.feed(part):
+            if e.type == "text" and e.text:
+                shown += e.text
+                ever_shown.append((received, shown))
+            elif e.type == "retract":
+                retracted_while_streaming = True
+                shown = shown[: e.offset or 0]
+    events = v.finish()
+    final = events[-1]
+    assert final.type == "final" and final.report is not None
+    report = final.report
+    if not report.verdict.needs_action:
+        assert not retracted_while_streaming
+        assert not any(e.type == "retract" for e in events), [e.reason for e in events if e.type == "retract"]
+        for _, s in ever_shown:
+            assert report.output.startswith(s)
+    streaming_rules = {r.rule.id for r in v.rules}
+    for finding in report.findings:
+        if finding.rule_id not in streaming_rules:
+            continue
+        flagged = text[finding.span.start : finding.span.end]
+        for _, s in ever_shown:
+            assert flagged not in s, f"{finding.rule_id} span {flagged!r} was shown"
