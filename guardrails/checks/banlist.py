@@ -38,8 +38,10 @@ class BanlistParams(CheckParams):
     )
     mask: str | None = Field(default=None, max_length=1, description="Repair: replace each letter with this character")
     replacement: str | None = Field(default=None, description="Repair: replace each match with this text")
-    fix_safe: bool = True
-    max_matches: int = Field(default=100, ge=1)
+    fix_safe: bool = Field(
+        default=True, description="Mark the mask or replacement fix safe (applied without allow_unsafe)"
+    )
+    max_matches: int = Field(default=100, ge=1, description="Stop after this many hits in one output")
 
     @model_validator(mode="after")
     def _some_terms(self) -> BanlistParams:

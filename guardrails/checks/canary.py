@@ -24,7 +24,7 @@ class CanaryParams(CheckParams):
     canaries: list[str] = Field(default_factory=list, description="Added to Context.canaries")
     min_length: int = Field(default=6, ge=1, description="Shorter canaries are ignored (they would match by chance)")
     redact: str | None = Field(default=None, description="Repair: replace each occurrence with this text")
-    max_matches: int = Field(default=50, ge=1)
+    max_matches: int = Field(default=50, ge=1, description="Stop after this many hits in one output")
     skeleton: bool = Field(
         default=True, description="Also find copies spaced out, punctuated or leet-spelled (the `skeleton` profile)"
     )

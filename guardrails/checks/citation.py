@@ -74,7 +74,7 @@ class CitationParams(CheckParams):
     if_no_reference: Literal["skip", "flag"] = Field(
         default="skip", description="What to do when neither allowed domains nor sources are given"
     )
-    max_matches: int = Field(default=100, ge=1)
+    max_matches: int = Field(default=100, ge=1, description="Stop after this many hits in one output")
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,7 +156,7 @@ class FutureDateParams(CheckParams):
     grace_days: int = Field(default=0, ge=0, description="Dates up to this many days after the reference pass")
     years: bool = Field(default=False, description="Also flag bare years after 'in', 'since', 'from'")
     skip_future_tense: bool = Field(default=True, description="Skip dates the sentence announces as future")
-    max_matches: int = Field(default=50, ge=1)
+    max_matches: int = Field(default=50, ge=1, description="Stop after this many hits in one output")
 
 
 class FutureDateCheck(Check):

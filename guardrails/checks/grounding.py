@@ -34,9 +34,11 @@ class GroundingParams(CheckParams):
     max_unsupported_words: float = Field(default=0.5, ge=0, le=1, description="Share of unsupported content words")
     min_words: int = Field(default=4, ge=1, description="Content words needed before the `words` share is judged")
     include_prompt: bool = Field(default=True, description="The prompt counts as a source (echoing it is grounded)")
-    min_quote_words: int = Field(default=3, ge=1)
-    day_first: bool = False
-    max_items: int = Field(default=200, ge=1)
+    min_quote_words: int = Field(default=3, ge=1, description="Shortest quotation (in words) that is checked")
+    day_first: bool = Field(
+        default=False, description="Read numeric dates day first (03/05 = 3 May), in output and sources"
+    )
+    max_items: int = Field(default=200, ge=1, description="Report at most this many ungrounded items (the first ones)")
 
 
 _QUOTE_RE = regex.compile(r"[\"“«„]([^\"“”«»„\n]{3,500})[\"”»“]")

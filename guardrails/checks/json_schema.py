@@ -51,7 +51,7 @@ class JsonSchemaParams(JsonExtractParams):
         "false when the json_syntax/json_repair rules run beside it (the json policy does)",
     )
     strict: bool = Field(default=False, description="pydantic models: validate in strict mode")
-    max_errors: int = Field(default=50, ge=1)
+    max_errors: int = Field(default=50, ge=1, description="Report at most this many schema errors per output")
     default_draft: Literal["2020-12", "2019-09", "7", "6", "4"] = Field(
         default="2020-12", description="Draft for schemas without a $schema keyword"
     )

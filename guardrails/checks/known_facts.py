@@ -79,7 +79,7 @@ class KnownFactsParams(CheckParams):
     day_first: bool = Field(default=False, description="Read 03/04/2025 as 3 April (default: March 4)")
     approx_tolerance: float = Field(default=0.1, ge=0, le=1, description="Relative slack after 'about', 'around'")
     refresh_seconds: float = Field(default=0.0, ge=0, description="Poll the store at most this often (0: each run)")
-    max_claims: int = Field(default=500, ge=1)
+    max_claims: int = Field(default=500, ge=1, description="Compare at most this many claims per output")
     max_call_facts: int = Field(default=10_000, ge=0, description="Most facts a call may pass in its context")
     pronouns: list[str] = Field(
         default_factory=lambda: ["it", "its", "it's", "it\u2019s"],

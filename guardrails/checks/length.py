@@ -23,10 +23,12 @@ _SENTENCE = regex.compile(r"\S.*?(?:[.!?\u2026]+[\"'\u201d\u2019)\]]*(?=\s|\Z)|[
 
 
 class LengthParams(CheckParams):
-    max_chars: int | None = Field(default=None, ge=0)
-    max_words: int | None = Field(default=None, ge=0)
-    max_lines: int | None = Field(default=None, ge=0)
-    max_sentences: int | None = Field(default=None, ge=0)
+    max_chars: int | None = Field(default=None, ge=0, description="Most characters allowed")
+    max_words: int | None = Field(
+        default=None, ge=0, description="Most words allowed (letters and digits, with inner ' _ -)"
+    )
+    max_lines: int | None = Field(default=None, ge=0, description="Most lines allowed")
+    max_sentences: int | None = Field(default=None, ge=0, description="Most sentences allowed (. ! ? and CJK stops)")
     truncate: bool = Field(default=False, description="Offer an unsafe fix that cuts the text at the limit")
 
     @model_validator(mode="after")

@@ -44,18 +44,18 @@ class _Strict(BaseModel):
 
 
 class CustomPattern(_Strict):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="Pattern name, shown in the evidence")
     regex: str = Field(min_length=1, description="A `regex`-module pattern (presidio flags: i, m, s)")
-    score: float = Field(default=0.5, ge=0.0, le=1.0)
+    score: float = Field(default=0.5, ge=0.0, le=1.0, description="Score of a match before context words raise it")
 
 
 class CustomRecognizer(_Strict):
     """An extra presidio PatternRecognizer: patterns and/or deny-list terms, with context words."""
 
     entity: str = Field(description="Entity type it reports, UPPER_SNAKE_CASE")
-    patterns: list[CustomPattern] = Field(default_factory=list)
+    patterns: list[CustomPattern] = Field(default_factory=list, description="Regex patterns that find the entity")
     deny_list: list[str] = Field(default_factory=list, description="Terms always reported as this entity")
-    deny_list_score: float = Field(default=1.0, ge=0.0, le=1.0)
+    deny_list_score: float = Field(default=1.0, ge=0.0, le=1.0, description="Score of a deny-list term")
     context: list[str] = Field(default_factory=list, description="Words near a match that raise its score")
 
     @model_validator(mode="after")
@@ -76,7 +76,9 @@ class PiiParams(CheckParams):
     threshold: float = Field(default=0.0, ge=0.0, le=1.0, description="Minimum score for entities not in thresholds")
     thresholds: dict[str, float] = Field(default_factory=dict, description="Minimum score per entity type")
     allow_list: list[str] = Field(default_factory=list, description="Values never reported (e.g. a support address)")
-    allow_list_match: Literal["exact", "regex"] = "exact"
+    allow_list_match: Literal["exact", "regex"] = Field(
+        default="exact", description="How allow_list entries match a value: as exact text or as regexes"
+    )
     deny_list: dict[str, list[str]] = Field(
         default_factory=dict, description="Entity type -> terms always reported as that type"
     )
@@ -92,15 +94,17 @@ class PiiParams(CheckParams):
         description="Entity types whose overlapping, surer candidates suppress this rule's (default: all)",
     )
     mode: Mode = Field(default=Mode.TAG, description="Repair: redact, mask, tag, hash or pseudonym")
-    redact_text: str = "[REDACTED]"
-    mask_char: str = Field(default="*", min_length=1, max_length=1)
-    tag_format: str = "<{entity}>"
-    pseudonym_format: str = "<{entity}_{n}>"
+    redact_text: str = Field(default="[REDACTED]", description="Mode redact: the text that replaces a value")
+    mask_char: str = Field(default="*", min_length=1, max_length=1, description="Mode mask: replaces each character")
+    tag_format: str = Field(default="<{entity}>", description="Mode tag: the replacement, {entity} filled in")
+    pseudonym_format: str = Field(
+        default="<{entity}_{n}>", description="Mode pseudonym: {n} numbers distinct values, the same value the same n"
+    )
     hash_key: str | None = Field(default=None, description="HMAC key (prefer hash_key_env: keys do not belong in YAML)")
     hash_key_env: str = Field(default="OUTGUARD_PII_HASH_KEY", description="Environment variable holding the key")
-    hash_length: int = Field(default=12, ge=8, le=64)
-    hash_format: str = "<{entity}:{digest}>"
-    max_findings: int = Field(default=500, ge=1)
+    hash_length: int = Field(default=12, ge=8, le=64, description="Mode hash: hex digits of the HMAC kept")
+    hash_format: str = Field(default="<{entity}:{digest}>", description="Mode hash: the replacement")
+    max_findings: int = Field(default=500, ge=1, description="Report at most this many values per output")
 
     @field_validator("entities")
     @classmethod

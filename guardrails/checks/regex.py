@@ -41,13 +41,13 @@ class RegexParams(CheckParams):
     group: int | str = Field(default=0, description="Capture group whose span is flagged")
     window: Literal["all", "head", "tail"] = Field(default="all", description="Search all text, or only its head/tail")
     window_chars: int = Field(default=300, ge=1, description="Size of the head/tail window")
-    max_matches: int = Field(default=100, ge=1)
+    max_matches: int = Field(default=100, ge=1, description="Stop after this many hits in one output")
     anchors: list[str] = Field(
         default_factory=list, description="Run only near these whole words (any case/accents); each match has one"
     )
     anchor_window: int = Field(default=120, ge=1, description="Characters searched either side of an anchor")
     replacement: str | None = Field(default=None, description="When set, each match gets a fix replacing it")
-    fix_safe: bool = True
+    fix_safe: bool = Field(default=True, description="Mark the replacement fix safe (applied without allow_unsafe)")
     lookbehind: int = Field(default=200, ge=0, description="Longest match, for the stream validator's hold-back")
 
     @field_validator("flags")

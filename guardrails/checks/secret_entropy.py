@@ -96,7 +96,7 @@ class SecretEntropyParams(CheckParams):
         default_factory=lambda: ["is", "was"], description="Words that assign in prose: `the token is 9f...`"
     )
     min_length: int = Field(default=16, ge=1, description="Shortest value that counts")
-    max_length: int = Field(default=400, ge=1)
+    max_length: int = Field(default=400, ge=1, description="Longest value that counts")
     min_classes: int = Field(default=2, ge=1, le=4, description="Lower, upper, digit, symbol: how many must occur")
     min_entropy: float = Field(default=3.5, ge=0, le=8, description="Bits per character (scaled for short values)")
     skip_values: str | None = Field(
@@ -106,8 +106,8 @@ class SecretEntropyParams(CheckParams):
         default=None, description="Regex: identifiers it finds (`aws_secret_access_key`) are left to other rules"
     )
     replacement: str | None = Field(default=None, description="Repair: replace the value with this text")
-    fix_safe: bool = True
-    max_matches: int = Field(default=50, ge=1)
+    fix_safe: bool = Field(default=True, description="Mark the replacement fix safe (applied without allow_unsafe)")
+    max_matches: int = Field(default=50, ge=1, description="Stop after this many hits in one output")
 
     @field_validator("keywords", "bare_keywords")
     @classmethod

@@ -40,7 +40,7 @@ class ToxicityParams(CheckParams):
     strict_thresholds: dict[Category, float] = Field(
         default_factory=dict, description=f"What 'slight' means per category (default {DEFAULT_SLIGHT})"
     )
-    batch_size: int = Field(default=32, ge=1, le=1024)
+    batch_size: int = Field(default=32, ge=1, le=1024, description="Sentences scored per model call")
     torch_threads: int | None = Field(
         default=1,
         ge=1,
@@ -55,7 +55,7 @@ class ToxicityParams(CheckParams):
     fold_spelling: bool = Field(
         default=True, description='Read leetspeak ("1d10t") and letter-by-letter spelling ("i d i o t") as words'
     )
-    max_findings: int = Field(default=50, ge=1)
+    max_findings: int = Field(default=50, ge=1, description="Report at most this many sentences per output")
     mask_fix: bool = Field(default=False, description="Offer a safe fix masking the words that drive the score")
     verify_checksums: bool = Field(default=True, description="Hash the model files against the store lock at load")
 

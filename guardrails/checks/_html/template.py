@@ -73,7 +73,7 @@ class SlotSpec(_Strict):
         default_factory=list, description="Attributes of the slot element itself the output supplies (e.g. href)"
     )
     max_chars: int | None = Field(default=None, ge=1, description="Most characters of text inside one occurrence")
-    links: LinkPolicy = Field(default_factory=LinkPolicy)
+    links: LinkPolicy = Field(default_factory=LinkPolicy, description="Which links inside the slot are allowed")
     label: str | None = Field(default=None, description="Heading text that introduces this section when unmarked")
 
     @field_validator("allowed_tags")
@@ -101,7 +101,7 @@ class TemplateSpec(_Strict):
     file: str | None = Field(default=None, description="Template HTML file, relative to the rule file")
     html: str | None = Field(default=None, description="The template HTML inline, instead of a file")
     slots: dict[str, SlotSpec] = Field(default_factory=dict, description="Constraints per slot name")
-    description: str = ""
+    description: str = Field(default="", description="What the template is for (documentation only)")
 
     @model_validator(mode="after")
     def _one_source(self) -> TemplateSpec:
