@@ -45,7 +45,8 @@ def engine(code: str) -> Engine | None:
 
 
 def flagged(eng: Engine, text: str) -> bool:
-    return bool(eng.validate(text).findings)
+    # The rule's own findings: a deadline finding (ENG002) on a busy machine is not a word found.
+    return any(not f.code.startswith("ENG") for f in eng.validate(text).findings)
 
 
 def main() -> None:
