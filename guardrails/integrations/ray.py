@@ -154,7 +154,7 @@ def batch_runner(
     spec = EngineSpec.build(policy, rules_dirs, show_values=show_values)
     started = not ray.is_initialized()
     if started:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        _init(ray, address)
     try:
         actor = ray.remote(num_cpus=1, max_restarts=max_restarts, max_task_retries=max_restarts)(_RowsValidator)
         pool = [actor.remote(spec) for _ in range(max(1, workers))]
@@ -168,6 +168,18 @@ def batch_runner(
     finally:
         if started:
             ray.shutdown()
+
+
+def _init(ray: Any, address: str | None, attempts: int = 3) -> None:
+    """ray.init, tried again: a local raylet gives its agents a fixed 15 s to start, which a busy machine misses."""
+    for attempt in range(attempts):
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            return
+        except Exception:
+            ray.shutdown()
+            if address is not None or attempt == attempts - 1:
+                raise
 
 
 def _batches(chunks: Iterable[list[dict[str, Any]]], size: int) -> Iterator[list[dict[str, Any]]]:
