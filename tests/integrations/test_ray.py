@@ -15,6 +15,8 @@ from tests.integrations.conftest import Case, assert_same_reports, dev_outputs, 
 
 pytestmark = [
     pytest.mark.slow,
+    # A cluster start plus 2,000 validations through it: minutes on a machine shared with other test runs.
+    pytest.mark.timeout(600),
     # Ray Data's own DataContext sets fields it deprecated itself.
     pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context"),
     # A start that timed out (see the ray_cluster fixture) leaves its processes to Ray's cleanup.

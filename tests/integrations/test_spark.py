@@ -14,6 +14,8 @@ from tests.integrations.conftest import Case, assert_same_reports, dev_outputs, 
 
 pytestmark = [
     pytest.mark.slow,
+    # A cluster start plus 2,000 validations through it: minutes on a machine shared with other test runs.
+    pytest.mark.timeout(600),
     # pyspark's own pandas conversions still call pandas APIs that warn (they are pyspark's to fix).
     pytest.mark.filterwarnings("ignore::FutureWarning:pyspark"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark"),
