@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from pydantic import Field, model_validator
 
-from guardrails.checks._textnorm import FoldedText
 from guardrails.checks.base import Check, CheckParams, Hit, RunContext
 from guardrails.context import Context
 from guardrails.document import Document
 from guardrails.findings import Evidence
+from guardrails.text import FoldedText
 
 _PUNCT = "".join(chr(c) for c in range(128) if not chr(c).isalnum() and not chr(c).isspace()) + "\u00ab\u00bb\u2026"
 _TOKEN = re.compile(r"\S+")  # the same tokens as str.split(), with offsets
