@@ -414,6 +414,7 @@ async def item_page(request: Request, item_id: str) -> Response:
     fact_hint = fact_finding.evidence.fact if fact_finding else None
     # The value the output claims: what a reviewer who says "the output was right" writes as the fact.
     claimed = fact_finding.evidence.details.get("claimed") if fact_finding else None
+    sources = render.sources_of(item.context)
     return _page(
         request,
         "item.html",
@@ -426,6 +427,7 @@ async def item_page(request: Request, item_id: str) -> Response:
             "segments": render.highlight(item.output, report.findings),
             "diff": render.diff(item.output, item.delivered),
             "evidence": render.evidence_rows,
+            "passages": lambda finding: render.source_passages(item.output, finding, sources),
             "audit": await run_in_threadpool(store.audit_trail, item.id),
             "query": query,
             "prev_id": prev_id,

@@ -1,7 +1,7 @@
 """The reviewers' workbench in headless Chromium: axe-core (from npm, injected into the page) finds no
-serious or critical violation on the login, queue, item and suppressions pages, light and dark, at 1440 and
-390 px; the keyboard map, the confirmed `f` key, undo and "next unclaimed" work; the 390 px layout keeps
-the output on screen. Screenshots go to tests/artifacts/review-*.png."""
+serious or critical violation on the login, queue, item (with sources), suppressions and routing pages,
+light and dark, at 1440 and 390 px; the keyboard map, the confirmed `f` key, undo and "next unclaimed"
+work; the 390 px layout keeps the output on screen. Screenshots go to tests/artifacts/review-*.png."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from guardrails import Engine
+from guardrails.reviews import ReviewStore
 from tests.service.conftest import PASSWORDS
 from tests.service.server import running_server
 from tests.service.test_browser import ARTIFACTS, playwright_api  # noqa: F401  (fixture)
@@ -35,6 +37,11 @@ OUTPUTS = {
     "b4": ("This plan is totally risk-free for everyone.", "Any risk?"),
 }
 
+HOSTILE_SOURCE = (
+    "The Growth Fund returned 5% a year since 2019.</pre><script>window.pwned=1</script>"
+    '<img src=x onerror="window.pwned=2">'
+)
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 _AXE_RUN = """async () => {
@@ -47,6 +54,24 @@ _AXE_RUN = """async () => {
 def _axe(page: Any, where: str) -> list[str]:
     page.add_script_tag(path=str(AXE))
     return [f"{where}: {v['id']} ({v['impact']}) {v['help']} at {v['targets']}" for v in page.evaluate(_AXE_RUN)]
+
+
+def _queue_sourced(db_url: str) -> str:
+    """An output of the facts policy with a grounding finding and hostile, long sources, straight into the queue."""
+    ctx = {
+        "request_id": "sourced",
+        "prompt": "What did the fund return?",
+        "sources": [
+            {"id": "kb-7", "url": "https://kb.example/fund", "text": HOSTILE_SOURCE},
+            {"id": "kb-8", "text": "Past performance is no guide. " * 60 + "The fund returned 7% in 2019."},
+        ],
+    }
+    report = Engine.from_policy("facts").validate("The Growth Fund returned 25% a year since 2019.", ctx)
+    store = ReviewStore.open(db_url)
+    try:
+        return store.submit(report, ctx)[0].id
+    finally:
+        store.close()
 
 
 def _login(page: Any, url: str, name: str) -> None:
@@ -139,6 +164,19 @@ def test_workbench_pages_are_accessible_and_work_at_both_widths(playwright_api: 
                 page.goto(f"{server.url}/review/analytics")
                 problems += _axe(page, "analytics")
                 page.screenshot(path=str(ARTIFACTS / "review-suppressions-1440.png"), full_page=True)
+
+                # Sources beside a grounding finding: the passage highlighted, hostile markup as text, a long
+                # source behind a toggle that opens.
+                sourced = _queue_sourced(server.db_url)
+                page.goto(f"{server.url}/review/items/{sourced}")
+                assert page.locator("section.sources mark.src-closest").first.inner_text().startswith("The Growth")
+                assert page.evaluate("window.pwned") is None
+                page.locator("section.sources details summary").first.click()
+                assert page.locator("section.sources details pre").first.is_visible()
+                problems += _axe(page, "sources")
+                page.screenshot(path=str(ARTIFACTS / "review-sources-1440.png"), full_page=True)
+                page.goto(f"{server.url}/review/routing")
+                problems += _axe(page, "routing")
                 assert errors == []
                 context.close()
 
@@ -162,6 +200,13 @@ def test_workbench_pages_are_accessible_and_work_at_both_widths(playwright_api: 
                     page.goto(f"{server.url}/review/suppressions")
                     problems += _axe(page, f"suppressions/390/{scheme}")
                     page.screenshot(path=str(ARTIFACTS / f"review-suppressions-390-{scheme}.png"), full_page=True)
+                    page.goto(f"{server.url}/review/items/{sourced}")
+                    box = page.locator("section.sources").bounding_box()
+                    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+                    problems += _axe(page, f"sources/390/{scheme}")
+                    page.screenshot(path=str(ARTIFACTS / f"review-sources-390-{scheme}.png"), full_page=True)
+                    page.goto(f"{server.url}/review/routing")
+                    problems += _axe(page, f"routing/390/{scheme}")
                     if scheme == "dark":
                         bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
                         assert bg == "rgb(22, 24, 29)", bg
