@@ -28,6 +28,7 @@ from guardrails.guard.guard import DEFAULT_LAST_RESORT, Guard, as_messages
 from guardrails.guard.json_stream import JSONStreamScanner
 from guardrails.guard.llm import LLM, LLMBudgetError, LLMError, LLMResponse, Message
 from guardrails.guard.result import Attempt, GuardResult
+from guardrails.guard.review import HeldAnswer, Review
 from guardrails.guard.stream import StreamEvent, StreamValidator
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ __all__ = [
     "Guard",
     "GuardEvent",
     "GuardResult",
+    "HeldAnswer",
     "JSONStreamScanner",
     "LLMBudgetError",
     "LLMError",
@@ -52,6 +54,7 @@ __all__ = [
     "Listener",
     "Message",
     "OpenAIChatClient",
+    "Review",
     "RunFinished",
     "StreamEvent",
     "StreamValidator",

@@ -33,6 +33,7 @@ from guardrails.guard.llm import (
     provider_name,
 )
 from guardrails.guard.result import Attempt, GuardResult, Source
+from guardrails.guard.review import OnReview, review_async, review_sync
 from guardrails.guard.stream import StreamEvent, StreamValidator
 from guardrails.guard.structured import (
     ToolCallCheck,
@@ -166,6 +167,7 @@ class Guard:
         feedback: FeedbackSettings | None = None,
         log_content: bool = False,
         prices: PriceTable | None = None,
+        on_review: OnReview | None = None,
     ) -> None:
         if not callable(llm):
             raise TypeError(f"llm must be callable (messages, **params) -> LLMResponse | str, got {type(llm).__name__}")
@@ -189,6 +191,8 @@ class Guard:
         self.feedback = feedback or FeedbackSettings()
         self.log_content = log_content
         self.prices = prices
+        self.on_review = on_review
+        """Decides `review` verdicts before delivery (guardrails.guard.review); None: delivered as before."""
         """What tokens cost (guardrails.telemetry.PriceTable): each attempt's and the run's `cost` come from it."""
         """Log what a provider sent with its failure (error bodies, bad stream events): off, since the model's
         text and PII ride in them. The failure itself (provider, type, status) is always logged."""
@@ -202,7 +206,8 @@ class Guard:
         **llm_params: Any,
     ) -> GuardResult:
         """Generate, validate, regenerate and fall back synchronously. Never raises for provider failures."""
-        return self._drive(self._plan(messages_or_prompt, context, llm_params))
+        result = self._drive(self._plan(messages_or_prompt, context, llm_params))
+        return review_sync(result, self.on_review, self._policy_last_resort)
 
     def _drive(self, plan: _Plan, trace: Any = None) -> GuardResult:
         """Drive `plan`; its spans go to `trace` when a streamed run began one (and end with the run)."""
@@ -241,7 +246,8 @@ class Guard:
         **llm_params: Any,
     ) -> GuardResult:
         """Like run(), for async (or sync, run in a thread) LLMs; the time budget cancels a call in flight."""
-        return await self._adrive(self._plan(messages_or_prompt, context, llm_params))
+        result = await self._adrive(self._plan(messages_or_prompt, context, llm_params))
+        return await review_async(result, self.on_review, self._policy_last_resort)
 
     async def arun_choices(
         self,
@@ -270,7 +276,8 @@ class Guard:
         latency = (time.perf_counter() - t0) * 1000
         single = {k: v for k, v in llm_params.items() if k != "n"}
         plans = [self._adrive(self._plan(original, ctx, single, seed=_Seed(v, None, latency, t0))) for v in values]
-        return list(await asyncio.gather(*plans))
+        results = await asyncio.gather(*plans)
+        return [await review_async(r, self.on_review, self._policy_last_resort) for r in results]
 
     async def _adrive(self, plan: _Plan, trace: Any = None) -> GuardResult:
         """Drive `plan` with asyncio; its spans go to `trace` when a streamed run began one (and ends it)."""

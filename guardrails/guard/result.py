@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from guardrails.findings import Report, Verdict
 from guardrails.guard.budget import Usage
+from guardrails.guard.review import Review
 from guardrails.guard.structured import ToolCallCheck
 
 Source = Literal["primary", "fallback", "repaired", "last_resort"]
@@ -69,6 +70,13 @@ class GuardResult(BaseModel):
         description="Estimated cost of every attempt, in the price table's currency; None when an attempt used tokens "
         "at no known price (or the Guard has no price table), so a partial sum never reads as the whole",
     )
+    held: bool = Field(
+        default=False,
+        description="A `review` verdict nobody has decided yet (Guard(on_review=) returned None): no "
+        "output; deliver it later by `review_id`",
+    )
+    review_id: str | None = Field(default=None, description="The held answer's id (when `on_review` was asked)")
+    review: Review | None = Field(default=None, description="The reviewer's decision, when one was made")
 
     @property
     def degraded(self) -> bool:
