@@ -97,9 +97,9 @@ class Check(ABC):
     """For streaming checks: how many characters before new text a match can start (hold-back window). With a
     `boundary`, counted back from the start of the unit still being written instead of from the end of the text."""
     boundary: Literal["token", "sentence", "paragraph"] | None = None
-    """For streaming checks whose matches may be longer than `lookbehind` but never start before the unit (a
-    whitespace-free token, a sentence, a paragraph) still being written: a URL, an e-mail address, a secret value.
-    Text is settled for this check `lookbehind` characters before that unit's start."""
+    """For streaming checks whose matches may be longer than `lookbehind` but never start before the unit still
+    being written: a token (no whitespace, quote or angle bracket: a URL, an e-mail address, a secret value), a
+    sentence, a paragraph. Text is settled for this check `lookbehind` characters before that unit's start."""
     rechecks: Literal["local", "whole"] = "whole"
     """After a repair: "local" when each hit depends only on the text within `lookbehind` characters of it, so
     the engine re-runs the check only around the edits; "whole" (the safe default) re-runs it on all the text."""

@@ -49,7 +49,9 @@ _CONTEXT = 32
 
 # The end of the last boundary in a text (greedy), per boundary kind: what follows is the unit being written.
 _UNIT_END = {
-    "token": re.compile(r"(?s:.*)\s"),
+    # A token ends at whitespace, a quote or an angle bracket: no URL, e-mail address or secret value holds one,
+    # so values inside JSON strings and HTML settle without waiting for whitespace.
+    "token": re.compile(r"(?s:.*)[\s\"<>]"),
     "sentence": re.compile(r"(?s:.*)(?:[.!?]\s|[\n\u3002\uff01\uff1f])"),
     "paragraph": re.compile(r"(?s:.*)\n[^\S\n]*\n"),
 }

@@ -29,6 +29,8 @@ FRAGMENTS = [
     "x" * 150 + " ",
     "Die Zahlen werden nächste Woche veröffentlicht. ",
     "\n\n",
+    '{"contact":"analysts@example.com","link":"https://docs.example.com.attacker.net/x","n":[1,2]} ',
+    '<p>Mail <a href="mailto:analysts@example.com">analysts@example.com</a> or see https://example.org/x</p>',
 ]
 
 
