@@ -6,8 +6,10 @@ library, the CLI's JSON output and the sidecar's HTTP answers, so they agree byt
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
+import os
 from collections.abc import Collection
 from enum import StrEnum
 from typing import Any
@@ -164,6 +166,17 @@ class Evidence(_Model):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+DOCS_URL_ENV = "OUTGUARD_DOCS_URL"
+
+
+@functools.cache
+def rule_doc_url(code: str) -> str:
+    """A rule's page: $OUTGUARD_DOCS_URL with `{code}` filled in, or a site root to which `CODE/` is added;
+    unset, the page's path in the source tree. Cached per code, so a finding pays a dict lookup for it."""
+    base = os.environ.get(DOCS_URL_ENV) or "docs/reference/rules/{code}.md"
+    return base.replace("{code}", code) if "{code}" in base else f"{base.rstrip('/')}/{code}/"
+
+
 class FindingStatus(StrEnum):
     OPEN = "open"
     REPAIRED = "repaired"
@@ -182,6 +195,10 @@ class Finding(_Model):
     fix: Fix | None = None
     fingerprint: str
     status: FindingStatus = FindingStatus.OPEN
+    doc_url: str = Field(
+        default_factory=lambda data: rule_doc_url(data["code"]),
+        description="The rule's reference page (base from $OUTGUARD_DOCS_URL, read once per process)",
+    )
 
 
 def fingerprint(rule_id: str, matched_text: str, anchor: str = "") -> str:
