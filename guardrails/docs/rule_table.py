@@ -1,4 +1,4 @@
-"""Generate the rule reference page (docs/rules.md) from the rule packs, so the docs cannot drift from the code."""
+"""The one-table rule catalogue in docs/rules.md, between markers, from the rule packs."""
 
 from __future__ import annotations
 
