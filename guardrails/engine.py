@@ -228,7 +228,8 @@ class Engine:
             base = evidence if isinstance(evidence, dict) else {k: getattr(evidence, k) for k in set_fields}
             base["details"] = {**hit.evidence.details, "instruction": hit.regeneration.instruction}
             evidence = base
-        anchor = hit.pointer or hit.path or ""
+        anchor = hit.anchor or ""
+        key = matched if hit.fingerprint_key is None else hit.fingerprint_key
         # One validation of plain data (span and evidence nested) instead of three models built one by one.
         return Finding.model_validate(
             {
@@ -248,7 +249,7 @@ class Engine:
                 },
                 "evidence": evidence,
                 "fix": hit.fix,
-                "fingerprint": fingerprint(rule.id, str(hit.values.get("fingerprint_text", matched)), anchor),
+                "fingerprint": fingerprint(rule.id, key, anchor),
             }
         )
 

@@ -12,6 +12,8 @@ PKG = ROOT / "guardrails"
 
 # Lower number = lower layer. A module may import only from its own layer or below.
 LAYERS: list[tuple[str, int]] = [
+    # The base exception and Problem: every layer raises them.
+    ("guardrails.errors", 0),
     ("guardrails.findings", 0),
     ("guardrails.redaction", 0),
     ("guardrails.context", 0),
@@ -23,6 +25,8 @@ LAYERS: list[tuple[str, int]] = [
     # One text layer: normalised views and offset maps, read by every check that folds text.
     ("guardrails.text", 1),
     ("guardrails.checks.base", 2),
+    # Third-party check kinds and packs (entry points): resolved by checks.base, packs loaded by rules.
+    ("guardrails.plugins", 2),
     # Reading the files rule params name (size caps, confinement, safe YAML): used by checks.base and rules.
     ("guardrails.checks._rulefiles", 2),
     ("guardrails.facts", 2),

@@ -2,6 +2,9 @@
 
 A check module named after its kind exposes `CHECK = TheCheckClass`. The engine never imports a check
 module until a rule of that kind is loaded, so importing guardrails stays light (no torch, no presidio).
+Third-party kinds arrive through the `outguard.checks` entry-point group (see `guardrails.plugins`), looked
+up only when a rule names a kind no built-in module has. The public names are re-exported by
+`guardrails.checks`; docs/writing-checks.md walks through writing one.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypeVar
 
 from guardrails.checks._rulefiles import building_from as _building_from_files
 from guardrails.checks._rulefiles import read_limited, rule_files
@@ -25,9 +29,20 @@ from guardrails.findings import Evidence, Fix, RegenerationItem
 
 
 class CheckParams(BaseModel):
-    """Base for every check's params: unknown keys fail at rule load with file, rule id and key."""
+    """Base for every check's params: a frozen pydantic model built from the rule's `params` mapping.
+
+    Unknown keys fail at rule load with file, rule id and key (`extra="forbid"`). Give each field a
+    `Field(description=...)`: the docs site's parameter table per check kind is generated from it.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+P = TypeVar("P", bound=CheckParams, default=CheckParams)
+"""The params model a `Check[P]` is built with (a bare `Check` means `Check[CheckParams]`)."""
+
+TemplateValue = str | int | float | bool | None
+"""What a hit's `values` may hold: scalars the rule's message template formats."""
 
 
 class DeadlineExceeded(Exception):
@@ -35,7 +50,11 @@ class DeadlineExceeded(Exception):
 
 
 class Deadline:
-    """A cooperative deadline. Long loops call `check()`; regex calls pass `timeout=remaining()`."""
+    """A cooperative deadline. Long loops call `check()`; regex calls pass `timeout=remaining()`.
+
+    The engine gives each check its policy deadline; a check that runs past it (raising `DeadlineExceeded`
+    or returning late) becomes a `check-deadline-exceeded` finding, never a silent pass.
+    """
 
     __slots__ = ("at",)
 
@@ -43,14 +62,17 @@ class Deadline:
         self.at = None if seconds is None else time.perf_counter() + seconds
 
     def remaining(self) -> float | None:
+        """Seconds left (never negative), None for no deadline: pass it as `timeout=` to `regex` calls."""
         if self.at is None:
             return None
         return max(0.0, self.at - time.perf_counter())
 
     def expired(self) -> bool:
+        """True once the deadline has passed."""
         return self.at is not None and time.perf_counter() >= self.at
 
     def check(self) -> None:
+        """Raise `DeadlineExceeded` once the deadline has passed: call it in long loops."""
         if self.expired():
             raise DeadlineExceeded("check ran past its deadline")
 
@@ -60,7 +82,11 @@ NO_DEADLINE = Deadline(None)
 
 @dataclass(frozen=True, slots=True)
 class RunContext:
-    """What a check's run() gets besides the document: the caller's context and its deadline."""
+    """What a check's run() gets besides the document: the caller's context and its deadline.
+
+    `context` carries what the caller sent with the output (system prompt, canaries, sources, schema,
+    template, reference date); `deadline` is this check's share of the policy's time budget.
+    """
 
     context: Context
     deadline: Deadline = NO_DEADLINE
@@ -70,26 +96,52 @@ class RunContext:
 class Hit:
     """One thing a check found. The engine turns it into a Finding using the rule's code and message.
 
-    `values` fill the rule's message template (`{matched}` is always available). `anchor` (a JSON
-    pointer or element path) keeps the fingerprint stable when offsets shift.
+    - `start`, `end`: the span, character offsets into `doc.text` (checked against the text's length).
+    - `values`: scalars that fill the rule's message template (`{matched}`, the spanned text, is always
+      there). Values are for people: they never change the fingerprint.
+    - `evidence`: why it was flagged (score, threshold, pattern, fact id, source, details), as data.
+    - `fix`: non-overlapping edits with a title and a `safe` flag; unsafe fixes apply only when the policy
+      allows them.
+    - `pointer` (a JSON pointer) or `path` (an element path): where in the structure the hit lies; the first
+      one set is the hit's `anchor`.
+    - `fingerprint_key`: what identifies the bad thing for suppression and dedupe, when the spanned text does
+      not (a canary's index rather than its bytes, an entity and value rather than their spelling). None:
+      the spanned text.
+    - `regeneration`: what a regeneration request should say about this hit; `message`: a message that
+      replaces the rule's rendered template.
     """
 
     start: int
     end: int
-    values: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, TemplateValue] = field(default_factory=dict)
     evidence: Evidence = field(default_factory=Evidence)
     fix: Fix | None = None
     pointer: str | None = None
     path: str | None = None
     regeneration: RegenerationItem | None = None
     message: str | None = None
+    fingerprint_key: str | None = None
+
+    @property
+    def anchor(self) -> str | None:
+        """The structural place of the hit (its JSON pointer, else its element path), None when it has none.
+
+        The fingerprint hashes the rule, the `fingerprint_key` (or spanned text) and the anchor, not the
+        offsets, so it stays stable when text before the hit grows or shrinks."""
+        return self.pointer or self.path
 
 
-class Check(ABC):
-    """Subclasses set `kind` and `Params`, do heavy setup in __init__, and keep run() pure."""
+class Check(ABC, Generic[P]):
+    """A check kind: subclass `Check[MyParams]`, set `kind`, do heavy setup in __init__, keep run() pure.
+
+    `class MyCheck(Check[MyParams])` sets `Params` (the model a rule's params are validated against) from
+    the type argument, and types `self.params` as `MyParams`. One instance serves many validations, from
+    several threads: run() must not change the instance, the document or the context.
+    """
 
     kind: ClassVar[str]
     Params: ClassVar[type[CheckParams]] = CheckParams
+    params: P
     # Plain attributes, not ClassVar: an instance may turn streaming off for params that need the whole text.
     streaming: bool = False
     """True when run() can judge any prefix of an output (the stream validator relies on it)."""
@@ -104,7 +156,17 @@ class Check(ABC):
     """After a repair: "local" when each hit depends only on the text within `lookbehind` characters of it, so
     the engine re-runs the check only around the edits; "whole" (the safe default) re-runs it on all the text."""
 
-    def __init__(self, params: CheckParams) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "Params" in cls.__dict__:
+            return
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            args = get_args(base) if get_origin(base) is Check else ()
+            if args and isinstance(args[0], type) and issubclass(args[0], CheckParams):
+                cls.Params = args[0]
+
+    def __init__(self, params: P) -> None:
+        """Build the check from validated params: compile patterns, load models and files here, once."""
         self.params = params
 
     @abstractmethod
@@ -117,7 +179,7 @@ class Check(ABC):
         runs it on prefixes."""
         return self.lookbehind
 
-    def bind(self, siblings: Sequence[Check]) -> None:  # noqa: B027 - an optional hook, not abstract
+    def bind(self, siblings: Sequence[Check]) -> None:
         """Called once a policy is compiled, with all its checks: a check may share work with its siblings."""
 
     def regeneration_extras(self, context: Context | None = None) -> dict[str, Any]:
@@ -127,6 +189,7 @@ class Check(ABC):
         return {}
 
     def examples_context(self) -> Context | None:
+        """The context the rule's examples are validated under (a system prompt for a leak check), if any."""
         return None
 
 
@@ -170,10 +233,13 @@ class UnknownCheckKind(LookupError):
 
 
 def check_class(kind: str) -> type[Check]:
-    """Resolve a kind to its class: `guardrails.checks.<kind>` or an import path `package.module:Class`.
+    """Resolve a kind to its class: `guardrails.checks.<kind>`, else an installed plugin's `outguard.checks`
+    entry point of that name, or an import path `package.module:Class`.
 
-    Every way an import can fail (a missing module or attribute, a module raising on import) is an
-    UnknownCheckKind, which the rule compiler reports with file, rule id and key `check`."""
+    Built-in kinds come first (a plugin cannot replace one) and plugins are looked up only for a kind no
+    built-in module has, so policies of built-in kinds never scan installed packages. Every way an import can
+    fail (a missing module or attribute, a module raising on import) is an UnknownCheckKind, which the rule
+    compiler reports with file, rule id and key `check`."""
     if ":" in kind:
         module_name, _, attr = kind.partition(":")
         if not all(part.isidentifier() for part in module_name.split(".")) or not attr.isidentifier():
@@ -186,8 +252,11 @@ def check_class(kind: str) -> type[Check]:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name == module_name:
-            hint = available_kinds_hint() if ":" not in kind else "is the package installed?"
-            raise UnknownCheckKind(f"unknown check kind {kind!r}: no module {module_name!r} ({hint})") from exc
+            if ":" not in kind:
+                return _plugin_class(kind, exc)
+            raise UnknownCheckKind(
+                f"unknown check kind {kind!r}: no module {module_name!r} (is the package installed?)"
+            ) from exc
         raise UnknownCheckKind(
             f"check kind {kind!r}: importing {module_name!r} failed: no module {exc.name!r} (install it)"
         ) from exc
@@ -203,6 +272,18 @@ def check_class(kind: str) -> type[Check]:
     return cls
 
 
+def _plugin_class(kind: str, missing: ModuleNotFoundError) -> type[Check]:
+    from guardrails.plugins import PluginError, check_plugin  # reads installed metadata: only when needed
+
+    try:
+        cls = check_plugin(kind)
+    except PluginError as exc:
+        raise UnknownCheckKind(f"check kind {kind!r}: {exc}") from exc
+    if cls is None:
+        raise UnknownCheckKind(f"unknown check kind {kind!r} ({available_kinds_hint()})") from missing
+    return cls
+
+
 def builtin_kinds() -> list[str]:
     import pkgutil
     from pathlib import Path
@@ -212,7 +293,11 @@ def builtin_kinds() -> list[str]:
 
 
 def available_kinds_hint() -> str:
-    return "built-in kinds: " + ", ".join(builtin_kinds())
+    from guardrails.plugins import CHECKS_GROUP, names
+
+    hint = "built-in kinds: " + ", ".join(builtin_kinds())
+    plugged = names(CHECKS_GROUP)
+    return hint + (f"; from plugins: {', '.join(plugged)}" if plugged else "; no plugin declares one")
 
 
 def iter_hits(check: Check, doc: Document, ctx: RunContext) -> Iterator[Hit]:

@@ -89,7 +89,8 @@ class CanaryCheck(Check):
         return Hit(
             start,
             end,
-            values={"canary_index": index, "fingerprint_text": f"canary-{index}"},
+            values={"canary_index": index},
+            fingerprint_key=f"canary-{index}",
             evidence=Evidence(matched=f"<canary {index}>", details={"canary_index": index}),
             fix=fix,
         )

@@ -167,7 +167,7 @@ class HtmlTemplateCheck(Check):
             values=values,
             evidence=Evidence(
                 source=f"template {template.name} ({template.where})",
-                details={"kind": issue.kind, **{k: v for k, v in issue.values.items() if k != "fingerprint_text"}},
+                details={"kind": issue.kind, **issue.values},
             ),
             fix=fix,
             path=issue.path,
@@ -249,7 +249,7 @@ def _encodable(hit: Hit, doc: Document) -> Hit:
         return hit
     matched = doc.text[hit.start : hit.end]
     if _SURROGATE.search(matched):
-        hit.values["fingerprint_text"] = _escape(matched)
+        hit.fingerprint_key = _escape(matched)
     if hit.path:
         hit.path = _escape(hit.path)
     for key, value in hit.values.items():

@@ -426,8 +426,8 @@ class KnownFactsCheck(Check):
                     "claimed": matched,
                     "known": known,
                     "status": c.status.value,
-                    "fingerprint_text": f"{c.entity}\x1f{c.attribute}\x1f{matched}",
                 },
+                fingerprint_key=f"{c.entity}\x1f{c.attribute}\x1f{matched}",
                 evidence=evidence,
                 fix=fix,
             )

@@ -315,8 +315,8 @@ class PiiCheck(Check):
                     "masked": masked,
                     "matched": masked,
                     "score": c.score,
-                    "fingerprint_text": _fingerprint(c.entity, value),
                 },
+                fingerprint_key=_fingerprint(c.entity, value),
                 evidence=_evidence(c, masked, self._threshold(c.entity)),
                 fix=Fix(
                     title=f"{self.p.mode.value} {c.entity}",

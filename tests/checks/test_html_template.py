@@ -533,7 +533,7 @@ def test_hits_on_text_with_lone_surrogates_are_utf8_encodable() -> None:
     for h in hits:
         assert all(_utf8(str(v)) for v in h.values.values()) and _utf8(h.path or "")
         if "\udce9" in text[h.start : h.end]:
-            assert "\\udce9" in h.values["fingerprint_text"]
+            assert "\\udce9" in h.fingerprint_key
 
 
 def _run_ctx() -> RunContext:
