@@ -17,7 +17,6 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from guardrails.checks._bounded_regex import deadline_scope
-from guardrails.checks._json.schemas import compile_schema, fast_validator
 from guardrails.jsonparse.salvage import Accepts, rank
 from guardrails.jsonparse.tolerant import TextEdit, apply
 from guardrails.jsonparse.view import JsonView, build_view
@@ -46,6 +45,10 @@ def schema_accepts(schema: Any) -> Accepts:
     if hit is not None:
         _cache.move_to_end(key)
         return hit
+    # Here, not at import: `import guardrails` reaches this module (guard.structured) and jsonschema with
+    # its format modules costs ~0.5 s that only a schema needs.
+    from guardrails.checks._json.schemas import compile_schema, fast_validator
+
     validator = compile_schema(schema, "schema")
     fast = fast_validator(schema, validator, check_formats=True)
 

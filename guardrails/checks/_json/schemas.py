@@ -20,20 +20,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-import jsonschema
-import jsonschema._legacy_keywords
-import jsonschema._utils
-import referencing
-import referencing.exceptions
 import yaml
-from jsonschema import validators
-from jsonschema.exceptions import SchemaError, ValidationError
 from pydantic import BaseModel
 
 from guardrails.checks import _bounded_regex
+from guardrails.checks._json.formats import defer_iri_formats
 from guardrails.checks._rulefiles import load_yaml
 from guardrails.checks.base import read_rule_file
 from guardrails.jsonparse.locate import pointer_from_path
+
+# Before jsonschema's first import, whoever imports this module first: its IRI formats would build a
+# lark grammar at import (~1 s, see formats.py).
+defer_iri_formats()
+
+import jsonschema  # noqa: E402
+import jsonschema._legacy_keywords  # noqa: E402
+import jsonschema._utils  # noqa: E402
+import referencing  # noqa: E402
+import referencing.exceptions  # noqa: E402
+from jsonschema import validators  # noqa: E402
+from jsonschema.exceptions import SchemaError, ValidationError  # noqa: E402
 
 
 def load_schema_file(path_str: str) -> Any:
