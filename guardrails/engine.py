@@ -18,6 +18,7 @@ from typing import Any
 from guardrails.checks.base import Check, Deadline, DeadlineExceeded, Hit, RunContext
 from guardrails.context import Context
 from guardrails.document import Document
+from guardrails.errors import OutguardError
 from guardrails.findings import (
     Action,
     AppliedEdit,
@@ -633,7 +634,7 @@ def _standing_for(finding: Finding, codes: list[str]) -> Finding:
     return finding.model_copy(update={"evidence": finding.evidence.model_copy(update={"details": details})})
 
 
-class WorkerSetupError(RuntimeError):
+class WorkerSetupError(OutguardError, RuntimeError):
     """A pool worker could not compile the same policy as the parent process."""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from guardrails.engine import Engine
+from guardrails.errors import OutguardError
 from guardrails.models import ModelNotInstalled, ModelStore
 from guardrails.rules.compile import CompiledPolicy, CompiledRule, build_check
 from guardrails.rules.loader import LoadedRule, RuleSet
@@ -24,7 +25,7 @@ class ExampleFailure:
     problem: str
 
 
-class ExamplesNeedModel(LookupError):
+class ExamplesNeedModel(OutguardError, LookupError):
     """The rule's examples need a model that is not in the store."""
 
 

@@ -31,12 +31,13 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from guardrails.checks.base import Check, CheckParams
+from guardrails.errors import OutguardError
 
 CHECKS_GROUP = "outguard.checks"
 PACKS_GROUP = "outguard.packs"
 
 
-class PluginError(LookupError):
+class PluginError(OutguardError, LookupError):
     """A plugin that cannot be used: the message names the distribution, entry point and file."""
 
 

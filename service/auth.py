@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from guardrails import OutguardError
 from service.limits.model import TokenQuota
 
 
@@ -41,7 +42,7 @@ class Scope(StrEnum):
     ADMIN = "admin"
 
 
-class AuthConfigError(ValueError):
+class AuthConfigError(OutguardError, ValueError):
     """A keys file or env var that cannot be used; the message names the file, entry and field."""
 
 

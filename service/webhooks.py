@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from guardrails import OutguardError
 from service.hold.config import WebhookConfig
 
 SIGNATURE_HEADER = "Outguard-Signature"
@@ -25,7 +26,7 @@ DELIVERY_HEADER = "Outguard-Delivery"
 TOLERANCE_S = 300
 
 
-class WebhookRefused(ValueError):
+class WebhookRefused(OutguardError, ValueError):
     """A webhook URL the operator's config does not allow; the message says why and names no resolved address."""
 
 

@@ -30,13 +30,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from guardrails.batch.outcome import Outcome
+from guardrails.errors import OutguardError
 
 if TYPE_CHECKING:
     from guardrails.engine import Engine
     from guardrails.findings import Report
 
 
-class BatchError(Exception):
+class BatchError(OutguardError):
     """A batch cannot run as asked (a missing extra, an unknown engine, an unreadable file); one line, no traceback."""
 
 

@@ -33,6 +33,7 @@ from typing import Any
 import regex
 
 from guardrails.checks.base import Deadline, DeadlineExceeded
+from guardrails.errors import OutguardError
 
 MAX_PATTERN_CHARS = 10_000
 """Longest caller pattern compiled (~0.1 s to compile in the worst shape measured, `(a|b)` repeated)."""
@@ -46,7 +47,7 @@ _REPEATS = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT}
 _REPEATS |= {getattr(sre_constants, "POSSESSIVE_REPEAT", sre_constants.MAX_REPEAT)}
 
 
-class UnsafePattern(ValueError):
+class UnsafePattern(OutguardError, ValueError):
     """A pattern refused before compiling: invalid, too long, or unrolling into too much."""
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import ahocorasick
 
+from guardrails.errors import OutguardError
 from guardrails.facts.model import Entity, Fact, normalize
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ class FactIndex:
         return index
 
 
-class StoreDriverMissing(RuntimeError):
+class StoreDriverMissing(OutguardError, RuntimeError):
     """A facts database exists or is configured, and the `store` extra (SQLAlchemy) is not installed."""
 
 

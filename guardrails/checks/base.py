@@ -25,6 +25,7 @@ from guardrails.checks._rulefiles import building_from as _building_from_files
 from guardrails.checks._rulefiles import read_limited, rule_files
 from guardrails.context import Context
 from guardrails.document import Document
+from guardrails.errors import OutguardError
 from guardrails.findings import Evidence, Fix, RegenerationItem
 
 
@@ -45,7 +46,7 @@ TemplateValue = str | int | float | bool | None
 """What a hit's `values` may hold: scalars the rule's message template formats."""
 
 
-class DeadlineExceeded(Exception):
+class DeadlineExceeded(OutguardError):
     """Raised by a check (or by `Deadline.check`) that has run past its deadline."""
 
 
@@ -228,7 +229,7 @@ def read_rule_file(path: Path, key: str, max_bytes: int | None = None) -> bytes:
     return read_limited(path, key, max_bytes)
 
 
-class UnknownCheckKind(LookupError):
+class UnknownCheckKind(OutguardError, LookupError):
     pass
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from guardrails.errors import OutguardError
 from guardrails.facts.model import Fact, RowError
 from guardrails.facts.rows import COLUMNS, fact_to_row
 
@@ -18,7 +19,7 @@ MAX_LINE_BYTES = 1_000_000
 _REQUIRED = ("entity", "attribute", "value")
 
 
-class FileFormatError(ValueError):
+class FileFormatError(OutguardError, ValueError):
     """The file cannot be read as rows at all (unknown format, unreadable, bad header)."""
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from guardrails.errors import OutguardError
 from guardrails.facts.model import VALUE_TYPES, Fact
 
 COLUMNS = (
@@ -30,7 +31,7 @@ _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
 
 
-class FieldError(ValueError):
+class FieldError(OutguardError, ValueError):
     def __init__(self, field: str | None, reason: str) -> None:
         super().__init__(reason)
         self.field = field

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter
 from sqlalchemy.engine import Connection, Engine
 
+from guardrails.errors import OutguardError
 from guardrails.facts.io import FileFormatError, read_rows, write_facts
 from guardrails.facts.model import Entity, Fact, ImportResult, RowError, Value, normalize
 from guardrails.facts.paths import default_url
@@ -68,7 +69,7 @@ facts_t = sa.Table(
 )
 
 
-class FactStoreError(RuntimeError):
+class FactStoreError(OutguardError, RuntimeError):
     pass
 
 

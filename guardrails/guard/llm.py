@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from guardrails.errors import OutguardError
 from guardrails.guard.budget import Usage
 
 Message = dict[str, Any]
@@ -36,7 +37,7 @@ class LLMResponse(BaseModel):
         return [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
 
 
-class LLMError(Exception):
+class LLMError(OutguardError):
     """A provider call failed for good: a non-retryable error, or a transient one that outlived its retries.
 
     The message says what failed without quoting the provider: what the provider sent (an error body, a bad

@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from guardrails.engine import Engine
+from guardrails.errors import OutguardError
 from guardrails.findings import Verdict
 from guardrails.redaction import sensitive_rule_ids
 
@@ -49,11 +50,11 @@ NAMED_BAD_ROWS = 100
 """How many bad rows a summary names (by id); it counts all of them."""
 
 
-class MissingExtra(ImportError):
+class MissingExtra(OutguardError, ImportError):
     """ray or pyspark is not installed: the message names the extra that brings it."""
 
 
-class IntegrationError(ValueError):
+class IntegrationError(OutguardError, ValueError):
     """A call that cannot work (a column that does not exist or collides, rules that differ on a worker)."""
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from guardrails.errors import OutguardError
 
-class NonFiniteNumber(ValueError):
+
+class NonFiniteNumber(OutguardError, ValueError):
     """NaN, Infinity or -Infinity: accepted by Python's json module, but not JSON."""
 
 

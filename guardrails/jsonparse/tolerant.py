@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from guardrails.errors import OutguardError
 from guardrails.jsonparse.strict import NonFiniteNumber, loads, raw_decode
 
 # Issue names double as the `issue` param of the json_repair check; rules/json.yaml gives each a code.
@@ -76,7 +77,7 @@ _CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\
 _OBJ_KEY, _OBJ_COLON, _OBJ_VALUE, _OBJ_NEXT, _ARR_VALUE, _ARR_NEXT = range(6)
 
 
-class RepairAborted(Exception):
+class RepairAborted(OutguardError):
     """The input is too far from JSON to repair with confidence (or too deep)."""
 
     def __init__(self, pos: int, message: str, *, too_deep: bool = False) -> None:

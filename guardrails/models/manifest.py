@@ -17,12 +17,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from guardrails.errors import OutguardError
+
 MANIFEST_ENV = "OUTGUARD_MODEL_MANIFEST"
 _NAME = r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$"
 _SHA256 = r"^[0-9a-f]{64}$"
 
 
-class ManifestError(ValueError):
+class ManifestError(OutguardError, ValueError):
     """A manifest that cannot be read; the message names the file and key."""
 
 

@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
+from guardrails.errors import OutguardError
 from guardrails.models.manifest import ModelFile, PackageSource
 
 CHUNK = 1 << 20
@@ -24,7 +25,7 @@ Progress = Callable[[str, int, int | None], None]
 """Called as progress(file name, bytes so far, total bytes or None)."""
 
 
-class SourceError(RuntimeError):
+class SourceError(OutguardError, RuntimeError):
     """A file could not be fetched, or it did not match its checksum. Nothing was written."""
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from guardrails.errors import OutguardError
 from guardrails.models.manifest import ModelSpec
 from guardrails.models.sources import Progress, SourceError, copy_from_package, download, remove_tree, sha256_file
 
@@ -27,7 +28,7 @@ LOCK_NAME = "outguard-model.json"
 LOCK_VERSION = 1
 
 
-class ModelNotInstalled(LookupError):
+class ModelNotInstalled(OutguardError, LookupError):
     """The model is not in the store; the message names the pull command."""
 
     def __init__(self, name: str, root: Path, why: str = "is not in the model store") -> None:
@@ -39,7 +40,7 @@ class ModelNotInstalled(LookupError):
         )
 
 
-class ModelCorrupt(ValueError):
+class ModelCorrupt(OutguardError, ValueError):
     """A stored model whose files no longer match the checksums recorded when it was pulled."""
 
 

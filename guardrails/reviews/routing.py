@@ -29,13 +29,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.engine import Engine
 
+from guardrails.errors import OutguardError
 from guardrails.reviews import schema
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$"
 MAX_GROUPS = 200
 
 
-class RoutingError(ValueError):
+class RoutingError(OutguardError, ValueError):
     """A routing document that does not parse or validate; the message names the group and field."""
 
 

@@ -20,8 +20,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from guardrails.errors import OutguardError
 
-class PriceTableError(ValueError):
+
+class PriceTableError(OutguardError, ValueError):
     """A price table that cannot be loaded; the message names the file and the key."""
 
 

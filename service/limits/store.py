@@ -26,12 +26,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from guardrails import OutguardError
 from service.ratelimit import Limit
 
 log = logging.getLogger("outguard.service")
 
 
-class StoreDown(Exception):
+class StoreDown(OutguardError):
     """The shared store could not answer; the message says why (no key names, no SQL)."""
 
 

@@ -19,6 +19,7 @@ from guardrails.checks._html.scan import Element, Parsed, Text, scan
 from guardrails.checks._html.urls import DANGEROUS_SCHEMES, URL_ATTRIBUTES, scheme_of
 from guardrails.checks.base import read_rule_file
 from guardrails.document import Document
+from guardrails.errors import OutguardError
 
 MAX_TEMPLATE_BYTES = 200_000
 _KEY = "key 'file': "
@@ -163,7 +164,7 @@ class Template:
         return f"{self.source.strip()[:limit]}\n<!-- sections (data-slot):\n{rules}\n-->"
 
 
-class TemplateError(ValueError):
+class TemplateError(OutguardError, ValueError):
     pass
 
 
