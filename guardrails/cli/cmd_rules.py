@@ -2,7 +2,8 @@
 
 `list` prints a table with a header, filtered by pack, status, check kind or selector; `test` runs the rules'
 own examples (all, or a pack or code filter); `explain CODE|ID` prints one rule's reference, generated from
-its YAML like ruff's `rule` command; `docs` regenerates the README's rule table.
+its YAML like ruff's `rule` command; `docs` regenerates the one-table catalogue in docs/rules.md (`guardrails docs`
+writes it too, with every reference page).
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ex.add_argument("rule", metavar="CODE|ID")
     ex.set_defaults(func=run_explain)
 
-    d = acts.add_parser("docs", help="regenerate the rule reference in the README (a test fails when it is stale)")
+    d = acts.add_parser(
+        "docs", help="regenerate the one-table rule catalogue in docs/rules.md (a test fails when it is stale)"
+    )
     d.add_argument("--readme", default="docs/rules.md", help="page to update (default: docs/rules.md)")
     d.set_defaults(func=run_docs)
 

@@ -15,6 +15,9 @@ from guardrails.rules.loader import LoadedRule, RuleSet
 from guardrails.rules.model import Example, Rule
 
 _EXAMPLE_MAX = 400  # characters of an example shown; the rest is summarised
+# Checks that load a model: the page says what their params decide instead of running them (seconds per rule,
+# and a machine without the weights would write another page).
+_MODEL_BACKED = frozenset({"toxicity"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,10 @@ def fix_safety(loaded: LoadedRule) -> str:
     from guardrails.rules.errors import RuleError
 
     rule = loaded.rule
+    if rule.check in _MODEL_BACKED:  # its fix follows from the params; running it would load the model
+        if rule.params.get("mask_fix"):
+            return "- mask the words that drive the score (safe, applied when repair is on)"
+        return "None: its findings carry no automatic fix."
     if rule.examples.needs_model:
         return (
             f"Not shown here: the examples need the model `{rule.examples.needs_model}`; "
