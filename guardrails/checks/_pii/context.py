@@ -140,7 +140,9 @@ class ContextRule:
         stop = stop_words(self.language)
         out: list[str] = []
         for lemma in reversed(lemmas):
-            if is_keyword(lemma, stop):
+            # presidio splits keyword lemmas at ':' and then asks whether each whole lemma is a keyword, so a token
+            # that keeps a colon ("phone:212", "10:30") never is one
+            if ":" not in lemma and is_keyword(lemma, stop):
                 out.append(lemma)
                 if len(out) > KEYWORDS_BEFORE:
                     break
