@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from guardrails.context import Context
+from guardrails.errors import OutguardError
 from guardrails.findings import FindingStatus, Report, Severity
 from guardrails.reviews import schema
 from guardrails.reviews.model import (
@@ -71,7 +72,7 @@ _FTS = sa.table("review_search_fts", sa.column("rowid"), sa.column("review_searc
 _SEARCH_ROWS = sa.table("review_search", sa.column("rowid"), sa.column("item_id"))
 
 
-class ReviewError(Exception):
+class ReviewError(OutguardError):
     """A request the queue cannot honour; the message says why, for people."""
 
 
