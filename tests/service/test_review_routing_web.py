@@ -109,3 +109,17 @@ def test_a_common_word_search_says_how_far_it_counted(seeded: TestClient, monkey
     assert "<strong>1+</strong> matching" in page.text and len(_ids(page.text)) == 2
     monkeypatch.setattr(web, "SEARCH_COUNT_CAP", 1000)
     assert "<strong>2</strong> matching" in seeded.get("/review?q=risk").text
+
+
+def test_the_routing_json_api_is_admin_only_and_validated(seeded: TestClient) -> None:
+    assert seeded.get("/v1/reviewer-groups", headers=auth("review")).status_code == 403
+    assert seeded.get("/v1/reviewer-groups", headers=auth("admin")).json()["groups"] == {}
+    doc = {"groups": {"medical": {"members": ["alice"], "codes": ["SVC003"]}}}
+    assert seeded.put("/v1/reviewer-groups", json=doc, headers=auth("review")).status_code == 403
+    r = seeded.put("/v1/reviewer-groups", json=doc, headers=auth("admin"))
+    assert r.status_code == 200 and r.json()["updated_by"] == "key:admin"
+    assert r.json()["groups"]["medical"] == {"members": ["alice"], "policies": [], "codes": ["SVC003"]}
+    bad = seeded.put("/v1/reviewer-groups", json={"groups": {"x": {"colour": "red"}}}, headers=auth("admin"))
+    assert bad.status_code == 422 and "colour" in bad.text
+    login(seeded, "alice")  # the page follows at once
+    assert "Routed to medical" in seeded.get("/review").text
