@@ -10,6 +10,7 @@ policy uses them.
 from guardrails.context import Context, Source
 from guardrails.document import Document
 from guardrails.engine import Engine
+from guardrails.errors import OutguardError, Problem
 from guardrails.findings import (
     Action,
     AppliedEdit,
@@ -43,7 +44,9 @@ __all__ = [
     "Fix",
     "Guard",
     "GuardResult",
+    "OutguardError",
     "Policy",
+    "Problem",
     "RegenerationRequest",
     "Report",
     "Rule",
