@@ -67,18 +67,16 @@ def _read_terms(path: Path) -> list[str]:
     return [line.strip() for line in raw.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
-class BanlistCheck(Check, ScanUser, ScanSource):
+class BanlistCheck(Check[BanlistParams], ScanUser, ScanSource):
     """Streaming: a hit can only grow or vanish while its word is still being written, so the stream
     validator must hold back the longest term plus one character."""
 
     kind = "banlist"
-    Params = BanlistParams
     streaming = True
     lookbehind = 0  # set per instance from the longest term
 
     def __init__(self, params: BanlistParams) -> None:
         super().__init__(params)
-        self.p = params
         terms = list(params.terms)
         if params.file:
             terms.extend(_read_terms(resolve_rule_path(params.file)))
@@ -113,7 +111,7 @@ class BanlistCheck(Check, ScanUser, ScanSource):
 
     def _matches(self, folded: str, raw: Iterable[tuple[int, _Term]]) -> list[tuple[int, int, _Term]]:
         """Leftmost-longest, non-overlapping, whole-word matches in the folded text, of the automaton's `raw` hits."""
-        whole = self.p.whole_word
+        whole = self.params.whole_word
         found: list[tuple[int, int, _Term]] = []
         for end_idx, term in raw:
             start, end = end_idx - term.length + 1, end_idx + 1
@@ -136,12 +134,12 @@ class BanlistCheck(Check, ScanUser, ScanSource):
         shared = self.shared
         raw = shared[0].hits(doc, shared[1]) if shared is not None else self.automaton.iter(folded.text)
         found = self._spans(folded, raw)
-        if self.p.normalize == "evasion":
+        if self.params.normalize == "evasion":
             evasive = view(doc, EVASION)
             if evasive is not folded:  # the same object when no look-alike, spacing or leet is in the text
                 found = _merge(found, self._spans(evasive, self.automaton.iter(evasive.text)))
         for n, (start, end, term) in enumerate(found):
-            if n >= self.p.max_matches:
+            if n >= self.params.max_matches:
                 break
             if n % 64 == 63:
                 ctx.deadline.check()
@@ -158,17 +156,21 @@ class BanlistCheck(Check, ScanUser, ScanSource):
         return [(*v.span(fs, fe), term) for fs, fe, term in self._matches(v.text, raw)]
 
     def _fix(self, text: str, start: int, end: int) -> Fix | None:
-        if self.p.mask is not None:
+        if self.params.mask is not None:
             # Letters become the mask; accents and invisible characters inside the term go with them.
-            masked = "".join(self.p.mask if c.isalnum() else c for c in text[start:end] if fold_char(c) or c.isascii())
-            return Fix(
-                title="mask banned term", edits=[Edit(start=start, end=end, replacement=masked)], safe=self.p.fix_safe
+            masked = "".join(
+                self.params.mask if c.isalnum() else c for c in text[start:end] if fold_char(c) or c.isascii()
             )
-        if self.p.replacement is not None:
             return Fix(
-                title=f"replace with {self.p.replacement!r}",
-                edits=[Edit(start=start, end=end, replacement=self.p.replacement)],
-                safe=self.p.fix_safe,
+                title="mask banned term",
+                edits=[Edit(start=start, end=end, replacement=masked)],
+                safe=self.params.fix_safe,
+            )
+        if self.params.replacement is not None:
+            return Fix(
+                title=f"replace with {self.params.replacement!r}",
+                edits=[Edit(start=start, end=end, replacement=self.params.replacement)],
+                safe=self.params.fix_safe,
             )
         return None
 

@@ -37,31 +37,31 @@ def _find(v: TextView, needle: str) -> Iterator[tuple[int, int]]:
         pos = v.text.find(needle, pos + len(needle))
 
 
-class CanaryCheck(Check):
+class CanaryCheck(Check[CanaryParams]):
     """Streaming: an occurrence found in a prefix stays; hold back the longest canary's length."""
 
     kind = "canary"
-    Params = CanaryParams
     streaming = True
     lookbehind = 256
 
     def __init__(self, params: CanaryParams) -> None:
         super().__init__(params)
-        self.p = params
         self.fixed = [c for c in params.canaries if len(c) >= params.min_length]
 
     def stream_lookbehind(self, context: Context) -> int | None:
-        return self.lookbehind if self.fixed or any(len(c) >= self.p.min_length for c in context.canaries) else None
+        return (
+            self.lookbehind if self.fixed or any(len(c) >= self.params.min_length for c in context.canaries) else None
+        )
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
-        canaries = self.fixed + [c for c in ctx.context.canaries if len(c) >= self.p.min_length]
+        canaries = self.fixed + [c for c in ctx.context.canaries if len(c) >= self.params.min_length]
         if not canaries:
             return
         count = 0
         for index, canary in enumerate(dict.fromkeys(canaries)):
             for start, end in self._occurrences(doc, canary):
                 count += 1
-                if count > self.p.max_matches:
+                if count > self.params.max_matches:
                     return
                 yield self._hit(index, start, end)
 
@@ -69,8 +69,8 @@ class CanaryCheck(Check):
         folded = view(doc, FOLD)
         needle = normalize(canary, FOLD).text
         found = list(_find(folded, needle)) if needle else []
-        skeleton = normalize(canary, SKELETON).text if self.p.skeleton else ""
-        if len(skeleton) >= self.p.min_length:
+        skeleton = normalize(canary, SKELETON).text if self.params.skeleton else ""
+        if len(skeleton) >= self.params.min_length:
             # Copies the fold view missed: those that overlap none it found.
             more = _find(view(doc, SKELETON), skeleton)
             found.extend(m for m in more if not any(m[0] < e and s < m[1] for s, e in found))
@@ -79,10 +79,10 @@ class CanaryCheck(Check):
 
     def _hit(self, index: int, start: int, end: int) -> Hit:
         fix = None
-        if self.p.redact is not None:
+        if self.params.redact is not None:
             fix = Fix(
                 title="redact canary",
-                edits=[Edit(start=start, end=end, replacement=self.p.redact)],
+                edits=[Edit(start=start, end=end, replacement=self.params.redact)],
                 redacts=True,  # a canary inside another redacted value merges with it (repair.py)
             )
         # The canary itself is secret: evidence names its index, never its text.

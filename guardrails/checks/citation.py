@@ -119,11 +119,10 @@ def _strip_trailing(s: str) -> str:
     return s
 
 
-class CitationCheck(Check):
+class CitationCheck(Check[CitationParams]):
     """Streaming: a URL at the very end of a prefix may still grow, so hits there can change."""
 
     kind = "citation"
-    Params = CitationParams
     streaming = True
     # A URL or DOI is one whitespace-free token, however long: it can change only while it is the last token.
     # An author-year citation spans words but is at most ~100 characters ("Name and Name, (2019)").
@@ -132,7 +131,6 @@ class CitationCheck(Check):
 
     def __init__(self, params: CitationParams) -> None:
         super().__init__(params)
-        self.p = params
         self.domains = tuple(d.lower().strip().removeprefix("www.").rstrip(".") for d in params.allowed_domains)
 
     def _reference(self, context: Context) -> _Reference:
@@ -144,28 +142,28 @@ class CitationCheck(Check):
         return _Reference(tuple(d for d in domains if d), urls, text)
 
     def stream_lookbehind(self, context: Context) -> int | None:
-        if self.p.if_no_reference == "skip" and self._reference(context).empty:
+        if self.params.if_no_reference == "skip" and self._reference(context).empty:
             return None  # nothing to check against: run() stays silent
         return self.lookbehind
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         ref = self._reference(ctx.context)
-        if ref.empty and self.p.if_no_reference == "skip":
+        if ref.empty and self.params.if_no_reference == "skip":
             return
         text = doc.text
         timeout = ctx.deadline.remaining()
         hits: list[Hit] = []
         try:
-            if "url" in self.p.kinds:
+            if "url" in self.params.kinds:
                 hits.extend(self._urls(text, ref, timeout))
-            if "doi" in self.p.kinds:
+            if "doi" in self.params.kinds:
                 hits.extend(self._dois(text, ref, timeout, [(h.start, h.end) for h in hits]))
-            if "author_year" in self.p.kinds:
+            if "author_year" in self.params.kinds:
                 hits.extend(self._authors(text, ref, timeout))
         except TimeoutError as exc:
             raise DeadlineExceeded("citation scan timed out") from exc
         hits.sort(key=lambda h: h.start)
-        yield from hits[: self.p.max_matches]
+        yield from hits[: self.params.max_matches]
 
     def _urls(self, text: str, ref: _Reference, timeout: float | None) -> Iterator[Hit]:
         for start, end in url_spans(text, timeout):

@@ -159,17 +159,12 @@ class FutureDateParams(CheckParams):
     max_matches: int = Field(default=50, ge=1, description="Stop after this many hits in one output")
 
 
-class FutureDateCheck(Check):
+class FutureDateCheck(Check[FutureDateParams]):
     """Streaming: a date at the end of a prefix ("March 2") may grow into another ("March 2031")."""
 
     kind = "future_date"
-    Params = FutureDateParams
     streaming = True
     lookbehind = 40
-
-    def __init__(self, params: FutureDateParams) -> None:
-        super().__init__(params)
-        self.p = params
 
     def _dates(self, text: str, timeout: float | None) -> list[_Date]:
         found: list[_Date] = []
@@ -188,7 +183,7 @@ class FutureDateCheck(Check):
                     if parsed:
                         found.append(_Date(m.start(), m.end(), parsed[0], parsed[1]))
                         taken.append((m.start(), m.end()))
-        if self.p.years:
+        if self.params.years:
             for m in _YEAR_ONLY.finditer(text, timeout=timeout):
                 s, e = m.span("year")
                 if not any(ts < e and s < te for ts, te in taken):
@@ -204,8 +199,8 @@ class FutureDateCheck(Check):
         return bool(_FUTURE_CUES.search(window[cut + 1 :]))
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
-        reference = ctx.context.reference_date or self.p.reference_date or dt.datetime.now(dt.UTC).date()
-        limit = reference + dt.timedelta(days=self.p.grace_days)
+        reference = ctx.context.reference_date or self.params.reference_date or dt.datetime.now(dt.UTC).date()
+        limit = reference + dt.timedelta(days=self.params.grace_days)
         text = doc.text
         try:
             dates = self._dates(text, ctx.deadline.remaining())
@@ -215,10 +210,10 @@ class FutureDateCheck(Check):
         for d in dates:
             if d.date <= limit:
                 continue
-            if self.p.skip_future_tense and self._announced(text, d.start):
+            if self.params.skip_future_tense and self._announced(text, d.start):
                 continue
             count += 1
-            if count > self.p.max_matches:
+            if count > self.params.max_matches:
                 break
             yield Hit(
                 d.start,

@@ -135,17 +135,12 @@ class Ungrounded:
     score: float | None = None
 
 
-class GroundingCheck(Check):
+class GroundingCheck(Check[GroundingParams]):
     kind = "grounding"
-    Params = GroundingParams
-
-    def __init__(self, params: GroundingParams) -> None:
-        super().__init__(params)
-        self.p = params
 
     def ungrounded(self, doc: Document, ctx: RunContext) -> list[Ungrounded]:
-        key = f"grounding:sources:{id(ctx.context)}:{self.p.include_prompt}:{self.p.day_first}"
-        src = doc.view(key, lambda _d: _build_sources(ctx.context, self.p.include_prompt, self.p.day_first))
+        key = f"grounding:sources:{id(ctx.context)}:{self.params.include_prompt}:{self.params.day_first}"
+        src = doc.view(key, lambda _d: _build_sources(ctx.context, self.params.include_prompt, self.params.day_first))
         if src is None:
             return []
         out: list[Ungrounded] = []
@@ -155,7 +150,7 @@ class GroundingCheck(Check):
             spans = list(url_spans(text, ctx.deadline.remaining()))
         except TimeoutError as exc:
             raise DeadlineExceeded("finding URLs ran past the deadline") from exc
-        if self.p.urls:
+        if self.params.urls:
             for start, end in spans:
                 url = text[start:end]
                 key = _url_key(url)
@@ -164,39 +159,39 @@ class GroundingCheck(Check):
         # A URL is one item, judged (or not) as a whole: the numbers, dates and names in its path are not
         # claims of their own, whichever kinds this rule checks.
         covered = spans
-        if self.p.quotes:
+        if self.params.quotes:
             for m in _QUOTE_RE.finditer(text):
                 quote = m.group(1)
-                if len(quote.split()) < self.p.min_quote_words:
+                if len(quote.split()) < self.params.min_quote_words:
                     continue
                 if " ".join(fold(quote).text.split()) not in src.text:
                     out.append(Ungrounded("quote", m.start(1), m.end(1), quote))
-        if self.p.numbers or self.p.dates:
+        if self.params.numbers or self.params.dates:
             out.extend(self._values(doc, ctx, src, covered))
-        if self.p.entities:
+        if self.params.entities:
             out.extend(self._entities(text, src, covered))
-        if self.p.words:
+        if self.params.words:
             out.extend(self._words(text, src))
         out.sort(key=lambda u: (u.start, u.end))
-        return out[: self.p.max_items]
+        return out[: self.params.max_items]
 
     def _values(
         self, doc: Document, ctx: RunContext, src: _Sources, covered: list[tuple[int, int]]
     ) -> Iterator[Ungrounded]:
         folded = folded_view(doc)
-        for v in values_view(doc, day_first=self.p.day_first, timeout=ctx.deadline.remaining()):
+        for v in values_view(doc, day_first=self.params.day_first, timeout=ctx.deadline.remaining()):
             ctx.deadline.check()
             start, end = folded.start(v.start), folded.end(v.end)
             if any(s <= start and end <= e for s, e in covered):
                 continue
             if v.kind == "date" or v.year_like:
-                if not self.p.dates:
+                if not self.params.dates:
                     continue
                 key = v.date if v.date is not None else (int(v.number or 0), None, None)
                 if key not in src.dates:
                     yield Ungrounded("date", start, end, doc.text[start:end])
             elif (
-                self.p.numbers
+                self.params.numbers
                 and v.number is not None
                 and v.number.normalize() not in src.numbers
                 and v.amount.normalize() not in src.numbers
@@ -233,11 +228,11 @@ class GroundingCheck(Check):
 
     def _words(self, text: str, src: _Sources) -> Iterator[Ungrounded]:
         words = [w for w in _WORD_RE.findall(fold(text).text) if len(w) >= 3 and w not in STOPWORDS]
-        if len(words) < self.p.min_words:
+        if len(words) < self.params.min_words:
             return
         missing = [w for w in words if _stem(w) not in src.stems]
         share = len(missing) / len(words)
-        if share > self.p.max_unsupported_words:
+        if share > self.params.max_unsupported_words:
             yield Ungrounded("words", 0, len(text), ", ".join(sorted(set(missing))[:10]), score=share)
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
@@ -250,7 +245,7 @@ class GroundingCheck(Check):
                 evidence=Evidence(
                     matched=u.text,
                     score=u.score,
-                    threshold=self.p.max_unsupported_words if u.kind == "words" else None,
+                    threshold=self.params.max_unsupported_words if u.kind == "words" else None,
                     source=f"{n_sources} source passage(s)",
                     details={"kind": u.kind},
                 ),

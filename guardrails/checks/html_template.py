@@ -55,13 +55,11 @@ class HtmlTemplateParams(CheckParams):
         return self
 
 
-class HtmlTemplateCheck(Check):
+class HtmlTemplateCheck(Check[HtmlTemplateParams]):
     kind = "html_template"
-    Params = HtmlTemplateParams
 
     def __init__(self, params: HtmlTemplateParams) -> None:
         super().__init__(params)
-        self.p = params
         self.report = frozenset(params.report)
         self.limits = Limits(params.max_chars, params.max_depth, params.max_elements)
         base = params.base_dir
@@ -120,7 +118,7 @@ class HtmlTemplateCheck(Check):
     # -- run -------------------------------------------------------------------------------------------------------
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
-        name = ctx.context.template or self.p.default_template
+        name = ctx.context.template or self.params.default_template
         if name is None:
             return
         template = self.templates.get(name)
@@ -140,7 +138,7 @@ class HtmlTemplateCheck(Check):
             if issue.kind in self.report:
                 yield _encodable(self._hit(issue, template), doc)
                 count += 1
-                if count >= self.p.max_hits:
+                if count >= self.params.max_hits:
                     return
         if "template-mismatch" in self.report and analysis.complete:
             hit = self._mismatch(doc, ctx, analysis)
@@ -211,7 +209,7 @@ class HtmlTemplateCheck(Check):
         )
 
     def regeneration_extras(self, context: Context | None = None) -> dict[str, Any]:
-        name = (context.template if context else None) or self.p.default_template
+        name = (context.template if context else None) or self.params.default_template
         template = self.templates.get(name) if name else None
         return {"template": template.excerpt()} if template else {}
 

@@ -30,13 +30,8 @@ class JsonRepairParams(JsonExtractParams):
     )
 
 
-class JsonRepairCheck(Check):
+class JsonRepairCheck(Check[JsonRepairParams]):
     kind = "json_repair"
-    Params = JsonRepairParams
-
-    def __init__(self, params: JsonRepairParams) -> None:
-        super().__init__(params)
-        self.p = params
 
     def regeneration_extras(self, context: Context | None = None) -> dict[str, Any]:
         # Damage the schema could not settle (schema-guided repair): the request carries the schema, so the
@@ -45,7 +40,7 @@ class JsonRepairCheck(Check):
         return {"schema": schema} if isinstance(schema, dict) else {}
 
     def run(self, doc: Document, ctx: RunContext) -> Iterable[Hit]:
-        view = json_view(doc, ctx, self.p)
+        view = json_view(doc, ctx, self.params)
         if not view.repairs:
             # Not a generator function: nearly every output has no repairs, and seventeen rules of this kind
             # ask on each one; an empty tuple costs less to make and to drain than a generator.
@@ -53,10 +48,10 @@ class JsonRepairCheck(Check):
         return self._hits(doc, view)
 
     def _hits(self, doc: Document, view: JsonView) -> Iterator[Hit]:
-        mine = [r for r in view.repairs if r.issue == self.p.issue]
-        head, rest = mine[: self.p.max_hits], mine[self.p.max_hits :]
+        mine = [r for r in view.repairs if r.issue == self.params.issue]
+        head, rest = mine[: self.params.max_hits], mine[self.params.max_hits :]
         if rest:  # keep the report readable: the last finding carries every remaining repair
-            head, rest = mine[: self.p.max_hits - 1], mine[self.p.max_hits - 1 :]
+            head, rest = mine[: self.params.max_hits - 1], mine[self.params.max_hits - 1 :]
         for r in head:
             yield self._hit(doc, [r], r.note)
         if rest:
@@ -65,7 +60,7 @@ class JsonRepairCheck(Check):
     def _hit(self, doc: Document, repairs: list[Repair], note: str) -> Hit:
         start = min(r.start for r in repairs)
         end = max(r.end for r in repairs)
-        safe = all(r.safe for r in repairs) if self.p.fix_safe is None else self.p.fix_safe
+        safe = all(r.safe for r in repairs) if self.params.fix_safe is None else self.params.fix_safe
         edits = [Edit(start=e.start, end=e.end, replacement=e.replacement) for r in repairs for e in r.edits]
         return Hit(
             start,
@@ -73,7 +68,7 @@ class JsonRepairCheck(Check):
             values={"note": note, "count": len(repairs)},
             evidence=Evidence(
                 matched=doc.text[start:end][:120],
-                details={"issue": self.p.issue, "occurrences": len(repairs)},
+                details={"issue": self.params.issue, "occurrences": len(repairs)},
             ),
             fix=Fix(title=note, edits=edits, safe=safe),
         )

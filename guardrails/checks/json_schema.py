@@ -57,13 +57,11 @@ class JsonSchemaParams(JsonExtractParams):
     )
 
 
-class JsonSchemaCheck(Check):
+class JsonSchemaCheck(Check[JsonSchemaParams]):
     kind = "json_schema"
-    Params = JsonSchemaParams
 
     def __init__(self, params: JsonSchemaParams) -> None:
         super().__init__(params)
-        self.p = params
         given = [k for k in ("schema", "schema_file", "model") if getattr(params, _ATTR[k]) is not None]
         if len(given) > 1:
             raise ValueError(f"keys 'params.{given[0]}' and 'params.{given[1]}': give only one schema source")
@@ -99,7 +97,7 @@ class JsonSchemaCheck(Check):
 
     def regeneration_extras(self, context: Context | None = None) -> dict[str, Any]:
         # The schema this call was validated against: the Context's when the rule reads it, else the rule's.
-        schema = context.schema_ if context is not None and self.p.use_context_schema else None
+        schema = context.schema_ if context is not None and self.params.use_context_schema else None
         if schema is None:
             schema = self.schema
         return {"schema": schema} if isinstance(schema, dict) else {}
@@ -115,9 +113,12 @@ class JsonSchemaCheck(Check):
         compiled = self._context_cache.get(key)
         if compiled is None:
             validator = compile_schema(
-                schema, "Context.schema", check_formats=self.p.check_formats, default_draft=self.p.default_draft
+                schema,
+                "Context.schema",
+                check_formats=self.params.check_formats,
+                default_draft=self.params.default_draft,
             )
-            compiled = (validator, fast_validator(schema, validator, check_formats=self.p.check_formats))
+            compiled = (validator, fast_validator(schema, validator, check_formats=self.params.check_formats))
             self._context_cache[key] = compiled
             if len(self._context_cache) > _CONTEXT_CACHE_SIZE:
                 self._context_cache.popitem(last=False)
@@ -133,17 +134,17 @@ class JsonSchemaCheck(Check):
         return iter(hits)
 
     def _run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
-        context_schema = ctx.context.schema_ if self.p.use_context_schema else None
+        context_schema = ctx.context.schema_ if self.params.use_context_schema else None
         validator, fast = (
             self._context_validator(context_schema) if context_schema is not None else (self.validator, self.fast)
         )
         if validator is None and self.adapter is None:
             return  # no schema configured and none in the Context: nothing to check against
-        view = json_view(doc, ctx, self.p, expect=True)
+        view = json_view(doc, ctx, self.params, expect=True)
         if view.too_deep:
             return  # json-nesting-too-deep (JSON003) reports it; validating would only exhaust the stack
         if not view.ok:
-            if self.p.require_json:
+            if self.params.require_json:
                 reason = "no JSON found" if not view.present else f"the JSON is invalid ({view.error})"
                 yield Hit(
                     0,
@@ -152,7 +153,7 @@ class JsonSchemaCheck(Check):
                     evidence=Evidence(source="schema", details={"reason": reason}),
                 )
             return
-        if self.p.require_json and view.repairs:
+        if self.params.require_json and view.repairs:
             yield _repairs_hit(doc, view)
         if validator is not None:
             if fast is not None and fast(view.value):
@@ -175,7 +176,7 @@ class JsonSchemaCheck(Check):
                 for path, extra_key in error_paths(leaf):
                     groups.setdefault(pointer_from_path(path), []).append((leaf, path, extra_key))
                 count += 1
-                if count >= self.p.max_errors:
+                if count >= self.params.max_errors:
                     break
         except referencing.exceptions.Unresolvable as exc:
             raise ValueError(f"schema $ref cannot be resolved (remote refs are never fetched): {exc}") from exc
@@ -207,7 +208,7 @@ class JsonSchemaCheck(Check):
             start = located.key_start
         detail = describe(error, pointer, extra_key)
         fix = None
-        if self.p.coerce and view.strict:
+        if self.params.coerce and view.strict:
             fix = coercion_fix(
                 doc.text, view, validator=validator, error=error, path=path, extra_key=extra_key, start=start, end=end
             )
@@ -238,14 +239,14 @@ class JsonSchemaCheck(Check):
         assert self.adapter is not None
         try:
             if view.strict:
-                self.adapter.validate_json(doc.text[view.start : view.end], strict=self.p.strict)
+                self.adapter.validate_json(doc.text[view.start : view.end], strict=self.params.strict)
             else:
-                self.adapter.validate_python(view.value, strict=self.p.strict)
+                self.adapter.validate_python(view.value, strict=self.params.strict)
             return
         except PydanticValidationError as exc:
             errors = exc.errors(include_url=False)
         seen: set[str] = set()
-        for err in errors[: self.p.max_errors]:
+        for err in errors[: self.params.max_errors]:
             path = tuple(p for p in err["loc"] if isinstance(p, (str, int)))
             pointer = pointer_from_path(path)
             if pointer in seen:
@@ -262,7 +263,7 @@ class JsonSchemaCheck(Check):
                 values={"detail": detail, "pointer": pointer, "keyword": err["type"]},
                 pointer=pointer,
                 evidence=Evidence(
-                    source=self.p.model, details={"keyword": err["type"], "got": short(err.get("input"))}
+                    source=self.params.model, details={"keyword": err["type"], "got": short(err.get("input"))}
                 ),
             )
 

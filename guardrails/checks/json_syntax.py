@@ -22,21 +22,16 @@ class JsonSyntaxParams(JsonExtractParams):
     )
 
 
-class JsonSyntaxCheck(Check):
+class JsonSyntaxCheck(Check[JsonSyntaxParams]):
     kind = "json_syntax"
-    Params = JsonSyntaxParams
-
-    def __init__(self, params: JsonSyntaxParams) -> None:
-        super().__init__(params)
-        self.p = params
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
-        issue = self.p.issue
-        view = json_view(doc, ctx, self.p)
+        issue = self.params.issue
+        view = json_view(doc, ctx, self.params)
         text = doc.text
         if issue == "missing":
             # Only when JSON is expected (the rule says so, or the Context carries a schema).
-            expected = self.p.expect_json or ctx.context.schema_ is not None
+            expected = self.params.expect_json or ctx.context.schema_ is not None
             if expected and not view.present:
                 yield Hit(
                     0, len(text), values={"detail": "no JSON object or array"}, evidence=Evidence(matched=text[:80])
@@ -50,8 +45,8 @@ class JsonSyntaxCheck(Check):
                 yield Hit(
                     at,
                     min(at + 1, len(text)),
-                    values={"limit": self.p.max_depth},
-                    evidence=Evidence(threshold=self.p.max_depth, details={"error": view.error}),
+                    values={"limit": self.params.max_depth},
+                    evidence=Evidence(threshold=self.params.max_depth, details={"error": view.error}),
                 )
             return
         if issue == "invalid":

@@ -147,13 +147,11 @@ def _shared_store_index(url: str | None, refresh: float) -> StoreIndex:
     return _SHARED[key]
 
 
-class KnownFactsCheck(Check):
+class KnownFactsCheck(Check[KnownFactsParams]):
     kind = "known_facts"
-    Params = KnownFactsParams
 
     def __init__(self, params: KnownFactsParams) -> None:
         super().__init__(params)
-        self.p = params
         inline = _parse_rows(params.facts, "params.facts")
         if params.facts_file:
             inline.extend(_load_file(params.facts_file))
@@ -201,20 +199,20 @@ class KnownFactsCheck(Check):
 
     def claims(self, doc: Document, ctx: RunContext) -> list[Claim]:
         """Every claim in the document, judged (shared by all rules over the same configuration)."""
-        call_key = ctx.context.extra.get(self.p.context_key)
+        call_key = ctx.context.extra.get(self.params.context_key)
         key = f"{self._view_key}\x1f{id(call_key)}"
         return doc.view(key, lambda d: self._claims(d, ctx))
 
     def _indexes(self, ctx: RunContext) -> list[FactIndex]:
         out = []
-        per_call = ctx.context.extra.get(self.p.context_key)
+        per_call = ctx.context.extra.get(self.params.context_key)
         if per_call:
-            if isinstance(per_call, list) and len(per_call) > self.p.max_call_facts:
+            if isinstance(per_call, list) and len(per_call) > self.params.max_call_facts:
                 raise ValueError(
-                    f"context.extra.{self.p.context_key}: {len(per_call)} facts, more than max_call_facts "
-                    f"{self.p.max_call_facts}; import them into the store instead"
+                    f"context.extra.{self.params.context_key}: {len(per_call)} facts, more than max_call_facts "
+                    f"{self.params.max_call_facts}; import them into the store instead"
                 )
-            out.append(FactIndex.from_facts(_parse_rows(per_call, f"context.extra.{self.p.context_key}")))
+            out.append(FactIndex.from_facts(_parse_rows(per_call, f"context.extra.{self.params.context_key}")))
         if self.inline is not None:
             out.append(self.inline)
         if self.store is not None:
@@ -231,12 +229,14 @@ class KnownFactsCheck(Check):
         if not mentions:
             return []
         ends = sentence_bounds(text)
-        if self.p.pronouns:
+        if self.params.pronouns:
             mentions = _with_pronouns(mentions, text, ends, self._pronouns)
         # values are read only in sentences that name an entity: most of a long answer is never scanned
         ranges = _sentence_ranges(mentions, ends)
         try:
-            scanned = scan_values(text, day_first=self.p.day_first, timeout=ctx.deadline.remaining(), ranges=ranges)
+            scanned = scan_values(
+                text, day_first=self.params.day_first, timeout=ctx.deadline.remaining(), ranges=ranges
+            )
         except TimeoutError as exc:
             raise DeadlineExceeded("scanning values ran past the deadline") from exc
         values = _outside_mentions(scanned, mentions)
@@ -268,7 +268,7 @@ class KnownFactsCheck(Check):
                 got = self._entity_claims(window, ef, w_values, w_phrases)
                 best = got if best is None else _prefer(best, got)
             claims.extend(best or [])
-            if len(claims) >= self.p.max_claims:
+            if len(claims) >= self.params.max_claims:
                 break
         return claims
 
@@ -313,7 +313,7 @@ class KnownFactsCheck(Check):
                 if v is not None:
                     used.add(v.start)
                     claims.append(self._value_claim(w, name, ph.attribute, v, known, history=ef.by_attr))
-        if self.p.infer_attribute:
+        if self.params.infer_attribute:
             claimed_attrs = {c.attribute for c in claims}
             for v in values:
                 if v.start in used:
@@ -335,7 +335,7 @@ class KnownFactsCheck(Check):
         shape = ef.derived.get(self._shape_key)
         if isinstance(shape, _Shape) and shape.facts is facts:
             return shape
-        configured = self.p.attributes
+        configured = self.params.attributes
         shape = _Shape(
             facts,
             tuple((a, _spoken(a)) for a in facts if a not in configured),
@@ -355,7 +355,7 @@ class KnownFactsCheck(Check):
             # "used to cost", "was priced at": true if any version of the fact, current or past, says so
             known = history.get(attr, known)
         q = qualifier(w.text, v.start) if known else ""
-        results = [(f, compare(v, f, q, self.p.approx_tolerance)) for f in known]
+        results = [(f, compare(v, f, q, self.params.approx_tolerance)) for f in known]
         status, fact = _decide(results, negated)
         return Claim(entity, attr, status, v.start, v.end, w.text[v.start : v.end], fact, v, negated)
 
@@ -396,7 +396,7 @@ class KnownFactsCheck(Check):
     # -- hits --------------------------------------------------------------------------------------
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
-        wanted = set(self.p.report)
+        wanted = set(self.params.report)
         folded = folded_view(doc)
         for c in self.claims(doc, ctx):
             if c.status.value not in wanted:

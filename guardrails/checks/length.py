@@ -56,18 +56,13 @@ def _nth_end(pattern: regex.Pattern[str], text: str, limit: int, timeout: float 
     return count, cut
 
 
-class LengthCheck(Check):
+class LengthCheck(Check[LengthParams]):
     kind = "length"
-    Params = LengthParams
     streaming = True
     lookbehind = 0
 
-    def __init__(self, params: LengthParams) -> None:
-        super().__init__(params)
-        self.p = params
-
     def _exceeded(self, text: str, timeout: float | None) -> Iterator[_Over]:
-        p = self.p
+        p = self.params
         if p.max_chars is not None and len(text) > p.max_chars:
             yield _Over("characters", p.max_chars, len(text), p.max_chars)
         if p.max_lines is not None:
@@ -92,7 +87,7 @@ class LengthCheck(Check):
             raise DeadlineExceeded("length counting timed out") from exc
         for over in overs:
             fix = None
-            if self.p.truncate:
+            if self.params.truncate:
                 fix = Fix(
                     title=f"cut at {over.limit} {over.unit}",
                     edits=[Edit(start=over.cut, end=len(text), replacement="")],

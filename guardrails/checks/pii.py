@@ -130,9 +130,8 @@ class PiiParams(CheckParams):
         return value
 
 
-class PiiCheck(Check):
+class PiiCheck(Check[PiiParams]):
     kind = "pii"
-    Params = PiiParams
     streaming = True
     # Values without spaces (e-mail, IP, wallet addresses) can change only while they are the last token; one
     # with spaces (an IBAN in groups, a phone number) is under ~50 characters, plus the 40 after it whose
@@ -142,7 +141,6 @@ class PiiCheck(Check):
 
     def __init__(self, params: PiiParams) -> None:
         super().__init__(params)
-        self.p = params
         self.b = _backend()
         language = _primary(params.language or "en")
         base = self.b.recognizers(language)
@@ -174,8 +172,8 @@ class PiiCheck(Check):
 
     def _custom_recognizers(self, language: str) -> list[EntityRecognizer]:
         out: list[EntityRecognizer] = []
-        specs = list(self.p.recognizers)
-        specs += [CustomRecognizer(entity=e, deny_list=terms) for e, terms in self.p.deny_list.items()]
+        specs = list(self.params.recognizers)
+        specs += [CustomRecognizer(entity=e, deny_list=terms) for e, terms in self.params.deny_list.items()]
         for i, spec in enumerate(specs):
             for pat in spec.patterns:
                 try:
@@ -203,18 +201,18 @@ class PiiCheck(Check):
             raise ValueError(f"key {key!r}: unknown entity type(s) {unknown}{hint}; known: {', '.join(sorted(known))}")
 
     def _allow_matcher(self) -> re.Pattern[str] | frozenset[str]:
-        if self.p.allow_list_match == "regex":
+        if self.params.allow_list_match == "regex":
             try:
-                return re.compile("|".join(f"(?:{a})" for a in self.p.allow_list) or r"(?!x)x", re.IGNORECASE)
+                return re.compile("|".join(f"(?:{a})" for a in self.params.allow_list) or r"(?!x)x", re.IGNORECASE)
             except re.error as exc:
                 raise ValueError(f"key 'params.allow_list': invalid regular expression: {exc}") from exc
-        return frozenset(a.casefold() for a in self.p.allow_list)
+        return frozenset(a.casefold() for a in self.params.allow_list)
 
     def _hash_key(self) -> bytes:
-        key = self.p.hash_key or os.environ.get(self.p.hash_key_env, "")
+        key = self.params.hash_key or os.environ.get(self.params.hash_key_env, "")
         if not key:
             raise ValueError(
-                f"key 'params.mode': mode 'hash' needs a key: set the environment variable {self.p.hash_key_env} "
+                f"key 'params.mode': mode 'hash' needs a key: set the environment variable {self.params.hash_key_env} "
                 "(or params.hash_key)"
             )
         return key.encode()
@@ -222,7 +220,7 @@ class PiiCheck(Check):
     # -- run ----------------------------------------------------------------------------------------
 
     def _scan(self, doc: Document, ctx: RunContext) -> tuple[DocScan, RecognizerSet]:
-        asked = _primary(self.p.language or ctx.context.language or "en")
+        asked = _primary(self.params.language or ctx.context.language or "en")
         rs = self.b.recognizers(asked if asked in self._languages else self._base_language)
         scan = doc.view(rs.scan_key, lambda d: self.b.scan(d.text, rs))
         scan.check_deadline = ctx.deadline.check
@@ -233,10 +231,10 @@ class PiiCheck(Check):
         wanted = self._wanted.get(rs.language)
         if wanted is None:
             wanted = self._wanted[rs.language] = self._asked & rs.entities
-        found = scan.candidates(wanted, extra=self.custom, context=self.p.context)
+        found = scan.candidates(wanted, extra=self.custom, context=self.params.context)
         if self.ner is not None:
             ner = self.ner
-            key = f"pii-ner:{self.p.spacy_model}:{ner.language}"
+            key = f"pii-ner:{self.params.spacy_model}:{ner.language}"
             results = doc.view(key, lambda d: ner.analyze(scan.text, self.b.ner_entities))
             # scan.candidates' list is shared by the rules of this validation: extend a copy
             found = [*found, *(self.b.candidate(r, scan.norm) for r in results if r.entity_type in self.entities)]
@@ -255,7 +253,7 @@ class PiiCheck(Check):
         return self.allow.fullmatch(value) is not None
 
     def _threshold(self, entity: str) -> float:
-        return self.p.thresholds.get(entity, self.p.threshold)
+        return self.params.thresholds.get(entity, self.params.threshold)
 
     def select(self, text: str, candidates: Sequence[Candidate]) -> list[Candidate]:
         """Own candidates above threshold and not allowed, each span reported once, as the entity
@@ -285,24 +283,24 @@ class PiiCheck(Check):
         return sorted((c for c in own if id(c) in chosen), key=lambda c: c.start)
 
     def _replacement(self, c: Candidate, value: str, pseudonyms: Pseudonyms) -> str:
-        mode = self.p.mode
+        mode = self.params.mode
         if mode is Mode.REDACT:
-            return self.p.redact_text
+            return self.params.redact_text
         if mode is Mode.MASK:
-            return mask(value, self.p.mask_char)
+            return mask(value, self.params.mask_char)
         if mode is Mode.HASH:
-            digest = keyed_hash(self.hash_key, c.entity, value, self.p.hash_length)
-            return self.p.hash_format.format(entity=c.entity, digest=digest)
+            digest = keyed_hash(self.hash_key, c.entity, value, self.params.hash_length)
+            return self.params.hash_format.format(entity=c.entity, digest=digest)
         if mode is Mode.PSEUDONYM:
             return pseudonyms.get(c.entity, value)
-        return self.p.tag_format.format(entity=c.entity)
+        return self.params.tag_format.format(entity=c.entity)
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         text = doc.text
-        chosen = self.select(text, self._candidates(doc, ctx))[: self.p.max_findings]
+        chosen = self.select(text, self._candidates(doc, ctx))[: self.params.max_findings]
         if not chosen:
             return
-        pseudonyms = Pseudonyms(self.p.pseudonym_format, text)
+        pseudonyms = Pseudonyms(self.params.pseudonym_format, text)
         for c in chosen:
             value = text[c.start : c.end]
             masked = shape(value)
@@ -319,7 +317,7 @@ class PiiCheck(Check):
                 fingerprint_key=_fingerprint(c.entity, value),
                 evidence=_evidence(c, masked, self._threshold(c.entity)),
                 fix=Fix(
-                    title=f"{self.p.mode.value} {c.entity}",
+                    title=f"{self.params.mode.value} {c.entity}",
                     edits=[Edit(start=c.start, end=c.end, replacement=replacement)],
                     safe=True,
                     redacts=True,  # overlapping PII values (an IBAN holding a card run) merge into one edit

@@ -59,15 +59,13 @@ class RegexParams(CheckParams):
         return value
 
 
-class RegexCheck(Check, ScanSource):
+class RegexCheck(Check[RegexParams], ScanSource):
     kind = "regex"
-    Params = RegexParams
     streaming = True
     lookbehind = 200
 
     def __init__(self, params: RegexParams) -> None:
         super().__init__(params)
-        self.p = params
         # A head/tail window or a text anchor (^, $, \A, \Z) judges the whole text, not a prefix.
         self.streaming = params.window == "all" and not _ANCHOR.search(_CHAR_CLASS.sub("", params.pattern))
         self.lookbehind = params.lookbehind
@@ -119,7 +117,7 @@ class RegexCheck(Check, ScanSource):
         """One Hyperscan database over the patterns of every whole-text regex rule of the policy."""
         members: list[RegexCheck] = []
         for check in siblings:
-            if isinstance(check, RegexCheck) and check.p.window == "all" and all(check is not m for m in members):
+            if isinstance(check, RegexCheck) and check.params.window == "all" and all(check is not m for m in members):
                 members.append(check)
         if self not in members or (self._multi is not None and self._multi.members == tuple(members)):
             return
@@ -134,7 +132,7 @@ class RegexCheck(Check, ScanSource):
         """Disjoint [start, end) ranges of the text around anchor occurrences, clipped to [lo, hi)."""
         if self._group is None:
             return [(lo, hi)]
-        w = self.p.anchor_window
+        w = self.params.anchor_window
         windows: list[tuple[int, int]] = []
         for start, end in self._group.occurrences(doc)[self._slot]:
             a, b = max(lo, start - w), min(hi, end + w)
@@ -155,33 +153,33 @@ class RegexCheck(Check, ScanSource):
     def _matches(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         text = doc.text
         lo, hi = 0, len(text)
-        if self.p.window == "head":
-            hi = min(hi, self.p.window_chars)
-        elif self.p.window == "tail":
-            lo = max(0, hi - self.p.window_chars)
+        if self.params.window == "head":
+            hi = min(hi, self.params.window_chars)
+        elif self.params.window == "tail":
+            lo = max(0, hi - self.params.window_chars)
         n = 0
         try:
             for w_lo, w_hi in self._windows(doc, lo, hi):
                 for m in self.compiled.finditer(text, w_lo, w_hi, timeout=ctx.deadline.remaining()):
-                    if n >= self.p.max_matches:
+                    if n >= self.params.max_matches:
                         return
                     hit = self._hit(m)
                     if hit is not None:
                         n += 1
                         yield hit
         except TimeoutError as exc:
-            raise DeadlineExceeded(f"pattern {self.p.pattern[:60]!r} timed out") from exc
+            raise DeadlineExceeded(f"pattern {self.params.pattern[:60]!r} timed out") from exc
 
     def _hit(self, m: regex.Match[str]) -> Hit | None:
-        start, end = m.span(self.p.group)
+        start, end = m.span(self.params.group)
         if start < 0:
             return None  # the flagged group did not take part in this match
         fix = None
-        if self.p.replacement is not None:
+        if self.params.replacement is not None:
             fix = Fix(
-                title=f"replace with {self.p.replacement!r}",
-                edits=[Edit(start=start, end=end, replacement=m.expand(self.p.replacement))],
-                safe=self.p.fix_safe,
+                title=f"replace with {self.params.replacement!r}",
+                edits=[Edit(start=start, end=end, replacement=m.expand(self.params.replacement))],
+                safe=self.params.fix_safe,
             )
         return Hit(
             start,
@@ -200,7 +198,7 @@ class _MultiScan:
     def __init__(self, members: Sequence[RegexCheck]) -> None:
         self.members = tuple(members)
         self.view_key = f"regex-multiscan:{next(self._ids)}"
-        self.patterns = PatternSet([(m.p.pattern, m.compiled.flags) for m in members])
+        self.patterns = PatternSet([(m.params.pattern, m.compiled.flags) for m in members])
 
     def may_match(self, doc: Document, slot: int) -> bool:
         found = doc.cached(self.view_key)

@@ -118,17 +118,15 @@ class SecretEntropyParams(CheckParams):
         return value
 
 
-class SecretEntropyCheck(Check, ScanUser, ScanSource):
+class SecretEntropyCheck(Check[SecretEntropyParams], ScanUser, ScanSource):
     """Streaming: a value still being written can only grow; hold back the keyword, separator and value."""
 
     kind = "secret_entropy"
-    Params = SecretEntropyParams
     streaming = True
     lookbehind = 0  # set per instance
 
     def __init__(self, params: SecretEntropyParams) -> None:
         super().__init__(params)
-        self.p = params
         words = sorted({kw.strip().lower() for kw in params.keywords}, key=len, reverse=True)
         bare = sorted({kw.strip().lower() for kw in params.bare_keywords}, key=len, reverse=True)
         # The last word of each keyword, folded, searched in the folded text to find where to look; a value
@@ -172,7 +170,7 @@ class SecretEntropyCheck(Check, ScanUser, ScanSource):
                 continue
             last_end = hit.end
             n += 1
-            if n > self.p.max_matches:
+            if n > self.params.max_matches:
                 return
             if n % 32 == 0:
                 ctx.deadline.check()
@@ -221,7 +219,7 @@ class SecretEntropyCheck(Check, ScanUser, ScanSource):
         value = m.group("value")
         start = m.start("value")
         value = value.rstrip(".:*")  # sentence punctuation after the value, not part of it ("!" may be in it)
-        if len(value) < self.p.min_length or _PLACEHOLDER.match(value) or len(set(value)) < 4:
+        if len(value) < self.params.min_length or _PLACEHOLDER.match(value) or len(set(value)) < 4:
             return None
         end = start + len(value)
         if end < len(m.string) and m.string[end] == "(":
@@ -229,17 +227,17 @@ class SecretEntropyCheck(Check, ScanUser, ScanSource):
         lowered = value.lower()
         if any(cue in lowered for cue in self.cues):
             return None
-        if _classes(value) < self.p.min_classes:
+        if _classes(value) < self.params.min_classes:
             return None
         entropy = _entropy(value)
-        if entropy < _entropy_floor(value, self.p.min_entropy):
+        if entropy < _entropy_floor(value, self.params.min_entropy):
             return None
         fix = None
-        if self.p.replacement is not None:
+        if self.params.replacement is not None:
             fix = Fix(
-                title=f"replace the value with {self.p.replacement!r}",
-                edits=[Edit(start=start, end=end, replacement=self.p.replacement)],
-                safe=self.p.fix_safe,
+                title=f"replace the value with {self.params.replacement!r}",
+                edits=[Edit(start=start, end=end, replacement=self.params.replacement)],
+                safe=self.params.fix_safe,
             )
         # The value is the secret: evidence and message name the keyword and the value's shape, never the value.
         return Hit(
@@ -249,7 +247,7 @@ class SecretEntropyCheck(Check, ScanUser, ScanSource):
             evidence=Evidence(
                 matched=f"<{len(value)} characters>",
                 score=round(entropy, 2),
-                threshold=round(_entropy_floor(value, self.p.min_entropy), 2),
+                threshold=round(_entropy_floor(value, self.params.min_entropy), 2),
                 details={"keyword": name, "classes": _classes(value)},
             ),
             fix=fix,

@@ -50,17 +50,15 @@ def _words(folded: str) -> list[str]:
     return [w.strip(_PUNCT) for w in folded.split()]
 
 
-class SystemPromptLeakCheck(Check):
+class SystemPromptLeakCheck(Check[SystemPromptLeakParams]):
     """Streaming: a run found in a prefix stays found (it may only grow)."""
 
     kind = "system_prompt_leak"
-    Params = SystemPromptLeakParams
     streaming = True
     lookbehind = 400
 
     def __init__(self, params: SystemPromptLeakParams) -> None:
         super().__init__(params)
-        self.p = params
         # Callers usually send the same system prompt every time: keep a few shingle sets.
         self._cache: OrderedDict[str, _Shingles] = OrderedDict()
 
@@ -70,7 +68,7 @@ class SystemPromptLeakCheck(Check):
             self._cache.move_to_end(prompt)
             return cached
         words = _words(FoldedText.of(prompt).text)
-        n = self.p.ngram
+        n = self.params.ngram
         grams = frozenset(hash(tuple(words[i : i + n])) for i in range(len(words) - n + 1))
         sh = _Shingles(grams, frozenset(words), len(words))
         self._cache[prompt] = sh
@@ -79,10 +77,10 @@ class SystemPromptLeakCheck(Check):
         return sh
 
     def stream_lookbehind(self, context: Context) -> int | None:
-        return self.lookbehind if context.system_prompt or self.p.system_prompt else None
+        return self.lookbehind if context.system_prompt or self.params.system_prompt else None
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
-        prompt = ctx.context.system_prompt or self.p.system_prompt
+        prompt = ctx.context.system_prompt or self.params.system_prompt
         if not prompt:
             return
         sh = self._shingles(prompt)
@@ -100,7 +98,7 @@ class SystemPromptLeakCheck(Check):
 
     def _runs(self, words: list[str], sh: _Shingles) -> list[tuple[int, int]]:
         """[first word, end word) ranges where consecutive shared n-grams overlap or touch."""
-        n = self.p.ngram
+        n = self.params.ngram
         # One byte a word, 1 when the word occurs in the system prompt: only stretches of n ones can hold
         # a shared n-gram, and bytes.find skips the rest in C.
         known = bytes(map(sh.vocab.__contains__, words))
@@ -123,7 +121,7 @@ class SystemPromptLeakCheck(Check):
         self, folded: FoldedText, matches: list[re.Match[str]], first: int, end: int, sh: _Shingles
     ) -> Iterator[Hit]:
         length = end - first
-        if length < self.p.min_words:
+        if length < self.params.min_words:
             return
         head, tail = matches[first], matches[end - 1]
         # The span covers the words, not the punctuation glued to the first and last of them.
@@ -136,7 +134,9 @@ class SystemPromptLeakCheck(Check):
             stop,
             values={"words": length, "share": f"{share:.0%}"},
             evidence=Evidence(
-                score=round(share, 4), threshold=self.p.min_words, details={"words": length, "ngram": self.p.ngram}
+                score=round(share, 4),
+                threshold=self.params.min_words,
+                details={"words": length, "ngram": self.params.ngram},
             ),
         )
 

@@ -94,13 +94,11 @@ class ScoredUnit:
         return self.source[start], self.source[end - 1] + 1
 
 
-class ToxicityCheck(Check):
+class ToxicityCheck(Check[ToxicityParams]):
     kind = "toxicity"
-    Params = ToxicityParams
 
     def __init__(self, params: ToxicityParams) -> None:
         super().__init__(params)
-        self.p = params
         from guardrails.models import ModelStore
 
         store = ModelStore(params.store_dir)
@@ -132,17 +130,19 @@ class ToxicityCheck(Check):
         from guardrails.checks._tox.normalize import normalize
         from guardrails.checks._tox.units import units
 
-        if self.p.normalize:
-            norm = normalize(doc.text, fold_homoglyphs=self.p.fold_homoglyphs, fold_spelling=self.p.fold_spelling)
+        if self.params.normalize:
+            norm = normalize(
+                doc.text, fold_homoglyphs=self.params.fold_homoglyphs, fold_spelling=self.params.fold_spelling
+            )
             text, source = norm.text, norm.source
         else:
             text, source = doc.text, list(range(len(doc.text) + 1))
 
         cut = units(text, self.backend.token_spans, self.backend.max_tokens, ctx.deadline.check)
         out: list[ScoredUnit] = []
-        for i in range(0, len(cut), self.p.batch_size):
+        for i in range(0, len(cut), self.params.batch_size):
             ctx.deadline.check()
-            batch = cut[i : i + self.p.batch_size]
+            batch = cut[i : i + self.params.batch_size]
             for u, scores in zip(batch, self.backend.score([text[u.start : u.end] for u in batch]), strict=True):
                 src = source[u.start : u.end]
                 out.append(ScoredUnit(src[0], src[-1] + 1, text[u.start : u.end], u.window, scores, src))
@@ -158,21 +158,21 @@ class ToxicityCheck(Check):
                     continue
                 yield self._hit(doc, unit, category, score, threshold)
                 found += 1
-                if found >= self.p.max_findings:
+                if found >= self.params.max_findings:
                     return
 
     def _hit(self, doc: Document, unit: ScoredUnit, category: str, score: float, threshold: float) -> Hit:
         details: dict[str, object] = {
             "category": category,
             "scores": {k: round(v, 4) for k, v in unit.scores.items()},
-            "profile": self.p.profile,
+            "profile": self.params.profile,
             "window": unit.window,
         }
         original = doc.text[unit.start : unit.end]
         if unit.text != original:
             details["normalized"] = unit.text
         fix = None
-        if self.p.mask_fix:
+        if self.params.mask_fix:
             words = self._culprits(unit, category, threshold)
             if words:
                 details["words"] = [doc.text[s:e] for s, e in words]
@@ -188,12 +188,12 @@ class ToxicityCheck(Check):
                 "category": category.replace("_", " "),
                 "score": f"{score:.2f}",
                 "threshold": f"{threshold:.2f}",
-                "model": self.p.model,
+                "model": self.params.model,
             },
             evidence=Evidence(
                 score=round(score, 4),
                 threshold=threshold,
-                source=f"{self.p.model} ({self.backend_kind})",
+                source=f"{self.params.model} ({self.backend_kind})",
                 details=details,
             ),
             fix=fix,

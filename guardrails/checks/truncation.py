@@ -44,14 +44,9 @@ class TruncationParams(CheckParams):
     )
 
 
-class TruncationCheck(Check):
+class TruncationCheck(Check[TruncationParams]):
     kind = "truncation"
-    Params = TruncationParams
     streaming = False
-
-    def __init__(self, params: TruncationParams) -> None:
-        super().__init__(params)
-        self.p = params
 
     def _reason(self, text: str) -> str | None:
         stripped = text.rstrip()
@@ -69,16 +64,16 @@ class TruncationCheck(Check):
             return f"ends on {last_word!r}"
         if _COMPLETE_LINE.search(last_line):
             return None
-        if len(last_line.split()) >= self.p.min_words:
+        if len(last_line.split()) >= self.params.min_words:
             return "last sentence has no closing punctuation"
         return None
 
     def run(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         text = doc.text
         stripped = text.rstrip()
-        if len(stripped) < self.p.min_chars:
+        if len(stripped) < self.params.min_chars:
             return
-        if self.p.skip_structured and stripped.lstrip()[:1] in ("{", "[", "<"):
+        if self.params.skip_structured and stripped.lstrip()[:1] in ("{", "[", "<"):
             return
         reason = self._reason(text)
         if reason is None:
@@ -96,7 +91,7 @@ class TruncationCheck(Check):
                 start += 1
         end = len(stripped)
         fix = None
-        if self.p.fix and start > 0:
+        if self.params.fix and start > 0:
             fix = Fix(
                 title="drop the unfinished tail", edits=[Edit(start=start, end=len(text), replacement="")], safe=False
             )
