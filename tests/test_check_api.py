@@ -8,6 +8,7 @@ import textwrap
 import types
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args, get_origin
 
 import pytest
 from pydantic import Field
@@ -98,6 +99,8 @@ def test_every_builtin_check_declares_its_params_through_the_type_argument() -> 
         if kind in {"toxicity", "pii"}:
             continue  # heavy imports (torch, presidio): covered by their own tests
         cls = check_class(kind)
+        declared = [get_args(b)[0] for b in getattr(cls, "__orig_bases__", ()) if get_origin(b) is Check]
+        assert declared == [cls.Params], kind
         assert cls.Params is not CheckParams, kind
 
 
