@@ -139,6 +139,14 @@ def _compiled(hyperscan: Any, accepted: list[tuple[bytes, int, int]]) -> Any:
     """One database of (expression, id, flags), or None when there is none or Hyperscan refuses one of them."""
     if not accepted:
         return None
+    return _compiled_once(hyperscan, tuple(accepted))
+
+
+# A compile costs tens of milliseconds (hundreds on a busy machine), and the same policy is compiled again by every
+# engine a process builds (a sidecar's policies, batch workers, tests). A compiled database is read-only and its
+# scans use per-thread scratch, so engines can share it.
+@functools.lru_cache(maxsize=128)
+def _compiled_once(hyperscan: Any, accepted: tuple[tuple[bytes, int, int], ...]) -> Any:
     db = hyperscan.Database()
     try:
         db.compile(
