@@ -6,6 +6,9 @@ Every number is the median over `--repeat` fresh interpreters (subprocesses), on
 - per bundled policy (rules/policies/*.yaml): `import guardrails`, `Engine.from_policy(name)`, the first
   `validate` of a ~2 KB output, their total, and the child's peak RSS (getrusage ru_maxrss);
 - `import presidio_analyzer` alone, for scale (guardrails-ai is not installed here, so not measured);
+- a same-run baseline (`python -c pass` and `import pydantic`, fresh interpreters): on a shared, loaded machine
+  the absolute numbers move with the load, the ratio to the baseline much less; the 1-minute load average is
+  printed beside every row;
 - `guardrails check FILE` on a 2 KB file, wall clock of the whole command;
 - `guardrails serve --demo`, from the process start to the first `/readyz` answering 200.
 
@@ -144,6 +147,20 @@ def bench_serve(repeat: int, env: dict[str, str], timeout: float = 60.0) -> floa
     return statistics.median(times)
 
 
+def bench_bare(repeat: int, env: dict[str, str]) -> float:
+    """Wall clock of `python -c pass`: the interpreter's own start on this machine, now."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run([PY, "-c", "pass"], env=env, check=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _load() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
 def _verdict(ok: bool) -> str:
     return "ok" if ok else "OVER"
 
@@ -169,7 +186,12 @@ def main(argv: list[str] | None = None) -> int:
         warm_dir = tempfile.mkdtemp(prefix="outguard-cache-")
         variants.append(("cache warm", {**base, "OUTGUARD_POLICY_CACHE": "1", "OUTGUARD_CACHE_DIR": warm_dir}))
     results: dict[str, Any] = {"policies": {}, "python": sys.version.split()[0]}
-    print(f"cold start, median of {args.repeat} fresh interpreters (python {results['python']})")
+    where = f"python {results['python']}, {os.cpu_count()} cores"
+    print(f"cold start, median of {args.repeat} fresh interpreters ({where})")
+    bare = bench_bare(args.repeat, base)
+    pydantic_s = bench_import("pydantic", args.repeat, base)
+    results["baseline"] = {"python -c pass": bare, "import pydantic": pydantic_s}
+    print(f"baseline: python -c pass {bare:.3f} s wall, import pydantic {pydantic_s or 0:.3f} s  ({_load()})")
     header = f"{'policy':24s} {'import':>7s} {'load':>7s} {'first':>7s} {'total':>7s} {'peak RSS':>9s}  goal"
     print(header)
     for label, env in variants:
@@ -190,21 +212,24 @@ def main(argv: list[str] | None = None) -> int:
                 note += f"  ENG findings: {row['eng']}"
             print(
                 f"{key:24s} {row['import']:7.3f} {row['load']:7.3f} {row['first']:7.3f} {row['total']:7.3f} "
-                f"{row['rss_mb']:7.0f}MB  {note}"
+                f"{row['rss_mb']:7.0f}MB  {note}  ({_load()})"
             )
     env = variants[0][1]
     presidio = bench_import("presidio_analyzer", args.repeat, env)
     results["import presidio_analyzer"] = presidio
-    print(f"import presidio_analyzer (for scale): {'not installed' if presidio is None else f'{presidio:.3f} s'}")
+    shown_p = "not installed" if presidio is None else f"{presidio:.3f} s"
+    print(f"import presidio_analyzer (for scale): {shown_p}  ({_load()})")
     results["import guardrails-ai"] = None
     print("import guardrails (guardrails-ai): not installed here, not measured")
     check = bench_check(args.repeat, env)
     results["check 2 KB"] = check
-    print(f"guardrails check on a 2 KB file (default policy): {check:.3f} s wall  <= 1.5 s {_verdict(check <= 1.5)}")
+    shown_c = f"{check:.3f} s wall  <= 1.5 s {_verdict(check <= 1.5)}  ({_load()})"
+    print(f"guardrails check on a 2 KB file (default policy): {shown_c}")
     if not args.skip_serve:
         serve = bench_serve(args.repeat, env)
         results["serve --demo ready"] = serve
         shown = "did not become ready" if serve is None else f"{serve:.3f} s  <= 3 s {_verdict(serve <= 3.0)}"
+        shown += f"  ({_load()})"
         print(f"guardrails serve --demo, start to /readyz 200: {shown}")
     if args.json:
         print(json.dumps(results, indent=2))
