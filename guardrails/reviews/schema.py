@@ -133,9 +133,6 @@ SEARCH_DDL = {
         "CREATE TRIGGER IF NOT EXISTS review_search_au AFTER UPDATE ON review_search BEGIN "
         "INSERT INTO review_search_fts(review_search_fts, rowid, body) VALUES ('delete', old.rowid, old.body); "
         "INSERT INTO review_search_fts(rowid, body) VALUES (new.rowid, new.body); END",
-        # A search's match count joins FTS5 hits to items by id and tests state and policy: from this index
-        # alone, not the wide rows (ReviewStore._fts_matches).
-        "CREATE INDEX IF NOT EXISTS ix_review_items_search_probe ON review_items (id, state, policy, severity_rank)",
     ],
     "postgresql": [
         "CREATE INDEX IF NOT EXISTS ix_review_search_tsv ON review_search USING gin (to_tsvector('simple', body))",
