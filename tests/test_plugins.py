@@ -342,3 +342,17 @@ def test_import_and_a_bundled_policy_scan_no_installed_package() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) > 0
+
+
+def test_plugin_whose_run_raises_is_a_check_failed_finding_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unique: str
+) -> None:
+    kind = unique[:30] + "_kind"
+    source = _GOOD.format(kind=kind) + "\n    def _run(self, doc, ctx):\n        raise MemoryError('plugin bug')\n"
+    source += "\n    C.run = _run\n"
+    _plugin(tmp_path, monkeypatch, unique, source, f"[outguard.checks]\n{kind} = {unique}_mod:C\n")
+    rules = _rules_dir(tmp_path, kind)
+    report = Engine.from_policy(str(rules / "policies" / "p.yaml"), rules_dirs=[rules]).validate("hello")
+    assert [f.rule_id for f in report.findings] == ["check-failed"]
+    assert report.verdict.value == "block"  # fails closed by default
+    assert [d.rule_id for d in report.degraded] == ["plugged"]
