@@ -114,7 +114,7 @@ class Holds:
             await asyncio.sleep(self.cfg.sweep_s)
 
     async def sweep(self) -> None:
-        for row in await asyncio.to_thread(self.store.waiting):
+        for row in await asyncio.to_thread(self.store.due):
             await asyncio.to_thread(self.resolve, row)
         due = await asyncio.to_thread(self.store.webhooks_due)
         await asyncio.gather(*(self._deliver(row) for row in due))

@@ -52,6 +52,10 @@ deliveries = sa.Table(
 )
 
 
+# The review queue's table, by name only (guardrails.reviews owns it): the sweeper asks which items are decided.
+_items = sa.table("review_items", sa.column("id"), sa.column("state"))
+
+
 @dataclass(frozen=True)
 class HeldAnswer:
     id: str
@@ -129,10 +133,15 @@ class HeldStore:
             r = conn.execute(sa.select(held).where(held.c.id == item_id)).mappings().first()
         return None if r is None else _row(r)
 
-    def waiting(self, limit: int = 200) -> list[HeldAnswer]:
+    def due(self, limit: int = 200) -> list[HeldAnswer]:
+        """Held answers whose review item is decided or whose time ran out: one query, however many wait."""
+        decided = sa.select(_items.c.id).where(_items.c.id == held.c.id, _items.c.state == "decided").exists()
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(held).where(held.c.state == "held").order_by(held.c.created_at).limit(limit)
+                sa.select(held)
+                .where(held.c.state == "held", sa.or_(held.c.deadline_at <= time.time(), decided))
+                .order_by(held.c.created_at)
+                .limit(limit)
             ).mappings()
             return [_row(r) for r in rows]
 
