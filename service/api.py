@@ -493,7 +493,7 @@ async def readyz(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse
     if state.ready.is_set():
         return JSONResponse({"status": "ready", "policies": sorted(state.engines)})
     message = "compiling policies and loading models" if state.loading else "policies failed to compile"
-    details = [{"message": p[:500]} for p in state.load_errors[:20]]
+    details = errors.problem_details(state.load_errors)
     body: dict[str, Any] = {"code": "not_ready", "message": message}
     if details:
         body["details"] = details

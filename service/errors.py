@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from guardrails import OutguardError, Problem
+
 log = logging.getLogger("outguard.service")
 
 
@@ -25,7 +27,7 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-class ApiError(Exception):
+class ApiError(OutguardError):
     def __init__(
         self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None, details: Any = None
     ) -> None:
@@ -63,6 +65,12 @@ def error_response(
     if rid:
         body["request_id"] = rid
     return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def problem_details(problems: list[Problem], limit: int = 20) -> list[dict[str, Any]]:
+    """Load problems as the JSON list the CLI prints as lines: each Problem's fields (type, file, rule,
+    loc, line, column, hint) plus `message`, the whole sentence (capped) that older clients read."""
+    return [{**p.model_dump(exclude_none=True), "message": str(p)[:500]} for p in problems[:limit]]
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from guardrails import Engine, RuleError, load_ruleset
+from guardrails import Engine, Problem, RuleError, load_ruleset
 from guardrails.reviews import ReviewStore
 from service.auth import KeyRing
 from service.config import ServiceConfig
@@ -56,7 +56,7 @@ class AppState:
     """Fallback LLM clients for the proxy; None until first built from `config.fallbacks`."""
     engines: dict[str, Engine] = field(default_factory=dict)
     speed: dict[str, _Speed] = field(default_factory=dict)
-    load_errors: list[str] = field(default_factory=list)
+    load_errors: list[Problem] = field(default_factory=list)
     ruleset: Any | None = None
     ready: threading.Event = field(default_factory=threading.Event)
     loading: bool = False
@@ -89,16 +89,22 @@ class AppState:
             try:
                 engine = Engine.from_policy(name, self.config.rules_dirs, ruleset=ruleset, suppressor=suppressor)
             except (RuleError, OSError, ImportError, ValueError) as exc:
-                problems = exc.problems if isinstance(exc, RuleError) else [f"{type(exc).__name__}: {exc}"]
+                problems = (
+                    exc.problems
+                    if isinstance(exc, RuleError)
+                    else [Problem(type="load-error", message=f"{type(exc).__name__}: {exc}")]
+                )
                 if required:
                     missing_required = True
-                    self.load_errors.extend(f"policy {name!r}: {p}" for p in problems)
+                    self.load_errors.extend(
+                        p.model_copy(update={"message": f"policy {name!r}: {p.message}"}) for p in problems
+                    )
                 log.log(
                     logging.ERROR if required else logging.WARNING,
                     "policy %s did not compile (%s): %s",
                     name,
                     "required" if required else "optional, skipped",
-                    "; ".join(problems)[:500],
+                    "; ".join(str(p) for p in problems)[:500],
                 )
                 continue
             self.engines[engine.policy.name] = engine

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 import guardrails.cli as cli_pkg
+from guardrails.errors import OutguardError
 from guardrails.rules.errors import RuleError
 
 EXIT_OK, EXIT_ACTION, EXIT_USAGE = 0, 1, 2
@@ -35,7 +36,7 @@ _EXTRAS = {
 }
 
 
-class UsageError(Exception):
+class UsageError(OutguardError):
     """A problem with how the command was called; printed without a traceback, exit 2."""
 
 
@@ -74,8 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except RuleError as exc:
         print("error: cannot load rules:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        for line in exc.lines:  # file:line: [type] rule 'id': message (hint)
+            print(f"  {line}", file=sys.stderr)
         return EXIT_USAGE
     except ModuleNotFoundError as exc:
         top = (exc.name or "").split(".")[0]

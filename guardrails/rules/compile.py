@@ -14,8 +14,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from guardrails.checks.base import Check, UnknownCheckKind, building_from, check_class
-from guardrails.rules.errors import RuleError, describe_validation_error, suggest
-from guardrails.rules.loader import LoadedRule, RuleSet
+from guardrails.errors import Problem
+from guardrails.plugins import origin_of
+from guardrails.rules.errors import RuleError, check_problem, describe_validation_error, suggestion, with_lines
+from guardrails.rules.loader import LoadedRule, RuleSet, bundled_rules_dir, load_ruleset
 from guardrails.rules.model import Policy, Rule, Status
 
 
@@ -56,18 +58,48 @@ def _matches(selector: str, loaded: LoadedRule) -> bool:
     return fnmatch.fnmatchcase(loaded.rule.id, selector) or fnmatch.fnmatchcase(loaded.rule.code, selector)
 
 
+def with_plugin_packs(policy: Policy, ruleset: RuleSet, where: str) -> RuleSet:
+    """The ruleset plus the installed plugin packs (entry points `outguard.packs`) a policy selects that no
+    rules directory holds: `pack:NAME` loads that pack, any other selector matching nothing loads them all.
+    Policies whose selectors all match never scan installed packages."""
+    unmatched = [s for s in policy.rules if not any(_matches(s, r) for r in ruleset.rules.values())]
+    if not unmatched:
+        return ruleset
+    from guardrails.plugins import PluginError, pack_dir, pack_dirs
+
+    try:
+        if all(s.startswith("pack:") for s in unmatched):
+            found = [pack_dir(s[5:]) for s in unmatched]
+            extra = [d for d in found if d is not None]
+        else:
+            extra = list(pack_dirs().values())
+    except PluginError as exc:
+        raise RuleError([f"{where}: key 'rules': {exc}"]) from exc
+    extra = [d for d in extra if d not in ruleset.dirs]
+    if not extra:
+        return ruleset
+    bundled = bundled_rules_dir()
+    own = [d for d in ruleset.dirs if d != bundled]
+    return load_ruleset([*own, *extra], include_bundled=bundled in ruleset.dirs)
+
+
 def select_rules(policy: Policy, ruleset: RuleSet, where: str) -> list[LoadedRule]:
     problems = []
-    for selector in [*policy.rules, *policy.exclude]:
-        if not any(_matches(selector, r) for r in ruleset.rules.values()):
-            problems.append(f"{where}: selector {selector!r} matches no rule{suggest(selector, ruleset.rules)}")
+    for key, selectors in (("rules", policy.rules), ("exclude", policy.exclude)):
+        for i, selector in enumerate(selectors):
+            if not any(_matches(selector, r) for r in ruleset.rules.values()):
+                message = f"selector {selector!r} matches no rule"
+                hint = suggestion(selector, ruleset.rules)
+                problems.append(Problem(type="no-match", file=where, loc=f"{key}.{i}", message=message, hint=hint))
     for key in policy.overrides:
         if key not in ruleset.rules and ruleset.by_code(key) is None:
+            message = f"key 'overrides.{key}': no rule with that id or code"
+            hint = suggestion(key, ruleset.rules)
             problems.append(
-                f"{where}: key 'overrides.{key}': no rule with that id or code{suggest(key, ruleset.rules)}"
+                Problem(type="unknown-rule", file=where, loc=f"overrides.{key}", message=message, hint=hint)
             )
     if problems:
-        raise RuleError(problems)
+        raise RuleError(with_lines(problems))
     chosen = []
     for loaded in sorted(ruleset.rules.values(), key=lambda r: r.rule.code):
         explicit = any(s in (loaded.rule.id, loaded.rule.code) for s in policy.rules)
@@ -112,13 +144,20 @@ def build_check(
     try:
         cls = check_class(rule.check)
     except UnknownCheckKind as exc:
-        raise RuleError([f"{where}: rule {rule.id!r}: key 'check': {exc}"]) from exc
+        raise RuleError([check_problem(where, rule.id, f"key 'check': {exc}", type="unknown-check-kind")]) from exc
+    plugin = origin_of(cls)
+    # A plugin's code runs below: whatever it raises is a load error naming it, never a crash later.
+    note = f" (check kind from {plugin.describe()})" if plugin else ""
     try:
         params = cls.Params.model_validate(rule.params)
     except ValidationError as exc:
-        raise RuleError(
-            describe_validation_error(exc, f"{where}: rule {rule.id!r}", cls.Params, key_prefix="params.")
-        ) from exc
+        problems = describe_validation_error(exc, where, cls.Params, rule=rule.id, key_prefix="params.")
+        raise RuleError([p.model_copy(update={"message": p.message + note}) for p in problems]) from exc
+    except Exception as exc:
+        if plugin is None:
+            raise
+        message = f"key 'params': {type(exc).__name__}: {exc}{note}"
+        raise RuleError([check_problem(where, rule.id, message, type="plugin-error")]) from exc
     # Relative file params resolve against the rule's (and policy's) folder, so those are part of the key.
     key = f"{rule.check}\x1f{Path(where).parent}\x1f{policy_file}\x1f{params.model_dump_json()}"
     if cache is not None and key in cache:
@@ -129,7 +168,12 @@ def build_check(
     except RuleError:
         raise
     except (ValueError, OSError, LookupError, RecursionError) as exc:
-        raise RuleError([f"{where}: rule {rule.id!r}: {exc}"]) from exc
+        raise RuleError([check_problem(where, rule.id, f"{exc}{note}", type="invalid-params")]) from exc
+    except Exception as exc:
+        if plugin is None:
+            raise
+        message = f"building the check raised {type(exc).__name__}: {exc}{note}"
+        raise RuleError([check_problem(where, rule.id, message, type="plugin-error")]) from exc
     if cache is not None:
         cache[key] = check
     return check
@@ -149,29 +193,36 @@ def deadline_scale() -> float:
     except ValueError:
         scale = math.nan
     if not math.isfinite(scale) or scale <= 0:
-        raise RuleError([f"environment variable {DEADLINE_SCALE_ENV}={raw!r}: must be a positive number"])
+        message = f"environment variable {DEADLINE_SCALE_ENV}={raw!r}: must be a positive number"
+        raise RuleError([Problem(type="invalid-setting", loc=DEADLINE_SCALE_ENV, message=message)])
     return scale
+
+
+def _overridden(problem: Problem, policy_file: str) -> Problem:
+    """A rule's problem that the policy's overrides may have caused: say so (the line is the rule's)."""
+    return problem.model_copy(update={"policy": policy_file})
 
 
 def compile_policy(policy: Policy, ruleset: RuleSet, where: Path | str = "<policy>") -> CompiledPolicy:
     where = str(where)
+    ruleset = with_plugin_packs(policy, ruleset, where)
     scale = deadline_scale()
     cache: dict[str, Check] = {}
     roots = tuple(str(d) for d in ruleset.dirs)
     compiled = []
-    problems: list[str] = []
+    problems: list[Problem] = []
     for loaded in select_rules(policy, ruleset, where):
         rule = effective_rule(policy, loaded)
         try:
             overridden = rule is not loaded.rule
             check = build_check(rule, str(loaded.file), cache, policy_file=where if overridden else None, roots=roots)
         except RuleError as exc:
-            problems.extend(f"{p} (with overrides from policy {where})" if overridden else p for p in exc.problems)
+            problems.extend(_overridden(p, where) if overridden else p for p in exc.problems)
             continue
         deadline_ms = (rule.deadline_ms or policy.deadline_ms) * scale
         compiled.append(CompiledRule(rule, check, deadline_ms / 1000.0, loaded.pack))
     if problems:
-        raise RuleError(problems)
+        raise RuleError(with_lines(problems))
     checks = [c.check for c in compiled]
     for check in {id(c): c for c in checks}.values():
         check.bind(checks)

@@ -115,7 +115,9 @@ def test_bad_rules_dir_exit_2_names_the_file(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 2
-    assert "broken.yaml: rule 'x-y': unknown key 'mesage' (did you mean 'message'?)" in proc.stderr.decode()
+    # One line per problem: file:line:column: [type] rule: message (hint); line 6 is where `mesage` sits.
+    line = "broken.yaml:6:5: [unknown-key] rule 'x-y': unknown key 'mesage' (did you mean 'message'?)"
+    assert line in proc.stderr.decode()
 
 
 def test_eval_scores_per_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
