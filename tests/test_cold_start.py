@@ -187,3 +187,37 @@ def test_stop_words_read_without_spacy() -> None:
         """
     )
     assert json.loads(out) == {"light": True, "same": True, "en": 326, "bad": []}
+
+
+def test_presidio_patterns_compiled_once_and_a_callers_still_validated() -> None:
+    """Building presidio's own recognizers skips Pattern's throwaway validation compile (the PII driver
+    compiles each pattern with the recognizer's flags); a Pattern built afterwards is validated as before."""
+    pytest.importorskip("presidio_analyzer")
+    out = run_python(
+        """
+        import json, sys
+        import regex
+        from guardrails.checks._pii import slim
+        real = regex.compile
+        calls = []
+        def counting(pattern, *args, **kwargs):
+            if sys._getframe(1).f_code.co_name == "__validate_regex":  # presidio's Pattern.__init__
+                calls.append(pattern)
+            return real(pattern, *args, **kwargs)
+        regex.compile = counting  # presidio's pattern module calls `re.compile` on `import regex as re`
+        recs = slim.predefined_recognizers("en", regex.DOTALL | regex.MULTILINE | regex.IGNORECASE)
+        built = sum(len(getattr(r, "patterns", None) or []) for r in recs)
+        during = len(calls)
+        try:
+            from presidio_analyzer.pattern import Pattern
+            Pattern("bad", "(unclosed", 0.5)
+            refused = False
+        except ValueError:
+            refused = True
+        print(json.dumps({"built": built, "validation_compiles": during, "bad_refused": refused}))
+        """
+    )
+    result = json.loads(out)
+    assert result["built"] > 20
+    assert result["validation_compiles"] == 0
+    assert result["bad_refused"]

@@ -12,7 +12,11 @@ running the package's real `__init__` into the stand-in. Code that later uses pr
 
 `predefined_recognizers(language)` then builds presidio's predefined recognizers the way
 `RecognizerRegistry.load_predefined_recognizers` does with the no_op engine (the same configuration
-file, the same loader), without the registry module, which imports every NLP engine.
+file, the same loader), without the registry module, which imports every NLP engine. While it builds
+them, presidio's `Pattern` skips its validation compile (`regex.compile(pattern)` with no flags, whose
+result it discards): presidio's own patterns, compiled again with the recognizer's flags by the PII
+driver, which raises on a bad one. It was ~0.3-0.5 s of every PII policy's load (the URL pattern alone
+is ~15,000 characters).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import pkgutil
 import sys
 import threading
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 _LOCK = threading.RLock()
@@ -128,10 +134,11 @@ def _import_recognizer_modules() -> None:
     if placeholder:
         nlp.__dict__[_ARTIFACTS] = NlpArtifactsPlaceholder
     try:
-        for package_name in _RECOGNIZER_PACKAGES:
-            package = importlib.import_module(package_name)
-            for info in pkgutil.walk_packages(package.__path__, prefix=f"{package_name}."):
-                importlib.import_module(info.name)
+        with _unvalidated_patterns():  # class bodies build Patterns (UrlRecognizer's, the longest)
+            for package_name in _RECOGNIZER_PACKAGES:
+                package = importlib.import_module(package_name)
+                for info in pkgutil.walk_packages(package.__path__, prefix=f"{package_name}."):
+                    importlib.import_module(info.name)
     finally:
         if placeholder:
             nlp.__dict__.pop(_ARTIFACTS, None)
@@ -150,7 +157,32 @@ def predefined_recognizers(language: str, global_regex_flags: int) -> list[Any]:
     configuration = RecognizerConfigurationLoader.get(
         registry_configuration={"global_regex_flags": global_regex_flags, "supported_languages": [language]}
     )
-    return list(RecognizerListLoader.get(**configuration))
+    with _unvalidated_patterns():
+        return list(RecognizerListLoader.get(**configuration))
+
+
+def _skip_validation(pattern: str) -> None:
+    return None
+
+
+@contextmanager
+def _unvalidated_patterns() -> Iterator[None]:
+    """presidio's `Pattern` without its validation compile while presidio's own patterns are built. The
+    class is patched, so a caller's Pattern built on another thread in that window (once per process) is
+    not validated at construction either; presidio still compiles it on first use, which raises."""
+    pattern_module = importlib.import_module("presidio_analyzer.pattern")
+    klass = pattern_module.Pattern
+    attr = "_Pattern__validate_regex"  # the name-mangled private method
+    with _LOCK:
+        original = klass.__dict__.get(attr)
+        if original is None:  # another presidio version: validate as it does
+            yield
+            return
+        setattr(klass, attr, staticmethod(_skip_validation))
+        try:
+            yield
+        finally:
+            setattr(klass, attr, original)
 
 
 @functools.cache
