@@ -564,9 +564,15 @@ class _LocalHits:
         def near(start: int, end: int) -> bool:
             return any(start <= z1 and z0 <= end for z0, z1 in zones)
 
+        # A match longer than `reach` (a rule's lookbehind is what the stream needs, a run like `\uFFFD+` can be
+        # longer) may reach past a window, which would cut it short: run the whole text instead.
+        if any(hit.end - hit.start > reach for hit in before):
+            return None
         hits: list[Hit] = []
         for a, b in windows:
             for hit in check.run(Document(text[a:b]), ctx):
+                if hit.end - hit.start > reach:
+                    return None
                 moved = shift_hit(hit, a) if a else hit
                 if near(moved.start, moved.end):
                     hits.append(moved)

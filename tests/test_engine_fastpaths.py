@@ -12,6 +12,9 @@ from hypothesis import strategies as st
 
 from guardrails import Engine, load_ruleset
 from guardrails import engine as engine_module
+from guardrails.checks.base import Deadline, RunContext
+from guardrails.context import Context
+from guardrails.document import Document
 from tests.helpers import engine_with, rule
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,3 +113,96 @@ def test_a_clean_output_skips_repair_entirely(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(Engine, "_repair", no_repair)
     report = engine.validate("nothing to see here")
     assert report.verdict.value == "pass" and report.edits == [] and len(report.timings) == 4
+
+
+# -- lookbehinds: the stream's hold-back and the local re-check's reach --------------------------------------
+
+
+def _streaming_rules() -> dict[str, Any]:
+    """Every bundled rule whose check judges prefixes with a plain hold-back (no token/sentence boundary), as
+    compiled by some bundled policy (so with the policy's params)."""
+    out: dict[str, Any] = {}
+    for name in sorted(RULESET.policies):
+        for compiled in Engine.from_policy(name, ruleset=RULESET).rules:
+            check = compiled.check
+            if check.streaming and check.boundary is None and compiled.rule.id not in out:
+                out[compiled.rule.id] = compiled
+    return out
+
+
+STREAMING_RULES = _streaming_rules()
+
+
+def _spans(check: Any, text: str, context: Context | None) -> list[tuple[int, int]]:
+    ctx = RunContext(Context.coerce(context), Deadline(None))
+    return [(h.start, h.end) for h in check.run(Document(text), ctx)]
+
+
+def _released(spans: list[tuple[int, int]], received: int, lookbehind: int) -> int:
+    """Where the stream validator cuts after `received` characters (StreamValidator._advance): `lookbehind`
+    before the end, held back to the start of any match that reaches into the unsettled tail."""
+    cut = received - lookbehind
+    for start, end in sorted(spans, reverse=True):
+        if start < cut and end > received - lookbehind:
+            cut = start
+    return max(cut, 0)
+
+
+@pytest.mark.parametrize("rule_id", sorted(STREAMING_RULES))
+def test_every_example_settles_within_its_rules_lookbehind(rule_id: str) -> None:
+    """What the stream releases is final: for every prefix of every example, the matches in the released text
+    are exactly the whole text's matches there, and no match of the whole text straddles the cut. A lookbehind
+    shorter than a rule's matches (or than its look-ahead) fails here."""
+    compiled = STREAMING_RULES[rule_id]
+    check, lookbehind = compiled.check, compiled.check.lookbehind
+    examples = compiled.rule.examples
+    for example in (*examples.match, *examples.no_match):
+        text, context = example.text, example.context
+        whole = _spans(check, text, context)
+        for received in range(1, len(text) + 1):
+            prefix = _spans(check, text[:received], context)
+            cut = _released(prefix, received, lookbehind)
+            seen = [s for s in prefix if s[1] <= cut]
+            final = [s for s in whole if s[0] < cut]
+            assert seen == final, f"{rule_id} (lookbehind {lookbehind}) after {received} chars of {text!r}"
+
+
+@pytest.mark.parametrize("rule_id", sorted(STREAMING_RULES))
+def test_every_example_match_fits_its_rules_lookbehind(rule_id: str) -> None:
+    compiled = STREAMING_RULES[rule_id]
+    lookbehind = max(compiled.check.lookbehind, 1)
+    for example in compiled.rule.examples.match:
+        spans = _spans(compiled.check, example.text, example.context)
+        assert spans, f"{rule_id}: {example.text!r} does not match"
+        assert all(end - start <= lookbehind for start, end in spans), (rule_id, lookbehind, example.text, spans)
+
+
+def _short_lookbehind_engine(tmp_path: Path) -> Engine:
+    # `\uFFFD+` with lookbehind 1 (enough for the stream, which holds a match back while it touches the tail),
+    # only reported here, next to another rule's repair: its runs are longer than its lookbehind.
+    rules = [
+        rule(
+            "foo", "TST001", "regex", params={"pattern": "fo+", "replacement": "bab", "lookbehind": 8}, action="repair"
+        ),
+        rule("fffd", "TST005", "regex", params={"pattern": "\ufffd+", "lookbehind": 1}, action="warn"),
+    ]
+    return engine_with(tmp_path, rules, repair={"enabled": True, "max_rounds": 3})
+
+
+def test_a_match_longer_than_its_lookbehind_is_rechecked_on_the_whole_text(tmp_path: Path) -> None:
+    engine = _short_lookbehind_engine(tmp_path)
+    text = "a" + "\ufffd" * 30 + "foo" + "b" * 1000
+    report = _comparable(engine, text)
+    assert report == _comparable(_whole(engine), text)
+    runs = [(f["span"]["start"], f["span"]["end"]) for f in report["findings"] if f["code"] == "TST005"]
+    assert runs == [(1, 31)] and report["output"] == "a" + "\ufffd" * 30 + "bab" + "b" * 1000
+
+
+RUNS = st.sampled_from(["\ufffd", "\ufffd" * 7, "\ufffd" * 40, "fo", "foo", "o", "x", " ", "y" * 50])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(RUNS, max_size=40).map("".join))
+def test_local_rechecks_equal_whole_rechecks_with_matches_longer_than_the_lookbehind(tmp_path: Path, text: str) -> None:
+    engine = _engine_cache.get("short") or _engine_cache.setdefault("short", _short_lookbehind_engine(tmp_path))
+    assert _comparable(engine, text) == _comparable(_whole(engine), text)
