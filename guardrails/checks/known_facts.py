@@ -14,7 +14,7 @@ import bisect
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -314,20 +314,37 @@ class KnownFactsCheck(Check[KnownFactsParams]):
                     used.add(v.start)
                     claims.append(self._value_claim(w, name, ph.attribute, v, known, history=ef.by_attr))
         if self.params.infer_attribute:
-            claimed_attrs = {c.attribute for c in claims}
-            for v in values:
-                if v.start in used:
-                    continue
-                candidates = [a for a, fs in facts.items() if fs and a not in claimed_attrs and fits(v, fs[0], w.text)]
-                if len(candidates) == 1:
-                    used.add(v.start)
-                    claims.append(
-                        self._value_claim(w, name, candidates[0], v, facts[candidates[0]], history=ef.by_attr)
-                    )
-            for attr in shape.enums:
-                if attr not in claimed_attrs:
-                    claims.extend(self._enum_claims(w, name, attr, facts[attr], after=w.start, inferred=facts))
+            claimed = {c.attribute for c in claims}
+            claims.extend(
+                self._inferred_claims(w, ef, facts, enums=shape.enums, values=values, used=used, claimed_attrs=claimed)
+            )
         return [c for c in claims if c is not None]
+
+    def _inferred_claims(
+        self,
+        w: _Window,
+        ef: EntityFacts,
+        facts: dict[str, list[Fact]],
+        *,
+        enums: Iterable[str],
+        values: list[Stated],
+        used: set[int],
+        claimed_attrs: set[str],
+    ) -> list[Claim]:
+        """Claims no phrase names: a value only one unclaimed attribute's facts fit, and enum attributes."""
+        name = ef.entity.name
+        claims: list[Claim] = []
+        for v in values:
+            if v.start in used:
+                continue
+            candidates = [a for a, fs in facts.items() if fs and a not in claimed_attrs and fits(v, fs[0], w.text)]
+            if len(candidates) == 1:
+                used.add(v.start)
+                claims.append(self._value_claim(w, name, candidates[0], v, facts[candidates[0]], history=ef.by_attr))
+        for attr in enums:
+            if attr not in claimed_attrs:
+                claims.extend(self._enum_claims(w, name, attr, facts[attr], after=w.start, inferred=facts))
+        return claims
 
     def _shape(self, ef: EntityFacts, facts: dict[str, list[Fact]]) -> _Shape:
         """What _entity_claims derives from an entity's facts alone, kept on the entity while its facts

@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,63 +80,81 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.file}: no such file (a CSV or JSONL file of facts)")
     store = _open(args.db, create=action in ("import", "set"))
     try:
-        if action == "import":
-            result = store.import_file(args.file, args.format)
-            for e in result.errors[:MAX_ERRORS_SHOWN]:
-                where = f"row {e.row}" + (f", field {e.field!r}" if e.field else "")
-                print(f"{args.file}: {where}: {e.reason}", file=sys.stderr)
-            if result.errors:
-                more = len(result.errors) - MAX_ERRORS_SHOWN
-                if more > 0:
-                    print(f"... and {more} more errors", file=sys.stderr)
-                print(f"{len(result.errors)} bad rows: nothing imported")
-                return EXIT_ACTION
-            print(f"imported {result.imported} facts into {store.url}")
-            return EXIT_OK
-        if action == "export":
-            try:
-                n = store.export(args.file, args.format)
-            except ValueError as exc:
-                raise UsageError(str(exc)) from exc
-            print(f"exported {n} facts to {args.file}")
-            return EXIT_OK
-        if action == "get":
-            if args.history:
-                if not args.attribute:
-                    raise UsageError("--history needs an attribute")
-                facts = store.history(args.entity, args.attribute)
-            else:
-                try:
-                    at = dt.date.fromisoformat(args.at) if args.at else None
-                except ValueError as exc:
-                    raise UsageError(f"--at: not a date (YYYY-MM-DD): {args.at!r}") from exc
-                facts = store.get(args.entity, args.attribute, at)
-            for f in facts:
-                _print_fact(f)
-            if not facts:
-                print(f"error: {_not_found(store, args)}", file=sys.stderr)
-                return EXIT_ACTION
-            return EXIT_OK
-        row = {
-            "entity": args.entity,
-            "attribute": args.attribute,
-            "value": args.value,
-            "type": args.type,
-            "unit": args.unit,
-            "tolerance": args.tolerance,
-            "currency": args.currency,
-            "choices": args.choices,
-            "valid_from": args.valid_from,
-            "valid_to": args.valid_to,
-            "source": args.source,
-            "entity_type": args.entity_type,
-            "aliases": args.alias,
-        }
-        try:
-            fact = store.set({k: v for k, v in row.items() if v not in (None, [])})
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
-        _print_fact(fact)
-        return EXIT_OK
+        return _ACTIONS[action](store, args)
     finally:
         store.close()
+
+
+def _import(store: Any, args: argparse.Namespace) -> int:
+    result = store.import_file(args.file, args.format)
+    for e in result.errors[:MAX_ERRORS_SHOWN]:
+        where = f"row {e.row}" + (f", field {e.field!r}" if e.field else "")
+        print(f"{args.file}: {where}: {e.reason}", file=sys.stderr)
+    if result.errors:
+        more = len(result.errors) - MAX_ERRORS_SHOWN
+        if more > 0:
+            print(f"... and {more} more errors", file=sys.stderr)
+        print(f"{len(result.errors)} bad rows: nothing imported")
+        return EXIT_ACTION
+    print(f"imported {result.imported} facts into {store.url}")
+    return EXIT_OK
+
+
+def _export(store: Any, args: argparse.Namespace) -> int:
+    try:
+        n = store.export(args.file, args.format)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    print(f"exported {n} facts to {args.file}")
+    return EXIT_OK
+
+
+def _get(store: Any, args: argparse.Namespace) -> int:
+    if args.history:
+        if not args.attribute:
+            raise UsageError("--history needs an attribute")
+        facts = store.history(args.entity, args.attribute)
+    else:
+        try:
+            at = dt.date.fromisoformat(args.at) if args.at else None
+        except ValueError as exc:
+            raise UsageError(f"--at: not a date (YYYY-MM-DD): {args.at!r}") from exc
+        facts = store.get(args.entity, args.attribute, at)
+    for f in facts:
+        _print_fact(f)
+    if not facts:
+        print(f"error: {_not_found(store, args)}", file=sys.stderr)
+        return EXIT_ACTION
+    return EXIT_OK
+
+
+def _set(store: Any, args: argparse.Namespace) -> int:
+    row = {
+        "entity": args.entity,
+        "attribute": args.attribute,
+        "value": args.value,
+        "type": args.type,
+        "unit": args.unit,
+        "tolerance": args.tolerance,
+        "currency": args.currency,
+        "choices": args.choices,
+        "valid_from": args.valid_from,
+        "valid_to": args.valid_to,
+        "source": args.source,
+        "entity_type": args.entity_type,
+        "aliases": args.alias,
+    }
+    try:
+        fact = store.set({k: v for k, v in row.items() if v not in (None, [])})
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    _print_fact(fact)
+    return EXIT_OK
+
+
+_ACTIONS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
+    "import": _import,
+    "export": _export,
+    "get": _get,
+    "set": _set,
+}

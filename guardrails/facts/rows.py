@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -96,32 +97,44 @@ def _value(row: dict[str, Any]) -> dict[str, Any]:
         raise FieldError("type", f"unknown type {kind[:40]!r}; one of {', '.join(VALUE_TYPES)}")
     if _blank(raw):
         raise FieldError("value", "missing")
-    tol = row.get("tolerance")
-    if kind == "number":
-        out: dict[str, Any] = {"type": kind, "value": float(_decimal(raw, "value")), "unit": _str(row, "unit")}
-        if not _blank(tol):
-            out["tolerance"] = float(_decimal(tol, "tolerance"))
-        return out
-    if kind == "money":
-        currency = _str(row, "currency")
-        if currency is None:
-            raise FieldError("currency", "missing for a money value")
-        out = {"type": kind, "amount": _decimal(raw, "value"), "currency": currency.upper()}
-        if not _blank(tol):
-            out["tolerance"] = _decimal(tol, "tolerance")
-        return out
-    if kind == "date":
-        return {"type": kind, "value": _date(row, "value")}
-    if kind == "boolean":
-        word = str(raw).strip().lower()
-        if isinstance(raw, bool):
-            return {"type": kind, "value": raw}
-        if word in _TRUE | _FALSE:
-            return {"type": kind, "value": word in _TRUE}
-        raise FieldError("value", f"not a boolean: {str(raw)[:40]!r} (use true/false)")
-    if kind == "enum":
-        return {"type": kind, "value": _str(row, "value"), "choices": _list(row, "choices")}
-    return {"type": kind, "value": _str(row, "value")}
+    build = _TYPED_VALUES.get(kind)
+    return build(row, raw) if build else {"type": kind, "value": _str(row, "value")}
+
+
+def _number(row: dict[str, Any], raw: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "number", "value": float(_decimal(raw, "value")), "unit": _str(row, "unit")}
+    if not _blank(tol := row.get("tolerance")):
+        out["tolerance"] = float(_decimal(tol, "tolerance"))
+    return out
+
+
+def _money(row: dict[str, Any], raw: Any) -> dict[str, Any]:
+    currency = _str(row, "currency")
+    if currency is None:
+        raise FieldError("currency", "missing for a money value")
+    out: dict[str, Any] = {"type": "money", "amount": _decimal(raw, "value"), "currency": currency.upper()}
+    if not _blank(tol := row.get("tolerance")):
+        out["tolerance"] = _decimal(tol, "tolerance")
+    return out
+
+
+def _boolean(row: dict[str, Any], raw: Any) -> dict[str, Any]:
+    word = str(raw).strip().lower()
+    if isinstance(raw, bool):
+        return {"type": "boolean", "value": raw}
+    if word in _TRUE | _FALSE:
+        return {"type": "boolean", "value": word in _TRUE}
+    raise FieldError("value", f"not a boolean: {str(raw)[:40]!r} (use true/false)")
+
+
+_TYPED_VALUES: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {
+    "number": _number,
+    "money": _money,
+    "date": lambda row, raw: {"type": "date", "value": _date(row, "value")},
+    "boolean": _boolean,
+    "enum": lambda row, raw: {"type": "enum", "value": _str(row, "value"), "choices": _list(row, "choices")},
+}
+"""How each value type other than text is read from a row; text (and the rest) keep the value as a string."""
 
 
 _LOC_FIELD = {"amount": "value", "value": "value"}

@@ -594,29 +594,43 @@ class _Reader:
 
 def _deltas(events: Iterable[str], name: str, stats: StreamStats | None = None) -> Iterator[str]:
     for data in events:
-        try:
-            chunk = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise LLMError(f"{name}: malformed JSON in stream event ({exc.msg})", detail=data[:100]) from exc
-        if not isinstance(chunk, dict):
-            raise LLMError(f"{name}: stream event is not an object", detail=data[:100])
-        if "error" in chunk:
-            raise LLMError(f"{name}: provider error in stream", detail=str(chunk["error"])[:300])
+        chunk = _stream_chunk(data, name)
         if stats is not None:
-            if isinstance(chunk.get("usage"), dict):
-                stats.usage = _usage(chunk["usage"])
-            if isinstance(chunk.get("model"), str):
-                stats.model = chunk["model"]
+            _note_chunk(stats, chunk)
         for choice in chunk.get("choices") or []:
             if isinstance(choice, dict) and choice.get("index", 0) != 0:
                 continue  # one answer per stream: further choices (`n > 1`) are not mixed into it
             delta = choice.get("delta") if isinstance(choice, dict) else None
             if stats is not None and isinstance(choice, dict):
-                if isinstance(choice.get("finish_reason"), str):
-                    stats.finish_reason = choice["finish_reason"]
-                calls = delta.get("tool_calls") if isinstance(delta, dict) else None
-                for call in calls if isinstance(calls, list) else []:
-                    stats.add_tool_call_delta(call)
+                _note_choice(stats, choice, delta)
             content = delta.get("content") if isinstance(delta, dict) else None
             if isinstance(content, str) and content:
                 yield content
+
+
+def _stream_chunk(data: str, name: str) -> dict[str, Any]:
+    """One stream event as an object, or the LLMError the provider's bytes deserve."""
+    try:
+        chunk = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise LLMError(f"{name}: malformed JSON in stream event ({exc.msg})", detail=data[:100]) from exc
+    if not isinstance(chunk, dict):
+        raise LLMError(f"{name}: stream event is not an object", detail=data[:100])
+    if "error" in chunk:
+        raise LLMError(f"{name}: provider error in stream", detail=str(chunk["error"])[:300])
+    return chunk
+
+
+def _note_chunk(stats: StreamStats, chunk: dict[str, Any]) -> None:
+    if isinstance(chunk.get("usage"), dict):
+        stats.usage = _usage(chunk["usage"])
+    if isinstance(chunk.get("model"), str):
+        stats.model = chunk["model"]
+
+
+def _note_choice(stats: StreamStats, choice: dict[str, Any], delta: object) -> None:
+    if isinstance(choice.get("finish_reason"), str):
+        stats.finish_reason = choice["finish_reason"]
+    calls = delta.get("tool_calls") if isinstance(delta, dict) else None
+    for call in calls if isinstance(calls, list) else []:
+        stats.add_tool_call_delta(call)
