@@ -16,7 +16,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="regenerate the docs site's reference pages (rules, checks, CLI, environment, Report) from the code",
     )
     p.add_argument(
-        "--out", default="docs/reference", metavar="DIR", help="reference directory (default: docs/reference)"
+        "-o",
+        "--output",
+        "--out",
+        dest="out",
+        default="docs/reference",
+        metavar="DIR",
+        help="reference directory (default: docs/reference)",
     )
     p.add_argument(
         "--rules-page",
