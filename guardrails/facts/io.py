@@ -134,14 +134,4 @@ def write_facts(path: Path, facts: Iterable[Fact], format: str | None = None) ->
     return count
 
 
-def rows_from_text(text: str, format: str) -> Iterator[Row]:
-    """Rows from an in-memory CSV/JSONL string (for tests and the HTTP API)."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        p = Path(tmp) / f"rows.{format}"
-        p.write_text(text, encoding="utf-8")
-        yield from read_rows(p, format)
-
-
 __all__ = ["FORMATS", "FileFormatError", "Row", "guess_format", "read_rows", "write_facts"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -527,8 +527,3 @@ def _fact(row: Any, aliases: dict[str, list[str]] | None = None) -> Fact:
         entity_type=row.entity_type,
         aliases=alias_list,
     )
-
-
-def iter_import_errors(result: ImportResult) -> Iterable[str]:
-    for e in result.errors:
-        yield f"row {e.row}" + (f", field {e.field!r}" if e.field else "") + f": {e.reason}"
