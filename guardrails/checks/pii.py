@@ -138,6 +138,9 @@ class PiiCheck(Check[PiiParams]):
     # context words can raise its score.
     lookbehind = 128
     boundary = "token"
+    # `rechecks` stays "whole": detection is local (a match, and context words from the 120 characters before it,
+    # all within `lookbehind`: tests/checks/test_pii_rechecks.py), but pseudonym numbering reads the whole text,
+    # and windowed re-checks measured slower, as each rule scans its own window (a 2 KB output 0.41 -> 1.2 ms).
 
     def __init__(self, params: PiiParams) -> None:
         super().__init__(params)
