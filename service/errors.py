@@ -74,9 +74,13 @@ def problem_details(problems: list[Problem], limit: int = 20) -> list[dict[str, 
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
-    # Field locations and messages only: pydantic's `input` would echo the caller's text (maybe PII).
+    # Field locations, types and messages only: pydantic's `input` would echo the caller's text (maybe PII).
     return [
-        {"field": ".".join(str(p) for p in err.get("loc", ())), "message": str(err.get("msg", ""))[:300]}
+        {
+            "field": ".".join(str(p) for p in err.get("loc", ())),
+            "type": str(err.get("type", ""))[:100],
+            "message": str(err.get("msg", ""))[:300],
+        }
         for err in exc.errors()[:20]
     ]
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from tests.service.conftest import auth
+
 
 def test_sidecar_answers_load_problems_as_a_json_list(tmp_path: Path, make_client: Callable[..., TestClient]) -> None:
     rules = tmp_path / "rules"
@@ -27,3 +29,11 @@ def test_sidecar_answers_load_problems_as_a_json_list(tmp_path: Path, make_clien
         "column": 5,
         "hint": "did you mean 'message'?",
     }
+
+
+def test_invalid_request_details_carry_field_and_type(make_client: Callable[..., TestClient]) -> None:
+    r = make_client().post("/v1/validate", json={"output": 5, "oops": "x"}, headers=auth())
+    assert r.status_code == 422
+    details = {d["field"]: d for d in r.json()["error"]["details"]}
+    assert details["body.oops"]["type"] == "extra_forbidden"
+    assert details["body.output"]["type"] == "string_type"
