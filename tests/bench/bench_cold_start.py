@@ -115,14 +115,18 @@ def _free_port() -> int:
         return port
 
 
-def bench_serve(repeat: int, env: dict[str, str], timeout: float = 60.0) -> float | None:
-    times = []
+def bench_serve(repeat: int, env: dict[str, str], timeout: float = 60.0) -> tuple[float | None, list[str]]:
+    """Median seconds to the first /readyz 200 over the starts that got there, and why the others did not."""
+    times: list[float] = []
+    failures: list[str] = []
     for _ in range(repeat):
         port = _free_port()
         data = tempfile.mkdtemp(prefix="outguard-bench-")
+        log = Path(data, "serve.log")
         cmd = [*_guardrails_cmd(), "serve", "--demo", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data]
         t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        with log.open("wb") as sink:
+            proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env)
         ready = None
         try:
             while time.perf_counter() - t < timeout and proc.poll() is None:
@@ -140,11 +144,14 @@ def bench_serve(repeat: int, env: dict[str, str], timeout: float = 60.0) -> floa
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            if ready is None:
+                why = "exited" if proc.returncode not in (None, -15) else f"not ready in {timeout:.0f} s"
+                tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+                failures.append(f"{why}: {' | '.join(tail)[-400:]}")
             shutil.rmtree(data, ignore_errors=True)
-        if ready is None:
-            return None
-        times.append(ready)
-    return statistics.median(times)
+        if ready is not None:
+            times.append(ready)
+    return (statistics.median(times) if times else None), failures
 
 
 def bench_bare(repeat: int, env: dict[str, str]) -> float:
@@ -226,11 +233,14 @@ def main(argv: list[str] | None = None) -> int:
     shown_c = f"{check:.3f} s wall  <= 1.5 s {_verdict(check <= 1.5)}  ({_load()})"
     print(f"guardrails check on a 2 KB file (default policy): {shown_c}")
     if not args.skip_serve:
-        serve = bench_serve(args.repeat, env)
+        serve, failures = bench_serve(args.repeat, env)
         results["serve --demo ready"] = serve
+        results["serve --demo failures"] = failures
         shown = "did not become ready" if serve is None else f"{serve:.3f} s  <= 3 s {_verdict(serve <= 3.0)}"
         shown += f"  ({_load()})"
         print(f"guardrails serve --demo, start to /readyz 200: {shown}")
+        for failure in failures:
+            print(f"  a start that did not become ready: {failure}")
     if args.json:
         print(json.dumps(results, indent=2))
     return 0
