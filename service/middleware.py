@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -78,14 +79,9 @@ class ServiceMiddleware:
         scope.setdefault("state", {})["request_id"] = rid
         # Not reset afterwards: the server runs each request in a task of its own, whose context ends with it.
         REQUEST_ID.set(rid)
-        status_box = {"status": 500}
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            start, body = _json_error(
-                413, "payload_too_large", f"request body over the limit of {self.max_body} bytes", rid
-            )
-            await send(start)
-            await send({"type": "http.response.body", "body": body})
+            await _send_error(send, 413, "payload_too_large", self._too_large(), rid)
             self._done(scope, 413, t0, rid)
             return
         received = 0
@@ -98,16 +94,15 @@ class ServiceMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
-                    raise _TooLarge(413, f"request body over the limit of {self.max_body} bytes")
+                    raise _TooLarge(413, self._too_large())
             return message
 
-        started = False
+        answer = _Answer()
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
-                status_box["status"] = message["status"]
+                answer.started = True
+                answer.status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", rid.encode("latin-1"))]
             await send(message)
@@ -115,35 +110,38 @@ class ServiceMiddleware:
         app = self.app
         if scope["method"] == "POST" and not scope.get("root_path"):
             app = self.direct.get(scope["path"], app)
+        await self._run(app, scope, (limited_receive, send_wrapper, send), answer, rid)
+        self._done(scope, answer.status, t0, rid)
+        if traced is not None:
+            _end_server_span(traced, scope, answer.status)
+
+    def _too_large(self) -> str:
+        return f"request body over the limit of {self.max_body} bytes"
+
+    async def _run(self, app: ASGIApp, scope: Scope, io: tuple[Receive, Send, Send], answer: _Answer, rid: str) -> None:
+        """The app on this request; whatever it raises is answered here (when nothing was sent yet) and
+        recorded in `answer.status`. `io` is (limited receive, wrapped send, the server's send)."""
+        receive, send_wrapper, send = io
         try:
-            await app(scope, limited_receive, send_wrapper)
+            await app(scope, receive, send_wrapper)
         except _TooLarge:
-            if not started:
-                start, body = _json_error(
-                    413, "payload_too_large", f"request body over the limit of {self.max_body} bytes", rid
-                )
-                await send(start)
-                await send({"type": "http.response.body", "body": body})
-            status_box["status"] = 413
+            if not answer.started:
+                await _send_error(send, 413, "payload_too_large", self._too_large(), rid)
+            answer.status = 413
         except ClientDisconnect:
             # Gone, or cut off by the body deadline (service/connections.py answered 408): not a crash, and
             # attackers decide how often it happens, so it goes to the access log only.
-            status_box["status"] = 408 if scope["state"].get(READ_TIMEOUT) else 499
+            answer.status = 408 if scope["state"].get(READ_TIMEOUT) else 499
         except Exception as exc:
             # Answered and logged here, never re-raised: the server would log the traceback, and exception
             # messages can carry the caller's text. The type and route are enough to find the bug.
             route = getattr(scope.get("route"), "path", "unmatched")
             log.error("internal error %s on %s %s rid=%s", type(exc).__name__, scope["method"], route, rid)
-            if not started:
-                start, body = _json_error(
-                    500, "internal", "internal error; the request was logged without its content", rid
+            if not answer.started:
+                await _send_error(
+                    send, 500, "internal", "internal error; the request was logged without its content", rid
                 )
-                await send(start)
-                await send({"type": "http.response.body", "body": body})
-            status_box["status"] = 500
-        self._done(scope, status_box["status"], t0, rid)
-        if traced is not None:
-            _end_server_span(traced, scope, status_box["status"])
+            answer.status = 500
 
     def _done(self, scope: Scope, status: int, t0: float, rid: str) -> None:
         elapsed = time.perf_counter() - t0
@@ -163,6 +161,20 @@ class ServiceMiddleware:
             rid,
             scope.get("state", {}).get("key_name", "-"),
         )
+
+
+@dataclass
+class _Answer:
+    """What the app sent so far: whether the response started, and its status (500 until it says)."""
+
+    started: bool = False
+    status: int = 500
+
+
+async def _send_error(send: Send, status: int, code: str, message: str, rid: str) -> None:
+    start, body = _json_error(status, code, message, rid)
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
 
 
 def _server_span(scope: Scope, headers: dict[bytes, bytes]) -> tuple[Any, Any]:
