@@ -177,20 +177,6 @@ def _find(ruleset: RuleSet, name: str) -> tuple[Rule, LoadedRule | None]:
     raise UsageError(f"no rule with code or id {name!r}{hint}")
 
 
-def _policies_using(ruleset: RuleSet, loaded: LoadedRule) -> list[str]:
-    from guardrails.rules.compile import select_rules
-    from guardrails.rules.errors import RuleError
-
-    using = []
-    for name, (policy, path) in sorted(ruleset.policies.items()):
-        try:
-            if any(r.rule.id == loaded.rule.id for r in select_rules(policy, ruleset, str(path))):
-                using.append(name)
-        except RuleError:
-            continue  # a broken policy is reported when it is loaded, not here
-    return using
-
-
 def _fix_safety(loaded: LoadedRule) -> str:
     """What the rule's fix does, learnt by running its match examples (a check decides its fix per finding)."""
     from guardrails.examples import missing_model
@@ -202,17 +188,12 @@ def _fix_safety(loaded: LoadedRule) -> str:
     why = missing_model(loaded)
     if why is not None:
         return f"unknown: {why}"
-    from guardrails.examples import _single_rule_engine
+    from guardrails.docs.rule_pages import example_fixes
 
     try:
-        engine = _single_rule_engine(loaded)
+        fixes = example_fixes(loaded)
     except (RuleError, ImportError) as exc:
         return f"unknown (the check cannot be built here: {exc})"
-    fixes = {}
-    for ex in rule.examples.match:
-        for f in engine.validate(ex.text, ex.context).findings:
-            if f.code == rule.code and f.fix is not None:
-                fixes[f.fix.title] = f.fix.safe
     if not fixes:
         return "none: its findings carry no automatic fix" + (
             "" if rule.action.value != "repair" else " (the policy's unrepaired_action applies)"
@@ -259,7 +240,9 @@ def run_explain(args: argparse.Namespace) -> int:
         section("Examples that do not match", *(f"  {ex.text!r}" for ex in rule.examples.no_match))
     if loaded is not None:
         section("Fix", *wrap(_fix_safety(loaded)))
-        using = _policies_using(ruleset, loaded)
+        from guardrails.docs.rule_pages import policies_using
+
+        using = policies_using(ruleset, loaded)
         section("Policies that run it", f"  {', '.join(using) if using else 'none (select it in a policy)'}")
     else:
         section("Fix", "  none: the policy's on_error action applies (fail closed)")

@@ -46,10 +46,24 @@ def policies_using(ruleset: RuleSet, loaded: LoadedRule) -> list[str]:
     return using
 
 
+def example_fixes(loaded: LoadedRule) -> dict[str, bool]:
+    """The fixes (title -> safe) the rule's findings carry on its match examples; raises RuleError or ImportError
+    when its check cannot be built here."""
+    from guardrails.examples import _single_rule_engine
+
+    rule = loaded.rule
+    engine = _single_rule_engine(loaded)
+    fixes: dict[str, bool] = {}
+    for ex in rule.examples.match:
+        for f in engine.validate(ex.text, ex.context).findings:
+            if f.code == rule.code and f.fix is not None:
+                fixes[f.fix.title] = f.fix.safe
+    return fixes
+
+
 def fix_safety(loaded: LoadedRule) -> str:
     """What the rule's fix does, from its match examples. Rules whose examples need a pulled model get a fixed
     sentence, so the page is the same on a machine with the model and one without."""
-    from guardrails.examples import _single_rule_engine
     from guardrails.rules.errors import RuleError
 
     rule = loaded.rule
@@ -65,14 +79,9 @@ def fix_safety(loaded: LoadedRule) -> str:
     if not rule.examples.match:
         return "Unknown: the rule has no match examples to show it."
     try:
-        engine = _single_rule_engine(loaded)
+        fixes = example_fixes(loaded)
     except (RuleError, ImportError) as exc:
         return f"Unknown: the check cannot be built here ({exc})."
-    fixes: dict[str, bool] = {}
-    for ex in rule.examples.match:
-        for f in engine.validate(ex.text, ex.context).findings:
-            if f.code == rule.code and f.fix is not None:
-                fixes[f.fix.title] = f.fix.safe
     if not fixes:
         tail = " The policy's `unrepaired_action` applies." if rule.action.value == "repair" else ""
         return "None: its findings carry no automatic fix." + tail
