@@ -398,7 +398,7 @@ def test_facts_commands_say_why_they_fail(tmp_path: Path) -> None:
         (["serve", "--port", "70000"], "argument --port: expected a TCP port 0-65535, got '70000'"),
         (["serve", "--policy", "defualt"], "unknown policy 'defualt' (did you mean 'default'?)"),
         (["check", "-", "--policy", "pi"], "unknown policy 'pi'"),
-        (["rules", "list", "--rules", "{tmp}/nowhere"], "nowhere: rules directory does not exist"),
+        (["rules", "list", "--rules", "{tmp}/nowhere"], "nowhere: [no-such-directory] rules directory does not exist"),
         (["batch", "-"], "give -o/--output FILE"),
         (["eval", "{tmp}/none.jsonl", "--text-field", "t", "--label-field", "l"], "none.jsonl: no such file"),
         (["models", "pull", "nosuch"], "unknown model 'nosuch'"),
