@@ -22,6 +22,7 @@ from guardrails.checks.citation import url_spans
 from guardrails.context import Context
 from guardrails.document import Document
 from guardrails.findings import Evidence
+from guardrails.text.words import STOPWORDS
 
 
 class GroundingParams(CheckParams):
@@ -52,16 +53,6 @@ SENTENCE_OPENERS = frozenset(
     """see note please here there today first second third finally then next also yes no sure certainly well
     overall instead meanwhile unlike like each every visit check read use click contact according based given
     unfortunately fortunately actually indeed thanks hello hi dear sincerely regards""".split()  # noqa: SIM905
-)
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have having he
-    her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
-    now of off on once only or other our ours ourselves out over own same she should so some such than that the
-    their theirs them themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself yourselves yes nothing
-    however although though thus therefore yet still since many much also according said says known called named
-    both either neither whether""".split()  # noqa: SIM905
 )
 
 

@@ -23,6 +23,7 @@ from guardrails.reviews.model import (
     SortKey,
     Suppression,
 )
+from guardrails.reviews.routing import Route, RouteGroup, Routing, RoutingError
 from guardrails.reviews.sessions import ReviewSessions
 from guardrails.reviews.store import (
     CLAIM_TTL_S,
@@ -51,6 +52,10 @@ __all__ = [
     "ReviewSessions",
     "ReviewState",
     "ReviewStore",
+    "Route",
+    "RouteGroup",
+    "Routing",
+    "RoutingError",
     "SortKey",
     "Suppression",
     "analytics",

@@ -12,6 +12,7 @@ from guardrails.text.chars import INVISIBLE, LEET, LOOKALIKES, PUNCT
 from guardrails.text.fold import FoldedText, at_word_boundaries, fold, fold_char, is_word_char
 from guardrails.text.profiles import EVASION, FACTS, FOLD, PII, SKELETON, TOXICITY, Profile, normalize, view
 from guardrails.text.view import Composed, MappedText, TextView, compose, sources
+from guardrails.text.words import STOPWORDS
 
 __all__ = [
     "EVASION",
@@ -23,6 +24,7 @@ __all__ = [
     "PII",
     "PUNCT",
     "SKELETON",
+    "STOPWORDS",
     "TOXICITY",
     "Composed",
     "FoldedText",

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from guardrails.reviews import ReviewSessions, ReviewStore, routing
-from guardrails.reviews.routing import RouteGroup, Routing
+from guardrails.reviews import ReviewSessions, ReviewStore, RouteGroup, Routing, routing
 from service.auth import ApiKey, Scope
 from service.deps import app_state, require
 from service.errors import ERROR_RESPONSES, ApiError

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guardrails import Finding, FindingStatus, Report
-from guardrails.checks.grounding import STOPWORDS
+from guardrails.text import STOPWORDS
 
 MAX_DIFF_CHARS = 100_000
 _TOKEN = re.compile(r"\w+|\s+|[^\w\s]", re.UNICODE)

@@ -37,12 +37,14 @@ from guardrails.reviews import (
     ReviewSessions,
     ReviewState,
     ReviewStore,
+    Route,
+    Routing,
+    RoutingError,
     SortKey,
     export_jsonl,
     routing,
 )
 from guardrails.reviews import analytics as review_analytics
-from guardrails.reviews.routing import Route, Routing, RoutingError
 from service.auth import Reviewer, Scope
 from service.facts_api import fact_writer
 from service.ratelimit import RateLimiter
