@@ -11,7 +11,7 @@ the code):
 - `guardrails.checks.base.DeadlineExceeded`, `guardrails.checks.base.UnknownCheckKind`
 - `guardrails.checks._bounded_regex.UnsafePattern`
 - `guardrails.checks._html.template.TemplateError`
-- `guardrails.checks._facts_index.StoreDriverMissing`
+- `guardrails.checks._facts.index.StoreDriverMissing`
 - `guardrails.plugins.PluginError`
 - `guardrails.examples.ExamplesNeedModel`
 - `guardrails.engine.WorkerSetupError`

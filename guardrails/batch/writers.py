@@ -21,13 +21,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, Any, Protocol
 
 from guardrails.batch.outcome import Outcome
 from guardrails.batch.runners import BatchError, Row
-
-if TYPE_CHECKING:
-    from guardrails.findings import Report
 
 COLUMNS = ("id", "line", "verdict", "codes", "output", "review_id", "report")
 
@@ -70,10 +67,6 @@ class Prior:
 def key_of(ident: str | int) -> str:
     """Ids compare as text: an int id written to CSV reads back as a string."""
     return str(ident)
-
-
-def codes_of(report: Report) -> list[str]:
-    return sorted({f.code for f in report.findings})
 
 
 class Writer(Protocol):

@@ -16,7 +16,7 @@ from decimal import Decimal
 import regex
 from pydantic import Field
 
-from guardrails.checks._facts_text import Stated, fold, folded_view, scan_values, values_view
+from guardrails.checks._facts.text import Stated, fold, folded_view, scan_values, values_view
 from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, RunContext
 from guardrails.checks.citation import url_spans
 from guardrails.context import Context

@@ -23,10 +23,10 @@ from typing import Any, Literal
 import ahocorasick
 from pydantic import Field, field_validator
 
-from guardrails.checks._facts_compare import compare, fits
-from guardrails.checks._facts_index import EntityFacts, FactIndex, Mention, StoreDriverMissing, StoreIndex
-from guardrails.checks._facts_repair import correction
-from guardrails.checks._facts_text import (
+from guardrails.checks._facts.compare import compare, fits
+from guardrails.checks._facts.index import EntityFacts, FactIndex, Mention, StoreDriverMissing, StoreIndex
+from guardrails.checks._facts.repair import correction
+from guardrails.checks._facts.text import (
     NEGATION_RE,
     Stated,
     folded_view,

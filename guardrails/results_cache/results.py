@@ -65,9 +65,6 @@ class ResultsCache:
     def shared(self) -> SharedTier | None:
         return self.tiers.shared
 
-    def enabled_for(self, engine: Engine) -> bool:
-        return engine.policy.cache.results and self._keying(engine) is not None
-
     def _keying(self, engine: Engine) -> EngineKeying | None:
         try:
             return self._keyings[engine]

@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guardrails.checks._facts_text import (
+from guardrails.checks._facts.text import (
     _QUALIFIER_RE,
     _SENTENCE_END,
     _VALUE_RE,

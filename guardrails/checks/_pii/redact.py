@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -55,8 +54,3 @@ class Pseudonyms:
 
 def mask(value: str, char: str) -> str:
     return char * len(value)
-
-
-def leaks(original_values: Iterable[str], repaired: str) -> list[str]:
-    """Detected values still present verbatim in the repaired text (should always be empty)."""
-    return [v for v in original_values if v and v in repaired]

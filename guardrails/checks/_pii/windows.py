@@ -78,9 +78,6 @@ class Margins:
         m = _MARGINS[chunks].match(self.reversed, n - start)
         return n - m.end() if m else start
 
-    def widen(self, start: int, end: int, left: int, right: int) -> Window:
-        return Window(self.left(start, left), self.right(end, right))
-
 
 def merge(windows: Iterable[Window]) -> list[Window]:
     out: list[Window] = []

@@ -73,8 +73,3 @@ def load_backend(model: InstalledModel, backend: str | None = None) -> Backend:
             hit = loader(model)
             _cache[key] = hit
         return hit
-
-
-def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()

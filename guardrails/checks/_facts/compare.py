@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from functools import lru_cache
 
-from guardrails.checks._facts_text import Stated, unit_of
+from guardrails.checks._facts.text import Stated, unit_of
 from guardrails.facts.model import Fact, MoneyValue, NumberValue
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from guardrails.checks._facts_text import Folded, Stated, unit_of
+from guardrails.checks._facts.text import Folded, Stated, unit_of
 from guardrails.document import Document
 from guardrails.facts.model import MoneyValue, NumberValue
 from guardrails.findings import Edit, Fix
