@@ -157,8 +157,11 @@ async def chat_completions(
     engine = _engine(state, options.policy)
     client = _upstream(state)
     holding = state.holds is not None and state.holds.wanted(engine.policy.name, hold)
-    if holding and body.stream and hold is not None:
-        raise ApiError(400, "unsupported", "X-Outguard-Hold: wait is not supported with stream: true")
+    if holding and body.stream:
+        # A held answer must not be shown before a reviewer decides, and a stream shows it as it comes: refuse
+        # rather than stream past a hold the operator's policy asks for.
+        why = "X-Outguard-Hold: wait" if hold is not None else f"policy {engine.policy.name!r} holds answers for review"
+        raise ApiError(400, "unsupported", f"{why}: not supported with stream: true; send stream: false")
     webhook = await asked_webhook(state, key, webhook) if holding else None
     refusal = state.quotas.admit(key.name, key.token_quota)  # before any upstream call: 429 when spent
     if refusal is not None:

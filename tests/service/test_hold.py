@@ -209,6 +209,16 @@ def test_policy_setting_holds_without_the_header(fake: FakeOpenAI, tmp_path: Pat
         fake.add(Good(DOSE))
         raw = sdk(srv).chat.completions.with_raw_response.create(model="x", messages=ASK)
         assert raw.status_code == 202
+        # Streamed, the same answer would be shown as it comes, past the hold: refused before any upstream call.
+        calls = len(fake.requests)
+        r = httpx.post(
+            f"{srv.url}/v1/chat/completions",
+            headers={"Authorization": f"Bearer {KEYS['validate']}"},
+            json={"model": "x", "messages": ASK, "stream": True},
+            timeout=30,
+        )
+        assert r.status_code == 400 and "holds answers for review" in r.json()["error"]["message"]
+        assert len(fake.requests) == calls
     finally:
         stop(srv)
 
