@@ -308,20 +308,15 @@ class Engine:
         else:
             first = self._suppress(self._findings_for(doc, ctx, timings, degraded, local))
         if not first:  # nothing found: nothing to repair, weigh or ask for
-            report = Report(
+            return self._report(
+                t0,
                 verdict=Verdict.PASS,
                 output=output,
                 original=output,
                 findings=first,
                 timings=timings,
                 degraded=degraded,
-                policy=self.policy.name,
-                policy_version=self.compiled.version,
-                elapsed_ms=(time.perf_counter() - t0) * 1000,
             )
-            if tracing():  # spans made after the fact from the report's timings: untraced runs pay for this test only
-                record_validation(report)
-            return report
         text, applied, residual = self._repair(output, first, ctx, timings, degraded, local=local)
         if applied:
             residual_keys = {(f.rule_id, f.fingerprint) for f in residual if f.status is FindingStatus.OPEN}
@@ -336,7 +331,8 @@ class Engine:
             open_findings = [f for f in first if f.status is FindingStatus.OPEN]
         verdict = self._verdict(open_findings, bool(applied))
         regeneration = self._regeneration(open_findings, text, ctx) if verdict is Verdict.REGENERATE else None
-        report = Report(
+        return self._report(
+            t0,
             verdict=verdict,
             output=text,
             original=output,
@@ -346,6 +342,12 @@ class Engine:
             regeneration=regeneration,
             timings=timings,
             degraded=degraded,
+        )
+
+    def _report(self, t0: float, **fields: Any) -> Report:
+        """The Report of one validation begun at `t0`, traced when tracing is on."""
+        report = Report(
+            **fields,
             policy=self.policy.name,
             policy_version=self.compiled.version,
             elapsed_ms=(time.perf_counter() - t0) * 1000,
