@@ -190,7 +190,9 @@ class _CappedLines:
 # -- JSONL -------------------------------------------------------------------------------------------------
 
 
-class JsonlReader:
+class _LineSource:
+    """A file (or stdin) read as capped lines; `done` of `total` bytes so far, for the progress bar."""
+
     def __init__(self, path: str, fields: Fields, cap: int) -> None:
         self.label = "<stdin>" if path == "-" else path
         self.path = path
@@ -199,6 +201,8 @@ class JsonlReader:
         self.total = _size(path)
         self.done = 0
 
+
+class JsonlReader(_LineSource):
     def __iter__(self) -> Iterator[Item]:
         fh = _open_binary(self.path)
         try:
@@ -239,16 +243,8 @@ class JsonlReader:
 # -- CSV ---------------------------------------------------------------------------------------------------
 
 
-class CsvReader:
+class CsvReader(_LineSource):
     """CSV with a header row (RFC 4180 quoting: fields may hold commas, quotes and newlines)."""
-
-    def __init__(self, path: str, fields: Fields, cap: int) -> None:
-        self.label = "<stdin>" if path == "-" else path
-        self.path = path
-        self.fields = fields
-        self.cap = cap
-        self.total = _size(path)
-        self.done = 0
 
     def __iter__(self) -> Iterator[Item]:
         fh = _open_binary(self.path)
