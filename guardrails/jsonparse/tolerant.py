@@ -303,6 +303,20 @@ class _Parser:
             # '{"a": [1, 2}': the array was never closed; '}' belongs to the object. A container with nothing
             # in it ('[{]') may as well be a stray opener: closing it invents an empty value, so not safe.
             empty = frame.after_value < 0 and frame.state in (_OBJ_KEY, _ARR_VALUE)
+            if empty and self.stack[-2].state == _ARR_VALUE:
+                # In an array, the stray-opener reading drops one character that holds no value, where
+                # closing it invents a container: both are guesses, this one invents nothing.
+                self.add(
+                    "mismatched-bracket",
+                    frame.open_pos,
+                    pos + 1,
+                    [TextEdit(frame.open_pos, frame.open_pos + 1, "")],
+                    f"dropped the {frame.opener!r} at offset {frame.open_pos}: nothing in it, and {c!r} closes"
+                    " the array around it (a stray opener, or an empty value lost)",
+                    safe=False,
+                )
+                self.stack.pop()
+                return pos
             self.add(
                 "mismatched-bracket",
                 pos,

@@ -31,7 +31,8 @@ from guardrails.jsonparse.tolerant import apply as _apply_repairs
 
 Pick = Literal["largest", "first", "last"]
 
-_FENCE = re.compile(r"`{3,}[ \t]*([\w+.-]*)[^\n`]*\n?(.*?)(?:`{3,}|\Z)", re.S)
+# The info string after the language stops at a bracket: "```json {...} ```" on one line holds its body.
+_FENCE = re.compile(r"`{3,}[ \t]*([\w+.-]*)[^\n`{[]*\n?(.*?)(?:`{3,}|\Z)", re.S)
 _JSON_LANGS = {"", "json", "jsonc", "json5", "jsonl", "js", "javascript"}
 _OPENERS = re.compile(r"[\[{]")
 _DATA = re.compile(r'[\[\]{}"]')
@@ -53,6 +54,9 @@ class Candidate:
     value: Any
     fenced: bool
     ambiguous: bool = False
+    repairs: tuple[Repair, ...] = ()
+    """For a value found beside others that parses only after repair: the repairs (it is never picked
+    alone, only kept in the reading that takes every value as one array)."""
 
 
 @dataclass(slots=True)
@@ -181,27 +185,36 @@ def build_view(
     if not expect_json and text[lead] not in "{[(" and not fences:
         return view
     candidates = _fenced_candidates(text, fences)
+    fixed: list[Candidate] = []
     broken: tuple[int, int] | None = None
     result: RepairResult | None = None
+    if candidates and expect_json:
+        fixed = _fixed_fences(text, fences, candidates, deadline, max_depth)
     if not candidates:
         broken = _broken_fence(text, fences)
         if broken is None:
-            candidates, broken, result = _scanned_candidates(text, lead, expect_json, deadline, max_depth)
+            candidates, fixed, broken, result = _scanned_candidates(text, lead, expect_json, deadline, max_depth)
     view.candidates = len(candidates)
     if candidates:
         chosen = _pick(candidates, pick)
         view.present = view.strict = view.ok = True
         view.value, view.start, view.end = chosen.value, chosen.start, chosen.end
-        view.repairs = around(text, chosen.start, chosen.end, others=len(candidates) > 1 or chosen.ambiguous)
-        if len(candidates) > 1:
+        several = len(candidates) + len(fixed) > 1
+        view.repairs = around(text, chosen.start, chosen.end, others=several or chosen.ambiguous)
+        if several:
+            # Schema-guided repair reads the values that parse as they stand; one that needs repair makes
+            # the "all of them" reading a guess there.
             view.parts = [(c.start, c.end) for c in candidates]
             view.part_values = [(c.start, c.end, c.value) for c in candidates]
-            view.parts_ambiguous = chosen.ambiguous
-            if all(isinstance(c.value, dict) and c.value for c in candidates) and not chosen.ambiguous:
-                # Objects one after another read as records (JSON Lines): the unsafe fix keeps them all, in
-                # one array, rather than the largest alone. Which was meant is still a guess: never safe.
-                view.repairs = [_records(text, candidates)]
-                view.value = [c.value for c in candidates]
+            view.parts_ambiguous = chosen.ambiguous or bool(fixed)
+            every = sorted([*candidates, *fixed], key=lambda c: c.start)
+            if not chosen.ambiguous and _one_answer(text, every):
+                # Objects one after another (JSON Lines, '{...}{...}'), or values side by side or in fences
+                # ('{...}[...]') read as one answer in parts: the unsafe fix keeps them all, in one array,
+                # rather than the largest alone (a part that needed repair keeps its repairs). Which was meant
+                # is a guess: never safe.
+                view.repairs = [_records(text, every)]
+                view.value = [c.value for c in every]
                 view.start, view.end = 0, len(text)
                 view.set_edits(list(view.repairs[0].edits))
         if not expect_json and _has_prose(view.repairs):
@@ -255,6 +268,26 @@ def build_view(
     return view
 
 
+def _one_answer(text: str, parts: list[Candidate]) -> bool:
+    """Several values that read as the parts of one answer: all objects, or containers side by side (only
+    blanks or commas between) or each in its fence. Arrays alone ('[...][...]') are one array restated or
+    continued, which nesting them in another array would not mean; '[1]' in prose after an object is prose."""
+    if not all(isinstance(c.value, (dict, list)) and c.value for c in parts):
+        return False
+    if all(isinstance(c.value, dict) for c in parts):
+        return True
+    if all(isinstance(c.value, list) for c in parts):
+        return False
+    return all(
+        (a.fenced and b.fenced) or not text[a.end : b.start].strip(" \t\n\r,") for a, b in itertools.pairwise(parts)
+    )
+
+
+def _ends_value(text: str, end: int) -> bool:
+    """A repaired value ends at the end of the text or before a blank, a fence or another value."""
+    return end >= len(text) or text[end] in " \t\n\r`{["
+
+
 def _framed(text: str, start: int) -> bool:
     """Broken text reads as JSON when it also ends like the JSON it opened ({...} or [...], or a fence)."""
     tail = text.rstrip()
@@ -299,6 +332,23 @@ def _fenced_candidates(text: str, fences: list[re.Match[str]]) -> list[Candidate
     return out
 
 
+def _fixed_fences(
+    text: str, fences: list[re.Match[str]], strict: list[Candidate], deadline: Any, max_depth: int
+) -> list[Candidate]:
+    """Fence bodies that start like JSON, do not parse, but repair whole (beside fences that parse)."""
+    taken = {c.start for c in strict}
+    out = []
+    for m in fences:
+        body_start = skip_ws(text, m.start(2), m.end(2))
+        body_end = m.end(2)
+        if body_start in taken or body_start >= body_end or text[body_start] not in "{[":
+            continue
+        r = repair_region(text, body_start, body_end, deadline=deadline, max_depth=max_depth)
+        if r.ok and skip_ws(text, r.end, body_end) == body_end:
+            out.append(Candidate(body_start, r.end, r.value, True, repairs=tuple(r.repairs)))
+    return out
+
+
 def _broken_fence(text: str, fences: list[re.Match[str]]) -> tuple[int, int] | None:
     """The first fence whose body starts like JSON (none of them parsed)."""
     for m in fences:
@@ -310,14 +360,16 @@ def _broken_fence(text: str, fences: list[re.Match[str]]) -> tuple[int, int] | N
 
 def _scanned_candidates(
     text: str, lead: int, expect_json: bool, deadline: Any, max_depth: int
-) -> tuple[list[Candidate], tuple[int, int] | None, RepairResult | None]:
-    """Values that parse from a `{` or `[` in the text, and where broken JSON starts when none does.
+) -> tuple[list[Candidate], list[Candidate], tuple[int, int] | None, RepairResult | None]:
+    """Values that parse from a `{` or `[` in the text, values after them that parse once repaired, and
+    where broken JSON starts when none parses.
 
     A `{`/`[` that does not parse starts the broken JSON when it is the first opener (or the text's first
     character): the inside of a broken object is never mistaken for "the JSON". Then scanning resumes
     inside it for complete values, in case the broken opener was prose ("{see below} ... {...}").
     """
     out: list[Candidate] = []
+    fixed: list[Candidate] = []
     broken: tuple[int, int] | None = None
     repaired: RepairResult | None = None
     failures = 0
@@ -334,6 +386,14 @@ def _scanned_candidates(
         try:
             value, end = raw_decode(text, at)
         except (ValueError, RecursionError):
+            if out and expect_json and failed < 0:
+                # '{"key":"value"}[1,2,3,True]': a value after a complete one that parses once repaired is a
+                # second part of the answer (a bracket in prose after the JSON does not repair whole).
+                r = repair_region(text, at, None, deadline=deadline, max_depth=max_depth)
+                if r.ok and isinstance(r.value, (dict, list)) and r.value and _ends_value(text, r.end):
+                    fixed.append(Candidate(at, r.end, r.value, False, repairs=tuple(r.repairs)))
+                    pos = r.end
+                    continue
             failures += 1
             if failed < 0:
                 failed = at
@@ -356,7 +416,7 @@ def _scanned_candidates(
     if failed >= 0 and out:
         # Something else in the text also starts like JSON but does not parse: dropping it is not safe.
         out = [Candidate(c.start, c.end, c.value, c.fenced, ambiguous=True) for c in out]
-    return out, broken, repaired
+    return out, fixed, broken, repaired
 
 
 def _pick(candidates: list[Candidate], pick: Pick) -> Candidate:
@@ -404,7 +464,11 @@ def _apply(text: str, start: int, end: int, edits: list[TextEdit]) -> str:
 def _records(text: str, candidates: list[Candidate]) -> Repair:
     edits = [TextEdit(0, candidates[0].start, "[")]
     edits += [TextEdit(a.end, b.start, ",") for a, b in itertools.pairwise(candidates)]
+    edits += [e for c in candidates for r in c.repairs for e in r.edits]
     edits.append(TextEdit(candidates[-1].end, len(text), "]"))
     n = len(candidates)
-    note = f"{n} top-level objects wrapped into one array (which one is the answer is a guess)"
+    kinds = "objects" if all(isinstance(c.value, dict) for c in candidates) else "values"
+    repaired = sum(1 for c in candidates if c.repairs)
+    inside = f", {repaired} of them repaired" if repaired else ""
+    note = f"{n} top-level {kinds} wrapped into one array{inside} (which one is the answer is a guess)"
     return Repair("text-around-json", 0, len(text), tuple(edits), False, note)
