@@ -1,0 +1,361 @@
+"""Every Chat Completions request field and message shape, sent through the official `openai` Python SDK to a real
+sidecar (loopback) in front of the scripted upstream: what the upstream received, and what the SDK user got back.
+This is the evidence behind the table in docs/openai-proxy.md; the rows test_openai_sdk.py covers are not repeated.
+
+Tests marked xfail(strict) are places where the proxy is not yet a drop-in (a field swallowed or a part of the
+answer lost): they say what OpenAI clients expect, and turn red the day the proxy does it, so the page gets updated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.guard.fake_openai import FakeOpenAI, Good, Message, Raw, Slow, Sse, Status, serve
+from tests.service.conftest import KEYS
+from tests.service.server import Server, start_server, stop
+
+DEFAULT: Any = {"outguard": {"policy": "default"}}
+FAST: Any = {"outguard": {"policy": "fields-fast"}}  # demo rules, 1 s budget: for the 504
+ASK: Any = [{"role": "user", "content": "Weather in Paris?"}]
+CARD = "4111 1111 1111 1111"
+PDF = "data:application/pdf;base64,JVBERi0="
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOpenAI]:
+    with serve() as upstream:
+        yield upstream
+
+
+@pytest.fixture(scope="module")
+def server(fake: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("fields")
+    (tmp / "rules" / "policies").mkdir(parents=True)
+    (tmp / "rules" / "policies" / "fields-fast.yaml").write_text(
+        'name: fields-fast\nversion: "1"\nrules: ["pack:demo"]\nregeneration: {max_seconds: 1}\n', encoding="utf-8"
+    )
+    srv = start_server(
+        tmp,
+        *("--upstream-url", fake.url, "--upstream-model", "fake-model"),
+        *("--policy", "default", "--policy", "fields-fast", "--rules", str(tmp / "rules")),
+    )
+    try:
+        yield srv
+    finally:
+        stop(srv)
+
+
+@pytest.fixture
+def upstream(fake: FakeOpenAI) -> FakeOpenAI:
+    fake.script.clear()
+    fake.requests.clear()
+    return fake
+
+
+def sdk(server: Server) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=KEYS["validate"], max_retries=0, timeout=60)
+
+
+def sent(upstream: FakeOpenAI, i: int = 0) -> dict[str, Any]:
+    body: dict[str, Any] = upstream.requests[i]["body"]
+    return body
+
+
+# -- request fields --------------------------------------------------------------------------------
+
+
+def test_every_optional_request_field_reaches_the_upstream_unchanged(server: Server, upstream: FakeOpenAI) -> None:
+    upstream.add(Good("It is sunny in Paris."))
+    fields: Any = {
+        "top_p": 0.9,
+        "max_tokens": 50,
+        "max_completion_tokens": 60,
+        "stop": ["\n\n", "END"],
+        "logprobs": True,
+        "top_logprobs": 2,
+        "presence_penalty": 0.1,
+        "frequency_penalty": -0.2,
+        "logit_bias": {"50256": -100},
+        "user": "user-42",
+        "metadata": {"team": "support"},
+        "store": True,
+        "service_tier": "flex",
+        "modalities": ["text"],
+        "prediction": {"type": "content", "content": "It is sunny"},
+        "reasoning_effort": "low",
+        "temperature": 1.3,
+        "seed": 11,
+        "verbosity": "low",
+        "web_search_options": {},
+        "safety_identifier": "hash-42",
+        "prompt_cache_key": "support-bot",
+        "prompt_cache_retention": "24h",
+        "prompt_cache_options": {"mode": "explicit"},
+        "moderation": {"policy": {"output": {"mode": "score"}}},
+    }
+    unknown = {"x_vendor_flag": {"nested": [1, None]}, "guided_json": {"type": "object"}}
+    resp = sdk(server).chat.completions.create(model="gpt-x", messages=ASK, **fields, extra_body={**DEFAULT, **unknown})
+    assert resp.choices[0].message.content == "It is sunny in Paris."
+    # Nothing added, nothing dropped, nothing rewritten but `model`; `outguard` (the proxy's own) never goes on.
+    assert sent(upstream) == {"model": "fake-model", "messages": ASK, **fields, **unknown}
+
+
+def test_audio_output_request_is_sent_as_given(server: Server, upstream: FakeOpenAI) -> None:
+    upstream.add(Good("Here is the forecast."))
+    sdk(server).chat.completions.create(
+        model="x", messages=ASK, modalities=["text", "audio"], audio={"voice": "alloy", "format": "wav"},
+        extra_body=DEFAULT,
+    )  # fmt: skip
+    assert sent(upstream)["modalities"] == ["text", "audio"]
+    assert sent(upstream)["audio"] == {"voice": "alloy", "format": "wav"}
+
+
+def test_every_role_and_content_part_reaches_the_upstream_unchanged(server: Server, upstream: FakeOpenAI) -> None:
+    messages: Any = [
+        {"role": "developer", "content": [{"type": "text", "text": "Answer in one line."}]},
+        {"role": "system", "content": "Be brief.", "name": "house-rules"},
+        {
+            "role": "user",
+            "name": "ana",
+            "content": [
+                {"type": "text", "text": "What is in this picture and this clip?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}},
+                {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+                {"type": "file", "file": {"filename": "notes.pdf", "file_data": PDF}},
+            ],
+        },
+        {"role": "assistant", "content": [{"type": "text", "text": "A cat."}, {"type": "refusal", "refusal": "No."}]},
+        {"role": "assistant", "content": None, "audio": {"id": "audio_abc"}},
+        {"role": "assistant", "content": None, "function_call": {"name": "lookup", "arguments": "{}"}},
+        {"role": "function", "name": "lookup", "content": "a cat"},
+        {"role": "tool", "tool_call_id": "c1", "content": [{"type": "text", "text": "sunny"}]},
+        {"role": "user", "content": "Thanks. And the weather?"},
+    ]
+    upstream.add(Good("Sunny."))
+    resp = sdk(server).chat.completions.create(model="x", messages=messages, extra_body=DEFAULT)
+    assert resp.choices[0].message.content == "Sunny."
+    assert sent(upstream)["messages"] == messages
+
+
+def test_a_message_shape_the_api_refuses_is_a_422_before_any_upstream_call(
+    server: Server, upstream: FakeOpenAI
+) -> None:
+    bad: Any = [{"role": "user", "content": {"text": "an object is not a content"}}]
+    with pytest.raises(openai.UnprocessableEntityError) as caught:
+        sdk(server).chat.completions.create(model="x", messages=bad, extra_body=DEFAULT)
+    fields = {d["field"] for d in caught.value.response.json()["error"]["details"]}
+    assert any(f.startswith("body.messages.0.content") for f in fields)
+    assert upstream.requests == []
+
+
+def test_tool_choice_forms_are_sent_as_given(server: Server, upstream: FakeOpenAI) -> None:
+    tools: Any = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    allowed = {
+        "type": "allowed_tools",
+        "allowed_tools": {"mode": "auto", "tools": [{"type": "function", "function": {"name": "get_weather"}}]},
+    }
+    choices: Any = ["none", "required", {"type": "function", "function": {"name": "get_weather"}}, allowed]
+    for choice in choices:
+        upstream.add(Good("Sunny."))
+        sdk(server).chat.completions.create(
+            model="x", messages=ASK, tools=tools, tool_choice=choice, parallel_tool_calls=False, extra_body=DEFAULT
+        )
+        body = upstream.requests[-1]["body"]
+        assert (body["tool_choice"], body["parallel_tool_calls"], body["tools"]) == (choice, False, tools)
+
+
+def test_response_format_text_is_sent_and_checks_nothing_json(server: Server, upstream: FakeOpenAI) -> None:
+    upstream.add(Good("Paris is sunny."))
+    resp = sdk(server).chat.completions.create(
+        model="x", messages=ASK, response_format={"type": "text"}, extra_body=DEFAULT
+    )
+    assert resp.choices[0].message.content == "Paris is sunny."
+    assert sent(upstream)["response_format"] == {"type": "text"}
+    assert len(upstream.requests) == 1
+
+
+def test_json_object_regenerates_non_json_resending_the_callers_parameters(
+    server: Server, upstream: FakeOpenAI
+) -> None:
+    upstream.add(Good("Paris, I think."), Good('{"city": "Paris"}'))
+    resp = sdk(server).chat.completions.create(
+        model="x", messages=ASK, response_format={"type": "json_object"}, temperature=0.7, seed=3, top_p=0.5,
+        extra_body=DEFAULT,
+    )  # fmt: skip
+    assert resp.choices[0].message.content == '{"city": "Paris"}'
+    assert (resp.model_extra or {})["outguard"]["attempts"] == 2
+    first, retry = sent(upstream, 0), sent(upstream, 1)
+    assert {k: first[k] for k in ("temperature", "seed", "top_p")} == {"temperature": 0.7, "seed": 3, "top_p": 0.5}
+    # The regeneration: every parameter again, temperature from the policy (`regeneration.temperature`: 0).
+    assert {k: retry[k] for k in ("temperature", "seed", "top_p")} == {"temperature": 0.0, "seed": 3, "top_p": 0.5}
+    assert retry["response_format"] == {"type": "json_object"}
+    assert retry["messages"][: len(ASK)] == ASK and retry["messages"][-1]["role"] == "user"
+
+
+def test_length_finish_reason_is_the_providers(server: Server, upstream: FakeOpenAI) -> None:
+    upstream.add(Message({"role": "assistant", "content": "It is sunny in"}, finish_reason="length"))
+    resp = sdk(server).chat.completions.create(model="x", messages=ASK, max_completion_tokens=4, extra_body=DEFAULT)
+    assert resp.choices[0].finish_reason == "length"
+    assert resp.choices[0].message.content == "It is sunny in"  # a cut answer is checked as it is
+
+
+def test_stream_options_without_stream_is_passed_on_for_the_upstream_to_judge(
+    server: Server, upstream: FakeOpenAI
+) -> None:
+    upstream.add(Good("Sunny."))
+    sdk(server).chat.completions.create(
+        model="x", messages=ASK, stream_options={"include_usage": True}, extra_body=DEFAULT
+    )
+    assert sent(upstream)["stream_options"] == {"include_usage": True}
+    assert "stream" not in sent(upstream)  # a plain request sends no `stream` at all
+
+
+# -- the answer --------------------------------------------------------------------------------------
+
+UPSTREAM_ANSWER = {
+    "id": "chatcmpl-upstream",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "fake-model-2025-01-01",
+    "system_fingerprint": "fp_123",
+    "service_tier": "default",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "It is sunny.", "refusal": None, "annotations": []},
+            "logprobs": {"content": [{"token": "It", "logprob": -0.1, "bytes": [73, 116], "top_logprobs": []}]},
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {
+        "prompt_tokens": 5,
+        "completion_tokens": 3,
+        "total_tokens": 8,
+        "prompt_tokens_details": {"cached_tokens": 2},
+        "completion_tokens_details": {"reasoning_tokens": 1},
+    },
+}
+
+
+def test_the_answer_is_the_proxys_own_completion(server: Server, upstream: FakeOpenAI) -> None:
+    upstream.add(Raw(json.dumps(UPSTREAM_ANSWER).encode()))
+    resp = sdk(server).chat.completions.create(model="x", messages=ASK, extra_body=DEFAULT)
+    assert resp.id.startswith("chatcmpl-og-") and resp.object == "chat.completion"
+    assert resp.model == "fake-model"  # the configured upstream model, not the one the caller named
+    assert resp.choices[0].message.content == "It is sunny."
+    # Rebuilt, not copied: the upstream's fingerprint, tier and token details do not come through.
+    assert resp.system_fingerprint is None and resp.service_tier is None
+    assert resp.usage is not None and resp.usage.model_dump(exclude_none=True) == {
+        "prompt_tokens": 5,
+        "completion_tokens": 3,
+        "total_tokens": 8,
+    }
+    outguard = (resp.model_extra or {})["outguard"]
+    assert set(outguard) == {"verdict", "source", "attempts", "review_id", "report"}
+    assert (outguard["verdict"], outguard["source"], outguard["attempts"]) == ("pass", "primary", 1)
+
+
+def test_a_review_answer_without_a_hold_is_delivered_as_content_filter(server: Server, upstream: FakeOpenAI) -> None:
+    upstream.add(Good("Take 400 mg twice a day."))
+    resp = sdk(server).chat.completions.create(model="x", messages=ASK, extra_body=FAST)
+    assert resp.choices[0].finish_reason == "content_filter"
+    assert resp.choices[0].message.content == "Take 400 mg twice a day."  # the text still reaches the client
+    outguard = (resp.model_extra or {})["outguard"]
+    assert outguard["verdict"] == "review" and outguard["review_id"]
+
+
+def test_all_attempts_failing_is_a_502_upstream_error(server: Server, upstream: FakeOpenAI) -> None:
+    upstream.add(*[Status(500) for _ in range(3)])  # the proxy's client retries twice: one attempt, three calls
+    with pytest.raises(openai.InternalServerError) as caught:
+        sdk(server).chat.completions.create(model="x", messages=ASK, extra_body=DEFAULT)
+    assert caught.value.status_code == 502
+    error = caught.value.response.json()
+    assert error["error"]["code"] == "upstream_error" and error["error"]["type"] == "upstream_error"
+    assert error["outguard"] == {"source": "error", "verdict": None, "attempts": 1, "review_id": None}
+
+
+def test_a_run_out_of_time_is_a_504_upstream_timeout(server: Server, upstream: FakeOpenAI) -> None:
+    upstream.add(Slow(5, Good("too late")))
+    with pytest.raises(openai.APIStatusError) as caught:
+        sdk(server).chat.completions.create(model="x", messages=ASK, extra_body=FAST)
+    assert caught.value.status_code == 504
+    assert caught.value.response.json()["error"]["code"] == "upstream_timeout"
+
+
+def test_an_audio_answer_never_reaches_the_client_unchecked(server: Server, upstream: FakeOpenAI) -> None:
+    audio = {"id": "audio_1", "data": "UklGRg==", "expires_at": 1, "transcript": f"Your card is {CARD}."}
+    upstream.add(Message({"role": "assistant", "content": None, "audio": audio}, finish_reason="stop"))
+    resp = sdk(server).chat.completions.create(
+        model="x", messages=ASK, modalities=["text", "audio"], audio={"voice": "alloy", "format": "wav"},
+        extra_body=DEFAULT,
+    )  # fmt: skip
+    # The transcript is not checked, so the audio is not delivered at all: the answer is empty, not a leak.
+    assert CARD not in resp.model_dump_json()
+    assert resp.choices[0].message.audio is None and resp.choices[0].message.content == ""
+
+
+# -- where the proxy is not a drop-in yet (xfail strict: red the day it is fixed) ---------------------
+
+
+@pytest.mark.xfail(strict=True, reason="the proxy rebuilds the choice without `logprobs` (service/proxy.py)")
+def test_logprobs_come_back(server: Server, upstream: FakeOpenAI) -> None:
+    upstream.add(Raw(json.dumps(UPSTREAM_ANSWER).encode()))
+    resp = sdk(server).chat.completions.create(model="x", messages=ASK, logprobs=True, extra_body=DEFAULT)
+    assert resp.choices[0].logprobs is not None
+
+
+@pytest.mark.xfail(strict=True, reason="a text answer is delivered as {role, content}: `refusal` is dropped")
+def test_a_refusal_comes_back_as_a_refusal(server: Server, upstream: FakeOpenAI) -> None:
+    upstream.add(Message({"role": "assistant", "content": None, "refusal": "I can't help."}, finish_reason="stop"))
+    resp = sdk(server).chat.completions.create(model="x", messages=ASK, extra_body=DEFAULT)
+    assert resp.choices[0].message.refusal == "I can't help."
+
+
+@pytest.mark.xfail(strict=True, reason="legacy `function_call` answers are delivered without the call, unchecked")
+def test_a_legacy_function_call_comes_back(server: Server, upstream: FakeOpenAI) -> None:
+    call = {"name": "lookup", "arguments": '{"q": "cat"}'}
+    upstream.add(Message({"role": "assistant", "content": None, "function_call": call}, finish_reason="function_call"))
+    functions: Any = [{"name": "lookup", "parameters": {"type": "object"}}]
+    resp = sdk(server).chat.completions.create(model="x", messages=ASK, functions=functions, extra_body=DEFAULT)
+    assert resp.choices[0].finish_reason == "function_call"
+    assert resp.choices[0].message.function_call is not None
+
+
+@pytest.mark.xfail(strict=True, reason="a `custom` tool's call is taken for a call to a tool never offered")
+def test_a_custom_tool_call_comes_back(server: Server, upstream: FakeOpenAI) -> None:
+    tools: Any = [{"type": "custom", "custom": {"name": "run_sql", "description": "SQL, as text"}}]
+    call = {"id": "c1", "type": "custom", "custom": {"name": "run_sql", "input": "select 1"}}
+    upstream.add(*[Message({"role": "assistant", "content": None, "tool_calls": [call]}) for _ in range(3)])
+    resp = sdk(server).chat.completions.create(model="x", messages=ASK, tools=tools, extra_body=DEFAULT)
+    assert resp.choices[0].finish_reason == "tool_calls"
+    assert len(upstream.requests) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="body fields named like the Guard's own arguments (`context`, `messages_or_prompt`: 500; `timeout`: "
+    "taken as the upstream call's deadline) are not passed through (service/proxy.py hands them to Guard.arun)",
+)
+@pytest.mark.parametrize("field", ["context", "messages_or_prompt", "timeout"])
+def test_unknown_fields_named_like_guard_arguments_pass_through(
+    server: Server, upstream: FakeOpenAI, field: str
+) -> None:
+    upstream.add(Good("Sunny."))
+    value: Any = {"context": {"a": 1}, "messages_or_prompt": "hi", "timeout": 0.001}[field]
+    sdk(server).chat.completions.create(model="x", messages=ASK, extra_body={**DEFAULT, field: value})
+    assert sent(upstream)[field] == value
+
+
+@pytest.mark.xfail(strict=True, reason="a streamed request's `release` field is taken by Guard.astream as its mode")
+def test_a_streamed_release_field_passes_through(server: Server, upstream: FakeOpenAI) -> None:
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {KEYS['validate']}"}) as c:
+        body = {"model": "x", "messages": ASK, "stream": True, "release": "final", **DEFAULT}
+        upstream.add(Sse(["Sunny ", "today."]))
+        c.post("/v1/chat/completions", json=body, timeout=60).read()
+    assert sent(upstream).get("release") == "final"
