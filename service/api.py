@@ -36,6 +36,7 @@ from service.auth import ApiKey, Scope
 from service.cache import cached_validation
 from service.deps import SECURITY_DOC, app_state, authorize, ready_state, require, require_ready
 from service.errors import ERROR_RESPONSES, ApiError
+from service.hold.validate import ValidateHold
 from service.redaction import outgoing
 from service.state import AppState
 from service.workers import render_metrics
@@ -100,10 +101,17 @@ def _context(req: ValidateRequest) -> Context | None:
 
 
 async def validate_one(
-    state: AppState, req: ValidateRequest, default_policy: str | None = None, *, observe: bool = True, scope: str = ""
+    state: AppState,
+    req: ValidateRequest,
+    default_policy: str | None = None,
+    *,
+    observe: bool = True,
+    scope: str = "",
+    keep: Callable[[Report], None] | None = None,
 ) -> Report:
     """Validate one request's output; `observe=False` leaves the report's metrics to the caller (who records
-    them after answering). `scope` (the API key's name) keeps one caller's cached results from another's."""
+    them after answering). `scope` (the API key's name) keeps one caller's cached results from another's.
+    `keep` sees the report before it is redacted (a held call keeps the output it may later deliver)."""
     engine = _engine(state, req.policy or default_policy)
     ctx = _context(req)
     speed = state.speed[engine.policy.name]
@@ -123,6 +131,8 @@ async def validate_one(
         report = await asyncio.to_thread(run, req.output, ctx)
     if not report.cached:  # a cached report's elapsed_ms measures the validation that made it, not this one
         speed.add(report.elapsed_ms)
+    if keep is not None:
+        keep(report)
     # Everything after this point leaves the process (answer, review queue, metrics): redacted from here on.
     report = outgoing(report, engine)
     if observe:
@@ -192,14 +202,18 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-async def _validated(request: Request, read_body: Callable[[], Awaitable[bytes]]) -> tuple[AppState, Report]:
+async def _validated(
+    request: Request, read_body: Callable[[], Awaitable[bytes]]
+) -> tuple[AppState, Report, Response | None]:
     # The hot path: auth, readiness and parsing by hand, because FastAPI's dependency resolution costs
     # more than a rule-only validation (see tests/bench/bench_service.py). The body is read after the key is
-    # checked, as the routed endpoint does.
+    # checked, as the routed endpoint does. The third value is the 202 of a held `review` verdict.
     key = authorize(request, Scope.VALIDATE)
     state = require_ready(request)
     req = _parse_bytes(await read_body(), ValidateRequest)
-    return state, await validate_one(state, req, observe=False, scope=key.name)
+    hold = await ValidateHold.asked(state, key, req.policy, request.headers) if state.holds is not None else None
+    report = await validate_one(state, req, observe=False, scope=key.name, keep=hold.keep if hold else None)
+    return state, report, await hold.answer(report) if hold is not None else None
 
 
 @router.post(
@@ -211,9 +225,9 @@ async def _validated(request: Request, read_body: Callable[[], Awaitable[bytes]]
     openapi_extra=_body_doc("ValidateRequest"),
 )
 async def validate(request: Request) -> Response:
-    state, report = await _validated(request, request.body)
+    state, report, held = await _validated(request, request.body)
     state.metrics.observe_report(report)
-    return Response(_json(report), media_type="application/json")
+    return held or Response(_json(report), media_type="application/json")
 
 
 def direct_routes(app: FastAPI) -> dict[str, ASGIApp]:
@@ -230,10 +244,14 @@ def direct_routes(app: FastAPI) -> dict[str, ASGIApp]:
         scope.update(route=route, endpoint=validate, path_params={})
         request = Request(scope, receive)
         try:
-            state, report = await _validated(request, partial(_read_body, receive))
+            state, report, held = await _validated(request, partial(_read_body, receive))
         except errors.HANDLED as exc:
             response = await errors.answer(request, exc)
             await response(scope, receive, send)
+            return
+        if held is not None:
+            await held(scope, receive, send)
+            state.metrics.observe_report(report)
             return
         payload = _json(report)
         headers = [(b"content-length", str(len(payload)).encode()), (b"content-type", b"application/json")]

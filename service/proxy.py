@@ -38,7 +38,8 @@ from service.auth import ApiKey, Scope
 from service.config import UpstreamConfig
 from service.deps import ready_state, require
 from service.errors import ERROR_RESPONSES, ApiError
-from service.hold.routes import asked_webhook, hold_answer
+from service.hold.routes import asked_webhook, hold_completion
+from service.hold.stream import StreamHold, released_finish
 from service.limits.quota import with_stream_usage
 from service.proxy_answer import (
     delivered_message,
@@ -157,11 +158,6 @@ async def chat_completions(
     engine = _engine(state, options.policy)
     client = _upstream(state)
     holding = state.holds is not None and state.holds.wanted(engine.policy.name, hold)
-    if holding and body.stream:
-        # A held answer must not be shown before a reviewer decides, and a stream shows it as it comes: refuse
-        # rather than stream past a hold the operator's policy asks for.
-        why = "X-Outguard-Hold: wait" if hold is not None else f"policy {engine.policy.name!r} holds answers for review"
-        raise ApiError(400, "unsupported", f"{why}: not supported with stream: true; send stream: false")
     webhook = await asked_webhook(state, key, webhook) if holding else None
     refusal = state.quotas.admit(key.name, key.token_quota)  # before any upstream call: 429 when spent
     if refusal is not None:
@@ -181,9 +177,11 @@ async def chat_completions(
     if body.stream:
         if isinstance(params.get("n"), int) and params["n"] > 1:
             raise ApiError(400, "unsupported", "stream with n > 1 is not supported by the guarded proxy; stream n=1")
+        # A held answer must not be shown before a reviewer decides: the whole answer is judged before any text.
         run = StreamRun(
             state=state, engine=engine, guard=guard, recorder=recorder, messages=messages, params=params, ctx=ctx,
-            model=model, release=release or state.config.stream_release,
+            model=model, release="final" if holding else release or state.config.stream_release,
+            hold=StreamHold(key, webhook) if holding else None,
         )  # fmt: skip
         return StreamingResponse(
             with_keepalives(stream_completion(run), state.config.stream_keepalive_s),
@@ -217,8 +215,12 @@ async def chat_completions(
         # Choice 0's, as before; with n > 1 every choice's under `choices`.
         "outguard": {**infos[0], "choices": infos} if len(infos) > 1 else infos[0],
     }
-    if holding and len(results) == 1 and infos[0]["verdict"] == "review" and infos[0]["review_id"]:
-        # Held: the answer waits in the review DB; what a reviewer's approval releases is this very completion.
-        released = results[0].finish_reason or ("tool_calls" if message.get("tool_calls") else "stop")
-        return await hold_answer(state, key, engine.policy.name, body=answer, released_finish=released, webhook=webhook)
+    if holding:
+        # Held as a whole when any choice needs review: what a reviewer's approval releases is this very completion.
+        finishes = [released_finish(r, c["message"]) for r, c in zip(results, choices, strict=True)]
+        held = await hold_completion(
+            state, key, policy=engine.policy.name, answer=answer, finishes=finishes, webhook=webhook
+        )
+        if held is not None:
+            return held
     return JSONResponse(answer, headers=cache_headers)

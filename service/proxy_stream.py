@@ -23,9 +23,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from guardrails import Context, Engine
-from guardrails.guard import DEFAULT_LAST_RESORT, Guard, StreamEvent
+from guardrails import Context, Engine, Report
+from guardrails.guard import DEFAULT_LAST_RESORT, Guard, GuardResult, StreamEvent
+from service.hold.stream import StreamHold, held_stream, released_finish
 from service.proxy_answer import (
+    delivered_message,
     finish_reason,
     outguard_info,
     queue_for_review,
@@ -57,6 +59,8 @@ class StreamRun:
     ctx: Context | None
     model: str
     release: Release
+    hold: StreamHold | None = None
+    """Set when a `review` verdict waits for a reviewer (service/hold/stream.py); `release` is then `final`."""
 
 
 class _Shown:
@@ -155,17 +159,51 @@ async def stream_completion(run: StreamRun) -> AsyncIterator[bytes]:
         yield _DONE
         return
     run.recorder.close(source, report.verdict, run.guard.providers[0][0])
-    if run.release == "final" and shown.text:
-        yield chunk({"content": shown.text}, **_replacement(run.recorder))
+    outguard = outguard_info(shown_report(report, result, run.engine), source, run.recorder.attempts, review_id)
+    async for data in _ending(run, chunk, text=shown.text, result=result, report=report, outguard=outguard):
+        yield data
+    if _wants_usage(run.params):
+        yield chunk.usage(result.usage.model_dump())
+    yield _DONE
+
+
+def _ending(
+    run: StreamRun, chunk: _Chunks, *, text: str, result: GuardResult, report: Report, outguard: dict[str, Any]
+) -> AsyncIterator[bytes]:
+    """What follows the verdict: the answer, or, for a `review` answer that must wait, the held stream."""
+    if run.hold is not None and outguard["review_id"] is not None and report.verdict.value == "review":
+        return _held(run, chunk, result, outguard)
+    return _delivered(run, chunk, text=text, result=result, report=report, outguard=outguard)
+
+
+async def _delivered(
+    run: StreamRun, chunk: _Chunks, *, text: str, result: GuardResult, report: Report, outguard: dict[str, Any]
+) -> AsyncIterator[bytes]:
+    """The answer's end: the text held until the verdict (`final` mode), the checked tool calls, the last chunk."""
+    if run.release == "final" and text:
+        yield chunk({"content": text}, **_replacement(run.recorder))
     reason = finish_reason(result, report)
     calls = (result.message or {}).get("tool_calls") if reason == "tool_calls" else None
     for i, call in enumerate(calls or []):
         yield chunk({"tool_calls": [{"index": i, **call}]})
-    outguard = outguard_info(shown_report(report, result, run.engine), source, run.recorder.attempts, review_id)
     yield chunk({}, reason, outguard=outguard)
-    if _wants_usage(run.params):
-        yield chunk.usage(result.usage.model_dump())
-    yield _DONE
+
+
+def _held(run: StreamRun, chunk: _Chunks, result: GuardResult, outguard: dict[str, Any]) -> AsyncIterator[bytes]:
+    """A `review` answer that waits for the reviewer: judged whole in `final` mode, nothing of it shown yet. What
+    the decision releases is the completion the non-streamed proxy would have held."""
+    assert run.hold is not None
+    message = delivered_message(result)
+    answer = {
+        "id": chunk.id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": chunk.model,
+        "choices": [{"index": 0, "message": message, "finish_reason": released_finish(result, message)}],
+        "usage": result.usage.model_dump(),
+        "outguard": outguard,
+    }
+    return held_stream(run.state, run.hold, run.engine.policy.name, answer, chunk)
 
 
 def _wants_usage(params: dict[str, Any]) -> bool:

@@ -58,6 +58,14 @@ class HoldConfig(BaseModel):
     max_poll_s: float = Field(
         default=30.0, gt=0, le=300, allow_inf_nan=False, description="Longest a result long-poll waits"
     )
+    max_stream_wait_s: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Longest a held streamed answer keeps the client's connection (with SSE keep-alives) waiting for "
+        "the decision; past it the stream ends with the held id and `result_url` to long-poll",
+    )
     refusal: str = Field(
         default="This answer was withheld after review.", min_length=1, description="What a rejected answer becomes"
     )

@@ -17,6 +17,7 @@ from service import webhooks
 from service.auth import ApiKey, Scope
 from service.deps import app_state, require
 from service.errors import ERROR_RESPONSES, ApiError
+from service.hold import shape
 from service.hold.runtime import Holds
 from service.hold.store import HeldAnswer
 from service.state import AppState
@@ -45,34 +46,59 @@ async def asked_webhook(state: AppState, key: ApiKey, url: str | None) -> str | 
         raise ApiError(400, "webhook_refused", str(exc)) from exc
 
 
-async def hold_answer(
-    state: AppState, key: ApiKey, policy: str, *, body: dict[str, Any], released_finish: str, webhook: str | None
-) -> JSONResponse:
-    """Store the completion `body` (choice 0's review id names it) and answer 202 with where to get it."""
+async def hold_completion(
+    state: AppState,
+    key: ApiKey,
+    *,
+    policy: str,
+    answer: dict[str, Any],
+    finishes: list[str],
+    webhook: str | None,
+) -> JSONResponse | None:
+    """Hold the whole completion when any choice's verdict is `review`: 202 with where to get it, else None.
+
+    `finishes` are the choices' finish reasons as the provider gave them: a reviewed choice carries
+    `content_filter` until a reviewer approves it, then its own again."""
+    infos = answer["outguard"].get("choices") or [answer["outguard"]]
+    if not shape.needs_hold(infos):
+        return None
+    kept = {**answer, "choices": [{**c, "finish_reason": f} for c, f in zip(answer["choices"], finishes, strict=True)]}
+    row = await store_held(state, key, kept, policy=policy, webhook=webhook, items=shape.reviewed("", kept))
+    return pending(row)
+
+
+async def store_held(
+    state: AppState, key: ApiKey, body: dict[str, Any], *, policy: str, webhook: str | None, items: dict[int, str]
+) -> HeldAnswer:
+    """Keep `body` (what an approval releases) until the review `items` (by choice) are decided; the held answer
+    is named by the first choice's item."""
     h = holds(state)
-    item_id = body["outguard"]["review_id"]
-    kept = {**body, "choices": [{**body["choices"][0], "finish_reason": released_finish}]}
-    row = await run_in_threadpool(
-        lambda: h.store.hold(item_id, key.name, policy, kept, timeout_s=h.cfg.timeout_s, webhook=webhook)
+    first = items[min(items)]
+    return await run_in_threadpool(
+        lambda: h.store.hold(
+            first, key.name, policy, body, timeout_s=h.cfg.timeout_s, webhook=webhook, items=list(items.values())
+        )
     )
-    return _pending(row, body["outguard"])
 
 
-def _pending(row: HeldAnswer, info: dict[str, Any] | None = None) -> JSONResponse:
-    content: dict[str, Any] = {
+def pending(row: HeldAnswer) -> JSONResponse:
+    """The 202 for a held answer: its id, where and until when to get it, and why it waits (never what it says)."""
+    content = {**held_mark(row), "outguard": shape.waiting_info(row.body)}
+    return JSONResponse(
+        content,
+        status_code=202,
+        headers={"Location": content["result_url"], "Retry-After": "1", "Cache-Control": "no-store"},
+    )
+
+
+def held_mark(row: HeldAnswer) -> dict[str, Any]:
+    return {
         "id": row.id,
         "object": "outguard.held",
         "status": "held",
         "result_url": f"/v1/reviews/{row.id}/result",
         "expires_at": int(row.deadline_at),
     }
-    if info is not None:  # the reasons it was held (the report is redacted like every report that leaves)
-        content["outguard"] = info
-    return JSONResponse(
-        content,
-        status_code=202,
-        headers={"Location": content["result_url"], "Retry-After": "1", "Cache-Control": "no-store"},
-    )
 
 
 @router.get("/v1/reviews/{item_id}/result", responses=ERROR_RESPONSES)
@@ -95,7 +121,8 @@ async def held_result(
             return JSONResponse(row.result, headers={"Cache-Control": "no-store"})
         left = deadline - time.monotonic()
         if left <= 0:
-            response = _pending(row)
+            response = JSONResponse(held_mark(row), status_code=202, headers={"Cache-Control": "no-store"})
+            response.headers["Location"] = f"/v1/reviews/{row.id}/result"
             response.headers["Retry-After"] = str(max(1, math.ceil(min(5.0, row.deadline_at - time.time()))))
             return response
         await asyncio.sleep(min(_POLL_S, left))

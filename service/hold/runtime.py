@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import json
 import logging
 import os
@@ -16,6 +15,7 @@ from typing import Any
 
 from guardrails.reviews import ReviewNotFound, ReviewStore
 from service import webhooks
+from service.hold import shape
 from service.hold.config import HoldConfig
 from service.hold.store import HeldAnswer, HeldStore
 
@@ -48,35 +48,39 @@ class Holds:
     # -- resolving --------------------------------------------------------------------------------
 
     def resolve(self, row: HeldAnswer) -> HeldAnswer:
-        """The row, released if its review item was decided or its time ran out (blocking: call in a thread)."""
+        """The row, released if every review item it waits for was decided or its time ran out (blocking: call in
+        a thread). At the timeout, choices already decided keep their decision; the others get `timeout_action`."""
         if row.released:
             return row
-        try:
-            item = self.reviews.get(row.id)
-        except ReviewNotFound:
-            item = None
-        now = time.time()
-        if item is not None and item.decision is not None and item.state.value == "decided":
-            kind = item.decision.value
-            if kind == "reject":
-                reason = self._reason(row.id)
-                outcome, result = kind, _refusal(row, self.cfg.refusal, kind, reason)
-            elif kind == "approve_edit":
-                reason, outcome, result = None, kind, _released(row, kind, item.final_output)
-            else:  # approve, false_positive, a corrected fact that now passes: the answer as it was held
-                reason, outcome, result = None, kind, _released(row, kind, None)
-        elif now >= row.deadline_at:
-            if self.cfg.timeout_action == "release":
-                reason, outcome, result = "review_timeout", "timeout_release", _released(row, "timeout_release", None)
-            else:
-                reason = "review_timeout"
-                outcome, result = "timeout_block", _refusal(row, self.cfg.refusal, "timeout_block", reason)
-        else:
-            return row
-        self.store.release(row.id, outcome, reason, result)
+        items = shape.reviewed(row.id, row.body)
+        decided = {item_id: self._outcome(item_id) for item_id in set(items.values())}
+        outcomes = {index: decided[item_id] for index, item_id in items.items()}
+        if any(o is None for o in outcomes.values()):
+            if time.time() < row.deadline_at:
+                return row
+            late = shape.Outcome(f"timeout_{self.cfg.timeout_action}", None, "review_timeout")
+            outcomes = {i: late if o is None else o for i, o in outcomes.items()}
+        final = {i: o for i, o in outcomes.items() if o is not None}
+        whole = shape.overall(final)
+        self.store.release(row.id, whole.kind, whole.reason, shape.result(row.id, row.body, final, self.cfg.refusal))
         fresh = self.store.get(row.id)
         assert fresh is not None
         return fresh
+
+    def _outcome(self, item_id: str) -> shape.Outcome | None:
+        """A decided item's outcome; None while it waits (or when it is gone: then only the timeout ends it)."""
+        try:
+            item = self.reviews.get(item_id)
+        except ReviewNotFound:
+            return None
+        if item.decision is None or item.state.value != "decided":
+            return None
+        kind = item.decision.value
+        if kind == "reject":
+            return shape.Outcome(kind, None, self._reason(item_id))
+        if kind == "approve_edit":
+            return shape.Outcome(kind, item.final_output, None)
+        return shape.Outcome(kind)  # approve, false_positive, a corrected fact that now passes: as it was held
 
     def _reason(self, item_id: str) -> str:
         notes = [e.note for e in self.reviews.audit_trail(item_id) if e.action == "decide:reject" and e.note]
@@ -155,25 +159,3 @@ def payload(row: HeldAnswer) -> dict[str, Any]:
         "reason": row.reason,
         "result": row.result,
     }
-
-
-def _released(row: HeldAnswer, outcome: str, edited: str | None) -> dict[str, Any]:
-    body = copy.deepcopy(row.body)
-    choice = body["choices"][0]
-    if edited is not None:
-        choice["message"] = {**choice["message"], "content": edited}
-    body["outguard"] = {
-        **body.get("outguard", {}),
-        "held": {"id": row.id, "outcome": outcome, "edited": edited is not None},
-    }
-    return body
-
-
-def _refusal(row: HeldAnswer, text: str, outcome: str, reason: str) -> dict[str, Any]:
-    body = copy.deepcopy(row.body)
-    body["choices"] = [
-        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "content_filter"}
-    ]
-    info = {k: v for k, v in body.get("outguard", {}).items() if k != "report"}  # the refused text stays unquoted
-    body["outguard"] = {**info, "held": {"id": row.id, "outcome": outcome, "reason": reason, "edited": False}}
-    return body

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,15 @@ held = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("deadline_at", sa.Float, nullable=False),
     sa.Column("resolved_at", sa.Float, nullable=True),
+)
+
+# The review items a held answer waits for (one per reviewed choice; a validate call or a one-choice completion has
+# just its own). Rows held before this table existed have none: their own id is then the only item.
+held_items = sa.Table(
+    "held_answer_items",
+    metadata,
+    sa.Column("held_id", sa.String(32), primary_key=True),
+    sa.Column("item_id", sa.String(32), primary_key=True),
 )
 
 deliveries = sa.Table(
@@ -101,9 +111,18 @@ class HeldStore:
         metadata.create_all(engine)
 
     def hold(
-        self, item_id: str, key_name: str, policy: str, body: dict[str, Any], *, timeout_s: float, webhook: str | None
+        self,
+        item_id: str,
+        key_name: str,
+        policy: str,
+        body: dict[str, Any],
+        *,
+        timeout_s: float,
+        webhook: str | None,
+        items: Collection[str] = (),
     ) -> HeldAnswer:
-        """Store a held answer; the same review item is held once (a retried request gets the first hold)."""
+        """Store a held answer waiting for `items` (review item ids; `item_id` when empty). The same review item
+        is held once (a retried request gets the first hold)."""
         now = time.time()
         row = {
             "id": item_id,
@@ -120,6 +139,8 @@ class HeldStore:
         try:
             with self.engine.begin() as conn:
                 conn.execute(held.insert().values(**row))
+                waits = sorted({item_id, *items})
+                conn.execute(held_items.insert(), [{"held_id": item_id, "item_id": i} for i in waits])
         except sa.exc.IntegrityError:
             pass
         found = self.get(item_id)
@@ -134,12 +155,16 @@ class HeldStore:
         return None if r is None else _row(r)
 
     def due(self, limit: int = 200) -> list[HeldAnswer]:
-        """Held answers whose review item is decided or whose time ran out: one query, however many wait."""
+        """Held answers whose review items are all decided or whose time ran out: one query, however many wait."""
         decided = sa.select(_items.c.id).where(_items.c.id == held.c.id, _items.c.state == "decided").exists()
+        item_decided = (
+            sa.select(_items.c.id).where(_items.c.id == held_items.c.item_id, _items.c.state == "decided").exists()
+        )
+        undecided = sa.select(held_items.c.item_id).where(held_items.c.held_id == held.c.id, ~item_decided).exists()
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(held)
-                .where(held.c.state == "held", sa.or_(held.c.deadline_at <= time.time(), decided))
+                .where(held.c.state == "held", sa.or_(held.c.deadline_at <= time.time(), sa.and_(decided, ~undecided)))
                 .order_by(held.c.created_at)
                 .limit(limit)
             ).mappings()

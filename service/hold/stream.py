@@ -1,0 +1,78 @@
+"""A held streamed answer: the proxy has judged the whole upstream answer (release mode `final`, nothing shown yet);
+when the verdict is `review` the client's SSE connection stays open (the keep-alive comments of
+service/sse_keepalive.py fill the silence) until a reviewer decides or `hold.max_stream_wait_s` passes.
+
+The client sees, in order: the role chunk, one chunk with `outguard: {type: "held", id, result_url, expires_at}`
+(so a client that loses the connection can still long-poll), then either the decided answer as ordinary chunks
+(the text, approved or edited, or the refusal with `finish_reason: content_filter`; tool calls; the last chunk's
+`outguard.held`), or, past the bound, an empty last chunk with `finish_reason: content_filter` and the same `held`
+mark. Never a character of the undecided answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from guardrails.guard import GuardResult
+from service.auth import ApiKey
+from service.hold import shape
+from service.hold.routes import held_mark, holds, store_held
+from service.hold.store import HeldAnswer
+from service.state import AppState
+
+_POLL_S = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHold:
+    """A streamed request that waits for a reviewer should its answer's verdict be `review`."""
+
+    key: ApiKey
+    webhook: str | None
+
+
+def released_finish(result: GuardResult, message: dict[str, Any]) -> str:
+    """The finish reason a choice gets back once approved (it reads `content_filter` while it waits)."""
+    return result.finish_reason or ("tool_calls" if message.get("tool_calls") else "stop")
+
+
+async def held_stream(
+    state: AppState,
+    hold: StreamHold,
+    policy: str,
+    answer: dict[str, Any],
+    chunk: Callable[..., bytes],
+) -> AsyncIterator[bytes]:
+    """Hold `answer` (a one-choice chat.completion) and stream its decided form, or its id past the bound."""
+    row = await store_held(
+        state, hold.key, answer, policy=policy, webhook=hold.webhook, items=shape.reviewed("", answer)
+    )
+    mark = {"type": "held", **held_mark(row)}
+    yield chunk({}, outguard={**mark, **shape.waiting_info(row.body)})  # why it waits, never what it says
+    row = await _decided(state, row)
+    if not row.released or row.result is None:
+        yield chunk({}, "content_filter", outguard=mark)
+        return
+    decided = row.result["choices"][0]
+    message = decided["message"]
+    if message.get("content"):
+        yield chunk({"content": message["content"]})
+    for i, call in enumerate(message.get("tool_calls") or []):
+        yield chunk({"tool_calls": [{"index": i, **call}]})
+    yield chunk({}, decided["finish_reason"], outguard=row.result.get("outguard"))
+
+
+async def _decided(state: AppState, row: HeldAnswer) -> HeldAnswer:
+    """The row once released, or as it is when the stream's bound runs out (the same resolve as a long-poll)."""
+    h = holds(state)
+    deadline = time.monotonic() + h.cfg.max_stream_wait_s
+    while True:
+        row = await asyncio.to_thread(h.resolve, row)
+        left = deadline - time.monotonic()
+        if row.released or left <= 0:
+            return row
+        await asyncio.sleep(min(_POLL_S, left))
