@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pickle
 import random
 import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from guardrails.checks.base import Check, Deadline, DeadlineExceeded, Hit, RunContext
 from guardrails.context import Context
 from guardrails.document import Document
+from guardrails.engine_pool import WorkerSetup, chunk_size, validate_on_pool
 from guardrails.errors import OutguardError
 from guardrails.findings import (
     Action,
@@ -471,7 +469,7 @@ class Engine:
         contexts: Sequence[Context | dict[str, Any] | None] | None = None,
         *,
         workers: int | None = None,
-        chunksize: int = 16,
+        chunksize: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> list[Report]:
         """Validate a batch, on a process pool when `workers` > 1; reports come back in input order.
@@ -481,28 +479,22 @@ class Engine:
         suppressor goes along pickled (the review store's as a snapshot of its set). When a worker cannot
         do that (a policy or ruleset built in memory, a suppressor that does not pickle), the batch runs in
         this process instead, with a warning: slower, never different. `progress(n)` is called as reports
-        come back (n of them), for a progress bar."""
+        come back (n of them), for a progress bar. Outputs go to workers `chunksize` at a time (by default
+        about four chunks per worker, at most 256 outputs each); see guardrails.engine_pool."""
         ctxs: list[Context | dict[str, Any] | None] = list(contexts) if contexts is not None else [None] * len(outputs)
         if len(ctxs) != len(outputs):
             raise ValueError(f"got {len(outputs)} outputs but {len(ctxs)} contexts")
         workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
+        chunksize = chunksize or chunk_size(len(outputs), workers)
         if workers <= 1 or len(outputs) < 2 * chunksize:
             return self._validate_serially(outputs, ctxs, progress)
         try:
-            suppressor = pickle.dumps(self.suppressor)
+            setup = WorkerSetup.of(self)
         except Exception as exc:  # a lambda or a closure: pickle raises more than PicklingError
             warnings.warn(f"validate_many: suppressor does not pickle ({exc}); validating here", stacklevel=2)
             return self._validate_serially(outputs, ctxs, progress)
-        c = self.compiled
-        setup = _WorkerSetup(c.source, c.rules_dirs, self.policy.model_dump(mode="json"), c.version, suppressor)
         try:
-            with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(setup,)) as pool:
-                reports = []
-                for report in pool.map(_validate_in_worker, outputs, ctxs, chunksize=chunksize):
-                    reports.append(report)
-                    if progress is not None:
-                        progress(1)
-                return reports
+            return validate_on_pool(setup, outputs, ctxs, workers=workers, chunksize=chunksize, progress=progress)
         except WorkerSetupError as exc:
             warnings.warn(f"validate_many: {exc}; validating in this process", stacklevel=2)
             return self._validate_serially(outputs, ctxs, progress)
@@ -644,38 +636,3 @@ def _standing_for(finding: Finding, codes: list[str]) -> Finding:
 
 class WorkerSetupError(OutguardError, RuntimeError):
     """A pool worker could not compile the same policy as the parent process."""
-
-
-@dataclass(frozen=True)
-class _WorkerSetup:
-    source: str
-    rules_dirs: tuple[str, ...]
-    policy: dict[str, Any]
-    version: str
-    suppressor: bytes
-
-
-_WORKER_ENGINE: Engine | None = None
-_WORKER_ERROR: str | None = None
-
-
-def _init_worker(setup: _WorkerSetup) -> None:
-    # An exception here would only break the pool (BrokenProcessPool, cause lost); keep it for the first call.
-    global _WORKER_ENGINE, _WORKER_ERROR
-    try:
-        rs = load_ruleset(setup.rules_dirs, include_bundled=False)
-        compiled = compile_policy(Policy.model_validate(setup.policy), rs, setup.source)
-        if compiled.version != setup.version:
-            raise WorkerSetupError(
-                f"policy {setup.source} compiled to version {compiled.version} in a worker, not {setup.version}"
-                " (its rules changed on disk, or the ruleset was built in memory)"
-            )
-        _WORKER_ENGINE = Engine(compiled, suppressor=pickle.loads(setup.suppressor))
-    except Exception as exc:
-        _WORKER_ERROR = f"a worker could not compile policy {setup.source}: {exc}"
-
-
-def _validate_in_worker(output: str, context: Context | dict[str, Any] | None) -> Report:
-    if _WORKER_ENGINE is None:
-        raise WorkerSetupError(_WORKER_ERROR or "worker not initialised")
-    return _WORKER_ENGINE.validate(output, context)

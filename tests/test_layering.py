@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, int]] = [
     ("guardrails.rules", 4),
     ("guardrails.repair", 5),
     ("guardrails.engine", 6),
+    ("guardrails.engine_pool", 6),
     ("guardrails.examples", 6),
     ("guardrails.docs", 6),
     ("guardrails.guard", 7),
