@@ -12,26 +12,28 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import jsonschema
-import referencing
-import referencing.exceptions
-from jsonschema.exceptions import ValidationError, best_match, relevance
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from guardrails.checks._bounded_regex import deadline_scope
 from guardrails.checks._json import JsonExtractParams, json_view
-from guardrails.checks._json.coerce import coercion_fix
-from guardrails.checks._json.errors import describe, error_paths, jsonable, short
-from guardrails.checks._json.schemas import FastCheck, compile_schema, fast_validator, import_model, load_schema_file
 from guardrails.checks.base import Check, Hit, RunContext, resolve_rule_path
 from guardrails.context import Context
 from guardrails.document import Document
 from guardrails.findings import Edit, Evidence, Fix
 from guardrails.jsonparse.locate import pointer_from_path
 from guardrails.jsonparse.view import JsonView
+
+# jsonschema (with referencing, rpds and its format checkers' arrow, isoduration...: ~0.1 s) is imported when a
+# schema is first compiled: the rule's own, or a call's Context.schema. Policies like `default` run this rule
+# with no schema of their own and pay nothing for it until a caller sends one.
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
+
+    from guardrails.checks._json.schemas import FastCheck
 
 _CONTEXT_CACHE_SIZE = 256
 
@@ -69,6 +71,9 @@ class JsonSchemaCheck(Check[JsonSchemaParams]):
         self.validator: jsonschema.protocols.Validator | None = None
         self.model: type[BaseModel] | None = None
         self.adapter: TypeAdapter[Any] | None = None
+        if given:  # the rule's own schema: compiled (and jsonschema imported) now
+            from guardrails.checks._json.schemas import compile_schema, fast_validator, import_model, load_schema_file
+
         if params.model is not None:
             self.model = import_model(params.model)
             self.adapter = TypeAdapter(self.model)
@@ -112,6 +117,8 @@ class JsonSchemaCheck(Check[JsonSchemaParams]):
         key = repr(schema)
         compiled = self._context_cache.get(key)
         if compiled is None:
+            from guardrails.checks._json.schemas import compile_schema, fast_validator
+
             validator = compile_schema(
                 schema,
                 "Context.schema",
@@ -167,6 +174,11 @@ class JsonSchemaCheck(Check[JsonSchemaParams]):
     def _jsonschema(
         self, doc: Document, ctx: RunContext, view: JsonView, validator: jsonschema.protocols.Validator
     ) -> Iterator[Hit]:
+        import referencing.exceptions
+        from jsonschema.exceptions import best_match, relevance
+
+        from guardrails.checks._json.errors import error_paths
+
         groups: dict[str, list[tuple[ValidationError, tuple[str | int, ...], str | None]]] = {}
         count = 0
         try:
@@ -199,6 +211,9 @@ class JsonSchemaCheck(Check[JsonSchemaParams]):
         extra_key: str | None,
         others: list[tuple[ValidationError, tuple[str | int, ...], str | None]],
     ) -> Hit:
+        from guardrails.checks._json.coerce import coercion_fix
+        from guardrails.checks._json.errors import describe, jsonable, short
+
         keyword = str(error.validator)
         located = view.locate(path)
         if located is None:  # a missing member: point at its parent
@@ -236,6 +251,8 @@ class JsonSchemaCheck(Check[JsonSchemaParams]):
     # -- pydantic ---------------------------------------------------------------------------------
 
     def _pydantic(self, doc: Document, view: JsonView) -> Iterator[Hit]:
+        from guardrails.checks._json.errors import short
+
         assert self.adapter is not None
         try:
             if view.strict:

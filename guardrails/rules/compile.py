@@ -136,11 +136,6 @@ def build_check(
 
     `roots` are the rules directories: files the params name must lie in the one holding the rule (or the
     overriding policy), see guardrails.checks.base.resolve_rule_path."""
-    if rule.check == "json_schema":
-        # Before jsonschema's first import: its IRI formats would build a grammar at import (~1 s).
-        from guardrails.checks._json.formats import defer_iri_formats
-
-        defer_iri_formats()
     try:
         cls = check_class(rule.check)
     except UnknownCheckKind as exc:
