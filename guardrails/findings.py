@@ -12,7 +12,7 @@ import itertools
 import os
 from collections.abc import Collection
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -83,6 +83,25 @@ _ACTION_VERDICT = {
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_M = TypeVar("_M", bound=_Model)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def assemble(cls: type[_M], values: dict[str, Any], fields_set: set[str]) -> _M:
+    """A model from `values` that already are what validating them would give (every field, in schema order, of
+    the right type and within its constraints), with `fields_set` the fields a caller gave: the same object
+    `model_validate` makes, at a fifth of its cost. Only for the engine's hot path, where the values come from
+    validated models (rules, Evidence, Fix) and the checks it has just made; pydantic's own `model_construct`
+    is slower than validating."""
+    model = _new(cls)
+    _set(model, "__dict__", values)
+    _set(model, "__pydantic_fields_set__", fields_set)
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
 
 
 class Span(_Model):

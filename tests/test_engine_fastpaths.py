@@ -206,3 +206,47 @@ RUNS = st.sampled_from(["\ufffd", "\ufffd" * 7, "\ufffd" * 40, "fo", "foo", "o",
 def test_local_rechecks_equal_whole_rechecks_with_matches_longer_than_the_lookbehind(tmp_path: Path, text: str) -> None:
     engine = _engine_cache.get("short") or _engine_cache.setdefault("short", _short_lookbehind_engine(tmp_path))
     assert _comparable(engine, text) == _comparable(_whole(engine), text)
+
+
+# -- findings put together without validation ------------------------------------------------------------------
+
+
+def _fields_sets(report: Any) -> list[Any]:
+    return [
+        (f.model_fields_set, f.span.model_fields_set, f.evidence.model_fields_set, repr(f))
+        for f in (*report.findings, *report.residual)
+    ]
+
+
+@pytest.mark.parametrize("policy", ["default", "secrets", "pii", "json", "obscenity"])
+def test_assembled_findings_equal_validated_ones(policy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine puts a hit's Finding together from already validated values; through pydantic's validation the
+    same texts give equal reports, field for field, down to which fields count as set."""
+    engine = Engine.from_policy(policy, ruleset=RULESET)
+    texts = list(_texts())
+    fast = [engine.validate(t) for t in texts]
+    monkeypatch.setattr(engine_module, "_validated_already", lambda *args: False)
+    for text, report in zip(texts, fast, strict=True):
+        validated = engine.validate(text)
+        assert report.findings == validated.findings and report.residual == validated.residual, text[:200]
+        assert _fields_sets(report) == _fields_sets(validated), text[:200]
+        assert _comparable(engine, text) == {
+            k: v for k, v in report.model_dump(mode="json").items() if k not in ("elapsed_ms", "timings")
+        }
+
+
+def test_a_hit_with_values_of_the_wrong_type_is_still_validated(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from guardrails.checks.base import Hit
+    from guardrails.rules.model import Rule
+
+    engine = _local_engine(tmp_path)
+    rule_ = Rule(id="r", code="TST009", check="regex", message="m {matched}")
+    doc = Document("some text")
+    good = engine.finding_from_hit(rule_, Hit(0, 4), doc)
+    assert good.span.start == 0 and good.evidence.matched == "some"
+    with pytest.raises(ValidationError):
+        engine.finding_from_hit(rule_, Hit(0, 4, pointer=7), doc)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        engine.finding_from_hit(rule_, Hit(4, 0), doc)

@@ -11,13 +11,26 @@ path (always run), so the set only ever removes work, never findings.
 
 Hyperscan walks UTF-8 bytes: a text that is not valid UTF-8 (lone surrogates, which the engine replaces
 before any check runs, but a check built by hand may see) is not scanned and every pattern runs.
+
+Exact starts. Prefilter mode says only whether a pattern may match, so the `regex` module still walks the whole
+text for it (an e-mail pattern opening with `[A-Za-z0-9._%+-]+` retries at every letter: most of a regex pack's
+time). Patterns written in the syntax both engines read alike (printable ASCII; no lookarounds, inline flags,
+back-references, POSIX classes or escapes beyond \\d \\w \\s \\b and punctuation; not verbose) are also compiled
+exactly, with Hyperscan's leftmost start of match, into a second database that is scanned instead of the first
+when the text is printable ASCII (where \\d, \\w, \\s, \\b and case folding mean the same in both engines). Every
+match `regex` finds then has a report ending where it ends, whose start is at or before its own; so from any
+offset, the smallest reported start among the reports ending past it bounds where the next match can begin,
+and `regex` searches from there (`Scan.start_bound`): the same matches, without the walk. A pattern without
+such a report after an offset has no match after it.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
+import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -51,14 +64,18 @@ def _hyperscan_syntax(pattern: str) -> str | None:
     return _UNICODE_ESCAPE.sub(lambda m: m.group(1) + "\\x{" + (m.group(2) or m.group(3)) + "}", pattern)
 
 
-def _flags(hyperscan: Any, regex_flags: int) -> int:
-    flags: int = (
-        hyperscan.HS_FLAG_UTF8
-        | hyperscan.HS_FLAG_UCP
-        | hyperscan.HS_FLAG_PREFILTER
-        | hyperscan.HS_FLAG_SINGLEMATCH
-        | hyperscan.HS_FLAG_ALLOWEMPTY
-    )
+def _flags(hyperscan: Any, regex_flags: int, *, exact: bool = False, ucp: bool = True) -> int:
+    if exact:
+        flags: int = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SOM_LEFTMOST
+    else:
+        flags = (
+            hyperscan.HS_FLAG_UTF8
+            | hyperscan.HS_FLAG_PREFILTER
+            | hyperscan.HS_FLAG_SINGLEMATCH
+            | hyperscan.HS_FLAG_ALLOWEMPTY
+        )
+        if ucp:
+            flags |= hyperscan.HS_FLAG_UCP
     if regex_flags & regex.IGNORECASE:
         flags |= hyperscan.HS_FLAG_CASELESS
     if regex_flags & regex.MULTILINE:
@@ -68,16 +85,96 @@ def _flags(hyperscan: Any, regex_flags: int) -> int:
     return flags
 
 
+# One token of a pattern: an escape, a group opening with its first character, `{,`, a POSIX class, or a character.
+_TOKEN = regex.compile(r"\\(.)|\(\?(.?)|(\{,)|(\[:\^?[a-z]+:\])|(.)", regex.DOTALL)
+# Escapes that mean the same to `regex` and Hyperscan on printable ASCII text (and what ASCII-only means below).
+_SAME_ESCAPES = frozenset("dDwWsSbBtnrfv")
+_PRINTABLE = regex.compile(r"[\t\n\x20-\x7e]*")
+# What keeps a text from being one both engines read alike: anything but printable ASCII, tab, newline and carriage
+# return (\x1c-\x1f, for one, is whitespace to `regex`'s \s and not to Hyperscan's). `re`: one pass in C.
+_NOT_PLAIN = re.compile(r"[^\t\n\r\x20-\x7e]")
+
+
+def _ascii_only(pattern: str, flags: int) -> bool:
+    """True when the pattern can be compiled without Unicode properties for printable ASCII text: printable ASCII
+    itself, no escape that names a code point or a property (case folding of one could reach an ASCII letter)."""
+    if flags & regex.VERBOSE or not _PRINTABLE.fullmatch(pattern):
+        return False
+    return not any(
+        m.group(1) is not None and m.group(1).isalnum() and m.group(1) not in _SAME_ESCAPES
+        for m in _TOKEN.finditer(pattern)
+    )
+
+
+def _exact_syntax(pattern: str, flags: int) -> bool:
+    """True when `regex` and Hyperscan (UTF-8, no UCP) give the same matches of the pattern on printable ASCII:
+    ASCII-only, and no construct whose meaning differs or that Hyperscan only approximates (groups other than
+    `(?:`, `{,n}`, POSIX classes)."""
+    if not _ascii_only(pattern, flags):
+        return False
+    for m in _TOKEN.finditer(pattern):
+        if m.group(2) is not None and m.group(2) != ":":
+            return False
+        if m.group(3) is not None or m.group(4) is not None:
+            return False
+    return True
+
+
+class Scan:
+    """What one scan of a text found: `found`, the patterns that may match it (plus those never scanned), and for
+    the patterns scanned exactly, their reports (end, leftmost start) for `start_bound`."""
+
+    __slots__ = ("_exact", "found")
+
+    def __init__(self, found: frozenset[int], exact: dict[int, tuple[list[int], list[int]]]) -> None:
+        self.found = found
+        self._exact = exact
+
+    def exact(self, k: int) -> bool:
+        """True when pattern k was scanned exactly on this text (so `start_bound` applies)."""
+        return k in self._exact
+
+    def start_bound(self, k: int, pos: int) -> int | None:
+        """For an exactly scanned pattern k: an offset at or before the start of its first non-empty match that
+        starts at or after `pos` (never below `pos`); None when it has none."""
+        ends, least_start = self._exact[k]
+        i = bisect.bisect_right(ends, pos)
+        if i == len(ends):
+            return None
+        return max(pos, least_start[i])
+
+
+def _exact_reports(starts: list[int], ends: list[int]) -> tuple[list[int], list[int]]:
+    """(ends ascending, the least start among the reports from each one on) of one pattern's reports."""
+    for i in range(len(starts) - 2, -1, -1):
+        if ends[i] > ends[i + 1]:
+            # Hyperscan reports in order of end; nothing here depends on it.
+            pairs = sorted(zip(ends, starts, strict=True))
+            return _exact_reports([s for _, s in pairs], [e for e, _ in pairs])
+        starts[i] = min(starts[i], starts[i + 1])
+    return ends, starts
+
+
+# Reports an exact scan may make before it stops (a pattern like `\w+` reports at every character; the bench
+# corpus's five patterns make one per 16 characters): past this the prefilter database answers, as if the patterns
+# were not scanned exactly.
+def _report_budget(size: int) -> int:
+    return 64 + size // 4
+
+
 class PatternSet:
     """Patterns (with `regex` flags) compiled into one Hyperscan database; `candidates(text)` scans once.
 
-    `scanned[k]` says whether pattern k is in the database. Patterns that are not always count as
-    candidates, so callers need not tell the two apart."""
+    `scanned[k]` says whether pattern k is in the database, `exact[k]` whether it is also scanned exactly on
+    printable ASCII text. Patterns that are not scanned always count as candidates, so callers need not tell the
+    two apart."""
 
     def __init__(self, patterns: Sequence[tuple[str, int]]) -> None:
         self.size = len(patterns)
         self.scanned: tuple[bool, ...] = (False,) * self.size
+        self.exact: tuple[bool, ...] = (False,) * self.size
         self._db: Any = None
+        self._ascii_db: Any = None
         self._local = threading.local()
         hyperscan = _hyperscan() if patterns else None
         if hyperscan is None:
@@ -100,6 +197,37 @@ class PatternSet:
         ids = {k for _, k, _ in accepted}
         self.scanned = tuple(k in ids for k in range(self.size))
         self._always = frozenset(k for k in range(self.size) if k not in ids)
+        self._compile_ascii(hyperscan, patterns, accepted)
+
+    def _compile_ascii(
+        self, hyperscan: Any, patterns: Sequence[tuple[str, int]], accepted: list[tuple[bytes, int, int]]
+    ) -> None:
+        """The database for printable ASCII text: exact where the syntax allows, prefilter (without Unicode
+        properties where the pattern is ASCII-only: they cost most of a compile) elsewhere."""
+        exact = [k for _, k, _ in accepted if _exact_syntax(*patterns[k])]
+        if not exact:
+            return
+        chosen: list[tuple[bytes, int, int]] = []
+        for expr, k, flags in accepted:
+            pattern, regex_flags = patterns[k]
+            if k in exact:
+                chosen.append((expr, k, _flags(hyperscan, regex_flags, exact=True)))
+            elif _ascii_only(pattern, regex_flags):
+                chosen.append((expr, k, _flags(hyperscan, regex_flags, ucp=False)))
+            else:
+                chosen.append((expr, k, flags))
+        db = _compiled(hyperscan, chosen)
+        if db is None:
+            # An exact compile refused (SOM on some repeats): those patterns stay prefiltered here.
+            refused = {k for expr, k, f in chosen if k in exact and _compiled(hyperscan, [(expr, k, f)]) is None}
+            exact = [k for k in exact if k not in refused]
+            chosen = [c if c[1] not in refused else next(a for a in accepted if a[1] == c[1]) for c in chosen]
+            db = _compiled(hyperscan, chosen) if exact else None
+        if db is None:
+            return
+        self._ascii_db = db
+        self._exact_ids = frozenset(exact)
+        self.exact = tuple(k in self._exact_ids for k in range(self.size))
 
     @staticmethod
     def _expression(pattern: str, flags: int) -> bytes | None:
@@ -119,20 +247,64 @@ class PatternSet:
 
     def candidates(self, text: str) -> frozenset[int] | None:
         """Indexes of the patterns that may match `text` (plus those never scanned); None: all may."""
-        db = self._db
-        if db is None:
+        scan = self.scan(text)
+        return None if scan is None else scan.found
+
+    def scan(self, text: str) -> Scan | None:
+        """One pass over `text`: which patterns may match, and the exact reports where there are any; None when
+        nothing was scanned (every pattern may match)."""
+        if self._db is None:
             return None
+        if self._ascii_db is not None and text.isascii() and _NOT_PLAIN.search(text) is None:
+            exact = self._scan_exact(text.encode("ascii"))
+            if exact is not None:
+                return exact
         try:
             data = text.encode("utf-8")
         except UnicodeEncodeError:
             return None
         found: set[int] = set(self._always)
-        scratch = getattr(self._local, "scratch", None)
+        self._hs_scan(self._db, "scratch", data, _collect, found)
+        return Scan(frozenset(found), {})
+
+    def _scan_exact(self, data: bytes) -> Scan | None:
+        reports: list[tuple[int, int, int]] = []
+        append = reports.append
+        budget = _report_budget(len(data))
+
+        def collect(pattern_id: int, start: int, end: int, _flags: int, _context: object) -> bool:
+            append((pattern_id, start, end))
+            return len(reports) > budget  # True stops the scan
+
+        try:
+            self._hs_scan(self._ascii_db, "ascii_scratch", data, collect, None)
+        except self._hs.ScanTerminated:
+            return None
+        found = set(self._always)
+        starts: dict[int, list[int]] = {k: [] for k in self._exact_ids}
+        ends: dict[int, list[int]] = {k: [] for k in self._exact_ids}
+        for k, start, end in reports:
+            found.add(k)
+            at = starts.get(k)
+            if at is None:
+                continue
+            to = ends[k]
+            if at and at[-1] == start and to[-1] <= end:
+                # The same start reaching further (a URL's every character): a bound for fewer offsets.
+                to[-1] = end
+            else:
+                at.append(start)
+                to.append(end)
+        return Scan(frozenset(found), {k: _exact_reports(starts[k], ends[k]) for k in self._exact_ids})
+
+    def _hs_scan(self, db: Any, slot: str, data: bytes, handler: Callable[..., Any], context: object) -> None:
+        scratch = getattr(self._local, slot, None)
         if scratch is None:
-            # One scratch per thread: a scratch in use by another thread's scan makes Hyperscan refuse.
-            scratch = self._local.scratch = self._hs.Scratch(db)
-        db.scan(data, match_event_handler=_collect, context=found, scratch=scratch)
-        return frozenset(found)
+            # One scratch per thread and database: a scratch in use by another thread's scan makes Hyperscan
+            # refuse.
+            scratch = self._hs.Scratch(db)
+            setattr(self._local, slot, scratch)
+        db.scan(data, match_event_handler=handler, context=context, scratch=scratch)
 
 
 def _compiled(hyperscan: Any, accepted: list[tuple[bytes, int, int]]) -> Any:

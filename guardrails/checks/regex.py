@@ -24,7 +24,7 @@ import regex
 from pydantic import Field, field_validator
 
 from guardrails.checks._foldscan import ScanSource, ScanUser, share_among
-from guardrails.checks._multiscan import PatternSet
+from guardrails.checks._multiscan import PatternSet, Scan
 from guardrails.checks._textnorm import FoldedText, at_word_boundaries, fold
 from guardrails.checks.base import Check, CheckParams, DeadlineExceeded, Hit, RunContext
 from guardrails.document import Document
@@ -146,9 +146,48 @@ class RegexCheck(Check[RegexParams], ScanSource):
 
     def run(self, doc: Document, ctx: RunContext) -> Iterable[Hit]:
         # Not a generator itself: a pattern the policy's prefilter rules out costs one set lookup, no frame.
-        if self._multi is not None and not self._multi.may_match(doc, self._mslot):
-            return ()
+        if self._multi is not None:
+            scan = self._multi.scan(doc)
+            if scan is not None:
+                if self._mslot not in scan.found:
+                    return ()
+                if self._group is None and scan.exact(self._mslot):
+                    return self._guided(doc.text, scan, ctx)
         return self._matches(doc, ctx)
+
+    def _guided(self, text: str, scan: Scan, ctx: RunContext) -> Iterator[Hit]:
+        """finditer's matches, each searched for from where Hyperscan's exact scan says the next one can start
+        (see _multiscan): the walk between matches, and past the last one, is skipped."""
+        slot, search, end, limit = self._mslot, self.compiled.search, len(text), self.params.max_matches
+        pos = n = 0
+        try:
+            while (start := scan.start_bound(slot, pos)) is not None:
+                m = search(text, start, end, timeout=ctx.deadline.remaining())
+                if m is None:
+                    return
+                if m.end() == m.start():
+                    # Hyperscan found the pattern cannot match empty, `regex` disagrees: finditer's own stepping
+                    # from here on (it finds this match first again).
+                    yield from self._found(self.compiled.finditer(text, pos, end, timeout=ctx.deadline.remaining()), n)
+                    return
+                if n >= limit:
+                    return
+                pos = m.end()
+                hit = self._hit(m)
+                if hit is not None:
+                    n += 1
+                    yield hit
+        except TimeoutError as exc:
+            raise DeadlineExceeded(f"pattern {self.params.pattern[:60]!r} timed out") from exc
+
+    def _found(self, matches: Iterator[regex.Match[str]], n: int) -> Iterator[Hit]:
+        for m in matches:
+            if n >= self.params.max_matches:
+                return
+            hit = self._hit(m)
+            if hit is not None:
+                n += 1
+                yield hit
 
     def _matches(self, doc: Document, ctx: RunContext) -> Iterator[Hit]:
         text = doc.text
@@ -200,14 +239,16 @@ class _MultiScan:
         self.view_key = f"regex-multiscan:{next(self._ids)}"
         self.patterns = PatternSet([(m.params.pattern, m.compiled.flags) for m in members])
 
-    def may_match(self, doc: Document, slot: int) -> bool:
+    def scan(self, doc: Document) -> Scan | None:
+        """The policy's one scan of this document (None: not scanned, every pattern may match)."""
         found = doc.cached(self.view_key)
         if found is None:
             found = doc.view(self.view_key, self._scan)
-        return found is None or slot in found
+        return found or None
 
-    def _scan(self, doc: Document) -> frozenset[int] | None:
-        return self.patterns.candidates(doc.text)
+    def _scan(self, doc: Document) -> Scan | bool:
+        # False for "not scanned": a cached None would read as "not built yet".
+        return self.patterns.scan(doc.text) or False
 
 
 class _AnchorGroup(ScanUser):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -158,3 +160,158 @@ def test_scratch_per_thread() -> None:
     for t in threads:
         t.join()
     assert results == [frozenset({0})] * 800
+
+
+# -- exact starts: Hyperscan's leftmost start of match tells `regex` where to search --------------------------------
+
+# Patterns in the syntax both engines read alike (scanned exactly on printable ASCII), with the traps of leftmost
+# semantics: alternatives of different lengths, lazy and greedy repeats, a flagged group, case folding, \b, ^ and $
+# with and without MULTILINE, and a pattern reporting at every character.
+EXACT_RULES: list[tuple[str, str, str, int | str]] = [
+    ("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", "", 0),
+    ("phone", r"\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}", "", 0),
+    ("ssn", r"\b\d{3}-\d{2}-\d{4}\b", "", 0),
+    ("ticket", r"\b[A-Z]{2,5}-\d{2,6}\b", "", 0),
+    ("url", r"https?://[^\s\"'<>]+", "", 0),
+    ("alternation", r"ab|abcd|b+c", "i", 0),
+    ("lazy", r"x.*?y|x\d+?", "", 0),
+    ("group", r"(?:id|ref)[:=](\w+)", "", 1),
+    ("line-start", r"^\w+:", "m", 0),
+    ("text-end", r"\d+$", "", 0),
+    ("word-run", r"\w+", "", 0),
+]
+
+
+def _exact_engine(*, prefilter: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Engine:
+    from tests.helpers import engine_with, rule
+
+    rules = [
+        rule(f"ex-{name}", f"TST{i:03d}", "regex", params={"pattern": p, "flags": f, "group": g}, action="warn")
+        for i, (name, p, f, g) in enumerate(EXACT_RULES, 1)
+    ]
+    with monkeypatch.context() as m:
+        if not prefilter:
+            m.setattr(_multiscan, "_hyperscan", lambda: None)
+        return engine_with(tmp_path, rules)
+
+
+@pytest.fixture(scope="module")
+def exact_engines(tmp_path_factory: pytest.TempPathFactory) -> tuple[Engine, Engine]:
+    mp = pytest.MonkeyPatch()
+    try:
+        fast = _exact_engine(prefilter=True, monkeypatch=mp, tmp_path=tmp_path_factory.mktemp("fast"))
+        plain = _exact_engine(prefilter=False, monkeypatch=mp, tmp_path=tmp_path_factory.mktemp("plain"))
+        return fast, plain
+    finally:
+        mp.undo()
+
+
+def test_patterns_in_the_shared_syntax_are_scanned_exactly(exact_engines: tuple[Engine, Engine]) -> None:
+    fast, _ = exact_engines
+    checks = [c.check for c in fast.rules if isinstance(c.check, RegexCheck)]
+    assert all(c._multi is not None and c._multi.patterns.exact[c._mslot] for c in checks)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "flags", "exact"),
+    [
+        (r"\b[A-Z]{2,5}-\d{2,6}\b", 0, True),
+        (r"(?:a|b)+\.c", regex.IGNORECASE | regex.MULTILINE | regex.DOTALL, True),
+        (r"(?<![A-Za-z0-9])AKIA[0-9A-Z]{16}", 0, False),  # lookbehind: Hyperscan only approximates it
+        (r"(?i)sk-\w+", 0, False),  # inline flags
+        (r"a{,3}", 0, False),  # `regex` reads {0,3}, PCRE a literal
+        (r"[[:alpha:]]+", 0, False),
+        (r"\p{L}+", 0, False),
+        (r"it\u2019s", 0, False),  # a code point: case folding of one can reach an ASCII letter
+        (r"caf\xe9", 0, False),
+        ("café", 0, False),
+        (r"(\w)\1", 0, False),  # back-reference
+        (r"\Aabc\Z", 0, False),  # \Z: end of text to `regex`, before a final newline to PCRE
+        (r"a b", regex.VERBOSE, False),
+    ],
+)
+def test_exact_syntax(pattern: str, flags: int, exact: bool) -> None:
+    assert _multiscan._exact_syntax(pattern, flags) is exact
+
+
+def test_only_printable_ascii_text_is_scanned_exactly() -> None:
+    patterns = PatternSet([(r"\b\d{3}-\d{2}-\d{4}\b", 0), (r"(?<!x)abc", 0)])
+    assert patterns.exact == (True, False)
+    scan = patterns.scan("ssn 078-05-1120 and abc\tok\r\n")
+    assert scan is not None and scan.exact(0) and not scan.exact(1)
+    assert scan.found == frozenset({0, 1})
+    # \x1c is whitespace to `regex`'s \s, not to Hyperscan's; non-ASCII letters are \w to one and not the other.
+    for text in ("ssn 078-05-1120\x1c", "ssn 078-05-1120 é"):
+        scan = patterns.scan(text)
+        assert scan is not None and not scan.exact(0) and scan.found == frozenset({0})
+
+
+def test_start_bound_is_the_least_start_of_the_reports_ending_past_an_offset() -> None:
+    patterns = PatternSet([(r"[a-z]+@[a-z]+\.com", 0)])
+    scan = patterns.scan("xx ab@cd.com yy ef@gh.com zz")
+    assert scan is not None
+    assert scan.start_bound(0, 0) == 3
+    assert scan.start_bound(0, 4) == 4  # never below the offset searched from
+    assert scan.start_bound(0, 12) == 16
+    assert scan.start_bound(0, 25) is None
+    assert _multiscan._exact_reports([5, 1, 3], [9, 4, 7]) == ([4, 7, 9], [1, 3, 5])  # out of order: sorted
+
+
+def test_a_pattern_reporting_everywhere_falls_back_to_the_prefilter() -> None:
+    patterns = PatternSet([(r"\w+", 0), (r"\d{3}-\d{4}", 0)])
+    text = "word " * 2000 + "555-1234"
+    scan = patterns.scan(text)
+    assert scan is not None and not scan.exact(0) and scan.found == frozenset({0, 1})
+
+
+EXACT_PIECES = [
+    "ana.12@mail3.example.com",
+    "a@b.co",
+    "@x.",
+    "(425) 882-9090",
+    "425.882.9090",
+    "078-05-1120",
+    "OPS-1234",
+    "TKT-12",
+    "https://help.example.com/a/1",
+    "http://",
+    "ab",
+    "ABCD",
+    "bbbc",
+    "x",
+    "y",
+    "x12",
+    "id:",
+    "ref=",
+    "abc_9",
+    "key:",
+    "1",
+    "99",
+    " ",
+    "\n",
+    "\t",
+    "\r\n",
+    "\x1c",
+    "é",
+    "-",
+    ".",
+]
+EXACT_CHUNKS = st.one_of(
+    st.sampled_from(EXACT_PIECES),
+    st.text(alphabet="abcxyzABZ0123456789 .-@:=/\n", min_size=1, max_size=12),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(EXACT_CHUNKS, max_size=30).map("".join))
+def test_exact_starts_give_equal_reports(exact_engines: tuple[Engine, Engine], text: str) -> None:
+    fast, plain = exact_engines
+    assert _comparable(fast, text) == _comparable(plain, text)
+
+
+def test_exact_starts_give_equal_reports_on_long_texts(exact_engines: tuple[Engine, Engine]) -> None:
+    fast, plain = exact_engines
+    rng = random.Random(19)
+    for _ in range(60):
+        text = " ".join(rng.choice(EXACT_PIECES) for _ in range(rng.randint(50, 400)))
+        assert _comparable(fast, text) == _comparable(plain, text)
