@@ -231,11 +231,79 @@ def _show(v: Any) -> str:
     return json.dumps(s[:40], ensure_ascii=False) if isinstance(v, str) else s[:40]
 
 
-def compare(text: str, start: int, end: int, value: Any, *, same_kinds: bool = True) -> Loss | None:
+# The same tokens as _TOKEN, as plain strings (findall runs in C); the brackets are tokens too, so two equal
+# lists have every value at the same depth in the same kind of container.
+_FLAT = re.compile(
+    r"""//[^\n]*|/\*(?:[^*]|\*(?!/))*(?:\*/)?|\#[^\n]*
+    |"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)
+    |'[^'\\]*(?:\\.[^'\\]*)*(?:'|\\?\Z)
+    |[{\[(]|[}\])]|\.\.\.
+    |(?>[-+]?(?:[0-9_]+\.?[0-9_]*|\.[0-9_]+)(?:[eE][-+]?[0-9_]*)?)(?![^\W\d]|[_\-:/])
+    |[-+]?[0-9_.][^\s,=\[\]{}()"']*
+    |[^\W\d]\w*|\$\w*
+    |[^\s,:=]""",
+    re.X | re.S,
+)
+# A number glued to a letter or one of '_-:/' ('12-05', '3rd') is a bare run to `input_tokens`, not a number:
+# here it is one token that no strict JSON token equals, so the lists differ and the full comparison reads it.
+_CLOSED_DQ = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"\Z')
+_PLAIN_SQ = re.compile(r"'[^'\"\\]*'\Z")
+_FLAT_LITERALS = {**{k: v for k, v in PYTHON_LITERALS.items()}, "true": "true", "false": "false", "null": "null"}
+_CLOSERS = frozenset("}]")
+
+
+def _same_tokens(text: str, start: int, end: int, repaired: str, value: Any) -> bool:
+    """A sufficient test for "nothing lost", at C speed: the input's tokens, read plainly, are the repaired
+    text's tokens, or their start with only closers after (closing what was left open).
+
+    Where a repair touched a value ('True' -> true and 'x' -> "x" are read plainly here; a bare word, a cut
+    string, a merged quote are not), the lists differ and `compare` decides token by token. Equal lists
+    cannot hide a loss: every token, bracket included, is the same text in the same order."""
+    ours = _FLAT.findall(repaired)
+    # The text is not the value: a key written twice keeps one member ('{"a": 1, "a": 2}' is {"a": 2}).
+    if len(_FLAT.findall(json.dumps(value, ensure_ascii=False, separators=(",", ":")))) != len(ours):
+        return False
+    theirs = _FLAT.findall(text, start, end)
+    if theirs == ours:
+        return True
+    plain: list[str] = []
+    last = len(theirs) - 1
+    for i, t in enumerate(theirs):
+        c = t[0]
+        if c == '"' and i == last and _CLOSED_DQ.match(t) is None:
+            # Cut off inside a string (the region's last token): its text so far, as `input_tokens` reads it.
+            raw = t[1:-1] if t.endswith("\\") else t[1:]
+            if raw:
+                plain.append(f'"{raw}"')
+        elif c == '"' or c in "{[]}" or c == "-" or c.isdigit():
+            plain.append(t)
+        elif c in "/#":
+            continue  # a comment: not a value (the repair removes it)
+        elif c == "'":
+            if _PLAIN_SQ.match(t) is None:
+                return False  # quotes or escapes inside: the full comparison reads them
+            plain.append(f'"{t[1:-1]}"')
+        else:
+            lit = _FLAT_LITERALS.get(t)
+            if lit is None:
+                return False  # a bare word, '...', '(' or another character: read token by token
+            plain.append(lit)
+    n = len(plain)
+    if plain == ours[:n] and len(ours) >= n:
+        return all(t in _CLOSERS for t in ours[n:])
+    return False
+
+
+def compare(
+    text: str, start: int, end: int, value: Any, *, same_kinds: bool = True, repaired: str | None = None
+) -> Loss | None:
     """None when `value` keeps every value token of text[start:end] in order; else what it loses.
 
     `same_kinds=False` lets a container change kind ('(1, 2)' read as an array): for a reading a schema
-    confirmed, where the kind is the schema's to say."""
+    confirmed, where the kind is the schema's to say. `repaired`, the JSON text `value` was parsed from,
+    lets the common case (nothing touched a value) be settled at C speed."""
+    if repaired is not None and _same_tokens(text, start, end, repaired, value):
+        return None
     tokens, in_openers = input_tokens(text, start, end)
     out, out_openers = value_tokens(value)
     for (kind, pos), got in zip(in_openers, out_openers, strict=False):

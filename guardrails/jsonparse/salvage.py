@@ -143,7 +143,7 @@ def _reparse(
         )
     if skip_ws(text, result.end) < len(text) and not any(b1 >= len(text) for _, b1 in blanks):
         return None
-    loss = compare(blanked, start, result.end, result.value, same_kinds=False)
+    loss = compare(blanked, start, result.end, result.value, same_kinds=False, repaired=result.repaired)
     # Closing after a complete member is what this candidate is for; any other guess keeps it unsafe.
     keeps = loss is None and all(
         r.safe or (r.issue == "truncated-json" and not _GUESSES.search(r.note)) for r in result.repairs

@@ -254,7 +254,7 @@ def build_view(
     view.repairs = result.repairs + around(text, start, result.end, others=bool(_OPENERS.search(dropped)))
     # Safe means lossless: a guess that drops, merges or moves a value of the text is never applied
     # silently. Every repair of the JSON turns unsafe and says what the whole repair would lose.
-    loss = compare(text, start, result.end, result.value)
+    loss = compare(text, start, result.end, result.value, repaired=result.repaired)
     if loss is not None:
         view.loss = loss.what
         view.repairs = [_unsafe(r, loss.what) for r in view.repairs]

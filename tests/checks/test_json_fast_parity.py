@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from guardrails.checks import json_schema
+from guardrails.checks._json import schemas
 from guardrails.findings import Report
 from tests.checks._json_helpers import engine
 
@@ -91,7 +91,8 @@ FAST = engine(deadline_ms=10_000)
 
 
 def _slow_engine(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr(json_schema, "fast_validator", lambda *a, **k: None)
+    # json_schema imports it when a schema first needs it (cold start), so it is patched at its source.
+    monkeypatch.setattr(schemas, "fast_validator", lambda *a, **k: None)
     return engine(deadline_ms=10_000)
 
 

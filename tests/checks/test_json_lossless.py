@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import string
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from guardrails.findings import Verdict
 from guardrails.jsonparse.lossless import compare, value_tokens
+from guardrails.jsonparse.tolerant import repair_region
 from tests.checks._json_helpers import JSON_ENGINE
 
 _SAFE_CHARS = string.ascii_letters + string.digits + " .-_!?é中"
@@ -209,3 +212,59 @@ SETTINGS = settings(max_examples=400, deadline=None, derandomize=True, suppress_
 def test_repaired_never_loses_a_value(doc: Any, kinds: list[str], rng: random.Random, second: Any) -> None:
     c = corrupt(doc, kinds, rng, second)
     assert violation(doc, c) is None
+
+
+@SETTINGS
+@given(
+    json_docs,
+    st.lists(st.sampled_from(CORRUPTIONS), min_size=1, max_size=3),
+    st.randoms(use_true_random=False),
+    json_docs,
+)
+def test_the_fast_token_check_never_clears_what_the_full_one_calls_a_loss(
+    doc: Any, kinds: list[str], rng: random.Random, second: Any
+) -> None:
+    # The tolerant parser's own reading of each corruption (what the engine compares), then a doctored one
+    # that drops the last value: the C-speed list comparison may only ever say "lossless" when the
+    # token-by-token comparison does too.
+    text = corrupt(doc, kinds, rng, second).text
+    found = re.search(r"[\[{(]", text)
+    if found is None:
+        return
+    result = repair_region(text, found.start())
+    if not result.ok:
+        return
+    for repaired in (result.repaired, _drop_last_value(result.repaired)):
+        try:
+            value = json.loads(repaired)
+        except ValueError:
+            continue
+        fast = compare(text, found.start(), result.end, value, repaired=repaired)
+        full = compare(text, found.start(), result.end, value)
+        assert fast is None if full is None else fast is not None, (text, repaired)
+
+
+def _drop_last_value(repaired: str) -> str:
+    found = list(re.finditer(r'"(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*|true|false|null', repaired))
+    if not found:
+        return repaired
+    m = found[-1]
+    return repaired[: m.start()] + "null" + repaired[m.end() :]
+
+
+@pytest.mark.parametrize(
+    ("text", "repaired"),
+    [
+        ("[12-5]", "[12,-5]"),  # a date-like run is one bare value to the full reading, not two numbers
+        ('{1: "a"}', '{"1": "a"}'),
+        ("[1, 2}", "[1, 2]"),
+        ("['a\"b']", '["a\\"b"]'),
+        ('["Pet', '["Pet"]'),
+        ("[True, None, 'x'] // done", '[true, null, "x"]'),
+        ('{"a": 1, "b": 2, "a": 3}', '{"a": 1, "b": 2, "a": 3}'),  # the value keeps one "a"
+    ],
+)
+def test_fast_and_full_token_checks_agree_on_the_edges(text: str, repaired: str) -> None:
+    value = json.loads(repaired)
+    end = len(text)
+    assert (compare(text, 0, end, value, repaired=repaired) is None) == (compare(text, 0, end, value) is None)
