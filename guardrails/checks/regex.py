@@ -48,7 +48,18 @@ class RegexParams(CheckParams):
     anchor_window: int = Field(default=120, ge=1, description="Characters searched either side of an anchor")
     replacement: str | None = Field(default=None, description="When set, each match gets a fix replacing it")
     fix_safe: bool = Field(default=True, description="Mark the replacement fix safe (applied without allow_unsafe)")
-    lookbehind: int = Field(default=200, ge=0, description="Longest match, for the stream validator's hold-back")
+    lookbehind: int = Field(
+        default=200,
+        ge=0,
+        description="Longest match, for the stream validator's hold-back (with `boundary`: how far before the start"
+        " of the unit still being written a match can start, and how far a look-behind reads before a match)",
+    )
+    boundary: Literal["token", "sentence", "paragraph"] | None = Field(
+        default=None,
+        description="For streaming: the match and its look-arounds never cross the end of this unit (a sentence ends"
+        " at `.`, `!` or `?` before whitespace, or at a line break), so a stream settles the rule once the unit"
+        " it sits in has ended, instead of `lookbehind` characters after it; only with `window: all`",
+    )
 
     @field_validator("flags")
     @classmethod
@@ -69,9 +80,16 @@ class RegexCheck(Check[RegexParams], ScanSource):
         # A head/tail window or a text anchor (^, $, \A, \Z) judges the whole text, not a prefix.
         self.streaming = params.window == "all" and not _ANCHOR.search(_CHAR_CLASS.sub("", params.pattern))
         self.lookbehind = params.lookbehind
+        if params.boundary is not None and not self.streaming:
+            raise ValueError(
+                "key 'params.boundary': only a rule that can judge a prefix (window: all, no ^, $, \\A or \\Z"
+                " in the pattern) is streamed; drop the boundary"
+            )
+        self.boundary = params.boundary
         # A match depends only on the text within `lookbehind` characters of it, unless the rule looks at a
-        # window of the text or at its ends (exactly when it cannot judge a prefix).
-        self.rechecks = "local" if self.streaming else "whole"
+        # window of the text or at its ends (exactly when it cannot judge a prefix). With a boundary, the
+        # lookbehind counts from the unit's start and no longer bounds a match's reach: re-check it whole.
+        self.rechecks = "local" if self.streaming and self.boundary is None else "whole"
         flags = 0
         for f in params.flags:
             flags |= _FLAGS[f]

@@ -52,7 +52,9 @@ _UNIT_END = {
     # A token ends at whitespace, a quote or an angle bracket: no URL, e-mail address or secret value holds one,
     # so values inside JSON strings and HTML settle without waiting for whitespace.
     "token": re.compile(r"(?s:.*)[\s\"<>]"),
-    "sentence": re.compile(r"(?s:.*)(?:[.!?]\s|[\n\u3002\uff01\uff1f])"),
+    # A sentence ends at . ! ? before whitespace, or at a line break: where the statistic rules' gaps stop (not at
+    # the ideographic full stop, which their gaps cross).
+    "sentence": re.compile(r"(?s:.*)(?:[.!?]\s|\n)"),
     "paragraph": re.compile(r"(?s:.*)\n[^\S\n]*\n"),
 }
 
@@ -148,6 +150,9 @@ class StreamValidator:
                 rules.append(r)
                 reach[r.check.boundary] = max(reach.get(r.check.boundary, 0), lookbehind)
         self.rules = tuple(rules)
+        # A sentence-bounded rule's lookbehind also bounds how far its look-behind assertions read before a match
+        # ("according to ..." before a percentage): keep that much released text as context for the next scan.
+        self._context = max(_CONTEXT, reach.get("sentence", 0))
         self._floor = max(reach.pop(None, 0), hold_back or 0)
         # boundary kind -> characters held before the start of the unit being written
         self._reach = {kind: n for kind, n in reach.items() if kind is not None}
@@ -390,7 +395,7 @@ class StreamValidator:
     def _drop_tail(self, cut: int) -> None:
         # Matches starting before the cut have been judged; keep a little text before it only as context
         # for the next scan (word boundaries, short lookbehind assertions).
-        drop = max(0, cut - _CONTEXT) - self._tail_start
+        drop = max(0, cut - self._context) - self._tail_start
         if drop > 0:
             dropped = self._tail[:drop]
             newlines = dropped.count("\n")
