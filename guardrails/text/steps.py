@@ -146,21 +146,34 @@ _LEET_WORD = re.compile(r"(?:[^\W_]|[@$])*[^\W\d_](?:[^\W_]|[@$])*")
 _LEET_HINT = re.compile(r"[013457@$](?:(?<=[^\W\d_][013457@$])|(?=[^\W\d_]))")
 
 
+_LEET_RUN = re.compile(r"(?:[^\W_]|[@$])+")
+
+
 def leet_step(text: str) -> MappedText:
-    if _LEET_HINT.search(text) is None:
-        return MappedText.identity(text)
-    chars = list(text)
-    changed = False
-    for m in _LEET_WORD.finditer(text):
-        word = m.group()
+    # Only the words holding a hint can change, and prose holds few (an e-mail address, "mp3"): each is found
+    # from its hint, instead of visiting every word of the text in Python (~200 us on 1.3 KB of prose). A word
+    # is a run of letters, digits, "@" and "$" (\w is str.isalnum() or "_" to `re`); the hint's neighbours are
+    # letters, so inside the same run, and the word holds a letter.
+    parts: list[str] = []
+    copied = seen = 0
+    for hint in _LEET_HINT.finditer(text):
+        at = hint.start()
+        if at < seen:
+            continue  # in the word just handled
+        start = at
+        while start and (text[start - 1].isalnum() or text[start - 1] in "@$"):
+            start -= 1
+        seen = _LEET_RUN.match(text, at).end()  # type: ignore[union-attr]
+        word = text[start:seen]
         # A leet character next to a letter ("h3ll0"), in a word of two letters or more; "@602Angel" and
         # "bsrWTMKw87" (a handle, a link's path) stay as written.
-        if _LEET_HINT.search(word) is not None and sum(c.isalpha() for c in word) >= 2:
-            chars[m.start() : m.end()] = word.translate(LEET)
-            changed = True
-    if not changed:
+        if sum(c.isalpha() for c in word) >= 2:
+            parts += (text[copied:start], word.translate(LEET))  # one character for one: offsets stay
+            copied = seen
+    if not parts:
         return MappedText.identity(text)
-    return MappedText(text, "".join(chars))
+    parts.append(text[copied:])
+    return MappedText(text, "".join(parts))
 
 
 # Three or more single letters or digits each one separator apart, alone between words (two letters at least:
