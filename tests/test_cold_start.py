@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -26,11 +27,37 @@ HEAVY = (
     "pyarrow",
     "ray",
     "pyspark",
+    # tldextract imports requests (and urllib3) only to fetch suffix lists; the PII check reads its snapshot.
+    "requests",
+    "urllib3",
+    # jsonschema's format checkers (arrow, isoduration...) come with jsonschema: covered by it.
 )
 # What a bundled policy needs while it compiles, so its load may import it:
-# - hyperscan: the regex rules' patterns are compiled into one prefilter database (checks/_multiscan.py);
-# - jsonschema: a json_schema rule builds its validator (and checks its schema) when compiled.
-NEEDED = {"default": {"hyperscan", "jsonschema"}, "pii": set(), "json": {"jsonschema"}}
+# - hyperscan: the regex rules' patterns are compiled into one prefilter database (checks/_multiscan.py).
+# (jsonschema: only a json_schema rule with its own schema, or a call with Context.schema, imports it.)
+NEEDED = {"default": {"hyperscan"}, "pii": set(), "json": set()}
+
+# outguard's own layers that a policy load, a validation or `guardrails check` never needs: the Guard and its
+# streaming, the results cache, the docs generator, batch and integrations, the review queue, the facts
+# store, the sidecar, the progress bars (rich) and the plugins' entry-point scan (importlib.metadata is
+# imported by pydantic anyway; only the scan costs).
+LAYERS = (
+    "guardrails.guard",
+    "guardrails.results_cache",
+    "guardrails.docs",
+    "guardrails.batch",
+    "guardrails.integrations",
+    "guardrails.reviews",
+    "guardrails.facts.store",
+    "guardrails.models",
+    "guardrails.telemetry.guard",
+    "service",
+    "rich",
+    "fastapi",
+    "starlette",
+    "httpx",
+    "uvicorn",
+)
 
 
 def run_python(code: str, *, timeout: float = 240) -> str:
@@ -51,7 +78,7 @@ def test_policy_load_and_validation_import_nothing_heavy(policy: str) -> None:
         report = Engine.from_policy({policy!r}).validate(
             'Mail john.smith@example.com, call +1 212 555 0199, card 4111 1111 1111 1111. {{"a": 1}}'
         )
-        print(json.dumps({{"heavy": sorted(m for m in {HEAVY!r} if m in sys.modules),
+        print(json.dumps({{"heavy": sorted(m for m in {HEAVY + LAYERS!r} if m in sys.modules),
                            "codes": [f.code for f in report.findings]}}))
         """
     )
@@ -74,6 +101,43 @@ def test_import_guardrails_and_its_optional_layers_import_nothing_heavy() -> Non
         """
     )
     assert json.loads(out) == []
+
+
+def test_import_guardrails_alone_imports_no_submodule() -> None:
+    """Every submodule import (`guardrails.cli`, `guardrails.engine`, a worker's unpickling) runs the package's
+    `__init__` first: its public names load on first access, so the Guard layers are paid only by their users."""
+    out = run_python(
+        f"""
+        import json, sys
+        import guardrails
+        bare = sorted(m for m in sys.modules if m.startswith("guardrails.") or m == "pydantic")
+        from guardrails import Engine, Report
+        layers = sorted(m for m in {LAYERS!r} if m in sys.modules)
+        from guardrails import Guard
+        print(json.dumps({{"bare": bare, "layers": layers, "guard": Guard.__module__,
+                           "all": sorted(n for n in guardrails.__all__ if not hasattr(guardrails, n))}}))
+        """
+    )
+    assert json.loads(out) == {"bare": [], "layers": [], "guard": "guardrails.guard.guard", "all": []}
+
+
+def test_check_command_imports_no_optional_layer(tmp_path: Path) -> None:
+    """`guardrails check FILE` (the CLI registers every command: each must import its heavy parts when run)."""
+    pytest.importorskip("presidio_analyzer")
+    sample = tmp_path / "out.txt"
+    sample.write_text("Write to john.smith@example.com or call +1 212 555 0199. " * 30, encoding="utf-8")
+    out = run_python(
+        f"""
+        import contextlib, io, json, sys
+        from guardrails.cli.main import main
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = main(["check", {str(sample)!r}])
+        print(json.dumps({{"code": code, "loaded": sorted(m for m in {HEAVY + LAYERS!r} if m in sys.modules)}}))
+        """
+    )
+    result = json.loads(out)
+    assert result["code"] in (0, 1)  # passed, repaired or action needed: not a usage error
+    assert set(result["loaded"]) <= NEEDED["default"], result["loaded"]
 
 
 def test_schema_repair_still_validates_after_lazy_import() -> None:

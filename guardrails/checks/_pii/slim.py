@@ -51,6 +51,11 @@ _LIGHT: dict[str, dict[str, str]] = {
     "presidio_analyzer.predefined_recognizers": {},
 }
 
+# presidio's e-mail recognizer module imports tldextract, whose package __init__ imports requests, urllib3
+# and filelock (~0.07 s) to fetch suffix lists; its `extract` runs only in presidio's own validate_result,
+# which the PII check replaces (offline.py). tldextract gets a stand-in too, completed on first use.
+_LAZY_DEPENDENCIES = ("tldextract",)
+
 # Recognizer modules that use `NlpArtifacts` in annotations only: while they import, the name is a
 # placeholder, since the real class lives in a module that imports spaCy.
 _ARTIFACTS = "NlpArtifacts"
@@ -85,7 +90,7 @@ def _standin(name: str) -> types.ModuleType:
     if spec is None or spec.submodule_search_locations is None:
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
     module = importlib.util.module_from_spec(spec)
-    light = _LIGHT[name]
+    light = _LIGHT.get(name, {})
 
     def resolve(attr: str) -> Any:  # the module's __getattr__ (PEP 562)
         if attr.startswith("__") and attr != "__all__":  # `from presidio_analyzer import *` completes it
@@ -108,8 +113,9 @@ def _standin(name: str) -> types.ModuleType:
 
 
 def install() -> None:
-    """Stand-ins for presidio's heavy package `__init__`s (unless presidio is imported already), then
-    presidio's predefined recognizer modules. Raises ModuleNotFoundError without presidio."""
+    """Stand-ins for presidio's heavy package `__init__`s (unless presidio is imported already) and for
+    tldextract's, then presidio's predefined recognizer modules. Raises ModuleNotFoundError without
+    presidio."""
     with _LOCK:
         if "presidio_analyzer" not in sys.modules:
             # What presidio's __init__ does first: its loaders log per recognizer; nobody asked to see it.
@@ -119,6 +125,9 @@ def install() -> None:
                 if "." in name:
                     parent, _, child = name.rpartition(".")
                     setattr(sys.modules[parent], child, sys.modules[name])
+        for name in _LAZY_DEPENDENCIES:
+            if name not in sys.modules and importlib.util.find_spec(name) is not None:
+                sys.modules[name] = _standin(name)
         _import_recognizer_modules()
 
 
