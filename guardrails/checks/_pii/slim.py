@@ -21,6 +21,7 @@ is ~15,000 characters).
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import importlib.util
@@ -32,6 +33,8 @@ import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+import yaml
 
 _LOCK = threading.RLock()
 
@@ -163,9 +166,12 @@ def predefined_recognizers(language: str, global_regex_flags: int) -> list[Any]:
         RecognizerListLoader,
     )
 
-    configuration = RecognizerConfigurationLoader.get(
-        registry_configuration={"global_regex_flags": global_regex_flags, "supported_languages": [language]}
-    )
+    ours = {"global_regex_flags": global_regex_flags, "supported_languages": [language]}
+    from_file = _default_configuration()
+    if from_file is not None:
+        # What `get` builds from our keys and the file's others, without reading the file again.
+        ours = {**copy.deepcopy(from_file), **ours}
+    configuration = RecognizerConfigurationLoader.get(registry_configuration=ours)
     with _unvalidated_patterns():
         return list(RecognizerListLoader.get(**configuration))
 
@@ -195,12 +201,34 @@ def _unvalidated_patterns() -> Iterator[None]:
 
 
 @functools.cache
+def _default_configuration() -> dict[str, Any] | None:
+    """presidio's default recognizer configuration (the file `RecognizerConfigurationLoader.get` reads when
+    given no file), parsed once and with libyaml's loader: `get` parses it on every call with the
+    pure-Python one (~25 ms each; one language's recognizers and the languages list were two calls).
+    None when this presidio version keeps it elsewhere: then `get` reads it as before."""
+    install()
+    from presidio_analyzer.recognizer_registry.recognizers_loader_utils import RecognizerConfigurationLoader
+
+    where = getattr(RecognizerConfigurationLoader, "_get_full_conf_path", None)
+    if where is None:
+        return None
+    try:
+        with open(where(), encoding="utf-8") as file:
+            found = yaml.load(file, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except OSError:
+        return None
+    return found if isinstance(found, dict) and "recognizers" in found else None
+
+
+@functools.cache
 def configured_languages() -> frozenset[str]:
     """The languages presidio's recognizer configuration names (read from its YAML, no recognizer built)."""
     install()
     from presidio_analyzer.recognizer_registry.recognizers_loader_utils import RecognizerConfigurationLoader
 
-    configuration = RecognizerConfigurationLoader.get(registry_configuration={"supported_languages": ["en"]})
+    configuration = _default_configuration() or RecognizerConfigurationLoader.get(
+        registry_configuration={"supported_languages": ["en"]}
+    )
     found = {"en"}
     for rec in configuration.get("recognizers") or ():
         for lang in (rec.get("supported_languages") or ()) if isinstance(rec, dict) else ():
