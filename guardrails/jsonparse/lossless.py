@@ -240,12 +240,18 @@ _FLAT = re.compile(
     |[{\[(]|[}\])]|\.\.\.
     |(?>[-+]?(?:[0-9_]+\.?[0-9_]*|\.[0-9_]+)(?:[eE][-+]?[0-9_]*)?)(?![^\W\d]|[_\-:/])
     |[-+]?[0-9_.][^\s,=\[\]{}()"']*
+    |(?<=[{,])[ \t\n\r]*[^\W\d]\w*[ \t\n\r]*:
     |[^\W\d]\w*|\$\w*
     |[^\s,:=]""",
     re.X | re.S,
 )
 # A number glued to a letter or one of '_-:/' ('12-05', '3rd') is a bare run to `input_tokens`, not a number:
 # here it is one token that no strict JSON token equals, so the lists differ and the full comparison reads it.
+# A bare word right after '{' or ',' and before ':' ('{id: 1}') is one token with its colon: a key, when the
+# innermost container is an object and no comment came just before (checked where it is read).
+_BARE_KEY = re.compile(r"[ \t\n\r]*([^\W\d]\w*)[ \t\n\r]*:\Z")
+_NOT_KEYS = frozenset({"true", "false", "null", *NON_FINITE})
+_OPEN_SQ = re.compile(r"'[^'\"\\]+\Z")
 _CLOSED_DQ = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"\Z')
 _PLAIN_SQ = re.compile(r"'[^'\"\\]*'\Z")
 _FLAT_LITERALS = {**{k: v for k, v in PYTHON_LITERALS.items()}, "true": "true", "false": "false", "null": "null"}
@@ -268,8 +274,13 @@ def _same_tokens(text: str, start: int, end: int, repaired: str, value: Any) -> 
         return True
     plain: list[str] = []
     last = len(theirs) - 1
+    stack: list[str] = []
     for i, t in enumerate(theirs):
         c = t[0]
+        if c in "{[":
+            stack.append(c)
+        elif c in "}]" and stack:
+            stack.pop()
         if c == '"' and i == last and _CLOSED_DQ.match(t) is None:
             # Cut off inside a string (the region's last token): its text so far, as `input_tokens` reads it.
             raw = t[1:-1] if t.endswith("\\") else t[1:]
@@ -280,9 +291,19 @@ def _same_tokens(text: str, start: int, end: int, repaired: str, value: Any) -> 
         elif c in "/#":
             continue  # a comment: not a value (the repair removes it)
         elif c == "'":
-            if _PLAIN_SQ.match(t) is None:
+            if _PLAIN_SQ.match(t) is not None:
+                plain.append(f'"{t[1:-1]}"')
+            elif i == last and _OPEN_SQ.match(t) is not None:
+                plain.append(f'"{t[1:]}"')  # cut off inside the string
+            elif i != last or t != "'":
                 return False  # quotes or escapes inside: the full comparison reads them
-            plain.append(f'"{t[1:-1]}"')
+        elif t[-1] == ":":
+            key = _BARE_KEY.match(t)
+            if key is None or key.group(1) in _NOT_KEYS or not stack or stack[-1] != "{":
+                return False
+            if i > 0 and theirs[i - 1][0] in "/#":
+                return False  # the '{' or ',' before it may end a comment
+            plain.append(f'"{key.group(1)}"')
         else:
             lit = _FLAT_LITERALS.get(t)
             if lit is None:

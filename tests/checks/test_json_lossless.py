@@ -262,6 +262,12 @@ def _drop_last_value(repaired: str) -> str:
         ('["Pet', '["Pet"]'),
         ("[True, None, 'x'] // done", '[true, null, "x"]'),
         ('{"a": 1, "b": 2, "a": 3}', '{"a": 1, "b": 2, "a": 3}'),  # the value keeps one "a"
+        ("{id: 1, 'name': 'x'}", '{"id": 1, "name": "x"}'),
+        ("[a: 1]", '["a", 1]'),  # not a key inside an array
+        ('{"a": 1 b: 2}', '{"a": 1, "b": 2}'),  # no comma before it: a bare run to the full reading
+        ("{true: 1}", '{"true": 1}'),
+        ('{"a": 1, // c,\n k: 2}', '{"a": 1, "k": 2}'),
+        ("{'k': 'cut", '{"k": "cut"}'),
     ],
 )
 def test_fast_and_full_token_checks_agree_on_the_edges(text: str, repaired: str) -> None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import random
+from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from guardrails.checks._json.salvage import repair, schema_excerpt
 from guardrails.findings import Verdict
 from guardrails.guard.structured import repair_arguments
 from tests.checks._json_helpers import JSON_ENGINE, UNSAFE_ENGINE
+from tests.checks.test_json_lossless import CORRUPTIONS, corrupt, json_docs
 
 TOOL_SCHEMA = {
     "type": "object",
@@ -107,3 +112,20 @@ def test_tool_call_arguments_go_through_the_same_repair() -> None:
     r = repair_arguments(call, {"send": TOOL_SCHEMA})
     assert r is not None and r.safe and r.value == {"to": "a@example.com"}
     assert repair_arguments({"function": {"name": "other", "arguments": "{}"}}, {"send": TOOL_SCHEMA}) is None
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    json_docs,
+    st.lists(st.sampled_from(CORRUPTIONS), min_size=1, max_size=3),
+    st.randoms(use_true_random=False),
+    json_docs,
+    st.sampled_from([None, {"type": "array"}, {"type": "object"}]),
+)
+def test_the_value_is_what_the_repaired_text_parses_to(
+    doc: Any, kinds: list[str], rng: random.Random, second: Any, schema: Any
+) -> None:
+    # repair() hands back the view's value instead of parsing its own text again: they must be one value.
+    r = repair(corrupt(doc, kinds, rng, second).text, schema)
+    if r.ok:
+        assert json.dumps(json.loads(r.text), sort_keys=True) == json.dumps(r.value, sort_keys=True)

@@ -139,7 +139,9 @@ def repair(text: str, schema: Any = None, *, deadline: Any = None, max_depth: in
         return RepairResult(False, None, text, (), False, None, why, (), (), None, _excerpt(schema))
     edits = tuple(sorted((e for r in view.repairs for e in r.edits), key=lambda e: (e.start, e.end)))
     repaired = apply(text, 0, len(text), list(view.repairs)) if edits else text
-    value = json.loads(repaired) if edits else view.value
+    # The view's value is the one its repairs give (prose and fences around it only drop text): not parsed
+    # a second time.
+    value = view.value
     safe = all(r.safe for r in view.repairs)
     valid = None if accepts is None else _valid(accepts, value)
     dropped = None if safe else (view.loss or next((r.note for r in view.repairs if not r.safe), None))
