@@ -189,7 +189,8 @@ async def chat_completions(
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
     # n > 1: one upstream call for every choice, each choice guarded (and regenerated) on its own.
-    results: list[GuardResult] = await guard.arun_choices(messages, ctx, **params)
+    # One mapping, never **params: a body field named like a Guard argument (`context`, `timeout`) is the upstream's.
+    results: list[GuardResult] = await guard.arun_choices(messages, ctx, upstream_params=params)
     cache_headers = await keep_answer(client, results)
     if all(upstream_failed(r, engine) for r in results):
         recorder.close("error", results[0].report.verdict, guard.providers[0][0])

@@ -103,9 +103,14 @@ class CachingClient:
         # The proxy's runs are async (acomplete below); a synchronous call is the wrapped client's own.
         return self._client(messages, **params)
 
-    async def acomplete(self, messages: list[dict[str, Any]], **params: Any) -> LLMResponse:
+    async def acomplete(
+        self, messages: list[dict[str, Any]], *, upstream_params: dict[str, Any] | None = None, **params: Any
+    ) -> LLMResponse:
+        # The Guard hands the request's fields as one mapping (the wrapped client says it takes one): key by them.
+        fields = {**params, **(upstream_params or {})}
         first, self._first = self._first, False
-        key = self.cache.key(self._client, self.engine, self._scope, messages, params) if first else None
+        key = self.cache.key(self._client, self.engine, self._scope, messages, fields) if first else None
+        params = {**params, "upstream_params": upstream_params} if upstream_params is not None else params
         if key is None:
             response: LLMResponse = await self._client.acomplete(messages, **params)
             return response

@@ -120,7 +120,7 @@ async def stream_completion(run: StreamRun) -> AsyncIterator[bytes]:
     shown = _Shown()  # what the client holds (cleared mode) or will be given (final mode)
     try:
         final: StreamEvent | None = None
-        async for event in run.guard.astream(run.messages, run.ctx, **run.params):
+        async for event in run.guard.astream(run.messages, run.ctx, upstream_params=run.params):
             if event.type == "final":
                 final = event
                 continue

@@ -13,7 +13,7 @@ import inspect
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -203,10 +203,18 @@ class Guard:
         self,
         messages_or_prompt: str | Sequence[Message],
         context: Context | dict[str, Any] | None = None,
+        *,
+        upstream_params: Mapping[str, Any] | None = None,
         **llm_params: Any,
     ) -> GuardResult:
-        """Generate, validate, regenerate and fall back synchronously. Never raises for provider failures."""
-        result = self._drive(self._plan(messages_or_prompt, context, llm_params))
+        """Generate, validate, regenerate and fall back synchronously. Never raises for provider failures.
+
+        The request's fields for the LLM (`temperature`, `tools`, `response_format`...) come as keyword arguments
+        or as one mapping, `upstream_params`, whose keys are never read as this method's own arguments (a field
+        named `context` or `timeout` is the upstream's); with both, the mapping's win. A client that sets
+        `supports_upstream_params = True` (OpenAIChatClient) is handed them as that one mapping too."""
+        params = _upstream_fields(llm_params, upstream_params)
+        result = self._drive(self._plan(messages_or_prompt, context, params))
         return review_sync(result, self.on_review, self._policy_last_resort)
 
     def _drive(self, plan: _Plan, trace: Any = None) -> GuardResult:
@@ -219,10 +227,7 @@ class Guard:
                 if isinstance(step, _Call):
                     trace.attempt(step.provider)
                     try:
-                        kwargs = dict(step.params)
-                        if step.timeout is not None and getattr(step.llm, "supports_timeout", False):
-                            kwargs["timeout"] = step.timeout
-                        value = step.llm(step.messages, **kwargs)
+                        value = step.llm(step.messages, **_call_kwargs(step.llm, step.params, step.timeout))
                         if inspect.isawaitable(value):
                             _close(value)
                             value = TypeError("an async LLM needs Guard.arun, not Guard.run")
@@ -243,24 +248,30 @@ class Guard:
         self,
         messages_or_prompt: str | Sequence[Message],
         context: Context | dict[str, Any] | None = None,
+        *,
+        upstream_params: Mapping[str, Any] | None = None,
         **llm_params: Any,
     ) -> GuardResult:
         """Like run(), for async (or sync, run in a thread) LLMs; the time budget cancels a call in flight."""
-        result = await self._adrive(self._plan(messages_or_prompt, context, llm_params))
+        params = _upstream_fields(llm_params, upstream_params)
+        result = await self._adrive(self._plan(messages_or_prompt, context, params))
         return await review_async(result, self.on_review, self._policy_last_resort)
 
     async def arun_choices(
         self,
         messages_or_prompt: str | Sequence[Message],
         context: Context | dict[str, Any] | None = None,
+        *,
+        upstream_params: Mapping[str, Any] | None = None,
         **llm_params: Any,
     ) -> list[GuardResult]:
         """arun() for `n > 1`: one call asks the primary for every choice (`n` sent as given), then each choice
         is judged on its own and, when it fails, regenerated alone (`n` left out of its later calls) within its
         own budget, concurrently. Choice 0's result carries the first call's usage. Without `n > 1`: [arun()]."""
+        llm_params = _upstream_fields(llm_params, upstream_params)
         n = llm_params.get("n")
         if not isinstance(n, int) or n <= 1:
-            return [await self.arun(messages_or_prompt, context, **llm_params)]
+            return [await self.arun(messages_or_prompt, context, upstream_params=llm_params)]
         original = as_messages(messages_or_prompt)
         ctx = _context_for(context, original)
         name, llm = self.providers[0]
@@ -311,6 +322,7 @@ class Guard:
         context: Context | dict[str, Any] | None = None,
         *,
         release: Release = "cleared",
+        upstream_params: Mapping[str, Any] | None = None,
         **llm_params: Any,
     ) -> Iterator[StreamEvent]:
         """Stream the primary's answer through a StreamValidator; regenerate (not streamed) when it fails.
@@ -322,7 +334,8 @@ class Guard:
         whose `result` is the whole run (usage summed over attempts, the delivered message with its checked
         tool calls). `release="final"` holds every text event back: the delivered answer arrives as one `text`
         event just before `final` (findings still come as they are found, and no `retract` is ever needed).
-        `release` is the Guard's own option: it is never sent to the LLM. Other arguments as run().
+        `release` is the Guard's own option: it is never sent to the LLM (a field of that name for the LLM goes in
+        `upstream_params`). Other arguments as run().
 
         What a streaming LLM object implements (anything else is run with run() and delivered the same way):
         `stream(messages, **params) -> Iterable[str]`, the content deltas in order. Optional: accepting
@@ -331,7 +344,8 @@ class Guard:
         `Usage`), `.stats.model`, and `.stats.message(text)` (the assistant message with its `tool_calls`) on the
         iterable, as OpenAIChatClient's ChatStream has.
         """
-        for event in self._held(self._stream(messages_or_prompt, context, **llm_params), release):
+        params = _upstream_fields(llm_params, upstream_params)
+        for event in self._held(self._stream(messages_or_prompt, context, params), release):
             emit(self.listeners, event)
             yield event
 
@@ -341,6 +355,7 @@ class Guard:
         context: Context | dict[str, Any] | None = None,
         *,
         release: Release = "cleared",
+        upstream_params: Mapping[str, Any] | None = None,
         **llm_params: Any,
     ) -> AsyncIterator[StreamEvent]:
         """stream() for asyncio. A streaming LLM object implements `astream(messages, **params)` returning an
@@ -349,7 +364,8 @@ class Guard:
         others go through arun()."""
         held = release == "final"
         pending: list[StreamEvent] = []
-        async for event in self._astream(messages_or_prompt, context, **llm_params):
+        params = _upstream_fields(llm_params, upstream_params)
+        async for event in self._astream(messages_or_prompt, context, params):
             for out in _hold(event, held, pending):
                 emit(self.listeners, out)
                 yield out
@@ -363,8 +379,8 @@ class Guard:
     def _stream(
         self,
         messages_or_prompt: str | Sequence[Message],
-        context: Context | dict[str, Any] | None = None,
-        **llm_params: Any,
+        context: Context | dict[str, Any] | None,
+        llm_params: dict[str, Any],
     ) -> Iterator[StreamEvent]:
         """The events of stream(), before listeners see them."""
         original = as_messages(messages_or_prompt)
@@ -372,7 +388,7 @@ class Guard:
         name, llm = self.providers[0]
         streamer = getattr(llm, "stream", None)
         if not callable(streamer):
-            yield from _result_events(self.run(original, ctx, **llm_params))
+            yield from _result_events(self.run(original, ctx, upstream_params=llm_params))
             return
         validator = StreamValidator(self.engine, output_context(ctx, llm_params))
         received: list[str] = []
@@ -410,8 +426,8 @@ class Guard:
     async def _astream(
         self,
         messages_or_prompt: str | Sequence[Message],
-        context: Context | dict[str, Any] | None = None,
-        **llm_params: Any,
+        context: Context | dict[str, Any] | None,
+        llm_params: dict[str, Any],
     ) -> AsyncIterator[StreamEvent]:
         """The events of astream(), before listeners see them."""
         original = as_messages(messages_or_prompt)
@@ -420,7 +436,7 @@ class Guard:
         streamer = getattr(llm, "astream", None)
         sync_streamer = getattr(llm, "stream", None)
         if not callable(streamer) and not callable(sync_streamer):
-            for event in _result_events(await self.arun(original, ctx, **llm_params)):
+            for event in _result_events(await self.arun(original, ctx, upstream_params=llm_params)):
                 yield event
             return
         validator = StreamValidator(self.engine, output_context(ctx, llm_params))
@@ -515,10 +531,8 @@ class Guard:
         return dataclasses.replace(timing, value=response, report=report), events[:-1]
 
     def _stream_params(self, llm: Any, params: dict[str, Any]) -> dict[str, Any]:
-        out = dict(params)  # the streamed answer is a first attempt: the caller's parameters as given
-        if self.budget.max_seconds is not None and getattr(llm, "supports_timeout", False):
-            out["timeout"] = self.budget.max_seconds
-        return out
+        # The streamed answer is a first attempt: the caller's parameters as given.
+        return _call_kwargs(llm, params, self.budget.max_seconds)
 
     def _retry_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """What a regeneration sends: the caller's parameters, with the Guard's `temperature` when it has one."""
@@ -762,6 +776,24 @@ class _ThreadedDeltas:
 _END = object()
 
 
+def _upstream_fields(llm_params: dict[str, Any], upstream_params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The request's fields for the LLM: keyword ones, then the explicit mapping's (which win)."""
+    return {**llm_params, **upstream_params} if upstream_params else llm_params
+
+
+def _call_kwargs(llm: Any, params: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+    """How `llm` is handed the request's fields and the time left: as one mapping when it takes one (so no field
+    can be read as its own `timeout`), else as keyword arguments, as a plain callable `(messages, **params)` takes
+    them; `timeout=` only to a client that says it accepts it."""
+    if getattr(llm, "supports_upstream_params", False):
+        kwargs: dict[str, Any] = {"upstream_params": dict(params)}
+    else:
+        kwargs = dict(params)
+    if timeout is not None and getattr(llm, "supports_timeout", False):
+        kwargs["timeout"] = timeout
+    return kwargs
+
+
 def _tool_context(ctx: Context, schema: dict[str, Any]) -> Context:
     """The caller's context for a tool call's arguments: the tool's schema, and no HTML template."""
     return ctx.model_copy(update={"schema_": schema, "template": None})
@@ -800,13 +832,15 @@ def _close(awaitable: object) -> None:
 
 async def _acall(step: _Call) -> Any:
     llm = step.llm
+    # No `timeout=` here: the call is cancelled at the budget's end instead (wait_for below).
+    kwargs = _call_kwargs(llm, step.params, None)
     acomplete = getattr(llm, "acomplete", None)
     if callable(acomplete):
-        pending: Any = acomplete(step.messages, **step.params)
+        pending: Any = acomplete(step.messages, **kwargs)
     elif inspect.iscoroutinefunction(llm) or inspect.iscoroutinefunction(getattr(llm, "__call__", None)):  # noqa: B004
-        pending = llm(step.messages, **step.params)
+        pending = llm(step.messages, **kwargs)
     else:
-        pending = asyncio.to_thread(llm, step.messages, **step.params)
+        pending = asyncio.to_thread(llm, step.messages, **kwargs)
     if step.timeout is not None:
         try:
             pending = await asyncio.wait_for(pending, timeout=step.timeout)

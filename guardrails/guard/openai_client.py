@@ -15,7 +15,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,6 +131,9 @@ class OpenAIChatClient:
 
     supports_timeout = True
     """Guard passes the run's remaining time budget as `timeout=` to clients that say they accept it."""
+    supports_upstream_params = True
+    """Guard passes the request's fields as one mapping, `upstream_params=`, to clients that say they accept it:
+    then no field (`timeout`, `context`...) can be taken for an argument of the Guard or of this client."""
 
     def __init__(  # noqa: PLR0917 (the public signature takes the connection settings positionally)
         self,
@@ -221,7 +224,7 @@ class OpenAIChatClient:
 
     # -- requests -----------------------------------------------------------------------------------
 
-    def _body(self, messages: list[Message], params: dict[str, Any], stream: bool) -> dict[str, Any]:
+    def _body(self, messages: list[Message], params: Mapping[str, Any], stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "messages": messages, **params}
         if stream:
             body["stream"] = True
@@ -248,10 +251,20 @@ class OpenAIChatClient:
             return min(retry.delay, self.max_backoff)
         return min(self.max_backoff, self.backoff * 2.0**n) * random.uniform(0.5, 1.0)  # jitter
 
-    def complete(self, messages: list[Message], *, timeout: float | None = None, **params: Any) -> LLMResponse:
-        """One completion. `timeout` caps the whole call including retries (the Guard's time budget)."""
+    def complete(
+        self,
+        messages: list[Message],
+        *,
+        timeout: float | None = None,
+        upstream_params: Mapping[str, Any] | None = None,
+        **params: Any,
+    ) -> LLMResponse:
+        """One completion. `timeout` caps the whole call including retries (the Guard's time budget).
+
+        The request's fields come as keyword arguments or, whatever their names, as the mapping
+        `upstream_params` (sent as given, after the keyword ones)."""
         deadline = self._deadline(timeout)
-        body = self._body(messages, params, stream=False)
+        body = self._body(messages, _fields(params, upstream_params), stream=False)
         for n in range(self.max_retries + 1):
             try:
                 try:
@@ -271,9 +284,16 @@ class OpenAIChatClient:
                 time.sleep(self._delay(retry, n))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def acomplete(self, messages: list[Message], *, timeout: float | None = None, **params: Any) -> LLMResponse:
+    async def acomplete(
+        self,
+        messages: list[Message],
+        *,
+        timeout: float | None = None,
+        upstream_params: Mapping[str, Any] | None = None,
+        **params: Any,
+    ) -> LLMResponse:
         deadline = self._deadline(timeout)
-        body = self._body(messages, params, stream=False)
+        body = self._body(messages, _fields(params, upstream_params), stream=False)
         for n in range(self.max_retries + 1):
             try:
                 try:
@@ -303,16 +323,32 @@ class OpenAIChatClient:
 
     # -- streaming ----------------------------------------------------------------------------------
 
-    def stream(self, messages: list[Message], *, timeout: float | None = None, **params: Any) -> ChatStream:
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        timeout: float | None = None,
+        upstream_params: Mapping[str, Any] | None = None,
+        **params: Any,
+    ) -> ChatStream:
         """Iterate content deltas as they arrive; afterwards `.usage` holds what the server reported.
 
-        Raises LLMError (while iterating) if the stream drops before `[DONE]`.
+        Raises LLMError (while iterating) if the stream drops before `[DONE]`. `upstream_params` as complete().
         """
-        return ChatStream(lambda stats: self._stream(messages, timeout, params, stats))
+        fields = _fields(params, upstream_params)
+        return ChatStream(lambda stats: self._stream(messages, timeout, fields, stats))
 
-    def astream(self, messages: list[Message], *, timeout: float | None = None, **params: Any) -> AsyncChatStream:
+    def astream(
+        self,
+        messages: list[Message],
+        *,
+        timeout: float | None = None,
+        upstream_params: Mapping[str, Any] | None = None,
+        **params: Any,
+    ) -> AsyncChatStream:
         """stream() for asyncio: `async for delta in client.astream(...)`; then `.usage`."""
-        return AsyncChatStream(lambda stats: self._astream(messages, timeout, params, stats))
+        fields = _fields(params, upstream_params)
+        return AsyncChatStream(lambda stats: self._astream(messages, timeout, fields, stats))
 
     def _stream(
         self, messages: list[Message], timeout: float | None, params: dict[str, Any], stats: StreamStats
@@ -444,6 +480,10 @@ class OpenAIChatClient:
             message=message if isinstance(message, dict) else None,
             finish_reason=finish if isinstance(finish, str) else None,
         )
+
+
+def _fields(params: dict[str, Any], upstream_params: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {**params, **upstream_params} if upstream_params else params
 
 
 def _usage(raw: Any) -> Usage:
