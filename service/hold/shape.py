@@ -32,6 +32,12 @@ class Outcome:
     def refused(self) -> bool:
         return self.kind in _REFUSED
 
+    @property
+    def as_held(self) -> bool:
+        """The held text is delivered as it was (approved, a false positive, released at the timeout): only then
+        may the result's report quote it. A reviewer who edited or refused it did not release those words."""
+        return not self.refused and self.edited is None
+
     def mark(self, held_id: str) -> dict[str, Any]:
         """The `held` object a result carries (the shape the proxy's results have always had)."""
         mark: dict[str, Any] = {"id": held_id, "outcome": self.kind}
@@ -113,12 +119,9 @@ def result(held_id: str, body: dict[str, Any], outcomes: dict[int, Outcome], ref
 
 def _validation(held_id: str, body: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
     """A held validate call, decided: the output to deliver (the one validated or repaired, the reviewer's on an
-    edit, none on a refusal) and the report (redacted; unquoted on a refusal)."""
-    if outcome.refused:
-        output, report = None, unquoted_json(body["report"])
-    else:
-        output = outcome.edited if outcome.edited is not None else body["output"]
-        report = body["report"]
+    edit, none on a refusal) and the report (redacted; unquoted unless the output is delivered as validated)."""
+    output = None if outcome.refused else body["output"] if outcome.edited is None else outcome.edited
+    report = body["report"] if outcome.as_held else unquoted_json(body["report"])
     return {
         "object": VALIDATION,
         "id": held_id,
@@ -145,10 +148,10 @@ def _completion(held_id: str, body: dict[str, Any], outcomes: dict[int, Outcome]
                 "message": {"role": "assistant", "content": refusal},
                 "finish_reason": "content_filter",
             }
-            if isinstance(part.get("report"), dict):  # the refused text stays unquoted
-                part["report"] = unquoted_json(part["report"])
         elif outcome.edited is not None:
             choice["message"] = {**choice["message"], "content": outcome.edited}
+        if not outcome.as_held and isinstance(part.get("report"), dict):
+            part["report"] = unquoted_json(part["report"])  # the words the reviewer did not release
         if many:
             part["held"] = outcome.mark(held_id)
     if many and 0 in outcomes:  # the top level repeats choice 0's info
