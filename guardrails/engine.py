@@ -12,14 +12,18 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from guardrails.checks.base import Check, Deadline, DeadlineExceeded, Hit, RunContext
 from guardrails.context import Context
 from guardrails.document import Document
 from guardrails.engine_pool import WorkerSetup, chunk_size, validate_on_pool
 from guardrails.errors import OutguardError
 from guardrails.findings import (
+    REPORT_SCHEMA_VERSION,
     Action,
     AppliedEdit,
+    CheckTiming,
     Degraded,
     DegradedReason,
     Edit,
@@ -81,8 +85,34 @@ ENGINE_RULES = {
 _MATCHED_MAX = 120
 
 _SPAN_FIELDS = frozenset(Span.model_fields)
+_REPORT_FIELDS = tuple(Report.model_fields)
 _FINDING_GIVEN = frozenset(Finding.model_fields) - {"status", "doc_url"}
 _EVIDENCE_DEFAULTS: dict[str, Any] = {name: None for name in Evidence.model_fields if name != "details"}
+
+
+_TIMINGS = TypeAdapter(list[CheckTiming])
+
+
+def _report_defaults() -> dict[str, Any]:
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "residual": [],
+        "edits": [],
+        "regeneration": None,
+        "review_id": None,
+        "timings": [],
+        "degraded": [],
+        "masked": False,
+        "cached": False,
+    }
+
+
+def _assembled_report(fields: dict[str, Any]) -> Report:
+    """The Report of `fields`, every one already a validated model, a list of them or a plain value of the type
+    the schema wants (the engine made each): put together as validating would, without its ~4 us, which is half
+    of what a one-rule policy costs on a clean output."""
+    values = {**_report_defaults(), **fields}
+    return assemble(Report, {name: values[name] for name in _REPORT_FIELDS}, set(fields))
 
 
 def _validated_already(hit: Any, message: object, start: object, end: object) -> bool:
@@ -379,12 +409,11 @@ class Engine:
 
     def _report(self, t0: float, **fields: Any) -> Report:
         """The Report of one validation begun at `t0`, traced when tracing is on."""
-        report = Report(
-            **fields,
-            policy=self.policy.name,
-            policy_version=self.compiled.version,
-            elapsed_ms=(time.perf_counter() - t0) * 1000,
-        )
+        fields["policy"] = self.policy.name
+        fields["policy_version"] = self.compiled.version
+        fields["timings"] = _TIMINGS.validate_python(fields["timings"])  # one call for every rule's
+        fields["elapsed_ms"] = (time.perf_counter() - t0) * 1000
+        report = _assembled_report(fields)
         if tracing():  # spans made after the fact from the report's timings: untraced runs pay for this test only
             record_validation(report)
         return report

@@ -15,6 +15,7 @@ from guardrails import engine as engine_module
 from guardrails.checks.base import Deadline, RunContext
 from guardrails.context import Context
 from guardrails.document import Document
+from guardrails.findings import CheckTiming, Report
 from tests.helpers import engine_with, rule
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -220,16 +221,23 @@ def _fields_sets(report: Any) -> list[Any]:
 
 @pytest.mark.parametrize("policy", ["default", "secrets", "pii", "json", "obscenity"])
 def test_assembled_findings_equal_validated_ones(policy: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The engine puts a hit's Finding together from already validated values; through pydantic's validation the
-    same texts give equal reports, field for field, down to which fields count as set."""
+    """The engine puts a hit's Finding, and the Report, together from already validated values; through pydantic's
+    validation the same texts give equal reports, field for field, down to which fields count as set."""
     engine = Engine.from_policy(policy, ruleset=RULESET)
     texts = list(_texts())
     fast = [engine.validate(t) for t in texts]
     monkeypatch.setattr(engine_module, "_validated_already", lambda *args: False)
+    monkeypatch.setattr(engine_module, "_assembled_report", lambda fields: Report(**fields))
     for text, report in zip(texts, fast, strict=True):
         validated = engine.validate(text)
         assert report.findings == validated.findings and report.residual == validated.residual, text[:200]
         assert _fields_sets(report) == _fields_sets(validated), text[:200]
+        assert report.model_fields_set == validated.model_fields_set
+        assert report.model_copy(update={"elapsed_ms": 0.0, "timings": []}) == validated.model_copy(
+            update={"elapsed_ms": 0.0, "timings": []}
+        )
+        assert [(t.rule_id, t.check) for t in report.timings] == [(t.rule_id, t.check) for t in validated.timings]
+        assert all(type(t) is CheckTiming for t in report.timings)
         assert _comparable(engine, text) == {
             k: v for k, v in report.model_dump(mode="json").items() if k not in ("elapsed_ms", "timings")
         }

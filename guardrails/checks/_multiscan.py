@@ -124,11 +124,17 @@ class Scan:
     """What one scan of a text found: `found`, the patterns that may match it (plus those never scanned), and for
     the patterns scanned exactly, their reports (end, leftmost start) for `start_bound`."""
 
-    __slots__ = ("_exact", "found")
+    __slots__ = ("_exact", "_reports", "found")
 
-    def __init__(self, found: frozenset[int], exact: dict[int, tuple[list[int], list[int]]]) -> None:
+    def __init__(
+        self,
+        found: frozenset[int],
+        exact: frozenset[int] = frozenset(),
+        reports: dict[int, tuple[list[int], list[int]]] | None = None,
+    ) -> None:
         self.found = found
         self._exact = exact
+        self._reports = reports or {}
 
     def exact(self, k: int) -> bool:
         """True when pattern k was scanned exactly on this text (so `start_bound` applies)."""
@@ -137,7 +143,10 @@ class Scan:
     def start_bound(self, k: int, pos: int) -> int | None:
         """For an exactly scanned pattern k: an offset at or before the start of its first non-empty match that
         starts at or after `pos` (never below `pos`); None when it has none."""
-        ends, least_start = self._exact[k]
+        reports = self._reports.get(k)
+        if reports is None:
+            return None
+        ends, least_start = reports
         i = bisect.bisect_right(ends, pos)
         if i == len(ends):
             return None
@@ -265,7 +274,7 @@ class PatternSet:
             return None
         found: set[int] = set(self._always)
         self._hs_scan(self._db, "scratch", data, _collect, found)
-        return Scan(frozenset(found), {})
+        return Scan(frozenset(found))
 
     def _scan_exact(self, data: bytes) -> Scan | None:
         reports: list[tuple[int, int, int]] = []
@@ -280,22 +289,27 @@ class PatternSet:
             self._hs_scan(self._ascii_db, "ascii_scratch", data, collect, None)
         except self._hs.ScanTerminated:
             return None
+        if not reports:
+            return Scan(self._always, self._exact_ids)
         found = set(self._always)
-        starts: dict[int, list[int]] = {k: [] for k in self._exact_ids}
-        ends: dict[int, list[int]] = {k: [] for k in self._exact_ids}
+        starts: dict[int, list[int]] = {}
+        ends: dict[int, list[int]] = {}
         for k, start, end in reports:
             found.add(k)
+            if k not in self._exact_ids:
+                continue
             at = starts.get(k)
             if at is None:
+                starts[k], ends[k] = [start], [end]
                 continue
             to = ends[k]
-            if at and at[-1] == start and to[-1] <= end:
+            if at[-1] == start and to[-1] <= end:
                 # The same start reaching further (a URL's every character): a bound for fewer offsets.
                 to[-1] = end
             else:
                 at.append(start)
                 to.append(end)
-        return Scan(frozenset(found), {k: _exact_reports(starts[k], ends[k]) for k in self._exact_ids})
+        return Scan(frozenset(found), self._exact_ids, {k: _exact_reports(at, ends[k]) for k, at in starts.items()})
 
     def _hs_scan(self, db: Any, slot: str, data: bytes, handler: Callable[..., Any], context: object) -> None:
         scratch = getattr(self._local, slot, None)
