@@ -74,11 +74,16 @@ async def store_held(
     is named by the first choice's item."""
     h = holds(state)
     first = items[min(items)]
-    return await run_in_threadpool(
+    row = await run_in_threadpool(
         lambda: h.store.hold(
             first, key.name, policy, body, timeout_s=h.cfg.timeout_s, webhook=webhook, items=list(items.values())
         )
     )
+    if row.key_name != key.name:
+        # The queue stores a request id once, whoever sends it: this request landed on another key's held answer.
+        # Nothing of that one (id, expiry, report) may answer it, and its own answer must not go out unreviewed.
+        raise ApiError(409, "conflict", "this request_id is already in use; send a request_id of your own")
+    return row
 
 
 def pending(row: HeldAnswer) -> JSONResponse:

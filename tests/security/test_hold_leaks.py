@@ -167,3 +167,22 @@ def test_a_reviewed_choice_of_several_is_not_delivered_beside_the_others(fake: F
         assert "400 mg" not in resp.text
     finally:
         stop(srv)
+
+
+def test_a_request_id_held_for_one_key_shows_another_key_nothing(fake: FakeOpenAI, tmp_path: Path) -> None:
+    # The review queue stores a request id once, whoever sends it: a second key reusing the first key's id lands
+    # on the first key's held answer. It must not get that answer's 202 (its report, its expiry), nor a hold.
+    srv = hold_server(tmp_path, fake)
+    try:
+        wait = {"X-Outguard-Hold": "wait"}
+        with srv.client() as c:
+            first = c.post("/v1/validate", json={"output": DOSE, "request_id": "order-17"}, headers=wait)
+        assert first.status_code == 202
+        with httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {OTHER_KEY}"}) as c:
+            second = c.post(
+                "/v1/validate", json={"output": "Take 900 mg once a day.", "request_id": "order-17"}, headers=wait
+            )
+        assert second.status_code == 409, second.text
+        assert first.json()["id"] not in second.text and "SVC003" not in second.text
+    finally:
+        stop(srv)
