@@ -4,13 +4,16 @@
 
 Every number is the median over `--repeat` fresh interpreters (subprocesses), on whatever is installed:
 - per bundled policy (rules/policies/*.yaml): `import guardrails`, `Engine.from_policy(name)`, the first
-  `validate` of a ~2 KB output, their total, and the child's peak RSS (getrusage ru_maxrss);
-- `import presidio_analyzer` alone, for scale (guardrails-ai is not installed here, so not measured);
+  `validate` of a ~2 KB output, their total (wall), the child's CPU time (user + sys of the whole
+  interpreter, start-up included, from getrusage(RUSAGE_CHILDREN)) and its peak RSS (ru_maxrss);
+- `import presidio_analyzer` alone, for scale, wall and CPU (guardrails-ai is not measured: it is not
+  installed here, and cannot be installed beside outguard, whose import package is also `guardrails`);
 - a same-run baseline (`python -c pass` and `import pydantic`, fresh interpreters): on a shared, loaded machine
-  the absolute numbers move with the load, the ratio to the baseline much less; the 1-minute load average is
-  printed beside every row;
-- `guardrails check FILE` on a 2 KB file, wall clock of the whole command;
-- `guardrails serve --demo`, from the process start to the first `/readyz` answering 200.
+  the wall numbers move with the load, the CPU numbers much less (they still grow a little: caches are shared);
+  the 1-minute load average is printed beside every row;
+- `guardrails check FILE` on a 2 KB file: wall clock and CPU of the whole command;
+- `guardrails serve --demo`: from the process start to the first `/readyz` answering 200, wall, and the
+  server's CPU time at that moment (/proc/PID/stat).
 
 Goals (DESIGN.md, issue 15): default <= 1.0 s and <= 150 MB; json, hallucination, html <= 0.3 s;
 check on 2 KB <= 1.5 s; serve --demo ready <= 3 s. The compiled-policy cache is used as configured by
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -63,32 +68,44 @@ print(json.dumps({"import": t1 - t0, "load": t2 - t1, "first": t3 - t2, "total":
 """
 
 
+def _children_cpu() -> float:
+    """User + sys seconds of every child waited for so far (a subprocess's CPU is the difference)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _child(code: str, *args: str, env: dict[str, str]) -> dict[str, Any]:
+    before = _children_cpu()
     proc = subprocess.run([PY, "-c", code, *args], capture_output=True, text=True, env=env, check=False, cwd=ROOT)
+    cpu = _children_cpu() - before
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])
     out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["cpu"] = cpu
     return out
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float:
-    return statistics.median(r[key] for r in runs)
+    return float(statistics.median(r[key] for r in runs))
 
 
 def bench_policy(name: str, repeat: int, env: dict[str, str]) -> dict[str, Any]:
     runs = [_child(CHILD, name, SAMPLE, env=env) for _ in range(repeat)]
-    row: dict[str, Any] = {k: _median(runs, k) for k in ("import", "load", "first", "total", "rss_mb")}
+    row: dict[str, Any] = {k: _median(runs, k) for k in ("import", "load", "first", "total", "cpu", "rss_mb")}
     row["heavy"] = runs[-1]["heavy"]
     row["eng"] = runs[-1]["eng"]
+    row["load_avg"] = os.getloadavg()[0]
     return row
 
 
-def bench_import(module: str, repeat: int, env: dict[str, str]) -> float | None:
+def bench_import(module: str, repeat: int, env: dict[str, str]) -> dict[str, float] | None:
+    """Wall seconds of the import statement, and CPU seconds of the whole interpreter that ran it."""
     code = f"import time; t = time.perf_counter(); import {module}; print('{{\"s\": %f}}' % (time.perf_counter() - t))"
     try:
-        return statistics.median(_child(code, env=env)["s"] for _ in range(repeat))
+        runs = [_child(code, env=env) for _ in range(repeat)]
     except RuntimeError:
         return None  # not installed
+    return {"wall": _median(runs, "s"), "cpu": _median(runs, "cpu")}
 
 
 def _guardrails_cmd() -> list[str]:
@@ -96,16 +113,29 @@ def _guardrails_cmd() -> list[str]:
     return [str(script)] if script.exists() else [PY, "-m", "guardrails"]
 
 
-def bench_check(repeat: int, env: dict[str, str]) -> float:
+def bench_check(repeat: int, env: dict[str, str]) -> dict[str, float]:
+    """Wall and CPU seconds of `guardrails check FILE` (the whole command, interpreter start included)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "output.txt")
         path.write_text(SAMPLE[:2048].ljust(2048, "."), encoding="utf-8")
-        times = []
+        walls, cpus = [], []
         for _ in range(repeat):
+            before = _children_cpu()
             t = time.perf_counter()
             subprocess.run([*_guardrails_cmd(), "check", str(path)], capture_output=True, env=env, check=False)
-            times.append(time.perf_counter() - t)
-    return statistics.median(times)
+            walls.append(time.perf_counter() - t)
+            cpus.append(_children_cpu() - before)
+    return {"wall": statistics.median(walls), "cpu": statistics.median(cpus)}
+
+
+def _process_cpu(pid: int) -> float | None:
+    """User + sys seconds of a running process (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    # After the command name: state is field 3, utime 14 and stime 15 (1-based), in clock ticks.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:
@@ -115,9 +145,11 @@ def _free_port() -> int:
         return port
 
 
-def bench_serve(repeat: int, env: dict[str, str], timeout: float = 60.0) -> tuple[float | None, list[str]]:
-    """Median seconds to the first /readyz 200 over the starts that got there, and why the others did not."""
+def bench_serve(repeat: int, env: dict[str, str], timeout: float = 60.0) -> tuple[dict[str, float] | None, list[str]]:
+    """Median seconds to the first /readyz 200 over the starts that got there (wall, and the server's CPU at
+    that moment), and why the others did not."""
     times: list[float] = []
+    cpus: list[float] = []
     failures: list[str] = []
     for _ in range(repeat):
         port = _free_port()
@@ -134,6 +166,9 @@ def bench_serve(repeat: int, env: dict[str, str], timeout: float = 60.0) -> tupl
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as resp:
                         if resp.status == 200:
                             ready = time.perf_counter() - t
+                            cpu = _process_cpu(proc.pid)
+                            if cpu is not None:
+                                cpus.append(cpu)
                             break
                 except OSError:
                     time.sleep(0.02)
@@ -151,17 +186,21 @@ def bench_serve(repeat: int, env: dict[str, str], timeout: float = 60.0) -> tupl
             shutil.rmtree(data, ignore_errors=True)
         if ready is not None:
             times.append(ready)
-    return (statistics.median(times) if times else None), failures
+    if not times:
+        return None, failures
+    return {"wall": statistics.median(times), "cpu": statistics.median(cpus) if cpus else math.nan}, failures
 
 
-def bench_bare(repeat: int, env: dict[str, str]) -> float:
-    """Wall clock of `python -c pass`: the interpreter's own start on this machine, now."""
-    times = []
+def bench_bare(repeat: int, env: dict[str, str]) -> dict[str, float]:
+    """Wall clock and CPU of `python -c pass`: the interpreter's own start on this machine, now."""
+    walls, cpus = [], []
     for _ in range(repeat):
+        before = _children_cpu()
         t = time.perf_counter()
         subprocess.run([PY, "-c", "pass"], env=env, check=True)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - t)
+        cpus.append(_children_cpu() - before)
+    return {"wall": statistics.median(walls), "cpu": statistics.median(cpus)}
 
 
 def _load() -> str:
@@ -196,10 +235,15 @@ def main(argv: list[str] | None = None) -> int:
     where = f"python {results['python']}, {os.cpu_count()} cores"
     print(f"cold start, median of {args.repeat} fresh interpreters ({where})")
     bare = bench_bare(args.repeat, base)
-    pydantic_s = bench_import("pydantic", args.repeat, base)
+    pydantic_s = bench_import("pydantic", args.repeat, base) or {"wall": math.nan, "cpu": math.nan}
     results["baseline"] = {"python -c pass": bare, "import pydantic": pydantic_s}
-    print(f"baseline: python -c pass {bare:.3f} s wall, import pydantic {pydantic_s or 0:.3f} s  ({_load()})")
-    header = f"{'policy':24s} {'import':>7s} {'load':>7s} {'first':>7s} {'total':>7s} {'peak RSS':>9s}  goal"
+    print(
+        f"baseline: python -c pass {bare['wall']:.3f} s wall / {bare['cpu']:.3f} s CPU, import pydantic "
+        f"{pydantic_s['wall']:.3f} s wall (interpreter {pydantic_s['cpu']:.3f} s CPU)  ({_load()})"
+    )
+    print("wall seconds per phase; CPU = the child interpreter's user+sys for all of it (start-up included)")
+    columns = ("import", "load", "first", "total", "CPU")
+    header = f"{'policy':24s} {' '.join(f'{c:>7s}' for c in columns)} {'peak RSS':>9s}  goal"
     print(header)
     for label, env in variants:
         for name in policies:
@@ -212,31 +256,45 @@ def main(argv: list[str] | None = None) -> int:
             goal_rss = GOAL_RSS_MB.get(name)
             note = ""
             if goal is not None:
-                note = f"<= {goal} s {_verdict(row['total'] <= goal)}"
+                note = f"<= {goal} s wall {_verdict(row['total'] <= goal)}, CPU {_verdict(row['cpu'] <= goal)}"
             if goal_rss is not None:
                 note += f", <= {goal_rss:.0f} MB {_verdict(row['rss_mb'] <= goal_rss)}"
             if row["eng"]:
                 note += f"  ENG findings: {row['eng']}"
             print(
                 f"{key:24s} {row['import']:7.3f} {row['load']:7.3f} {row['first']:7.3f} {row['total']:7.3f} "
-                f"{row['rss_mb']:7.0f}MB  {note}  ({_load()})"
+                f"{row['cpu']:7.3f} {row['rss_mb']:7.0f}MB  {note}  ({_load()})"
             )
     env = variants[0][1]
     presidio = bench_import("presidio_analyzer", args.repeat, env)
     results["import presidio_analyzer"] = presidio
-    shown_p = "not installed" if presidio is None else f"{presidio:.3f} s"
+    shown_p = (
+        "not installed"
+        if presidio is None
+        else f"{presidio['wall']:.3f} s wall (interpreter {presidio['cpu']:.3f} s CPU)"
+    )
     print(f"import presidio_analyzer (for scale): {shown_p}  ({_load()})")
     results["import guardrails-ai"] = None
-    print("import guardrails (guardrails-ai): not installed here, not measured")
+    print(
+        "import guardrails (guardrails-ai): not measured: not installed here, and it cannot share a venv with "
+        "outguard (both install the import package `guardrails`)"
+    )
     check = bench_check(args.repeat, env)
     results["check 2 KB"] = check
-    shown_c = f"{check:.3f} s wall  <= 1.5 s {_verdict(check <= 1.5)}  ({_load()})"
+    shown_c = (
+        f"{check['wall']:.3f} s wall, {check['cpu']:.3f} s CPU  <= 1.5 s wall {_verdict(check['wall'] <= 1.5)}"
+        f"  ({_load()})"
+    )
     print(f"guardrails check on a 2 KB file (default policy): {shown_c}")
     if not args.skip_serve:
         serve, failures = bench_serve(args.repeat, env)
         results["serve --demo ready"] = serve
         results["serve --demo failures"] = failures
-        shown = "did not become ready" if serve is None else f"{serve:.3f} s  <= 3 s {_verdict(serve <= 3.0)}"
+        shown = (
+            "did not become ready"
+            if serve is None
+            else f"{serve['wall']:.3f} s wall, server {serve['cpu']:.3f} s CPU  <= 3 s {_verdict(serve['wall'] <= 3.0)}"
+        )
         shown += f"  ({_load()})"
         print(f"guardrails serve --demo, start to /readyz 200: {shown}")
         for failure in failures:
