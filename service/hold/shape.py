@@ -150,6 +150,8 @@ def _completion(held_id: str, body: dict[str, Any], outcomes: dict[int, Outcome]
             }
         elif outcome.edited is not None:
             choice["message"] = {**choice["message"], "content": outcome.edited}
+            if choice.get("logprobs") is not None:
+                choice["logprobs"] = None  # the tokens of the words the reviewer replaced
         if not outcome.as_held and isinstance(part.get("report"), dict):
             part["report"] = unquoted_json(part["report"])  # the words the reviewer did not release
         if many:

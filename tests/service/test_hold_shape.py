@@ -104,3 +104,12 @@ def test_one_choice_keeps_the_shape_results_always_had(engine: Engine) -> None:
     assert got["choices"][0]["message"]["content"] == "Ask a pharmacist."
     assert got["outguard"]["held"] == {"id": "r0", "outcome": "approve_edit", "edited": True}
     assert "choices" not in got["outguard"] and "400 mg" not in json.dumps(got)
+
+
+def test_an_edit_drops_the_replaced_answers_logprobs(engine: Engine) -> None:
+    body = completion(engine, DOSE)
+    body["choices"][0]["logprobs"] = {"content": [{"token": "Take-400", "logprob": -0.1}]}
+    got = shape.result("r0", body, {0: Outcome("approve_edit", "Ask a pharmacist.")}, REFUSAL)
+    assert got["choices"][0]["logprobs"] is None and "Take-400" not in json.dumps(got)
+    kept = shape.result("r0", body, {0: Outcome("approve")}, REFUSAL)
+    assert kept["choices"][0]["logprobs"] == body["choices"][0]["logprobs"]  # approved as it came: all of it
