@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,3 +67,19 @@ def test_spans_inside(text: str) -> None:
         assert 0 <= hit.start <= hit.end <= len(text)
         if hit.fix:
             assert all(hit.start <= e.start <= e.end <= hit.end for e in hit.fix.edits)
+
+
+# The line-completeness pattern as it was, searched over the whole line: the split one must agree with it.
+_WHOLE_LINE = regex.compile(
+    r"^\s*(?:[-*+\u2022]\s|\d+[.)]\s|#|\||>|```|https?://|[A-Z][\w .'-]{0,40}$)|https?://\S+\s*$|[\p{So}\p{Sk}]\s*$"
+)
+_LINE_PIECES = ["http://", "https://a.b", "x", "Y", " ", "\x1c", "\u2022 ", "- ", "1. ", "#", "|", ">", "```", "\u2705"]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_LINE_PIECES), st.text(max_size=3)), max_size=12).map("".join))
+def test_complete_line_agrees_with_the_whole_line_pattern(line: str) -> None:
+    from guardrails.checks.truncation import _complete_line
+
+    line = line.rstrip().rsplit("\n", 1)[-1]
+    assert _complete_line(line) is (_WHOLE_LINE.search(line) is not None)
