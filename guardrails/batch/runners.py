@@ -21,7 +21,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
-import pickle
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from guardrails.batch.outcome import Outcome
+from guardrails.engine_pool import WorkerSetup
 from guardrails.errors import OutguardError
 
 if TYPE_CHECKING:
@@ -54,44 +54,16 @@ class Row:
 
 
 @dataclass(frozen=True)
-class EngineSpec:
-    """What a worker needs to compile the parent's engine again: the policy as compiled, and where its rules are."""
+class EngineSpec(WorkerSetup):
+    """What a worker needs to compile the parent's engine again (`build()`), and how to answer."""
 
-    source: str
-    rules_dirs: tuple[str, ...]
-    policy: dict[str, Any]
-    version: str
-    suppressor: bytes = pickle.dumps(None)
     show_values: bool = False
     """For runners that answer with `Outcome`s: whether the written report keeps the values it detected."""
 
     @classmethod
     def of(cls, engine: Engine, *, show_values: bool = False) -> EngineSpec:
-        c = engine.compiled
-        return cls(
-            c.source,
-            tuple(c.rules_dirs),
-            engine.policy.model_dump(mode="json"),
-            c.version,
-            pickle.dumps(engine.suppressor),
-            show_values,
-        )
-
-    def build(self) -> Engine:
-        """The engine, compiled here; refuses a different policy version (rules changed on disk meanwhile)."""
-        from guardrails.engine import Engine, WorkerSetupError
-        from guardrails.rules.compile import compile_policy
-        from guardrails.rules.loader import load_ruleset
-        from guardrails.rules.model import Policy
-
-        rs = load_ruleset(self.rules_dirs, include_bundled=False)
-        compiled = compile_policy(Policy.model_validate(self.policy), rs, self.source)
-        if compiled.version != self.version:
-            raise WorkerSetupError(
-                f"policy {self.source} compiled to version {compiled.version} in a worker, not {self.version}"
-                " (its rules changed on disk since the batch started)"
-            )
-        return Engine(compiled, suppressor=pickle.loads(self.suppressor))
+        s = WorkerSetup.of(engine)
+        return cls(s.source, s.rules_dirs, s.policy, s.version, s.suppressor, show_values)
 
 
 @dataclass(frozen=True, slots=True)
