@@ -82,6 +82,26 @@ class ChatRequest(BaseModel):
     outguard: OutguardOptions | None = None
 
 
+def _unsupported_output(params: dict[str, Any]) -> JSONResponse | None:
+    """Audio output is refused before any upstream call (OpenAI's 400 shape, naming the field): its transcript
+    is not checked, so it could only be dropped, and an empty answer is not an answer."""
+    modalities = params.get("modalities")
+    if not (isinstance(modalities, list) and "audio" in modalities):
+        return None
+    message = (
+        "audio output is not supported by the guarded proxy: outguard cannot check the audio before it is "
+        'delivered; ask for text (`modalities: ["text"]`) and synthesise speech from the checked text'
+    )
+    error = {"message": message, "type": "invalid_request_error", "param": "modalities", "code": "unsupported_modality"}
+    return JSONResponse({"error": error}, status_code=400)
+
+
+def _served_by(result: GuardResult) -> dict[str, Any]:
+    """The upstream's `system_fingerprint` and `service_tier` for the delivered answer, when it said them."""
+    served = {"system_fingerprint": result.system_fingerprint, "service_tier": result.service_tier}
+    return {k: v for k, v in served.items() if v is not None}
+
+
 def _upstream(state: AppState) -> Any:
     if state.upstream is not None:
         return state.upstream
@@ -154,6 +174,9 @@ async def chat_completions(
     ] = None,
 ) -> Any:
     """OpenAI-compatible chat completions, validated by outguard (SSE when `stream` is true)."""
+    unsupported = _unsupported_output(body.model_extra or {})
+    if unsupported is not None:
+        return unsupported
     options = body.outguard or OutguardOptions()
     engine = _engine(state, options.policy)
     client = _upstream(state)
@@ -202,7 +225,14 @@ async def chat_completions(
         state.metrics.observe_report(report)
         review_id = await queue_for_review(state, engine, report, ctx)
         message = delivered_message(result)
-        choices.append({"index": index, "message": message, "finish_reason": finish_reason(result, report)})
+        choices.append(
+            {
+                "index": index,
+                "message": message,
+                "logprobs": result.logprobs,  # the delivered attempt's, only when its text is delivered as it came
+                "finish_reason": finish_reason(result, report),
+            }
+        )
         shown = shown_report(report, result, engine)
         infos.append(outguard_info(shown, result.source, len(result.attempts), review_id))
     recorder.close(results[0].source, results[0].report.verdict, guard.providers[0][0])
@@ -213,6 +243,7 @@ async def chat_completions(
         "model": model,
         "choices": choices,
         "usage": sum((r.usage for r in results), Usage()).model_dump(),
+        **_served_by(results[0]),
         # Choice 0's, as before; with n > 1 every choice's under `choices`.
         "outguard": {**infos[0], "choices": infos} if len(infos) > 1 else infos[0],
     }

@@ -5,17 +5,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 
 class Usage(BaseModel):
-    """Token usage as the provider reported it. Adding two usages sums every field."""
+    """Token usage as the provider reported it. Adding two usages sums every field (the details key by key)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     prompt_tokens: int = Field(default=0, ge=0)
     completion_tokens: int = Field(default=0, ge=0)
     total_tokens: int = Field(default=0, ge=0)
+    prompt_tokens_details: dict[str, int] | None = None
+    completion_tokens_details: dict[str, int] | None = None
+    """OpenAI's breakdowns (`cached_tokens`, `reasoning_tokens`, ...), when the provider sent them."""
 
     def __add__(self, other: Usage) -> Usage:
         if not isinstance(other, Usage):
@@ -24,12 +27,26 @@ class Usage(BaseModel):
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             total_tokens=self.total_tokens + other.total_tokens,
+            prompt_tokens_details=_add_details(self.prompt_tokens_details, other.prompt_tokens_details),
+            completion_tokens_details=_add_details(self.completion_tokens_details, other.completion_tokens_details),
         )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_details(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # A provider that sent no details gets none back: the three counts, as before details existed.
+        data: dict[str, object] = handler(self)
+        return {k: v for k, v in data.items() if v is not None or not k.endswith("_details")}
 
     @property
     def tokens(self) -> int:
         """Total tokens, from total_tokens or (when a provider leaves it out) prompt + completion."""
         return self.total_tokens or self.prompt_tokens + self.completion_tokens
+
+
+def _add_details(a: dict[str, int] | None, b: dict[str, int] | None) -> dict[str, int] | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return {k: a.get(k, 0) + b.get(k, 0) for k in {**a, **b}}
 
 
 @dataclass(frozen=True, slots=True)

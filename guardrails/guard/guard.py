@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from guardrails.context import Context
 from guardrails.engine import Engine
-from guardrails.findings import Report, Verdict
+from guardrails.findings import Action, Finding, FindingStatus, Report, Verdict
 from guardrails.guard.budget import Budget, BudgetMeter, Usage
 from guardrails.guard.events import AttemptFinished, AttemptStarted, CheckTimed, Listener, RunFinished, emit
 from guardrails.guard.feedback import FeedbackSettings
@@ -37,8 +37,11 @@ from guardrails.guard.review import OnReview, review_async, review_sync
 from guardrails.guard.stream import StreamEvent, StreamValidator
 from guardrails.guard.structured import (
     ToolCallCheck,
+    answer_calls,
     call_parts,
+    custom_tools,
     delivered_message,
+    is_custom,
     output_context,
     regeneration_messages,
     tool_schemas,
@@ -192,6 +195,9 @@ class Guard:
         self.log_content = log_content
         self.prices = prices
         self.on_review = on_review
+        # A refusal the model declares in the API's `refusal` field is not one hiding in an answer: the rules
+        # that look for those (the bundled `refusals` pack) have nothing to say about it (see _declared_refusal).
+        self._refusal_rules = frozenset(r.rule.id for r in engine.rules if r.pack == "refusals")
         """Decides `review` verdicts before delivery (guardrails.guard.review); None: delivered as before."""
         """What tokens cost (guardrails.telemetry.PriceTable): each attempt's and the run's `cost` come from it."""
         """Log what a provider sent with its failure (error bodies, bad stream events): off, since the model's
@@ -553,7 +559,7 @@ class Guard:
         original = as_messages(messages_or_prompt)
         ctx = _context_for(context, original)
         out_ctx = output_context(ctx, params)
-        tools = tool_schemas(params)
+        tools, customs = tool_schemas(params), custom_tools(params)
         run_id = ctx.request_id or uuid.uuid4().hex[:16]
         meter = BudgetMeter(self.budget) if seed is None else BudgetMeter(self.budget, started=seed.started)
         retry_params = self._retry_params(params)
@@ -598,19 +604,19 @@ class Guard:
                     break  # a failing provider is abandoned for the next one
                 meter.spend(response.usage)
                 t1 = time.perf_counter()
-                if seed is not None and seed.report is not None:
-                    report: Report = seed.report
+                calls = answer_calls(response)
+                if response.refusal is not None:
+                    # Checked like any output (PII, secrets, leaks), as text: a refusal is not the JSON answer.
+                    refused = yield _Validate(response.refusal, _text_context(ctx))
+                    report = self._declared_refusal(refused)
+                elif seed is not None and seed.report is not None:
+                    report = seed.report
                 else:
                     # An answer that is only tool calls has no JSON to check against response_format.
-                    text_ctx = ctx if response.tool_calls and not response.text else out_ctx
+                    text_ctx = ctx if calls and not response.text else out_ctx
                     report = yield _Validate(response.text, text_ctx)
                 seed = None
-                checks: list[ToolCallCheck] = []
-                for i, call in enumerate(response.tool_calls):
-                    call_id, fn_name, args = call_parts(call)
-                    schema = tools.get(fn_name)
-                    call_report = None if schema is None else (yield _Validate(args, _tool_context(ctx, schema)))
-                    checks.append(ToolCallCheck(index=i, id=call_id, name=fn_name, report=call_report))
+                checks = yield from _check_calls(calls, ctx, tools, customs)
                 verdict = Verdict.strongest([report.verdict, *(c.verdict for c in checks)])
                 attempt = Attempt(
                     provider=name,
@@ -657,6 +663,45 @@ class Guard:
             provider=None, reason=stop_reason,
         )  # fmt: skip
 
+    def _declared_refusal(self, report: Report) -> Report:
+        """The report of a declared refusal's text: findings of the refusal-detecting rules suppressed (the API
+        already says it is a refusal; regenerating it would pay for the same refusal again) and the verdict
+        weighed without them. Every other finding stands: PII is redacted, a leak still blocks."""
+        rules = self._refusal_rules
+
+        def suppress(findings: list[Finding]) -> list[Finding]:
+            return [
+                f.model_copy(update={"status": FindingStatus.SUPPRESSED})
+                if f.rule_id in rules and f.status is FindingStatus.OPEN
+                else f
+                for f in findings
+            ]
+
+        if not any(f.rule_id in rules for f in (*report.findings, *report.residual)):
+            return report
+        findings, residual = suppress(report.findings), suppress(report.residual)
+        still_open = residual if report.edits else findings
+        unrepaired = self.engine.policy.unrepaired_action
+        verdicts = [Verdict.REPAIRED] if report.edits else []
+        verdicts += [
+            Verdict.for_action(unrepaired if f.action is Action.REPAIR else f.action)
+            for f in still_open
+            if f.status is FindingStatus.OPEN
+        ]
+        verdict = Verdict.strongest(verdicts)
+        regeneration = report.regeneration
+        if regeneration is not None:
+            reasons = [r for r in regeneration.reasons if r.rule_id not in rules]
+            regeneration = regeneration.model_copy(update={"reasons": reasons}) if reasons else None
+        return report.model_copy(
+            update={
+                "findings": findings,
+                "residual": residual,
+                "verdict": verdict,
+                "regeneration": regeneration if verdict is Verdict.REGENERATE else None,
+            }
+        )
+
     def _cost(self, provider: str, response: LLMResponse) -> float | None:
         if self.prices is None:
             return None
@@ -702,6 +747,10 @@ class Guard:
         elapsed = meter.elapsed() * 1000
         report = answer.report
         delivered = source != "last_resort"
+        response = answer.response
+        # Logprobs describe the tokens the provider sent: kept only when those are what is delivered, as they came.
+        sent = response.refusal if response.refusal is not None else response.text
+        logprobs = response.logprobs if delivered and output == sent else None
         emit(
             self.listeners,
             RunFinished(
@@ -722,6 +771,9 @@ class Guard:
             tool_calls=answer.checks,
             finish_reason=answer.response.finish_reason if delivered else None,
             cost=cost,
+            logprobs=logprobs,
+            system_fingerprint=response.system_fingerprint if delivered else None,
+            service_tier=response.service_tier if delivered else None,
         )
 
 
@@ -792,6 +844,29 @@ def _call_kwargs(llm: Any, params: dict[str, Any], timeout: float | None) -> dic
     if timeout is not None and getattr(llm, "supports_timeout", False):
         kwargs["timeout"] = timeout
     return kwargs
+
+
+def _check_calls(
+    calls: list[dict[str, Any]], ctx: Context, tools: dict[str, dict[str, Any]], customs: set[str]
+) -> Generator[_Step, Any, list[ToolCallCheck]]:
+    """Each call's check: a function's arguments against its `parameters`, a custom tool's input as text; a
+    call to a tool not offered gets no report (always a regeneration)."""
+    checks: list[ToolCallCheck] = []
+    for i, call in enumerate(calls):
+        call_id, fn_name, args = call_parts(call)
+        report: Report | None = None
+        if is_custom(call):
+            if fn_name in customs:
+                report = yield _Validate(args, _text_context(ctx))
+        elif (schema := tools.get(fn_name)) is not None:
+            report = yield _Validate(args, _tool_context(ctx, schema))
+        checks.append(ToolCallCheck(index=i, id=call_id, name=fn_name, report=report))
+    return checks
+
+
+def _text_context(ctx: Context) -> Context:
+    """The caller's context for text that is not the structured answer (a refusal, a custom tool's input)."""
+    return ctx.model_copy(update={"schema_": None, "template": None})
 
 
 def _tool_context(ctx: Context, schema: dict[str, Any]) -> Context:

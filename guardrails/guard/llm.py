@@ -29,12 +29,30 @@ class LLMResponse(BaseModel):
     finish_reason: str | None = None
     alternatives: list[LLMResponse] = []
     """The other choices of an `n > 1` completion (choices 1..n-1; this response is choice 0)."""
+    logprobs: dict[str, Any] | None = None
+    """The choice's `logprobs` as the provider sent them (they describe `text`, token by token)."""
+    system_fingerprint: str | None = None
+    service_tier: str | None = None
+    """Which backend configuration and tier served the answer, as the provider said."""
 
     @property
     def tool_calls(self) -> list[dict[str, Any]]:
         """The message's tool calls (OpenAI shape: `{id, type, function: {name, arguments}}`), or none."""
         calls = (self.message or {}).get("tool_calls")
         return [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
+
+    @property
+    def function_call(self) -> dict[str, Any] | None:
+        """The legacy (`functions`) call of the message: `{name, arguments}`, or None."""
+        call = (self.message or {}).get("function_call")
+        return call if isinstance(call, dict) else None
+
+    @property
+    def refusal(self) -> str | None:
+        """The refusal the model declared in the message's `refusal` field (structured outputs), when it has no
+        content: the answer is that refusal, not an empty text."""
+        refusal = (self.message or {}).get("refusal")
+        return refusal if isinstance(refusal, str) and refusal and not self.text else None
 
 
 class LLMError(OutguardError):

@@ -463,6 +463,7 @@ class OpenAIChatClient:
             message=message,
             finish_reason=finish if isinstance(finish, str) else None,
             alternatives=[self._choice(c, data) for c in data["choices"][1:]],
+            **_choice_extras(data["choices"][0], data),
         )
 
     def _choice(self, choice: Any, data: dict[str, Any]) -> LLMResponse:
@@ -479,7 +480,19 @@ class OpenAIChatClient:
             provider=self.name,
             message=message if isinstance(message, dict) else None,
             finish_reason=finish if isinstance(finish, str) else None,
+            **_choice_extras(choice, data),
         )
+
+
+def _choice_extras(choice: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """What OpenAI sends besides the message: the choice's logprobs, the answer's fingerprint and tier."""
+    logprobs = choice.get("logprobs") if isinstance(choice, dict) else None
+    fingerprint, tier = data.get("system_fingerprint"), data.get("service_tier")
+    return {
+        "logprobs": logprobs if isinstance(logprobs, dict) else None,
+        "system_fingerprint": fingerprint if isinstance(fingerprint, str) else None,
+        "service_tier": tier if isinstance(tier, str) else None,
+    }
 
 
 def _fields(params: dict[str, Any], upstream_params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -490,7 +503,16 @@ def _usage(raw: Any) -> Usage:
     if not isinstance(raw, dict):
         return Usage()
     values = {k: raw.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
-    return Usage(**{k: v for k, v in values.items() if isinstance(v, int) and v >= 0})
+    counts: dict[str, Any] = {k: v for k, v in values.items() if _count(v)}
+    for key in ("prompt_tokens_details", "completion_tokens_details"):
+        details = raw.get(key)
+        if isinstance(details, dict):  # the numeric ones: they are what can be summed over attempts
+            counts[key] = {str(k): v for k, v in details.items() if _count(v)}
+    return Usage(**counts)
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _error_detail(resp: httpx.Response, body: bytes) -> str:

@@ -65,6 +65,13 @@ class GuardResult(BaseModel):
     )
     tool_calls: list[ToolCallCheck] = Field(default_factory=list, description="Each tool call's check, in order")
     finish_reason: str | None = Field(default=None, description="The provider's, for the delivered answer")
+    logprobs: dict[str, Any] | None = Field(
+        default=None,
+        description="The delivered attempt's `logprobs`, only when the output is that attempt's text as it came "
+        "(after a repair they would describe tokens nobody is shown: None)",
+    )
+    system_fingerprint: str | None = Field(default=None, description="The delivered attempt's, as its provider said")
+    service_tier: str | None = Field(default=None, description="The delivered attempt's, as its provider said")
     cost: float | None = Field(
         default=None,
         description="Estimated cost of every attempt, in the price table's currency; None when an attempt used tokens "

@@ -5,7 +5,9 @@
 validated against its tool's `parameters` schema (the caller's Context otherwise, so PII, secrets and canaries
 are checked there too; broken arguments get schema-guided repair, see `repair_arguments`): a repaired call
 carries the repaired arguments, a failing one asks for a regeneration
-whose feedback names the tool, the call and the JSON pointer.
+whose feedback names the tool, the call and the JSON pointer. A legacy `function_call` (the deprecated
+`functions` parameter) is checked the same way against its function's `parameters`; a `custom` tool's call
+(free-text `input`, no schema) is checked as text by the policy, like any output.
 """
 
 from __future__ import annotations
@@ -56,22 +58,53 @@ def output_context(ctx: Context, params: dict[str, Any]) -> Context:
 
 
 def tool_schemas(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each offered function's `parameters` schema by name (a function without one takes any object)."""
+    """Each offered function's `parameters` schema by name (a function without one takes any object): the
+    `tools` of type function, and the legacy `functions` (a name in both: the tool's)."""
     out: dict[str, dict[str, Any]] = {}
+    functions = params.get("functions")
     tools = params.get("tools")
-    for tool in tools if isinstance(tools, list) else []:
-        fn = tool.get("function") if isinstance(tool, dict) else None
+    fns = [t.get("function") if isinstance(t, dict) else None for t in tools] if isinstance(tools, list) else []
+    for fn in [*(functions if isinstance(functions, list) else []), *fns]:
         if isinstance(fn, dict) and isinstance(fn.get("name"), str):
             schema = fn.get("parameters")
             out[fn["name"]] = schema if isinstance(schema, dict) else _ANY_OBJECT
     return out
 
 
+def custom_tools(params: dict[str, Any]) -> set[str]:
+    """The names of the offered `custom` tools (their calls carry free text, checked as text)."""
+    tools = params.get("tools")
+    names = set()
+    for tool in tools if isinstance(tools, list) else []:
+        custom = tool.get("custom") if isinstance(tool, dict) and tool.get("type") == "custom" else None
+        if isinstance(custom, dict) and isinstance(custom.get("name"), str):
+            names.add(custom["name"])
+    return names
+
+
+def answer_calls(response: LLMResponse) -> list[dict[str, Any]]:
+    """The calls of an answer to check: its tool calls, or its legacy `function_call` as one call (no id)."""
+    if response.tool_calls:
+        return response.tool_calls
+    legacy = response.function_call
+    return [{"id": "", "type": "function", "function": legacy}] if legacy is not None else []
+
+
+def is_custom(call: dict[str, Any]) -> bool:
+    return call.get("type") == "custom"
+
+
 def call_parts(call: dict[str, Any]) -> tuple[str, str, str]:
-    """A tool call's id, function name and arguments text (empty strings where the provider left them out)."""
-    fn = call.get("function")
-    fn = fn if isinstance(fn, dict) else {}
-    name, args, call_id = fn.get("name"), fn.get("arguments"), call.get("id")
+    """A call's id, tool name and arguments text (a custom tool's: its `input`; empty strings where the provider
+    left them out)."""
+    if is_custom(call):
+        custom = call.get("custom")
+        custom = custom if isinstance(custom, dict) else {}
+        name, args, call_id = custom.get("name"), custom.get("input"), call.get("id")
+    else:
+        fn = call.get("function")
+        fn = fn if isinstance(fn, dict) else {}
+        name, args, call_id = fn.get("name"), fn.get("arguments"), call.get("id")
     return (
         call_id if isinstance(call_id, str) else "",
         name if isinstance(name, str) else "",
@@ -92,21 +125,42 @@ def repair_arguments(call: dict[str, Any], schemas: dict[str, dict[str, Any]]) -
     return repair(args, schema)
 
 
+_DELIVERED = ("role", "content", "refusal", "annotations", "tool_calls", "function_call")
+"""The message keys delivered. Any other is text nobody checked: `audio` (its transcript; the sidecar refuses audio
+output), a vendor's `reasoning_content`, keys the API adds later."""
+
+
 def delivered_message(response: LLMResponse, text: str, checks: list[ToolCallCheck]) -> dict[str, Any] | None:
-    """The assistant message to deliver: the provider's, with the checked content and each call's (repaired)
-    arguments; None when the answer is plain text."""
-    if response.message is None or not response.tool_calls:
+    """The assistant message to deliver when it is more than its text: the provider's, with the checked content
+    (a declared refusal: content null and the checked `refusal`), each call's checked (repaired) arguments or
+    custom input, the legacy `function_call` likewise; `annotations` only while the content is the provider's own
+    text (their offsets index it). None when the answer is plain text."""
+    source = response.message
+    message = {k: v for k, v in (source or {}).items() if k in _DELIVERED}
+    if all(not v for k, v in message.items() if k not in ("role", "content")):
         return None
-    message = dict(response.message)
-    message["content"] = text or None
-    calls = []
-    for call, check in zip(response.tool_calls, checks, strict=True):
-        fn = dict(call.get("function") or {})
-        if check.report is not None:
-            fn["arguments"] = check.report.output
-        calls.append({**call, "function": fn})
-    message["tool_calls"] = calls
+    if response.refusal is not None:
+        message["content"], message["refusal"] = None, text
+    else:
+        message["content"] = text or (None if checks else "")
+        message.pop("refusal", None)  # beside content it is text nobody checked (a refusal alone is the answer)
+        if text != response.text:
+            message.pop("annotations", None)
+    checked = [_checked_call(call, check) for call, check in zip(answer_calls(response), checks, strict=True)]
+    if response.tool_calls:
+        message["tool_calls"] = checked
+    elif checked:
+        message["function_call"] = checked[0]["function"]
     return message
+
+
+def _checked_call(call: dict[str, Any], check: ToolCallCheck) -> dict[str, Any]:
+    """The call as delivered: its (repaired) arguments, or a custom tool's checked input."""
+    key, field = ("custom", "input") if is_custom(call) else ("function", "arguments")
+    part = dict(call.get(key) or {})
+    if check.report is not None:
+        part[field] = check.report.output
+    return {**call, key: part}
 
 
 def _pointer(report: Report) -> str:
@@ -148,7 +202,7 @@ def regeneration_messages(
     tools = tool_feedback(checks, settings)
     if not tools:
         return feedback_messages(original, response.text, report, settings)
-    calls = [{"name": call_parts(c)[1], "arguments": call_parts(c)[2]} for c in response.tool_calls]
+    calls = [{"name": call_parts(c)[1], "arguments": call_parts(c)[2]} for c in answer_calls(response)]
     previous = (response.text + "\n" if response.text else "") + "Tool calls: " + json.dumps(calls, ensure_ascii=False)
     text = "Your previous answer was rejected by automatic output checks.\n" + tools
     if report.verdict.needs_action and report.verdict is not Verdict.REVIEW:

@@ -2,8 +2,8 @@
 sidecar (loopback) in front of the scripted upstream: what the upstream received, and what the SDK user got back.
 This is the evidence behind the table in docs/openai-proxy.md; the rows test_openai_sdk.py covers are not repeated.
 
-Tests marked xfail(strict) are places where the proxy is not yet a drop-in (a field swallowed or a part of the
-answer lost): they say what OpenAI clients expect, and turn red the day the proxy does it, so the page gets updated.
+Where the proxy was not yet a drop-in (a field swallowed or a part of the answer lost) the tests say what OpenAI
+clients expect; they were strict xfails until the proxy did it (a new gap should be one too, and the page say so).
 """
 
 from __future__ import annotations
@@ -106,14 +106,21 @@ def test_every_optional_request_field_reaches_the_upstream_unchanged(server: Ser
     assert sent(upstream) == {"model": "fake-model", "messages": ASK, **fields, **unknown}
 
 
-def test_audio_output_request_is_sent_as_given(server: Server, upstream: FakeOpenAI) -> None:
-    upstream.add(Good("Here is the forecast."))
-    sdk(server).chat.completions.create(
-        model="x", messages=ASK, modalities=["text", "audio"], audio={"voice": "alloy", "format": "wav"},
-        extra_body=DEFAULT,
-    )  # fmt: skip
-    assert sent(upstream)["modalities"] == ["text", "audio"]
-    assert sent(upstream)["audio"] == {"voice": "alloy", "format": "wav"}
+@pytest.mark.parametrize("stream", [False, True])
+def test_audio_output_is_refused_up_front_naming_the_field(server: Server, upstream: FakeOpenAI, stream: bool) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk(server).chat.completions.create(
+            model="x", messages=ASK, modalities=["text", "audio"], audio={"voice": "alloy", "format": "wav"},
+            stream=stream, extra_body=DEFAULT,
+        )  # fmt: skip
+    error = caught.value.response.json()["error"]
+    assert (error["param"], error["code"], error["type"]) == (
+        "modalities",
+        "unsupported_modality",
+        "invalid_request_error",
+    )
+    assert "audio" in error["message"]
+    assert upstream.requests == []  # nothing asked, nothing paid
 
 
 def test_every_role_and_content_part_reaches_the_upstream_unchanged(server: Server, upstream: FakeOpenAI) -> None:
@@ -249,12 +256,14 @@ def test_the_answer_is_the_proxys_own_completion(server: Server, upstream: FakeO
     assert resp.id.startswith("chatcmpl-og-") and resp.object == "chat.completion"
     assert resp.model == "fake-model"  # the configured upstream model, not the one the caller named
     assert resp.choices[0].message.content == "It is sunny."
-    # Rebuilt, not copied: the upstream's fingerprint, tier and token details do not come through.
-    assert resp.system_fingerprint is None and resp.service_tier is None
+    # The upstream's fingerprint, tier and token details come through.
+    assert (resp.system_fingerprint, resp.service_tier) == ("fp_123", "default")
     assert resp.usage is not None and resp.usage.model_dump(exclude_none=True) == {
         "prompt_tokens": 5,
         "completion_tokens": 3,
         "total_tokens": 8,
+        "prompt_tokens_details": {"cached_tokens": 2},
+        "completion_tokens_details": {"reasoning_tokens": 1},
     }
     outguard = (resp.model_extra or {})["outguard"]
     assert set(outguard) == {"verdict", "source", "attempts", "review_id", "report"}
@@ -289,45 +298,137 @@ def test_a_run_out_of_time_is_a_504_upstream_timeout(server: Server, upstream: F
 
 
 def test_an_audio_answer_never_reaches_the_client_unchecked(server: Server, upstream: FakeOpenAI) -> None:
+    # An upstream that answers with audio unasked (the proxy refuses requests for it): the transcript is not
+    # checked, so the audio is not delivered at all; the answer is empty, not a leak.
     audio = {"id": "audio_1", "data": "UklGRg==", "expires_at": 1, "transcript": f"Your card is {CARD}."}
     upstream.add(Message({"role": "assistant", "content": None, "audio": audio}, finish_reason="stop"))
-    resp = sdk(server).chat.completions.create(
-        model="x", messages=ASK, modalities=["text", "audio"], audio={"voice": "alloy", "format": "wav"},
-        extra_body=DEFAULT,
-    )  # fmt: skip
-    # The transcript is not checked, so the audio is not delivered at all: the answer is empty, not a leak.
+    resp = sdk(server).chat.completions.create(model="x", messages=ASK, audio={"voice": "alloy"}, extra_body=DEFAULT)
     assert CARD not in resp.model_dump_json()
     assert resp.choices[0].message.audio is None and resp.choices[0].message.content == ""
 
 
-# -- where the proxy is not a drop-in yet (xfail strict: red the day it is fixed) ---------------------
+# -- what the upstream said besides the text: logprobs, refusals, legacy and custom calls -------------------
 
 
-@pytest.mark.xfail(strict=True, reason="the proxy rebuilds the choice without `logprobs` (service/proxy.py)")
+def answer(message: dict[str, Any], logprobs: Any = None, details: int = 1, finish: str = "stop") -> Raw:
+    """A whole upstream completion, with logprobs and token details."""
+    body = {
+        **UPSTREAM_ANSWER,
+        "choices": [{"index": 0, "message": message, "logprobs": logprobs, "finish_reason": finish}],
+        "usage": {
+            "prompt_tokens": 5,
+            "completion_tokens": 3,
+            "total_tokens": 8,
+            "prompt_tokens_details": {"cached_tokens": 2 * details, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": details},
+        },
+    }
+    return Raw(json.dumps(body).encode())
+
+
+def logprobs_of(token: str) -> dict[str, Any]:
+    return {"content": [{"token": token, "logprob": -0.5, "bytes": list(token.encode()), "top_logprobs": []}]}
+
+
 def test_logprobs_come_back(server: Server, upstream: FakeOpenAI) -> None:
     upstream.add(Raw(json.dumps(UPSTREAM_ANSWER).encode()))
     resp = sdk(server).chat.completions.create(model="x", messages=ASK, logprobs=True, extra_body=DEFAULT)
     assert resp.choices[0].logprobs is not None
+    assert resp.choices[0].logprobs.model_dump(exclude_none=True) == UPSTREAM_ANSWER["choices"][0]["logprobs"]
 
 
-@pytest.mark.xfail(strict=True, reason="a text answer is delivered as {role, content}: `refusal` is dropped")
+def test_logprobs_of_a_regenerated_answer_are_its_own_and_usage_details_are_summed(
+    server: Server, upstream: FakeOpenAI
+) -> None:
+    upstream.add(
+        answer({"role": "assistant", "content": "Paris, I think."}, logprobs_of("Paris"), details=1),
+        answer({"role": "assistant", "content": '{"city": "Paris"}'}, logprobs_of("{"), details=2),
+    )
+    resp = sdk(server).chat.completions.create(
+        model="x", messages=ASK, response_format={"type": "json_object"}, logprobs=True, extra_body=DEFAULT
+    )
+    assert resp.choices[0].message.content == '{"city": "Paris"}'
+    assert resp.choices[0].logprobs is not None and resp.choices[0].logprobs.content is not None
+    assert resp.choices[0].logprobs.content[0].token == "{"  # the delivered attempt's, not the rejected one's
+    assert resp.usage is not None
+    assert resp.usage.prompt_tokens_details is not None and resp.usage.completion_tokens_details is not None
+    assert (resp.usage.prompt_tokens_details.cached_tokens, resp.usage.prompt_tokens_details.audio_tokens) == (6, 0)
+    assert resp.usage.completion_tokens_details.reasoning_tokens == 3
+    assert resp.usage.total_tokens == 16
+
+
+def test_logprobs_are_null_after_a_repair(server: Server, upstream: FakeOpenAI) -> None:
+    # They describe tokens the client is not shown (the card number the repair masked): none rather than wrong.
+    upstream.add(answer({"role": "assistant", "content": f"Your card is {CARD}."}, logprobs_of("Your")))
+    resp = sdk(server).chat.completions.create(model="x", messages=ASK, logprobs=True, extra_body=DEFAULT)
+    assert (resp.model_extra or {})["outguard"]["source"] == "repaired"
+    assert CARD not in (resp.choices[0].message.content or "")
+    assert resp.choices[0].logprobs is None
+
+
 def test_a_refusal_comes_back_as_a_refusal(server: Server, upstream: FakeOpenAI) -> None:
     upstream.add(Message({"role": "assistant", "content": None, "refusal": "I can't help."}, finish_reason="stop"))
     resp = sdk(server).chat.completions.create(model="x", messages=ASK, extra_body=DEFAULT)
     assert resp.choices[0].message.refusal == "I can't help."
+    assert resp.choices[0].message.content is None and resp.choices[0].finish_reason == "stop"
+    assert (resp.model_extra or {})["outguard"]["verdict"] == "pass"
 
 
-@pytest.mark.xfail(strict=True, reason="legacy `function_call` answers are delivered without the call, unchecked")
+def test_a_structured_outputs_refusal_is_delivered_not_regenerated(server: Server, upstream: FakeOpenAI) -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    refusal = {"role": "assistant", "content": None, "refusal": "I'm sorry, I cannot help with that request."}
+    upstream.add(answer(refusal, {"content": None, "refusal": [{"token": "I", "logprob": -0.1}]}))
+    resp = sdk(server).chat.completions.create(
+        model="x", messages=ASK, extra_body=DEFAULT,
+        response_format={"type": "json_schema", "json_schema": {"name": "city", "schema": schema, "strict": True}},
+    )  # fmt: skip
+    assert len(upstream.requests) == 1  # one call: a refusal is not a broken JSON answer
+    assert resp.choices[0].message.refusal == refusal["refusal"] and resp.choices[0].message.content is None
+    assert resp.choices[0].logprobs is not None and resp.choices[0].logprobs.refusal is not None
+    outguard = (resp.model_extra or {})["outguard"]
+    assert (outguard["verdict"], outguard["attempts"]) == ("pass", 1)
+    # The refusal rule saw it, and stood down: the API already says it is a refusal.
+    assert [f["status"] for f in outguard["report"]["findings"] if f["code"] == "REF002"] == ["suppressed"]
+
+
+def test_a_refusal_is_checked_like_any_output(server: Server, upstream: FakeOpenAI) -> None:
+    text = f"I can't charge the card {CARD} again."
+    upstream.add(Message({"role": "assistant", "content": None, "refusal": text}, finish_reason="stop"))
+    resp = sdk(server).chat.completions.create(model="x", messages=ASK, extra_body=DEFAULT)
+    refusal = resp.choices[0].message.refusal or ""
+    assert refusal.startswith("I can't charge the card ") and CARD not in resp.model_dump_json()
+    assert (resp.model_extra or {})["outguard"]["verdict"] == "repaired"
+
+
+LOOKUP: Any = [{"name": "lookup", "parameters": {"type": "object", "required": ["q"], "properties": {"q": {}}}}]
+
+
 def test_a_legacy_function_call_comes_back(server: Server, upstream: FakeOpenAI) -> None:
     call = {"name": "lookup", "arguments": '{"q": "cat"}'}
     upstream.add(Message({"role": "assistant", "content": None, "function_call": call}, finish_reason="function_call"))
-    functions: Any = [{"name": "lookup", "parameters": {"type": "object"}}]
-    resp = sdk(server).chat.completions.create(model="x", messages=ASK, functions=functions, extra_body=DEFAULT)
+    resp = sdk(server).chat.completions.create(model="x", messages=ASK, functions=LOOKUP, extra_body=DEFAULT)
     assert resp.choices[0].finish_reason == "function_call"
     assert resp.choices[0].message.function_call is not None
+    assert resp.choices[0].message.function_call.model_dump() == call
 
 
-@pytest.mark.xfail(strict=True, reason="a `custom` tool's call is taken for a call to a tool never offered")
+def test_a_legacy_function_call_is_checked_against_its_parameters(server: Server, upstream: FakeOpenAI) -> None:
+    bad = {"name": "lookup", "arguments": '{"query": "cat"}'}
+    good = {"name": "lookup", "arguments": '{"q": "cat"}'}
+    upstream.add(
+        *[
+            Message({"role": "assistant", "content": None, "function_call": c}, finish_reason="function_call")
+            for c in (bad, good)
+        ]
+    )
+    resp = sdk(server).chat.completions.create(model="x", messages=ASK, functions=LOOKUP, extra_body=DEFAULT)
+    assert resp.choices[0].message.function_call is not None
+    assert resp.choices[0].message.function_call.arguments == good["arguments"]
+    assert len(upstream.requests) == 2
+    feedback = sent(upstream, 1)["messages"][-1]["content"]
+    assert "`lookup`" in feedback and sent(upstream, 1)["functions"] == LOOKUP
+
+
 def test_a_custom_tool_call_comes_back(server: Server, upstream: FakeOpenAI) -> None:
     tools: Any = [{"type": "custom", "custom": {"name": "run_sql", "description": "SQL, as text"}}]
     call = {"id": "c1", "type": "custom", "custom": {"name": "run_sql", "input": "select 1"}}
@@ -335,6 +436,19 @@ def test_a_custom_tool_call_comes_back(server: Server, upstream: FakeOpenAI) -> 
     resp = sdk(server).chat.completions.create(model="x", messages=ASK, tools=tools, extra_body=DEFAULT)
     assert resp.choices[0].finish_reason == "tool_calls"
     assert len(upstream.requests) == 1
+    calls = resp.choices[0].message.tool_calls or []
+    assert [c.model_dump(exclude_none=True) for c in calls] == [call]
+
+
+def test_a_custom_tool_input_is_checked_as_text(server: Server, upstream: FakeOpenAI) -> None:
+    tools: Any = [{"type": "custom", "custom": {"name": "note", "description": "free text"}}]
+    call = {"id": "c1", "type": "custom", "custom": {"name": "note", "input": f"card {CARD} on file"}}
+    upstream.add(Message({"role": "assistant", "content": None, "tool_calls": [call]}))
+    resp = sdk(server).chat.completions.create(model="x", messages=ASK, tools=tools, extra_body=DEFAULT)
+    assert CARD not in resp.model_dump_json()
+    (delivered,) = resp.choices[0].message.model_dump()["tool_calls"]
+    assert delivered["custom"]["input"].startswith("card ") and delivered["custom"]["input"].endswith(" on file")
+    assert (resp.model_extra or {})["outguard"]["source"] == "repaired"
 
 
 # The attack side (each field alone and all at once, streamed too, changing nothing in outguard's behaviour) is
