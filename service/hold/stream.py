@@ -12,6 +12,7 @@ mark. Never a character of the undecided answer.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 
 from guardrails.guard import GuardResult
 from service.auth import ApiKey
+from service.errors import ApiError
 from service.hold import shape
 from service.hold.routes import held_mark, holds, store_held
 from service.hold.store import HeldAnswer
@@ -48,9 +50,14 @@ async def held_stream(
     chunk: Callable[..., bytes],
 ) -> AsyncIterator[bytes]:
     """Hold `answer` (a one-choice chat.completion) and stream its decided form, or its id past the bound."""
-    row = await store_held(
-        state, hold.key, answer, policy=policy, webhook=hold.webhook, items=shape.reviewed("", answer)
-    )
+    try:
+        row = await store_held(
+            state, hold.key, answer, policy=policy, webhook=hold.webhook, items=shape.reviewed("", answer)
+        )
+    except ApiError as exc:  # the headers are sent: the error goes out as OpenAI's stream error event (SDKs raise it)
+        error = {"message": exc.message, "type": "invalid_request_error", "param": None, "code": exc.code}
+        yield f"data: {json.dumps({'error': error})}\n\n".encode()
+        return
     mark = {"type": "held", **held_mark(row)}
     yield chunk({}, outguard={**mark, **shape.waiting_info(row.body)})  # why it waits, never what it says
     row = await _decided(state, row)

@@ -186,3 +186,28 @@ def test_a_request_id_held_for_one_key_shows_another_key_nothing(fake: FakeOpenA
         assert first.json()["id"] not in second.text and "SVC003" not in second.text
     finally:
         stop(srv)
+
+
+def test_a_stream_reusing_another_keys_request_id_ends_with_an_error_and_nothing_else(
+    fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    srv = hold_server(tmp_path, fake)
+    try:
+        ours = {"policy": "demo", "context": {"request_id": "chat-9"}}
+        fake.add(Good(DOSE), Sse(["Take 900 mg ", "once a day."]))
+        with srv.client() as c:
+            first = c.post(
+                "/v1/chat/completions",
+                json={"model": "x", "messages": ASK, "outguard": ours},
+                headers={"X-Outguard-Hold": "wait"},
+            )
+        assert first.status_code == 202
+        theirs = {"model": "x", "messages": ASK, "stream": True, "outguard": ours}
+        with httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {OTHER_KEY}"}, timeout=60) as c:
+            second = c.post("/v1/chat/completions", json=theirs, headers={"X-Outguard-Hold": "wait"})
+        events = [json.loads(x[6:]) for x in second.text.splitlines() if x.startswith("data: {")]
+        assert [e["error"]["code"] for e in events if "error" in e] == ["conflict"]
+        assert "900 mg" not in second.text and first.json()["id"] not in second.text
+        assert not any(e.get("outguard") for e in events)  # nothing of the other key's held answer
+    finally:
+        stop(srv)
