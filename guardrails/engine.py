@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import re
@@ -17,7 +16,7 @@ from pydantic import TypeAdapter
 from guardrails.checks.base import Check, Deadline, DeadlineExceeded, Hit, RunContext
 from guardrails.context import Context
 from guardrails.document import Document
-from guardrails.engine_pool import WorkerSetup, chunk_size, validate_on_pool
+from guardrails.engine_pool import MAX_CHUNK, WorkerSetup, chunk_size, collector_paused, validate_on_pool
 from guardrails.errors import OutguardError
 from guardrails.findings import (
     REPORT_SCHEMA_VERSION,
@@ -528,6 +527,8 @@ class Engine:
 
     async def avalidate(self, output: str, context: Context | dict[str, Any] | None = None) -> Report:
         """validate() in a worker thread, so an event loop is never blocked by a slow check."""
+        import asyncio  # here, not at the top: a caller awaiting this runs a loop, so it is imported already
+
         return await asyncio.to_thread(self.validate, output, context)
 
     def validate_many(
@@ -572,11 +573,16 @@ class Engine:
         ctxs: Sequence[Context | dict[str, Any] | None],
         progress: Callable[[int], None] | None = None,
     ) -> list[Report]:
-        reports = []
-        for o, c in zip(outputs, ctxs, strict=True):
-            reports.append(self.validate(o, c))
+        reports: list[Report] = []
+        for start in range(0, len(outputs), MAX_CHUNK):
+            end = start + MAX_CHUNK
+            # Kept reports hold no cycles; unpaused, every collection would walk all of them (see engine_pool).
+            # A chunk's cyclic garbage, if a check leaves any, is collected as soon as the collector resumes.
+            with collector_paused():
+                chunk = [self.validate(o, c) for o, c in zip(outputs[start:end], ctxs[start:end], strict=True)]
+            reports += chunk
             if progress is not None:
-                progress(1)
+                progress(len(chunk))
         return reports
 
 
