@@ -183,6 +183,9 @@ async def _delivered(
     if run.release == "final" and text:
         yield chunk({"content": text}, **_replacement(run.recorder))
     reason = finish_reason(result, report)
+    refusal = (result.message or {}).get("refusal")
+    if isinstance(refusal, str):  # a declared refusal, checked: OpenAI streams it as `delta.refusal`, not content
+        yield chunk({"refusal": refusal})
     calls = (result.message or {}).get("tool_calls") if reason == "tool_calls" else None
     for i, call in enumerate(calls or []):
         yield chunk({"tool_calls": [{"index": i, **call}]})

@@ -779,17 +779,25 @@ class Guard:
 
 def _result_events(result: GuardResult, shown: str = "") -> Iterator[StreamEvent]:
     """A finished GuardResult as stream events: its output as one text event (less what the consumer holds
-    already: `shown`, the streamed answer when it was accepted as it was), then `final`."""
-    if result.output and result.output.startswith(shown):
-        if len(result.output) > len(shown):
-            yield StreamEvent(type="text", text=result.output[len(shown) :], offset=len(shown))
-    elif result.output:
+    already: `shown`, the streamed answer when it was accepted as it was), then `final`. A declared refusal is
+    no text: it is in `final`'s result (`message.refusal`), and what was shown is withdrawn."""
+    text = _delivered_text(result)
+    if text and text.startswith(shown):
+        if len(text) > len(shown):
+            yield StreamEvent(type="text", text=text[len(shown) :], offset=len(shown))
+    elif text:
         if shown:
             yield StreamEvent(type="retract", offset=0, reason="replaced by the checked answer")
-        yield StreamEvent(type="text", text=result.output, offset=0)
-    yield StreamEvent(
-        type="final", report=result.report, offset=len(result.output), source=result.source, result=result
-    )
+        yield StreamEvent(type="text", text=text, offset=0)
+    elif shown:
+        yield StreamEvent(type="retract", offset=0, reason="replaced by the checked answer")
+    yield StreamEvent(type="final", report=result.report, offset=len(text), source=result.source, result=result)
+
+
+def _delivered_text(result: GuardResult) -> str:
+    """The text a stream delivers: the output, unless it is a declared refusal (delivered as `refusal`)."""
+    message = result.message or {}
+    return "" if message.get("refusal") is not None and message.get("content") is None else result.output
 
 
 def _hold(event: StreamEvent, held: bool, pending: list[StreamEvent]) -> list[StreamEvent]:
@@ -800,7 +808,9 @@ def _hold(event: StreamEvent, held: bool, pending: list[StreamEvent]) -> list[St
         return []
     if event.type != "final":
         return [event]
-    output = event.result.output if event.result is not None else (event.report.output if event.report else "")
+    output = (
+        _delivered_text(event.result) if event.result is not None else (event.report.output if event.report else "")
+    )
     out = [StreamEvent(type="text", text=output, offset=0)] if output else []
     return [*out, event]
 

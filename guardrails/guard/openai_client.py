@@ -51,6 +51,8 @@ class StreamStats:
     model: str | None = None
     tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     finish_reason: str | None = None
+    refusal: str = ""
+    """A declared refusal, assembled from its `delta.refusal` pieces."""
 
     def add_tool_call_delta(self, delta: Any) -> None:
         """Fold one `delta.tool_calls[i]` into its call: id, type and name arrive once, arguments in pieces."""
@@ -73,7 +75,10 @@ class StreamStats:
                 call["function"]["arguments"] += fn["arguments"]
 
     def message(self, text: str) -> dict[str, Any] | None:
-        """The assistant message the stream amounted to, when it carried tool calls (None for plain text)."""
+        """The assistant message the stream amounted to, when it carried tool calls or a refusal (None for plain
+        text)."""
+        if self.refusal and not text and not self.tool_calls:
+            return {"role": "assistant", "content": None, "refusal": self.refusal}
         if not self.tool_calls:
             return None
         calls = [self.tool_calls[i] for i in sorted(self.tool_calls)]
@@ -693,6 +698,9 @@ def _note_chunk(stats: StreamStats, chunk: dict[str, Any]) -> None:
 def _note_choice(stats: StreamStats, choice: dict[str, Any], delta: object) -> None:
     if isinstance(choice.get("finish_reason"), str):
         stats.finish_reason = choice["finish_reason"]
+    refusal = delta.get("refusal") if isinstance(delta, dict) else None
+    if isinstance(refusal, str):
+        stats.refusal += refusal
     calls = delta.get("tool_calls") if isinstance(delta, dict) else None
     for call in calls if isinstance(calls, list) else []:
         stats.add_tool_call_delta(call)

@@ -13,6 +13,7 @@ from guardrails import Engine
 from guardrails.findings import FindingStatus, Verdict
 from guardrails.guard import Guard, LLMResponse, OpenAIChatClient, Usage
 from tests.guard.fake_openai import FakeOpenAI, Good, Message, Sse, serve
+from tests.service.test_proxy_fields import refusal_stream
 
 ASK = [{"role": "user", "content": "Weather in Paris?"}]
 CARD = "4111 1111 1111 1111"
@@ -221,3 +222,14 @@ def test_the_openai_client_reads_what_the_upstream_said_besides_text(upstream: F
     with OpenAIChatClient(upstream.url, "fake-model", max_retries=0) as client:
         response = client(ASK)
     assert (response.refusal, response.text, response.function_call) == ("No.", "", None)
+
+
+def test_a_streamed_refusal_is_no_text_and_arrives_in_the_result(eng: Engine, upstream: FakeOpenAI) -> None:
+    with OpenAIChatClient(upstream.url, "fake-model", max_retries=0) as client:
+        for release in ("cleared", "final"):
+            upstream.add(refusal_stream("I'm sorry, ", "I can't."))
+            events = list(Guard(eng, client).stream(ASK, release=release, response_format=RESPONSE_FORMAT))
+            assert [e.type for e in events if e.type in ("text", "retract")] == []
+            result = events[-1].result
+            assert result is not None and result.message is not None
+            assert result.message["refusal"] == "I'm sorry, I can't." and result.report.verdict is Verdict.PASS

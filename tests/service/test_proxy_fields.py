@@ -469,3 +469,30 @@ def test_a_streamed_release_field_passes_through(server: Server, upstream: FakeO
         upstream.add(Sse(["Sunny ", "today."]))
         c.post("/v1/chat/completions", json=body, timeout=60).read()
     assert sent(upstream).get("release") == "final"
+
+
+def refusal_stream(*pieces: str) -> Raw:
+    """A streamed structured-outputs refusal, as OpenAI sends it: `delta.refusal` pieces, no content."""
+    chunks = [{"role": "assistant", "content": None, "refusal": ""}, *({"refusal": p} for p in pieces)]
+    events = [{"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": d}]} for d in chunks]
+    events.append(
+        {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    )
+    body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+    return Raw(body.encode(), content_type="text/event-stream")
+
+
+@pytest.mark.parametrize("release", ["final", "cleared"])
+def test_a_streamed_refusal_comes_back_as_refusal_deltas(server: Server, upstream: FakeOpenAI, release: str) -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    upstream.add(refusal_stream("I'm sorry, ", "I cannot help with that."))
+    stream = sdk(server).chat.completions.create(
+        model="x", messages=ASK, stream=True, extra_body=DEFAULT, extra_headers={"X-Outguard-Release": release},
+        response_format={"type": "json_schema", "json_schema": {"name": "city", "schema": schema}},
+    )  # fmt: skip
+    chunks = [c for c in stream if c.choices]
+    refusal = "".join(c.choices[0].delta.refusal or "" for c in chunks)
+    assert refusal == "I'm sorry, I cannot help with that."
+    assert not "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert len(upstream.requests) == 1  # delivered, not regenerated as an empty JSON answer
