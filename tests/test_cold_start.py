@@ -33,9 +33,10 @@ HEAVY = (
     # jsonschema's format checkers (arrow, isoduration...) come with jsonschema: covered by it.
 )
 # What a bundled policy needs while it compiles, so its load may import it:
-# - hyperscan: the regex rules' patterns are compiled into one prefilter database (checks/_multiscan.py).
-# (jsonschema: only a json_schema rule with its own schema, or a call with Context.schema, imports it.)
-NEEDED = {"default": {"hyperscan"}, "pii": set(), "json": set()}
+# - hyperscan: the regex rules' patterns are compiled into one prefilter database (checks/_multiscan.py);
+# - jsonschema: a json_schema rule compiles a call's Context.schema within its deadline, so the library is
+#   imported when the rule is built (a first call importing it there failed closed on a loaded machine).
+NEEDED = {"default": {"hyperscan", "jsonschema"}, "pii": set(), "json": {"jsonschema"}}
 
 # outguard's own layers that a policy load, a validation or `guardrails check` never needs: the Guard and its
 # streaming, the results cache, the docs generator, batch and integrations, the review queue, the facts
@@ -285,3 +286,22 @@ def test_presidio_patterns_compiled_once_and_a_callers_still_validated() -> None
     assert result["built"] > 20
     assert result["validation_compiles"] == 0
     assert result["bad_refused"]
+
+
+def test_schema_library_is_ready_before_the_first_call_with_a_schema() -> None:
+    """A json_schema rule compiles a call's Context.schema under its deadline: the library is imported at load,
+    so a first call is not the one that pays for it (on a loaded machine that call failed closed, ENG002)."""
+    out = run_python(
+        """
+        import json, sys
+        from guardrails import Engine
+        engine = Engine.from_policy("json")
+        loaded = "jsonschema" in sys.modules
+        schema = {"type": "object", "properties": {"age": {"type": "integer"}}}
+        report = engine.validate('{"age": "42"}', {"schema": schema})
+        print(json.dumps({"loaded": loaded, "codes": sorted({f.code for f in report.findings})}))
+        """
+    )
+    result = json.loads(out)
+    assert result["loaded"]
+    assert "JSON030" in result["codes"] and not [c for c in result["codes"] if c.startswith("ENG")]
