@@ -259,24 +259,34 @@ _CLOSED_DQ = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"\Z')
 _PLAIN_SQ = re.compile(r"'[^'\"\\]*'\Z")
 _FLAT_LITERALS = {**{k: v for k, v in PYTHON_LITERALS.items()}, "true": "true", "false": "false", "null": "null"}
 _CLOSERS = frozenset("}]")
+_STRICT_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?\Z")
 
 
 def _same_tokens(text: str, start: int, end: int, repaired: str, value: Any) -> bool:
+    return _quick(text, start, end, repaired, value) == (True, None)
+
+
+def _quick(text: str, start: int, end: int, repaired: str, value: Any) -> tuple[bool, Loss | None]:
     """A sufficient test for "nothing lost", at C speed: the input's tokens, read plainly, are the repaired
     text's tokens, or their start with only closers after (closing what was left open).
 
     Where a repair touched a value ('True' -> true and 'x' -> "x" are read plainly here; a bare word, a cut
     string, a merged quote are not), the lists differ and `compare` decides token by token. Equal lists
-    cannot hide a loss: every token, bracket included, is the same text in the same order."""
+    cannot hide a loss: every token, bracket included, is the same text in the same order.
+
+    Returns (decided, loss). One loss is decided here too: a truncated value closed before its last values
+    (strings, numbers or literals after every complete one), the common unsafe cut; the message is the one
+    the full comparison gives, from `input_tokens` of that tail alone."""
     ours = _FLAT.findall(repaired)
     # The text is not the value: a key written twice keeps one member ('{"a": 1, "a": 2}' is {"a": 2}).
     dumped = json.dumps(value, ensure_ascii=False, separators=(",", ":")) if "{" in repaired else None
     if dumped is not None and len(_FLAT.findall(dumped)) != len(ours):
-        return False
+        return False, None
     theirs = _FLAT.findall(text, start, end)
     if theirs == ours:
-        return True
+        return True, None
     plain: list[str] = []
+    src: list[int] = []  # where each plain token came from in `theirs`
     last = len(theirs) - 1
     stack: list[str] = []
     for i, t in enumerate(theirs):
@@ -290,33 +300,57 @@ def _same_tokens(text: str, start: int, end: int, repaired: str, value: Any) -> 
             raw = t[1:-1] if t.endswith("\\") else t[1:]
             if raw:
                 plain.append(f'"{raw}"')
-        elif c == '"' or c in "{[]}" or c == "-" or c.isdigit():
+                src.append(i)
+        elif c == '"' or c in "{[]}":
             plain.append(t)
+            src.append(i)
+        elif c == "-" or c.isdigit():
+            plain.append(t)
+            src.append(i if _STRICT_NUMBER.match(t) else -1)  # '95:f' reads as a key or a value
         elif c in "/#":
             continue  # a comment: not a value (the repair removes it)
         elif c == "'":
             if _PLAIN_SQ.match(t) is not None:
                 plain.append(f'"{t[1:-1]}"')
+                src.append(i)
             elif i == last and _OPEN_SQ.match(t) is not None:
                 plain.append(f'"{t[1:]}"')  # cut off inside the string
+                src.append(i)
             elif i != last or t != "'":
-                return False  # quotes or escapes inside: the full comparison reads them
+                return False, None  # quotes or escapes inside: the full comparison reads them
         elif t[-1] == ":":
             key = _BARE_KEY.match(t)
             if key is None or key.group(1) in _NOT_KEYS or not stack or stack[-1] != "{":
-                return False
+                return False, None
             if i > 0 and theirs[i - 1][0] in "/#":
-                return False  # the '{' or ',' before it may end a comment
+                return False, None  # the '{' or ',' before it may end a comment
             plain.append(f'"{key.group(1)}"')
+            src.append(-1)  # a bare key: how it reads depends on what came before
         else:
             lit = _FLAT_LITERALS.get(t)
             if lit is None:
-                return False  # a bare word, '...', '(' or another character: read token by token
+                return False, None  # a bare word, '...', '(' or another character: read token by token
             plain.append(lit)
+            src.append(i if t in ("true", "false", "null") else -1)  # 'None' reads as a key or a value
     n = len(plain)
     if plain == ours[:n] and len(ours) >= n:
-        return all(t in _CLOSERS for t in ours[n:])
-    return False
+        return all(t in _CLOSERS for t in ours[n:]), None
+    m = len(ours)
+    while m > 0 and ours[m - 1] in _CLOSERS:
+        m -= 1
+    if not 0 < m < n or plain[:m] != ours[:m] or -1 in src[m:] or any(t[0] in "{[]}" for t in plain[m:]):
+        return False, None
+    # The repaired value keeps the first m tokens and closes; the input goes on with plain values only.
+    at = src[m]
+    for k, found in enumerate(_FLAT.finditer(text, start, end)):
+        if k == at:
+            tail, openers = input_tokens(text, found.start(), end)
+            if openers or len(tail) != n - m or tail[0].kind not in ("str", "num", "lit"):
+                return False, None
+            rest = len(tail) - 1
+            more = f" and {rest} more value{'s' if rest > 1 else ''}" if rest else ""
+            return True, Loss(f"{_show(tail[0].value)} at offset {tail[0].start}{more} dropped", tail[0].start)
+    return False, None
 
 
 def compare(
@@ -327,8 +361,10 @@ def compare(
     `same_kinds=False` lets a container change kind ('(1, 2)' read as an array): for a reading a schema
     confirmed, where the kind is the schema's to say. `repaired`, the JSON text `value` was parsed from,
     lets the common case (nothing touched a value) be settled at C speed."""
-    if repaired is not None and _same_tokens(text, start, end, repaired, value):
-        return None
+    if repaired is not None:
+        decided, loss = _quick(text, start, end, repaired, value)
+        if decided:
+            return loss
     tokens, in_openers = input_tokens(text, start, end)
     out, out_openers = value_tokens(value)
     for (kind, pos), got in zip(in_openers, out_openers, strict=False):

@@ -14,6 +14,10 @@ Python literals). Per output, per run, the median and p99 of:
   (`json.loads` of the text, found by a regex for the outermost braces).
 
 Ratios are taken within each run (ours / floor at the median), then shown for all three runs.
+
+--scaling: `repair(text)` and json-repair on one broken document (records with every fault the tolerant
+parser knows, cut off inside a record; tests/bench/bench_json.py's `broken_json`) of 100 KB, 1 MB and 4 MB:
+CPU time of this process per call and per KB, which stays flat when both are linear.
 """
 
 from __future__ import annotations
@@ -142,12 +146,37 @@ def stats(ts: list[float]) -> tuple[float, float]:
     return statistics.median(s) * 1e6, s[min(len(s) - 1, int(0.99 * len(s)))] * 1e6
 
 
+def scaling(runs: int) -> None:
+    from tests.bench.bench_json import broken_json
+
+    print("repair() and json-repair on one broken document, CPU seconds (best of the runs):")
+    for kb in (100, 1000, 4000):
+        text = broken_json(kb * 1024)
+        ours = floor = float("inf")
+        for _ in range(runs):
+            c0 = time.process_time()
+            result = repair(text)
+            c1 = time.process_time()
+            json_repair.repair_json(text, return_objects=True)
+            c2 = time.process_time()
+            ours, floor = min(ours, c1 - c0), min(floor, c2 - c1)
+        print(
+            f"  {kb:5d} KB: ours {ours:7.3f} s ({ours * 1e6 / kb:6.1f} us/KB) | json-repair {floor:7.3f} s"
+            f" ({floor * 1e6 / kb:6.1f} us/KB) | ratio {ours / floor:4.2f}x | {len(result.edits)} edits,"
+            f" safe {result.safe}" + ("" if result.safe else f" ({result.dropped})")
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scaling", action="store_true", help="100 KB, 1 MB and 4 MB broken documents instead")
     args = parser.parse_args()
+    if args.scaling:
+        scaling(args.runs)
+        return
     valid, broken = corpus(args.n, args.seed)
     sizes = sorted(len(t) for t in valid)
     print(f"corpus: {len(valid)} valid + {len(broken)} broken outputs, median {sizes[len(sizes) // 2]} B")
