@@ -243,6 +243,18 @@ class PiiCheck(Check[PiiParams]):
             found = [*found, *(self.b.candidate(r, scan.norm) for r in results if r.entity_type in self.entities)]
         return found
 
+    def stream_steps(self, doc: Document, ctx: RunContext) -> Iterator[None]:
+        """For the stream validator: build this document's shared analysis (every PII rule of the policy reads
+        it) one recognizer at a time, so no single call pays for all of it; run() then finds it memoised."""
+        if self.custom or self.ner is not None:
+            return  # their recognizers run inside run(): nothing shared to build ahead
+        scan, rs = self._scan(doc, ctx)
+        yield
+        wanted = self._wanted.get(rs.language)
+        if wanted is None:
+            wanted = self._wanted[rs.language] = self._asked & rs.entities
+        yield from scan.warm(wanted, tuple(self.params.context))
+
     def bind(self, siblings: Sequence[Check]) -> None:
         """`select` reads only its own and outranking entities, so a wider list changes nothing: ask for what
         every PII rule of the policy reads, and the rules share one memoised candidate list per output."""

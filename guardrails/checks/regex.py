@@ -162,6 +162,20 @@ class RegexCheck(Check[RegexParams], ScanSource):
                 windows.append((a, b))
         return windows
 
+    def stream_steps(self, doc: Document, ctx: RunContext) -> Iterator[None]:
+        """For the stream validator: build the views this rule shares with its siblings (the policy's prefilter
+        scan, the folded text, the anchor pass) one per step, so no single call pays for all of them."""
+        # A step only where something is built: the rules after the first find the views ready.
+        if self._multi is not None and doc.cached(self._multi.view_key) is None:
+            self._multi.scan(doc)
+            yield
+        if self._group is not None and doc.cached(self._group.view_key) is None:
+            if doc.cached("folded") is None:
+                doc.view("folded", lambda d: FoldedText.of(d.text))
+                yield
+            self._group.occurrences(doc)
+            yield
+
     def run(self, doc: Document, ctx: RunContext) -> Iterable[Hit]:
         # Not a generator itself: a pattern the policy's prefilter rules out costs one set lookup, no frame.
         if self._multi is not None:

@@ -24,11 +24,13 @@ offset they start at, so a consumer can always reconcile.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import time
 import uuid
-from collections.abc import Sequence
-from typing import Any, Literal
+import weakref
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -104,6 +106,47 @@ class _RawHit:
         return self.hit.end + self.base
 
 
+@dataclasses.dataclass(slots=True)
+class _ScanJob:
+    """A scan of the window as it was when the scan started, run one check per step over several feed() calls."""
+
+    cut: int  # release up to here (settled when the scan started)
+    settled_end: int
+    doc: Document  # the tail then
+    base: int  # its offset in the stream
+    released: int  # text before this offset was released then
+    step: int = 0  # the next rule to run; len(rules) = judge and release
+    sub: int = 0  # steps of that rule's stream_steps() taken
+    pending: Iterator[None] | None = None  # the rest of them
+    hits: list[_RawHit] = dataclasses.field(default_factory=list)
+    todo: list[_RawHit] = dataclasses.field(default_factory=list)  # hits whose finding is still to build
+    built: dict[int, Finding] = dataclasses.field(default_factory=dict)  # id of a hit -> its finding
+    calls_left: int | None = None  # feed() calls left to finish it in (None: not started)
+    share: float = 0.0  # seconds of expected step costs one call takes on
+
+
+@runtime_checkable
+class _SteppedCheck(Protocol):
+    """A check that can build what it shares with its siblings ahead of run(), a piece per step (PII, regex)."""
+
+    def stream_steps(self, doc: Document, ctx: RunContext) -> Iterator[None]: ...
+
+
+_DONE = object()
+
+
+_COSTS: weakref.WeakKeyDictionary[Engine, dict[tuple[int, int], float]] = weakref.WeakKeyDictionary()
+
+
+def _step_costs(engine: Engine) -> dict[tuple[int, int], float]:
+    """Seconds each scan step (the compiled rule's id, or 0 for the release; the piece) took lately, per engine:
+    a new stream on the same engine plans its first scan with them."""
+    costs = _COSTS.get(engine)
+    if costs is None:
+        costs = _COSTS[engine] = {}
+    return costs
+
+
 def _shift(hit: Hit, delta: int) -> Hit:
     if delta == 0:
         return hit
@@ -123,7 +166,8 @@ class StreamValidator:
     checks). `release`: "cleared" releases text as the streaming checks clear it; "final" releases nothing
     until every check (streaming or not) has run at `finish()`, for consumers that must never see a retract.
     `min_release`: scan and release once at least this many settled characters wait, so the scan's cost is
-    shared by several chunks (a token is ~4 characters).
+    shared by several chunks (a token is ~4 characters). `scan_calls`: a scan is spread evenly over up to this
+    many feed() calls (1: all of it in the call that starts it), so no one call pays for all of it.
     """
 
     def __init__(
@@ -136,6 +180,7 @@ class StreamValidator:
         hold_back: int | None = None,
         release: Literal["cleared", "final"] = "cleared",
         min_release: int = 64,
+        scan_calls: int = 8,
     ) -> None:
         self.engine = engine
         self.context = Context.coerce(context)
@@ -150,6 +195,7 @@ class StreamValidator:
                 rules.append(r)
                 reach[r.check.boundary] = max(reach.get(r.check.boundary, 0), lookbehind)
         self.rules = tuple(rules)
+        self._stepped = tuple(isinstance(r.check, _SteppedCheck) for r in rules)
         # A sentence-bounded rule's lookbehind also bounds how far its look-behind assertions read before a match
         # ("according to ..." before a percentage): keep that much released text as context for the next scan.
         self._context = max(_CONTEXT, reach.get("sentence", 0))
@@ -162,6 +208,8 @@ class StreamValidator:
         """The largest hold-back in characters (before a unit's start, for checks with a boundary)."""
         self.release = release
         self.min_release = max(1, min_release)
+        self.scan_calls = max(1, scan_calls)
+        self._job: _ScanJob | None = None  # the scan in progress, spread over feed() calls
         self._json = json
         self._scanner: JSONStreamScanner | None = JSONStreamScanner() if json else None
         self._html: HTMLStreamScanner | None = None
@@ -228,13 +276,15 @@ class StreamValidator:
         cut = self._settled()
         if self._scanner is not None:
             cut = min(cut, self._scanner.safe)
-        waiting = cut - self._released_raw
-        # A broken (or finished) JSON text will not offer a later cut: release what is settled now.
-        stuck = self._scanner is not None and (self._scanner.error is not None or self._scanner.done)
-        if waiting <= 0 or (waiting < self.min_release and not stuck):
-            return []
+        if self._job is None:
+            waiting = cut - self._released_raw
+            # A broken (or finished) JSON text will not offer a later cut: release what is settled now.
+            stuck = self._scanner is not None and (self._scanner.error is not None or self._scanner.done)
+            if waiting <= 0 or (waiting < self.min_release and not stuck):
+                return []
+            self._job = _ScanJob(cut, self._settled(), Document(self._tail), self._tail_start, self._released_raw)
         events: list[StreamEvent] = []
-        self._advance(cut, events)
+        self._work(self._job, events)
         return self._emit(events)
 
     def finish(self) -> list[StreamEvent]:
@@ -337,30 +387,84 @@ class StreamValidator:
                 self._html = HTMLStreamScanner()
                 self._html.feed("".join(self._parts[:-1]))  # feed() passes it the chunk itself
 
-    def _scan(self) -> list[_RawHit] | None:
-        """Run the streaming checks on the tail; None when one fails (release then waits for finish)."""
-        doc = Document(self._tail)
-        base = self._tail_start
-        hits: list[_RawHit] = []
-        for compiled in self.rules:
-            ctx = RunContext(self.context, Deadline(compiled.deadline_s))
+    def _work(self, job: _ScanJob, events: list[StreamEvent]) -> None:
+        """Run this call's share of the scan: steps (a piece of a check's shared analysis, a check, the release)
+        whose expected costs add up to a `scan_calls`-th of the whole scan's.
+
+        A scan of the window costs far more than a chunk's share of it (every check's fixed cost, the PII
+        analysis): run at once, it made the one chunk in sixteen that triggered it pay ~0.5-1.5 ms. Spread
+        evenly over the next few calls, each pays a fraction, and the release comes about `scan_calls - 1`
+        chunks later (at most twice that). The scan judges the snapshot taken when it started (text settled
+        then), so spreading it delays a release, never widens one.
+        """
+        costs = _step_costs(self.engine)
+        if job.calls_left is None:
+            # Twice the calls planned at most: steps estimated too cheap must not hold a release back for long.
+            job.calls_left = 2 * self.scan_calls
+            job.share = sum(costs.values()) / self.scan_calls
+        share = math.inf if job.calls_left <= 1 else job.share
+        job.calls_left -= 1
+        planned = 0.0
+        while self._job is job:
+            key = (id(self.rules[job.step]) if job.step < len(self.rules) else 0, job.sub)
+            guess = costs.get(key)
+            if planned and guess is not None and planned + guess > share:
+                return
             t0 = time.perf_counter()
+            self._step(job, events)
+            took = time.perf_counter() - t0
+            planned += took if guess is None else guess
+            # A decaying maximum: a step that once ran long is expected to again, until it shows otherwise.
+            costs[key] = took if guess is None else max(took, guess * 0.8)
+
+    def _step(self, job: _ScanJob, events: list[StreamEvent]) -> None:
+        if job.step == len(self.rules):
+            # Build the findings of the hits that look settled, one per step (building one is the costly part of
+            # judging); then judge and release in one step, which reuses them.
+            if job.sub == 0:
+                job.todo = sorted((h for h in job.hits if h.end <= job.cut), key=lambda h: -h.start)
+            job.sub += 1
+            if job.todo:
+                h = job.todo.pop()
+                job.built[id(h)] = self._finding(h, job.doc)
+                return
+            self._job = None
+            self._advance(job, events)
+            return
+        compiled = self.rules[job.step]
+        check = compiled.check
+        ctx = RunContext(self.context, Deadline(compiled.deadline_s))
+        t0 = time.perf_counter()
+        if job.sub == 0 and self._stepped[job.step]:
+            job.pending = iter(cast(_SteppedCheck, check).stream_steps(job.doc, ctx))
+        if job.pending is not None:
+            # The check builds what it shares with its siblings a piece per step before it runs.
+            job.sub += 1
             try:
-                found = list(iter_hits(compiled.check, doc, ctx))
+                if next(job.pending, _DONE) is not _DONE:
+                    return
             except Exception as exc:
                 self._frozen = f"check {compiled.rule.id} failed on a prefix: {type(exc).__name__}"
-                return None
-            if time.perf_counter() - t0 > compiled.deadline_s:
-                self._frozen = f"check {compiled.rule.id} ran past its deadline on a prefix"
-                return None
-            hits.extend(_RawHit(compiled, h, base) for h in found if h.start + base >= self._released_raw)
-        return hits
-
-    def _advance(self, cut: int, events: list[StreamEvent]) -> None:
-        hits = self._scan()
-        if hits is None:
+                self._job = None
+                return
+            job.pending = None
+        job.step += 1
+        job.sub = 0
+        try:
+            found = list(iter_hits(check, job.doc, ctx))
+        except Exception as exc:
+            self._frozen = f"check {compiled.rule.id} failed on a prefix: {type(exc).__name__}"
+            self._job = None
             return
-        settled_end = self._settled()
+        if time.perf_counter() - t0 > compiled.deadline_s:
+            self._frozen = f"check {compiled.rule.id} ran past its deadline on a prefix"
+            self._job = None
+            return
+        base = job.base
+        job.hits.extend(_RawHit(compiled, h, base) for h in found if h.start + base >= job.released)
+
+    def _advance(self, job: _ScanJob, events: list[StreamEvent]) -> None:
+        hits, cut, settled_end = job.hits, job.cut, job.settled_end
         # A match that reaches into the unsettled tail may still grow: hold the cut back to its start, and
         # never cut through a match. Latest start first: a cut moved to a match's start can only fall inside
         # matches that start earlier, which come later in this order, so one pass finds the cut.
@@ -379,7 +483,7 @@ class StreamValidator:
         if cut <= self._released_raw:
             return
         settled = [h for h in hits if h.end <= cut and h.start >= self._released_raw]
-        edits = self._judge(settled, events)
+        edits = self._judge(settled, job.doc, job.built, events)
         if self._halted:
             return
         segment = self._tail[self._released_raw - self._tail_start : cut - self._tail_start]
@@ -430,18 +534,23 @@ class StreamValidator:
         self._released_raw = cut
         self._drop_tail(cut)
 
-    def _judge(self, settled: list[_RawHit], events: list[StreamEvent]) -> list[Edit]:
-        """Turn settled hits into findings; return the redaction edits to apply, or halt the release."""
+    def _finding(self, h: _RawHit, doc: Document) -> Finding:
+        return self._to_stream_coordinates(self.engine.finding_from_hit(h.compiled.rule, h.hit, doc), h, doc)
+
+    def _judge(
+        self, settled: list[_RawHit], doc: Document, built: dict[int, Finding], events: list[StreamEvent]
+    ) -> list[Edit]:
+        """Turn settled hits (on `doc`, the scanned window; `built`: findings made ahead, by id of the hit) into
+        findings; return the redaction edits to apply, or halt the release."""
         if not settled:
             return []
-        doc = Document(self._tail)  # hits index the window scanned this round, which is the current tail
         findings: list[Finding] = []
         for h in sorted(settled, key=lambda h: (h.start, h.end, h.compiled.rule.code)):
             key = (h.compiled.rule.id, h.start, h.end)
             if key in self._seen:
                 continue
             self._seen.add(key)
-            finding = self._to_stream_coordinates(self.engine.finding_from_hit(h.compiled.rule, h.hit, doc), h, doc)
+            finding = built.get(id(h)) or self._finding(h, doc)
             suppressor = self.engine.suppressor
             if suppressor is not None and suppressor(self.engine.policy.name, finding.rule_id, finding.fingerprint):
                 continue

@@ -65,14 +65,20 @@ LONG_CLEAN = "The quarterly figures were published on time. " * 12
 
 
 def test_clean_stream_is_released_before_the_end_and_matches_the_report(eng: Any) -> None:
+    for calls in (1, 4, 16):
+        v = StreamValidator(eng, scan_calls=calls)
+        early: list[StreamEvent] = []
+        parts = chunks(LONG_CLEAN, 7)
+        for part in parts[:-1]:
+            early += v.feed(part)
+        assert any(e.type == "text" for e in early), "settled text must be released while the stream runs"
+        released_early = "".join(e.text or "" for e in early if e.type == "text")
+        # Held back: the hold-back, the chunk not fed, less than `min_release` waiting for a scan, and a scan
+        # spread over calls ends within twice `scan_calls` calls.
+        spread = (2 * calls - 1) * 7
+        assert len(LONG_CLEAN) - len(released_early) <= v.hold_back + 7 + v.min_release + spread
     v = StreamValidator(eng)
-    early: list[StreamEvent] = []
-    parts = chunks(LONG_CLEAN, 7)
-    for part in parts[:-1]:
-        early += v.feed(part)
-    assert any(e.type == "text" for e in early), "settled text must be released while the stream runs"
-    released_early = "".join(e.text or "" for e in early if e.type == "text")
-    assert len(LONG_CLEAN) - len(released_early) <= v.hold_back + 7 + 20
+    early = [e for part in parts[:-1] for e in v.feed(part)]
     events = early + v.feed(parts[-1]) + v.finish()
     final = events[-1]
     assert final.type == "final" and final.report is not None and final.report.verdict is Verdict.PASS
@@ -211,8 +217,9 @@ def test_huge_and_hostile_input_is_bounded(eng: Any) -> None:
     events: list[StreamEvent] = []
     for _ in range(200):
         events += v.feed("a" * 997 + "\u202e")
-        # The tail kept for scanning stays near the hold-back window however long the stream.
-        assert len(v._tail) <= v.hold_back + 2000
+        # The tail kept for scanning stays near the hold-back window however long the stream (plus the chunks
+        # that arrive while a scan spread over calls runs).
+        assert len(v._tail) <= v.hold_back + 2000 + 2 * v.scan_calls * 998
     events += v.finish()
     assert consume(events).text == "".join(["a" * 997 + "\u202e"] * 200)
 
@@ -297,7 +304,7 @@ def test_broken_json_stops_release() -> None:
 
 
 def test_json_detection_can_be_forced_off(eng: Any) -> None:
-    v = StreamValidator(eng, json=False, hold_back=0)
+    v = StreamValidator(eng, json=False, hold_back=0, scan_calls=1)  # the scan in this very call
     assert v.hold_back == 200  # never below the streaming checks' lookbehind
     events = v.feed('{"a": "b' + "c" * 300)
     assert "".join(e.text or "" for e in events if e.type == "text") == '{"a": "b' + "c" * 100
@@ -374,7 +381,7 @@ def test_final_text_of_broken_json_has_no_closers(eng: Any) -> None:
 
 @pytest.mark.parametrize("release", ["final", "cleared"])
 def test_a_held_stream_stays_linear(eng: Any, release: Any) -> None:
-    v = StreamValidator(eng, release=release)
+    v = StreamValidator(eng, release=release, scan_calls=1)
     v.feed("It is guaranteed. " + "z" * 300)  # halts a cleared stream; a final one holds everything anyway
     for _ in range(10_000):
         assert v.feed("abcd") == []

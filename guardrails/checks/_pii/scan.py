@@ -10,7 +10,7 @@ the original text's coordinates.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import phonenumbers
@@ -247,6 +247,24 @@ class DocScan:
                 elif entities.intersection(slot.entities):
                     out.extend(c for c in self._of_slot(slot, words) if c.entity in entities)
         return out
+
+    def warm(self, entities: frozenset[str], words: tuple[str, ...]) -> Iterator[None]:
+        """Compute what `candidates(entities, context=words)` reads, one trigger group's windows or one
+        recognizer per step, so a caller can spread the analysis over several calls (the stream validator)."""
+        if (entities, words) in self._by_set:
+            return  # another rule of the validation asked for the same already
+        for triggers, slots in self.recognizers.groups:
+            if Trigger.ALL not in triggers and Trigger.PHONE not in triggers:
+                built = triggers in self._compacts
+                empty = not self._compact(triggers).text
+                if not built:
+                    yield
+                if empty:
+                    continue
+            for slot in slots:
+                if entities.intersection(slot.entities) and (slot.key, words) not in self._boosted:
+                    self._of_slot(slot, words)
+                    yield
 
     def _of_slot(self, slot: Slot, words: tuple[str, ...]) -> list[Candidate]:
         key = (slot.key, words)
