@@ -186,6 +186,9 @@ async def _delivered(
     refusal = (result.message or {}).get("refusal")
     if isinstance(refusal, str):  # a declared refusal, checked: OpenAI streams it as `delta.refusal`, not content
         yield chunk({"refusal": refusal})
+    legacy = (result.message or {}).get("function_call") if reason == "function_call" else None
+    if isinstance(legacy, dict):  # a legacy call, its arguments checked: whole, in one delta
+        yield chunk({"function_call": legacy})
     calls = (result.message or {}).get("tool_calls") if reason == "tool_calls" else None
     for i, call in enumerate(calls or []):
         yield chunk({"tool_calls": [{"index": i, **call}]})

@@ -53,6 +53,8 @@ class StreamStats:
     finish_reason: str | None = None
     refusal: str = ""
     """A declared refusal, assembled from its `delta.refusal` pieces."""
+    function_call: dict[str, str] | None = None
+    """A legacy (`functions`) call, assembled from its `delta.function_call` pieces."""
 
     def add_tool_call_delta(self, delta: Any) -> None:
         """Fold one `delta.tool_calls[i]` into its call: id, type and name arrive once, arguments in pieces."""
@@ -67,22 +69,37 @@ class StreamStats:
             call["id"] = delta["id"]
         if isinstance(delta.get("type"), str):
             call["type"] = delta["type"]
-        fn = delta.get("function")
-        if isinstance(fn, dict):
-            if isinstance(fn.get("name"), str):
-                call["function"]["name"] += fn["name"]
-            if isinstance(fn.get("arguments"), str):
-                call["function"]["arguments"] += fn["arguments"]
+        if isinstance(delta.get("custom"), dict):  # a custom tool's call: free-text `input`, no function
+            call.pop("function", None)
+            _extend(call.setdefault("custom", {"name": "", "input": ""}), delta["custom"], ("name", "input"))
+        elif isinstance(delta.get("function"), dict):
+            _extend(call["function"], delta["function"], ("name", "arguments"))
+
+    def add_function_call_delta(self, delta: Any) -> None:
+        """Fold one legacy `delta.function_call` into the call: its name, then its arguments in pieces."""
+        if isinstance(delta, dict):
+            if self.function_call is None:
+                self.function_call = {"name": "", "arguments": ""}
+            _extend(self.function_call, delta, ("name", "arguments"))
 
     def message(self, text: str) -> dict[str, Any] | None:
         """The assistant message the stream amounted to, when it carried tool calls or a refusal (None for plain
         text)."""
         if self.refusal and not text and not self.tool_calls:
             return {"role": "assistant", "content": None, "refusal": self.refusal}
+        if self.function_call is not None and not self.tool_calls:
+            return {"role": "assistant", "content": text or None, "function_call": self.function_call}
         if not self.tool_calls:
             return None
         calls = [self.tool_calls[i] for i in sorted(self.tool_calls)]
         return {"role": "assistant", "content": text or None, "tool_calls": calls}
+
+
+def _extend(into: dict[str, Any], piece: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """Append each streamed string piece to what arrived before it."""
+    for key in keys:
+        if isinstance(piece.get(key), str):
+            into[key] = str(into.get(key) or "") + piece[key]
 
 
 class ChatStream(Iterator[str]):
@@ -701,6 +718,8 @@ def _note_choice(stats: StreamStats, choice: dict[str, Any], delta: object) -> N
     refusal = delta.get("refusal") if isinstance(delta, dict) else None
     if isinstance(refusal, str):
         stats.refusal += refusal
+    if isinstance(delta, dict) and "function_call" in delta:
+        stats.add_function_call_delta(delta["function_call"])
     calls = delta.get("tool_calls") if isinstance(delta, dict) else None
     for call in calls if isinstance(calls, list) else []:
         stats.add_tool_call_delta(call)

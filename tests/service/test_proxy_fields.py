@@ -471,15 +471,17 @@ def test_a_streamed_release_field_passes_through(server: Server, upstream: FakeO
     assert sent(upstream).get("release") == "final"
 
 
-def refusal_stream(*pieces: str) -> Raw:
-    """A streamed structured-outputs refusal, as OpenAI sends it: `delta.refusal` pieces, no content."""
-    chunks = [{"role": "assistant", "content": None, "refusal": ""}, *({"refusal": p} for p in pieces)]
-    events = [{"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": d}]} for d in chunks]
-    events.append(
-        {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-    )
+def sse(deltas: list[dict[str, Any]], finish: str = "stop") -> Raw:
+    """A stream as OpenAI sends it: one chunk per delta, then one with the finish reason, then [DONE]."""
+    choices = [{"index": 0, "delta": d} for d in deltas] + [{"index": 0, "delta": {}, "finish_reason": finish}]
+    events = [{"id": "c", "object": "chat.completion.chunk", "choices": [c]} for c in choices]
     body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
     return Raw(body.encode(), content_type="text/event-stream")
+
+
+def refusal_stream(*pieces: str) -> Raw:
+    """A streamed structured-outputs refusal: `delta.refusal` pieces, no content."""
+    return sse([{"role": "assistant", "content": None, "refusal": ""}, *({"refusal": p} for p in pieces)])
 
 
 @pytest.mark.parametrize("release", ["final", "cleared"])
@@ -496,3 +498,33 @@ def test_a_streamed_refusal_comes_back_as_refusal_deltas(server: Server, upstrea
     assert not "".join(c.choices[0].delta.content or "" for c in chunks)
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert len(upstream.requests) == 1  # delivered, not regenerated as an empty JSON answer
+
+
+def test_a_streamed_legacy_function_call_is_assembled_checked_and_sent(server: Server, upstream: FakeOpenAI) -> None:
+    pieces = [
+        {"function_call": {"name": "lookup", "arguments": ""}},
+        *({"function_call": {"arguments": a}} for a in ('{"q"', ': "cat"}')),
+    ]
+    upstream.add(sse([{"role": "assistant", "content": None}, *pieces], finish="function_call"))
+    stream = sdk(server).chat.completions.create(
+        model="x", messages=ASK, functions=LOOKUP, stream=True, extra_body=DEFAULT
+    )
+    chunks = [c for c in stream if c.choices]
+    calls = [c.choices[0].delta.function_call for c in chunks if c.choices[0].delta.function_call]
+    assert [(fc.name, fc.arguments) for fc in calls] == [("lookup", '{"q": "cat"}')]
+    assert chunks[-1].choices[0].finish_reason == "function_call"
+
+
+def test_a_streamed_custom_tool_call_is_assembled_checked_and_sent(server: Server, upstream: FakeOpenAI) -> None:
+    tools: Any = [{"type": "custom", "custom": {"name": "note"}}]
+    first = {"index": 0, "id": "c1", "type": "custom", "custom": {"name": "note", "input": "card "}}
+    rest = [{"index": 0, "custom": {"input": p}} for p in (CARD[:9], CARD[9:], " noted")]
+    upstream.add(
+        sse([{"role": "assistant", "content": None}, *({"tool_calls": [d]} for d in [first, *rest])], "tool_calls")
+    )
+    stream = sdk(server).chat.completions.create(model="x", messages=ASK, tools=tools, stream=True, extra_body=DEFAULT)
+    chunks = [c for c in stream if c.choices]
+    calls = [call.model_dump() for c in chunks for call in c.choices[0].delta.tool_calls or []]
+    assert [(c["id"], c["type"], c["custom"]["name"]) for c in calls] == [("c1", "custom", "note")]
+    assert calls[0]["custom"]["input"].startswith("card ") and CARD not in calls[0]["custom"]["input"]
+    assert chunks[-1].choices[0].finish_reason == "tool_calls" and len(upstream.requests) == 1
