@@ -605,7 +605,7 @@ class _Parser:
             elif ch == '"' and single:
                 edits.append(TextEdit(i, i, "\\"))
                 i += 1
-            elif self.closes(i, role):
+            elif self.closes(i, role, pos):
                 if single:
                     edits.append(TextEdit(i, i + 1, '"'))
                 self.flush_string(pos, i + 1, edits, single, inner)
@@ -647,7 +647,7 @@ class _Parser:
             note = f"escaped {n} quote{'s' if n > 1 else ''} inside a string"
             self.add("unescaped-quote", pos, end, inner, note, safe=safe)
 
-    def closes(self, i: int, role: str) -> bool:
+    def closes(self, i: int, role: str, opened: int) -> bool:
         """Is the quote at `i` the string's closing quote, or a quote the model forgot to escape?"""
         j = self.next_significant(i + 1)
         if j >= self.end or role == "top":
@@ -656,6 +656,8 @@ class _Parser:
         if role == "key":
             return c in ":,}"
         in_object = self.stack[-1].opener == "{"
+        if c == "}" and in_object and self.brace_in_string(opened, i, j):
+            return False
         if c in "\"'" or c == ("}" if in_object else "]") or (c == ")" and not in_object):
             return True
         if c == ":" and not in_object:  # '["key": "value"]': the quote closed a key
@@ -677,6 +679,21 @@ class _Parser:
         if in_object:
             return nxt in "\"'}" or _looks_like_bare_key(self.text, k, self.end)
         return True
+
+    def brace_in_string(self, opened: int, i: int, j: int) -> bool:
+        """'"answer is {"k": "5"}, correct is 4."': the '}' after a quote closes a brace the string opened,
+        not the object, when the string holds an unclosed '{' and what follows the '}' is no member (a ','
+        then prose). The inner quotes stay a guess (unescaped-quote judges them)."""
+        body = self.text[opened + 1 : i]
+        if body.count("{") <= body.count("}"):
+            return False
+        k = self.next_significant(j + 1)
+        if k >= self.end or self.text[k] != ",":
+            return False
+        m = self.next_significant(k + 1)
+        if m >= self.end or self.text[m] in "\"'}{[":
+            return False
+        return not _looks_like_bare_key(self.text, m, self.end)
 
     # -- the end ------------------------------------------------------------------------------
 

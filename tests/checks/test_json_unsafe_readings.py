@@ -128,3 +128,20 @@ def test_an_array_becomes_an_object_by_the_schemas_property_order_only_when_it_v
     assert "(keys invented)" in _titles(report)
     wrong_order = UNSAFE_ENGINE.validate('[["a", "b"], "hello"]', Context(schema=PERSON))
     assert wrong_order.verdict is not Verdict.REPAIRED
+
+
+LATEX = '{ "llm_reason": "curve $C: \\\\frac{x^2}{m}$ answer is {"blank_1": "5"}, correct is 4.", "llm_answer": "4" }'
+
+
+def test_a_brace_the_string_opened_is_closed_inside_it_not_by_the_object() -> None:
+    report = UNSAFE_ENGINE.validate(LATEX)
+    assert _value(report) == {
+        "llm_reason": 'curve $C: \\frac{x^2}{m}$ answer is {"blank_1": "5"}, correct is 4.',
+        "llm_answer": "4",
+    }
+    assert JSON_ENGINE.validate(LATEX).verdict is Verdict.REGENERATE  # the inner quotes stay a guess
+
+
+def test_a_closing_brace_followed_by_a_member_still_closes_the_object() -> None:
+    text = '{"a": "see {x", "b": 1}'
+    assert _value(JSON_ENGINE.validate(text)) == {"a": "see {x", "b": 1}
