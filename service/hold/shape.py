@@ -17,6 +17,7 @@ from guardrails import Report
 COMPLETION = "chat.completion"
 VALIDATION = "outguard.validation"
 _REFUSED = frozenset({"reject", "timeout_block"})
+_REPLACED = frozenset({"refusal", "annotations"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +150,12 @@ def _completion(held_id: str, body: dict[str, Any], outcomes: dict[int, Outcome]
                 "finish_reason": "content_filter",
             }
         elif outcome.edited is not None:
-            choice["message"] = {**choice["message"], "content": outcome.edited}
+            # The reviewer's text replaces what was reviewed, and with it whatever spells the replaced words: a
+            # declared refusal (checked as the text), its annotations, the tokens' logprobs.
+            kept = {k: v for k, v in choice["message"].items() if k not in _REPLACED}
+            choice["message"] = {**kept, "content": outcome.edited}
             if choice.get("logprobs") is not None:
-                choice["logprobs"] = None  # the tokens of the words the reviewer replaced
+                choice["logprobs"] = None
         if not outcome.as_held and isinstance(part.get("report"), dict):
             part["report"] = unquoted_json(part["report"])  # the words the reviewer did not release
         if many:

@@ -68,6 +68,10 @@ async def held_stream(
     message = decided["message"]
     if message.get("content"):
         yield chunk({"content": message["content"]})
+    if isinstance(message.get("refusal"), str):  # as the proxy streams a declared refusal: `delta.refusal`
+        yield chunk({"refusal": message["refusal"]})
+    if isinstance(message.get("function_call"), dict):  # a legacy call, whole in one delta
+        yield chunk({"function_call": message["function_call"]})
     for i, call in enumerate(message.get("tool_calls") or []):
         yield chunk({"tool_calls": [{"index": i, **call}]})
     yield chunk({}, decided["finish_reason"], outguard=row.result.get("outguard"))

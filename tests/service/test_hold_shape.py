@@ -113,3 +113,10 @@ def test_an_edit_drops_the_replaced_answers_logprobs(engine: Engine) -> None:
     assert got["choices"][0]["logprobs"] is None and "Take-400" not in json.dumps(got)
     kept = shape.result("r0", body, {0: Outcome("approve")}, REFUSAL)
     assert kept["choices"][0]["logprobs"] == body["choices"][0]["logprobs"]  # approved as it came: all of it
+
+
+def test_an_edit_of_a_declared_refusal_delivers_the_edit_alone(engine: Engine) -> None:
+    body = completion(engine, DOSE)
+    body["choices"][0]["message"] = {"role": "assistant", "content": None, "refusal": DOSE, "annotations": []}
+    got = shape.result("r0", body, {0: Outcome("approve_edit", "Ask a pharmacist.")}, REFUSAL)
+    assert got["choices"][0]["message"] == {"role": "assistant", "content": "Ask a pharmacist."}
