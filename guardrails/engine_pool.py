@@ -109,7 +109,7 @@ def validate_on_pool(
 
 
 def _take(chunk: bytes, reports: list[Report], progress: Callable[[int], None] | None) -> None:
-    with _collector_paused():
+    with collector_paused():
         rebuilt = unpack(chunk)
     reports += rebuilt
     if progress is not None:
@@ -117,8 +117,9 @@ def _take(chunk: bytes, reports: list[Report], progress: Callable[[int], None] |
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    # Process-wide, so only around one chunk's rebuild (milliseconds), and left alone when a caller disabled it.
+def collector_paused() -> Iterator[None]:
+    """The garbage collector off for one chunk's worth of reports (it is process-wide: keep the window short), and
+    left off when the caller had turned it off."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
