@@ -36,6 +36,7 @@ from service.auth import ApiKey, Scope
 from service.cache import cached_validation
 from service.deps import SECURITY_DOC, app_state, authorize, ready_state, require, require_ready
 from service.errors import ERROR_RESPONSES, ApiError
+from service.hold.routes import HELD_RESPONSE
 from service.hold.validate import ValidateHold
 from service.redaction import outgoing
 from service.state import AppState
@@ -50,6 +51,7 @@ _REPORT_RESPONSE: dict[int | str, dict[str, Any]] = {
         "description": "The Report, exactly as the library's report.redacted().model_dump(mode='json'): every value"
         " a PII or sensitive finding detected is masked wherever the report quotes it",
     },
+    **HELD_RESPONSE,
     **ERROR_RESPONSES,
 }
 

@@ -26,6 +26,26 @@ router = APIRouter(tags=["reviews"])
 _POLL_S = 0.25
 
 
+class HeldAck(BaseModel):
+    """The 202 body of a held answer (for the OpenAPI document; `pending` builds it)."""
+
+    id: str = Field(description="The held answer's id (also its review id)")
+    object: str = Field("outguard.held", description='Always "outguard.held"')
+    status: str = Field("held", description='Always "held"')
+    result_url: str = Field(description="Where to long-poll the outcome: GET /v1/reviews/{id}/result?wait=N")
+    expires_at: int = Field(description="Unix time after which an undecided answer gets the timeout action")
+    outguard: dict[str, Any] = Field(description="Verdicts, ids and the report, never quoting the held text")
+
+
+HELD_RESPONSE: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": HeldAck,
+        "description": "Held for a reviewer (X-Outguard-Hold: wait, or the policy is in hold.policies); Location and"
+        " Retry-After say where and when to ask for the outcome",
+    }
+}
+
+
 def holds(state: AppState) -> Holds:
     if state.holds is None:
         raise ApiError(404, "not_configured", "this service has no review queue, so nothing can be held")

@@ -226,6 +226,9 @@ def test_openapi_is_published(client: TestClient) -> None:
     )
     assert "Report" in spec["components"]["schemas"]
     assert not any(p.startswith("/review") for p in spec["paths"])
+    held = spec["paths"]["/v1/validate"]["post"]["responses"]["202"]["content"]["application/json"]["schema"]
+    assert held == {"$ref": "#/components/schemas/HeldAck"}
+    assert {"id", "result_url", "expires_at"} <= set(spec["components"]["schemas"]["HeldAck"]["required"])
 
 
 def test_review_api_decision_and_export(client: TestClient) -> None:
