@@ -563,7 +563,7 @@ class StreamValidator:
         # Redactions folded into another's merged edit (a card-shaped run inside an IBAN) are repaired by that edit.
         covered = {id(m) for c in chosen for m in c.merged}
         edits: list[Edit] = []
-        for finding in findings:
+        for i, finding in enumerate(findings):
             if id(finding) in covered:
                 events.append(
                     StreamEvent(type="finding", finding=finding.model_copy(update={"status": FindingStatus.REPAIRED}))
@@ -584,6 +584,9 @@ class StreamValidator:
                 continue
             action = self.engine.policy.unrepaired_action if finding.action is Action.REPAIR else finding.action
             if Verdict.for_action(action).needs_action:
+                # The findings after this one are not shown now: finish() reports them with the whole output's.
+                for rest in findings[i + 1 :]:
+                    self._seen.discard((rest.rule_id, rest.span.start, rest.span.end))
                 self._halt(f"{finding.code} {finding.rule_id}: {finding.message}", events)
                 return []
         return edits

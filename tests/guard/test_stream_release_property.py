@@ -140,3 +140,31 @@ def test_a_sentence_bounded_rule_is_settled_only_after_its_sentence_ends(
     if not final.report.verdict.needs_action:
         assert not retracted and not v.halted
         assert v.released == final.report.output
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    picks=st.lists(st.sampled_from(FRAGMENTS + STATISTICS), min_size=1, max_size=12),
+    sizes=st.lists(st.integers(1, 40), min_size=1, max_size=8),
+    calls=st.sampled_from([2, 8, 16]),
+)
+def test_spreading_a_scan_over_calls_changes_when_text_is_released_never_what(
+    default: Engine, picks: list[str], sizes: list[int], calls: int
+) -> None:
+    text = "".join(picks)
+    outcomes = []
+    for scan_calls in (1, calls):
+        v = StreamValidator(default, Context(allowed_domains=["example.com"]), scan_calls=scan_calls)
+        events = [e for part in _cuts(text, sizes) for e in v.feed(part)] + v.finish()
+        report = events[-1].report
+        assert report is not None
+        # Every finding is reported once, while streaming or at the end (which of the two depends on when the
+        # scans ran); what was released, redactions applied, is compared whole.
+        findings = sorted(
+            (e.finding.rule_id, e.finding.span.start, e.finding.span.end)
+            for e in events
+            if e.type == "finding" and e.finding is not None
+        )
+        report_data = report.model_dump(exclude={"elapsed_ms", "timings"})
+        outcomes.append((v.released, findings, report_data))
+    assert outcomes[0] == outcomes[1]
