@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 from guardrails.checks.base import Check, Deadline, DeadlineExceeded, Hit, RunContext
 from guardrails.context import Context
 from guardrails.document import Document
-from guardrails.engine_pool import MAX_CHUNK, WorkerSetup, chunk_size, collector_paused, validate_on_pool
+from guardrails.engine_pool import MAX_CHUNK, BatchCollector, WorkerSetup, chunk_size, validate_on_pool
 from guardrails.errors import OutguardError
 from guardrails.findings import (
     REPORT_SCHEMA_VERSION,
@@ -574,15 +574,14 @@ class Engine:
         progress: Callable[[int], None] | None = None,
     ) -> list[Report]:
         reports: list[Report] = []
-        for start in range(0, len(outputs), MAX_CHUNK):
-            end = start + MAX_CHUNK
-            # Kept reports hold no cycles; unpaused, every collection would walk all of them (see engine_pool).
-            # A chunk's cyclic garbage, if a check leaves any, is collected as soon as the collector resumes.
-            with collector_paused():
+        with BatchCollector() as collector:  # collections would walk every report kept so far: see engine_pool
+            for start in range(0, len(outputs), MAX_CHUNK):
+                end = start + MAX_CHUNK
                 chunk = [self.validate(o, c) for o, c in zip(outputs[start:end], ctxs[start:end], strict=True)]
-            reports += chunk
-            if progress is not None:
-                progress(len(chunk))
+                reports += chunk
+                collector.chunk_done()
+                if progress is not None:
+                    progress(len(chunk))
         return reports
 
 
