@@ -345,7 +345,8 @@ class Guard:
 
         What a streaming LLM object implements (anything else is run with run() and delivered the same way):
         `stream(messages, **params) -> Iterable[str]`, the content deltas in order. Optional: accepting
-        `timeout=` (seconds left in the run's budget) when it sets `supports_timeout = True`; a `close()` on the
+        `timeout=` (seconds left in the run's budget) when it sets `supports_timeout = True`; taking the request's
+        fields as one mapping, `upstream_params=`, when it sets `supports_upstream_params = True`; a `close()` on the
         iterable (called when the Guard stops reading early); and, read after the last delta, `.usage` (a
         `Usage`), `.stats.model`, and `.stats.message(text)` (the assistant message with its `tool_calls`) on the
         iterable, as OpenAIChatClient's ChatStream has.
