@@ -120,6 +120,23 @@ def _exact_syntax(pattern: str, flags: int) -> bool:
     return True
 
 
+# A repeat without bound at the end of a pattern: `+` or `{n,}`, lazy or not, after its last atom.
+_TAIL_REPEAT = regex.compile(r"(?:(?<!\\)(?:\\\\)*)(?:(\+)|\{(\d+),\})\??$")
+
+
+def _start_pattern(pattern: str) -> str:
+    r"""A pattern that matches, from the start of every match of `pattern`, a non-empty part of it: `pattern` with
+    the unbounded repeat at its end cut to its minimum (`https?://[^\s]+` -> `https?://[^\s]`, `x{2,}` -> `x{2}`;
+    only the quantifier's text changes, whatever the atom before it). Its reports bound the starts as well, and
+    there are far fewer of them (a link is reported once, not at each of its characters). Unchanged with an
+    alternation anywhere (the repeat may close one branch only) or an escaped quantifier."""
+    m = None if "|" in pattern else _TAIL_REPEAT.search(pattern)
+    if m is None or m.start() == 0:
+        return pattern
+    head = pattern[: m.start(1) if m.group(1) is not None else m.start(2) - 1]
+    return head if m.group(1) is not None else f"{head}{{{m.group(2)}}}"
+
+
 class Scan:
     """What one scan of a text found: `found`, the patterns that may match it (plus those never scanned), and for
     the patterns scanned exactly, their reports (end, leftmost start) for `start_bound`."""
@@ -220,7 +237,8 @@ class PatternSet:
         for expr, k, flags in accepted:
             pattern, regex_flags = patterns[k]
             if k in exact:
-                chosen.append((expr, k, _flags(hyperscan, regex_flags, exact=True)))
+                start_expr = self._expression(_start_pattern(pattern), regex_flags) or expr
+                chosen.append((start_expr, k, _flags(hyperscan, regex_flags, exact=True)))
             elif _ascii_only(pattern, regex_flags):
                 chosen.append((expr, k, _flags(hyperscan, regex_flags, ucp=False)))
             else:

@@ -315,3 +315,21 @@ def test_exact_starts_give_equal_reports_on_long_texts(exact_engines: tuple[Engi
     for _ in range(60):
         text = " ".join(rng.choice(EXACT_PIECES) for _ in range(rng.randint(50, 400)))
         assert _comparable(fast, text) == _comparable(plain, text)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "start"),
+    [
+        (r"https?://[^\s]+", r"https?://[^\s]"),  # a link is reported once, not at each character
+        (r"[a-z]+@[a-z]+\.[a-z]{2,}", r"[a-z]+@[a-z]+\.[a-z]{2}"),
+        (r"(?:ab)+?", "(?:ab)"),
+        (r"a\++", r"a\+"),
+        (r"a\+", r"a\+"),  # an escaped plus is no repeat
+        (r"\\+", r"\\+"),  # left alone: cannot be told from the pattern "+" cheaply
+        (r"ab|b+", r"ab|b+"),  # the repeat closes one branch only
+        (r"x\d*", r"x\d*"),  # cutting a `*` would need its atom
+        (r"\b\d{3}-\d{4}\b", r"\b\d{3}-\d{4}\b"),
+    ],
+)
+def test_start_pattern_cuts_a_final_unbounded_repeat_to_its_minimum(pattern: str, start: str) -> None:
+    assert _multiscan._start_pattern(pattern) == start
