@@ -233,3 +233,13 @@ def test_a_streamed_refusal_is_no_text_and_arrives_in_the_result(eng: Engine, up
             result = events[-1].result
             assert result is not None and result.message is not None
             assert result.message["refusal"] == "I'm sorry, I can't." and result.report.verdict is Verdict.PASS
+
+
+def test_a_tool_call_answer_carries_no_unchecked_message_keys(eng: Engine) -> None:
+    # The message of a tool-call answer used to be copied whole: a vendor's reasoning text or an audio transcript
+    # rode along unchecked.
+    call = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    reply = _message(tool_calls=[call], reasoning_content=f"card {CARD}", audio={"transcript": CARD})
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": CITY}}]
+    result = Guard(eng, Replies(reply)).run(ASK, tools=tools)
+    assert result.message == {"role": "assistant", "content": None, "tool_calls": [call]}
