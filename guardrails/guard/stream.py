@@ -399,9 +399,12 @@ class StreamValidator:
         """
         costs = _step_costs(self.engine)
         if job.calls_left is None:
-            # Twice the calls planned at most: steps estimated too cheap must not hold a release back for long.
-            job.calls_left = 2 * self.scan_calls
-            job.share = sum(costs.values()) / self.scan_calls
+            # An HTML scan is mostly validating the complete elements with the whole policy, one step that
+            # spreading would only delay. Otherwise twice the calls planned at most: steps estimated too cheap
+            # must not hold a release back for long.
+            calls = 1 if self._html is not None else self.scan_calls
+            job.calls_left = 2 * calls if calls > 1 else 1
+            job.share = sum(costs.values()) / calls
         share = math.inf if job.calls_left <= 1 else job.share
         job.calls_left -= 1
         planned = 0.0
