@@ -333,3 +333,9 @@ def test_exact_starts_give_equal_reports_on_long_texts(exact_engines: tuple[Engi
 )
 def test_start_pattern_cuts_a_final_unbounded_repeat_to_its_minimum(pattern: str, start: str) -> None:
     assert _multiscan._start_pattern(pattern) == start
+
+
+def test_no_second_database_for_a_few_exact_patterns_among_many() -> None:
+    # Compiling the prefiltered patterns again would cost more at policy compile than it saves a scan.
+    patterns = PatternSet([(r"hooks\.example\.com/[A-Z0-9]+", 0), *[(rf"(?<![a-z])key{i}[0-9]+", 0) for i in range(3)]])
+    assert patterns.exact == (False,) * 4 and patterns.scanned == (True,) * 4
