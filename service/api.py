@@ -39,6 +39,7 @@ from service.errors import ERROR_RESPONSES, ApiError
 from service.hold.routes import HELD_RESPONSE
 from service.hold.validate import ValidateHold
 from service.redaction import outgoing
+from service.review_ids import scoped
 from service.state import AppState
 from service.workers import render_metrics
 
@@ -159,7 +160,7 @@ async def validate_one(
     if state.reviews is not None and engine.should_sample_for_review(report):
         # Commit before answering: the caller gets an id only for an item that is on disk.
         item, created = await run_in_threadpool(
-            state.reviews.submit, report, ctx, sampled=report.verdict.value != "review"
+            state.reviews.submit, report, scoped(ctx, scope), sampled=report.verdict.value != "review"
         )
         state.metrics.review_submissions.labels(str(created).lower()).inc()
         report = report.model_copy(update={"review_id": item.id})

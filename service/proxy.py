@@ -203,7 +203,7 @@ async def chat_completions(
         # A held answer must not be shown before a reviewer decides: the whole answer is judged before any text.
         run = StreamRun(
             state=state, engine=engine, guard=guard, recorder=recorder, messages=messages, params=params, ctx=ctx,
-            model=model, release="final" if holding else release or state.config.stream_release,
+            model=model, release="final" if holding else release or state.config.stream_release, key_name=key.name,
             hold=StreamHold(key, webhook) if holding else None,
         )  # fmt: skip
         return StreamingResponse(
@@ -223,7 +223,7 @@ async def chat_completions(
     for index, result in enumerate(results):
         report = outgoing(result.report, engine)  # what leaves the process: the answer's report, the review queue
         state.metrics.observe_report(report)
-        review_id = await queue_for_review(state, engine, report, ctx)
+        review_id = await queue_for_review(state, engine, report, ctx, key.name)
         message = delivered_message(result)
         choices.append(
             {

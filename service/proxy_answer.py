@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from guardrails import Context, Engine, Report
 from guardrails.guard import GuardResult
+from service.review_ids import scoped
 from service.state import AppState
 
 
@@ -88,11 +89,14 @@ def upstream_error_response(result: GuardResult) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-async def queue_for_review(state: AppState, engine: Engine, report: Report, ctx: Context | None) -> str | None:
-    """Queue `report` (already redacted: the queue is read by people and exported) when the policy says so."""
+async def queue_for_review(
+    state: AppState, engine: Engine, report: Report, ctx: Context | None, key_name: str
+) -> str | None:
+    """Queue `report` (already redacted: the queue is read by people and exported) when the policy says so; the
+    request id is scoped by the caller's key (service/review_ids.py)."""
     if state.reviews is None or not engine.should_sample_for_review(report):
         return None
     item, _created = await run_in_threadpool(
-        state.reviews.submit, report, ctx, sampled=report.verdict.value != "review"
+        state.reviews.submit, report, scoped(ctx, key_name), sampled=report.verdict.value != "review"
     )
     return str(item.id)

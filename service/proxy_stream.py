@@ -59,6 +59,8 @@ class StreamRun:
     ctx: Context | None
     model: str
     release: Release
+    key_name: str
+    """The caller's API key: its request ids are its own in the review queue."""
     hold: StreamHold | None = None
     """Set when a `review` verdict waits for a reviewer (service/hold/stream.py); `release` is then `final`."""
 
@@ -145,7 +147,7 @@ async def stream_completion(run: StreamRun) -> AsyncIterator[bytes]:
             return
         report, source = outgoing(result.report, run.engine), result.source
         run.state.metrics.observe_report(report)
-        review_id = await queue_for_review(run.state, run.engine, report, run.ctx)
+        review_id = await queue_for_review(run.state, run.engine, report, run.ctx, run.key_name)
     except Exception as exc:
         # Not an upstream failure (the Guard turns those into fallbacks and the last resort) but our own:
         # the client still gets a withdrawal, a degraded answer and a valid end instead of a broken stream.

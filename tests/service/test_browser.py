@@ -117,8 +117,8 @@ def test_review_in_a_real_browser(playwright_api, tmp_path: Path) -> None:  # ty
                 browser.close()
         with server.client("review") as api:
             items = {i["request_id"]: i for i in api.get("/v1/reviews", params={"state": "decided"}).json()["items"]}
-        assert items["b1"]["decision"] == "approve" and items["b1"]["decided_by"] == "alice"
-        assert items["b2"]["decision"] == "approve_edit"
-        assert items["b2"]["final_output"] == "Please ask a pharmacist about the right dose."
-        assert items["b3"]["decision"] == "reject"
+        assert items["validate/b1"]["decision"] == "approve" and items["validate/b1"]["decided_by"] == "alice"
+        assert items["validate/b2"]["decision"] == "approve_edit"
+        assert items["validate/b2"]["final_output"] == "Please ask a pharmacist about the right dose."
+        assert items["validate/b3"]["decision"] == "reject"
     assert (ARTIFACTS / "review-item.png").stat().st_size > 10_000

@@ -60,10 +60,10 @@ def _burst_then_kill(tmp_path: Path, db_url: str | None = None) -> None:
     assert failures, "the kill should have cut requests in flight"
     store = ReviewStore.open(server.db_url)
     try:
-        missing = [rid for rid, item_id in acknowledged.items() if (store.get_by_request(rid) or None) is None]
+        missing = [rid for rid in acknowledged if store.get_by_request(f"validate/{rid}") is None]  # by key
         assert missing == [], f"{len(missing)} acknowledged item(s) lost: {missing[:5]}"
         for rid, item_id in acknowledged.items():
-            assert store.get(item_id).request_id == rid
+            assert store.get(item_id).request_id == f"validate/{rid}"
         assert store.count() >= len(acknowledged)
     finally:
         store.close()

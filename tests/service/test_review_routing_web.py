@@ -34,7 +34,7 @@ def _ids(html: str) -> list[str]:
 
 def _id_of(client: TestClient, rid: str) -> str:
     items = client.get("/v1/reviews", headers=auth("review")).json()["items"]
-    return str(next(i["id"] for i in items if i["request_id"] == rid))
+    return str(next(i["id"] for i in items if i["request_id"] == f"validate/{rid}"))  # ids are scoped by key
 
 
 def _set_routing(client: TestClient, text: str) -> str:

@@ -109,7 +109,9 @@ def test_item_page_highlights_spans_with_evidence_and_diff(seeded: TestClient) -
 def test_html_in_outputs_is_escaped(seeded: TestClient) -> None:
     login(seeded, "alice")
     [item] = [
-        i["id"] for i in seeded.get("/v1/reviews", headers=auth("review")).json()["items"] if i["request_id"] == "w3"
+        i["id"]
+        for i in seeded.get("/v1/reviews", headers=auth("review")).json()["items"]
+        if i["request_id"] == "validate/w3"  # scoped by the API key
     ]
     page = seeded.get(f"/review/items/{item}").text
     assert "&lt;b&gt;safe&lt;/b&gt;" in page and "<b>safe</b>" not in page

@@ -32,7 +32,7 @@ def _item_ids(html: str) -> list[str]:
 
 def _id_of(client: TestClient, rid: str) -> str:
     items = client.get("/v1/reviews", headers=auth("review")).json()["items"]
-    return next(i["id"] for i in items if i["request_id"] == rid)
+    return next(i["id"] for i in items if i["request_id"] == f"validate/{rid}")  # request ids are scoped by key
 
 
 def _state(client: TestClient, item: str) -> dict[str, object]:
@@ -129,9 +129,9 @@ def test_queue_rows_explain_themselves_and_search_sort_page(seeded: TestClient) 
     login(seeded, "alice")
     page = seeded.get("/review").text
     assert "<h1>Review queue" in page
-    assert 'aria-label="Select item w1"' in page and "<legend>Apply to</legend>" in page
+    assert 'aria-label="Select item validate/w1"' in page and "<legend>Apply to</legend>" in page
     # Rule id and message of the open findings, not the repaired one.
-    row = page[page.index('aria-label="Select item w1"') :].split("</tr>")[0]
+    row = page[page.index('aria-label="Select item validate/w1"') :].split("</tr>")[0]
     assert "SVC001" in row and "SVC002" not in row and ": " in row
     assert _item_ids(seeded.get("/review?q=zebras+w2").text) == [_id_of(seeded, "w2")]  # the prompt is searched
     assert _item_ids(seeded.get("/review?q=%22OR(").text) == []
@@ -161,7 +161,7 @@ def test_export_from_the_page_with_the_session(seeded: TestClient) -> None:
     r = seeded.get("/review/export.jsonl")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
     [row] = [json.loads(line) for line in r.text.splitlines()]
-    assert row["request_id"] == "w2" and row["flagged"] is True and row["policy"] == "demo"
+    assert row["request_id"] == "validate/w2" and row["flagged"] is True and row["policy"] == "demo"
     assert row["rules_dirs"] and row["rules_dirs"][0].endswith("demo/rules")
     # bob sees only policy "other": nothing of demo's leaks through his export.
     seeded.cookies.clear()
