@@ -119,7 +119,9 @@ def main(args: argparse.Namespace) -> int:
                 os.environ.setdefault("OUTGUARD_FACTS_DB", config.facts_db)
             keys = KeyRing.load(config.keys_file, config.keys_env)
             banner = _banner(args, config, keys)
-        app = create_app(config, keys=keys)
+        # The demo compiles its policies before uvicorn listens, so that its queue is seeded from the engines it
+        # serves (compiled once) before /readyz answers 200; other sidecars compile in the background as before.
+        app = create_app(config, keys=keys, load_sync=args.demo)
     except AuthConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -305,3 +305,36 @@ def test_schema_library_is_ready_before_the_first_call_with_a_schema() -> None:
     result = json.loads(out)
     assert result["loaded"]
     assert "JSON030" in result["codes"] and not [c for c in result["codes"] if c.startswith("ENG")]
+
+
+def test_serve_demo_compiles_each_policy_once(tmp_path: Path) -> None:
+    """`guardrails serve --demo` seeds its queue from the engines the sidecar serves: it compiled the demo
+    policies a second time before uvicorn listened (~0.4 s CPU of its start)."""
+    out = run_python(
+        f"""
+        import collections, json, sys
+        import uvicorn
+        from guardrails import engine
+        from service import serve
+        from service.demo import demo_config  # noqa: F401
+        compiled = collections.Counter()
+        original = engine.Engine.from_policy.__func__
+        def counting(cls, name, *args, **kwargs):
+            compiled[name] += 1
+            return original(cls, name, *args, **kwargs)
+        engine.Engine.from_policy = classmethod(counting)
+        served = {{}}
+        def run(app, **_kwargs):  # what uvicorn would do: the lifespan, then serving once ready
+            from fastapi.testclient import TestClient
+            with TestClient(app):
+                served["ready"] = app.state.outguard.ready.wait(120)
+        uvicorn.run = run
+        from guardrails.cli.main import build_parser
+        ns = build_parser().parse_args(["serve", "--demo", "--data-dir", {str(tmp_path)!r}, "--port", "0"])
+        assert serve.main(ns) == 0
+        print(json.dumps({{"compiled": compiled, "ready": served["ready"]}}))
+        """
+    )
+    result = json.loads(out)
+    assert result["ready"] is True
+    assert result["compiled"] and all(n == 1 for n in result["compiled"].values()), result["compiled"]
