@@ -11,8 +11,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from guardrails.checks.base import Check, Deadline, DeadlineExceeded, Hit, RunContext
 from guardrails.context import Context
 from guardrails.document import Document
@@ -22,7 +20,6 @@ from guardrails.findings import (
     REPORT_SCHEMA_VERSION,
     Action,
     AppliedEdit,
-    CheckTiming,
     Degraded,
     DegradedReason,
     Edit,
@@ -30,6 +27,7 @@ from guardrails.findings import (
     Finding,
     FindingStatus,
     Fix,
+    RecordedTimings,
     RegenerationItem,
     RegenerationRequest,
     Report,
@@ -86,9 +84,6 @@ _MATCHED_MAX = 120
 _SPAN_FIELDS = frozenset(Span.model_fields)
 _FINDING_GIVEN = frozenset(Finding.model_fields) - {"status", "doc_url"}
 _EVIDENCE_DEFAULTS: dict[str, Any] = {name: None for name in Evidence.model_fields if name != "details"}
-
-
-_TIMINGS = TypeAdapter(list[CheckTiming]).validator  # the validator itself: TypeAdapter's wrapper costs ~1 us
 
 
 def _assembled_report(fields: dict[str, Any]) -> Report:
@@ -207,12 +202,12 @@ class Engine:
         self,
         doc: Document,
         ctx: Context,
-        timings: list[dict[str, Any]],
+        timings: list[tuple[str, str, float]],
         degraded: list[Degraded],
         local: _LocalHits | None = None,
     ) -> list[Finding]:
-        """Run every rule's check on `doc`. Timings are collected as plain dicts: the Report validates them into
-        CheckTiming in one pass, cheaper than building a pydantic model per rule on the hot path.
+        """Run every rule's check on `doc`. Timings are collected as (rule id, check, ms) rows: the Report makes
+        them CheckTiming objects only when they are read (findings.RecordedTimings).
 
         With `local` (a re-check after a repair round), a check that declares `rechecks = "local"` runs only
         around the edits and keeps its earlier hits elsewhere; `local` then records this pass's hits."""
@@ -256,7 +251,7 @@ class Engine:
                 degraded.append(Degraded(rule_id=rule.id, check=rule.check, reason=DegradedReason.ERROR, detail=error))
             t1 = clock()
             elapsed = t1 - t0
-            timings.append({"rule_id": rule.id, "check": rule.check, "ms": elapsed * 1000})
+            timings.append((rule.id, rule.check, elapsed * 1000))
             if not late and elapsed > compiled.deadline_s:
                 # Ran to completion but late: keep what it found, and still fail closed on the lateness.
                 self._late(doc, compiled, f"took {elapsed * 1000:.1f} ms", findings, degraded)
@@ -357,7 +352,7 @@ class Engine:
         """Check `output`, repair what the policy allows, and return the Report. Never raises on text."""
         t0 = time.perf_counter()
         ctx = Context.coerce(context)
-        timings: list[dict[str, Any]] = []
+        timings: list[tuple[str, str, float]] = []
         degraded: list[Degraded] = []
         if not isinstance(output, str):
             raise TypeError(f"output must be str, got {type(output).__name__}")
@@ -413,7 +408,8 @@ class Engine:
         """The Report of one validation begun at `t0`, traced when tracing is on."""
         fields["policy"] = self.policy.name
         fields["policy_version"] = self.compiled.version
-        fields["timings"] = _TIMINGS.validate_python(fields["timings"])  # one call for every rule's
+        rows = fields["timings"]
+        fields["timings"] = RecordedTimings(rows) if rows else []
         fields["elapsed_ms"] = (time.perf_counter() - t0) * 1000
         report = _assembled_report(fields)
         if tracing():  # spans made after the fact from the report's timings: untraced runs pay for this test only
@@ -425,7 +421,7 @@ class Engine:
         text: str,
         findings: list[Finding],
         ctx: Context,
-        timings: list[dict[str, Any]],
+        timings: list[tuple[str, str, float]],
         degraded: list[Degraded],
         *,
         local: _LocalHits | None = None,

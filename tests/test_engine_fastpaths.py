@@ -15,7 +15,7 @@ from guardrails import engine as engine_module
 from guardrails.checks.base import Deadline, RunContext
 from guardrails.context import Context
 from guardrails.document import Document
-from guardrails.findings import CheckTiming, Report
+from guardrails.findings import CheckTiming, RecordedTimings, Report
 from tests.helpers import engine_with, rule
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,6 +219,12 @@ def _fields_sets(report: Any) -> list[Any]:
     ]
 
 
+def _validated_report(fields: dict[str, Any]) -> Report:
+    """The Report through pydantic's validation, timings built first (the engine records them as rows)."""
+    timings = fields.get("timings", [])
+    return Report(**{**fields, "timings": timings.build() if isinstance(timings, RecordedTimings) else timings})
+
+
 @pytest.mark.parametrize("policy", ["default", "secrets", "pii", "json", "obscenity"])
 def test_assembled_findings_equal_validated_ones(policy: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The engine puts a hit's Finding, and the Report, together from already validated values; through pydantic's
@@ -227,7 +233,7 @@ def test_assembled_findings_equal_validated_ones(policy: str, monkeypatch: pytes
     texts = list(_texts())
     fast = [engine.validate(t) for t in texts]
     monkeypatch.setattr(engine_module, "_validated_already", lambda *args: False)
-    monkeypatch.setattr(engine_module, "_assembled_report", lambda fields: Report(**fields))
+    monkeypatch.setattr(engine_module, "_assembled_report", _validated_report)
     for text, report in zip(texts, fast, strict=True):
         validated = engine.validate(text)
         assert report.findings == validated.findings and report.residual == validated.residual, text[:200]
@@ -258,3 +264,69 @@ def test_a_hit_with_values_of_the_wrong_type_is_still_validated(tmp_path: Path) 
         engine.finding_from_hit(rule_, Hit(0, 4, pointer=7), doc)  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         engine.finding_from_hit(rule_, Hit(4, 0), doc)
+
+
+# -- timings made CheckTiming objects only when read -------------------------------------------------------------
+
+
+def _eager(report: Report) -> Report:
+    """The same report with its timings built now, as every reader sees them."""
+    return report.model_copy(update={"timings": list(report.timings)})
+
+
+def test_timings_the_engine_records_are_built_only_when_read(tmp_path: Path) -> None:
+    """A validation records (rule, check, ms) rows and makes no CheckTiming objects until someone reads them; every
+    way of reading a report (attribute, dumps, nested dumps, ==, repr, dict(), pickle, copies) sees the same list."""
+    import copy
+    import json
+    import pickle
+
+    from pydantic import BaseModel, TypeAdapter
+
+    engine = _local_engine(tmp_path)
+    text = "a foo, xxx and bab"  # found, repaired, checked again: timings of several passes
+    stored = engine.validate(text).__dict__["timings"]
+    assert not isinstance(stored, list) and len(stored.rows) > len(engine.rules)  # rows, not models, yet
+
+    def fresh() -> Report:
+        return engine.validate(text)
+
+    built = _eager(fresh())
+    assert all(type(t) is CheckTiming for t in built.timings) and len(built.timings) == len(stored.rows)
+    assert built.edits and built.findings
+    rows = [(t.rule_id, t.check) for t in built.timings]
+
+    def normal(dumped: dict[str, Any]) -> dict[str, Any]:
+        return {**dumped, "elapsed_ms": 0.0, "timings": [{**t, "ms": 0.0} for t in dumped["timings"]]}
+
+    class Wrapper(BaseModel):
+        report: Report
+
+    for dump in (
+        lambda r: r.model_dump(),
+        lambda r: json.loads(r.model_dump_json()),
+        lambda r: Wrapper(report=r).model_dump()["report"],
+        lambda r: TypeAdapter(list[Report]).dump_python([r])[0],
+        lambda r: pickle.loads(pickle.dumps(r)).model_dump(),
+        lambda r: copy.deepcopy(r).model_dump(),
+        lambda r: r.model_copy().model_dump(),
+        lambda r: r.redacted().model_dump(),
+        lambda r: {k: v if k != "timings" else [t.model_dump() for t in v] for k, v in dict(r).items()},
+    ):
+        lazy, eager = dump(fresh()), dump(_eager(fresh()))
+        assert [(t["rule_id"], t["check"]) for t in lazy["timings"]] == rows
+        assert normal(lazy) == normal(eager)
+    assert fresh().model_dump(include={"timings": {0: {"check"}}})["timings"] == [{"check": rows[0][1]}]
+    assert fresh().model_dump(exclude={"timings": {0: {"ms"}}})["timings"][0] == dict(
+        zip(("rule_id", "check"), rows[0], strict=True)
+    )
+    report = fresh()
+    pending = report.__dict__["timings"]
+    eager = report.model_copy(update={"timings": pending.build()})  # report itself is not read: still rows
+    assert report == eager and eager == report and report.model_copy() == report and repr(report) == repr(eager)
+    assert report.__dict__["timings"] is pending
+    assert report.timings == eager.timings and report.__dict__["timings"] is report.timings  # built once, kept
+    assert report.model_json_schema(mode="serialization") == report.model_json_schema(mode="validation")
+    assert not hasattr(Report, "timings")  # the class still has no attribute of that name, as pydantic makes it
+    with pytest.raises(Exception, match="frozen"):
+        report.timings = []  # type: ignore[misc]
