@@ -24,8 +24,6 @@ value a PII or sensitive finding detected masked, `masked: true`), and so is wha
 from __future__ import annotations
 
 import os
-import time
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
@@ -33,7 +31,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from guardrails import Context, Engine
-from guardrails.guard import Guard, GuardResult, Usage, as_messages
+from guardrails.guard import Guard, GuardResult, as_messages
 from service.auth import ApiKey, Scope
 from service.config import UpstreamConfig
 from service.deps import ready_state, require
@@ -41,19 +39,11 @@ from service.errors import ERROR_RESPONSES, ApiError
 from service.hold.routes import asked_webhook, hold_completion
 from service.hold.stream import StreamHold, released_finish
 from service.limits.quota import with_stream_usage
-from service.proxy_answer import (
-    delivered_message,
-    finish_reason,
-    outguard_info,
-    queue_for_review,
-    shown_report,
-    upstream_error_response,
-    upstream_failed,
-)
+from service.proxy_answer import upstream_error_response, upstream_failed
 from service.proxy_cache import answer_cache, keep_answer
 from service.proxy_runs import RunRecorder
 from service.proxy_stream import Release, StreamRun, stream_completion
-from service.redaction import outgoing
+from service.proxy_stream_choices import StreamedChoices, completion, stream_choices, wants_choices
 from service.sse_keepalive import with_keepalives
 from service.state import AppState
 
@@ -94,12 +84,6 @@ def _unsupported_output(params: dict[str, Any]) -> JSONResponse | None:
     )
     error = {"message": message, "type": "invalid_request_error", "param": "modalities", "code": "unsupported_modality"}
     return JSONResponse({"error": error}, status_code=400)
-
-
-def _served_by(result: GuardResult) -> dict[str, Any]:
-    """The upstream's `system_fingerprint` and `service_tier` for the delivered answer, when it said them."""
-    served = {"system_fingerprint": result.system_fingerprint, "service_tier": result.service_tier}
-    return {k: v for k, v in served.items() if v is not None}
 
 
 def _upstream(state: AppState) -> Any:
@@ -196,20 +180,23 @@ async def chat_completions(
     model = getattr(client, "model", None) or "upstream"
     recorder = RunRecorder(state.metrics)
     client = answer_cache(state, engine, client, key.name, body.stream)  # replays deterministic answers
+    n = wants_choices(params) if body.stream else None
+    if n is not None:  # one streamed upstream call for every choice, each judged whole (proxy_stream_choices)
+        client = StreamedChoices(client)
     guard = _guard(state, engine, client, recorder, state.quotas.meter(key.name, key.token_quota))
     if body.stream:
-        if isinstance(params.get("n"), int) and params["n"] > 1:
-            raise ApiError(400, "unsupported", "stream with n > 1 is not supported by the guarded proxy; stream n=1")
-        # A held answer must not be shown before a reviewer decides: the whole answer is judged before any text.
+        # A held answer must not be shown before a reviewer decides: the whole answer is judged before any text;
+        # with n > 1 every choice is, always (a retract on one choice would reach readers of another).
         run = StreamRun(
             state=state, engine=engine, guard=guard, recorder=recorder, messages=messages, params=params, ctx=ctx,
-            model=model, release="final" if holding else release or state.config.stream_release, key_name=key.name,
-            hold=StreamHold(key, webhook) if holding else None,
+            model=model, release="final" if holding or n else release or state.config.stream_release,
+            key_name=key.name, hold=StreamHold(key, webhook) if holding else None,
         )  # fmt: skip
+        chunks = stream_completion(run) if n is None else stream_choices(run, n, release)
         return StreamingResponse(
-            with_keepalives(stream_completion(run), state.config.stream_keepalive_s),
+            with_keepalives(chunks, state.config.stream_keepalive_s),
             media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", "X-Outguard-Release": run.release},
         )
     # n > 1: one upstream call for every choice, each choice guarded (and regenerated) on its own.
     # One mapping, never **params: a body field named like a Guard argument (`context`, `timeout`) is the upstream's.
@@ -218,38 +205,11 @@ async def chat_completions(
     if all(upstream_failed(r, engine) for r in results):
         recorder.close("error", results[0].report.verdict, guard.providers[0][0])
         return upstream_error_response(results[0])
-    choices: list[dict[str, Any]] = []
-    infos: list[dict[str, Any]] = []
-    for index, result in enumerate(results):
-        report = outgoing(result.report, engine)  # what leaves the process: the answer's report, the review queue
-        state.metrics.observe_report(report)
-        review_id = await queue_for_review(state, engine, report, ctx, key.name)
-        message = delivered_message(result)
-        choices.append(
-            {
-                "index": index,
-                "message": message,
-                "logprobs": result.logprobs,  # the delivered attempt's, only when its text is delivered as it came
-                "finish_reason": finish_reason(result, report),
-            }
-        )
-        shown = shown_report(report, result, engine)
-        infos.append(outguard_info(shown, result.source, len(result.attempts), review_id))
+    answer = await completion(state, engine, results, ctx=ctx, key_name=key.name, model=model)
     recorder.close(results[0].source, results[0].report.verdict, guard.providers[0][0])
-    answer = {
-        "id": f"chatcmpl-og-{uuid.uuid4().hex[:24]}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": choices,
-        "usage": sum((r.usage for r in results), Usage()).model_dump(),
-        **_served_by(results[0]),
-        # Choice 0's, as before; with n > 1 every choice's under `choices`.
-        "outguard": {**infos[0], "choices": infos} if len(infos) > 1 else infos[0],
-    }
     if holding:
         # Held as a whole when any choice needs review: what a reviewer's approval releases is this very completion.
-        finishes = [released_finish(r, c["message"]) for r, c in zip(results, choices, strict=True)]
+        finishes = [released_finish(r, c["message"]) for r, c in zip(results, answer["choices"], strict=True)]
         held = await hold_completion(
             state, key, policy=engine.policy.name, answer=answer, finishes=finishes, webhook=webhook
         )

@@ -79,33 +79,23 @@ class _Shown:
             self.text = self.text[: event.offset or 0]
 
 
-class _Chunks:
+class Chunks:
+    """`chat.completion.chunk` events of one streamed completion, each for one choice (`index`, 0 unless n > 1)."""
+
     def __init__(self, model: str) -> None:
         self.id = f"chatcmpl-og-{uuid.uuid4().hex[:24]}"
         self.model = model
 
-    def __call__(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-        payload = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            **extra,
-        }
-        return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+    def __call__(self, delta: dict[str, Any], finish: str | None = None, *, index: int = 0, **extra: Any) -> bytes:
+        return self._event({"choices": [{"index": index, "delta": delta, "finish_reason": finish}], **extra})
 
     def usage(self, usage: dict[str, Any]) -> bytes:
         """OpenAI's last chunk under `stream_options.include_usage`: no choices, the whole run's usage."""
-        payload = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": self.model,
-            "choices": [],
-            "usage": usage,
-        }
-        return f"data: {json.dumps(payload)}\n\n".encode()
+        return self._event({"choices": [], "usage": usage})
+
+    def _event(self, fields: dict[str, Any]) -> bytes:
+        head = {"id": self.id, "object": "chat.completion.chunk", "created": int(time.time()), "model": self.model}
+        return f"data: {json.dumps({**head, **fields}, ensure_ascii=False)}\n\n".encode()
 
 
 def _retract_reason(reason: str | None) -> str:
@@ -117,7 +107,7 @@ def _retract_reason(reason: str | None) -> str:
 
 
 async def stream_completion(run: StreamRun) -> AsyncIterator[bytes]:
-    chunk = _Chunks(run.model)
+    chunk = Chunks(run.model)
     yield chunk({"role": "assistant", "content": ""})
     shown = _Shown()  # what the client holds (cleared mode) or will be given (final mode)
     try:
@@ -170,7 +160,7 @@ async def stream_completion(run: StreamRun) -> AsyncIterator[bytes]:
 
 
 def _ending(
-    run: StreamRun, chunk: _Chunks, *, text: str, result: GuardResult, report: Report, outguard: dict[str, Any]
+    run: StreamRun, chunk: Chunks, *, text: str, result: GuardResult, report: Report, outguard: dict[str, Any]
 ) -> AsyncIterator[bytes]:
     """What follows the verdict: the answer, or, for a `review` answer that must wait, the held stream."""
     if run.hold is not None and outguard["review_id"] is not None and report.verdict.value == "review":
@@ -179,7 +169,7 @@ def _ending(
 
 
 async def _delivered(
-    run: StreamRun, chunk: _Chunks, *, text: str, result: GuardResult, report: Report, outguard: dict[str, Any]
+    run: StreamRun, chunk: Chunks, *, text: str, result: GuardResult, report: Report, outguard: dict[str, Any]
 ) -> AsyncIterator[bytes]:
     """The answer's end: the text held until the verdict (`final` mode), the checked tool calls, the last chunk."""
     if run.release == "final" and text:
@@ -197,7 +187,7 @@ async def _delivered(
     yield chunk({}, reason, outguard=outguard)
 
 
-def _held(run: StreamRun, chunk: _Chunks, result: GuardResult, outguard: dict[str, Any]) -> AsyncIterator[bytes]:
+def _held(run: StreamRun, chunk: Chunks, result: GuardResult, outguard: dict[str, Any]) -> AsyncIterator[bytes]:
     """A `review` answer that waits for the reviewer: judged whole in `final` mode, nothing of it shown yet. What
     the decision releases is the completion the non-streamed proxy would have held."""
     assert run.hold is not None

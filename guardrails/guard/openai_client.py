@@ -31,6 +31,7 @@ DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 """An upstream answer larger than this (4 MiB, far above any chat completion) is a failed call, not read on."""
 _MAX_ERROR_BYTES = 64 * 1024  # of an error answer's body: enough for its message
 _NEWLINE = re.compile(r"\r\n|\r|\n")
+_MAX_CHOICES = 128  # OpenAI's limit on `n`
 
 
 class _Retry(Exception):
@@ -55,6 +56,10 @@ class StreamStats:
     """A declared refusal, assembled from its `delta.refusal` pieces."""
     function_call: dict[str, str] | None = None
     """A legacy (`functions`) call, assembled from its `delta.function_call` pieces."""
+    others: dict[int, StreamStats] = field(default_factory=dict)
+    """The further choices of an `n > 1` stream, by index, each with its text in `parts` (the stream itself yields
+    only choice 0's text; usage and model are the whole answer's, on this one)."""
+    parts: list[str] = field(default_factory=list)
 
     def add_tool_call_delta(self, delta: Any) -> None:
         """Fold one `delta.tool_calls[i]` into its call: id, type and name arrive once, arguments in pieces."""
@@ -683,7 +688,9 @@ def _deltas(events: Iterable[str], name: str, stats: StreamStats | None = None) 
             _note_chunk(stats, chunk)
         for choice in chunk.get("choices") or []:
             if isinstance(choice, dict) and choice.get("index", 0) != 0:
-                continue  # one answer per stream: further choices (`n > 1`) are not mixed into it
+                if stats is not None:
+                    _note_other(stats, choice)
+                continue  # one answer per stream: further choices (`n > 1`) are kept apart, never mixed into it
             delta = choice.get("delta") if isinstance(choice, dict) else None
             if stats is not None and isinstance(choice, dict):
                 _note_choice(stats, choice, delta)
@@ -710,6 +717,19 @@ def _note_chunk(stats: StreamStats, chunk: dict[str, Any]) -> None:
         stats.usage = _usage(chunk["usage"])
     if isinstance(chunk.get("model"), str):
         stats.model = chunk["model"]
+
+
+def _note_other(stats: StreamStats, choice: dict[str, Any]) -> None:
+    """Fold a further choice's delta into its own stats (indices past OpenAI's `n` limit of 128 are dropped)."""
+    index = choice.get("index")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 < index < _MAX_CHOICES:
+        return
+    other = stats.others.setdefault(index, StreamStats())
+    delta = choice.get("delta")
+    _note_choice(other, choice, delta)
+    content = delta.get("content") if isinstance(delta, dict) else None
+    if isinstance(content, str) and content:
+        other.parts.append(content)
 
 
 def _note_choice(stats: StreamStats, choice: dict[str, Any], delta: object) -> None:

@@ -49,7 +49,8 @@ async def held_stream(
     answer: dict[str, Any],
     chunk: Callable[..., bytes],
 ) -> AsyncIterator[bytes]:
-    """Hold `answer` (a one-choice chat.completion) and stream its decided form, or its id past the bound."""
+    """Hold `answer` (a chat.completion, one choice or several held as a whole) and stream its decided form (each
+    choice in index order), or its id past the bound."""
     try:
         row = await store_held(
             state, hold.key, answer, policy=policy, webhook=hold.webhook, items=shape.reviewed("", answer)
@@ -62,19 +63,25 @@ async def held_stream(
     yield chunk({}, outguard={**mark, **shape.waiting_info(row.body)})  # why it waits, never what it says
     row = await _decided(state, row)
     if not row.released or row.result is None:
-        yield chunk({}, "content_filter", outguard=mark)
+        for index in range(len(answer["choices"])):
+            yield chunk({}, "content_filter", index=index, outguard=mark)
         return
-    decided = row.result["choices"][0]
-    message = decided["message"]
-    if message.get("content"):
-        yield chunk({"content": message["content"]})
-    if isinstance(message.get("refusal"), str):  # as the proxy streams a declared refusal: `delta.refusal`
-        yield chunk({"refusal": message["refusal"]})
-    if isinstance(message.get("function_call"), dict):  # a legacy call, whole in one delta
-        yield chunk({"function_call": message["function_call"]})
-    for i, call in enumerate(message.get("tool_calls") or []):
-        yield chunk({"tool_calls": [{"index": i, **call}]})
-    yield chunk({}, decided["finish_reason"], outguard=row.result.get("outguard"))
+    outguard = row.result.get("outguard") or {}
+    many = outguard.get("choices")  # n > 1: each choice's finish chunk carries its own info
+    for decided in row.result["choices"]:
+        index = decided.get("index", 0)
+        message = decided["message"]
+        if message.get("content"):
+            yield chunk({"content": message["content"]}, index=index)
+        if isinstance(message.get("refusal"), str):  # as the proxy streams a declared refusal: `delta.refusal`
+            yield chunk({"refusal": message["refusal"]}, index=index)
+        if isinstance(message.get("function_call"), dict):  # a legacy call, whole in one delta
+            yield chunk({"function_call": message["function_call"]}, index=index)
+        for i, call in enumerate(message.get("tool_calls") or []):
+            yield chunk({"tool_calls": [{"index": i, **call}]}, index=index)
+        # A reviewed choice's own decision; a choice nobody reviewed says how the completion it waited with ended.
+        info = {"held": outguard.get("held"), **many[index]} if many else outguard
+        yield chunk({}, decided["finish_reason"], index=index, outguard=info)
 
 
 async def _decided(state: AppState, row: HeldAnswer) -> HeldAnswer:

@@ -5,24 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from tests.service.conftest import auth
-from tests.service.test_proxy import _chat, _sse, proxy
+from tests.service.test_proxy import _sse, proxy
 
 __all__ = ["proxy"]
 
 
-def test_streamed_n_above_one_is_a_clear_400_and_never_reaches_the_upstream(proxy: Any) -> None:
-    # Each choice is validated (and regenerated) on its own; a stream interleaves the choices' deltas, so
-    # one choice's retract would reach a client reading another: the proxy refuses instead of guessing.
-    client, fake = proxy(["The store opens at 9am."])
-    r = _chat(client, stream=True, n=2)
-    assert r.status_code == 400
-    error = r.json()["error"]
-    assert error["code"] == "unsupported"
-    assert "n > 1" in error["message"] and "stream" in error["message"]
-    assert fake.requests == []
-    # n=1 streams as usual.
-    ok = _chat(client, stream=True, n=1)
-    assert ok.status_code == 200
+# Streamed n > 1 (a 400 until session 8) is served now: tests/service/test_proxy_stream_choices.py and
+# tests/security/test_stream_choices.py.
 
 
 def test_stream_delivers_text_in_several_chunks_before_the_end(proxy: Any) -> None:
