@@ -4,6 +4,7 @@ whole test session, so each check runs in a subprocess)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -61,9 +62,14 @@ LAYERS = (
 )
 
 
-def run_python(code: str, *, timeout: float = 240) -> str:
+def run_python(code: str, *, timeout: float = 240, env: dict[str, str] | None = None) -> str:
     proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return proc.stdout.strip().splitlines()[-1]
@@ -338,3 +344,31 @@ def test_serve_demo_compiles_each_policy_once(tmp_path: Path) -> None:
     result = json.loads(out)
     assert result["ready"] is True
     assert result["compiled"] and all(n == 1 for n in result["compiled"].values()), result["compiled"]
+
+
+@pytest.mark.parametrize("policy", ["default", "hallucination"])
+def test_a_warm_start_parses_no_regex_pattern_again(policy: str, tmp_path: Path) -> None:
+    """The `regex` module parses a pattern in Python (~95% of its compile); a second process compiling the same
+    policy builds its patterns from the arguments kept on disk (guardrails/rules/patterns.py)."""
+    code = f"""
+        import json, regex._main as m
+        parsed = []
+        source = m._Source
+        class Counting(source):
+            def __init__(self, pattern):
+                parsed.append(pattern)
+                super().__init__(pattern)
+        m._Source = Counting
+        from guardrails import Engine
+        engine = Engine.from_policy({policy!r})
+        report = engine.validate("Contact me at jane@example.com, https://example.com/x or +1 212 555 0199.")
+        print(json.dumps({{"parsed": len(parsed), "codes": sorted(f.code for f in report.findings)}}))
+        """
+    env = {**os.environ, "OUTGUARD_CACHE_DIR": str(tmp_path), "OUTGUARD_POLICY_CACHE": "1"}
+    cold = json.loads(run_python(code, env=env))
+    warm = json.loads(run_python(code, env=env))
+    assert cold["parsed"] > 10
+    assert warm["parsed"] == 0, warm
+    assert warm["codes"] == cold["codes"]
+    off = json.loads(run_python(code, env={**env, "OUTGUARD_POLICY_CACHE": "0"}))
+    assert off == cold

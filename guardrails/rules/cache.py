@@ -117,7 +117,9 @@ def _private(path: Path, st: os.stat_result) -> bool:
     return not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-def _read(path: Path) -> RuleSet | None:
+def read_checked(path: Path, fmt: bytes) -> bytes | None:
+    """The payload of a file this module's writer made (`fmt`, its SHA-256, the payload), or None when it is
+    missing, too large, not private, torn or tampered with."""
     try:
         with path.open("rb") as fh:
             st = os.fstat(fh.fileno())
@@ -128,12 +130,40 @@ def _read(path: Path) -> RuleSet | None:
             blob = fh.read(_MAX_FILE_BYTES + 1)
     except OSError:
         return None
-    head = len(_FORMAT)
-    if not blob.startswith(_FORMAT) or len(blob) < head + _DIGEST:
+    head = len(fmt)
+    if not blob.startswith(fmt) or len(blob) < head + _DIGEST:
         return None
     digest, payload = blob[head : head + _DIGEST], blob[head + _DIGEST :]
     if hashlib.sha256(payload).digest() != digest:
         return None  # torn or tampered: rebuilt
+    return payload
+
+
+def write_checked(path: Path, fmt: bytes, payload: bytes) -> None:
+    """Write `fmt`, the payload's SHA-256 and the payload atomically in a private directory (silently not at all
+    when that cannot be done: a cache that cannot be written is no cache, not an error)."""
+    if len(payload) > _MAX_FILE_BYTES:
+        return
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(path.parent, path.parent.stat()):
+            return
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ruleset-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(fmt + hashlib.sha256(payload).digest() + payload)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        return
+
+
+def _read(path: Path) -> RuleSet | None:
+    payload = read_checked(path, _FORMAT)
+    if payload is None:
+        return None
     from guardrails.rules.loader import RuleSet
 
     try:
@@ -146,20 +176,10 @@ def _read(path: Path) -> RuleSet | None:
 
 def _write(path: Path, ruleset: RuleSet) -> None:
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _private(path.parent, path.parent.stat()):
-            return
         payload = pickle.dumps(ruleset, protocol=pickle.HIGHEST_PROTOCOL)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ruleset-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(_FORMAT + hashlib.sha256(payload).digest() + payload)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+    except (pickle.PicklingError, TypeError, AttributeError):
         return  # a cache that cannot be written is no cache, not an error
+    write_checked(path, _FORMAT, payload)
 
 
 def load_cached(dirs: Sequence[Path], load: Callable[[], RuleSet]) -> RuleSet:

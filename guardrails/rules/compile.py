@@ -199,6 +199,14 @@ def _overridden(problem: Problem, policy_file: str) -> Problem:
 
 
 def compile_policy(policy: Policy, ruleset: RuleSet, where: Path | str = "<policy>") -> CompiledPolicy:
+    from guardrails.rules.patterns import compiled_patterns
+
+    # Its `regex` patterns from the on-disk store when another process compiled them already (patterns.py).
+    with compiled_patterns():
+        return _compile_policy(policy, ruleset, where)
+
+
+def _compile_policy(policy: Policy, ruleset: RuleSet, where: Path | str) -> CompiledPolicy:
     where = str(where)
     ruleset = with_plugin_packs(policy, ruleset, where)
     scale = deadline_scale()
