@@ -6,7 +6,8 @@ one answer per choice, and `Guard.arun_choices` judges each on its own and regen
 out, not streamed), as the non-streamed path does. Release is always `final` for n > 1: a retract on one choice
 would reach a reader of another, so no choice's text leaves before every choice has its verdict. A request that
 asked for `cleared` is told so (the response header `X-Outguard-Release: final` and `outguard.release` on the first
-chunk). While the choices are judged only the role chunks (one per index) and keep-alive comments go out.
+chunk). While the choices are judged only choice 0's role chunk and keep-alive comments go out; the other role
+chunks follow once the choices are known (an upstream that sent fewer than `n` choices leaves no empty index).
 
 Then, per index in order: the content in one delta, a declared refusal, the checked tool calls (one delta per
 call), and the choice's finish chunk carrying its `outguard` info; `stream_options.include_usage` adds the usage
@@ -43,6 +44,7 @@ from service.state import AppState
 log = logging.getLogger("outguard.service")
 
 _DONE = b"data: [DONE]\n\n"
+_ROLE = {"role": "assistant", "content": ""}
 
 
 def wants_choices(params: dict[str, Any]) -> int | None:
@@ -178,12 +180,10 @@ def choice_chunks(chunk: Chunks, choice: dict[str, Any], outguard: dict[str, Any
 
 async def stream_choices(run: StreamRun, n: int, asked: Release | None) -> AsyncIterator[bytes]:
     """The SSE answer to a streamed request for `n` choices; `asked`: the release mode the request named (told
-    when it was not `final`)."""
+    when it asked for `cleared`)."""
     chunk = Chunks(run.model)
-    told: dict[str, Any] = {"type": "release", "release": "final", "asked": asked}
-    for index in range(n):  # the role chunk per index: says nothing of any choice's text
-        role = {"role": "assistant", "content": ""}
-        yield chunk(role, index=index, outguard=told) if index == 0 and asked == "cleared" else chunk(role, index=index)
+    told = {"type": "release", "release": "final", "asked": asked}
+    yield chunk(_ROLE, index=0, outguard=told) if asked == "cleared" else chunk(_ROLE, index=0)  # says nothing yet
     try:
         results: list[GuardResult] = await run.guard.arun_choices(run.messages, run.ctx, upstream_params=run.params)
         if all(upstream_failed(r, run.engine) for r in results):
@@ -193,30 +193,38 @@ async def stream_choices(run: StreamRun, n: int, asked: Release | None) -> Async
             yield _DONE
             return
         answer = await completion(run.state, run.engine, results, ctx=run.ctx, key_name=run.key_name, model=run.model)
+        kept = held_form(answer, results) if run.hold is not None else None
+        # Every chunk is made before the first is sent: a failure here still ends the stream with the last resort.
+        decided = [] if kept is not None else _decided(chunk, answer)
     except Exception as exc:
         # Our own failure, not the upstream's (the Guard turns those into fallbacks and the last resort): nothing of
         # any choice was shown, so each gets the last resort and a valid end instead of a broken stream.
         log.error("proxy stream (n > 1) failed: %s", type(exc).__name__, exc_info=run.state.config.log_content)
         run.state.metrics.count_run("last_resort")
         for index in range(n):
-            yield chunk({"content": _last_resort(run.guard)}, index=index)
+            yield chunk({**(_ROLE if index else {}), "content": _last_resort(run.guard)}, index=index)
             yield chunk({}, "content_filter", index=index, outguard={"type": "error", "source": "last_resort"})
         yield _DONE
         return
     run.recorder.close(results[0].source, results[0].report.verdict, run.guard.providers[0][0])
-    kept = held_form(answer, results) if run.hold is not None else None
+    # The other role chunks once the choices are known: an upstream that sent fewer than `n` leaves no empty index.
+    for index in range(1, len(results)):
+        yield chunk(_ROLE, index=index)
     if run.hold is not None and kept is not None:
         async for data in held_stream(run.state, run.hold, run.engine.policy.name, kept, chunk):
             yield data
-    else:
-        infos = answer["outguard"]["choices"]
-        for choice, info in zip(answer["choices"], infos, strict=True):
-            for data in choice_chunks(chunk, choice, info):
-                yield data
+    for data in decided:
+        yield data
     options = run.params.get("stream_options")
     if isinstance(options, dict) and options.get("include_usage") is True:
         yield chunk.usage(answer["usage"])
     yield _DONE
+
+
+def _decided(chunk: Chunks, answer: dict[str, Any]) -> list[bytes]:
+    """Every choice's chunks, in index order, each finish chunk with that choice's `outguard` info."""
+    infos = answer["outguard"].get("choices") or [answer["outguard"]]  # one choice: its info is the top level
+    return [data for c, info in zip(answer["choices"], infos, strict=True) for data in choice_chunks(chunk, c, info)]
 
 
 def _last_resort(guard: Guard) -> str:

@@ -118,8 +118,9 @@ def test_a_failing_choice_is_regenerated_alone_and_each_index_gets_the_non_strea
         == {0: '{"city": "Oslo"}', 1: '{"city": "Paris"}'}
     )
     assert _finishes(chunks) == {0: "stop", 1: "stop"}
-    roles = [(c.choices[0].index, c.choices[0].delta.role) for c in chunks[:2]]
-    assert roles == [(0, "assistant"), (1, "assistant")]  # a role chunk per index first, as OpenAI sends them
+    roles = [(c.choices[0].index, c.choices[0].delta.role) for c in chunks if c.choices and c.choices[0].delta.role]
+    assert roles == [(0, "assistant"), (1, "assistant")]  # a role chunk per index, before its text
+    assert chunks[0].choices[0].delta.role == "assistant"  # choice 0's at once
     # Asked once, streamed, every field as given; the failing choice alone regenerated, not streamed, without `n`.
     assert sent[0]["stream"] is True and sent[0]["n"] == 2 and sent[0]["response_format"] == FMT
     assert sent[0]["stream_options"] == {"include_usage": True}
@@ -172,6 +173,15 @@ def test_an_upstream_outage_raises_in_the_sdk(server: Server, upstream: FakeOpen
     stream = _client(server).chat.completions.create(model="x", messages=ASK, n=2, stream=True, extra_body=OUTGUARD)
     with pytest.raises(openai.APIError, match="upstream LLM failed"):
         list(stream)
+
+
+def test_an_upstream_sending_fewer_choices_leaves_no_empty_index(server: Server, upstream: FakeOpenAI) -> None:
+    upstream.add(sse_choices(["The store opens at nine."]))
+    with _client(server).chat.completions.stream(model="x", messages=ASK, n=3, extra_body=OUTGUARD) as stream:
+        final = stream.get_final_completion()
+    assert [(c.index, c.message.content, c.finish_reason) for c in final.choices] == [
+        (0, "The store opens at nine.", "stop")
+    ]  # as the plain answer: the choices the upstream sent, each with an end
 
 
 # -- held: the completion waits as a whole ---------------------------------------------------------------------------
