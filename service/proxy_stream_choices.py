@@ -17,6 +17,8 @@ request is held, the completion waits as a whole (service/hold/stream.py), as it
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import logging
 import time
@@ -69,13 +71,17 @@ class StreamedChoices:
     def __call__(self, messages: list[dict[str, Any]], /, **params: Any) -> Any:
         return self._client(messages, **_unstreamed(params))  # the proxy's runs are async: not used by it
 
-    async def acomplete(self, messages: list[dict[str, Any]], /, **kwargs: Any) -> LLMResponse:
+    async def acomplete(self, messages: list[dict[str, Any]], /, **kwargs: Any) -> Any:
         first, self._first = self._first, False
         astream = getattr(self._client, "astream", None)
         if first and callable(astream):
             return await self._streamed(astream, messages, kwargs)
-        response: LLMResponse = await self._client.acomplete(messages, **_unstreamed(kwargs))
-        return response
+        # Not streamed: an LLM without `astream` (asked for every choice in one plain call), or a regeneration.
+        acomplete = getattr(self._client, "acomplete", None)
+        if callable(acomplete):
+            return await acomplete(messages, **_unstreamed(kwargs))
+        value = await asyncio.to_thread(self._client, messages, **_unstreamed(kwargs))
+        return await value if inspect.isawaitable(value) else value  # a plain function around an async client
 
     async def _streamed(self, astream: Any, messages: list[dict[str, Any]], kwargs: dict[str, Any]) -> LLMResponse:
         fields = {**kwargs, **(kwargs.get("upstream_params") or {})}

@@ -3,14 +3,18 @@ process on loopback in front of the scripted upstream, which streams the choices
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
+from guardrails.guard import LLMResponse, OpenAIChatClient
+from service.proxy_stream_choices import StreamedChoices
 from tests.guard.fake_openai import Choices, FakeOpenAI, Good, Raw, Status, serve
 from tests.service.conftest import KEYS
 from tests.service.server import Server, start_server, stop
@@ -182,6 +186,50 @@ def test_an_upstream_sending_fewer_choices_leaves_no_empty_index(server: Server,
     assert [(c.index, c.message.content, c.finish_reason) for c in final.choices] == [
         (0, "The store opens at nine.", "stop")
     ]  # as the plain answer: the choices the upstream sent, each with an end
+
+
+# -- the upstream wrapper on its own ---------------------------------------------------------------------------------
+
+
+def test_the_first_call_is_streamed_and_demultiplexed_hostile_indices_dropped() -> None:
+    events = [{"index": i, "delta": {"content": f"choice {i}"}} for i in (0, 1, 2, 200, -1)]
+    events += [{"index": True, "delta": {"content": "a bool"}}, {"index": 1, "delta": {}, "finish_reason": "length"}]
+    sse = "".join(f"data: {json.dumps({'model': 'm-1', 'choices': [e]})}\n\n" for e in events) + "data: [DONE]\n\n"
+    sent: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        if len(sent) == 1:
+            return httpx.Response(200, text=sse, headers={"content-type": "text/event-stream"})
+        message = {"role": "assistant", "content": "again"}
+        return httpx.Response(200, json={"choices": [{"index": 0, "message": message}]})
+
+    transport = httpx.MockTransport(handler)
+    client = OpenAIChatClient("http://up.test/v1", "m", transport=transport, async_transport=transport, max_retries=0)
+    wrapped = StreamedChoices(client)
+    params = {"n": 2, "stream_options": {"include_usage": True}, "seed": 3}
+
+    async def calls() -> tuple[LLMResponse, LLMResponse]:
+        first = await wrapped.acomplete([{"role": "user", "content": "q"}], upstream_params=params)
+        again = await wrapped.acomplete([{"role": "user", "content": "q"}], upstream_params={"seed": 3, **params})
+        return first, again
+
+    first, again = asyncio.run(calls())
+    assert [first.text, *(a.text for a in first.alternatives)] == ["choice 0", "choice 1"]  # index 2 is past n
+    assert first.alternatives[0].finish_reason == "length" and first.model == "m-1"
+    assert sent[0]["stream"] is True and sent[0]["n"] == 2 and sent[0]["stream_options"] == {"include_usage": True}
+    assert "stream" not in sent[1] and "stream_options" not in sent[1] and again.text == "again"
+
+
+def test_an_llm_without_astream_is_asked_once_plainly_without_stream_options() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def llm(messages: list[dict[str, Any]], **params: Any) -> str:
+        seen.append(params)
+        return "plain"
+
+    value = asyncio.run(StreamedChoices(llm).acomplete([], n=2, stream_options={"include_usage": True}))
+    assert value == "plain" and seen == [{"n": 2}]
 
 
 # -- held: the completion waits as a whole ---------------------------------------------------------------------------
