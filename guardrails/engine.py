@@ -83,7 +83,6 @@ _MATCHED_MAX = 120
 
 _SPAN_FIELDS = frozenset(Span.model_fields)
 _FINDING_GIVEN = frozenset(Finding.model_fields) - {"status", "doc_url"}
-_EVIDENCE_DEFAULTS: dict[str, Any] = {name: None for name in Evidence.model_fields if name != "details"}
 
 
 # The fields a validation gives the Report (its fields-set, as validating them would record it): a clean output's,
@@ -116,14 +115,27 @@ def _validated_already(hit: Any, message: object, start: object, end: object) ->
     )
 
 
-def _evidence(given: dict[str, Any]) -> Evidence:
-    """The Evidence validating `given` (fields of a validated Evidence) would make: containers copied as
-    validation copies them, defaults for the rest."""
-    values = {**_EVIDENCE_DEFAULTS, **given}
-    values["details"] = dict(given["details"]) if "details" in given else {}
+def _evidence(evidence: Evidence, matched: str, instruction: str | None) -> Evidence:
+    """A hit's validated Evidence as the Finding holds it: with `matched` (the spanned text) when the check left it
+    unset, and the check's regeneration instruction in `details`; otherwise the same object. What validating the
+    set fields plus those would make: containers copied as validation copies them, defaults for the rest."""
+    fields_set = evidence.__pydantic_fields_set__
+    adds = evidence.matched is None and "matched" not in fields_set
+    if not adds and not instruction:
+        return evidence
+    values = dict(evidence.__dict__)  # every field, in schema order; the unset ones hold their defaults
+    given = set(fields_set)
+    if adds:
+        values["matched"] = matched
+        given.add("matched")
+    if instruction:
+        values["details"] = {**values["details"], "instruction": instruction}
+        given.add("details")
+    else:
+        values["details"] = dict(values["details"]) if "details" in fields_set else {}
     if values["fact"] is not None:
         values["fact"] = dict(values["fact"])
-    return assemble(Evidence, values, set(given))
+    return assemble(Evidence, values, given)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -146,6 +158,8 @@ class _SafeValues(dict[str, Any]):
 
 
 def render_message(template: str, values: dict[str, Any]) -> str:
+    if "{" not in template:  # nothing to fill (a lone "}" would make format_map raise: the template stays)
+        return template
     try:
         return template.format_map(_SafeValues(values))
     except (ValueError, IndexError, AttributeError, KeyError):
@@ -269,47 +283,58 @@ class Engine:
 
     def _finding(self, rule: Rule, start: int, end: int, doc: Document, hit: Any) -> Finding:
         matched = doc.text[start:end]
-        values = {"matched": matched[:_MATCHED_MAX], **hit.values}
+        short = matched[:_MATCHED_MAX]
         line, col = doc.line_col(start)
-        evidence: Evidence | dict[str, Any] = hit.evidence
-        set_fields = hit.evidence.model_fields_set
-        if hit.evidence.matched is None and "matched" not in set_fields:
-            # As a dict of the fields the check set plus `matched`: validated with the finding in one call,
-            # the same object a model_copy(update=...) gives, at a third of the cost.
-            evidence = {k: getattr(hit.evidence, k) for k in set_fields}
-            evidence["matched"] = values["matched"]
-        if hit.regeneration is not None and hit.regeneration.instruction:
-            # The check knows better than a generic template what must change; keep it for _regeneration.
-            base = evidence if isinstance(evidence, dict) else {k: getattr(evidence, k) for k in set_fields}
-            base["details"] = {**hit.evidence.details, "instruction": hit.regeneration.instruction}
-            evidence = base
-        anchor = hit.anchor or ""
+        evidence = hit.evidence
+        # The check knows better than a generic template what must change; kept for _regeneration.
+        instruction = hit.regeneration.instruction if hit.regeneration is not None else None
         key = matched if hit.fingerprint_key is None else hit.fingerprint_key
-        message = hit.message or render_message(rule.message, values)
-        span = {"start": start, "end": end, "pointer": hit.pointer, "path": hit.path, "line": line, "column": col}
-        fields = {
-            "code": rule.code,
-            "rule_id": rule.id,
-            "check": rule.check,
-            "severity": rule.severity,
-            "action": rule.action,
-            "message": message,
-            "span": span,
-            "evidence": evidence,
-            "fix": hit.fix,
-            "fingerprint": fingerprint(rule.id, key, anchor),
-        }
+        message = hit.message or render_message(rule.message, {"matched": short, **hit.values})
         if _validated_already(hit, message, start, end):
             # Every value is a validated model's or one just checked: the Finding is put together as validation
-            # would (about 4 us less a finding: most of a regex pack's bookkeeping).
-            fields["span"] = assemble(Span, span, set(_SPAN_FIELDS))
-            if isinstance(evidence, dict):
-                fields["evidence"] = _evidence(evidence)
-            fields["status"] = FindingStatus.OPEN
-            fields["doc_url"] = rule_doc_url(rule.code)
+            # would (a few us less a finding: most of a regex pack's bookkeeping).
+            span = {"start": start, "end": end, "pointer": hit.pointer, "path": hit.path, "line": line, "column": col}
+            fields = {
+                "code": rule.code,
+                "rule_id": rule.id,
+                "check": rule.check,
+                "severity": rule.severity,
+                "action": rule.action,
+                "message": message,
+                "span": assemble(Span, span, set(_SPAN_FIELDS)),
+                "evidence": _evidence(evidence, short, instruction),
+                "fix": hit.fix,
+                "fingerprint": fingerprint(rule.id, key, hit.anchor or ""),
+                "status": FindingStatus.OPEN,
+                "doc_url": rule_doc_url(rule.code),
+            }
             return assemble(Finding, fields, set(_FINDING_GIVEN))
-        # One validation of plain data (span and evidence nested) instead of three models built one by one.
-        return Finding.model_validate(fields)
+        # A plugin's values of other types: one validation of plain data (span and evidence nested), which rejects
+        # what does not fit.
+        set_fields = evidence.model_fields_set
+        given: Evidence | dict[str, Any] = evidence
+        if evidence.matched is None and "matched" not in set_fields:
+            given = {k: getattr(evidence, k) for k in set_fields}
+            given["matched"] = short
+        if instruction:
+            base = given if isinstance(given, dict) else {k: getattr(evidence, k) for k in set_fields}
+            base["details"] = {**evidence.details, "instruction": instruction}
+            given = base
+        span = {"start": start, "end": end, "pointer": hit.pointer, "path": hit.path, "line": line, "column": col}
+        return Finding.model_validate(
+            {
+                "code": rule.code,
+                "rule_id": rule.id,
+                "check": rule.check,
+                "severity": rule.severity,
+                "action": rule.action,
+                "message": message,
+                "span": span,
+                "evidence": given,
+                "fix": hit.fix,
+                "fingerprint": fingerprint(rule.id, key, hit.anchor or ""),
+            }
+        )
 
     def finding_from_hit(self, rule: Rule, hit: Any, doc: Document) -> Finding:
         """The Finding the engine makes of a check's Hit on `doc` (the stream validator builds its own hits)."""
