@@ -43,7 +43,7 @@ from service.proxy_answer import upstream_error_response, upstream_failed
 from service.proxy_cache import answer_cache, keep_answer
 from service.proxy_runs import RunRecorder
 from service.proxy_stream import Release, StreamRun, stream_completion
-from service.proxy_stream_choices import StreamedChoices, completion, stream_choices, wants_choices
+from service.proxy_stream_choices import StreamedUpstream, completion, stream_choices, wants_choices
 from service.sse_keepalive import with_keepalives
 from service.state import AppState
 
@@ -181,8 +181,8 @@ async def chat_completions(
     recorder = RunRecorder(state.metrics)
     client = answer_cache(state, engine, client, key.name, body.stream)  # replays deterministic answers
     n = wants_choices(params) if body.stream else None
-    if n is not None:  # one streamed upstream call for every choice, each judged whole (proxy_stream_choices)
-        client = StreamedChoices(client)
+    if body.stream:  # n > 1: one streamed upstream call for every choice, each judged whole (proxy_stream_choices)
+        client = StreamedUpstream(client, choices=n is not None)
     guard = _guard(state, engine, client, recorder, state.quotas.meter(key.name, key.token_quota))
     if body.stream:
         # A held answer must not be shown before a reviewer decides: the whole answer is judged before any text;

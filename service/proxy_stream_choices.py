@@ -1,6 +1,6 @@
 """A streamed request with `n > 1`: every choice judged whole, regenerated alone, then streamed as OpenAI streams it.
 
-The upstream is asked once, `stream: true` and `n` with every other field as given (StreamedChoices); its chunks are
+The upstream is asked once, `stream: true` and `n` with every other field as given (StreamedUpstream); its chunks are
 demultiplexed by `choices[].index` (OpenAIChatClient keeps each further choice apart in `StreamStats.others`) into
 one answer per choice, and `Guard.arun_choices` judges each on its own and regenerates a failing one alone (`n` left
 out, not streamed), as the non-streamed path does. Release is always `final` for n > 1: a retract on one choice
@@ -55,15 +55,16 @@ def wants_choices(params: dict[str, Any]) -> int | None:
     return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else None
 
 
-class StreamedChoices:
-    """The upstream for one streamed n > 1 run. Its first call (the one asking for every choice) is streamed and
-    demultiplexed into one LLMResponse per choice; later calls (one choice's regeneration, not streamed) are the
-    wrapped client's own, without `stream_options`, which an upstream refuses on a request that does not stream.
-    Every attribute (name, model, supports_*) is the wrapped client's, so the Guard hands the same arguments."""
+class StreamedUpstream:
+    """The upstream for one streamed run. With `choices` (n > 1) its first call, the one asking for every choice,
+    is streamed and demultiplexed into one LLMResponse per choice. Every call that does not stream (a regeneration,
+    n = 1 or not) goes without `stream_options`, which an upstream refuses (400) on a request that does not stream.
+    Every other attribute (name, model, astream, supports_*) is the wrapped client's, so the Guard hands the same
+    arguments and streams an n = 1 answer through the client itself."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, *, choices: bool) -> None:
         self._client = client
-        self._first = True
+        self._first = choices
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)

@@ -14,8 +14,8 @@ import openai
 import pytest
 
 from guardrails.guard import LLMResponse, OpenAIChatClient
-from service.proxy_stream_choices import StreamedChoices
-from tests.guard.fake_openai import Choices, FakeOpenAI, Good, Raw, Status, serve
+from service.proxy_stream_choices import StreamedUpstream
+from tests.guard.fake_openai import Choices, FakeOpenAI, Good, Raw, Sse, Status, serve
 from tests.service.conftest import KEYS
 from tests.service.server import Server, start_server, stop
 from tests.service.test_hold import DOSE, decide, hold_server, poll, wait_for
@@ -188,6 +188,22 @@ def test_an_upstream_sending_fewer_choices_leaves_no_empty_index(server: Server,
     ]  # as the plain answer: the choices the upstream sent, each with an end
 
 
+def test_a_streamed_answer_regenerated_asks_again_without_stream_options(server: Server, upstream: FakeOpenAI) -> None:
+    # OpenAI answers 400 to `stream_options` on a request that does not stream: a regeneration must leave it out
+    # (n = 1 here: the streamed answer's regeneration is a plain call too).
+    upstream.add(Sse(['{"town": ', '"Paris"}'], usage=(9, 4)), Good('{"city": "Paris"}'))
+    chunks = list(
+        _client(server).chat.completions.create(
+            model="x", messages=ASK, stream=True, response_format=FMT,
+            stream_options={"include_usage": True}, extra_body=OUTGUARD,
+        )
+    )  # fmt: skip
+    sent = [r["body"] for r in upstream.requests]
+    assert sent[0]["stream_options"] == {"include_usage": True} and "stream_options" not in sent[1]
+    assert _by_index(chunks)[0].endswith('{"city": "Paris"}')
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 13 + 17
+
+
 # -- the upstream wrapper on its own ---------------------------------------------------------------------------------
 
 
@@ -206,7 +222,7 @@ def test_the_first_call_is_streamed_and_demultiplexed_hostile_indices_dropped() 
 
     transport = httpx.MockTransport(handler)
     client = OpenAIChatClient("http://up.test/v1", "m", transport=transport, async_transport=transport, max_retries=0)
-    wrapped = StreamedChoices(client)
+    wrapped = StreamedUpstream(client, choices=True)
     params = {"n": 2, "stream_options": {"include_usage": True}, "seed": 3}
 
     async def calls() -> tuple[LLMResponse, LLMResponse]:
@@ -228,7 +244,7 @@ def test_an_llm_without_astream_is_asked_once_plainly_without_stream_options() -
         seen.append(params)
         return "plain"
 
-    value = asyncio.run(StreamedChoices(llm).acomplete([], n=2, stream_options={"include_usage": True}))
+    value = asyncio.run(StreamedUpstream(llm, choices=True).acomplete([], n=2, stream_options={"include_usage": True}))
     assert value == "plain" and seen == [{"n": 2}]
 
 
