@@ -359,16 +359,30 @@ def test_a_warm_start_parses_no_regex_pattern_again(policy: str, tmp_path: Path)
                 parsed.append(pattern)
                 super().__init__(pattern)
         m._Source = Counting
+        import re._parser as sre_parse, sys
+        long_parsed = []
+        parse = sre_parse.parse
+        def counting_parse(pattern, *args, **kwargs):
+            frame, callers = sys._getframe(1), []
+            while frame is not None and len(callers) < 4:
+                callers.append(frame.f_code.co_filename)
+                frame = frame.f_back
+            if len(pattern) > 300 and any(c.endswith(("_pii/phones.py", "_pii/driver.py")) for c in callers):
+                long_parsed.append(pattern)  # phonenumbers' validity patterns, presidio's required literals
+            return parse(pattern, *args, **kwargs)
+        sre_parse.parse = counting_parse
         from guardrails import Engine
         engine = Engine.from_policy({policy!r})
         report = engine.validate("Contact me at jane@example.com, https://example.com/x or +1 212 555 0199.")
-        print(json.dumps({{"parsed": len(parsed), "codes": sorted(f.code for f in report.findings)}}))
+        print(json.dumps({{"parsed": len(parsed), "pii_parsed": len(long_parsed),
+                          "codes": sorted(f.code for f in report.findings)}}))
         """
     env = {**os.environ, "OUTGUARD_CACHE_DIR": str(tmp_path), "OUTGUARD_POLICY_CACHE": "1"}
     cold = json.loads(run_python(code, env=env))
     warm = json.loads(run_python(code, env=env))
     assert cold["parsed"] > 10
-    assert warm["parsed"] == 0, warm
+    assert warm["parsed"] == 0 and warm["pii_parsed"] == 0, warm
+    assert policy != "default" or cold["pii_parsed"] > 0
     assert warm["codes"] == cold["codes"]
     off = json.loads(run_python(code, env={**env, "OUTGUARD_POLICY_CACHE": "0"}))
-    assert off == cold
+    assert (off["codes"], off["parsed"]) == (cold["codes"], cold["parsed"])

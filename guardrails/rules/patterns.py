@@ -9,6 +9,11 @@ registered in `regex`'s own cache (the same object a later `regex.compile` or `r
 not found is compiled as usual and its arguments are kept. The Pattern is the one `regex` would build: same
 constructor, same arguments (a parity test compares every bundled rule example with the store on and off).
 
+The standard library's `re` parses in Python as well: `re_compile` does the same for the patterns a check
+compiles with it (phonenumbers' validity patterns in the PII check: one alternation of ~14,500 characters for
+calling code 1), from the arguments of `_sre.compile`, which checks the code it is given. `derived` keeps plain
+values read from a parsed pattern (the PII driver's required literals).
+
 - Key: the store's format, Python's and `regex`'s versions (file name); each entry by pattern, flags and
   `regex.DEFAULT_VERSION`. Patterns with named lists, bytes patterns and locale-dependent ones (the LOCALE
   flag or an inline `(?L)`) are never stored.
@@ -23,20 +28,28 @@ import contextlib
 import hashlib
 import importlib
 import marshal
+import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import regex
 
+from guardrails.checks import _patterns
 from guardrails.rules import cache
 
 # regex's internals (its compile, caches and C constructor), which its type stubs do not describe.
 _regex_main: Any = importlib.import_module("regex._main")
+# The standard library's: its parser, code generator and C constructor (what re._compiler.compile uses).
+_re_parser: Any = importlib.import_module("re._parser")
+_re_compiler: Any = importlib.import_module("re._compiler")
+_sre: Any = importlib.import_module("_sre")
 
-_FORMAT = b"outguard-regex-patterns-1\n"
+T = TypeVar("T")
+
+_FORMAT = b"outguard-compiled-patterns-2\n"
 # A store is read whole at the start of a compile: past this many entries (a process compiling generated
 # patterns without end) nothing more is added.
 _MAX_ENTRIES = 20_000
@@ -49,6 +62,13 @@ _depth = 0
 _original: Any = None
 _known: dict[_Key, tuple[Any, ...]] = {}
 _added: dict[_Key, tuple[Any, ...]] = {}
+# The same for the standard library's `re` (its parser is Python too: phonenumbers' validity patterns), by
+# (pattern, flags): the arguments of `_sre.compile`.
+_known_re: dict[tuple[str, int], tuple[Any, ...]] = {}
+_added_re: dict[tuple[str, int], tuple[Any, ...]] = {}
+# Values derived from a pattern by parsing it (the PII driver's required literals), by (what, pattern, flags).
+_known_derived: dict[tuple[str, str, int], Any] = {}
+_added_derived: dict[tuple[str, str, int], Any] = {}
 
 
 def _path() -> Any:
@@ -56,15 +76,21 @@ def _path() -> Any:
     return cache.cache_dir() / f"regex-{hashlib.sha256(_FORMAT + versions).hexdigest()[:40]}.marshal"
 
 
-def _load() -> dict[_Key, tuple[Any, ...]]:
+_TABLES = ("regex", "re", "derived")
+
+
+def _load() -> dict[str, dict[Any, Any]]:
+    empty: dict[str, dict[Any, Any]] = {name: {} for name in _TABLES}
     payload = cache.read_checked(_path(), _FORMAT)
     if payload is None:
-        return {}
+        return empty
     try:
         value = marshal.loads(payload)
     except (ValueError, EOFError, TypeError):
-        return {}
-    return value if isinstance(value, dict) else {}
+        return empty
+    if not isinstance(value, dict) or not all(isinstance(value.get(name), dict) for name in _TABLES):
+        return empty
+    return value
 
 
 def _register(pattern: str, flags: int, version: int, compiled: Any) -> None:
@@ -110,7 +136,7 @@ def _compile(pattern: Any, flags: int, ignore_unused: bool, kwargs: dict[str, An
 
 def _keep(key: _Key, compiled: Any) -> None:
     data = getattr(compiled, "_pickled_data", None)
-    if isinstance(data, tuple) and len(_known) + len(_added) < _MAX_ENTRIES:
+    if isinstance(data, tuple) and _room():
         _added[key] = data
 
 
@@ -124,21 +150,94 @@ def compiled_patterns() -> Iterator[None]:
     with _lock:
         _depth += 1
         if _depth == 1:
-            _known.clear()
-            _known.update(_load())
+            stored = _load()
+            _known.update(stored["regex"])
+            _known_re.update(stored["re"])
+            _known_derived.update(stored["derived"])
             _original = _regex_main._compile
             _regex_main._compile = _compile
+            _patterns.store = _STORE
     try:
         yield
     finally:
         with _lock:
             _depth -= 1
             if _depth == 0:
+                _patterns.store = None
                 _regex_main._compile = _original
                 _original = None
-                if _added:
-                    merged = {**_load(), **_added}
-                    _added.clear()
-                    with contextlib.suppress(ValueError):  # marshal refuses a value: no store this time
-                        cache.write_checked(_path(), _FORMAT, marshal.dumps(merged))
-                _known.clear()
+                _flush()
+
+
+def _flush() -> None:
+    """Write what this compile added (merged with what another process may have written since), then forget."""
+    added = {"regex": dict(_added), "re": dict(_added_re), "derived": dict(_added_derived)}
+    for table in (_known, _added, _known_re, _added_re, _known_derived, _added_derived):
+        table.clear()
+    if any(added.values()):
+        merged = _load()
+        for name, entries in added.items():
+            merged[name].update(entries)
+        with contextlib.suppress(ValueError):  # marshal refuses a value: no store this time
+            cache.write_checked(_path(), _FORMAT, marshal.dumps(merged))
+
+
+def _room() -> bool:
+    return len(_known) + len(_added) + len(_known_re) + len(_added_re) + len(_added_derived) < _MAX_ENTRIES
+
+
+def re_compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """`re.compile(pattern, flags)`; while a policy compiles (checks call it through checks/_patterns.py), built
+    from the store's `_sre.compile` arguments when another process parsed the pattern already (an equal
+    Pattern: same pattern, flags and code)."""
+    if _depth == 0 or flags & re.DEBUG:
+        return re.compile(pattern, flags)
+    key = (pattern, int(flags))
+    args = _known_re.get(key)
+    if args is not None:
+        try:
+            built: re.Pattern[str] = _sre.compile(*args)
+        except Exception:  # a bad entry is compiled again, never an error
+            _known_re.pop(key, None)
+        else:
+            return built
+    # What re._compiler.compile does, keeping the arguments it hands to _sre.compile.
+    parsed = _re_parser.parse(pattern, flags)
+    code = _re_compiler._code(parsed, flags)
+    groupindex = parsed.state.groupdict
+    indexgroup: list[str | None] = [None] * parsed.state.groups
+    for name, index in groupindex.items():
+        indexgroup[index] = name
+    # Plain ints: the opcodes are named int constants and the flags enum members, which marshal refuses.
+    plain = [int(c) for c in code]
+    groups = parsed.state.groups - 1
+    args = (pattern, int(flags | parsed.state.flags), plain, groups, dict(groupindex), tuple(indexgroup))
+    compiled: re.Pattern[str] = _sre.compile(*args)
+    if _room():
+        _added_re[key] = args
+    return compiled
+
+
+def derived(what: str, pattern: str, flags: int, build: Callable[[], T]) -> T:
+    """`build()`, a value read from a pattern by parsing it (plain data), kept in the store by (what, pattern,
+    flags) while a policy compiles."""
+    if _depth == 0:
+        return build()
+    key = (what, pattern, int(flags))
+    if key in _known_derived:
+        found: T = _known_derived[key]
+        return found
+    value = build()
+    if _room():
+        _added_derived[key] = value
+    return value
+
+
+class _Store:
+    """This module as checks/_patterns.py's `Store`."""
+
+    re_compile = staticmethod(re_compile)
+    derived = staticmethod(derived)
+
+
+_STORE = _Store()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import marshal
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +28,10 @@ def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return d
 
 
-def _stored() -> dict[Any, Any]:
+def _stored(table: str = "regex") -> dict[Any, Any]:
     payload = cache.read_checked(patterns._path(), patterns._FORMAT)
     assert payload is not None
-    value: dict[Any, Any] = marshal.loads(payload)
+    value: dict[Any, Any] = marshal.loads(payload)[table]
     return value
 
 
@@ -155,3 +159,33 @@ def test_only_while_a_policy_compiles_and_off_with_the_variable(
         assert regex_main._compile is original
         regex.compile(r"nothing\d+kept", cache_pattern=False)
     assert not patterns._path().exists()
+
+
+def test_stdlib_patterns_and_derived_values_are_what_they_replace(store_dir: Path) -> None:
+    """The PII check's phone validity patterns (`re`) and the driver's required literals, from the store."""
+    from guardrails.checks._pii import driver
+
+    # A fresh interpreter: in this one the phone patterns may be compiled (and kept by their modules) already.
+    child = subprocess.run(
+        [sys.executable, "-c", "from guardrails import Engine; Engine.from_policy('pii')"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ},
+    )
+    if "outguard[pii]" in child.stderr:
+        pytest.skip("the pii extra is not installed")
+    assert child.returncode == 0, child.stderr[-2000:]
+    stdlib = _stored("re")
+    assert any(len(pattern) > 10_000 for pattern, _ in stdlib)  # calling code 1's alternation
+    for (pattern, flags), args in stdlib.items():
+        # A Pattern equals another with the same pattern, flags and code.
+        assert patterns._sre.compile(*args) == re.compile(pattern, flags), pattern[:80]
+    literals = {key: value for key, value in _stored("derived").items() if key[0] == "required_literals"}
+    assert literals
+    for (_, pattern, flags), value in literals.items():
+        assert driver._required_literals(pattern, flags) == value
+    with patterns.compiled_patterns():
+        assert patterns._known_re == stdlib
+        for (pattern, flags), _args in list(stdlib.items())[:20]:
+            assert patterns.re_compile(pattern, flags) == re.compile(pattern, flags)

@@ -21,6 +21,8 @@ from typing import Any
 import regex
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 
+from guardrails.checks._patterns import derived
+
 MIN_SCORE = EntityRecognizer.MIN_SCORE
 MAX_SCORE = EntityRecognizer.MAX_SCORE
 
@@ -121,6 +123,10 @@ def required_literals(pattern: str, flags: int) -> str:
     """Characters every match of `pattern` contains (literal, caseless ones: '/', '-', '@', digits...),
     read from the parsed pattern: mandatory items of the top sequence, mandatory groups and repeats,
     and what all branches of an alternation share. "" when unsure (a syntax only `regex` reads)."""
+    return derived("required_literals", pattern, flags, lambda: _required_literals(pattern, flags))
+
+
+def _required_literals(pattern: str, flags: int) -> str:
     caseless = bool(flags & regex.IGNORECASE)
     try:
         with warnings.catch_warnings():

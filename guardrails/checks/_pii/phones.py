@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import PhoneMetadata, phonenumbermatcher, phonenumberutil
 
+from guardrails.checks._patterns import derived, re_compile  # the validity patterns from the store (~0.07 s)
+
 PHONE_CANDIDATE: re.Pattern[str] = phonenumbermatcher._PATTERN
 
 # phonenumbers compiles its metadata patterns on every use unless told to keep them (its own, bounded,
@@ -264,7 +266,8 @@ def _region_shortest(region: str) -> int:
     prefixes = (*rules.prefixes, *_prefixes(meta.country_code, region))
     if any(p.transform and not _GROUP_REFERENCE.fullmatch(p.transform) for p in prefixes):
         return 0
-    shortest: int = re._parser.parse(rules.valid.pattern).getwidth()[0]  # type: ignore[attr-defined]
+    pattern = rules.valid.pattern
+    shortest: int = derived("shortest", pattern, 0, lambda: re._parser.parse(pattern).getwidth()[0])  # type: ignore[attr-defined]
     return shortest
 
 
@@ -622,7 +625,7 @@ def _prefixes(code: int, region: str) -> tuple[Prefix, ...]:
     if meta is None:
         return ()
     npp = meta.national_prefix_for_parsing or meta.national_prefix
-    return (Prefix(re.compile(npp), meta.national_prefix_transform_rule),) if npp else ()
+    return (Prefix(re_compile(npp), meta.national_prefix_transform_rule),) if npp else ()
 
 
 _NUMBER_TYPES = (
@@ -651,7 +654,7 @@ def _loose(code: int, region: str) -> re.Pattern[str] | None:
     if any(p.transform for p in prefixes.values()):
         return None
     strip = f"(?:{'|'.join(f'(?:{p})' for p in prefixes)})?" if prefixes else ""
-    return re.compile(f"(?:{code})?{strip}{strip}(?:{rules.valid.pattern})")
+    return re_compile(f"(?:{code})?{strip}{strip}(?:{rules.valid.pattern})")
 
 
 def prepare(regions: Sequence[str]) -> None:
@@ -659,7 +662,8 @@ def prepare(regions: Sequence[str]) -> None:
     presidio's eight regions), not within the first output's deadline."""
     fewest_phone_digits(tuple(regions))  # reads every region's metadata
     for r in regions:
-        _region_loose(r)
+        if _region_loose(r) is None:
+            _region_shortest(r)  # its length bound instead (BR): parsed now, not in a first validation
         _idd(r)
         meta = PhoneMetadata.metadata_for_region(r)
         if meta is not None and meta.country_code:
@@ -688,7 +692,8 @@ def _code_rules(code: int) -> Rules | None:
         types = [t for t in types if t]
         if types:
             alternatives.append(f"(?=(?:{general})$)(?:{'|'.join(f'(?:{t})' for t in types)})")
-    return Rules(str(code), _prefixes(code, region_codes[0]), re.compile("|".join(alternatives) or r"(?!)"))
+    valid = re_compile("|".join(alternatives) or r"(?!)")
+    return Rules(str(code), _prefixes(code, region_codes[0]), valid)
 
 
 # presidio's PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS (a test checks), without importing presidio here.
