@@ -33,6 +33,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import regex
@@ -71,7 +72,7 @@ _known_derived: dict[tuple[str, str, int], Any] = {}
 _added_derived: dict[tuple[str, str, int], Any] = {}
 
 
-def _path() -> Any:
+def _path() -> Path:
     versions = f"python {sys.version}\0regex {getattr(regex, '__version__', '?')}".encode()
     return cache.cache_dir() / f"regex-{hashlib.sha256(_FORMAT + versions).hexdigest()[:40]}.marshal"
 
@@ -180,6 +181,15 @@ def _flush() -> None:
             merged[name].update(entries)
         with contextlib.suppress(ValueError):  # marshal refuses a value: no store this time
             cache.write_checked(_path(), _FORMAT, marshal.dumps(merged))
+        _prune(_path())
+
+
+def _prune(current: Path) -> None:
+    """Stores of other Python or `regex` versions (or formats) are never read again."""
+    with contextlib.suppress(OSError):
+        for old in current.parent.glob("regex-*.marshal"):
+            if old != current:
+                old.unlink(missing_ok=True)
 
 
 def _room() -> bool:

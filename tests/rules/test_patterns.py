@@ -189,3 +189,12 @@ def test_stdlib_patterns_and_derived_values_are_what_they_replace(store_dir: Pat
         assert patterns._known_re == stdlib
         for (pattern, flags), _args in list(stdlib.items())[:20]:
             assert patterns.re_compile(pattern, flags) == re.compile(pattern, flags)
+
+
+def test_stores_of_other_versions_are_removed_when_one_is_written(store_dir: Path) -> None:
+    store_dir.mkdir(mode=0o700, parents=True)
+    stale = store_dir / "regex-0000000000000000000000000000000000000000.marshal"
+    stale.write_bytes(b"an older format")
+    with patterns.compiled_patterns():
+        regex.compile(r"prune\d+me", cache_pattern=False)
+    assert not stale.exists() and patterns._path().exists()
