@@ -630,14 +630,18 @@ class _LocalHits:
     within lookbehind of an edit, and keeps its earlier hits, shifted, everywhere else. When the windows would
     cover the whole text anyway, or a match cap is near, the rule simply runs on the whole text."""
 
-    __slots__ = ("edits", "hits")
+    __slots__ = ("edits", "hits", "windows")
 
     def __init__(self) -> None:
         self.hits: dict[int, list[Hit]] = {}
         self.edits: list[Edit] | None = None  # the last round's edits (offsets into the text before it)
+        # This round's window Documents by span: rules with the same reach share one, and with it its views
+        # (the policy's multi-pattern scan is built once a window, not once a rule).
+        self.windows: dict[tuple[int, int], Document] = {}
 
     def edited(self, edits: list[Edit]) -> None:
         self.edits = sorted(edits, key=lambda e: (e.start, e.end))
+        self.windows = {}
 
     def forget(self, index: int) -> None:
         self.hits.pop(index, None)
@@ -646,7 +650,7 @@ class _LocalHits:
         before = self.hits.get(index)
         hits = None
         if before is not None and self.edits is not None:
-            hits = self._around_edits(check, doc, ctx, before, self.edits)
+            hits = self._around_edits(check, doc, ctx, before, self.edits, windows_seen=self.windows)
         if hits is None:
             hits = list(check.run(doc, ctx))
         self.hits[index] = hits
@@ -654,7 +658,13 @@ class _LocalHits:
 
     @staticmethod
     def _around_edits(
-        check: Check, doc: Document, ctx: RunContext, before: list[Hit], edits: list[Edit]
+        check: Check,
+        doc: Document,
+        ctx: RunContext,
+        before: list[Hit],
+        edits: list[Edit],
+        *,
+        windows_seen: dict[tuple[int, int], Document],
     ) -> list[Hit] | None:
         reach = max(check.lookbehind, 1)
         cap = getattr(check.params, "max_matches", None)
@@ -674,7 +684,10 @@ class _LocalHits:
             return None
         hits: list[Hit] = []
         for a, b in windows:
-            for hit in check.run(Document(text[a:b]), ctx):
+            window = windows_seen.get((a, b))
+            if window is None or window.text != text[a:b]:
+                window = windows_seen[(a, b)] = Document(text[a:b])
+            for hit in check.run(window, ctx):
                 if hit.end - hit.start > reach:
                     return None
                 moved = shift_hit(hit, a) if a else hit

@@ -91,8 +91,8 @@ def test_local_recheck_runs_only_around_the_edits(tmp_path: Path, monkeypatch: p
     windows: list[int] = []
     real = engine_module._LocalHits._around_edits
 
-    def spy(*args: Any) -> Any:
-        hits = real(*args)
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        hits = real(*args, **kwargs)
         windows.append(hits is not None)
         return hits
 
@@ -102,6 +102,28 @@ def test_local_recheck_runs_only_around_the_edits(tmp_path: Path, monkeypatch: p
     assert report.output == "a [B] " + "y" * 400 + " [B] " + "z" * 400 + " [B]"
     assert report.verdict.value == "repaired"
     assert windows and all(windows)
+    assert _comparable(engine, text) == _comparable(_whole(engine), text)
+
+
+def test_rules_with_the_same_reach_share_each_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A repair round's windows are one Document each, whichever local rules read them: their shared views (the
+    policy's multi-pattern scan) are built once a window, not once a rule."""
+    engine = _local_engine(tmp_path)
+    made: list[str] = []
+
+    class Counted(Document):
+        __slots__ = ()
+
+        def __init__(self, text: str) -> None:
+            made.append(text)
+            super().__init__(text)
+
+    monkeypatch.setattr(engine_module, "Document", Counted)
+    text = "a foo " + "y" * 400 + " bab " + "z" * 400 + " fo"
+    report = engine.validate(text)
+    assert report.verdict.value == "repaired"
+    windows = [t for t in made if len(t) < len(report.output) - 10]
+    assert windows and len(windows) == len(set(windows))  # 3 local rules, each window made once a round
     assert _comparable(engine, text) == _comparable(_whole(engine), text)
 
 
