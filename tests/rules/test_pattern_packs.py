@@ -87,15 +87,16 @@ def test_a_clean_grounded_answer_passes(engine: Engine) -> None:
 def test_regex_bomb_is_cut_off_by_the_deadline(tmp_path: Path) -> None:
     (tmp_path / "bomb.yaml").write_text(
         "pack: bomb\nrules:\n  - id: catastrophic\n    code: ZZZ900\n    check: regex\n"
-        "    params: {pattern: '(a|aa)+$'}\n    deadline_ms: 30\n    message: m\n",
+        "    params: {pattern: '(?<=a)(a|aa)+$'}\n    deadline_ms: 30\n    message: m\n",
         encoding="utf-8",
     )
     (tmp_path / "policies").mkdir()
     (tmp_path / "policies" / "bomb.yaml").write_text("name: bomb\nrules: [pack:bomb]\n", encoding="utf-8")
     engine = Engine.from_policy("bomb", [tmp_path])
     t0 = time.perf_counter()
-    # The text ends in a match, so a multi-pattern prefilter (Hyperscan) cannot dismiss it: the regex module must
-    # search, and its search from position 0 backtracks exponentially over the run of a's before the b.
+    # The text ends in a match, so a multi-pattern prefilter (Hyperscan) cannot dismiss it, and the lookbehind keeps
+    # the pattern off the exact-start scan (which would start the search at the match): the regex module must
+    # search from the start, and backtracks exponentially over the run of a's before the b.
     report = engine.validate("a" * 5000 + "b aa")
     assert time.perf_counter() - t0 < 5
     assert [f.code for f in report.findings] == ["ENG002"]

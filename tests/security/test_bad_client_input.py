@@ -101,7 +101,7 @@ def test_nul_in_request_id_is_a_422_naming_the_field_and_nothing_is_lost(server:
         assert r.status_code == 200 and r.json()["review_id"], r.text
     store = ReviewStore.open(server.db_url, create=False)
     try:
-        assert store.get(r.json()["review_id"]).request_id == clean["request_id"]
+        assert store.get(r.json()["review_id"]).request_id == f"validate/{clean['request_id']}"  # scoped by key
     finally:
         store.close()
 
