@@ -131,6 +131,7 @@ class ItemFilter(_Model):
         default=None, description="With route_codes: items of these policies or with one of those codes (a routing)"
     )
     route_codes: list[str] | None = Field(default=None, description="See route_policies")
+    ids: list[str] | None = Field(default=None, description="Only these items (the review page's held-answers view)")
 
     @property
     def routed(self) -> bool:

@@ -264,13 +264,15 @@ class ReviewStore:
             policy = sa.literal_column("+review_items.policy", sa.String)
         clauses: list[sa.ColumnElement[bool]] = []
         texts = [f.code, f.policy, f.assignee, f.text, *(f.policies or []), *(f.route_policies or [])]
-        texts += f.route_codes or []
+        texts += [*(f.route_codes or []), *(f.ids or [])]
         if not all(_storable(t) for t in texts if t is not None):
             return [sa.false()]  # nothing stored holds NUL, and PostgreSQL refuses it even as a parameter
         if f.state is not None:
             clauses.append(state == f.state.value)
         if f.states is not None:
             clauses.append(state.in_([s.value for s in f.states]) if f.states else sa.false())
+        if f.ids is not None:
+            clauses.append(c.id.in_(f.ids) if f.ids else sa.false())
         walk = None
         if f.text is not None and f.text.strip():
             if ordered and self._common_search(f):

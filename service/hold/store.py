@@ -8,6 +8,7 @@ replicas and restarts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Collection
@@ -47,6 +48,8 @@ held_items = sa.Table(
     sa.Column("held_id", sa.String(32), primary_key=True),
     sa.Column("item_id", sa.String(32), primary_key=True),
 )
+# The review page asks by item (which of these rows is a client waiting on?): the primary key leads with held_id.
+_items_by_item = sa.Index("ix_held_answer_items_item_id", held_items.c.item_id)
 
 deliveries = sa.Table(
     "webhook_deliveries",
@@ -87,6 +90,21 @@ class HeldAnswer:
         return self.state == "released"
 
 
+@dataclass(frozen=True, slots=True)
+class HeldMark:
+    """What the review page shows of a held answer on one of its items: no body, no key, no webhook."""
+
+    item_id: str
+    held_id: str
+    state: str  # held | released
+    deadline_at: float
+    outcome: str | None  # set once released: approve | ... | timeout_block | timeout_release | mixed
+
+    @property
+    def released(self) -> bool:
+        return self.state == "released"
+
+
 def _row(r: Any) -> HeldAnswer:
     return HeldAnswer(
         id=r["id"],
@@ -105,10 +123,17 @@ def _row(r: Any) -> HeldAnswer:
     )
 
 
+def _urgency(mark: HeldMark) -> tuple[bool, float]:
+    return (mark.released, mark.deadline_at)
+
+
 class HeldStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         metadata.create_all(engine)
+        # create_all skips the indexes of a table that exists already (a database from before the index)
+        with contextlib.suppress(sa.exc.DBAPIError):  # a replica created it between the check and the CREATE
+            _items_by_item.create(engine, checkfirst=True)
 
     def hold(
         self,
@@ -153,6 +178,50 @@ class HeldStore:
         with self.engine.connect() as conn:
             r = conn.execute(sa.select(held).where(held.c.id == item_id)).mappings().first()
         return None if r is None else _row(r)
+
+    def marks(self, item_ids: Collection[str]) -> dict[str, HeldMark]:
+        """The held answer each of these review items belongs to, if any, in one query (the review page's rows).
+
+        An item held by several answers (a request id shared by a retried request and an n > 1 completion) gets
+        the one still waiting with the nearest deadline. Rows held before `held_answer_items` existed are found by
+        their own id."""
+        ids = sorted({i for i in item_ids if 0 < len(i) <= 32 and "\x00" not in i})
+        if not ids:
+            return {}
+        cols = (held.c.id, held.c.state, held.c.deadline_at, held.c.outcome)
+        by_item = (
+            sa.select(held_items.c.item_id.label("item_id"), *cols)
+            .join(held, held.c.id == held_items.c.held_id)
+            .where(held_items.c.item_id.in_(ids))
+        )
+        by_own_id = sa.select(held.c.id.label("item_id"), *cols).where(held.c.id.in_(ids))
+        found: dict[str, HeldMark] = {}
+        with self.engine.connect() as conn:
+            for r in conn.execute(sa.union_all(by_item, by_own_id)).mappings():
+                mark = HeldMark(r["item_id"], r["id"], r["state"], float(r["deadline_at"]), r["outcome"])
+                if mark.item_id not in found or _urgency(mark) < _urgency(found[mark.item_id]):
+                    found[mark.item_id] = mark
+        return found
+
+    def waiting(self, limit: int = 1000) -> list[HeldMark]:
+        """Review items a client is waiting on (their held answer not released yet), nearest deadline first, then
+        by item id: one query, from the index on `state` (few rows are ever held at once)."""
+        cols = (held.c.id, held.c.state, held.c.deadline_at, held.c.outcome)
+        item = sa.func.coalesce(held_items.c.item_id, held.c.id)
+        query = (
+            sa.select(item.label("item_id"), *cols)
+            .select_from(held.outerjoin(held_items, held_items.c.held_id == held.c.id))
+            .where(held.c.state == "held")
+            .order_by(held.c.deadline_at, item)
+            .limit(max(1, limit))
+        )
+        seen: dict[str, HeldMark] = {}
+        with self.engine.connect() as conn:
+            for r in conn.execute(query).mappings():
+                seen.setdefault(
+                    r["item_id"], HeldMark(r["item_id"], r["id"], r["state"], float(r["deadline_at"]), None)
+                )
+        return list(seen.values())
 
     def due(self, limit: int = 200) -> list[HeldAnswer]:
         """Held answers whose review items are all decided or whose time ran out: one query, however many wait."""

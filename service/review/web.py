@@ -47,8 +47,9 @@ from guardrails.reviews import (
 from guardrails.reviews import analytics as review_analytics
 from service.auth import Reviewer, Scope
 from service.facts_api import fact_writer
+from service.hold.store import HeldMark
 from service.ratelimit import RateLimiter
-from service.review import admin, render
+from service.review import admin, held, render
 from service.review.revalidate import revalidator
 from service.review.sessions import LOGIN_COOKIE, SESSION_COOKIE, Session, SessionSigner, same_token
 from service.state import AppState
@@ -166,10 +167,11 @@ def _safe_next(value: str | None) -> str:
 def _filter_from(params: Any, reviewer: Reviewer, route: Route | None = None) -> tuple[ItemFilter, dict[str, str]]:
     """The queue filter of a page's query. `route`: what is routed to the reviewer's groups, which the
     default view shows (view=all shows everything in the reviewer's scope)."""
-    keys = ("state", "code", "severity", "policy", "age", "q", "sort", "view")
+    keys = ("state", "code", "severity", "policy", "age", "q", "sort", "view", "held")
     raw = {k: str(params.get(k, "") or "") for k in keys}
     if "state" not in params:
         raw["state"] = "pending"
+    raw["held"] = "1" if raw["held"] == "1" else ""
     age = AGES.get(raw["age"], AGES[""])
     mine = raw["view"] == "mine"
     routed = route is not None and raw["view"] == ""
@@ -193,6 +195,30 @@ def _filter_from(params: Any, reviewer: Reviewer, route: Route | None = None) ->
         f = ItemFilter(states=STATES["pending"], policies=reviewer.visible_policies())
         raw = dict.fromkeys(keys, "") | {"state": "pending"}
     return f, raw
+
+
+async def _held_only(state: AppState, f: ItemFilter, raw: dict[str, str]) -> ItemFilter:
+    """The filter narrowed to items a client is waiting on when the view asks for them (`held=1`): what "next",
+    a decision's next item, bulk actions and an item's neighbours work through in that view."""
+    if not raw.get("held") or state.holds is None:
+        return f
+    waiting: list[HeldMark] = await run_in_threadpool(state.holds.store.waiting, held.HELD_VIEW_CAP)
+    return f.model_copy(update={"ids": [m.item_id for m in waiting]})
+
+
+def _held_page(
+    store: ReviewStore, holds: Any, f: ItemFilter, after: str | None
+) -> tuple[list[ReviewItem], str | None, dict[str, HeldMark], ItemFilter]:
+    """The held view's page: waiting items matching the filter, nearest deadline first (blocking: run in a thread).
+    Three queries whatever the queue's size: the waiting items (which is also the page's held state), which of them
+    the filter keeps (ids only), the page's rows."""
+    waiting: list[HeldMark] = holds.store.waiting(held.HELD_VIEW_CAP)
+    f = f.model_copy(update={"ids": [m.item_id for m in waiting]})
+    kept = set(store.ids(f, limit=held.HELD_VIEW_CAP))
+    shown, cursor = held.page([m for m in waiting if m.item_id in kept], after, PAGE_SIZE)
+    rows = store.items(f.model_copy(update={"ids": [m.item_id for m in shown]}), limit=PAGE_SIZE) if shown else []
+    by_id = {r.id: r for r in rows}
+    return [by_id[m.item_id] for m in shown if m.item_id in by_id], cursor, {m.item_id: m for m in shown}, f
 
 
 def _route_of(route: Route | None) -> tuple[list[str], list[str]] | None:
@@ -333,8 +359,18 @@ async def queue(request: Request) -> Response:
     route = await _route(request, store, desk.reviewer)
     f, raw = _filter_from(request.query_params, desk.reviewer, route)
     after = str(request.query_params.get("after", ""))[:500] or None
-    items, cursor = await run_in_threadpool(lambda: store.page(f, sort=_sort(raw), after=after, limit=PAGE_SIZE))
+    holds = desk.auth.state.holds
+    marks: dict[str, HeldMark] = {}
+    if raw["held"] and holds is not None:
+        items, cursor, marks, f = await run_in_threadpool(_held_page, store, holds, f, after)
+    else:
+        items, cursor = await run_in_threadpool(lambda: store.page(f, sort=_sort(raw), after=after, limit=PAGE_SIZE))
+        if holds is not None and items:
+            marks = await run_in_threadpool(holds.store.marks, [i.id for i in items])
     counts = await run_in_threadpool(lambda: store.counts(f, cap=SEARCH_COUNT_CAP))
+    now = time.time()
+    action = holds.cfg.timeout_action if holds is not None else "block"
+    notices = {i.id: held.notice(marks.get(i.id), i, now, action) for i in items}
     facets = await run_in_threadpool(_facets, request.app.state.review_facets, store, desk.reviewer)
     query = urlencode({k: v for k, v in raw.items() if v or k == "state"})
     return _page(
@@ -361,6 +397,9 @@ async def queue(request: Request) -> Response:
             "bulk_limit": BULK_LIMIT,
             "done": request.query_params.get("done"),
             "route": route if f.routed else None,
+            "notices": notices,
+            "unheld_query": urlencode({k: v for k, v in raw.items() if (v or k == "state") and k != "held"}),
+            "can_hold": holds is not None,
         },
     )
 
@@ -410,7 +449,11 @@ async def item_page(request: Request, item_id: str) -> Response:
         return _page(request, "error.html", {"message": "No such item, or not in your scope."}, 404)
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in {"error", "notice", "done"}])
     f, raw = _filter_from(request.query_params, auth.reviewer, await _route(request, store, auth.reviewer))
+    f = await _held_only(auth.state, f, raw)
     prev_id, next_id = await run_in_threadpool(lambda: store.neighbours(item, f, sort=_sort(raw)))
+    holds = auth.state.holds
+    mark = (await run_in_threadpool(holds.store.marks, [item.id])).get(item.id) if holds is not None else None
+    action = holds.cfg.timeout_action if holds is not None else "block"
     report = item.report
     fact_finding = next((f for f in report.findings if f.evidence.fact), None)
     fact_hint = fact_finding.evidence.fact if fact_finding else None
@@ -445,6 +488,7 @@ async def item_page(request: Request, item_id: str) -> Response:
             "error": request.query_params.get("error"),
             "notice": request.query_params.get("notice"),
             "age": _age,
+            "held_notice": held.notice(mark, item, time.time(), action),
         },
     )
 
@@ -513,6 +557,7 @@ async def decide(request: Request, item_id: str) -> Response:
     # same filter never land on the same item (the form's next_id, the page's neighbour, is not used).
     route = await _route(request, auth.state.reviews, reviewer)
     f, raw = _filter_from(dict(parse_qsl(back)), reviewer, route)
+    f = await _held_only(auth.state, f, raw)
     prefer = _route_of(route) if f.routed else None
     claimed = await run_in_threadpool(
         lambda: (
@@ -574,6 +619,7 @@ async def bulk(request: Request) -> Response:
         return _redirect("/review?" + urlencode({"done": "bulk:unsupported decision"}))
     back = str(form.get("query", ""))[:2000]
     f, _raw = _filter_from(dict(parse_qsl(back)), reviewer, await _route(request, store, reviewer))
+    f = await _held_only(auth.state, f, _raw)
     f = f.model_copy(update={"state": f.state if f.state is not ReviewState.DECIDED else ReviewState.OPEN})
     if form.get("scope") == "filter":
         ids = await run_in_threadpool(store.ids, f, limit=BULK_LIMIT)
@@ -656,6 +702,7 @@ async def next_unclaimed(request: Request) -> Response:
     back = str(form.get("query", ""))[:2000]
     route = await _route(request, store, reviewer)
     f, raw = _filter_from(dict(parse_qsl(back)), reviewer, route)
+    f = await _held_only(auth.state, f, raw)
     prefer = _route_of(route) if f.routed else None
     item = await run_in_threadpool(lambda: store.claim_next(reviewer.name, _unrouted(f), sort=_sort(raw), route=prefer))
     if item is None:
