@@ -4,6 +4,7 @@ buttons, "timed out: <action>" after the deadline; one query for a page's held s
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
@@ -20,6 +21,9 @@ from service.hold.config import HoldConfig
 from service.hold.store import HeldStore, held
 from service.review.held import time_left
 from tests.service.conftest import DEMO_RULES, auth, keyring, login
+from tests.service.server import running_server
+from tests.service.test_browser import ARTIFACTS, playwright_api  # noqa: F401  (fixture)
+from tests.service.test_review_browser import ARGS, AXE, _axe, _login
 
 DOSE = "Take 400 mg twice a day."
 ROW = re.compile(r'<tr class="sev-[^"]*">(.*?)</tr>', re.S)
@@ -266,3 +270,66 @@ def test_a_page_reads_its_held_state_in_one_query(make: Callable[..., TestClient
 )
 def test_time_left_reads_as_a_person_would_say_it(seconds: float, text: str) -> None:
     assert time_left(seconds) == text
+
+
+# -- in a browser ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_held_notices_are_accessible_in_a_browser(
+    playwright_api: Any,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A real sidecar holding /v1/validate calls; headless Chromium; axe-core finds no serious or critical violation
+    on the queue (both views), the item page with a waiting client and one past its deadline, light and dark."""
+    if not AXE.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"axe-core is required in CI ({AXE}; .ci/setup installs it from npm)")
+        pytest.skip("axe-core is not installed (run .ci/setup)")
+    (tmp_path / "hold.json").write_text('{"timeout_s": 600, "sweep_s": 0.1, "timeout_action": "block"}')
+    monkeypatch.setenv("OUTGUARD_HOLD_FILE", str(tmp_path / "hold.json"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    with running_server(tmp_path) as server:
+        with server.client() as api:
+            ids = []
+            for text in (DOSE, "Take 200 mg once a day."):
+                r = api.post("/v1/validate", json={"output": text}, headers={"X-Outguard-Hold": "wait"})
+                assert r.status_code == 202, r.text
+                ids.append(r.json()["id"])
+        late = sa.create_engine(server.db_url)
+        try:
+            with late.begin() as conn:
+                conn.execute(sa.update(held).where(held.c.id == ids[1]).values(deadline_at=time.time() - 1))
+        finally:
+            late.dispose()
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+            try:
+                for scheme in ("light", "dark"):
+                    context = browser.new_context(
+                        viewport={"width": 1280, "height": 900}, bypass_csp=True, color_scheme=scheme
+                    )
+                    page = context.new_page()
+                    _login(page, server.url, "alice")
+                    badge = page.locator(f'[data-held="{ids[0]}"]').first
+                    assert badge.inner_text().startswith("held: a client is waiting, ")
+                    assert badge.locator("time").get_attribute("datetime")
+                    problems += _axe(page, f"queue/{scheme}")
+                    page.goto(f"{server.url}/review?held=1")
+                    assert page.locator("#held-only").is_checked()
+                    problems += _axe(page, f"queue held/{scheme}")
+                    page.screenshot(path=str(ARTIFACTS / f"review-held-queue-{scheme}.png"), full_page=True)
+                    page.goto(f"{server.url}/review/items/{ids[0]}")
+                    assert "a client is waiting" in page.locator("#held-notice").inner_text()
+                    problems += _axe(page, f"item waiting/{scheme}")
+                    page.goto(f"{server.url}/review/items/{ids[1]}")
+                    assert "timed out: block" in page.locator("#held-notice").inner_text()
+                    problems += _axe(page, f"item timed out/{scheme}")
+                    page.screenshot(path=str(ARTIFACTS / f"review-held-item-{scheme}.png"), full_page=True)
+                    context.close()
+            finally:
+                browser.close()
+    assert not problems, "\n".join(problems)
