@@ -256,6 +256,19 @@ def test_a_page_reads_its_held_state_in_one_query(make: Callable[..., TestClient
         sa.event.remove(engine, "before_cursor_execute", count)
 
 
+def test_a_database_from_before_the_index_gets_it(db_url: str) -> None:
+    engine = sa.create_engine(db_url)
+    try:
+        HeldStore(engine)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP INDEX ix_held_answer_items_item_id"))
+        HeldStore(engine)  # create_all alone skips an existing table's indexes
+        names = {ix["name"] for ix in sa.inspect(engine).get_indexes("held_answer_items")}
+        assert "ix_held_answer_items_item_id" in names
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [
