@@ -19,7 +19,7 @@ import guardrails
 from guardrails.reviews import ReviewStore
 from service import api, errors, facts_api
 from service.auth import KeyRing
-from service.cache import build_caches
+from service.cache import build_caches, close_caches
 from service.config import ServiceConfig
 from service.limits import open_limits
 from service.metrics import Metrics, setup_operations
@@ -94,6 +94,7 @@ def create_app(
         yield
         if state.holds is not None:
             await state.holds.stop()
+        await close_caches(state)  # the shared cache tier writes through the review store's connections
         if state.reviews is not None:
             state.reviews.close()
         for client in [state.upstream, *(state.fallbacks or [])]:

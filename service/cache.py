@@ -10,6 +10,7 @@ Sizes: OUTGUARD_CACHE_MAX_ENTRIES (10000) and OUTGUARD_CACHE_MAX_MB (64) per cac
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable
@@ -47,6 +48,19 @@ def build_caches(state: AppState) -> None:
     shared = _shared(state)
     state.results_cache = ResultsCache(_memory(), shared, listener=partial(_count, state.metrics, "results"))
     state.proxy_cache = ProxyCache(Tiers(_memory(), shared), listener=partial(_count, state.metrics, "proxy"))
+
+
+async def close_caches(state: AppState, timeout_s: float = 5.0) -> None:
+    """Write what the shared tier still has queued, before the store whose connections it borrows closes (a write
+    after that leaves a connection open); bounded, so a database that is down cannot hold a shutdown."""
+    cache: ResultsCache | None = state.results_cache
+    close = getattr(cache.shared, "close", None) if cache is not None else None  # a SqlTier's; not in the protocol
+    if close is None:
+        return
+    try:
+        await asyncio.wait_for(asyncio.to_thread(close), timeout_s)
+    except TimeoutError:
+        log.warning("result cache: queued shared entries not written within %.0f s of shutdown", timeout_s)
 
 
 def _count(metrics: Metrics, cache: str, policy: str, found: Found) -> None:
