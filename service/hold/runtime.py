@@ -33,6 +33,7 @@ class Holds:
         self.reviews = reviews
         self.store = HeldStore(reviews.engine)
         self._task: asyncio.Task[None] | None = None
+        self._stopping: asyncio.Event | None = None
 
     # -- deciding ---------------------------------------------------------------------------------
 
@@ -92,10 +93,15 @@ class Holds:
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done() or self._task.get_loop() is not loop:
-            self._task = loop.create_task(self._sweep_forever(), name="outguard-holds")
+            self._stopping = asyncio.Event()
+            self._task = loop.create_task(self._sweep_forever(self._stopping), name="outguard-holds")
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """End the sweeper after its round: a round cancelled mid-way would leave its worker thread holding a
+        database connection past the store's close (on PostgreSQL, a connection nobody closes); cancelled only
+        when a round outlasts `grace_s` (a slow webhook receiver)."""
         task, self._task = self._task, None
+        stopping, self._stopping = self._stopping, None
         if task is None or task.done():
             return
         loop = task.get_loop()
@@ -103,19 +109,21 @@ class Holds:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(task.cancel)
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        if stopping is not None:
+            stopping.set()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, grace_s)  # cancels the task on timeout
 
-    async def _sweep_forever(self) -> None:
-        while True:
+    async def _sweep_forever(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
             try:
                 await self.sweep()
             except asyncio.CancelledError:
                 raise
             except Exception:  # a database hiccup must not end the sweeper; the next round retries
                 log.exception("hold sweeper round failed")
-            await asyncio.sleep(self.cfg.sweep_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self.cfg.sweep_s)
 
     async def sweep(self) -> None:
         for row in await asyncio.to_thread(self.store.due):
