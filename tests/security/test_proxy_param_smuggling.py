@@ -20,7 +20,7 @@ import pytest
 
 from tests.guard.fake_openai import FakeOpenAI, Good, Sse, serve
 from tests.service.conftest import KEYS
-from tests.service.server import Server, start_server, stop
+from tests.service.server import Server, running_server
 
 ASK: Any = [{"role": "user", "content": "Weather in Paris?"}]
 DEFAULT: Any = {"outguard": {"policy": "default"}}  # the JSON and canary rules run: a smuggled context would bite
@@ -48,14 +48,11 @@ def fake() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture(scope="module")
 def server(fake: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(
+    with running_server(
         tmp_path_factory.mktemp("smuggling"),
         *("--upstream-url", fake.url, "--upstream-model", "fake-model", "--policy", "default"),
-    )
-    try:
+    ) as srv:
         yield srv
-    finally:
-        stop(srv)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 
 from tests.guard.fake_openai import FakeOpenAI, Good, Raw, Slow, serve
 from tests.service.conftest import KEYS
-from tests.service.server import Server, start_server, stop
+from tests.service.server import Server, running_server
 
 CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 FMT = {"type": "json_schema", "json_schema": {"name": "place", "schema": CITY}}
@@ -52,11 +52,9 @@ def fake() -> Iterator[FakeOpenAI]:
 @pytest.fixture(scope="module")
 def server(fake: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("stream-choices-attack")
-    srv = start_server(tmp, "--upstream-url", fake.url, "--upstream-model", "fake-model", "--policy", "default")
-    try:
+    args = ("--upstream-url", fake.url, "--upstream-model", "fake-model", "--policy", "default")
+    with running_server(tmp, *args) as srv:
         yield srv
-    finally:
-        stop(srv)
 
 
 def test_no_choice_text_before_every_verdict_and_never_unchecked(server: Server, fake: FakeOpenAI) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from tests.guard.fake_openai import FakeOpenAI, Good, Message, Raw, Slow, Sse, Status, serve
 from tests.service.conftest import KEYS
-from tests.service.server import Server, start_server, stop
+from tests.service.server import Server, running_server
 
 DEFAULT: Any = {"outguard": {"policy": "default"}}
 FAST: Any = {"outguard": {"policy": "fields-fast"}}  # demo rules, 1 s budget: for the 504
@@ -40,15 +40,12 @@ def server(fake: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     (tmp / "rules" / "policies" / "fields-fast.yaml").write_text(
         'name: fields-fast\nversion: "1"\nrules: ["pack:demo"]\nregeneration: {max_seconds: 1}\n', encoding="utf-8"
     )
-    srv = start_server(
+    with running_server(
         tmp,
         *("--upstream-url", fake.url, "--upstream-model", "fake-model"),
         *("--policy", "default", "--policy", "fields-fast", "--rules", str(tmp / "rules")),
-    )
-    try:
+    ) as srv:
         yield srv
-    finally:
-        stop(srv)
 
 
 @pytest.fixture

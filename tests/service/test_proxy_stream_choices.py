@@ -17,7 +17,7 @@ from guardrails.guard import LLMResponse, OpenAIChatClient
 from service.proxy_stream_choices import StreamedUpstream
 from tests.guard.fake_openai import Choices, FakeOpenAI, Good, Raw, Sse, Status, serve
 from tests.service.conftest import KEYS
-from tests.service.server import Server, start_server, stop
+from tests.service.server import Server, running_server, stop
 from tests.service.test_hold import DOSE, decide, hold_server, poll, wait_for
 from tests.service.test_hold_modes import SdkStream
 from tests.service.test_openai_sdk import ASK, CITY, OUTGUARD, TOOLS
@@ -70,11 +70,9 @@ def fake() -> Iterator[FakeOpenAI]:
 @pytest.fixture(scope="module")
 def server(fake: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("stream-choices")
-    srv = start_server(tmp, "--upstream-url", fake.url, "--upstream-model", "fake-model", "--policy", "default")
-    try:
+    args = ("--upstream-url", fake.url, "--upstream-model", "fake-model", "--policy", "default")
+    with running_server(tmp, *args) as srv:
         yield srv
-    finally:
-        stop(srv)
 
 
 @pytest.fixture
